@@ -1,0 +1,1 @@
+"""Tracker fleet simulator: shipments, routes, sensor models and MQTT publishers."""

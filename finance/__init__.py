@@ -1,0 +1,1 @@
+"""Financial engines: inventory-pledge credit lines and parametric cargo insurance."""

@@ -1,0 +1,1 @@
+"""MQTT → Kafka ingest: the bridge from tracker messages to ``tracker.readings``."""

@@ -1,0 +1,1 @@
+"""Stream processors (faust): live shipment state, milestones, breaches, ETA."""

@@ -1,0 +1,72 @@
+"""Create the Kafka topics of :mod:`tradelane.topics`, idempotently.
+
+Running it twice is harmless: topics that exist are left alone and reported as such. A topic
+that exists with fewer partitions than declared is reported, not silently accepted, because
+key→partition placement (and so per-key ordering) depends on the count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from tradelane.settings import KafkaSettings
+from tradelane.topics import KAFKA_TOPICS, KafkaTopic
+
+
+@dataclass(frozen=True)
+class TopicOutcome:
+    name: str
+    action: str  # "created" | "exists" | "mismatch"
+    detail: str = ""
+
+
+async def ensure_topics(
+    settings: KafkaSettings,
+    topics: tuple[KafkaTopic, ...] = KAFKA_TOPICS,
+    with_configs: bool = True,
+) -> list[TopicOutcome]:
+    """Create missing topics; ``with_configs=False`` for brokers that reject topic configs."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers, client_id=f"{settings.client_id}-admin"
+    )
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        outcomes: list[TopicOutcome] = []
+        missing = [t for t in topics if t.name not in existing]
+        for topic in missing:
+            new = NewTopic(
+                name=topic.name,
+                num_partitions=topic.partitions,
+                replication_factor=1,
+                topic_configs=topic.configs() if with_configs else {},
+            )
+            try:
+                await admin.create_topics([new])
+                outcomes.append(TopicOutcome(topic.name, "created", _describe(topic)))
+            except TopicAlreadyExistsError:
+                outcomes.append(TopicOutcome(topic.name, "exists", "created concurrently"))
+        present = [t for t in topics if t.name in existing]
+        if present:
+            described = await admin.describe_topics([t.name for t in present])
+            counts = {d["topic"]: len(d["partitions"]) for d in described}
+            for topic in present:
+                count = counts.get(topic.name, 0)
+                if count < topic.partitions:
+                    outcomes.append(TopicOutcome(
+                        topic.name, "mismatch",
+                        f"has {count} partitions, declared {topic.partitions}",
+                    ))
+                else:
+                    outcomes.append(TopicOutcome(topic.name, "exists", f"{count} partitions"))
+        order = {t.name: i for i, t in enumerate(topics)}
+        return sorted(outcomes, key=lambda o: order[o.name])
+    finally:
+        await admin.close()
+
+
+def _describe(topic: KafkaTopic) -> str:
+    return f"{topic.partitions} partitions, cleanup.policy={topic.cleanup_policy}"

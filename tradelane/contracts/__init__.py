@@ -1,0 +1,89 @@
+"""Wire contracts: one pydantic model per MQTT payload and per Kafka topic value.
+
+Every contract is versioned (``schema_version`` or, for events, ``schemaversion``), frozen and
+strict about unknown fields. :data:`ALL_CONTRACTS` is the list that ``tradelane schemas export``
+writes out and that the round-trip property tests cover.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from tradelane.contracts.base import Contract, UtcDatetime
+from tradelane.contracts.deadletter import DeadLetter, DeadLetterReason
+from tradelane.contracts.envelope import Envelope, EventEnvelope
+from tradelane.contracts.money import Money
+from tradelane.contracts.readings import (
+    DeviceState,
+    DeviceStatus,
+    FixQuality,
+    Gps,
+    IngestedReading,
+    SourceFormat,
+    TrackerReading,
+)
+from tradelane.contracts.registries import (
+    CollateralStatus,
+    Facility,
+    FxRate,
+    PayoutTier,
+    Policy,
+    Trigger,
+    TriggerKind,
+)
+from tradelane.contracts.shipments import (
+    Cargo,
+    ConditionProfile,
+    Leg,
+    Place,
+    PlaceKind,
+    ProfileKind,
+    ShipmentBooking,
+    TransportMode,
+)
+
+ALL_CONTRACTS: dict[str, type[BaseModel]] = {
+    "mqtt.tracker_reading.v1": TrackerReading,
+    "mqtt.device_status.v1": DeviceStatus,
+    "kafka.tracker.readings.v1": IngestedReading,
+    "kafka.tracker.deadletter.v1": DeadLetter,
+    "kafka.shipments.registry.v1": ShipmentBooking,
+    "kafka.finance.facilities.v1": Facility,
+    "kafka.insurance.policies.v1": Policy,
+    "kafka.fx.rates.v1": FxRate,
+    "kafka.event_envelope.v1": EventEnvelope,
+}
+"""Every contract by a stable export name: ``{transport}.{topic or payload}.v{version}``."""
+
+__all__ = [
+    "ALL_CONTRACTS",
+    "Cargo",
+    "CollateralStatus",
+    "ConditionProfile",
+    "Contract",
+    "DeadLetter",
+    "DeadLetterReason",
+    "DeviceState",
+    "DeviceStatus",
+    "Envelope",
+    "EventEnvelope",
+    "Facility",
+    "FixQuality",
+    "FxRate",
+    "Gps",
+    "IngestedReading",
+    "Leg",
+    "Money",
+    "PayoutTier",
+    "Place",
+    "PlaceKind",
+    "Policy",
+    "ProfileKind",
+    "ShipmentBooking",
+    "SourceFormat",
+    "TrackerReading",
+    "TransportMode",
+    "Trigger",
+    "TriggerKind",
+    "UtcDatetime",
+]

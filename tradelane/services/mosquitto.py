@@ -1,0 +1,67 @@
+"""Mosquitto from Debian's package, with the repo's config rendered for loopback."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+from tradelane.services.base import CONFIG_DIR, LocalService, render, run_logged
+from tradelane.services.probes import port_open
+from tradelane.services.process import ServiceError
+from tradelane.settings import MqttSettings
+
+
+def mosquitto_binary() -> str | None:
+    return shutil.which("mosquitto") or (
+        "/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None
+    )
+
+
+class Mosquitto(LocalService):
+    name = "mosquitto"
+    ready_timeout_s = 20.0
+
+    @property
+    def mqtt(self) -> MqttSettings:
+        return MqttSettings()
+
+    def endpoint(self) -> str:
+        return f"mqtt://{self.mqtt.host}:{self.mqtt.port}"
+
+    def install(self) -> None:
+        if mosquitto_binary() is not None:
+            return
+        if os.geteuid() != 0 or shutil.which("apt-get") is None:
+            raise ServiceError(
+                "mosquitto is not installed; install Debian's package: "
+                "sudo apt-get install -y mosquitto"
+            )
+        log = self.home / "run" / "install-mosquitto.log"
+        env_note = "apt-get install mosquitto"
+        run_logged(["apt-get", "update", "-q"], log, "apt-get update", 600)
+        run_logged(["apt-get", "install", "-y", "-q", "mosquitto"], log, env_note, 900)
+
+    def launch(self) -> None:
+        binary = mosquitto_binary()
+        if binary is None:
+            raise ServiceError("mosquitto binary not found after install")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        conf = render(
+            CONFIG_DIR / "mosquitto" / "mosquitto.conf",
+            self.data_dir / "mosquitto.conf",
+            port=self.mqtt.port,
+            data_dir=self.data_dir,
+        )
+        self.process.start([binary, "-c", str(conf)])
+
+    def ready(self) -> bool:
+        return port_open(self.mqtt.host, self.mqtt.port)
+
+    def version(self) -> str:
+        binary = mosquitto_binary()
+        if binary is None:
+            return "not installed"
+        out = subprocess.run([binary, "-h"], capture_output=True, text=True, check=False).stdout
+        first = out.splitlines()[0] if out else ""
+        return first.replace("mosquitto version", "").strip() or "unknown"

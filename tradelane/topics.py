@@ -1,0 +1,135 @@
+"""Every topic name, in one place: Kafka topics with their partitioning and cleanup policy, and
+the MQTT topic templates devices publish to.
+
+Partition counts are the unit of scale (see docs/architecture.md): readings are keyed by
+``device_id``, state by ``shipment_id``, and a worker added under the same group takes over
+partitions. Registries are compacted so every worker can rebuild its tables from Kafka alone.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel
+
+from tradelane.contracts import (
+    DeadLetter,
+    EventEnvelope,
+    Facility,
+    FxRate,
+    IngestedReading,
+    Policy,
+    ShipmentBooking,
+)
+from tradelane.contracts.readings import DEVICE_ID_PATTERN
+
+DAY_MS = 24 * 3600 * 1000
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaTopic:
+    """A Kafka topic's name, layout, retention and the contract of its values."""
+
+    name: str
+    partitions: int
+    cleanup_policy: Literal["delete", "compact"]
+    value_model: type[BaseModel]
+    key: str
+    retention_ms: int | None = None
+
+    def configs(self) -> dict[str, str]:
+        """Topic-level configs to create it with."""
+        out = {"cleanup.policy": self.cleanup_policy}
+        if self.retention_ms is not None:
+            out["retention.ms"] = str(self.retention_ms)
+        return out
+
+
+TRACKER_READINGS = KafkaTopic(
+    "tracker.readings", 12, "delete", IngestedReading, "device_id", 14 * DAY_MS
+)
+TRACKER_DEADLETTER = KafkaTopic(
+    "tracker.deadletter", 3, "delete", DeadLetter, "device_id or MQTT topic", 30 * DAY_MS
+)
+SHIPMENTS_REGISTRY = KafkaTopic("shipments.registry", 6, "compact", ShipmentBooking, "shipment_id")
+SHIPMENTS_EVENTS = KafkaTopic("shipments.events", 12, "delete", EventEnvelope, "shipment_id")
+FINANCE_FACILITIES = KafkaTopic("finance.facilities", 3, "compact", Facility, "facility_id")
+FINANCE_EVENTS = KafkaTopic("finance.events", 6, "delete", EventEnvelope, "facility_id")
+INSURANCE_POLICIES = KafkaTopic("insurance.policies", 3, "compact", Policy, "policy_id")
+INSURANCE_CLAIMS = KafkaTopic("insurance.claims", 6, "delete", EventEnvelope, "policy_id")
+FX_RATES = KafkaTopic("fx.rates", 1, "compact", FxRate, "BASE/QUOTE")
+
+KAFKA_TOPICS: tuple[KafkaTopic, ...] = (
+    TRACKER_READINGS,
+    TRACKER_DEADLETTER,
+    SHIPMENTS_REGISTRY,
+    SHIPMENTS_EVENTS,
+    FINANCE_FACILITIES,
+    FINANCE_EVENTS,
+    INSURANCE_POLICIES,
+    INSURANCE_CLAIMS,
+    FX_RATES,
+)
+
+
+def kafka_topic(name: str) -> KafkaTopic:
+    """Look a topic up by name; raises ``KeyError`` naming the known topics."""
+    for topic in KAFKA_TOPICS:
+        if topic.name == name:
+            return topic
+    known = ", ".join(t.name for t in KAFKA_TOPICS)
+    raise KeyError(f"unknown Kafka topic {name!r}; known: {known}")
+
+
+# --- MQTT -------------------------------------------------------------------------------------
+
+MQTT_ROOT = "tradelane/v1/trackers"
+
+
+class MqttKind(StrEnum):
+    READINGS = "readings"
+    STATUS = "status"
+
+
+def readings_topic(device_id: str) -> str:
+    """``tradelane/v1/trackers/{device_id}/readings``."""
+    return f"{MQTT_ROOT}/{_checked(device_id)}/{MqttKind.READINGS}"
+
+
+def status_topic(device_id: str) -> str:
+    """``tradelane/v1/trackers/{device_id}/status`` (retained; the device's last will)."""
+    return f"{MQTT_ROOT}/{_checked(device_id)}/{MqttKind.STATUS}"
+
+
+READINGS_FILTER = f"{MQTT_ROOT}/+/{MqttKind.READINGS}"
+STATUS_FILTER = f"{MQTT_ROOT}/+/{MqttKind.STATUS}"
+
+
+def shared(filter_: str, group: str) -> str:
+    """An MQTT 5 shared subscription: brokers spread matching messages over the group."""
+    if not group or any(c in group for c in "/+#"):
+        raise ValueError(f"invalid shared-subscription group {group!r}")
+    return f"$share/{group}/{filter_}"
+
+
+_DEVICE_RE = re.compile(DEVICE_ID_PATTERN)
+_TOPIC_RE = re.compile(
+    rf"^{re.escape(MQTT_ROOT)}/(?P<device>[^/]+)/(?P<kind>{MqttKind.READINGS}|{MqttKind.STATUS})$"
+)
+
+
+def parse_tracker_topic(topic: str) -> tuple[str, MqttKind] | None:
+    """Split a tracker topic into (device_id, kind); ``None`` for anything else."""
+    match = _TOPIC_RE.match(topic)
+    if match is None or not _DEVICE_RE.match(match["device"]):
+        return None
+    return match["device"], MqttKind(match["kind"])
+
+
+def _checked(device_id: str) -> str:
+    if not _DEVICE_RE.match(device_id):
+        raise ValueError(f"invalid device id {device_id!r} (see contracts.readings.DeviceId)")
+    return device_id
