@@ -52,8 +52,14 @@ def to_ingested(topic: str, payload: bytes, received_at: datetime) -> IngestedRe
 class Relay:
     """Subscribe to readings, produce each valid one to Kafka keyed by device id."""
 
-    def __init__(self, mqtt_settings: MqttSettings, kafka_settings: KafkaSettings,
-                 *, mqtt5: bool = True, client_id: str = "tradelane-relay") -> None:
+    def __init__(
+        self,
+        mqtt_settings: MqttSettings,
+        kafka_settings: KafkaSettings,
+        *,
+        mqtt5: bool = True,
+        client_id: str = "tradelane-relay",
+    ) -> None:
         self.mqtt_settings = mqtt_settings
         self.kafka_settings = kafka_settings
         self.mqtt5 = mqtt5
@@ -87,8 +93,9 @@ class Relay:
         client.on_connect = on_connect
         client.on_subscribe = on_subscribe
         client.on_message = on_message
-        client.connect(self.mqtt_settings.host, self.mqtt_settings.port,
-                       self.mqtt_settings.keepalive_s)
+        client.connect(
+            self.mqtt_settings.host, self.mqtt_settings.port, self.mqtt_settings.keepalive_s
+        )
         client.loop_start()
         try:
             while not stop.is_set():

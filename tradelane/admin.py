@@ -7,6 +7,8 @@ key→partition placement (and so per-key ordering) depends on the count.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -27,6 +29,7 @@ async def ensure_topics(
     settings: KafkaSettings,
     topics: tuple[KafkaTopic, ...] = KAFKA_TOPICS,
     with_configs: bool = True,
+    ready_timeout_s: float = 30.0,
 ) -> list[TopicOutcome]:
     """Create missing topics; ``with_configs=False`` for brokers that reject topic configs."""
     admin = AIOKafkaAdminClient(
@@ -49,23 +52,48 @@ async def ensure_topics(
                 outcomes.append(TopicOutcome(topic.name, "created", _describe(topic)))
             except TopicAlreadyExistsError:
                 outcomes.append(TopicOutcome(topic.name, "exists", "created concurrently"))
+        if missing:
+            await _await_visible(admin, missing, ready_timeout_s)
         present = [t for t in topics if t.name in existing]
         if present:
-            described = await admin.describe_topics([t.name for t in present])
-            counts = {d["topic"]: len(d["partitions"]) for d in described}
+            counts = await _partition_counts(admin, [t.name for t in present])
             for topic in present:
                 count = counts.get(topic.name, 0)
                 if count < topic.partitions:
-                    outcomes.append(TopicOutcome(
-                        topic.name, "mismatch",
-                        f"has {count} partitions, declared {topic.partitions}",
-                    ))
+                    outcomes.append(
+                        TopicOutcome(
+                            topic.name,
+                            "mismatch",
+                            f"has {count} partitions, declared {topic.partitions}",
+                        )
+                    )
                 else:
                     outcomes.append(TopicOutcome(topic.name, "exists", f"{count} partitions"))
         order = {t.name: i for i, t in enumerate(topics)}
         return sorted(outcomes, key=lambda o: order[o.name])
     finally:
         await admin.close()
+
+
+async def _partition_counts(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, int]:
+    described = await admin.describe_topics(names)
+    return {d["topic"]: len(d["partitions"]) for d in described if not d.get("error_code")}
+
+
+async def _await_visible(
+    admin: AIOKafkaAdminClient, created: list[KafkaTopic], timeout_s: float
+) -> None:
+    """Return once new topics show all their partitions in metadata, so that a caller (or the
+    next ``ensure_topics``) never sees a half-propagated topic."""
+    deadline = time.monotonic() + timeout_s
+    want = {t.name: t.partitions for t in created}
+    while True:
+        counts = await _partition_counts(admin, list(want))
+        if all(counts.get(name, 0) >= n for name, n in want.items()):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"topics not visible after {timeout_s:.0f}s: {counts}")
+        await asyncio.sleep(0.1)  # polling interval of a deadline-bounded wait
 
 
 def _describe(topic: KafkaTopic) -> str:

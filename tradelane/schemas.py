@@ -48,6 +48,8 @@ def export(directory: Path) -> list[Path]:
         path.write_text(render_json(schema))
         written.append(path)
     index = directory / "index.json"
-    index.write_text(render_json({"contracts": sorted(ALL_CONTRACTS), "kafka_topics": topic_index()}))
+    index.write_text(
+        render_json({"contracts": sorted(ALL_CONTRACTS), "kafka_topics": topic_index()})
+    )
     written.append(index)
     return written

@@ -62,7 +62,9 @@ class KafkaSettings(BaseSettings):
     client_id: str = "tradelane"
     idempotence: Annotated[
         bool,
-        Field(description="Idempotent producers (off only for brokers that refuse them, e.g. Tansu)"),
+        Field(
+            description="Idempotent producers (off only for brokers that refuse them, e.g. Tansu)"
+        ),
     ] = True
 
     @field_validator("bootstrap_servers")

@@ -42,7 +42,7 @@ class KafkaTopic:
 
     def configs(self) -> dict[str, str]:
         """Topic-level configs to create it with."""
-        out = {"cleanup.policy": self.cleanup_policy}
+        out: dict[str, str] = {"cleanup.policy": self.cleanup_policy}
         if self.retention_ms is not None:
             out["retention.ms"] = str(self.retention_ms)
         return out

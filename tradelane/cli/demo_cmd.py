@@ -21,7 +21,7 @@ from tradelane.admin import ensure_topics
 from tradelane.contracts import IngestedReading, TrackerReading
 from tradelane.mqtt import make_client
 from tradelane.services.embedded import EmbeddedBroker, start_mqtt, start_tansu
-from tradelane.services.probes import kafka_ready, port_open
+from tradelane.services.probes import kafka_ready_async, port_open
 from tradelane.services.process import ServiceError
 from tradelane.settings import KafkaSettings, MqttSettings, ServicesSettings
 from tradelane.topics import TRACKER_READINGS, readings_topic
@@ -45,16 +45,34 @@ and prints when each one arrives on tracker.readings. Ctrl-C stops everything it
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = sub.add_parser("demo", help="run the whole pipeline (embedded brokers if needed)",
-                            description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = sub.add_parser(
+        "demo",
+        help="run the whole pipeline (embedded brokers if needed)",
+        description=HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--brokers", choices=("auto", "embedded", "configured"), default="auto")
-    parser.add_argument("--embedded-mqtt", choices=("auto", "mosquitto", "amqtt"), default="auto",
-                        help="which embedded MQTT broker to start when one is needed "
-                        "(auto: Mosquitto if installed, else amqtt)")
-    parser.add_argument("--heartbeats", type=int, default=0, metavar="N",
-                        help="stop after N heartbeats have crossed (default 0: run until Ctrl-C)")
-    parser.add_argument("--interval", type=float, default=2.0, metavar="SECONDS",
-                        help="seconds between heartbeats (default 2)")
+    parser.add_argument(
+        "--embedded-mqtt",
+        choices=("auto", "mosquitto", "amqtt"),
+        default="auto",
+        help="which embedded MQTT broker to start when one is needed "
+        "(auto: Mosquitto if installed, else amqtt)",
+    )
+    parser.add_argument(
+        "--heartbeats",
+        type=int,
+        default=0,
+        metavar="N",
+        help="stop after N heartbeats have crossed (default 0: run until Ctrl-C)",
+    )
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="seconds between heartbeats (default 2)",
+    )
     parser.set_defaults(handler=_demo)
 
 
@@ -87,13 +105,16 @@ def _resolve_mqtt(
     broker = start_mqtt(services.home.resolve() / "run", prefer=embedded)
     stack.embedded.append(broker)
     print(f"MQTT   {broker.url} ({broker.kind})" + "".join(f"\n         {n}" for n in broker.notes))
-    return configured.model_copy(update={"url": broker.url, "username": None,
-                                         "password": None}), broker.mqtt5
+    return configured.model_copy(
+        update={"url": broker.url, "username": None, "password": None}
+    ), broker.mqtt5
 
 
-def _resolve_kafka(mode: str, stack: Stack, services: ServicesSettings) -> tuple[KafkaSettings, bool]:
+async def _resolve_kafka(
+    mode: str, stack: Stack, services: ServicesSettings
+) -> tuple[KafkaSettings, bool]:
     configured = KafkaSettings()
-    if mode != "embedded" and kafka_ready(configured.bootstrap_servers):
+    if mode != "embedded" and await kafka_ready_async(configured.bootstrap_servers):
         print(f"Kafka  {configured.bootstrap_servers} (configured)")
         return configured, False
     if mode == "configured":
@@ -101,7 +122,9 @@ def _resolve_kafka(mode: str, stack: Stack, services: ServicesSettings) -> tuple
     broker = start_tansu(services.home.resolve() / "run")
     stack.embedded.append(broker)
     print(f"Kafka  {broker.url} ({broker.kind})" + "".join(f"\n         {n}" for n in broker.notes))
-    return configured.model_copy(update={"bootstrap_servers": broker.url, "idempotence": False}), True
+    return configured.model_copy(
+        update={"bootstrap_servers": broker.url, "idempotence": False}
+    ), True
 
 
 async def _run(mode: str, embedded_mqtt: str, heartbeats: int, interval_s: float) -> int:
@@ -113,27 +136,37 @@ async def _run(mode: str, embedded_mqtt: str, heartbeats: int, interval_s: float
     try:
         services = ServicesSettings()
         mqtt_settings, mqtt5 = _resolve_mqtt(mode, embedded_mqtt, stack, services)
-        kafka_settings, embedded_kafka = _resolve_kafka(mode, stack, services)
+        kafka_settings, embedded_kafka = await _resolve_kafka(mode, stack, services)
         outcomes = await ensure_topics(kafka_settings, with_configs=not embedded_kafka)
         created = sum(o.action == "created" for o in outcomes)
         print(f"Topics {created} created, {len(outcomes) - created} already there")
-        crossed = await _heartbeats(mqtt_settings, mqtt5, kafka_settings, heartbeats,
-                                    interval_s, stop)
+        crossed = await _heartbeats(
+            mqtt_settings, mqtt5, kafka_settings, heartbeats, interval_s, stop
+        )
         print(f"Demo stopped after {crossed} heartbeat(s) crossed MQTT -> Kafka.")
         return 0 if heartbeats == 0 or crossed >= heartbeats else 1
     finally:
         stack.close()
 
 
-async def _heartbeats(mqtt_settings: MqttSettings, mqtt5: bool, kafka_settings: KafkaSettings,
-                      count: int, interval_s: float, stop: asyncio.Event) -> int:
+async def _heartbeats(
+    mqtt_settings: MqttSettings,
+    mqtt5: bool,
+    kafka_settings: KafkaSettings,
+    count: int,
+    interval_s: float,
+    stop: asyncio.Event,
+) -> int:
     from ingest.relay import Relay
 
     relay = Relay(mqtt_settings, kafka_settings, mqtt5=mqtt5, client_id="tradelane-demo-relay")
     relay_task = asyncio.create_task(relay.run(stop))
-    consumer = AIOKafkaConsumer(TRACKER_READINGS.name,
-                                bootstrap_servers=kafka_settings.bootstrap_servers,
-                                auto_offset_reset="latest", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        TRACKER_READINGS.name,
+        bootstrap_servers=kafka_settings.bootstrap_servers,
+        auto_offset_reset="latest",
+        enable_auto_commit=False,
+    )
     publisher = make_client(mqtt_settings, "tradelane-demo-heartbeat", mqtt5=mqtt5)
     await consumer.start()
     crossed = 0
@@ -147,8 +180,12 @@ async def _heartbeats(mqtt_settings: MqttSettings, mqtt5: bool, kafka_settings: 
         for i in range(count or 2**62):
             if stop.is_set():
                 break
-            reading = TrackerReading(device_id=HEARTBEAT_DEVICE, seq=first_seq + i,
-                                     ts=datetime.now(UTC), battery_pct=100.0)
+            reading = TrackerReading(
+                device_id=HEARTBEAT_DEVICE,
+                seq=first_seq + i,
+                ts=datetime.now(UTC),
+                battery_pct=100.0,
+            )
             sent = time.perf_counter()
             publisher.publish(readings_topic(HEARTBEAT_DEVICE), reading.model_dump_json(), qos=1)
             record = await _await_reading(consumer, reading.seq, stop, deadline_s=15.0)
@@ -157,8 +194,11 @@ async def _heartbeats(mqtt_settings: MqttSettings, mqtt5: bool, kafka_settings: 
                     break
                 raise ServiceError(f"heartbeat seq {reading.seq} did not reach Kafka in 15 s")
             crossed += 1
-            print(f"  heartbeat {crossed}: seq {reading.seq} on {TRACKER_READINGS.name} after "
-                  f"{(time.perf_counter() - sent) * 1000:.1f} ms", flush=True)
+            print(
+                f"  heartbeat {crossed}: seq {reading.seq} on {TRACKER_READINGS.name} after "
+                f"{(time.perf_counter() - sent) * 1000:.1f} ms",
+                flush=True,
+            )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), interval_s)
     finally:
@@ -181,8 +221,9 @@ async def _await_assignment(consumer: AIOKafkaConsumer, timeout_s: float = 30.0)
         await consumer.position(tp)
 
 
-async def _await_reading(consumer: AIOKafkaConsumer, seq: int, stop: asyncio.Event,
-                         deadline_s: float) -> IngestedReading | None:
+async def _await_reading(
+    consumer: AIOKafkaConsumer, seq: int, stop: asyncio.Event, deadline_s: float
+) -> IngestedReading | None:
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline and not stop.is_set():
         batches = await consumer.getmany(timeout_ms=200)

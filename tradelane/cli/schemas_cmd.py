@@ -12,7 +12,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("schemas", help="export the JSON Schemas of every contract")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     exp = actions.add_parser(
-        "export", help="write one JSON Schema per contract, plus index.json, into DIR",
+        "export",
+        help="write one JSON Schema per contract, plus index.json, into DIR",
         description="Write {contract}.json for every MQTT payload and Kafka topic value, and "
         "index.json mapping each topic to its schema. Output is stable: re-exporting an "
         "unchanged contract rewrites identical bytes.",

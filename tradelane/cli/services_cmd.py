@@ -22,8 +22,10 @@ TRADELANE_INFLUX_URL. 'up' is idempotent: running services are left as they are.
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
-        "services", help="start/stop/inspect local Mosquitto, Kafka, InfluxDB",
-        description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+        "services",
+        help="start/stop/inspect local Mosquitto, Kafka, InfluxDB",
+        description=HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     names_help = f"services to act on (default: all of {', '.join(manager.SERVICE_TYPES)})"

@@ -1,7 +1,7 @@
 """Tracker readings: what a device publishes over MQTT and what the bridge appends to Kafka.
 
-A device publishes :class:`TrackerReading` as JSON to ``tradelane/v1/trackers/{device_id}/readings``.
-The bridge validates it and appends an :class:`IngestedReading` (the same reading plus where and
+A device publishes :class:`TrackerReading` as JSON to
+``tradelane/v1/trackers/{device_id}/readings``. The bridge validates it and appends an :class:`IngestedReading` (the same reading plus where and
 when it was received) to ``tracker.readings``, keyed by ``device_id``.
 
 Readings carry their own event time (``ts``) and a per-device sequence number (``seq``): devices

@@ -94,7 +94,7 @@ class LocalService(ABC):
     @abstractmethod
     def version(self) -> str: ...
 
-    def after_ready(self) -> None:
+    def after_ready(self) -> None:  # noqa: B027 - optional hook, most services need nothing
         """One-time initialisation once the service answers (e.g. onboarding)."""
 
     def up(self) -> ServiceStatus:
@@ -110,11 +110,14 @@ class LocalService(ABC):
             self.launch()
         try:
             wait_until(
-                self.ready, self.ready_timeout_s, f"{self.name} at {self.endpoint()}",
+                self.ready,
+                self.ready_timeout_s,
+                f"{self.name} at {self.endpoint()}",
                 alive=self.process.running,
             )
         except ServiceError as exc:
-            raise ServiceError(f"{exc}\n--- {self.process.log_file} ---\n{self.process.log_tail()}")
+            tail = self.process.log_tail()
+            raise ServiceError(f"{exc}\n--- {self.process.log_file} ---\n{tail}") from exc
         self.after_ready()
         return self.status(note="started")
 
@@ -124,5 +127,6 @@ class LocalService(ABC):
     def status(self, note: str = "") -> ServiceStatus:
         pid = self.process.pid()
         ready = self.ready()
-        return ServiceStatus(self.name, pid is not None, ready, pid, self.endpoint(),
-                             self.version(), note)
+        return ServiceStatus(
+            self.name, pid is not None, ready, pid, self.endpoint(), self.version(), note
+        )

@@ -45,13 +45,16 @@ class EmbeddedBroker:
 def _spawn(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
-        return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        return subprocess.Popen(
+            argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
 
 
 def _wait_port(port: int, proc: subprocess.Popen[bytes], what: str, log: Path) -> None:
     try:
-        wait_until(lambda: port_open("127.0.0.1", port), 30, what,
-                   alive=lambda: proc.poll() is None)
+        wait_until(
+            lambda: port_open("127.0.0.1", port), 30, what, alive=lambda: proc.poll() is None
+        )
     except ServiceError as exc:
         proc.kill()
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-10:])
@@ -68,14 +71,26 @@ def start_tansu(run_dir: Path) -> EmbeddedBroker:
     port = free_port()
     log = run_dir / "embedded-tansu.log"
     proc = _spawn(
-        [binary, "broker", "--listener-url", f"tcp://127.0.0.1:{port}",
-         "--advertised-listener-url", f"tcp://127.0.0.1:{port}",
-         "--storage-engine", "memory://tansu/"],
+        [
+            binary,
+            "broker",
+            "--listener-url",
+            f"tcp://127.0.0.1:{port}",
+            "--advertised-listener-url",
+            f"tcp://127.0.0.1:{port}",
+            "--storage-engine",
+            "memory://tansu/",
+        ],
         log,
     )
     _wait_port(port, proc, "embedded Tansu broker", log)
-    return EmbeddedBroker("tansu (embedded, in memory)", f"127.0.0.1:{port}", proc, log,
-                          notes=["idempotent producers disabled: Tansu refuses them"])
+    return EmbeddedBroker(
+        "tansu (embedded, in memory)",
+        f"127.0.0.1:{port}",
+        proc,
+        log,
+        notes=["idempotent producers disabled: Tansu refuses them"],
+    )
 
 
 def start_mqtt(run_dir: Path, prefer: str = "auto") -> EmbeddedBroker:
@@ -89,8 +104,12 @@ def start_mqtt(run_dir: Path, prefer: str = "auto") -> EmbeddedBroker:
     if binary is not None and prefer != "amqtt":
         data = run_dir / "embedded-mosquitto"
         data.mkdir(parents=True, exist_ok=True)
-        conf = render(CONFIG_DIR / "mosquitto" / "mosquitto.conf", data / "mosquitto.conf",
-                      port=port, data_dir=data)
+        conf = render(
+            CONFIG_DIR / "mosquitto" / "mosquitto.conf",
+            data / "mosquitto.conf",
+            port=port,
+            data_dir=data,
+        )
         log = run_dir / "embedded-mosquitto.log"
         proc = _spawn([binary, "-c", str(conf)], log)
         _wait_port(port, proc, "embedded Mosquitto", log)
@@ -108,6 +127,10 @@ def start_mqtt(run_dir: Path, prefer: str = "auto") -> EmbeddedBroker:
     proc = _spawn([amqtt, "-c", str(conf_path)], log)
     _wait_port(port, proc, "embedded amqtt broker", log)
     return EmbeddedBroker(
-        "amqtt (embedded, MQTT 3.1.1)", f"mqtt://127.0.0.1:{port}", proc, log, mqtt5=False,
+        "amqtt (embedded, MQTT 3.1.1)",
+        f"mqtt://127.0.0.1:{port}",
+        proc,
+        log,
+        mqtt5=False,
         notes=["MQTT 3.1.1 only: plain subscriptions, no shared subscriptions"],
     )

@@ -45,17 +45,26 @@ class InfluxDB(LocalService):
         env["TRADELANE_CACHE"] = str(self.cache)
         env["INFLUXDB_VERSION"] = self.settings.influxdb_version
         log = self.home / "run" / "build-influxd.log"
-        print(f"  building influxd {self.settings.influxdb_version} from source "
-              f"(first time only, may take 20-40 min; log: {log})", flush=True)
+        print(
+            f"  building influxd {self.settings.influxdb_version} from source "
+            f"(first time only, may take 20-40 min; log: {log})",
+            flush=True,
+        )
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("ab") as out:
             proc = subprocess.run(
                 ["bash", str(SCRIPTS_DIR / "build-influxd.sh")],
-                stdout=out, stderr=subprocess.STDOUT, env=env, timeout=4800, check=False,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                timeout=4800,
+                check=False,
             )
         if proc.returncode != 0 or not self.binary.exists():
             tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
-            raise ServiceError(f"building influxd failed (exit {proc.returncode}); log {log}:\n{tail}")
+            raise ServiceError(
+                f"building influxd failed (exit {proc.returncode}); log {log}:\n{tail}"
+            )
 
     def launch(self) -> None:
         parts = urlsplit(self.influx.url)
@@ -90,7 +99,9 @@ class InfluxDB(LocalService):
             }
         ).encode()
         request = urllib.request.Request(  # noqa: S310 - http(s) URL from settings
-            base + "/api/v2/setup", data=body, method="POST",
+            base + "/api/v2/setup",
+            data=body,
+            method="POST",
             headers={"Content-Type": "application/json"},
         )
         try:
@@ -104,4 +115,3 @@ class InfluxDB(LocalService):
         if health and isinstance(health.get("version"), str):
             return f"InfluxDB {health['version']}"
         return f"InfluxDB {self.settings.influxdb_version}" if self.binary.exists() else "not built"
-

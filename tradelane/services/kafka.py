@@ -45,13 +45,20 @@ class Kafka(LocalService):
         marker = self.libs / ".complete"
         if marker.exists():
             return
-        require_tool("java", "install a JDK 17+ (Debian: apt-get install -y openjdk-17-jre-headless)")
+        require_tool(
+            "java", "install a JDK 17+ (Debian: apt-get install -y openjdk-17-jre-headless)"
+        )
         mvn = require_tool("mvn", "install Maven (Debian: apt-get install -y maven)")
         self.libs.mkdir(parents=True, exist_ok=True)
         run_logged(
             [
-                mvn, "-B", "-q", "-f", str(CONFIG_DIR / "kafka" / "pom.xml"),
-                "dependency:copy-dependencies", "-DincludeScope=runtime",
+                mvn,
+                "-B",
+                "-q",
+                "-f",
+                str(CONFIG_DIR / "kafka" / "pom.xml"),
+                "dependency:copy-dependencies",
+                "-DincludeScope=runtime",
                 f"-Dkafka.version={self.settings.kafka_version}",
                 f"-DoutputDirectory={self.libs}",
             ],
@@ -64,13 +71,19 @@ class Kafka(LocalService):
     def _java(self, *args: str) -> list[str]:
         java = require_tool("java", "install a JDK 17+")
         return [
-            java, "-Xms256m", "-Xmx1g", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            java,
+            "-Xms256m",
+            "-Xmx1g",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={CONFIG_DIR / 'kafka' / 'log4j2.yaml'}",
-            "-cp", f"{self.libs}/*", *args,
+            "-cp",
+            f"{self.libs}/*",
+            *args,
         ]
 
     def launch(self) -> None:
-        host, port = self.host_port
+        _host, port = self.host_port
         logs = self.data_dir / "data"
         conf = render(
             CONFIG_DIR / "kafka" / "server.properties",
@@ -95,6 +108,8 @@ class Kafka(LocalService):
 
     def version(self) -> str:
         jar = self.libs / f"kafka_2.13-{self.settings.kafka_version}.jar"
-        return f"Apache Kafka {self.settings.kafka_version} (KRaft)" if jar.exists() else (
-            "not fetched"
+        return (
+            f"Apache Kafka {self.settings.kafka_version} (KRaft)"
+            if jar.exists()
+            else ("not fetched")
         )

@@ -18,11 +18,15 @@ SERVICE_TYPES: dict[str, type[LocalService]] = {
 }
 
 
-def services(names: Sequence[str] = (), settings: ServicesSettings | None = None) -> list[LocalService]:
+def services(
+    names: Sequence[str] = (), settings: ServicesSettings | None = None
+) -> list[LocalService]:
     """The selected services (all by default), in start order."""
     unknown = [n for n in names if n not in SERVICE_TYPES]
     if unknown:
-        raise ServiceError(f"unknown service(s) {', '.join(unknown)}; known: {', '.join(SERVICE_TYPES)}")
+        raise ServiceError(
+            f"unknown service(s) {', '.join(unknown)}; known: {', '.join(SERVICE_TYPES)}"
+        )
     chosen = names or tuple(SERVICE_TYPES)
     resolved = settings or ServicesSettings()
     return [SERVICE_TYPES[n](resolved) for n in SERVICE_TYPES if n in chosen]
@@ -46,5 +50,7 @@ def down(names: Sequence[str] = (), settings: ServicesSettings | None = None) ->
     return {s.name: s.down() for s in reversed(services(names, settings))}
 
 
-def status(names: Sequence[str] = (), settings: ServicesSettings | None = None) -> list[ServiceStatus]:
+def status(
+    names: Sequence[str] = (), settings: ServicesSettings | None = None
+) -> list[ServiceStatus]:
     return [s.status() for s in services(names, settings)]

@@ -4,6 +4,7 @@ metadata. Each returns a bool and never raises, so it can sit inside ``wait_unti
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import urllib.error
@@ -41,23 +42,28 @@ def http_json(url: str, timeout_s: float = 2.0) -> dict[str, object] | None:
 async def _kafka_metadata(bootstrap: str, timeout_s: float) -> bool:
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000)
+    )
     try:
         await asyncio.wait_for(admin.start(), timeout_s)
         await asyncio.wait_for(admin.list_topics(), timeout_s)
         return True
-    except Exception:  # noqa: BLE001 - any failure means "not ready yet"
+    except Exception:
         return False
     finally:
-        try:
+        with contextlib.suppress(Exception):  # closing a half-started client may fail
             await admin.close()
-        except Exception:  # noqa: BLE001, S110 - closing a half-started client may fail
-            pass
 
 
-def kafka_ready(bootstrap: str, timeout_s: float = 3.0) -> bool:
+async def kafka_ready_async(bootstrap: str, timeout_s: float = 3.0) -> bool:
     """True when the broker answers a metadata request (not merely an open port)."""
     host, _, port = bootstrap.split(",")[0].strip().rpartition(":")
     if not port_open(host, int(port)):
         return False
-    return asyncio.run(_kafka_metadata(bootstrap, timeout_s))
+    return await _kafka_metadata(bootstrap, timeout_s)
+
+
+def kafka_ready(bootstrap: str, timeout_s: float = 3.0) -> bool:
+    """Blocking form of :func:`kafka_ready_async`, for code outside an event loop."""
+    return asyncio.run(kafka_ready_async(bootstrap, timeout_s))

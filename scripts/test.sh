@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The whole test run, from a fresh clone on a fresh machine:
+#   1. a virtualenv in .venv with the pinned dependencies (constraints.txt),
+#   2. the real services (Mosquitto, Kafka, InfluxDB) installed/fetched/built and started,
+#   3. ruff, mypy, then pytest (unit, property and integration tests),
+#   4. the services stopped again if this run started them.
+# Extra arguments go to pytest, e.g. `scripts/test.sh -k kafka`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "error: Python >= 3.11 is required ($PYTHON is $("$PYTHON" -V 2>&1))" >&2
+  exit 2
+fi
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "Python environment (.venv, pinned by constraints.txt)"
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+stamp=.venv/.installed-$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
+if [ ! -e "$stamp" ]; then
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -c constraints.txt -e '.[dev]'
+  rm -f .venv/.installed-* && touch "$stamp"
+fi
+export PATH="$PWD/.venv/bin:$PATH"
+
+step "Services (tradelane services up)"
+started_here=()
+for name in mosquitto kafka influxdb; do
+  if ! tradelane services status "$name" >/dev/null 2>&1; then started_here+=("$name"); fi
+done
+stop_started() {
+  if [ ${#started_here[@]} -gt 0 ]; then
+    step "Stopping services this run started: ${started_here[*]}"
+    tradelane services down "${started_here[@]}" || true
+  fi
+}
+trap stop_started EXIT
+tradelane services up
+
+step "Lint (ruff) and types (mypy --strict)"
+ruff check .
+ruff format --check .
+mypy
+
+step "Tests (pytest)"
+set +e
+pytest "$@"
+status=$?
+set -e
+if [ "$status" -eq 5 ]; then
+  echo "error: pytest collected no tests" >&2
+fi
+exit "$status"

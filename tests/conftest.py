@@ -1,0 +1,58 @@
+"""Shared test fixtures.
+
+Integration tests talk to the real services that ``tradelane services up`` starts (Mosquitto,
+Kafka, InfluxDB on loopback). The session fixtures below bring them up idempotently, so
+``pytest tests/integration`` works on its own as well as under ``make test``; they never stop
+what they did not start.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tradelane.services import manager
+from tradelane.settings import InfluxSettings, KafkaSettings, MqttSettings
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    lines = ["services (tradelane services status):"]
+    try:
+        for s in manager.status():
+            state = "ready" if s.ready else "NOT READY"
+            lines.append(f"  {s.name:<10} {state:<10} {s.endpoint:<26} {s.version}")
+    except Exception as exc:
+        lines.append(f"  (status unavailable: {exc})")
+    return lines
+
+
+def _service(name: str) -> None:
+    manager.up([name], progress=lambda _msg: None)
+
+
+@pytest.fixture(scope="session")
+def mqtt_settings() -> MqttSettings:
+    """A real Mosquitto on loopback."""
+    _service("mosquitto")
+    return MqttSettings()
+
+
+@pytest.fixture(scope="session")
+def kafka_settings() -> KafkaSettings:
+    """A real single-node Apache Kafka (KRaft) on loopback."""
+    _service("kafka")
+    return KafkaSettings()
+
+
+@pytest.fixture(scope="session")
+def influx_settings() -> InfluxSettings:
+    """A real InfluxDB 2.x on loopback, onboarded with the dev org/bucket/token."""
+    _service("influxdb")
+    return InfluxSettings()
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short unique suffix for topic names, client ids and device ids in one test."""
+    return uuid.uuid4().hex[:10]

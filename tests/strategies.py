@@ -1,0 +1,225 @@
+"""Hypothesis strategies for every wire contract, built field by field within each contract's
+documented bounds, so property tests explore the whole valid space."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from hypothesis import strategies as st
+from pydantic import BaseModel
+
+from tradelane.contracts import (
+    Cargo,
+    CollateralStatus,
+    ConditionProfile,
+    DeadLetter,
+    DeadLetterReason,
+    DeviceState,
+    DeviceStatus,
+    EventEnvelope,
+    Facility,
+    FixQuality,
+    FxRate,
+    Gps,
+    IngestedReading,
+    Leg,
+    Money,
+    PayoutTier,
+    Place,
+    PlaceKind,
+    Policy,
+    ProfileKind,
+    ShipmentBooking,
+    SourceFormat,
+    TrackerReading,
+    TransportMode,
+    Trigger,
+    TriggerKind,
+)
+
+ids = st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9_.:-]{0,15}\Z")
+texts = st.text(min_size=1, max_size=20)
+aware = st.datetimes(
+    min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+)
+currencies = st.sampled_from(["USD", "EUR", "CNY", "SGD", "GBP", "JPY"])
+amounts = st.decimals(min_value=Decimal(0), max_value=Decimal(10) ** 12, places=2)
+fractions = st.decimals(min_value=Decimal(0), max_value=Decimal(1), places=4)
+money = st.builds(Money, amount=amounts, currency=currencies)
+json_scalars = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=10)
+
+gps = st.builds(
+    Gps,
+    lat=st.floats(-90, 90),
+    lon=st.floats(-180, 180),
+    speed_kmh=st.floats(0, 1200),
+    heading_deg=st.floats(0, 359.99),
+    fix=st.sampled_from(FixQuality),
+    hdop=st.none() | st.floats(0, 99.9),
+    satellites=st.none() | st.integers(0, 128),
+)
+readings = st.builds(
+    TrackerReading,
+    device_id=ids,
+    seq=st.integers(0, 2**63 - 1),
+    ts=aware,
+    gps=st.none() | gps,
+    temperature_c=st.none() | st.floats(-90, 120),
+    humidity_pct=st.none() | st.floats(0, 100),
+    shock_g=st.none() | st.floats(0, 500),
+    light_lux=st.none() | st.floats(0, 200_000),
+    tamper=st.booleans(),
+    battery_pct=st.floats(0, 100),
+)
+statuses = st.builds(
+    DeviceStatus,
+    device_id=ids,
+    state=st.sampled_from(DeviceState),
+    ts=st.none() | aware,
+    reporting_interval_s=st.none() | st.integers(1, 86_400),
+)
+ingested = st.builds(
+    IngestedReading,
+    reading=readings,
+    received_at=aware,
+    mqtt_topic=texts,
+    source_format=st.sampled_from(SourceFormat),
+)
+dead_letters = st.builds(
+    DeadLetter,
+    id=st.text(min_size=1, max_size=32),
+    received_at=aware,
+    mqtt_topic=texts,
+    payload_b64=st.binary(max_size=64).map(lambda b: __import__("base64").b64encode(b).decode()),
+    payload_size=st.integers(0, 10**6),
+    reason=st.sampled_from(DeadLetterReason),
+    message=texts,
+)
+places = st.builds(
+    Place,
+    locode=st.from_regex(r"\A[A-Z]{2}[A-Z2-9]{3}\Z"),
+    name=texts,
+    kind=st.sampled_from(PlaceKind),
+    lat=st.floats(-90, 90),
+    lon=st.floats(-180, 180),
+    radius_km=st.floats(0.1, 100),
+)
+
+
+@st.composite
+def legs(draw: st.DrawFn) -> Leg:
+    departure = draw(aware)
+    return Leg(
+        mode=draw(st.sampled_from(TransportMode)),
+        origin=draw(places),
+        destination=draw(places),
+        planned_departure=departure,
+        planned_arrival=departure
+        + draw(st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=60))),
+        waypoints=draw(st.lists(st.tuples(st.floats(-90, 90), st.floats(-180, 180)), max_size=4)),
+    )
+
+
+@st.composite
+def profiles(draw: st.DrawFn) -> ConditionProfile:
+    low = draw(st.none() | st.floats(-40, 30))
+    high = draw(st.none() | st.floats(-40, 30))
+    if low is not None and high is not None and low > high:
+        low, high = high, low
+    return ConditionProfile(
+        kind=draw(st.sampled_from(ProfileKind)),
+        temp_min_c=low,
+        temp_max_c=high,
+        humidity_max_pct=draw(st.none() | st.floats(0, 100)),
+        shock_max_g=draw(st.none() | st.floats(0.1, 50)),
+    )
+
+
+bookings = st.builds(
+    ShipmentBooking,
+    shipment_id=ids,
+    shipper=texts,
+    consignee=texts,
+    origin=places,
+    destination=places,
+    legs=st.lists(legs(), min_size=1, max_size=3),
+    cargo=st.builds(
+        Cargo,
+        description=texts,
+        hs_code=st.from_regex(r"\A\d{6}(\d{2})?\Z"),
+        quantity=st.integers(1, 10**6),
+        unit=texts,
+        value=money,
+    ),
+    condition=profiles(),
+    trackers=st.lists(ids, min_size=1, max_size=3),
+    booked_at=aware,
+    customs_cleared_at=st.none() | aware,
+)
+facilities = st.builds(
+    Facility,
+    facility_id=ids,
+    bank_id=texts,
+    borrower_id=texts,
+    limit=money,
+    advance_rates=st.dictionaries(st.sampled_from(CollateralStatus), fractions),
+    concentration_limit=fractions,
+    margin_call_cure_hours=st.integers(0, 720),
+    drawdown_schedule=st.dictionaries(st.sampled_from(["departed_origin", "arrived"]), fractions),
+    auto_drawdown=st.booleans(),
+    pledged_shipments=st.lists(ids, max_size=3),
+)
+policies = st.builds(
+    Policy,
+    policy_id=ids,
+    insurer_id=texts,
+    insured_id=texts,
+    shipment_id=ids,
+    sum_insured=money,
+    deductible=money,
+    loss_payee=st.none() | texts,
+    triggers=st.lists(
+        st.builds(
+            Trigger,
+            kind=st.sampled_from(TriggerKind),
+            cumulative=st.booleans(),
+            tiers=st.lists(
+                st.builds(PayoutTier, threshold=st.floats(0, 1e6), share=fractions),
+                min_size=1,
+                max_size=3,
+            ),
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+)
+fx_rates = st.builds(
+    FxRate,
+    base=currencies,
+    quote=currencies,
+    rate=st.decimals(min_value=Decimal("0.000001"), max_value=Decimal(10) ** 6, places=6),
+    as_of=aware,
+    source=texts,
+)
+envelopes = st.builds(
+    EventEnvelope,
+    id=st.text(min_size=1, max_size=32),
+    source=st.just("/tradelane/test"),
+    type=st.from_regex(r"\Atradelane\.[a-z]{1,8}\.[a-z][a-z_]{0,8}\.v[1-9]\Z"),
+    subject=ids,
+    time=aware,
+    data=st.dictionaries(st.text(max_size=8), json_scalars, max_size=4),
+)
+
+BY_MODEL: dict[type[BaseModel], st.SearchStrategy[BaseModel]] = {
+    TrackerReading: readings,
+    DeviceStatus: statuses,
+    IngestedReading: ingested,
+    DeadLetter: dead_letters,
+    ShipmentBooking: bookings,
+    Facility: facilities,
+    Policy: policies,
+    FxRate: fx_rates,
+    EventEnvelope: envelopes,
+}
