@@ -70,7 +70,7 @@ readings = st.builds(
     shock_g=st.none() | st.floats(0, 500),
     light_lux=st.none() | st.floats(0, 200_000),
     tamper=st.booleans(),
-    battery_pct=st.floats(0, 100),
+    battery_pct=st.none() | st.floats(0, 100),
 )
 statuses = st.builds(
     DeviceStatus,

@@ -73,7 +73,7 @@ def test_offset_timestamps_are_normalised_to_utc() -> None:
         ("gps.lat", 999, "less than or equal to 90"),
         ("gps.lon", -181, "greater than or equal to -180"),
         ("battery_pct", 150, "less than or equal to 100"),
-        ("battery_pct", _DROP, "Field required"),
+        ("seq", _DROP, "Field required"),
         ("seq", -1, "greater than or equal to 0"),
         ("seq", "abc", "valid integer"),
         ("ts", "2026-11-24T10:00:00", "timezone"),

@@ -40,4 +40,4 @@ def test_cli_exports_every_contract_and_an_index(tmp_path: Path) -> None:
         "kafka.tracker.readings.v1.json"
     )
     reading = json.loads((tmp_path / "out" / "mqtt.tracker_reading.v1.json").read_text())
-    assert set(reading["required"]) == {"device_id", "seq", "ts", "battery_pct"}
+    assert set(reading["required"]) == {"device_id", "seq", "ts"}

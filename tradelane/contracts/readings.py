@@ -69,7 +69,9 @@ class TrackerReading(Contract):
     )
     light_lux: Annotated[float | None, Field(ge=0, le=200_000)] = None
     tamper: bool = False
-    battery_pct: Annotated[float, Field(ge=0, le=100)]
+    battery_pct: Annotated[
+        float | None, Field(ge=0, le=100, description="Battery level; absent when unknown")
+    ] = None
 
 
 class SourceFormat(StrEnum):

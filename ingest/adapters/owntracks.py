@@ -1,0 +1,87 @@
+"""OwnTracks (the phone app) location messages, so a phone can be a tracker.
+
+OwnTracks publishes JSON objects with a ``_type`` to ``owntracks/{user}/{device}``; locations
+have ``_type: "location"``, ``lat``, ``lon``, ``tst`` (fix time, Unix seconds), and optionally
+``acc`` (accuracy, m), ``vel`` (km/h), ``cog`` (course, degrees), ``batt`` (%), ``alt``,
+``tid``. There is no sequence number, so ``tst`` serves as one: it increases per device and a
+re-sent location keeps its ``tst``, which makes duplicates recognisable.
+Device id: ``ot:{user}:{device}``. Other ``_type`` values (transition, waypoint, lwt, card,
+…) are not locations and are refused as ``unsupported_format``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from ingest.adapters.base import Rejected
+from ingest.adapters.errors import rejection_for
+from tradelane.contracts import DeadLetterReason, FixQuality, SourceFormat, TrackerReading
+
+PREFIX = "owntracks/"
+
+
+class OwnTracksAdapter:
+    source_format = SourceFormat.OWNTRACKS
+
+    def matches(self, topic: str) -> bool:
+        return topic.startswith(PREFIX)
+
+    def subscriptions(self) -> list[str]:
+        return ["owntracks/+/+"]
+
+    def decode(self, topic: str, payload: bytes, received_at: datetime) -> TrackerReading:
+        parts = topic.split("/")
+        if len(parts) != 3 or not parts[1] or not parts[2]:
+            raise Rejected(
+                DeadLetterReason.UNKNOWN_TOPIC,
+                f"expected owntracks/{{user}}/{{device}}, got {topic!r}",
+            )
+        message = _json_object(payload)
+        kind = message.get("_type")
+        if kind != "location":
+            raise Rejected(
+                DeadLetterReason.UNSUPPORTED_FORMAT,
+                f"OwnTracks message of _type {kind!r} is not a location",
+            )
+        tst = message.get("tst")
+        if not isinstance(tst, int) or isinstance(tst, bool):
+            raise Rejected(DeadLetterReason.SCHEMA_VIOLATION, "tst (Unix seconds) is required")
+        gps: dict[str, Any] = {
+            "lat": message.get("lat"),
+            "lon": message.get("lon"),
+            "speed_kmh": message.get("vel", 0),
+            "heading_deg": (message.get("cog") or 0) % 360,
+            "fix": FixQuality.FIX_3D,
+        }
+        document = {
+            "device_id": f"ot:{parts[1]}:{parts[2]}",
+            "seq": tst,
+            "ts": _epoch(tst),
+            "gps": gps,
+            "battery_pct": message.get("batt"),
+        }
+        try:
+            return TrackerReading.model_validate(document)
+        except ValidationError as exc:
+            raise rejection_for(exc) from exc
+
+
+def _json_object(payload: bytes) -> dict[str, Any]:
+    try:
+        message = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise Rejected(DeadLetterReason.MALFORMED_JSON, f"payload is not JSON: {exc}") from exc
+    if not isinstance(message, dict):
+        raise Rejected(DeadLetterReason.SCHEMA_VIOLATION, "payload is not a JSON object")
+    return message
+
+
+def _epoch(seconds: int) -> datetime:
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise Rejected(DeadLetterReason.OUT_OF_RANGE, f"tst {seconds} is not a time") from exc

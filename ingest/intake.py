@@ -1,0 +1,72 @@
+"""The bridge's pure core: one MQTT message in, a canonical reading or a dead letter out.
+
+No I/O and no clock: the receive time is an argument, so the same message always yields the
+same record (and a dead letter the same id), which keeps redeliveries recognisable.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from ingest.adapters.base import Adapter, Rejected
+from tradelane.contracts import DeadLetter, DeadLetterReason, IngestedReading
+from tradelane.ids import derive_id, digest_bytes
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeLimits:
+    """What the bridge accepts at all, before any contract is consulted."""
+
+    max_payload_bytes: int = 64 * 1024
+    max_future_skew: timedelta = timedelta(minutes=10)
+
+
+def intake(
+    topic: str,
+    payload: bytes,
+    received_at: datetime,
+    adapters: Sequence[Adapter],
+    limits: IntakeLimits = IntakeLimits(),
+) -> IngestedReading | DeadLetter:
+    """Validate one message; never raises for bad input."""
+    try:
+        if len(payload) > limits.max_payload_bytes:
+            raise Rejected(
+                DeadLetterReason.OVERSIZED,
+                f"payload is {len(payload)} bytes; the limit is {limits.max_payload_bytes}",
+            )
+        adapter = next((a for a in adapters if a.matches(topic)), None)
+        if adapter is None:
+            raise Rejected(DeadLetterReason.UNKNOWN_TOPIC, f"no adapter handles topic {topic!r}")
+        reading = adapter.decode(topic, payload, received_at)
+        if reading.ts - received_at > limits.max_future_skew:
+            raise Rejected(
+                DeadLetterReason.FUTURE_TIMESTAMP,
+                f"event time {reading.ts.isoformat()} is more than "
+                f"{limits.max_future_skew} after receipt {received_at.isoformat()}",
+            )
+        return IngestedReading(
+            reading=reading,
+            received_at=received_at,
+            mqtt_topic=topic,
+            source_format=adapter.source_format,
+        )
+    except Rejected as rejected:
+        return dead_letter(topic, payload, received_at, rejected.reason, rejected.message)
+
+
+def dead_letter(
+    topic: str, payload: bytes, received_at: datetime, reason: DeadLetterReason, message: str
+) -> DeadLetter:
+    return DeadLetter(
+        id=derive_id("deadletter", topic, digest_bytes(payload)),
+        received_at=received_at,
+        mqtt_topic=topic,
+        payload_b64=base64.b64encode(payload).decode("ascii"),
+        payload_size=len(payload),
+        reason=reason,
+        message=message[:2000],
+    )
