@@ -18,13 +18,19 @@ def make_client(
     *,
     mqtt5: bool = True,
     manual_ack: bool = False,
+    persistent_session: bool = False,
 ) -> mqtt.Client:
-    """A configured, not yet connected paho client (callback API v2)."""
+    """A configured, not yet connected paho client (callback API v2).
+
+    ``persistent_session`` matters for MQTT 3.1.1 only (clean session off); MQTT 5 clients
+    choose clean start and session expiry when they connect.
+    """
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2,
         client_id=client_id,
         protocol=mqtt.MQTTv5 if mqtt5 else mqtt.MQTTv311,
         manual_ack=manual_ack,
+        clean_session=None if mqtt5 else not persistent_session,
     )
     if settings.username is not None:
         password = settings.password.get_secret_value() if settings.password else None

@@ -9,7 +9,7 @@ needs configuring on a developer machine.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
@@ -66,6 +66,16 @@ class KafkaSettings(BaseSettings):
             description="Idempotent producers (off only for brokers that refuse them, e.g. Tansu)"
         ),
     ] = True
+
+    compression: Annotated[
+        Literal["none", "gzip", "lz4", "zstd", "snappy"],
+        Field(description="Producer batch compression"),
+    ] = "lz4"
+
+    @property
+    def compression_type(self) -> str | None:
+        """The value aiokafka's ``compression_type`` expects."""
+        return None if self.compression == "none" else self.compression
 
     @field_validator("bootstrap_servers")
     @classmethod

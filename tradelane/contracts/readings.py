@@ -1,8 +1,9 @@
 """Tracker readings: what a device publishes over MQTT and what the bridge appends to Kafka.
 
 A device publishes :class:`TrackerReading` as JSON to
-``tradelane/v1/trackers/{device_id}/readings``. The bridge validates it and appends an :class:`IngestedReading` (the same reading plus where and
-when it was received) to ``tracker.readings``, keyed by ``device_id``.
+``tradelane/v1/trackers/{device_id}/readings``. The bridge validates it and appends an
+:class:`IngestedReading` (the same reading plus where and when it was received) to
+``tracker.readings``, keyed by ``device_id``.
 
 Readings carry their own event time (``ts``) and a per-device sequence number (``seq``): devices
 buffer while out of coverage and flush late, so consumers must order by (ts, seq), never by

@@ -1,0 +1,254 @@
+"""``tradelane bridge``: MQTT → Kafka with a no-loss acknowledgement chain.
+
+How nothing is lost:
+- The bridge holds a persistent MQTT session (clean start off, session expiry set), so while
+  it is down the broker queues its messages.
+- paho runs with manual acks. A message is acknowledged to the broker (PUBACK) only after
+  Kafka acknowledged the record it became (reading or dead letter), and acks go out in the
+  order messages arrived. A crash at any moment leaves every unacknowledged message with the
+  broker, which redelivers it to the next bridge of the share group: duplicates, never gaps.
+- If a Kafka send fails (after the producer's own retries) the bridge stops without acking
+  anything after it, and exits non-zero; its supervisor restarts it and the broker redelivers.
+
+Threads: paho's network loop runs in its own thread and hands messages to the asyncio loop,
+which validates (the pure :func:`ingest.intake.intake`), produces without awaiting each send in
+turn, and acks as Kafka confirms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import paho.mqtt.client as mqtt
+from aiohttp import web
+from aiokafka import AIOKafkaProducer
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from ingest.adapters.registry import select
+from ingest.intake import IntakeLimits, intake
+from ingest.metrics import BridgeMetrics
+from ingest.seen import RecentlySeen
+from tradelane.contracts import DeadLetter
+from tradelane.mqtt import make_client
+from tradelane.settings import KafkaSettings, MqttSettings
+from tradelane.topics import TRACKER_DEADLETTER, TRACKER_READINGS, shared
+
+log = logging.getLogger(__name__)
+
+
+class BridgeFailedError(RuntimeError):
+    """Kafka refused a record; unacknowledged MQTT messages stay with the broker."""
+
+
+@dataclass(frozen=True)
+class BridgeConfig:
+    client_id: str = "tradelane-bridge-1"
+    share_group: str | None = "tradelane-bridges"
+    mqtt5: bool = True
+    session_expiry_s: int = 7 * 24 * 3600
+    receive_maximum: int = 2000
+    adapters: tuple[str, ...] = ()
+    limits: IntakeLimits = field(default_factory=IntakeLimits)
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = 9108
+    linger_ms: int = 5
+
+
+@dataclass
+class _Pending:
+    mid: int
+    qos: int
+    future: asyncio.Future[object]
+    sent_at: float
+
+
+class Bridge:
+    def __init__(
+        self,
+        mqtt_settings: MqttSettings,
+        kafka_settings: KafkaSettings,
+        config: BridgeConfig | None = None,
+    ) -> None:
+        self.mqtt_settings = mqtt_settings
+        self.kafka_settings = kafka_settings
+        self.config = config or BridgeConfig()
+        self.adapters = select(list(self.config.adapters))
+        self.metrics = BridgeMetrics()
+        self.seen = RecentlySeen()
+        self.subscribed = asyncio.Event()
+        self._queue: asyncio.Queue[tuple[str, bytes, int, int, datetime]] = asyncio.Queue()
+        self._pending: deque[_Pending] = deque()
+        self._failure: BaseException | None = None
+        self._client: mqtt.Client | None = None
+        self.metrics_port: int | None = None
+
+    # --- MQTT side (paho thread) ------------------------------------------------------------
+
+    def _mqtt_client(self, loop: asyncio.AbstractEventLoop) -> mqtt.Client:
+        client = make_client(
+            self.mqtt_settings,
+            self.config.client_id,
+            mqtt5=self.config.mqtt5,
+            manual_ack=True,
+            persistent_session=True,
+        )
+        filters = [f for a in self.adapters for f in a.subscriptions()]
+        if self.config.share_group and self.config.mqtt5:
+            filters = [shared(f, self.config.share_group) for f in filters]
+
+        def on_connect(c: mqtt.Client, _u: object, _f: object, rc: object, _p: object) -> None:
+            if getattr(rc, "is_failure", False):
+                log.error("MQTT connection refused: %s", rc)
+                return
+            c.subscribe([(f, 1) for f in filters])
+
+        def on_subscribe(
+            _c: mqtt.Client, _u: object, _mid: int, codes: list[ReasonCode], _p: Properties
+        ) -> None:
+            failed = [c for c in codes if c.is_failure]
+            if failed:
+                log.error("MQTT subscription refused: %s", failed)
+                return
+            loop.call_soon_threadsafe(self.subscribed.set)
+
+        def on_message(_c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+            item = (msg.topic, bytes(msg.payload), msg.mid, msg.qos, datetime.now(UTC))
+            loop.call_soon_threadsafe(self._queue.put_nowait, item)
+
+        client.on_connect = on_connect
+        client.on_subscribe = on_subscribe
+        client.on_message = on_message
+        return client
+
+    def _connect(self, client: mqtt.Client) -> None:
+        s = self.mqtt_settings
+        if self.config.mqtt5:
+            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            props.SessionExpiryInterval = self.config.session_expiry_s
+            props.ReceiveMaximum = self.config.receive_maximum
+            client.connect(s.host, s.port, s.keepalive_s, clean_start=False, properties=props)
+        else:
+            client.connect(s.host, s.port, s.keepalive_s)
+
+    # --- Kafka side (asyncio) ---------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Bridge until ``stop`` is set; raises :class:`BridgeFailedError` if Kafka refuses."""
+        loop = asyncio.get_running_loop()
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.kafka_settings.bootstrap_servers,
+            client_id=self.config.client_id,
+            enable_idempotence=self.kafka_settings.idempotence,
+            acks="all",
+            linger_ms=self.config.linger_ms,
+            compression_type=self.kafka_settings.compression_type,
+            max_batch_size=256 * 1024,
+        )
+        await producer.start()
+        metrics_runner = await self._start_metrics()
+        client = self._mqtt_client(loop)
+        self._client = client
+        self._connect(client)
+        client.loop_start()
+        try:
+            while not stop.is_set() and self._failure is None:
+                try:
+                    item = await asyncio.wait_for(self._queue.get(), 0.2)
+                except TimeoutError:
+                    continue
+                await self._forward(producer, client, *item)
+            if self._failure is not None:
+                raise BridgeFailedError(f"Kafka send failed: {self._failure}") from self._failure
+            # Orderly stop: let in-flight sends finish so their messages get acked.
+            await producer.flush()
+            await asyncio.sleep(0)  # run the done-callbacks scheduled by the flush
+            self._release_acks()
+        finally:
+            client.loop_stop()
+            client.disconnect()
+            await producer.stop()
+            if metrics_runner is not None:
+                await metrics_runner.cleanup()
+
+    async def _forward(
+        self,
+        producer: AIOKafkaProducer,
+        client: mqtt.Client,
+        topic: str,
+        payload: bytes,
+        mid: int,
+        qos: int,
+        received_at: datetime,
+    ) -> None:
+        self.metrics.received += 1
+        record = intake(topic, payload, received_at, self.adapters, self.config.limits)
+        if isinstance(record, DeadLetter):
+            self.metrics.deadlettered[record.reason.value] += 1
+            key = topic.encode()
+            target = TRACKER_DEADLETTER.name
+        else:
+            reading = record.reading
+            if self.seen.check_and_add((reading.device_id, reading.seq)):
+                self.metrics.duplicates += 1
+            key = reading.device_id.encode()
+            target = TRACKER_READINGS.name
+        future = await producer.send(target, record.model_dump_json().encode(), key=key)
+        pending = _Pending(mid, qos, future, time.perf_counter())
+        self._pending.append(pending)
+        self.metrics.inflight = len(self._pending)
+        future.add_done_callback(lambda _f: self._release_acks())
+        if not isinstance(record, DeadLetter):
+            future.add_done_callback(self._count_forwarded)
+
+    def _count_forwarded(self, future: asyncio.Future[object]) -> None:
+        if not future.cancelled() and future.exception() is None:
+            self.metrics.forwarded += 1
+
+    def _release_acks(self) -> None:
+        """Ack, in arrival order, every message whose record Kafka has confirmed."""
+        client = self._client
+        now = time.perf_counter()
+        while self._pending and self._pending[0].future.done():
+            head = self._pending[0]
+            error = None if head.future.cancelled() else head.future.exception()
+            if head.future.cancelled() or error is not None:
+                self.metrics.send_failures += 1
+                self._failure = error or RuntimeError("send cancelled")
+                return  # never ack this one or anything after it
+            self._pending.popleft()
+            self.metrics.kafka_send_latency.observe(now - head.sent_at)
+            if client is not None and head.qos > 0:
+                client.ack(head.mid, head.qos)
+        self.metrics.inflight = len(self._pending)
+
+    # --- metrics endpoint -------------------------------------------------------------------
+
+    async def _start_metrics(self) -> web.AppRunner | None:
+        if self.config.metrics_port is None:
+            return None
+
+        async def handle(_request: web.Request) -> web.Response:
+            return web.Response(
+                text=self.metrics.render(),
+                content_type="text/plain",
+                charset="utf-8",
+                headers={"X-Prometheus-Format": "0.0.4"},
+            )
+
+        app = web.Application()
+        app.router.add_get("/metrics", handle)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self.config.metrics_host, self.config.metrics_port)
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        self.metrics_port = sockets[0].getsockname()[1] if sockets else self.config.metrics_port
+        return runner

@@ -1,0 +1,52 @@
+"""Helpers for integration tests: read a Kafka topic from "now" and wait on conditions."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from types import TracebackType
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+
+from tradelane.settings import KafkaSettings
+
+
+class Tail:
+    """Reads a topic from its end at the moment of entry (no consumer group)."""
+
+    def __init__(self, settings: KafkaSettings, topic: str) -> None:
+        self.topic = topic
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False
+        )
+        self.records: list[ConsumerRecord[bytes, bytes]] = []
+
+    async def __aenter__(self) -> Tail:
+        await self.consumer.start()
+        partitions = self.consumer.partitions_for_topic(self.topic)
+        deadline = time.monotonic() + 30
+        while not partitions:
+            assert time.monotonic() < deadline, f"topic {self.topic} has no partitions"
+            await self.consumer._client.force_metadata_update()
+            partitions = self.consumer.partitions_for_topic(self.topic)
+        tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+        self.consumer.assign(tps)
+        await self.consumer.seek_to_end(*tps)
+        for tp in tps:  # resolve positions now, so nothing published after entry is missed
+            await self.consumer.position(tp)
+        return self
+
+    async def __aexit__(
+        self, *_exc: type[BaseException] | BaseException | TracebackType | None
+    ) -> None:
+        await self.consumer.stop()
+
+    async def until(
+        self, done: Callable[[list[ConsumerRecord[bytes, bytes]]], bool], timeout_s: float = 60.0
+    ) -> list[ConsumerRecord[bytes, bytes]]:
+        """Poll until ``done(records)`` holds or the deadline passes; returns the records."""
+        deadline = time.monotonic() + timeout_s
+        while not done(self.records) and time.monotonic() < deadline:
+            for batch in (await self.consumer.getmany(timeout_ms=300)).values():
+                self.records.extend(batch)
+        return self.records

@@ -1,0 +1,169 @@
+"""``tradelane bridge``: the MQTT → Kafka bridge (see ingest/bridge.py)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the kernel imports ingest only lazily, inside the command
+    from ingest.bridge import Bridge, BridgeConfig
+
+HELP = """\
+Subscribe to tracker messages over MQTT and append them to Kafka: valid readings to
+tracker.readings (keyed by device id), everything else to tracker.deadletter with a reason.
+
+An MQTT message is acknowledged to the broker only after Kafka acknowledged its record, over a
+persistent session, so a crash loses nothing (duplicates are possible; they are marked by
+(device_id, seq)). Run several bridges with different --client-id and the same --group to
+share the load (MQTT 5 shared subscription). Exit status 3 means Kafka refused a record:
+restart the bridge and the broker redelivers whatever was not acknowledged.
+
+Formats (--adapters): tradelane (tradelane/v1/trackers/+/readings), owntracks (owntracks/+/+),
+ttn (The Things Stack v3: v3/+/devices/+/up). Default: all.
+Metrics (Prometheus text): http://127.0.0.1:PORT/metrics.
+"""
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "bridge",
+        help="MQTT -> Kafka bridge with no-loss acks and dead letters",
+        description=HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--client-id",
+        default="tradelane-bridge-1",
+        help="MQTT client id; also names the persistent session (default %(default)s)",
+    )
+    p.add_argument(
+        "--group",
+        default="tradelane-bridges",
+        help="shared-subscription group (default %(default)s)",
+    )
+    p.add_argument(
+        "--no-share", action="store_true", help="plain subscriptions instead of a shared one"
+    )
+    p.add_argument(
+        "--mqtt3",
+        action="store_true",
+        help="speak MQTT 3.1.1 (brokers without MQTT 5; implies --no-share)",
+    )
+    p.add_argument(
+        "--adapters",
+        default="",
+        metavar="NAMES",
+        help="comma-separated: tradelane,owntracks,ttn (default: all)",
+    )
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        default=9108,
+        help="Prometheus metrics port on 127.0.0.1; 0 picks a free one, -1 disables",
+    )
+    p.add_argument("--max-payload-bytes", type=int, default=64 * 1024)
+    p.add_argument(
+        "--max-future-skew-s",
+        type=float,
+        default=600.0,
+        help="refuse readings stamped further in the future (default 600)",
+    )
+    p.add_argument(
+        "--stats-interval",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="print a stats line this often (0: never)",
+    )
+    p.set_defaults(handler=_bridge)
+
+
+def _bridge(args: argparse.Namespace) -> int:
+    from ingest.bridge import BridgeConfig
+    from ingest.intake import IntakeLimits
+    from tradelane.services.process import ServiceError
+
+    if args.max_payload_bytes < 1 or args.max_future_skew_s < 0:
+        raise ServiceError("--max-payload-bytes must be >= 1 and --max-future-skew-s >= 0")
+    config = BridgeConfig(
+        client_id=args.client_id,
+        share_group=None if (args.no_share or args.mqtt3) else args.group,
+        mqtt5=not args.mqtt3,
+        adapters=tuple(a for a in args.adapters.split(",") if a),
+        limits=IntakeLimits(
+            max_payload_bytes=args.max_payload_bytes,
+            max_future_skew=timedelta(seconds=args.max_future_skew_s),
+        ),
+        metrics_port=None if args.metrics_port < 0 else args.metrics_port,
+    )
+    try:
+        return asyncio.run(_run(config, args.stats_interval))
+    except ValueError as exc:  # unknown adapter names
+        raise ServiceError(str(exc)) from exc
+
+
+async def _run(config: BridgeConfig, stats_interval: float) -> int:
+    from ingest.bridge import Bridge, BridgeFailedError
+    from tradelane.settings import KafkaSettings, MqttSettings
+
+    mqtt_settings, kafka_settings = MqttSettings(), KafkaSettings()
+    bridge = Bridge(mqtt_settings, kafka_settings, config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    task = asyncio.create_task(bridge.run(stop))
+    ready = asyncio.create_task(bridge.subscribed.wait())
+    await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
+    if bridge.subscribed.is_set():
+        metrics = (
+            f", metrics http://{config.metrics_host}:{bridge.metrics_port}/metrics"
+            if bridge.metrics_port
+            else ""
+        )
+        print(
+            f"bridge {config.client_id}: {mqtt_settings.url} -> "
+            f"{kafka_settings.bootstrap_servers}{metrics}",
+            flush=True,
+        )
+    stats = asyncio.create_task(_stats(bridge, stats_interval)) if stats_interval > 0 else None
+    try:
+        await task
+    except BridgeFailedError as exc:
+        print(
+            f"tradelane bridge: {exc}; unacknowledged messages stay with the MQTT broker",
+            file=sys.stderr,
+        )
+        return 3
+    finally:
+        ready.cancel()
+        if stats is not None:
+            stats.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await stats
+    m = bridge.metrics
+    print(
+        f"bridge stopped: received {m.received}, forwarded {m.forwarded}, "
+        f"dead-lettered {sum(m.deadlettered.values())}, duplicates {m.duplicates}"
+    )
+    return 0
+
+
+async def _stats(bridge: Bridge, interval: float) -> None:
+    last = 0
+    while True:
+        await asyncio.sleep(interval)
+        m = bridge.metrics
+        rate = (m.received - last) / interval
+        last = m.received
+        print(
+            f"  {rate:,.0f} msg/s  received {m.received:,}  forwarded {m.forwarded:,}  "
+            f"dead-lettered {sum(m.deadlettered.values()):,}  in-flight {m.inflight}  "
+            f"p99 send {m.kafka_send_latency.quantile(0.99) * 1000:.0f} ms",
+            flush=True,
+        )
