@@ -115,7 +115,7 @@ class ServicesSettings(BaseSettings):
         Path.home() / ".cache" / "tradelane"
     )
     kafka_version: str = "4.2.0"
-    influxdb_version: str = "2.7.12"
+    influxdb_version: str = "2.8.0"
 
 
 SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (

@@ -13,7 +13,7 @@ $TRADELANE_CACHE (default ~/.cache/tradelane), shared by every clone on the mach
 
   mosquitto  Debian's mosquitto package (apt-get installs it when missing and run as root)
   kafka      Apache Kafka 4.x, single node, KRaft; jars fetched once from Maven Central
-  influxdb   InfluxDB 2.x influxd, built once from its Go module (20-40 min the first time)
+  influxdb   InfluxDB 2.8 influxd, built once from its Go module (about 5 min the first time)
 
 Endpoints come from TRADELANE_MQTT_URL, TRADELANE_KAFKA_BOOTSTRAP_SERVERS and
 TRADELANE_INFLUX_URL. 'up' is idempotent: running services are left as they are.
