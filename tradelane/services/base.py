@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import shutil
 import string
 import subprocess
@@ -33,6 +34,7 @@ def render(template: Path, destination: Path, **values: object) -> Path:
     """Fill ``$name`` placeholders of a repo config template into a runtime copy."""
     if not template.exists():
         raise ServiceError(f"config template {template} is missing (run from a Tradelane checkout)")
+    values.setdefault("run_user", getpass.getuser())
     text = string.Template(template.read_text()).substitute({k: str(v) for k, v in values.items()})
     destination.parent.mkdir(parents=True, exist_ok=True)
     destination.write_text(text)

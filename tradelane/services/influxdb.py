@@ -33,7 +33,8 @@ class InfluxDB(LocalService):
 
     @property
     def binary(self) -> Path:
-        return self.cache / "influxdb" / f"v{self.settings.influxdb_version.lstrip('v')}" / "influxd"
+        version = self.settings.influxdb_version.lstrip("v")
+        return self.cache / "influxdb" / f"v{version}" / "influxd"
 
     def endpoint(self) -> str:
         return self.influx.url
