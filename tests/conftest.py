@@ -8,10 +8,12 @@ what they did not start.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
 
+from tradelane.admin import ensure_topics
 from tradelane.services import manager
 from tradelane.settings import InfluxSettings, KafkaSettings, MqttSettings
 
@@ -40,9 +42,11 @@ def mqtt_settings() -> MqttSettings:
 
 @pytest.fixture(scope="session")
 def kafka_settings() -> KafkaSettings:
-    """A real single-node Apache Kafka (KRaft) on loopback."""
+    """A real single-node Apache Kafka (KRaft) on loopback, with every topic created."""
     _service("kafka")
-    return KafkaSettings()
+    settings = KafkaSettings()
+    asyncio.run(ensure_topics(settings))
+    return settings
 
 
 @pytest.fixture(scope="session")

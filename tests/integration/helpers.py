@@ -23,6 +23,14 @@ class Tail:
 
     async def __aenter__(self) -> Tail:
         await self.consumer.start()
+        try:
+            await self._seek_to_end()
+        except BaseException:
+            await self.consumer.stop()
+            raise
+        return self
+
+    async def _seek_to_end(self) -> None:
         partitions = self.consumer.partitions_for_topic(self.topic)
         deadline = time.monotonic() + 30
         while not partitions:
@@ -34,7 +42,6 @@ class Tail:
         await self.consumer.seek_to_end(*tps)
         for tp in tps:  # resolve positions now, so nothing published after entry is missed
             await self.consumer.position(tp)
-        return self
 
     async def __aexit__(
         self, *_exc: type[BaseException] | BaseException | TracebackType | None

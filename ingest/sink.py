@@ -1,0 +1,230 @@
+"""``tradelane sink``: ``tracker.readings`` → InfluxDB, in its own consumer group.
+
+Offsets are committed only after InfluxDB accepted the batch, so a crash re-reads (and
+re-writes, idempotently: see :mod:`ingest.points`) instead of losing points. Failed writes are
+retried with exponential backoff, forever: the sink falls behind rather than dropping data, and
+since it has its own consumer group it never slows the state pipeline.
+
+The ``shipment_id`` tag comes from ``shipments.registry`` (compacted): the sink reads it to its
+end before writing anything, then keeps following it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
+from influxdb_client.client.write_api_async import WriteApiAsync
+from pydantic import ValidationError
+
+from ingest.intake import dead_letter
+from ingest.points import to_lines
+from tradelane.contracts import DeadLetterReason, IngestedReading, ShipmentBooking
+from tradelane.settings import InfluxSettings, KafkaSettings
+from tradelane.topics import SHIPMENTS_REGISTRY, TRACKER_DEADLETTER, TRACKER_READINGS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SinkConfig:
+    group_id: str = "tradelane-sink"
+    batch_max: int = 5000
+    poll_timeout_ms: int = 500
+    retry_initial_s: float = 0.5
+    retry_max_s: float = 30.0
+    from_beginning: bool = True
+
+
+@dataclass
+class SinkStats:
+    points_written: int = 0
+    batches: int = 0
+    write_retries: int = 0
+    bad_records: int = 0
+    write_seconds: float = 0.0
+    shipments_known: int = 0
+    devices: dict[str, str] = field(default_factory=dict)
+
+
+class Sink:
+    def __init__(
+        self, kafka: KafkaSettings, influx: InfluxSettings, config: SinkConfig | None = None
+    ) -> None:
+        self.kafka = kafka
+        self.influx = influx
+        self.config = config or SinkConfig()
+        self.stats = SinkStats()
+        self.ready = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        registry = AIOKafkaConsumer(
+            bootstrap_servers=self.kafka.bootstrap_servers, enable_auto_commit=False
+        )
+        readings = AIOKafkaConsumer(
+            TRACKER_READINGS.name,
+            bootstrap_servers=self.kafka.bootstrap_servers,
+            group_id=self.config.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest" if self.config.from_beginning else "latest",
+            max_poll_records=self.config.batch_max,
+        )
+        deadletters = AIOKafkaProducer(
+            bootstrap_servers=self.kafka.bootstrap_servers,
+            enable_idempotence=self.kafka.idempotence,
+            acks="all",
+        )
+        await registry.start()
+        await deadletters.start()
+        influx = InfluxDBClientAsync(
+            url=self.influx.url,
+            token=self.influx.token.get_secret_value(),
+            org=self.influx.org,
+            enable_gzip=True,
+        )
+        try:
+            await self._load_registry(registry)
+            follow = asyncio.create_task(self._follow_registry(registry, stop))
+            await readings.start()
+            await _await_assignment(readings)
+            self.ready.set()
+            try:
+                await self._pump(readings, influx, deadletters, stop)
+            finally:
+                follow.cancel()
+                await asyncio.gather(follow, return_exceptions=True)
+                await readings.stop()
+        finally:
+            await influx.close()  # type: ignore[no-untyped-call]
+            await deadletters.stop()
+            await registry.stop()
+
+    # --- registry ---------------------------------------------------------------------------
+
+    def _learn(self, value: bytes | None) -> None:
+        if value is None:
+            return
+        try:
+            booking = ShipmentBooking.model_validate_json(value)
+        except ValidationError:
+            log.warning("ignoring an invalid shipments.registry record")
+            return
+        for device in booking.trackers:
+            self.stats.devices[device] = booking.shipment_id
+        self.stats.shipments_known += 1
+
+    async def _load_registry(self, consumer: AIOKafkaConsumer) -> None:
+        partitions = consumer.partitions_for_topic(SHIPMENTS_REGISTRY.name)
+        if not partitions:
+            await consumer._client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(SHIPMENTS_REGISTRY.name) or set()
+        tps = [TopicPartition(SHIPMENTS_REGISTRY.name, p) for p in sorted(partitions)]
+        if not tps:
+            return
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        while not await _caught_up(consumer, ends):
+            for batch in (await consumer.getmany(timeout_ms=500)).values():
+                for rec in batch:
+                    self._learn(rec.value)
+
+    async def _follow_registry(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
+        if not consumer.assignment():
+            return
+        while not stop.is_set():
+            for batch in (await consumer.getmany(timeout_ms=1000)).values():
+                for rec in batch:
+                    self._learn(rec.value)
+
+    # --- readings → InfluxDB ----------------------------------------------------------------
+
+    async def _pump(
+        self,
+        consumer: AIOKafkaConsumer,
+        influx: InfluxDBClientAsync,
+        deadletters: AIOKafkaProducer,
+        stop: asyncio.Event,
+    ) -> None:
+        write_api = influx.write_api()
+        while not stop.is_set():
+            batches = await consumer.getmany(
+                timeout_ms=self.config.poll_timeout_ms, max_records=self.config.batch_max
+            )
+            if not batches:
+                continue
+            records: list[IngestedReading] = []
+            for batch in batches.values():
+                for rec in batch:
+                    try:
+                        records.append(IngestedReading.model_validate_json(rec.value))
+                    except ValidationError as exc:
+                        self.stats.bad_records += 1
+                        letter = dead_letter(
+                            f"kafka:{rec.topic}/{rec.partition}@{rec.offset}",
+                            rec.value or b"",
+                            datetime.now(UTC),
+                            DeadLetterReason.SCHEMA_VIOLATION,
+                            str(exc),
+                        )
+                        letter = letter.model_copy(update={"source": "sink"})
+                        await deadletters.send_and_wait(
+                            TRACKER_DEADLETTER.name, letter.model_dump_json().encode()
+                        )
+            lines = to_lines(records, self.stats.devices)
+            if lines:
+                await self._write(write_api, lines, stop)
+            if stop.is_set() and lines:
+                return  # not written: do not commit
+            await consumer.commit()
+            self.stats.batches += 1
+
+    async def _write(self, write_api: WriteApiAsync, lines: list[str], stop: asyncio.Event) -> None:
+        delay = self.config.retry_initial_s
+        while True:
+            started = time.perf_counter()
+            try:
+                await write_api.write(
+                    bucket=self.influx.bucket, record=lines
+                )  # ns precision: the default
+            except Exception as exc:
+                self.stats.write_retries += 1
+                log.warning(
+                    "InfluxDB write of %d points failed (%s); retrying in %.1fs",
+                    len(lines),
+                    exc,
+                    delay,
+                )
+                try:
+                    await asyncio.wait_for(stop.wait(), delay)
+                    return
+                except TimeoutError:
+                    delay = min(delay * 2, self.config.retry_max_s)
+                    continue
+            self.stats.write_seconds += time.perf_counter() - started
+            self.stats.points_written += len(lines)
+            return
+
+
+async def _caught_up(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
+    for tp, end in ends.items():
+        if await consumer.position(tp) < end:
+            return False
+    return True
+
+
+async def _await_assignment(consumer: AIOKafkaConsumer, timeout_s: float = 60.0) -> None:
+    """Return once the group gave us partitions and their start offsets are resolved, so that
+    "ready" means every reading produced from now on will be written."""
+    deadline = time.monotonic() + timeout_s
+    while not consumer.assignment():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no partitions assigned after {timeout_s:.0f}s")
+        await asyncio.sleep(0.05)  # the group join runs in the consumer's background task
+    for tp in consumer.assignment():
+        await consumer.position(tp)

@@ -1,0 +1,104 @@
+"""``tradelane sink``: tracker.readings → InfluxDB (see ingest/sink.py)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the kernel imports ingest only lazily, inside the command
+    from ingest.sink import Sink, SinkConfig
+
+HELP = """\
+Write every reading on tracker.readings to InfluxDB (TRADELANE_INFLUX_* settings), measurement
+'reading', tags device_id, shipment_id (from shipments.registry) and source, one field per
+sensor value. Runs in its own consumer group, so it never slows the state pipeline; commits
+Kafka offsets only after InfluxDB accepted a batch, and retries failed writes with backoff.
+Writing the same reading twice is harmless (same tags and timestamp: the point is overwritten).
+"""
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "sink",
+        help="tracker.readings -> InfluxDB telemetry sink",
+        description=HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--group", default="tradelane-sink", help="consumer group (default %(default)s)")
+    p.add_argument(
+        "--batch-max",
+        type=int,
+        default=5000,
+        help="max readings per InfluxDB write (default %(default)s)",
+    )
+    p.add_argument(
+        "--stats-interval",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="print a stats line this often (0: never)",
+    )
+    p.set_defaults(handler=_sink)
+
+
+def _sink(args: argparse.Namespace) -> int:
+    from ingest.sink import SinkConfig
+    from tradelane.services.process import ServiceError
+
+    if args.batch_max < 1:
+        raise ServiceError("--batch-max must be >= 1")
+    return asyncio.run(
+        _run(SinkConfig(group_id=args.group, batch_max=args.batch_max), args.stats_interval)
+    )
+
+
+async def _run(config: SinkConfig, stats_interval: float) -> int:
+    from ingest.sink import Sink
+    from tradelane.settings import InfluxSettings, KafkaSettings
+
+    kafka, influx = KafkaSettings(), InfluxSettings()
+    sink = Sink(kafka, influx, config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    task = asyncio.create_task(sink.run(stop))
+    ready = asyncio.create_task(sink.ready.wait())
+    await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
+    if sink.ready.is_set():
+        print(
+            f"sink {config.group_id}: {kafka.bootstrap_servers} -> {influx.url} "
+            f"bucket {influx.bucket} ({sink.stats.shipments_known} registry records)",
+            flush=True,
+        )
+    stats = asyncio.create_task(_stats(sink, stats_interval)) if stats_interval > 0 else None
+    try:
+        await task
+    finally:
+        ready.cancel()
+        if stats is not None:
+            stats.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await stats
+    s = sink.stats
+    print(
+        f"sink stopped: {s.points_written} points in {s.batches} batches, "
+        f"{s.write_retries} write retries, {s.bad_records} bad records dead-lettered"
+    )
+    return 0
+
+
+async def _stats(sink: Sink, interval: float) -> None:
+    last = 0
+    while True:
+        await asyncio.sleep(interval)
+        s = sink.stats
+        print(
+            f"  {(s.points_written - last) / interval:,.0f} points/s  written "
+            f"{s.points_written:,}  retries {s.write_retries}  bad {s.bad_records}",
+            flush=True,
+        )
+        last = s.points_written
