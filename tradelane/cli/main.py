@@ -10,7 +10,15 @@ from collections.abc import Callable, Sequence
 from pydantic import ValidationError
 
 from tradelane import __version__
-from tradelane.cli import bridge_cmd, demo_cmd, schemas_cmd, services_cmd, sink_cmd, topics_cmd
+from tradelane.cli import (
+    bridge_cmd,
+    demo_cmd,
+    schemas_cmd,
+    services_cmd,
+    simulate_cmd,
+    sink_cmd,
+    topics_cmd,
+)
 from tradelane.services.process import ServiceError
 
 DESCRIPTION = """\
@@ -37,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tradelane {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (services_cmd, topics_cmd, schemas_cmd, demo_cmd, bridge_cmd, sink_cmd):
+    for module in (services_cmd, topics_cmd, schemas_cmd, demo_cmd, bridge_cmd, sink_cmd,
+                   simulate_cmd):
         module.register(sub)
     return parser
 

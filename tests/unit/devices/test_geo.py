@@ -1,0 +1,75 @@
+"""Great-circle geometry: the properties route interpolation relies on."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from devices.geo import (
+    GreatCircle,
+    bearing_deg,
+    destination,
+    distance_km,
+    interpolate,
+    offset_m,
+    segment_distance_km,
+)
+
+lat = st.floats(min_value=-80, max_value=80, allow_nan=False)
+lon = st.floats(min_value=-180, max_value=180, allow_nan=False)
+point = st.tuples(lat, lon)
+fraction = st.floats(min_value=0, max_value=1, allow_nan=False)
+
+
+def test_known_distance_london_new_york() -> None:
+    # LHR -> JFK is about 5,540 km on a sphere.
+    assert distance_km((51.47, -0.45), (40.64, -73.78)) == pytest.approx(5540, rel=0.01)
+
+
+@settings(max_examples=200)
+@given(point, point, fraction)
+def test_interpolated_point_lies_on_the_segment(a: tuple[float, float], b: tuple[float, float],
+                                                f: float) -> None:
+    if distance_km(a, b) > 19_000:  # nearly antipodal: the great circle is ill-defined
+        return
+    p = interpolate(a, b, f)
+    total = distance_km(a, b)
+    assert distance_km(a, p) + distance_km(p, b) == pytest.approx(total, abs=0.05)
+    assert distance_km(a, p) == pytest.approx(f * total, abs=0.05)
+    assert segment_distance_km(p, a, b) < 0.05
+
+
+@given(point, point)
+def test_bearing_is_a_compass_course(a: tuple[float, float], b: tuple[float, float]) -> None:
+    assert 0.0 <= bearing_deg(a, b) < 360.0
+
+
+@settings(max_examples=200)
+@given(point, st.floats(min_value=0, max_value=359.9), st.floats(min_value=0, max_value=5000))
+def test_destination_is_at_the_distance_and_course(p: tuple[float, float], course: float,
+                                                   km: float) -> None:
+    q = destination(p, course, km)
+    assert -90 <= q[0] <= 90
+    assert -180 <= q[1] <= 180
+    assert distance_km(p, q) == pytest.approx(km, abs=0.01)
+
+
+@given(point, st.floats(min_value=-500, max_value=500), st.floats(min_value=-500, max_value=500))
+def test_gps_offsets_move_by_metres(p: tuple[float, float], north: float, east: float) -> None:
+    q = offset_m(p, north, east)
+    assert distance_km(p, q) * 1000 == pytest.approx(math.hypot(north, east), rel=0.02, abs=0.5)
+
+
+def test_segment_distance_is_to_the_segment_not_the_circle() -> None:
+    a, b = (0.0, 0.0), (0.0, 10.0)
+    assert segment_distance_km((1.0, 5.0), a, b) == pytest.approx(111.2, rel=0.01)
+    # Beyond the end of the segment, the distance is to the endpoint.
+    assert segment_distance_km((0.0, 12.0), a, b) == pytest.approx(distance_km((0, 12), b))
+
+
+def test_great_circle_from_europe_to_america_bends_north() -> None:
+    arc = GreatCircle((48.7, -5.7), (40.45, -73.8))
+    assert max(arc.at(i / 20)[0] for i in range(21)) > 48.7
