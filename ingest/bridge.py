@@ -10,9 +10,10 @@ How nothing is lost:
 - If a Kafka send fails (after the producer's own retries) the bridge stops without acking
   anything after it, and exits non-zero; its supervisor restarts it and the broker redelivers.
 
-Threads: paho's network loop runs in its own thread and hands messages to the asyncio loop,
-which validates (the pure :func:`ingest.intake.intake`), produces without awaiting each send in
-turn, and acks as Kafka confirms.
+One thread: paho is driven by the asyncio event loop (:class:`tradelane.mqtt.AsyncioLoopAdapter`),
+so a message goes from socket to validation (the pure :func:`ingest.intake.intake`) to the Kafka
+producer without a thread hand-off; sends are not awaited one by one, and acks go out as Kafka
+confirms.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from ingest.intake import IntakeLimits, intake
 from ingest.metrics import BridgeMetrics
 from ingest.seen import RecentlySeen
 from tradelane.contracts import DeadLetter
-from tradelane.mqtt import make_client
+from tradelane.mqtt import AsyncioLoopAdapter, make_client
 from tradelane.settings import KafkaSettings, MqttSettings
 from tradelane.topics import TRACKER_DEADLETTER, TRACKER_READINGS, shared
 
@@ -53,7 +54,7 @@ class BridgeConfig:
     share_group: str | None = "tradelane-bridges"
     mqtt5: bool = True
     session_expiry_s: int = 7 * 24 * 3600
-    receive_maximum: int = 2000
+    receive_maximum: int = 10000
     adapters: tuple[str, ...] = ()
     limits: IntakeLimits = field(default_factory=IntakeLimits)
     metrics_host: str = "127.0.0.1"
@@ -83,7 +84,10 @@ class Bridge:
         self.metrics = BridgeMetrics()
         self.seen = RecentlySeen()
         self.subscribed = asyncio.Event()
-        self._queue: asyncio.Queue[tuple[str, bytes, int, int, datetime]] = asyncio.Queue()
+        self._inbox: deque[tuple[str, bytes, int, int, datetime]] = deque()
+        self._wakeup = asyncio.Event()
+        self._stopping = False
+        self._reconnect: asyncio.Task[None] | None = None
         self._pending: deque[_Pending] = deque()
         self._failure: BaseException | None = None
         self._client: mqtt.Client | None = None
@@ -116,16 +120,34 @@ class Bridge:
             if failed:
                 log.error("MQTT subscription refused: %s", failed)
                 return
-            loop.call_soon_threadsafe(self.subscribed.set)
+            self.subscribed.set()
 
         def on_message(_c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
-            item = (msg.topic, bytes(msg.payload), msg.mid, msg.qos, datetime.now(UTC))
-            loop.call_soon_threadsafe(self._queue.put_nowait, item)
+            # Runs on the event loop thread (see AsyncioLoopAdapter): no hand-off needed.
+            self._inbox.append((msg.topic, bytes(msg.payload), msg.mid, msg.qos, datetime.now(UTC)))
+            self._wakeup.set()
+
+        def on_disconnect(_c: mqtt.Client, _u: object, _f: object, rc: object, _p: object) -> None:
+            if not self._stopping:
+                log.warning("MQTT connection lost (%s); reconnecting", rc)
+                self._reconnect = loop.create_task(self._reconnect_loop(client))
 
         client.on_connect = on_connect
         client.on_subscribe = on_subscribe
         client.on_message = on_message
+        client.on_disconnect = on_disconnect
         return client
+
+    async def _reconnect_loop(self, client: mqtt.Client) -> None:
+        delay = 0.5
+        while not self._stopping:
+            try:
+                client.reconnect()
+                return
+            except OSError as exc:
+                log.warning("MQTT reconnect failed (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
 
     def _connect(self, client: mqtt.Client) -> None:
         s = self.mqtt_settings
@@ -155,15 +177,16 @@ class Bridge:
         metrics_runner = await self._start_metrics()
         client = self._mqtt_client(loop)
         self._client = client
+        driver = AsyncioLoopAdapter(loop, client)
         self._connect(client)
-        client.loop_start()
+        stopper = asyncio.create_task(_relay(stop, self._wakeup))
         try:
             while not stop.is_set() and self._failure is None:
-                try:
-                    item = await asyncio.wait_for(self._queue.get(), 0.2)
-                except TimeoutError:
-                    continue
-                await self._forward(producer, client, *item)
+                await self._wakeup.wait()
+                self._wakeup.clear()
+                inbox = self._inbox
+                while inbox and self._failure is None:
+                    await self._forward(producer, *inbox.popleft())
             if self._failure is not None:
                 raise BridgeFailedError(f"Kafka send failed: {self._failure}") from self._failure
             # Orderly stop: let in-flight sends finish so their messages get acked.
@@ -171,8 +194,12 @@ class Bridge:
             await asyncio.sleep(0)  # run the done-callbacks scheduled by the flush
             self._release_acks()
         finally:
-            client.loop_stop()
+            self._stopping = True
+            stopper.cancel()
+            if self._reconnect is not None:
+                self._reconnect.cancel()
             client.disconnect()
+            await driver.stop()
             await producer.stop()
             if metrics_runner is not None:
                 await metrics_runner.cleanup()
@@ -180,7 +207,6 @@ class Bridge:
     async def _forward(
         self,
         producer: AIOKafkaProducer,
-        client: mqtt.Client,
         topic: str,
         payload: bytes,
         mid: int,
@@ -252,3 +278,9 @@ class Bridge:
         sockets = getattr(server, "sockets", None) or []
         self.metrics_port = sockets[0].getsockname()[1] if sockets else self.config.metrics_port
         return runner
+
+
+async def _relay(source: asyncio.Event, target: asyncio.Event) -> None:
+    """Set ``target`` when ``source`` is set (wakes the pump when asked to stop)."""
+    await source.wait()
+    target.set()

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class SinkConfig:
     group_id: str = "tradelane-sink"
+    topic: str = TRACKER_READINGS.name
     batch_max: int = 5000
     poll_timeout_ms: int = 500
     retry_initial_s: float = 0.5
@@ -67,7 +68,7 @@ class Sink:
             bootstrap_servers=self.kafka.bootstrap_servers, enable_auto_commit=False
         )
         readings = AIOKafkaConsumer(
-            TRACKER_READINGS.name,
+            self.config.topic,
             bootstrap_servers=self.kafka.bootstrap_servers,
             group_id=self.config.group_id,
             enable_auto_commit=False,

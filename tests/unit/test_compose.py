@@ -20,7 +20,6 @@ ROOT = Path(__file__).resolve().parents[2]
 NOT_YET_BUILT = {
     "worker": "issue 5",
     "api": "issue 8",
-    "simulate": "issue 3",
 }
 
 

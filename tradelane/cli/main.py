@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from tradelane import __version__
 from tradelane.cli import (
+    bench_cmd,
     bridge_cmd,
     demo_cmd,
     schemas_cmd,
@@ -45,8 +46,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tradelane {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (services_cmd, topics_cmd, schemas_cmd, demo_cmd, bridge_cmd, sink_cmd,
-                   simulate_cmd):
+    for module in (
+        services_cmd,
+        topics_cmd,
+        schemas_cmd,
+        demo_cmd,
+        bridge_cmd,
+        sink_cmd,
+        simulate_cmd,
+        bench_cmd,
+    ):
         module.register(sub)
     return parser
 
