@@ -268,7 +268,7 @@ async def _preload(kafka: KafkaSettings, topic: str, count: int, devices: int) -
         await producer.stop()
 
 
-def bench_sink(count: int = 200_000, devices: int = 1000) -> BenchResult:
+def bench_sink(count: int = 200_000, devices: int = 1000, gzip: bool = True) -> BenchResult:
     """Preloaded readings on a private topic → sink → InfluxDB; points/s."""
     from ingest.sink import Sink, SinkConfig
 
@@ -278,7 +278,9 @@ def bench_sink(count: int = 200_000, devices: int = 1000) -> BenchResult:
 
     async def run() -> tuple[float, int, float]:
         sink = Sink(
-            kafka, influx, SinkConfig(group_id=f"bench-{topic}", topic=topic, batch_max=10_000)
+            kafka,
+            influx,
+            SinkConfig(group_id=f"bench-{topic}", topic=topic, batch_max=10_000, gzip=gzip),
         )
         stop = asyncio.Event()
         task = asyncio.create_task(sink.run(stop))
@@ -296,7 +298,7 @@ def bench_sink(count: int = 200_000, devices: int = 1000) -> BenchResult:
 
     elapsed, batches, cpu = asyncio.run(run())
     return BenchResult(
-        "sink (Kafka -> sink -> InfluxDB, gzip, batches of 10,000)",
+        f"sink (Kafka -> sink -> InfluxDB, {'gzip' if gzip else 'uncompressed'}, batches of 10k)",
         count,
         elapsed,
         count / elapsed,

@@ -16,6 +16,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
@@ -40,6 +41,7 @@ class SinkConfig:
     retry_initial_s: float = 0.5
     retry_max_s: float = 30.0
     from_beginning: bool = True
+    gzip: bool = True
 
 
 @dataclass
@@ -86,7 +88,7 @@ class Sink:
             url=self.influx.url,
             token=self.influx.token.get_secret_value(),
             org=self.influx.org,
-            enable_gzip=True,
+            enable_gzip=self.config.gzip,
         )
         try:
             await self._load_registry(registry)
@@ -152,47 +154,73 @@ class Sink:
         deadletters: AIOKafkaProducer,
         stop: asyncio.Event,
     ) -> None:
+        """Decode batch N+1 while InfluxDB ingests batch N; commit each batch's offsets only
+        after its write succeeded, in order (one write in flight at a time)."""
         write_api = influx.write_api()
-        while not stop.is_set():
-            batches = await consumer.getmany(
-                timeout_ms=self.config.poll_timeout_ms, max_records=self.config.batch_max
-            )
-            if not batches:
-                continue
-            records: list[IngestedReading] = []
-            for batch in batches.values():
-                for rec in batch:
-                    try:
-                        records.append(IngestedReading.model_validate_json(rec.value))
-                    except ValidationError as exc:
-                        self.stats.bad_records += 1
-                        letter = dead_letter(
-                            f"kafka:{rec.topic}/{rec.partition}@{rec.offset}",
-                            rec.value or b"",
-                            datetime.now(UTC),
-                            DeadLetterReason.SCHEMA_VIOLATION,
-                            str(exc),
-                        )
-                        letter = letter.model_copy(update={"source": "sink"})
-                        await deadletters.send_and_wait(
-                            TRACKER_DEADLETTER.name, letter.model_dump_json().encode()
-                        )
-            lines = to_lines(records, self.stats.devices)
-            if lines:
-                await self._write(write_api, lines, stop)
-            if stop.is_set() and lines:
-                return  # not written: do not commit
-            await consumer.commit()
-            self.stats.batches += 1
+        in_flight: tuple[asyncio.Task[bool], dict[TopicPartition, int]] | None = None
+        try:
+            while not stop.is_set():
+                batches = await consumer.getmany(
+                    timeout_ms=self.config.poll_timeout_ms, max_records=self.config.batch_max
+                )
+                if not batches:
+                    continue
+                offsets = {tp: msgs[-1].offset + 1 for tp, msgs in batches.items()}
+                records = await self._decode(batches, deadletters)
+                lines = to_lines(records, self.stats.devices)
+                if in_flight is not None and not await self._settle(consumer, *in_flight):
+                    in_flight = None
+                    return
+                in_flight = (asyncio.create_task(self._write(write_api, lines, stop)), offsets)
+        finally:
+            if in_flight is not None:
+                await self._settle(consumer, *in_flight)
 
-    async def _write(self, write_api: WriteApiAsync, lines: list[str], stop: asyncio.Event) -> None:
+    async def _settle(
+        self,
+        consumer: AIOKafkaConsumer,
+        write: asyncio.Task[bool],
+        offsets: dict[TopicPartition, int],
+    ) -> bool:
+        """Wait for a batch's write; commit its offsets if it was written."""
+        if not await write:
+            return False  # abandoned on stop: not committed, so re-read on restart
+        await consumer.commit(offsets)
+        self.stats.batches += 1
+        return True
+
+    async def _decode(
+        self, batches: dict[TopicPartition, list[Any]], deadletters: AIOKafkaProducer
+    ) -> list[IngestedReading]:
+        records: list[IngestedReading] = []
+        for batch in batches.values():
+            for rec in batch:
+                try:
+                    records.append(IngestedReading.model_validate_json(rec.value))
+                except ValidationError as exc:
+                    self.stats.bad_records += 1
+                    letter = dead_letter(
+                        f"kafka:{rec.topic}/{rec.partition}@{rec.offset}",
+                        rec.value or b"",
+                        datetime.now(UTC),
+                        DeadLetterReason.SCHEMA_VIOLATION,
+                        str(exc),
+                    ).model_copy(update={"source": "sink"})
+                    await deadletters.send_and_wait(
+                        TRACKER_DEADLETTER.name, letter.model_dump_json().encode()
+                    )
+        return records
+
+    async def _write(self, write_api: WriteApiAsync, lines: list[str], stop: asyncio.Event) -> bool:
+        """Write until InfluxDB accepts (True), retrying with backoff; False if stopped first."""
+        if not lines:
+            return True
         delay = self.config.retry_initial_s
         while True:
             started = time.perf_counter()
             try:
-                await write_api.write(
-                    bucket=self.influx.bucket, record=lines
-                )  # ns precision: the default
+                # Line protocol timestamps are nanoseconds: the client's default precision.
+                await write_api.write(bucket=self.influx.bucket, record=lines)
             except Exception as exc:
                 self.stats.write_retries += 1
                 log.warning(
@@ -203,13 +231,13 @@ class Sink:
                 )
                 try:
                     await asyncio.wait_for(stop.wait(), delay)
-                    return
+                    return False
                 except TimeoutError:
                     delay = min(delay * 2, self.config.retry_max_s)
                     continue
             self.stats.write_seconds += time.perf_counter() - started
             self.stats.points_written += len(lines)
-            return
+            return True
 
 
 async def _caught_up(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:

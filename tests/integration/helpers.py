@@ -20,6 +20,7 @@ class Tail:
             bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False
         )
         self.records: list[ConsumerRecord[bytes, bytes]] = []
+        self.start_offsets: dict[TopicPartition, int] = {}
 
     async def __aenter__(self) -> Tail:
         await self.consumer.start()
@@ -41,7 +42,7 @@ class Tail:
         self.consumer.assign(tps)
         await self.consumer.seek_to_end(*tps)
         for tp in tps:  # resolve positions now, so nothing published after entry is missed
-            await self.consumer.position(tp)
+            self.start_offsets[tp] = await self.consumer.position(tp)
 
     async def __aexit__(
         self, *_exc: type[BaseException] | BaseException | TracebackType | None

@@ -113,16 +113,20 @@ async def wait_until(condition: Callable[[], bool], timeout_s: float) -> bool:
 def _config(prefix: str, **overrides: object) -> FleetConfig:
     values: dict[str, object] = {
         "start": datetime.now(UTC).replace(microsecond=0) - timedelta(days=60),
-        "trackers": 6, "seed": 5, "speedup": 2 * 86400.0, "duration_s": 4.0,
-        "interval_s": 900, "prefix": prefix, "connection_mode": ConnectionMode.PER_DEVICE,
+        "trackers": 6,
+        "seed": 5,
+        "speedup": 2 * 86400.0,
+        "duration_s": 4.0,
+        "interval_s": 900,
+        "prefix": prefix,
+        "connection_mode": ConnectionMode.PER_DEVICE,
     }
     values.update(overrides)
     return FleetConfig(**values)  # type: ignore[arg-type]
 
 
 def _sent(report: FleetReport) -> set[tuple[str, int]]:
-    return {(d.device_id, s) for d in report.manifest.devices
-            for s in expand(d.sent_seq_ranges)}
+    return {(d.device_id, s) for d in report.manifest.devices for s in expand(d.sent_seq_ranges)}
 
 
 async def test_every_reading_reported_sent_reaches_an_independent_subscriber(
@@ -150,12 +154,20 @@ async def test_every_reading_reported_sent_reaches_an_independent_subscriber(
         assert seen[-1] is DeviceState.OFFLINE
 
 
-async def test_last_will_fires_when_a_tracker_dies(mqtt_settings: MqttSettings,
-                                                    unique: str) -> None:
+async def test_last_will_fires_when_a_tracker_dies(
+    mqtt_settings: MqttSettings, unique: str
+) -> None:
     prefix = f"lw{unique}"
-    config = _config(prefix, trackers=3, scenario="tracker-dies", incident_share=1.0,
-                     speedup=20 * 86400.0, duration_s=5.0, interval_s=3600,
-                     max_trackers_per_shipment=1)
+    config = _config(
+        prefix,
+        trackers=3,
+        scenario="tracker-dies",
+        incident_share=1.0,
+        speedup=20 * 86400.0,
+        duration_s=5.0,
+        interval_s=3600,
+        max_trackers_per_shipment=1,
+    )
     with subscriber(mqtt_settings, prefix) as sub:
         report = await run_fleet(config, mqtt_settings, None, asyncio.Event())
         dead = {d.device_id for d in report.manifest.devices if d.died_at}
@@ -182,12 +194,19 @@ async def test_last_will_fires_when_a_tracker_dies(mqtt_settings: MqttSettings,
             assert retained[device]["ts"] is None
 
 
-async def test_shared_connections_with_fault_knobs(mqtt_settings: MqttSettings,
-                                                   unique: str) -> None:
+async def test_shared_connections_with_fault_knobs(
+    mqtt_settings: MqttSettings, unique: str
+) -> None:
     prefix = f"sh{unique}"
-    config = _config(prefix, trackers=30, connection_mode=ConnectionMode.SHARED, connections=2,
-                     faults=FaultKnobs(duplicate_rate=0.05, out_of_order_rate=0.05,
-                                       malformed_rate=0.05, clock_skew_s=300))
+    config = _config(
+        prefix,
+        trackers=30,
+        connection_mode=ConnectionMode.SHARED,
+        connections=2,
+        faults=FaultKnobs(
+            duplicate_rate=0.05, out_of_order_rate=0.05, malformed_rate=0.05, clock_skew_s=300
+        ),
+    )
     with subscriber(mqtt_settings, prefix) as sub:
         report = await run_fleet(config, mqtt_settings, None, asyncio.Event())
         totals = report.manifest.totals
@@ -198,13 +217,12 @@ async def test_shared_connections_with_fault_knobs(mqtt_settings: MqttSettings,
         assert await wait_until(lambda: len(sub.invalid_payloads()) >= totals.malformed_sent, 10)
         assert len(sub.invalid_payloads()) == totals.malformed_sent
         assert len(sub.valid_readings()) >= totals.readings_sent + totals.duplicates_sent
-    assert {d.mqtt_client_id for d in report.manifest.devices} == {f"{prefix}-gw0",
-                                                                     f"{prefix}-gw1"}
+    assert {d.mqtt_client_id for d in report.manifest.devices} == {f"{prefix}-gw0", f"{prefix}-gw1"}
 
 
-async def test_bookings_reach_the_shipments_registry(mqtt_settings: MqttSettings,
-                                                     kafka_settings: KafkaSettings,
-                                                     unique: str) -> None:
+async def test_bookings_reach_the_shipments_registry(
+    mqtt_settings: MqttSettings, kafka_settings: KafkaSettings, unique: str
+) -> None:
     prefix = f"bk{unique}"
     config = _config(prefix, trackers=5, duration_s=2.0)
     async with Tail(kafka_settings, SHIPMENTS_REGISTRY.name) as tail:
@@ -227,13 +245,34 @@ async def test_bookings_reach_the_shipments_registry(mqtt_settings: MqttSettings
         assert booking.legs == expected[shipment_id].booking.legs
 
 
-def test_cli_runs_and_writes_a_manifest(tmp_path: Path, mqtt_settings: MqttSettings,
-                                        unique: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_runs_and_writes_a_manifest(
+    tmp_path: Path, mqtt_settings: MqttSettings, unique: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     manifest = tmp_path / "manifest.json"
-    code = main(["simulate", "--trackers", "4", "--scenario", "theft", "--seed", "3",
-                 "--speedup", "86400", "--duration", "2", "--bookings", "off", "--quiet",
-                 "--prefix", f"cli{unique}", "--mqtt-url", mqtt_settings.url,
-                 "--manifest", str(manifest)])
+    code = main(
+        [
+            "simulate",
+            "--trackers",
+            "4",
+            "--scenario",
+            "theft",
+            "--seed",
+            "3",
+            "--speedup",
+            "86400",
+            "--duration",
+            "2",
+            "--bookings",
+            "off",
+            "--quiet",
+            "--prefix",
+            f"cli{unique}",
+            "--mqtt-url",
+            mqtt_settings.url,
+            "--manifest",
+            str(manifest),
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out
     assert "readings:" in out

@@ -37,6 +37,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "--devices", type=int, default=1000, help="distinct device ids (default %(default)s)"
         )
         b.add_argument("--json", type=Path, metavar="FILE", help="also write figures as JSON")
+        if name == "sink":
+            b.add_argument(
+                "--no-gzip", action="store_true", help="send InfluxDB writes uncompressed"
+            )
         b.set_defaults(handler=_bench)
 
 
@@ -46,10 +50,13 @@ def _bench(args: argparse.Namespace) -> int:
 
     if args.readings < 1000 or args.devices < 1:
         raise ServiceError("--readings must be >= 1000 and --devices >= 1")
-    run = bench.bench_bridge if args.bench == "bridge" else bench.bench_sink
     print(
         f"bench {args.bench}: {args.readings:,} readings from {args.devices:,} devices ...",
         flush=True,
     )
-    bench.report(run(args.readings, args.devices), args.json)
+    if args.bench == "bridge":
+        result = bench.bench_bridge(args.readings, args.devices)
+    else:
+        result = bench.bench_sink(args.readings, args.devices, gzip=not args.no_gzip)
+    bench.report(result, args.json)
     return 0
