@@ -1,33 +1,26 @@
 """``tradelane demo`` end to end, as a newcomer runs it: embedded brokers from pip packages
-(Tansu + amqtt, and Tansu + Mosquitto), and the configured real services."""
+(Tansu + amqtt, and Tansu + Mosquitto), the configured real services, and Ctrl-C."""
 
 from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
-from tradelane.settings import KafkaSettings, MqttSettings
+from tradelane.settings import InfluxSettings, KafkaSettings, MqttSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
+DEMO = [sys.executable, "-m", "tradelane.cli.main", "demo"]
 
 
 def run_demo(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tradelane.cli.main",
-            "demo",
-            "--heartbeats",
-            "3",
-            "--interval",
-            "0.2",
-            *args,
-        ],
+        [*DEMO, "--heartbeats", "3", "--interval", "2.5", "--trackers", "6", *args],
         capture_output=True,
         text=True,
         timeout=180,
@@ -36,18 +29,30 @@ def run_demo(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
     )
 
 
+def check_pipeline_ran(out: str) -> None:
+    assert "Bridge subscribed" in out
+    assert "Fleet: 6 trackers, scenario nominal" in out
+    crossed = re.findall(r"heartbeat (\d+): seq (\d+) on tracker\.readings", out)
+    assert [int(n) for n, _ in crossed] == [1, 2, 3]
+    seqs = [int(s) for _, s in crossed]
+    assert seqs == sorted(set(seqs))
+    status = re.findall(r"fleet (\d+)/6 online.*?(\d[\d,]*) sent.*bridge (\d[\d,]*) forwarded", out)
+    assert status, out
+    online, sent, forwarded = (int(x.replace(",", "")) for x in status[-1])
+    assert online == 6
+    assert sent > 0
+    assert forwarded > 0
+
+
 @pytest.mark.parametrize("mqtt_broker", ["amqtt", "mosquitto"])
-def test_demo_on_embedded_brokers(mqtt_broker: str) -> None:
+def test_demo_on_embedded_brokers(mqtt_broker: str, influx_settings: InfluxSettings) -> None:
     result = run_demo("--brokers", "embedded", "--embedded-mqtt", mqtt_broker)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"({mqtt_broker} (embedded" in result.stdout
     assert "tansu (embedded" in result.stdout
     assert "Topics 9 created" in result.stdout
-    crossed = re.findall(r"heartbeat (\d+): seq (\d+) on tracker\.readings", result.stdout)
-    assert [int(n) for n, _ in crossed] == [1, 2, 3]
-    seqs = [int(s) for _, s in crossed]
-    assert seqs == sorted(seqs)
-    assert len(set(seqs)) == 3
+    assert f"Sink writing telemetry to InfluxDB {influx_settings.url}" in result.stdout
+    check_pipeline_ran(result.stdout)
 
 
 def test_demo_on_the_configured_real_services(
@@ -57,6 +62,14 @@ def test_demo_on_the_configured_real_services(
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"MQTT   {mqtt_settings.url} (configured)" in result.stdout
     assert f"Kafka  {kafka_settings.bootstrap_servers} (configured)" in result.stdout
+    check_pipeline_ran(result.stdout)
+
+
+def test_demo_says_when_the_sink_is_off(mqtt_settings: MqttSettings) -> None:
+    env = {**os.environ, "TRADELANE_INFLUX_URL": "http://127.0.0.1:1"}
+    result = run_demo("--brokers", "embedded", "--trackers", "0", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Sink off: no InfluxDB answers at http://127.0.0.1:1" in result.stdout
     assert "heartbeat 3:" in result.stdout
 
 
@@ -69,3 +82,24 @@ def test_demo_configured_without_brokers_fails_clearly() -> None:
     result = run_demo("--brokers", "configured", env=env)
     assert result.returncode == 2
     assert "no MQTT broker answers at mqtt://127.0.0.1:1" in result.stderr
+
+
+def test_ctrl_c_stops_everything_cleanly() -> None:
+    proc = subprocess.Popen(
+        [*DEMO, "--brokers", "embedded", "--trackers", "3", "--interval", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 120
+    while not any("heartbeat 1:" in line for line in lines):
+        assert time.monotonic() < deadline, "".join(lines)
+        assert proc.poll() is None, "".join(lines)
+        lines.append(proc.stdout.readline())
+    proc.send_signal(signal.SIGINT)
+    out = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 0, "".join(lines) + out
+    assert "Demo stopped after" in out
+    assert "stopped with an error" not in out

