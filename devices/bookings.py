@@ -34,8 +34,11 @@ class BookingPublisher:
         self.settings = settings
         self.sent = 0
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=settings.bootstrap_servers, client_id=client_id,
-            enable_idempotence=settings.idempotence, acks="all", linger_ms=20,
+            bootstrap_servers=settings.bootstrap_servers,
+            client_id=client_id,
+            enable_idempotence=settings.idempotence,
+            acks="all",
+            linger_ms=20,
         )
 
     async def start(self) -> None:
@@ -49,9 +52,11 @@ class BookingPublisher:
     async def publish(self, bookings: Iterable[ShipmentBooking]) -> int:
         """Send bookings keyed by shipment id and wait until Kafka acknowledged all of them."""
         futures = [
-            await self._producer.send(SHIPMENTS_REGISTRY.name,
-                                      value=b.model_dump_json().encode(),
-                                      key=b.shipment_id.encode())
+            await self._producer.send(
+                SHIPMENTS_REGISTRY.name,
+                value=b.model_dump_json().encode(),
+                key=b.shipment_id.encode(),
+            )
             for b in bookings
         ]
         for fut in futures:

@@ -28,12 +28,18 @@ class CargoType:
 CATALOGUE: dict[ProfileKind, tuple[CargoType, ...]] = {
     ProfileKind.CHILLED: (
         CargoType("Fresh table grapes", "080610", "cartons", (1800, 2600), (14.0, 22.0)),
-        CargoType("Vaccines (human medicine)", "300241", "shippers", (40, 160),
-                  (2500.0, 9000.0), air_ok=True),
-        CargoType("Fresh salmon fillets", "030441", "boxes", (900, 1400), (60.0, 95.0),
-                  air_ok=True),
-        CargoType("Cheese (fresh and processed)", "040690", "cartons", (1200, 2000),
-                  (35.0, 60.0)),
+        CargoType(
+            "Vaccines (human medicine)",
+            "300241",
+            "shippers",
+            (40, 160),
+            (2500.0, 9000.0),
+            air_ok=True,
+        ),
+        CargoType(
+            "Fresh salmon fillets", "030441", "boxes", (900, 1400), (60.0, 95.0), air_ok=True
+        ),
+        CargoType("Cheese (fresh and processed)", "040690", "cartons", (1200, 2000), (35.0, 60.0)),
     ),
     ProfileKind.FROZEN: (
         CargoType("Frozen shrimps and prawns", "030617", "cartons", (1500, 2400), (45.0, 80.0)),
@@ -57,8 +63,9 @@ CATALOGUE: dict[ProfileKind, tuple[CargoType, ...]] = {
 }
 
 PROFILES: dict[ProfileKind, ConditionProfile] = {
-    ProfileKind.CHILLED: ConditionProfile(kind=ProfileKind.CHILLED, temp_min_c=2.0,
-                                          temp_max_c=8.0, humidity_max_pct=98.0),
+    ProfileKind.CHILLED: ConditionProfile(
+        kind=ProfileKind.CHILLED, temp_min_c=2.0, temp_max_c=8.0, humidity_max_pct=98.0
+    ),
     ProfileKind.FROZEN: ConditionProfile(kind=ProfileKind.FROZEN, temp_max_c=-18.0),
     ProfileKind.AMBIENT: ConditionProfile(kind=ProfileKind.AMBIENT, humidity_max_pct=90.0),
     ProfileKind.FRAGILE: ConditionProfile(kind=ProfileKind.FRAGILE, shock_max_g=5.0),
@@ -68,23 +75,47 @@ SETPOINT_C: dict[ProfileKind, float] = {ProfileKind.CHILLED: 5.0, ProfileKind.FR
 """Reefer setpoints; profiles without one ride in dry containers at ambient temperature."""
 
 _FX_PER_USD: dict[str, Decimal] = {
-    "USD": Decimal(1), "EUR": Decimal("0.92"), "GBP": Decimal("0.79"), "JPY": Decimal(150),
-    "CNY": Decimal("7.2"), "SGD": Decimal("1.35"), "AED": Decimal("3.6725"),
+    "USD": Decimal(1),
+    "EUR": Decimal("0.92"),
+    "GBP": Decimal("0.79"),
+    "JPY": Decimal(150),
+    "CNY": Decimal("7.2"),
+    "SGD": Decimal("1.35"),
+    "AED": Decimal("3.6725"),
 }
 _CURRENCY_BY_COUNTRY = {
-    "GB": "GBP", "DE": "EUR", "NL": "EUR", "BE": "EUR", "FR": "EUR", "ES": "EUR", "GR": "EUR",
-    "IT": "EUR", "LU": "EUR", "JP": "JPY", "CN": "CNY", "SG": "SGD", "AE": "AED",
+    "GB": "GBP",
+    "DE": "EUR",
+    "NL": "EUR",
+    "BE": "EUR",
+    "FR": "EUR",
+    "ES": "EUR",
+    "GR": "EUR",
+    "IT": "EUR",
+    "LU": "EUR",
+    "JP": "JPY",
+    "CN": "CNY",
+    "SG": "SGD",
+    "AE": "AED",
 }
 
 SHIPPERS: dict[str, tuple[str, ...]] = {
-    "east-asia": ("Yangtze Delta Garments Co.", "Pearl River Electronics Ltd.",
-                  "Zhejiang Home Furnishings", "Busan Fresh Marine Co.",
-                  "Formosa Display Corp.", "Kanto Precision Trading"),
+    "east-asia": (
+        "Yangtze Delta Garments Co.",
+        "Pearl River Electronics Ltd.",
+        "Zhejiang Home Furnishings",
+        "Busan Fresh Marine Co.",
+        "Formosa Display Corp.",
+        "Kanto Precision Trading",
+    ),
     "southeast-asia": ("Straits Cold Chain Pte.", "Selangor Rubber & Latex Sdn Bhd"),
     "south-asia": ("Konkan Seafoods Pvt Ltd", "Maharashtra Textiles Export"),
     "middle-east": ("Gulf Date & Produce LLC", "Jebel Ali Re-Export Trading"),
-    "europe-north": ("Rhein-Ruhr Maschinenbau GmbH", "Scheldt Chemicals NV",
-                     "Holland Flower & Produce BV"),
+    "europe-north": (
+        "Rhein-Ruhr Maschinenbau GmbH",
+        "Scheldt Chemicals NV",
+        "Holland Flower & Produce BV",
+    ),
     "mediterranean": ("Aegean Olive Co-op", "Andalucia Vinos SA"),
     "na-east": ("Garden State Pharma Inc.", "Savannah Forest Products"),
     "na-west": ("Pacific Northwest Berries", "Central Valley Almonds"),
@@ -96,8 +127,12 @@ CONSIGNEES: dict[str, tuple[str, ...]] = {
     "southeast-asia": ("Lion City Retail Pte.", "Klang Valley Supermarkets"),
     "south-asia": ("Mumbai Retail Holdings",),
     "middle-east": ("Emirates Hypermarkets LLC",),
-    "europe-north": ("Nordsee Retail GmbH", "Albion Home Stores plc", "Benelux Fashion BV",
-                     "Hanse Electronics Vertrieb"),
+    "europe-north": (
+        "Nordsee Retail GmbH",
+        "Albion Home Stores plc",
+        "Benelux Fashion BV",
+        "Hanse Electronics Vertrieb",
+    ),
     "mediterranean": ("Piraeus Wholesale SA", "Maghreb Distribution SARL"),
     "na-east": ("Atlantic Seaboard Retail Inc.", "Peach State Distributors"),
     "na-west": ("West Coast Outfitters", "Inland Empire Fulfilment LLC", "Cascadia Grocers"),
@@ -121,5 +156,10 @@ def draw_cargo(rng: random.Random, kind: ProfileKind, currency: str, air: bool) 
     amount = unit_usd * quantity * _FX_PER_USD[currency]
     exponent = Decimal(1) if currency == "JPY" else Decimal("0.01")
     amount = amount.quantize(exponent, rounding=ROUND_HALF_EVEN)
-    return Cargo(description=ctype.description, hs_code=ctype.hs_code, quantity=quantity,
-                 unit=ctype.unit, value=Money(amount=amount, currency=currency))
+    return Cargo(
+        description=ctype.description,
+        hs_code=ctype.hs_code,
+        quantity=quantity,
+        unit=ctype.unit,
+        value=Money(amount=amount, currency=currency),
+    )

@@ -155,8 +155,9 @@ class Tracker:
             out.append(Outgoing(Kind.RETIRED, self.index, -1, self.status_topic, b""))
             return
         reading, alarm = self.measure(t)
-        msg = Outgoing(Kind.READING, self.index, reading.seq, self.topic,
-                       reading.model_dump_json().encode())
+        msg = Outgoing(
+            Kind.READING, self.index, reading.seq, self.topic, reading.model_dump_json().encode()
+        )
         if self._in_gap(t):
             self.buffer.append(msg)
             if len(self.buffer) > self.buffer_limit:
@@ -226,14 +227,26 @@ class Tracker:
             sats, hdop, fix = gps_quality(pt.context, rng)
             lat, lon = gps_noise(pt.pos, hdop, rng)
             moving = pt.context in MOVING and pt.speed_kmh > 0
-            gps = Gps(lat=lat, lon=lon, speed_kmh=gps_speed(pt.speed_kmh, rng),
-                      heading_deg=gps_heading(pt.heading_deg, moving, rng), fix=fix, hdop=hdop,
-                      satellites=sats)
+            gps = Gps(
+                lat=lat,
+                lon=lon,
+                speed_kmh=gps_speed(pt.speed_kmh, rng),
+                heading_deg=gps_heading(pt.heading_deg, moving, rng),
+                fix=fix,
+                hdop=hdop,
+                satellites=sats,
+            )
         reading = TrackerReading(
-            device_id=spec.device_id, seq=self.seq,
-            ts=datetime.fromtimestamp(int(t + spec.skew_s), UTC), gps=gps,
-            temperature_c=temperature, humidity_pct=humidity, shock_g=shock,
-            light_lux=door_lux, tamper=self.tamper, battery_pct=round(self.battery, 1),
+            device_id=spec.device_id,
+            seq=self.seq,
+            ts=datetime.fromtimestamp(int(t + spec.skew_s), UTC),
+            gps=gps,
+            temperature_c=temperature,
+            humidity_pct=humidity,
+            shock_g=shock,
+            light_lux=door_lux,
+            tamper=self.tamper,
+            battery_pct=round(self.battery, 1),
         )
         self.seq += 1
         self.generated += 1
@@ -241,8 +254,9 @@ class Tracker:
         alarm = self.tamper or not lo <= temperature <= hi or shock > self._shock_max
         return reading, alarm
 
-    def _doors_between(self, prev: float, t: float, pos: tuple[float, float],
-                       context: Context) -> tuple[float, float]:
+    def _doors_between(
+        self, prev: float, t: float, pos: tuple[float, float], context: Context
+    ) -> tuple[float, float]:
         """Seconds the doors were open in (prev, t], and the peak light seen (latched)."""
         open_s = 0.0
         lux = 0.0
@@ -253,8 +267,10 @@ class Tracker:
             if overlap <= 0:
                 continue
             open_s += overlap
-            lux = max(lux, door_light_lux(pos, max(door.start, prev), context is Context.FACILITY,
-                                          self.rng))
+            lux = max(
+                lux,
+                door_light_lux(pos, max(door.start, prev), context is Context.FACILITY, self.rng),
+            )
             if not door.authorised:
                 self.tamper = True
         return open_s, lux

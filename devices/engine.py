@@ -54,8 +54,9 @@ class FleetEngine:
 
     def __init__(self, plan: FleetPlan) -> None:
         self.plan = plan
-        self.trackers = [Tracker(spec, plan.shipments[spec.shipment], plan.config)
-                         for spec in plan.devices]
+        self.trackers = [
+            Tracker(spec, plan.shipments[spec.shipment], plan.config) for spec in plan.devices
+        ]
         self._heap: list[tuple[float, int]] = [
             (tr.next_t, tr.index) for tr in self.trackers if tr.next_t is not None
         ]

@@ -72,10 +72,11 @@ def malformed_payload(rng: random.Random, valid: bytes) -> tuple[str, bytes]:
 class DeliveryFaults:
     """One device's delivery faults; :meth:`deliver` is called for every reading it sends."""
 
-    __slots__ = ("_held", "duplicated", "knobs", "malformed", "reordered", "rng")
+    __slots__ = ("_active", "_held", "duplicated", "knobs", "malformed", "reordered", "rng")
 
     def __init__(self, knobs: FaultKnobs, rng: random.Random) -> None:
         self.knobs = knobs
+        self._active = knobs.any
         self.rng = rng
         self._held: list[tuple[int, Outgoing]] = []  # (readings to wait, message)
         self.duplicated = 0
@@ -83,10 +84,10 @@ class DeliveryFaults:
         self.malformed = 0
 
     def deliver(self, msg: Outgoing, out: list[Outgoing]) -> None:
-        knobs, rng = self.knobs, self.rng
-        if not knobs.any:
+        if not self._active:
             out.append(msg)
             return
+        knobs, rng = self.knobs, self.rng
         released = self._tick()
         if knobs.malformed_rate and rng.random() < knobs.malformed_rate:
             _, bad = malformed_payload(rng, msg.payload)

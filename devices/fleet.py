@@ -19,11 +19,11 @@ import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from devices.bookings import BookingPublisher
-from devices.config import ConnectionMode, FleetConfig
+from devices.config import PER_DEVICE_LIMIT, ConnectionMode, Departures, FleetConfig
 from devices.engine import FleetClock, FleetEngine
 from devices.manifest import Ledger, Manifest, build_manifest, iso
 from devices.plan import FleetPlan, plan_fleet, utc, with_customs
@@ -52,7 +52,7 @@ class FleetProgress:
     malformed_sent: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class FleetReport:
     """What a run did: the manifest plus wall-clock and CPU figures."""
 
@@ -65,8 +65,40 @@ class FleetReport:
     booking_updates_sent: int
     """Whole bookings published again when a shipment cleared customs."""
 
+    def __repr__(self) -> str:
+        # asyncio may repr the task holding this report (Python 3.11 does, on exit from
+        # asyncio.run); the manifest's full repr would take seconds for 10,000 trackers.
+        t = self.manifest.totals
+        return (
+            f"FleetReport(trackers={t.trackers}, readings_sent={t.readings_sent}, "
+            f"wall_s={self.wall_s:.1f})"
+        )
+
 
 ProgressCallback = Callable[[FleetProgress], None]
+
+
+def demo_config(
+    now: datetime, trackers: int = 50, seed: int = 1, scenario: str = "nominal"
+) -> FleetConfig:
+    """The fleet ``tradelane demo`` shows: shipments already under way, a simulated day per
+    two wall minutes, starting 30 days back so it catches up with the wall clock after an hour
+    (then runs in real time). Readings never carry future timestamps."""
+    return FleetConfig(
+        start=(now - timedelta(days=30)).replace(microsecond=0),
+        trackers=trackers,
+        seed=seed,
+        scenario=scenario,
+        speedup=720.0,
+        duration_s=None,
+        interval_s=900,
+        departures=Departures.SPREAD,
+        incident_share=0.2,
+        connection_mode=(
+            ConnectionMode.PER_DEVICE if trackers <= PER_DEVICE_LIMIT else ConnectionMode.SHARED
+        ),
+        prefix=f"demo{seed}",
+    )
 
 
 def run_info(config: FleetConfig, mqtt_settings: MqttSettings) -> dict[str, Any]:
@@ -152,16 +184,21 @@ async def run_fleet(
             if bookings is not None:
                 cleared = engine.customs_cleared(engine.now)
                 if cleared:
-                    background.append(asyncio.create_task(bookings.publish(
-                        with_customs(s.booking, s.voyage.customs_cleared_at) for s in cleared)))
+                    background.append(
+                        asyncio.create_task(
+                            bookings.publish(
+                                with_customs(s.booking, s.voyage.customs_cleared_at)
+                                for s in cleared
+                            )
+                        )
+                    )
             now = loop.time()
             if progress is not None and now - last_tick >= progress_interval_s:
                 rate = (ledger.readings_acked - last_sent) / (now - last_tick)
                 last_tick, last_sent = now, ledger.readings_acked
                 progress(_snapshot(engine, publisher, ledger, now - t0, target, rate))
             due = engine.next_due()
-            if due is None or (until_ts is not None and engine.now >= until_ts
-                               and due > until_ts):
+            if due is None or (until_ts is not None and engine.now >= until_ts and due > until_ts):
                 break
             if due > target:  # caught up: sleep until the next tracker is due (or a tick)
                 wake = clock.elapsed_for(due) - (loop.time() - t0)
@@ -185,29 +222,53 @@ async def run_fleet(
             await bookings.stop()
     wall = loop.time() - t0
     run = run_info(config, mqtt_settings)
-    run.update(sim_start=iso(config.start_ts), sim_end=iso(engine.now), wall_s=round(wall, 3),
-               setup_s=round(t0 - wall0 if t0 > wall0 else 0.0, 3),
-               bookings_sent=initial_bookings,
-               booking_updates_sent=bookings.sent - initial_bookings if bookings else 0)
+    run.update(
+        sim_start=iso(config.start_ts),
+        sim_end=iso(engine.now),
+        wall_s=round(wall, 3),
+        setup_s=round(t0 - wall0 if t0 > wall0 else 0.0, 3),
+        bookings_sent=initial_bookings,
+        booking_updates_sent=bookings.sent - initial_bookings if bookings else 0,
+    )
     client_ids = [c.client_id for c in publisher.connections]
-    route = ([client_ids[i] for i in range(len(engine.trackers))]
-             if config.connection_mode is ConnectionMode.PER_DEVICE
-             else [client_ids[i % len(client_ids)] for i in range(len(engine.trackers))])
+    route = (
+        [client_ids[i] for i in range(len(engine.trackers))]
+        if config.connection_mode is ConnectionMode.PER_DEVICE
+        else [client_ids[i % len(client_ids)] for i in range(len(engine.trackers))]
+    )
     manifest = build_manifest(plan, engine, ledger, run, route)
-    return FleetReport(manifest=manifest, wall_s=wall, cpu_s=time.process_time() - cpu0,
-                       readings_per_s=ledger.readings_acked / wall if wall > 0 else 0.0,
-                       bookings_sent=initial_bookings,
-                       booking_updates_sent=bookings.sent - initial_bookings if bookings else 0)
+    return FleetReport(
+        manifest=manifest,
+        wall_s=wall,
+        cpu_s=time.process_time() - cpu0,
+        readings_per_s=ledger.readings_acked / wall if wall > 0 else 0.0,
+        bookings_sent=initial_bookings,
+        booking_updates_sent=bookings.sent - initial_bookings if bookings else 0,
+    )
 
 
-def _snapshot(engine: FleetEngine, publisher: FleetPublisher, ledger: Ledger, elapsed: float,
-              target: float, rate: float) -> FleetProgress:
+def _snapshot(
+    engine: FleetEngine,
+    publisher: FleetPublisher,
+    ledger: Ledger,
+    elapsed: float,
+    target: float,
+    rate: float,
+) -> FleetProgress:
     trackers = engine.trackers
     alive = [t.index for t in trackers if t.alive]
     online = sum(1 for i in alive if publisher.device_online(i))
     return FleetProgress(
-        elapsed_s=elapsed, sim_time=utc(engine.now), trackers=len(trackers), alive=len(alive),
-        online=online, readings_sent=ledger.readings_acked, readings_per_s=rate,
-        buffered=engine.buffered, backlog=publisher.backlog, lag_s=max(0.0, target - engine.now),
-        duplicates_sent=ledger.duplicates_acked, malformed_sent=ledger.malformed_acked,
+        elapsed_s=elapsed,
+        sim_time=utc(engine.now),
+        trackers=len(trackers),
+        alive=len(alive),
+        online=online,
+        readings_sent=ledger.readings_acked,
+        readings_per_s=rate,
+        buffered=engine.buffered,
+        backlog=publisher.backlog,
+        lag_s=max(0.0, target - engine.now),
+        duplicates_sent=ledger.duplicates_acked,
+        malformed_sent=ledger.malformed_acked,
     )

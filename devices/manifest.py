@@ -221,51 +221,91 @@ def _iso(ts: float | None) -> str | None:
 _iso_req = iso
 
 
-def build_manifest(plan: FleetPlan, engine: FleetEngine, ledger: Ledger, run: dict[str, Any],
-                   client_ids: list[str]) -> Manifest:
+def build_manifest(
+    plan: FleetPlan, engine: FleetEngine, ledger: Ledger, run: dict[str, Any], client_ids: list[str]
+) -> Manifest:
     """Assemble the manifest after a run (or from a pure engine run, with an empty ledger)."""
     shipments = []
     for s in plan.shipments:
-        stops = [StopRecord(role=v.role.value, place=v.place, lat=round(v.pos[0], 5),
-                            lon=round(v.pos[1], 5), arrive=_iso_req(v.arrive),
-                            depart=_iso_req(v.depart), planned_arrive=_iso(v.planned_arrive),
-                            planned_depart=_iso(v.planned_depart)) for v in s.voyage.stops]
-        incidents = [IncidentRecord(
-            kind=i.kind.value, shipment_id=s.shipment_id,
-            device_id=plan.devices[i.device].device_id if i.device is not None else None,
-            at=_iso_req(i.at), until=_iso(i.until), place=i.place,
-            detail={k: (_iso_req(v) if k.endswith("_at") and isinstance(v, float) else v)
-                    for k, v in i.detail.items()},
-        ) for i in s.incidents]
-        shipments.append(ShipmentRecord(
-            shipment_id=s.shipment_id, mode=s.mode.value, profile=s.profile.value,
-            booking=s.booking, stops=stops, customs_cleared_at=_iso_req(
-                s.voyage.customs_cleared_at), delivered_at=_iso_req(s.voyage.delivered_at),
-            incidents=incidents))
+        stops = [
+            StopRecord(
+                role=v.role.value,
+                place=v.place,
+                lat=round(v.pos[0], 5),
+                lon=round(v.pos[1], 5),
+                arrive=_iso_req(v.arrive),
+                depart=_iso_req(v.depart),
+                planned_arrive=_iso(v.planned_arrive),
+                planned_depart=_iso(v.planned_depart),
+            )
+            for v in s.voyage.stops
+        ]
+        incidents = [
+            IncidentRecord(
+                kind=i.kind.value,
+                shipment_id=s.shipment_id,
+                device_id=plan.devices[i.device].device_id if i.device is not None else None,
+                at=_iso_req(i.at),
+                until=_iso(i.until),
+                place=i.place,
+                detail={
+                    k: (_iso_req(v) if k.endswith("_at") and isinstance(v, float) else v)
+                    for k, v in i.detail.items()
+                },
+            )
+            for i in s.incidents
+        ]
+        shipments.append(
+            ShipmentRecord(
+                shipment_id=s.shipment_id,
+                mode=s.mode.value,
+                profile=s.profile.value,
+                booking=s.booking,
+                stops=stops,
+                customs_cleared_at=_iso_req(s.voyage.customs_cleared_at),
+                delivered_at=_iso_req(s.voyage.delivered_at),
+                incidents=incidents,
+            )
+        )
     devices = []
     for tr in engine.trackers:
         sent = ledger.sent[tr.index]
         faults = tr.faults
-        devices.append(DeviceRecord(
-            device_id=tr.spec.device_id, shipment_id=plan.shipments[tr.spec.shipment].shipment_id,
-            mqtt_client_id=client_ids[tr.index] if client_ids else "", generated=tr.generated,
-            sent=len(sent), sent_seq_ranges=sent.ranges(), buffered_at_end=len(tr.buffer),
-            dropped_buffer_full=tr.dropped, lost_on_death=tr.lost,
-            unacked=max(0, tr.generated - len(sent) - len(tr.buffer) - tr.dropped - tr.lost),
-            refused=ledger.refused_by_device[tr.index], duplicates=faults.duplicated,
-            reordered=faults.reordered, malformed=faults.malformed, clock_skew_s=tr.spec.skew_s,
-            died_at=_iso(tr.died_at), retired_at=_iso(tr.retired_at), last_seq=tr.seq - 1,
-        ))
+        devices.append(
+            DeviceRecord(
+                device_id=tr.spec.device_id,
+                shipment_id=plan.shipments[tr.spec.shipment].shipment_id,
+                mqtt_client_id=client_ids[tr.index] if client_ids else "",
+                generated=tr.generated,
+                sent=len(sent),
+                sent_seq_ranges=sent.ranges(),
+                buffered_at_end=len(tr.buffer),
+                dropped_buffer_full=tr.dropped,
+                lost_on_death=tr.lost,
+                unacked=max(0, tr.generated - len(sent) - len(tr.buffer) - tr.dropped - tr.lost),
+                refused=ledger.refused_by_device[tr.index],
+                duplicates=faults.duplicated,
+                reordered=faults.reordered,
+                malformed=faults.malformed,
+                clock_skew_s=tr.spec.skew_s,
+                died_at=_iso(tr.died_at),
+                retired_at=_iso(tr.retired_at),
+                last_seq=tr.seq - 1,
+            )
+        )
     totals = Totals(
-        shipments=len(plan.shipments), trackers=len(plan.devices),
+        shipments=len(plan.shipments),
+        trackers=len(plan.devices),
         readings_generated=sum(d.generated for d in devices),
         readings_sent=ledger.readings_acked,
         readings_unacked=sum(d.unacked for d in devices),
         readings_buffered_at_end=sum(d.buffered_at_end for d in devices),
         readings_dropped_buffer_full=sum(d.dropped_buffer_full for d in devices),
         readings_lost_on_death=sum(d.lost_on_death for d in devices),
-        duplicates_sent=ledger.duplicates_acked, malformed_sent=ledger.malformed_acked,
-        status_sent=ledger.status_acked, refused=ledger.refused,
+        duplicates_sent=ledger.duplicates_acked,
+        malformed_sent=ledger.malformed_acked,
+        status_sent=ledger.status_acked,
+        refused=ledger.refused,
         trackers_died=sum(1 for d in devices if d.died_at),
         trackers_retired=sum(1 for d in devices if d.retired_at),
     )

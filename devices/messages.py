@@ -30,8 +30,9 @@ class Outgoing:
 
     __slots__ = ("device", "kind", "payload", "retain", "seq", "topic")
 
-    def __init__(self, kind: Kind, device: int, seq: int, topic: str, payload: bytes,
-                 retain: bool = False) -> None:
+    def __init__(
+        self, kind: Kind, device: int, seq: int, topic: str, payload: bytes, retain: bool = False
+    ) -> None:
         self.kind = kind
         self.device = device
         self.seq = seq

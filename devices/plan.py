@@ -132,8 +132,9 @@ def _air_facilities(region: str) -> list[str]:
     return [f for f in facilities_in(region) if air_eligible(f)]
 
 
-def _weighted(rng: random.Random, items: list[tuple[str, float]] | tuple[tuple[str, float], ...]
-              ) -> str:
+def _weighted(
+    rng: random.Random, items: list[tuple[str, float]] | tuple[tuple[str, float], ...]
+) -> str:
     total = sum(w for _, w in items)
     x = rng.uniform(0, total)
     for item, w in items:
@@ -197,8 +198,9 @@ def plan_fleet(config: FleetConfig) -> FleetPlan:
     kind = scenario.incident
     if kind is not None:
         candidates = [d.index for d in drafts if eligible(kind, d.mode, d.profile)]
-        affected = choose_affected(kind, candidates, config.incident_share,
-                                   rng_for(config.seed, "incidents", kind.value))
+        affected = choose_affected(
+            kind, candidates, config.incident_share, rng_for(config.seed, "incidents", kind.value)
+        )
     shipments: list[SimShipment] = []
     devices: list[DeviceSpec] = []
     start = config.start_ts
@@ -219,13 +221,18 @@ def plan_fleet(config: FleetConfig) -> FleetPlan:
         device_indices = list(range(first_device, first_device + draft.trackers))
         incidents: list[Incident] = []
         if kind is not None and draft.index in affected:
-            incidents.append(timed_incident(kind, draft.index, voyage, device_indices, tweaks,
-                                            incident_rng))
-        reefer_failure = next((i.at for i in incidents
-                               if i.kind is IncidentKind.REEFER_FAILURE), None)
+            incidents.append(
+                timed_incident(kind, draft.index, voyage, device_indices, tweaks, incident_rng)
+            )
+        reefer_failure = next(
+            (i.at for i in incidents if i.kind is IncidentKind.REEFER_FAILURE), None
+        )
         death = {i.device: i.at for i in incidents if i.kind is IncidentKind.TRACKER_DEATH}
-        below_deck = frozenset(h for h, hop in enumerate(draft.hops)
-                               if hop.mode is TransportMode.SEA and rng.random() < 0.4)
+        below_deck = frozenset(
+            h
+            for h, hop in enumerate(draft.hops)
+            if hop.mode is TransportMode.SEA and rng.random() < 0.4
+        )
         retire_at = voyage.track.end
         for d in device_indices:
             drng = rng_for(config.seed, "device", d)
@@ -238,23 +245,47 @@ def plan_fleet(config: FleetConfig) -> FleetPlan:
                 drain = max(drain, (battery0 - 2.0) / reports)
             skew = 0.0
             if config.faults.clock_skew_s:
-                skew = rng_for(config.seed, "skew", d).uniform(-config.faults.clock_skew_s,
-                                                                config.faults.clock_skew_s)
-            devices.append(DeviceSpec(
-                index=d, device_id=config.device_id(d), shipment=draft.index,
-                seed=sub_seed(config.seed, "sensors", d), first_report=float(round(first)),
-                interval_s=config.interval_s, alarm_interval_s=config.alarm_interval_s,
-                battery0=battery0, drain_per_report=drain, death_at=death_at,
-                retire_at=retire_at, skew_s=round(skew, 3),
-            ))
-        booking = _booking(config, draft, voyage, [config.device_id(d) for d in device_indices],
-                           rng_for(config.seed, "booking", draft.index))
-        shipments.append(SimShipment(
-            index=draft.index, shipment_id=config.shipment_id(draft.index), booking=booking,
-            voyage=voyage, mode=draft.mode, profile=draft.profile,
-            setpoint_c=SETPOINT_C.get(draft.profile), reefer_failure_at=reefer_failure,
-            below_deck=below_deck, devices=tuple(device_indices), incidents=tuple(incidents),
-        ))
+                skew = rng_for(config.seed, "skew", d).uniform(
+                    -config.faults.clock_skew_s, config.faults.clock_skew_s
+                )
+            devices.append(
+                DeviceSpec(
+                    index=d,
+                    device_id=config.device_id(d),
+                    shipment=draft.index,
+                    seed=sub_seed(config.seed, "sensors", d),
+                    first_report=float(round(first)),
+                    interval_s=config.interval_s,
+                    alarm_interval_s=config.alarm_interval_s,
+                    battery0=battery0,
+                    drain_per_report=drain,
+                    death_at=death_at,
+                    retire_at=retire_at,
+                    skew_s=round(skew, 3),
+                )
+            )
+        booking = _booking(
+            config,
+            draft,
+            voyage,
+            [config.device_id(d) for d in device_indices],
+            rng_for(config.seed, "booking", draft.index),
+        )
+        shipments.append(
+            SimShipment(
+                index=draft.index,
+                shipment_id=config.shipment_id(draft.index),
+                booking=booking,
+                voyage=voyage,
+                mode=draft.mode,
+                profile=draft.profile,
+                setpoint_c=SETPOINT_C.get(draft.profile),
+                reefer_failure_at=reefer_failure,
+                below_deck=below_deck,
+                devices=tuple(device_indices),
+                incidents=tuple(incidents),
+            )
+        )
     return FleetPlan(config=config, shipments=tuple(shipments), devices=tuple(devices))
 
 
@@ -262,16 +293,21 @@ def utc(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
-def _booking(config: FleetConfig, draft: _Draft, voyage: Voyage, trackers: list[str],
-             rng: random.Random) -> ShipmentBooking:
+def _booking(
+    config: FleetConfig, draft: _Draft, voyage: Voyage, trackers: list[str], rng: random.Random
+) -> ShipmentBooking:
     origin, dest = PLACES[draft.origin], PLACES[draft.destination]
     currency = currency_for(dest.place.locode)
     cargo = draw_cargo(rng, draft.profile, currency, draft.mode is TransportMode.AIR)
     legs = [
-        Leg(mode=leg.mode, origin=PLACES[leg.origin].place,
+        Leg(
+            mode=leg.mode,
+            origin=PLACES[leg.origin].place,
             destination=PLACES[leg.destination].place,
-            planned_departure=utc(leg.departure), planned_arrival=utc(leg.arrival),
-            waypoints=[(round(lat, 4), round(lon, 4)) for lat, lon in leg.waypoints])
+            planned_departure=utc(leg.departure),
+            planned_arrival=utc(leg.arrival),
+            waypoints=[(round(lat, 4), round(lon, 4)) for lat, lon in leg.waypoints],
+        )
         for leg in voyage.legs
     ]
     booked_at = voyage.legs[0].departure - rng.uniform(1.0, 5.0) * DAY
@@ -279,8 +315,12 @@ def _booking(config: FleetConfig, draft: _Draft, voyage: Voyage, trackers: list[
         shipment_id=config.shipment_id(draft.index),
         shipper=rng.choice(SHIPPERS[origin.region]),
         consignee=rng.choice(CONSIGNEES[dest.region]),
-        origin=origin.place, destination=dest.place, legs=legs, cargo=cargo,
-        condition=PROFILES[draft.profile], trackers=trackers,
+        origin=origin.place,
+        destination=dest.place,
+        legs=legs,
+        cargo=cargo,
+        condition=PROFILES[draft.profile],
+        trackers=trackers,
         booked_at=utc(float(round(booked_at))),
     )
 

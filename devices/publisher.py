@@ -60,9 +60,18 @@ def device_password(secret: str, device_id: str) -> str:
 class Connection:
     """One MQTT connection on the running event loop."""
 
-    def __init__(self, settings: MqttSettings, client_id: str, on_ack: AckCallback, *,
-                 window: int, mqtt5: bool = True, will: tuple[str, bytes] | None = None,
-                 username: str | None = None, password: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: MqttSettings,
+        client_id: str,
+        on_ack: AckCallback,
+        *,
+        window: int,
+        mqtt5: bool = True,
+        will: tuple[str, bytes] | None = None,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
         self.client_id = client_id
         self.settings = settings
         self.window = window
@@ -112,8 +121,9 @@ class Connection:
 
     # --- paho callbacks -------------------------------------------------------------------
 
-    def _on_connect(self, _c: mqtt.Client, _u: Any, _flags: Any, reason: Any,
-                    properties: Any) -> None:
+    def _on_connect(
+        self, _c: mqtt.Client, _u: Any, _flags: Any, reason: Any, properties: Any
+    ) -> None:
         fut = self._connected_fut
         if getattr(reason, "is_failure", False):
             if fut is not None and not fut.done():
@@ -128,8 +138,7 @@ class Connection:
             fut.set_result(None)
         self._schedule_pump()
 
-    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _flags: Any, reason: Any,
-                       _p: Any) -> None:
+    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _flags: Any, reason: Any, _p: Any) -> None:
         self.connected = False
         if self.killed or self.closing:
             self._drained.set()
@@ -144,8 +153,12 @@ class Connection:
             self.client.reconnect()
         except OSError as exc:
             self._reconnect_delay = min(30.0, self._reconnect_delay * 2)
-            log.warning("%s reconnect failed (%s); retry in %.0fs", self.client_id, exc,
-                        self._reconnect_delay)
+            log.warning(
+                "%s reconnect failed (%s); retry in %.0fs",
+                self.client_id,
+                exc,
+                self._reconnect_delay,
+            )
             self._loop.call_later(self._reconnect_delay, self._reconnect)
 
     def _on_publish(self, _c: mqtt.Client, _u: Any, mid: int, reason: Any, _p: Any) -> None:
@@ -238,8 +251,15 @@ class Connection:
 class FleetPublisher:
     """Routes the engine's messages to connections, per the connection mode."""
 
-    def __init__(self, config: FleetConfig, settings: MqttSettings, trackers: list[Tracker],
-                 on_ack: AckCallback, *, mqtt5: bool = True) -> None:
+    def __init__(
+        self,
+        config: FleetConfig,
+        settings: MqttSettings,
+        trackers: list[Tracker],
+        on_ack: AckCallback,
+        *,
+        mqtt5: bool = True,
+    ) -> None:
         self.config = config
         self.settings = settings
         self.trackers = trackers
@@ -261,32 +281,64 @@ class FleetPublisher:
         cfg = self.config
         if self.mode is ConnectionMode.PER_DEVICE:
             for tr in self.trackers:
-                user, password = self.settings.username, (
-                    self.settings.password.get_secret_value() if self.settings.password else None)
+                user, password = (
+                    self.settings.username,
+                    (self.settings.password.get_secret_value() if self.settings.password else None),
+                )
                 if cfg.device_secret:
                     user = tr.spec.device_id
                     password = device_password(cfg.device_secret, tr.spec.device_id)
-                self.connections.append(Connection(
-                    self.settings, tr.spec.device_id, self._on_ack, window=cfg.window,
-                    mqtt5=self.mqtt5, will=self._will(tr), username=user, password=password))
+                self.connections.append(
+                    Connection(
+                        self.settings,
+                        tr.spec.device_id,
+                        self._on_ack,
+                        window=cfg.window,
+                        mqtt5=self.mqtt5,
+                        will=self._will(tr),
+                        username=user,
+                        password=password,
+                    )
+                )
             self._route = list(range(len(self.trackers)))
         else:
             count = min(cfg.connections, len(self.trackers))
             for k in range(count):
                 gw = self.gateway_id(k)
-                will = (status_topic(gw), DeviceStatus(device_id=gw, state=DeviceState.OFFLINE)
-                        .model_dump_json().encode())
-                self.connections.append(Connection(self.settings, gw, self._on_ack,
-                                                   window=cfg.window, mqtt5=self.mqtt5,
-                                                   will=will))
+                will = (
+                    status_topic(gw),
+                    DeviceStatus(device_id=gw, state=DeviceState.OFFLINE)
+                    .model_dump_json()
+                    .encode(),
+                )
+                self.connections.append(
+                    Connection(
+                        self.settings,
+                        gw,
+                        self._on_ack,
+                        window=cfg.window,
+                        mqtt5=self.mqtt5,
+                        will=will,
+                    )
+                )
             self._route = [i % count for i in range(len(self.trackers))]
         await asyncio.gather(*(c.connect() for c in self.connections))
         self._misc_task = asyncio.create_task(self._misc_loop())
         if cfg.status_messages:
             now = sim_now()
             for tr in self.trackers:
-                self.submit([Outgoing(Kind.STATUS, tr.index, -1, tr.status_topic,
-                                      tr.status_payload(online=True, ts=now), retain=True)])
+                self.submit(
+                    [
+                        Outgoing(
+                            Kind.STATUS,
+                            tr.index,
+                            -1,
+                            tr.status_topic,
+                            tr.status_payload(online=True, ts=now),
+                            retain=True,
+                        )
+                    ]
+                )
 
     async def _misc_loop(self) -> None:
         while True:
@@ -309,9 +361,16 @@ class FleetPublisher:
             elif kind is Kind.RETIRED:
                 if self.config.status_messages:
                     tr = trackers[msg.device]
-                    conn.submit(Outgoing(Kind.STATUS, msg.device, -1, tr.status_topic,
-                                         tr.status_payload(online=False, ts=tr.retired_at),
-                                         True))
+                    conn.submit(
+                        Outgoing(
+                            Kind.STATUS,
+                            msg.device,
+                            -1,
+                            tr.status_topic,
+                            tr.status_payload(online=False, ts=tr.retired_at),
+                            True,
+                        )
+                    )
                 if self.mode is ConnectionMode.PER_DEVICE:
                     conn.close_when_drained()
             elif not conn.killed:
@@ -332,9 +391,18 @@ class FleetPublisher:
     async def say_goodbye(self, sim_now: float, timeout_s: float = 10.0) -> None:
         """End of run: every tracker still running announces ``offline``, then disconnect."""
         if self.config.status_messages:
-            goodbye = [Outgoing(Kind.STATUS, tr.index, -1, tr.status_topic,
-                                tr.status_payload(online=False, ts=sim_now), retain=True)
-                       for tr in self.trackers if tr.alive]
+            goodbye = [
+                Outgoing(
+                    Kind.STATUS,
+                    tr.index,
+                    -1,
+                    tr.status_topic,
+                    tr.status_payload(online=False, ts=sim_now),
+                    retain=True,
+                )
+                for tr in self.trackers
+                if tr.alive
+            ]
             self.submit(goodbye)
         await self.drain(timeout_s)
 

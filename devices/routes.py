@@ -24,6 +24,7 @@ import random
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
+from typing import NamedTuple
 
 from devices.geo import KNOT_KMH, GreatCircle, LatLon, bearing_deg, destination, distance_km
 from devices.places import AIRPORTS, PLACES, SEAPORTS, gateway
@@ -58,8 +59,12 @@ class Context(StrEnum):
 
 
 MOVING = frozenset({Context.ROAD, Context.SEA, Context.AIR})
-_MODE_CONTEXT = {TransportMode.ROAD: Context.ROAD, TransportMode.SEA: Context.SEA,
-                 TransportMode.AIR: Context.AIR, TransportMode.RAIL: Context.ROAD}
+_MODE_CONTEXT = {
+    TransportMode.ROAD: Context.ROAD,
+    TransportMode.SEA: Context.SEA,
+    TransportMode.AIR: Context.AIR,
+    TransportMode.RAIL: Context.ROAD,
+}
 
 
 class Path:
@@ -117,8 +122,9 @@ class Segment:
         return self.path.length_km / ((self.end - self.start) / HOUR)
 
 
-@dataclass(frozen=True, slots=True)
-class TrackPoint:
+class TrackPoint(NamedTuple):
+    """Where a shipment is at one instant (a tuple: built for every reading)."""
+
     pos: LatLon
     speed_kmh: float
     heading_deg: float
@@ -209,8 +215,13 @@ def air_eligible(facility: str) -> bool:
     return distance_km(PLACES[facility].pos, PLACES[airport].pos) <= MAX_AIR_ROAD_KM
 
 
-def hub_candidates(mode: TransportMode, origin: str, dest: str,
-                   avoid: frozenset[str] = frozenset(), max_detour: float = 0.08) -> list[str]:
+def hub_candidates(
+    mode: TransportMode,
+    origin: str,
+    dest: str,
+    avoid: frozenset[str] = frozenset(),
+    max_detour: float = 0.08,
+) -> list[str]:
     """Hubs a transshipment could happen at: those that lengthen the trip by < ``max_detour``."""
     pool = SEAPORTS if mode is TransportMode.SEA else AIRPORTS
     hubs = [k for k in pool if PLACES[k].hub and k not in (origin, dest)]
@@ -230,8 +241,13 @@ def _hop_length(mode: TransportMode, a: str, b: str, avoid: frozenset[str]) -> f
     return distance_km(PLACES[a].pos, PLACES[b].pos)
 
 
-def plan_hops(mode: TransportMode, origin_facility: str, dest_facility: str,
-              hub: str | None = None, avoid: frozenset[str] = frozenset()) -> list[Hop]:
+def plan_hops(
+    mode: TransportMode,
+    origin_facility: str,
+    dest_facility: str,
+    hub: str | None = None,
+    avoid: frozenset[str] = frozenset(),
+) -> list[Hop]:
     """Facility → port/airport → [hub →] port/airport → facility."""
     kind = PlaceKind.SEAPORT if mode is TransportMode.SEA else PlaceKind.AIRPORT
     a, b = gateway(origin_facility, kind), gateway(dest_facility, kind)
@@ -346,11 +362,14 @@ class Voyage:
 
 
 _PLANNED_DWELL_H = {
-    (StopRole.ORIGIN, TransportMode.SEA): 2.0, (StopRole.ORIGIN, TransportMode.AIR): 2.0,
-    (StopRole.EXPORT, TransportMode.SEA): 48.0, (StopRole.EXPORT, TransportMode.AIR): 8.0,
+    (StopRole.ORIGIN, TransportMode.SEA): 2.0,
+    (StopRole.ORIGIN, TransportMode.AIR): 2.0,
+    (StopRole.EXPORT, TransportMode.SEA): 48.0,
+    (StopRole.EXPORT, TransportMode.AIR): 8.0,
     (StopRole.TRANSSHIPMENT, TransportMode.SEA): 48.0,
     (StopRole.TRANSSHIPMENT, TransportMode.AIR): 6.0,
-    (StopRole.IMPORT, TransportMode.SEA): 60.0, (StopRole.IMPORT, TransportMode.AIR): 10.0,
+    (StopRole.IMPORT, TransportMode.SEA): 60.0,
+    (StopRole.IMPORT, TransportMode.AIR): 10.0,
 }
 
 
@@ -377,8 +396,13 @@ def _context_of(place: str) -> Context:
     return Context.FACILITY
 
 
-def build_voyage(hops: list[Hop], departure: float, rng: random.Random,
-                 tweaks: Tweaks | None = None, coverage_km: float = 60.0) -> Voyage:
+def build_voyage(
+    hops: list[Hop],
+    departure: float,
+    rng: random.Random,
+    tweaks: Tweaks | None = None,
+    coverage_km: float = 60.0,
+) -> Voyage:
     """Plan and actual timeline for ``hops``, leaving the origin facility at ``departure``.
 
     The origin stop is the loading before ``departure``; the destination stop lasts until the
@@ -386,8 +410,9 @@ def build_voyage(hops: list[Hop], departure: float, rng: random.Random,
     same seed gives the same voyage.
     """
     tweaks = tweaks or Tweaks()
-    mode = TransportMode.AIR if any(h.mode is TransportMode.AIR for h in hops) else (
-        TransportMode.SEA)
+    mode = (
+        TransportMode.AIR if any(h.mode is TransportMode.AIR for h in hops) else (TransportMode.SEA)
+    )
     roles = _roles(len(hops))
     places = [hops[0].origin] + [h.destination for h in hops]
 
@@ -415,8 +440,9 @@ def build_voyage(hops: list[Hop], departure: float, rng: random.Random,
     load_h = rng.uniform(1.5, 3.0)
     t0 = departure - load_h * HOUR
     origin = places[0]
-    stops.append(StopVisit(StopRole.ORIGIN, origin, PLACES[origin].pos, t0, departure,
-                           *planned_stops[0]))
+    stops.append(
+        StopVisit(StopRole.ORIGIN, origin, PLACES[origin].pos, t0, departure, *planned_stops[0])
+    )
     segments.append(Segment(t0, departure, Context.FACILITY, PLACES[origin].pos, place=origin))
     doors.append(DoorOpening(t0 + 0.1 * HOUR, t0 + 0.8 * load_h * HOUR, origin, True))
     handling.append(HandlingEvent(t0 + 0.5 * load_h * HOUR, "forklift", origin, 0.5, 2.0))
@@ -441,8 +467,9 @@ def build_voyage(hops: list[Hop], departure: float, rng: random.Random,
             segments.append(Segment(t, t_stop, ctx, path=out, hop=i))
             segments.append(Segment(t_stop, t_go, Context.STOP, detour.point, hop=i))
             segments.append(Segment(t_go, arrive, ctx, path=back, hop=i))
-            stops.append(StopVisit(StopRole.UNPLANNED, None, detour.point, t_stop, t_go, None,
-                                   None))
+            stops.append(
+                StopVisit(StopRole.UNPLANNED, None, detour.point, t_stop, t_go, None, None)
+            )
             open_at = t_stop + rng.uniform(0.3, 0.6) * detour.stop_hours * HOUR
             doors.append(DoorOpening(open_at, open_at + rng.uniform(0.3, 1.0) * HOUR, None, False))
             handling.append(HandlingEvent(open_at, "break-in", None, 2.0, 6.0))
@@ -461,16 +488,21 @@ def build_voyage(hops: list[Hop], departure: float, rng: random.Random,
         rough = k in tweaks.rough_stops
         g = (8.0, 30.0) if rough else (1.0, 3.5)
         if k < len(hops):
-            handling.append(HandlingEvent(arrive + rng.uniform(0.05, 0.3) * dwell_h * HOUR,
-                                          "discharge", place, *g))
-            handling.append(HandlingEvent(depart - rng.uniform(0.05, 0.3) * dwell_h * HOUR,
-                                          "load", place, *g))
+            handling.append(
+                HandlingEvent(
+                    arrive + rng.uniform(0.05, 0.3) * dwell_h * HOUR, "discharge", place, *g
+                )
+            )
+            handling.append(
+                HandlingEvent(depart - rng.uniform(0.05, 0.3) * dwell_h * HOUR, "load", place, *g)
+            )
         if role is StopRole.IMPORT:
             customs_cleared = arrive + rng.uniform(0.5, 0.8) * dwell_h * HOUR
             if rng.random() < 0.2:  # customs inspection opens the doors (authorised)
                 open_at = arrive + rng.uniform(0.35, 0.45) * dwell_h * HOUR
-                doors.append(DoorOpening(open_at, open_at + rng.uniform(0.3, 1.0) * HOUR, place,
-                                         True))
+                doors.append(
+                    DoorOpening(open_at, open_at + rng.uniform(0.3, 1.0) * HOUR, place, True)
+                )
         if role is StopRole.DESTINATION:
             delivered = arrive + rng.uniform(1.0, 2.0) * HOUR
             doors.append(DoorOpening(arrive + 0.3 * HOUR, delivered, place, True))
@@ -480,10 +512,15 @@ def build_voyage(hops: list[Hop], departure: float, rng: random.Random,
     handling.sort(key=lambda e: e.t)
     doors.sort(key=lambda d: d.start)
     return Voyage(
-        hops=tuple(hops), legs=tuple(legs), track=Track(segments), stops=tuple(stops),
-        handling=tuple(handling), doors=tuple(doors),
+        hops=tuple(hops),
+        legs=tuple(legs),
+        track=Track(segments),
+        stops=tuple(stops),
+        handling=tuple(handling),
+        doors=tuple(doors),
         gaps=tuple(coverage_gaps(segments, coverage_km)),
-        customs_cleared_at=customs_cleared, delivered_at=delivered,
+        customs_cleared_at=customs_cleared,
+        delivered_at=delivered,
     )
 
 
@@ -495,8 +532,9 @@ def _cached_path(points: tuple[LatLon, ...], coastal: tuple[bool, ...]) -> Path:
 
 def planned_span(hops: list[Hop]) -> float:
     """Planned seconds from leaving the origin facility to arriving at the destination."""
-    mode = TransportMode.AIR if any(h.mode is TransportMode.AIR for h in hops) else (
-        TransportMode.SEA)
+    mode = (
+        TransportMode.AIR if any(h.mode is TransportMode.AIR for h in hops) else (TransportMode.SEA)
+    )
     roles = _roles(len(hops))
     total = sum(h.length_km / _speed(h.mode, None) * HOUR for h in hops)
     total += sum(_PLANNED_DWELL_H[(roles[k], mode)] * HOUR for k in range(1, len(hops)))
@@ -552,8 +590,11 @@ def _uncovered_fractions(
     arc = GreatCircle(a, b)
     if coverage_km <= 0:
         return ((0.0, 1.0),)
-    near = [p for p in _ANCHORS
-            if min(distance_km(p, a), distance_km(p, b)) <= arc.length_km + coverage_km]
+    near = [
+        p
+        for p in _ANCHORS
+        if min(distance_km(p, a), distance_km(p, b)) <= arc.length_km + coverage_km
+    ]
     n = max(2, math.ceil(arc.length_km / 20.0))
     out: list[tuple[float, float]] = []
     start: float | None = None
@@ -576,8 +617,9 @@ def detour_point(hop: Hop, rng: random.Random) -> LatLon:
     src, dst = hop.points[0], hop.points[-1]
     base = bearing_deg(src, dst)
     side = rng.choice((-1.0, 1.0))
-    return destination(dst, (base + side * rng.uniform(20.0, 70.0)) % 360.0,
-                       rng.uniform(25.0, 45.0))
+    return destination(
+        dst, (base + side * rng.uniform(20.0, 70.0)) % 360.0, rng.uniform(25.0, 45.0)
+    )
 
 
 def hours_between(a: float, b: float) -> float:

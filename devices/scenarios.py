@@ -47,29 +47,66 @@ class Scenario:
     air_share: float
 
 
-_MIX = ((ProfileKind.AMBIENT, 0.4), (ProfileKind.CHILLED, 0.25), (ProfileKind.FROZEN, 0.15),
-        (ProfileKind.FRAGILE, 0.2))
+_MIX = (
+    (ProfileKind.AMBIENT, 0.4),
+    (ProfileKind.CHILLED, 0.25),
+    (ProfileKind.FROZEN, 0.15),
+    (ProfileKind.FRAGILE, 0.2),
+)
 
-SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
-    Scenario("nominal", "everyday voyages: handling, door openings, coverage gaps", None,
-             _MIX, 0.15),
-    Scenario("reefer-failure", "reefer units fail at sea; cargo warms towards ambient",
-             IncidentKind.REEFER_FAILURE,
-             ((ProfileKind.CHILLED, 0.5), (ProfileKind.FROZEN, 0.35), (ProfileKind.AMBIENT, 0.1),
-              (ProfileKind.FRAGILE, 0.05)), 0.05),
-    Scenario("rough-handling", "8-30 g shocks at port calls, mostly fragile cargo",
-             IncidentKind.ROUGH_HANDLING,
-             ((ProfileKind.FRAGILE, 0.6), (ProfileKind.AMBIENT, 0.3), (ProfileKind.CHILLED, 0.1)),
-             0.1),
-    Scenario("theft", "route deviation, stop outside safe zones, doors opened (tamper)",
-             IncidentKind.THEFT,
-             ((ProfileKind.AMBIENT, 0.6), (ProfileKind.FRAGILE, 0.2), (ProfileKind.CHILLED, 0.1),
-              (ProfileKind.FROZEN, 0.1)), 0.1),
-    Scenario("port-delay", "3-9 days of congestion at the hub or import port",
-             IncidentKind.PORT_DELAY, _MIX, 0.0),
-    Scenario("tracker-dies", "a tracker's battery runs out mid-voyage (last will fires)",
-             IncidentKind.TRACKER_DEATH, _MIX, 0.15),
-)}
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario(
+            "nominal", "everyday voyages: handling, door openings, coverage gaps", None, _MIX, 0.15
+        ),
+        Scenario(
+            "reefer-failure",
+            "reefer units fail at sea; cargo warms towards ambient",
+            IncidentKind.REEFER_FAILURE,
+            (
+                (ProfileKind.CHILLED, 0.5),
+                (ProfileKind.FROZEN, 0.35),
+                (ProfileKind.AMBIENT, 0.1),
+                (ProfileKind.FRAGILE, 0.05),
+            ),
+            0.05,
+        ),
+        Scenario(
+            "rough-handling",
+            "8-30 g shocks at port calls, mostly fragile cargo",
+            IncidentKind.ROUGH_HANDLING,
+            ((ProfileKind.FRAGILE, 0.6), (ProfileKind.AMBIENT, 0.3), (ProfileKind.CHILLED, 0.1)),
+            0.1,
+        ),
+        Scenario(
+            "theft",
+            "route deviation, stop outside safe zones, doors opened (tamper)",
+            IncidentKind.THEFT,
+            (
+                (ProfileKind.AMBIENT, 0.6),
+                (ProfileKind.FRAGILE, 0.2),
+                (ProfileKind.CHILLED, 0.1),
+                (ProfileKind.FROZEN, 0.1),
+            ),
+            0.1,
+        ),
+        Scenario(
+            "port-delay",
+            "3-9 days of congestion at the hub or import port",
+            IncidentKind.PORT_DELAY,
+            _MIX,
+            0.0,
+        ),
+        Scenario(
+            "tracker-dies",
+            "a tracker's battery runs out mid-voyage (last will fires)",
+            IncidentKind.TRACKER_DEATH,
+            _MIX,
+            0.15,
+        ),
+    )
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +130,9 @@ def eligible(kind: IncidentKind, mode: TransportMode, profile: ProfileKind) -> b
     return True
 
 
-def choose_affected(kind: IncidentKind, candidates: list[int], share: float,
-                    rng: random.Random) -> set[int]:
+def choose_affected(
+    kind: IncidentKind, candidates: list[int], share: float, rng: random.Random
+) -> set[int]:
     """A deterministic subset: ``share`` of the candidates, at least one if any qualify."""
     if not candidates or share <= 0:
         return set()
@@ -115,9 +153,14 @@ def plan_tweaks(kind: IncidentKind, hops: list[Hop], rng: random.Random) -> Twea
         return Tweaks(extra_dwell_h={stop: rng.uniform(72.0, 216.0)})
     if kind is IncidentKind.THEFT:
         last = len(hops) - 1
-        return Tweaks(detour=Detour(hop=last, point=detour_point(hops[last], rng),
-                                    leave_fraction=rng.uniform(0.4, 0.7),
-                                    stop_hours=rng.uniform(3.0, 8.0)))
+        return Tweaks(
+            detour=Detour(
+                hop=last,
+                point=detour_point(hops[last], rng),
+                leave_fraction=rng.uniform(0.4, 0.7),
+                stop_hours=rng.uniform(3.0, 8.0),
+            )
+        )
     if kind is IncidentKind.ROUGH_HANDLING:
         ports = _port_stops(hops)
         chosen = rng.sample(ports, min(len(ports), rng.randint(1, 2)))
@@ -125,8 +168,14 @@ def plan_tweaks(kind: IncidentKind, hops: list[Hop], rng: random.Random) -> Twea
     return Tweaks()
 
 
-def timed_incident(kind: IncidentKind, shipment: int, voyage: Voyage, devices: list[int],
-                   tweaks: Tweaks, rng: random.Random) -> Incident:
+def timed_incident(
+    kind: IncidentKind,
+    shipment: int,
+    voyage: Voyage,
+    devices: list[int],
+    tweaks: Tweaks,
+    rng: random.Random,
+) -> Incident:
     """The incident record, with the times the voyage gives it."""
     stops = voyage.stops
     if kind is IncidentKind.REEFER_FAILURE:
@@ -137,24 +186,45 @@ def timed_incident(kind: IncidentKind, shipment: int, voyage: Voyage, devices: l
     if kind is IncidentKind.TRACKER_DEATH:
         begin, end = stops[0].depart, voyage.delivered_at
         at = begin + rng.uniform(0.25, 0.65) * (end - begin)
-        return Incident(kind, shipment, at, device=devices[0],
-                        detail={"cause": "battery exhausted"})
+        return Incident(
+            kind, shipment, at, device=devices[0], detail={"cause": "battery exhausted"}
+        )
     if kind is IncidentKind.PORT_DELAY:
-        (stop_index, hours), = tweaks.extra_dwell_h.items()
+        ((stop_index, hours),) = tweaks.extra_dwell_h.items()
         visit = [s for s in stops if s.role is not StopRole.UNPLANNED][stop_index]
-        return Incident(kind, shipment, visit.arrive, until=visit.depart, place=visit.place,
-                        detail={"extra_hours": round(hours, 2), "stop": visit.role.value})
+        return Incident(
+            kind,
+            shipment,
+            visit.arrive,
+            until=visit.depart,
+            place=visit.place,
+            detail={"extra_hours": round(hours, 2), "stop": visit.role.value},
+        )
     if kind is IncidentKind.THEFT:
         stop = next(s for s in stops if s.role is StopRole.UNPLANNED)
         door = next(d for d in voyage.doors if not d.authorised)
-        return Incident(kind, shipment, stop.arrive, until=stop.depart,
-                        detail={"stop_lat": round(stop.pos[0], 5),
-                                "stop_lon": round(stop.pos[1], 5),
-                                "tamper_at": door.start, "stop_hours":
-                                round((stop.depart - stop.arrive) / 3600.0, 2)})
+        return Incident(
+            kind,
+            shipment,
+            stop.arrive,
+            until=stop.depart,
+            detail={
+                "stop_lat": round(stop.pos[0], 5),
+                "stop_lon": round(stop.pos[1], 5),
+                "tamper_at": door.start,
+                "stop_hours": round((stop.depart - stop.arrive) / 3600.0, 2),
+            },
+        )
     # ROUGH_HANDLING: the rough handling events themselves.
     rough = [e for e in voyage.handling if e.g_min >= 8.0]
     first = rough[0]
-    return Incident(kind, shipment, first.t, place=first.place,
-                    detail={"events": float(len(rough)),
-                            "places": ",".join(sorted({e.place or "?" for e in rough}))})
+    return Incident(
+        kind,
+        shipment,
+        first.t,
+        place=first.place,
+        detail={
+            "events": float(len(rough)),
+            "places": ",".join(sorted({e.place or "?" for e in rough})),
+        },
+    )

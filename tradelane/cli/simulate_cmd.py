@@ -195,6 +195,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "HMAC-SHA256(SECRET, device id)[:32] (per-device mode)",
     )
     io.add_argument(
+        "--write-credentials",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="write 'device_id:password' lines for --trackers devices (with --device-secret) "
+        "and exit; hash them in place with mosquitto_passwd -U FILE",
+    )
+    io.add_argument(
         "--no-status",
         action="store_true",
         help="publish no retained online/offline status messages",
@@ -240,7 +248,28 @@ def _simulate(args: argparse.Namespace) -> int:
         if args.mqtt_url:
             argv += ["--mqtt-url", args.mqtt_url]
         return bench_main(argv)
+    if args.write_credentials:
+        return _write_credentials(args)
     return asyncio.run(_run(args))
+
+
+def _write_credentials(args: argparse.Namespace) -> int:
+    from devices.config import FleetConfig
+    from devices.publisher import device_password
+
+    if not args.device_secret:
+        raise ServiceError("--write-credentials needs --device-secret")
+    config = FleetConfig(
+        start=datetime.now(UTC), trackers=args.trackers or 20, seed=args.seed, prefix=args.prefix
+    )
+    ids = [config.device_id(i) for i in range(config.trackers)]
+    lines = [f"{d}:{device_password(args.device_secret, d)}" for d in ids]
+    args.write_credentials.write_text("\n".join(lines) + "\n")
+    print(
+        f"{len(lines)} device credentials written to {args.write_credentials} "
+        f"(hash them in place: mosquitto_passwd -U {args.write_credentials})"
+    )
+    return 0
 
 
 async def _run(args: argparse.Namespace) -> int:

@@ -29,15 +29,15 @@ def plan(**overrides: object) -> FleetPlan:
     return _plan(config(**overrides))
 
 
-def run(plan_: FleetPlan, days: float, *, steps: int = 1, finish: bool = False
-        ) -> list[Outgoing]:
+def run(plan_: FleetPlan, days: float, *, steps: int = 1, finish: bool = False) -> list[Outgoing]:
     """Advance a fresh engine ``days`` simulated days in ``steps`` equal increments
     (``finish``: then release what delivery faults still hold, as the end of a run does)."""
     return run_engine(FleetEngine(plan_), days, steps=steps, finish=finish)
 
 
-def run_engine(engine: FleetEngine, days: float, *, steps: int = 1, finish: bool = False
-               ) -> list[Outgoing]:
+def run_engine(
+    engine: FleetEngine, days: float, *, steps: int = 1, finish: bool = False
+) -> list[Outgoing]:
     out: list[Outgoing] = []
     start = engine.plan.config.start_ts
     for i in range(1, steps + 1):

@@ -33,8 +33,9 @@ def _by_device(msgs: list[Outgoing]) -> dict[int, list[TrackerReading]]:
 
 
 @settings(max_examples=8, deadline=None)
-@given(seed=st.integers(min_value=0, max_value=10_000),
-       steps=st.integers(min_value=2, max_value=40))
+@given(
+    seed=st.integers(min_value=0, max_value=10_000), steps=st.integers(min_value=2, max_value=40)
+)
 def test_same_seed_same_stream_however_it_is_stepped(seed: int, steps: int) -> None:
     fleet = plan(seed=seed, trackers=5)
     once = run(fleet, 6, steps=1)
@@ -71,8 +72,7 @@ def test_store_and_forward_keeps_original_timestamps_and_sequence() -> None:
         assert seqs == list(range(len(seqs))), device
         assert [r.ts for r in got] == sorted(r.ts for r in got)
         ship = fleet.shipments[fleet.devices[device].shipment]
-        in_gap = [r for r in got
-                  if any(a <= r.ts.timestamp() <= b for a, b in ship.voyage.gaps)]
+        in_gap = [r for r in got if any(a <= r.ts.timestamp() <= b for a, b in ship.voyage.gaps)]
         flushed_somewhere |= bool(in_gap)
     assert flushed_somewhere, "some readings measured out of coverage must arrive later"
 
@@ -88,15 +88,24 @@ def test_buffer_limit_drops_the_oldest() -> None:
 
 @cache
 def _reefer_fleet() -> tuple[FleetPlan, dict[int, list[TrackerReading]]]:
-    fleet = plan(seed=9, trackers=10, scenario="reefer-failure", incident_share=1.0,
-                 interval_s=1800, alarm_interval_s=300)
+    fleet = plan(
+        seed=9,
+        trackers=10,
+        scenario="reefer-failure",
+        incident_share=1.0,
+        interval_s=1800,
+        alarm_interval_s=300,
+    )
     return fleet, _by_device(run(fleet, 30))
 
 
 def test_alarms_shorten_the_reporting_interval() -> None:
     _, per_device = _reefer_fleet()
-    gaps = [b.ts.timestamp() - a.ts.timestamp() for got in per_device.values()
-            for a, b in itertools.pairwise(got)]
+    gaps = [
+        b.ts.timestamp() - a.ts.timestamp()
+        for got in per_device.values()
+        for a, b in itertools.pairwise(got)
+    ]
     assert min(gaps) < 400
     assert max(gaps) > 1700
 
@@ -109,10 +118,16 @@ def test_reefer_failure_warms_the_cargo_out_of_band() -> None:
         ship = fleet.shipments[incident.shipment]
         band = ship.booking.condition
         for device in ship.devices:
-            before = [r.temperature_c for r in per_device[device]
-                      if r.ts.timestamp() < incident.at and r.temperature_c is not None]
-            after = [r.temperature_c for r in per_device[device]
-                     if r.ts.timestamp() > incident.at + 2 * DAY and r.temperature_c is not None]
+            before = [
+                r.temperature_c
+                for r in per_device[device]
+                if r.ts.timestamp() < incident.at and r.temperature_c is not None
+            ]
+            after = [
+                r.temperature_c
+                for r in per_device[device]
+                if r.ts.timestamp() > incident.at + 2 * DAY and r.temperature_c is not None
+            ]
             assert band.temp_max_c is not None
             # The reefer held the band before (door openings spike it briefly; alarms then
             # sample those spikes densely, so look at the median) and lost it after.
@@ -137,8 +152,11 @@ def test_theft_deviates_stops_outside_safe_zones_and_trips_tamper() -> None:
             tampered = [r for r in got if r.tamper]
             assert tampered
             assert tampered[0].ts.timestamp() >= incident.at
-            assert any((r.light_lux or 0) > 100 for r in got
-                       if incident.at <= r.ts.timestamp() <= float(incident.until or 0) + 1)
+            assert any(
+                (r.light_lux or 0) > 100
+                for r in got
+                if incident.at <= r.ts.timestamp() <= float(incident.until or 0) + 1
+            )
             assert not any(r.tamper for r in got if r.ts.timestamp() < incident.at)
 
 
@@ -158,8 +176,11 @@ def test_port_delay_overstays_the_plan() -> None:
     delays = [i for i in fleet.incidents if i.kind is IncidentKind.PORT_DELAY]
     assert delays
     for incident in delays:
-        visit = next(s for s in fleet.shipments[incident.shipment].voyage.stops
-                     if s.place == incident.place and s.arrive == incident.at)
+        visit = next(
+            s
+            for s in fleet.shipments[incident.shipment].voyage.stops
+            if s.place == incident.place and s.arrive == incident.at
+        )
         assert visit.planned_depart is not None
         assert visit.planned_arrive is not None
         overstay = (visit.depart - visit.arrive) - (visit.planned_depart - visit.planned_arrive)
@@ -182,9 +203,10 @@ def test_a_dying_tracker_drains_then_goes_silent() -> None:
         assert batteries == sorted(batteries, reverse=True)
         # Its battery ran down (what was still buffered out of coverage died with it).
         assert engine.trackers[incident.device].battery < 10.0
-        index = next(i for i, m in enumerate(msgs) if m.kind is Kind.DIED
-                     and m.device == incident.device)
-        assert not any(m.device == incident.device for m in msgs[index + 1:])
+        index = next(
+            i for i, m in enumerate(msgs) if m.kind is Kind.DIED and m.device == incident.device
+        )
+        assert not any(m.device == incident.device for m in msgs[index + 1 :])
 
 
 def test_trackers_are_retired_after_delivery() -> None:
@@ -217,8 +239,10 @@ def _faulty(**knobs: float) -> list[Outgoing]:
 
 def test_fault_knobs_do_not_change_the_readings() -> None:
     clean = sorted(m.payload for m in readings(_faulty()))
-    faulty = sorted(m.payload for m in readings(
-        _faulty(duplicate_rate=0.2, out_of_order_rate=0.2, malformed_rate=0.2)))
+    faulty = sorted(
+        m.payload
+        for m in readings(_faulty(duplicate_rate=0.2, out_of_order_rate=0.2, malformed_rate=0.2))
+    )
     assert clean == faulty
 
 
@@ -267,7 +291,8 @@ def test_clock_is_monotonic_and_capped_by_the_wall(elapsed: float, speedup: floa
     assert clock.sim_at(elapsed + 1) >= t
     assert t <= clock.wall_start + elapsed + 1e-6
     assert clock.elapsed_for(t) == pytest.approx(elapsed, rel=1e-6, abs=1e-3) or t == (
-        clock.wall_start + elapsed)
+        clock.wall_start + elapsed
+    )
 
 
 def test_clock_runs_fast_then_real_time() -> None:

@@ -31,8 +31,9 @@ def test_known_distance_london_new_york() -> None:
 
 @settings(max_examples=200)
 @given(point, point, fraction)
-def test_interpolated_point_lies_on_the_segment(a: tuple[float, float], b: tuple[float, float],
-                                                f: float) -> None:
+def test_interpolated_point_lies_on_the_segment(
+    a: tuple[float, float], b: tuple[float, float], f: float
+) -> None:
     if distance_km(a, b) > 19_000:  # nearly antipodal: the great circle is ill-defined
         return
     p = interpolate(a, b, f)
@@ -49,8 +50,9 @@ def test_bearing_is_a_compass_course(a: tuple[float, float], b: tuple[float, flo
 
 @settings(max_examples=200)
 @given(point, st.floats(min_value=0, max_value=359.9), st.floats(min_value=0, max_value=5000))
-def test_destination_is_at_the_distance_and_course(p: tuple[float, float], course: float,
-                                                   km: float) -> None:
+def test_destination_is_at_the_distance_and_course(
+    p: tuple[float, float], course: float, km: float
+) -> None:
     q = destination(p, course, km)
     assert -90 <= q[0] <= 90
     assert -180 <= q[1] <= 180

@@ -62,16 +62,19 @@ def test_ids_carry_the_prefix() -> None:
         FleetConfig(start=START, prefix="bad/prefix")
 
 
-@pytest.mark.parametrize("scenario", ["nominal", "reefer-failure", "rough-handling", "theft",
-                                      "port-delay", "tracker-dies"])
+@pytest.mark.parametrize(
+    "scenario",
+    ["nominal", "reefer-failure", "rough-handling", "theft", "port-delay", "tracker-dies"],
+)
 def test_every_scenario_plans_and_plants_its_incident(scenario: str) -> None:
     fleet = plan(seed=8, trackers=12, scenario=scenario)
     if scenario == "nominal":
         assert not fleet.incidents
     else:
         assert fleet.incidents
-        assert {i.kind.value for i in fleet.incidents} == {scenario.replace("-", "_").replace(
-            "tracker_dies", "tracker_death")}
+        assert {i.kind.value for i in fleet.incidents} == {
+            scenario.replace("-", "_").replace("tracker_dies", "tracker_death")
+        }
 
 
 def test_config_rejects_nonsense() -> None:
@@ -109,7 +112,8 @@ def test_manifest_accounts_for_every_reading(tmp_path: Path) -> None:
     manifest = build_manifest(fleet, engine, ledger, {"seed": 12}, [])
     t = manifest.totals
     assert t.readings_generated == t.readings_sent + t.readings_buffered_at_end + (
-        t.readings_unacked + t.readings_dropped_buffer_full + t.readings_lost_on_death)
+        t.readings_unacked + t.readings_dropped_buffer_full + t.readings_lost_on_death
+    )
     assert t.readings_unacked == 0
     assert t.malformed_sent > 0
     path = tmp_path / "manifest.json"
@@ -126,8 +130,22 @@ def test_device_passwords_are_stable_and_distinct() -> None:
 
 
 def test_simulate_is_a_subcommand() -> None:
-    args = build_parser().parse_args(["simulate", "--trackers", "5", "--scenario", "theft",
-                                      "--seed", "3", "--speedup", "43200", "--duration", "60",
-                                      "--mqtt-url", "mqtt://127.0.0.1:1883"])
+    args = build_parser().parse_args(
+        [
+            "simulate",
+            "--trackers",
+            "5",
+            "--scenario",
+            "theft",
+            "--seed",
+            "3",
+            "--speedup",
+            "43200",
+            "--duration",
+            "60",
+            "--mqtt-url",
+            "mqtt://127.0.0.1:1883",
+        ]
+    )
     assert (args.trackers, args.scenario, args.seed, args.speedup) == (5, "theft", 3, 43200.0)
     assert callable(args.handler)

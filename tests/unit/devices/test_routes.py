@@ -30,11 +30,14 @@ SPEED_KMH = {
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(min_value=0, max_value=10_000),
-       scenario=st.sampled_from(["nominal", "theft", "port-delay"]),
-       fractions=st.lists(st.floats(min_value=0, max_value=1), min_size=20, max_size=20))
-def test_positions_never_leave_the_planned_corridor(seed: int, scenario: str,
-                                                    fractions: list[float]) -> None:
+@given(
+    seed=st.integers(min_value=0, max_value=10_000),
+    scenario=st.sampled_from(["nominal", "theft", "port-delay"]),
+    fractions=st.lists(st.floats(min_value=0, max_value=1), min_size=20, max_size=20),
+)
+def test_positions_never_leave_the_planned_corridor(
+    seed: int, scenario: str, fractions: list[float]
+) -> None:
     fleet = plan(seed=seed, scenario=scenario, trackers=6, incident_share=0.5)
     for ship in fleet.shipments:
         track = ship.voyage.track

@@ -79,8 +79,14 @@ def test_any_sea_route_stays_at_sea(a: str, b: str, cape: bool) -> None:
 
 def test_asia_europe_goes_through_malacca_bab_el_mandeb_suez_gibraltar() -> None:
     names, _ = sea_path("CNSHA", "NLRTM")
-    for node in ("singapore-strait", "malacca-c", "bab-el-mandeb", "suez-s", "gibraltar",
-                 "dover-strait"):
+    for node in (
+        "singapore-strait",
+        "malacca-c",
+        "bab-el-mandeb",
+        "suez-s",
+        "gibraltar",
+        "dover-strait",
+    ):
         assert node in names
 
 

@@ -42,8 +42,7 @@ def test_relaxation_moves_towards_the_target_without_overshoot(
 
 
 @given(temp, when, st.booleans(), seed)
-def test_reported_temperature_within_bounds(cargo: float, t: float, running: bool,
-                                            s: int) -> None:
+def test_reported_temperature_within_bounds(cargo: float, t: float, running: bool, s: int) -> None:
     value = sensors.reported_temperature(cargo, t, running, random.Random(s))
     assert sensors.TEMP_BOUNDS_C[0] <= value <= sensors.TEMP_BOUNDS_C[1]
 
@@ -56,8 +55,9 @@ def test_reported_humidity_within_bounds(rh: float, s: int) -> None:
 @given(context, seed)
 def test_shock_within_bounds(ctx: Context, s: int) -> None:
     rng = random.Random(s)
-    g = sensors.reported_shock(max(sensors.background_shock_g(ctx, rng),
-                                   sensors.handling_shock_g(8.0, 30.0, rng)))
+    g = sensors.reported_shock(
+        max(sensors.background_shock_g(ctx, rng), sensors.handling_shock_g(8.0, 30.0, rng))
+    )
     assert 0.0 <= g <= sensors.SHOCK_BOUNDS_G[1]
     assert sensors.reported_shock(1e9) == sensors.SHOCK_BOUNDS_G[1]
 
@@ -99,12 +99,15 @@ def test_no_fix_in_flight_and_rarely_on_the_road() -> None:
     assert below > 800
 
 
-@pytest.mark.parametrize(("setpoint", "ok", "ctx", "expected"), [
-    (5.0, True, Context.SEA, 5.0),
-    (-20.0, True, Context.ROAD, -20.0),
-    (5.0, False, Context.SEA, 30.0),  # failed reefer: towards ambient
-    (None, True, Context.SEA, 30.0),  # dry container
-])
+@pytest.mark.parametrize(
+    ("setpoint", "ok", "ctx", "expected"),
+    [
+        (5.0, True, Context.SEA, 5.0),
+        (-20.0, True, Context.ROAD, -20.0),
+        (5.0, False, Context.SEA, 30.0),  # failed reefer: towards ambient
+        (None, True, Context.SEA, 30.0),  # dry container
+    ],
+)
 def test_cargo_target(setpoint: float | None, ok: bool, ctx: Context, expected: float) -> None:
     target, tau = sensors.cargo_target_c(setpoint, ok, 30.0, ctx)
     assert target == expected
