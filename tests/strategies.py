@@ -10,29 +10,49 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from tradelane.contracts import (
+    BatteryLow,
+    BreachEnded,
+    BreachKind,
+    BreachProgress,
+    BreachRule,
+    BreachStarted,
     Cargo,
     CollateralStatus,
     ConditionProfile,
     DeadLetter,
     DeadLetterReason,
+    DelayPredicted,
+    DeviationEnded,
+    DeviationStarted,
     DeviceState,
     DeviceStatus,
+    EtaChanged,
     EventEnvelope,
+    Evidence,
     Facility,
     FixQuality,
     FxRate,
     Gps,
     IngestedReading,
     Leg,
+    Milestone,
+    MilestoneReached,
     Money,
     PayoutTier,
     Place,
     PlaceKind,
     Policy,
     ProfileKind,
+    ReadingRef,
     ShipmentBooking,
+    ShipmentEvent,
+    ShipmentStatus,
+    ShockDetected,
     SourceFormat,
+    TamperDetected,
     TrackerReading,
+    TrackerResumed,
+    TrackerSilent,
     TransportMode,
     Trigger,
     TriggerKind,
@@ -223,3 +243,106 @@ BY_MODEL: dict[type[BaseModel], st.SearchStrategy[BaseModel]] = {
     FxRate: fx_rates,
     EventEnvelope: envelopes,
 }
+
+# --- shipment events ------------------------------------------------------------------------
+
+finite_floats = st.floats(-1e6, 1e6)
+reading_refs = st.builds(ReadingRef, device_id=ids, seq=st.integers(0, 2**40), ts=aware)
+evidences = st.builds(
+    Evidence,
+    readings=st.lists(reading_refs, max_size=3),
+    digest=st.from_regex(r"\A[0-9a-f]{64}\Z"),
+    count=st.integers(0, 1000),
+    first_ts=st.none() | aware,
+    last_ts=st.none() | aware,
+    minimum=st.none() | finite_floats,
+    maximum=st.none() | finite_floats,
+    mean=st.none() | finite_floats,
+)
+locodes = st.from_regex(r"\A[A-Z]{2}[A-Z2-9]{3}\Z")
+event_data = st.one_of(
+    st.builds(
+        MilestoneReached,
+        milestone=st.sampled_from(Milestone),
+        at=aware,
+        place=st.none() | locodes,
+        leg_index=st.none() | st.integers(0, 9),
+        status=st.sampled_from(ShipmentStatus),
+        dwell_s=st.none() | st.integers(0, 10**7),
+        in_spec=st.booleans(),
+    ),
+    st.builds(
+        BreachStarted,
+        breach=st.sampled_from(BreachKind),
+        rule=st.sampled_from(BreachRule),
+        limit=finite_floats,
+        minutes=st.integers(0, 10**4),
+        started_at=aware,
+        value=finite_floats,
+    ),
+    st.builds(
+        BreachProgress,
+        breach=st.sampled_from(BreachKind),
+        rule=st.sampled_from(BreachRule),
+        started_at=aware,
+        at=aware,
+        duration_s=st.integers(0, 10**7),
+        peak=finite_floats,
+        evidence=evidences,
+    ),
+    st.builds(
+        BreachEnded,
+        breach=st.sampled_from(BreachKind),
+        rule=st.sampled_from(BreachRule),
+        started_at=aware,
+        ended_at=aware,
+        duration_s=st.integers(0, 10**7),
+        peak=finite_floats,
+        mean_kinetic_temperature_c=st.none() | finite_floats,
+        evidence=evidences,
+    ),
+    st.builds(
+        ShockDetected,
+        device_id=ids,
+        at=aware,
+        g=st.floats(0, 500),
+        limit_g=st.floats(0.1, 100),
+        evidence=evidences,
+    ),
+    st.builds(
+        TamperDetected,
+        device_id=ids,
+        at=aware,
+        light_lux=st.none() | st.floats(0, 1e5),
+        evidence=evidences,
+    ),
+    st.builds(BatteryLow, device_id=ids, at=aware, battery_pct=st.floats(0, 100)),
+    st.builds(
+        TrackerSilent,
+        device_id=ids,
+        last_seen=aware,
+        at=aware,
+        judged_by=st.sampled_from(["event_time", "last_will"]),
+    ),
+    st.builds(TrackerResumed, device_id=ids, at=aware, silent_s=st.integers(0, 10**7)),
+    st.builds(
+        DeviationStarted, at=aware, distance_km=st.floats(0, 2e4), limit_km=st.floats(0.1, 1e3)
+    ),
+    st.builds(DeviationEnded, started_at=aware, ended_at=aware, max_distance_km=st.floats(0, 2e4)),
+    st.builds(
+        EtaChanged, at=aware, eta=aware, previous_eta=st.none() | aware, planned_arrival=aware
+    ),
+    st.builds(
+        DelayPredicted, at=aware, eta=aware, planned_arrival=aware, delay_h=st.floats(0, 1e4)
+    ),
+)
+shipment_events = st.builds(
+    ShipmentEvent,
+    id=st.text(min_size=1, max_size=32),
+    source=st.just("/tradelane/streams"),
+    type=st.just("tradelane.shipment.test.v1"),
+    subject=ids,
+    time=aware,
+    data=event_data,
+)
+BY_MODEL[ShipmentEvent] = shipment_events

@@ -23,6 +23,7 @@ from tradelane.contracts import (
     IngestedReading,
     Policy,
     ShipmentBooking,
+    ShipmentEvent,
 )
 from tradelane.contracts.readings import DEVICE_ID_PATTERN
 
@@ -55,7 +56,7 @@ TRACKER_DEADLETTER = KafkaTopic(
     "tracker.deadletter", 3, "delete", DeadLetter, "device_id or MQTT topic", 30 * DAY_MS
 )
 SHIPMENTS_REGISTRY = KafkaTopic("shipments.registry", 6, "compact", ShipmentBooking, "shipment_id")
-SHIPMENTS_EVENTS = KafkaTopic("shipments.events", 12, "delete", EventEnvelope, "shipment_id")
+SHIPMENTS_EVENTS = KafkaTopic("shipments.events", 12, "delete", ShipmentEvent, "shipment_id")
 FINANCE_FACILITIES = KafkaTopic("finance.facilities", 3, "compact", Facility, "facility_id")
 FINANCE_EVENTS = KafkaTopic("finance.events", 6, "delete", EventEnvelope, "facility_id")
 INSURANCE_POLICIES = KafkaTopic("insurance.policies", 3, "compact", Policy, "policy_id")
