@@ -126,7 +126,7 @@ async def bench(
     )
     print(f"before: {_conditions()}")
     t_plan = time.monotonic()
-    report = await run_fleet(config, mqtt_settings, None, asyncio.Event(), record)
+    report = await run_fleet(config, mqtt_settings, None, asyncio.Event(), record, freeze_gc=True)
     print(
         f"setup (plan {trackers:,} trackers, connect, {trackers:,} retained statuses): "
         f"{time.monotonic() - t_plan - report.wall_s:.1f} s"

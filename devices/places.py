@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-from devices.geo import LatLon, distance_km
 from tradelane.contracts import Place, PlaceKind
+from tradelane.geo import LatLon, distance_km
 
 Region = str
 """Trade region a place belongs to (lanes are drawn between regions)."""

@@ -10,7 +10,7 @@ turns the hops into two timelines from one random stream:
 
 The difference between the two is what the stream processors detect as delays and deviations.
 :class:`Track` answers "where, how fast, heading where, doing what" for any time, by bisecting
-precomputed segments; positions between waypoints lie on great circles (:mod:`devices.geo`).
+precomputed segments; positions between waypoints lie on great circles (:mod:`tradelane.geo`).
 Everything here is pure: times are POSIX seconds, randomness comes from the caller's
 ``random.Random``.
 """
@@ -26,10 +26,10 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import NamedTuple
 
-from devices.geo import KNOT_KMH, GreatCircle, LatLon, bearing_deg, destination, distance_km
 from devices.places import AIRPORTS, PLACES, SEAPORTS, gateway
 from devices.sealanes import NODES, edge_is_coastal, node_pos, sea_path
 from tradelane.contracts import PlaceKind, TransportMode
+from tradelane.geo import KNOT_KMH, GreatCircle, LatLon, bearing_deg, destination, distance_km
 
 HOUR = 3600.0
 DAY = 24 * HOUR

@@ -17,7 +17,7 @@ import heapq
 from collections.abc import Iterable
 from functools import lru_cache
 
-from devices.geo import Box, LatLon, distance_km
+from tradelane.geo import Box, LatLon, distance_km
 
 # name: (lat, lon, coastal). Coastal nodes have mobile coverage nearby (straits, approaches);
 # an edge between two coastal nodes counts as covered along its whole length.

@@ -22,9 +22,9 @@ from __future__ import annotations
 import math
 import random
 
-from devices.geo import LatLon, offset_m
 from devices.routes import Context
 from tradelane.contracts import FixQuality
+from tradelane.geo import LatLon, offset_m
 
 TEMP_BOUNDS_C = (-40.0, 60.0)
 HUMIDITY_BOUNDS = (0.0, 100.0)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devices.geo import (
+from tradelane.geo import (
     GreatCircle,
     bearing_deg,
     destination,

@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devices.geo import KNOT_KMH, polyline_distance_km
 from devices.routes import (
     AIR_KMH_RANGE,
     ROAD_KMH_RANGE,
@@ -19,6 +18,7 @@ from devices.routes import (
 )
 from devices.scenarios import IncidentKind
 from devices.sealanes import on_land
+from tradelane.geo import KNOT_KMH, polyline_distance_km
 
 from .conftest import DAY, plan
 

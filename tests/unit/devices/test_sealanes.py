@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devices.geo import Box, sample_segment
 from devices.places import AIRPORTS, FACILITIES, PLACES, SEAPORTS
 from devices.sealanes import (
     APPROACHES,
@@ -21,6 +20,7 @@ from devices.sealanes import (
     sea_path,
 )
 from tradelane.contracts import PlaceKind
+from tradelane.geo import Box, sample_segment
 
 
 def test_every_lane_edge_stays_off_the_land_boxes() -> None:
