@@ -44,7 +44,10 @@ class FleetProgress:
     trackers: int
     alive: int
     online: int
+    readings_generated: int
+    """Readings measured so far (sent, buffered in devices, in flight, or lost)."""
     readings_sent: int
+    """Readings PUBACKed by the broker so far."""
     readings_per_s: float
     buffered: int
     backlog: int
@@ -275,6 +278,7 @@ def _snapshot(
         trackers=len(trackers),
         alive=len(alive),
         online=online,
+        readings_generated=sum(t.generated for t in trackers),
         readings_sent=ledger.readings_acked,
         readings_per_s=rate,
         buffered=engine.buffered,

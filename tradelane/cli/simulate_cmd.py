@@ -350,7 +350,9 @@ async def _run(args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, stop.set)
     line = _ProgressLine(quiet=args.quiet, speedup=config.speedup)
     try:
-        report = await run_fleet(config, mqtt_settings, kafka, stop, line, mqtt5=not args.mqtt311)
+        report = await run_fleet(
+            config, mqtt_settings, kafka, stop, line, mqtt5=not args.mqtt311, freeze_gc=True
+        )
     except (ConnectionError, OSError, TimeoutError) as exc:
         raise ServiceError(f"MQTT broker at {mqtt_settings.url}: {exc}") from exc
     finally:
