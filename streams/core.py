@@ -1,0 +1,708 @@
+"""The stream processor's pure core: ``apply(state, input) -> (state, events)``.
+
+Inputs are a shipment's booking (from the registry) and its trackers' readings; outputs are
+shipment events (:mod:`tradelane.contracts.events`) in CloudEvents envelopes with ids derived
+from their cause. No clock, no I/O, no randomness: time comes from readings.
+
+Ordering: readings are applied as they arrive. A reading older than the newest one already
+applied ("late", e.g. flushed from a device's buffer after another tracker of the same shipment
+moved event time on) still counts for de-duplication, sensor alarms and evidence, but never
+moves the shipment backwards (geofences, deviation, ETA) — see docs/streams.md.
+
+Redelivery: a reading seen before (same device and seq) changes nothing and re-emits the events
+it caused the first time (same ids), so an event lost between a crash and the offset commit is
+sent again, and consumers de-duplicate by id.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel
+
+from streams.route import Route, route_of
+from streams.rules import DEFAULT_RULES, StreamRules
+from streams.state import RECENT_OUTPUTS, RECENT_SEQS, DeviceTrack, Excursion, ShipmentState
+from tradelane.contracts import (
+    BatteryLow,
+    BreachEnded,
+    BreachKind,
+    BreachProgress,
+    BreachRule,
+    BreachStarted,
+    DelayPredicted,
+    DeviationEnded,
+    DeviationStarted,
+    EtaChanged,
+    Evidence,
+    IngestedReading,
+    Milestone,
+    MilestoneReached,
+    PlaceKind,
+    ReadingRef,
+    ShipmentBooking,
+    ShipmentEvent,
+    ShipmentStatus,
+    ShockDetected,
+    TamperDetected,
+    TrackerReading,
+    TrackerResumed,
+    TrackerSilent,
+    shipment_event_type,
+)
+from tradelane.contracts.events import SHIPMENT_EVENT_SOURCE
+from tradelane.evidence import digest
+from tradelane.geo import distance_km
+from tradelane.ids import derive_id
+
+Input = IngestedReading | ShipmentBooking
+MKT_DH_OVER_R = 10_000.0  # ΔH/R in kelvin (83.144 kJ/mol / 8.3144 J/mol/K), USP <1079>
+
+
+class _Emitter:
+    """Collects a step's events, each with an id derived from its cause."""
+
+    def __init__(self, shipment_id: str) -> None:
+        self.shipment_id = shipment_id
+        self.events: list[ShipmentEvent] = []
+
+    def emit(self, data: BaseModel, at: datetime, *cause: str | int) -> None:
+        kind = str(getattr(data, "kind"))  # noqa: B009 - every event model has a kind literal
+        self.events.append(
+            ShipmentEvent(
+                id=derive_id(kind, self.shipment_id, *cause),
+                source=SHIPMENT_EVENT_SOURCE,
+                type=shipment_event_type(kind),
+                subject=self.shipment_id,
+                time=at,
+                data=data,
+            )
+        )
+
+
+def new_state(shipment_id: str) -> ShipmentState:
+    return ShipmentState(shipment_id=shipment_id)
+
+
+def apply(
+    state: ShipmentState, item: Input, rules: StreamRules = DEFAULT_RULES
+) -> tuple[ShipmentState, list[ShipmentEvent]]:
+    """Pure form: returns a new state (the given one is left untouched) and the events."""
+    fresh = state.model_copy(deep=True)
+    return fresh, step(fresh, item, rules)
+
+
+def step(
+    state: ShipmentState, item: Input, rules: StreamRules = DEFAULT_RULES
+) -> list[ShipmentEvent]:
+    """In-place form for the worker, which loads a fresh state from its table each time."""
+    out = _Emitter(state.shipment_id)
+    if isinstance(item, ShipmentBooking):
+        _on_booking(state, item, out)
+        return out.events
+    reading = item.reading
+    key = f"{reading.device_id}:{reading.seq}"
+    track = state.devices.setdefault(reading.device_id, DeviceTrack())
+    if reading.seq in track.recent_seqs:
+        state.duplicates += 1
+        return [ShipmentEvent.model_validate_json(e) for e in state.recent_outputs.get(key, [])]
+    _remember(track, reading.seq)
+    if state.booking is not None:
+        _on_reading(state, track, reading, out, rules)
+    state.recent_outputs[key] = [e.model_dump_json() for e in out.events]
+    while len(state.recent_outputs) > RECENT_OUTPUTS:
+        del state.recent_outputs[next(iter(state.recent_outputs))]
+    return out.events
+
+
+def _remember(track: DeviceTrack, seq: int) -> None:
+    track.recent_seqs.append(seq)
+    if len(track.recent_seqs) > RECENT_SEQS:
+        del track.recent_seqs[0]
+
+
+# --- bookings -----------------------------------------------------------------------------------
+
+
+def _on_booking(state: ShipmentState, booking: ShipmentBooking, out: _Emitter) -> None:
+    state.booking = booking
+    cleared = booking.customs_cleared_at
+    if cleared is not None and Milestone.CUSTOMS_CLEARED not in state.milestones:
+        state.milestones[Milestone.CUSTOMS_CLEARED] = cleared
+        if state.status is not ShipmentStatus.DELIVERED:
+            state.status = ShipmentStatus.CUSTOMS_CLEARED
+        _milestone(state, out, Milestone.CUSTOMS_CLEARED, cleared, None, None)
+        _maybe_delivered(state, out, cleared)
+
+
+# --- readings -----------------------------------------------------------------------------------
+
+
+def _on_reading(
+    state: ShipmentState, track: DeviceTrack, r: TrackerReading, out: _Emitter, rules: StreamRules
+) -> None:
+    assert state.booking is not None
+    late = state.last_ts is not None and r.ts < state.last_ts
+    if late:
+        state.late_readings += 1
+    _device_health(state, track, r, out, rules, late)
+    _alarms(state, track, r, out, rules)
+    if r.temperature_c is not None:
+        state.mkt_sum += math.exp(-MKT_DH_OVER_R / (r.temperature_c + 273.15))
+        state.mkt_n += 1
+    if not late:
+        state.last_ts = r.ts
+        route = route_of(state.booking)
+        if r.gps is not None and r.gps.fix.value != "none":
+            position = (r.gps.lat, r.gps.lon)
+            state.position = position
+            state.speed_kmh = (
+                r.gps.speed_kmh
+                if state.speed_kmh is None
+                else (0.7 * state.speed_kmh + 0.3 * r.gps.speed_kmh)
+            )
+            _geofences(state, route, position, r.ts, out, rules)
+            _deviation(state, route, position, r.ts, out, rules)
+            _eta(state, route, position, r, out, rules)
+    _conditions(state, r, out, rules)
+
+
+def _device_health(
+    state: ShipmentState,
+    track: DeviceTrack,
+    r: TrackerReading,
+    out: _Emitter,
+    rules: StreamRules,
+    late: bool,
+) -> None:
+    if track.last_ts is not None and r.ts > track.last_ts:
+        gap = int((r.ts - track.last_ts).total_seconds())
+        if gap > 0:
+            track.interval_s = gap if track.interval_s is None else min(track.interval_s, gap)
+    if track.silent:
+        silent_s = int((r.ts - track.silent_since).total_seconds()) if track.silent_since else 0
+        track.silent = False
+        out.emit(
+            TrackerResumed(device_id=r.device_id, at=r.ts, silent_s=max(0, silent_s)),
+            r.ts,
+            r.device_id,
+            r.seq,
+        )
+    if track.last_ts is None or r.ts > track.last_ts:
+        track.last_ts = r.ts
+    if late:
+        return
+    # Event-time silence: this reading moves event time on; any other tracker of the shipment
+    # that has not reported for k of its intervals is silent.
+    for device_id, other in state.devices.items():
+        if device_id == r.device_id or other.silent or other.last_ts is None:
+            continue
+        interval = other.interval_s or rules.default_interval_s
+        if r.ts - other.last_ts > timedelta(seconds=rules.silence_intervals * interval):
+            other.silent, other.silent_since = True, other.last_ts
+            out.emit(
+                TrackerSilent(
+                    device_id=device_id, last_seen=other.last_ts, at=r.ts, judged_by="event_time"
+                ),
+                r.ts,
+                device_id,
+                other.last_ts.isoformat(),
+            )
+
+
+def _evidence(readings: list[TrackerReading], value: str | None = None) -> Evidence:
+    values = [getattr(r, value) for r in readings if value and getattr(r, value) is not None]
+    ordered = sorted(readings, key=lambda x: (x.ts, x.device_id, x.seq))
+    return Evidence(
+        readings=[ReadingRef(device_id=x.device_id, seq=x.seq, ts=x.ts) for x in ordered],
+        digest=digest(ordered),
+        count=len(ordered),
+        first_ts=ordered[0].ts if ordered else None,
+        last_ts=ordered[-1].ts if ordered else None,
+        minimum=min(values) if values else None,
+        maximum=max(values) if values else None,
+        mean=sum(values) / len(values) if values else None,
+    )
+
+
+def _alarms(
+    state: ShipmentState, track: DeviceTrack, r: TrackerReading, out: _Emitter, rules: StreamRules
+) -> None:
+    assert state.booking is not None
+    limit = state.booking.condition.shock_max_g or rules.default_shock_limit_g
+    if r.shock_g is not None and r.shock_g > limit:
+        out.emit(
+            ShockDetected(
+                device_id=r.device_id,
+                at=r.ts,
+                g=r.shock_g,
+                limit_g=limit,
+                evidence=_evidence([r], "shock_g"),
+            ),
+            r.ts,
+            r.device_id,
+            r.seq,
+        )
+    opened = r.tamper or (r.light_lux is not None and r.light_lux > rules.light_tamper_lux)
+    if opened and not track.tamper_open:
+        out.emit(
+            TamperDetected(
+                device_id=r.device_id,
+                at=r.ts,
+                light_lux=r.light_lux,
+                evidence=_evidence([r], "light_lux"),
+            ),
+            r.ts,
+            r.device_id,
+            r.seq,
+        )
+    track.tamper_open = opened
+    if r.battery_pct is not None:
+        if r.battery_pct < rules.battery_low_pct and not track.battery_low:
+            track.battery_low = True
+            out.emit(
+                BatteryLow(device_id=r.device_id, at=r.ts, battery_pct=r.battery_pct),
+                r.ts,
+                r.device_id,
+                r.seq,
+            )
+        elif r.battery_pct >= rules.battery_ok_pct:
+            track.battery_low = False
+
+
+# --- milestones ---------------------------------------------------------------------------------
+
+
+def _milestone(
+    state: ShipmentState,
+    out: _Emitter,
+    milestone: Milestone,
+    at: datetime,
+    place: int | None,
+    dwell_s: int | None,
+) -> None:
+    assert state.booking is not None
+    route_places = [state.booking.legs[0].origin, *(leg.destination for leg in state.booking.legs)]
+    locode = route_places[place].locode if place is not None else None
+    in_spec = (
+        not any(e.started for e in state.consecutive.values())
+        and not any(e.started for e in state.cumulative.values())
+        and not any(t.tamper_open or t.silent for t in state.devices.values())
+    )
+    out.emit(
+        MilestoneReached(
+            milestone=milestone,
+            at=at,
+            place=locode,
+            leg_index=None if place is None else max(0, place - 1),
+            status=state.status,
+            dwell_s=dwell_s,
+            in_spec=in_spec,
+        ),
+        at,
+        milestone.value,
+        -1 if place is None else place,
+    )
+
+
+def _geofences(
+    state: ShipmentState,
+    route: Route,
+    p: tuple[float, float],
+    ts: datetime,
+    out: _Emitter,
+    rules: StreamRules,
+) -> None:
+    last = len(route.places) - 1
+    if state.at_place is not None:
+        place = route.places[state.at_place]
+        if distance_km(p, (place.lat, place.lon)) <= place.radius_km * rules.geofence_exit_factor:
+            return
+        index, arrived = state.at_place, state.arrived_at
+        state.at_place, state.arrived_at = None, None
+        dwell = int((ts - arrived).total_seconds()) if arrived else None
+        if index not in state.departed:
+            state.departed.append(index)
+            if index == 0:
+                _departed_origin(state, ts, out)
+            elif index < last:
+                state.status = ShipmentStatus.IN_TRANSIT
+                _milestone(state, out, Milestone.DEPARTED_TRANSSHIPMENT, ts, index, dwell)
+    for index, place in enumerate(route.places):
+        if distance_km(p, (place.lat, place.lon)) > place.radius_km:
+            continue
+        if index == 0 and state.departed_origin_at is None:
+            state.at_place, state.arrived_at = 0, ts
+            return
+        if index in state.entered or index == 0:
+            continue
+        state.entered.append(index)
+        state.at_place, state.arrived_at = index, ts
+        if state.departed_origin_at is None:
+            _departed_origin(state, ts, out)
+        if index < last:
+            bonded = place.kind in (PlaceKind.BONDED_ZONE, PlaceKind.WAREHOUSE)
+            state.status = (
+                ShipmentStatus.IN_BONDED_WAREHOUSE if bonded else ShipmentStatus.AT_TRANSSHIPMENT
+            )
+            _milestone(
+                state,
+                out,
+                Milestone.ENTERED_BONDED_WAREHOUSE if bonded else Milestone.ARRIVED_TRANSSHIPMENT,
+                ts,
+                index,
+                None,
+            )
+        else:
+            state.status = ShipmentStatus.ARRIVED
+            state.milestones[Milestone.ARRIVED_DESTINATION] = ts
+            _milestone(state, out, Milestone.ARRIVED_DESTINATION, ts, index, None)
+            if place.kind is PlaceKind.BONDED_ZONE:
+                state.status = ShipmentStatus.IN_BONDED_WAREHOUSE
+                _milestone(state, out, Milestone.ENTERED_BONDED_WAREHOUSE, ts, index, None)
+            _maybe_delivered(state, out, ts)
+        return
+    if state.departed_origin_at is None and state.at_place is None:
+        _departed_origin(state, ts, out)  # first seen already away from the origin
+
+
+def _departed_origin(state: ShipmentState, ts: datetime, out: _Emitter) -> None:
+    state.departed_origin_at = ts
+    state.milestones[Milestone.DEPARTED_ORIGIN] = ts
+    state.status = ShipmentStatus.IN_TRANSIT
+    if 0 not in state.departed:
+        state.departed.append(0)
+    _milestone(state, out, Milestone.DEPARTED_ORIGIN, ts, 0, None)
+
+
+def _maybe_delivered(state: ShipmentState, out: _Emitter, ts: datetime) -> None:
+    """Delivered once the goods are at their destination and cleared customs (either order)."""
+    arrived = state.milestones.get(Milestone.ARRIVED_DESTINATION)
+    cleared = state.milestones.get(Milestone.CUSTOMS_CLEARED)
+    if arrived is None or cleared is None or Milestone.DELIVERED in state.milestones:
+        return
+    at = max(arrived, cleared)
+    state.milestones[Milestone.DELIVERED] = at
+    state.status = ShipmentStatus.DELIVERED
+    _close_cumulative(state, out, at)
+    _milestone(
+        state,
+        out,
+        Milestone.DELIVERED,
+        at,
+        len(route_of(state.booking).places) - 1 if state.booking else None,
+        None,
+    )
+
+
+# --- route deviation and ETA --------------------------------------------------------------------
+
+
+def _deviation(
+    state: ShipmentState,
+    route: Route,
+    p: tuple[float, float],
+    ts: datetime,
+    out: _Emitter,
+    rules: StreamRules,
+) -> None:
+    distance, leg = route.corridor_km(p)
+    limit = rules.deviation_km[route.modes[leg]]
+    if distance > limit:
+        if state.deviation_since is None:
+            state.deviation_since, state.deviation_max_km = ts, distance
+        state.deviation_max_km = max(state.deviation_max_km, distance)
+        if not state.deviation_open and ts - state.deviation_since >= timedelta(
+            minutes=rules.deviation_minutes
+        ):
+            state.deviation_open = True
+            out.emit(
+                DeviationStarted(at=ts, distance_km=distance, limit_km=limit),
+                ts,
+                state.deviation_since.isoformat(),
+            )
+        return
+    if state.deviation_open and state.deviation_since is not None:
+        out.emit(
+            DeviationEnded(
+                started_at=state.deviation_since,
+                ended_at=ts,
+                max_distance_km=state.deviation_max_km,
+            ),
+            ts,
+            state.deviation_since.isoformat(),
+        )
+    state.deviation_since, state.deviation_open, state.deviation_max_km = None, False, 0.0
+
+
+def _eta(
+    state: ShipmentState,
+    route: Route,
+    p: tuple[float, float],
+    r: TrackerReading,
+    out: _Emitter,
+    rules: StreamRules,
+) -> None:
+    assert state.booking is not None
+    if (
+        state.status
+        in (ShipmentStatus.ARRIVED, ShipmentStatus.IN_BONDED_WAREHOUSE, ShipmentStatus.DELIVERED)
+        or state.departed_origin_at is None
+    ):
+        return
+    _, leg = route.corridor_km(p)
+    speed = state.speed_kmh if state.speed_kmh and state.speed_kmh > 5 else None
+    speed = speed or rules.default_speed_kmh[route.modes[leg]]
+    eta = r.ts + timedelta(hours=route.remaining_km(p) / speed)
+    planned = state.booking.legs[-1].planned_arrival
+    previous = state.eta
+    if previous is None or abs(eta - previous) > timedelta(hours=rules.eta_change_hours):
+        state.eta = eta
+        out.emit(
+            EtaChanged(at=r.ts, eta=eta, previous_eta=previous, planned_arrival=planned),
+            r.ts,
+            r.device_id,
+            r.seq,
+        )
+    delay_h = (eta - planned).total_seconds() / 3600
+    steps = int(delay_h // rules.delay_hours) if delay_h > 0 else 0
+    if steps > state.delay_steps:
+        state.delay_steps = steps
+        out.emit(
+            DelayPredicted(at=r.ts, eta=eta, planned_arrival=planned, delay_h=round(delay_h, 2)),
+            r.ts,
+            steps,
+        )
+
+
+# --- condition breaches -------------------------------------------------------------------------
+
+
+def _band(state: ShipmentState, r: TrackerReading) -> list[tuple[BreachKind, float, float]]:
+    """(breach kind, value, limit) for every bound this reading can be checked against."""
+    assert state.booking is not None
+    c = state.booking.condition
+    checks: list[tuple[BreachKind, float, float]] = []
+    if r.temperature_c is not None:
+        if c.temp_max_c is not None:
+            checks.append((BreachKind.TEMPERATURE_HIGH, r.temperature_c, c.temp_max_c))
+        if c.temp_min_c is not None:
+            checks.append((BreachKind.TEMPERATURE_LOW, r.temperature_c, c.temp_min_c))
+    if r.humidity_pct is not None and c.humidity_max_pct is not None:
+        checks.append((BreachKind.HUMIDITY_HIGH, r.humidity_pct, c.humidity_max_pct))
+    return checks
+
+
+def _outside(kind: BreachKind, value: float, limit: float) -> bool:
+    return value < limit if kind is BreachKind.TEMPERATURE_LOW else value > limit
+
+
+def _field(kind: BreachKind) -> str:
+    return "humidity_pct" if kind is BreachKind.HUMIDITY_HIGH else "temperature_c"
+
+
+def _conditions(state: ShipmentState, r: TrackerReading, out: _Emitter, rules: StreamRules) -> None:
+    departed = state.departed_origin_at
+    if departed is None or r.ts < departed + timedelta(minutes=rules.grace_after_departure_minutes):
+        return
+    if Milestone.DELIVERED in state.milestones:
+        return
+    for kind, value, limit in _band(state, r):
+        outside = _outside(kind, value, limit)
+        _consecutive(
+            state.consecutive.setdefault(kind, Excursion(breach=kind)),
+            r,
+            value,
+            limit,
+            outside,
+            out,
+            rules,
+            state.mkt(),
+        )
+        _cumulative(
+            state.cumulative.setdefault(kind, Excursion(breach=kind)),
+            r,
+            value,
+            limit,
+            outside,
+            out,
+            rules,
+        )
+
+
+def _keep(ex: Excursion, r: TrackerReading, rules: StreamRules) -> None:
+    if len(ex.readings) < rules.evidence_max_readings:
+        ex.readings.append(r)
+
+
+def _consecutive(
+    ex: Excursion,
+    r: TrackerReading,
+    value: float,
+    limit: float,
+    outside: bool,
+    out: _Emitter,
+    rules: StreamRules,
+    mkt: float | None,
+) -> None:
+    pick = min if ex.breach is BreachKind.TEMPERATURE_LOW else max
+    if outside:
+        if not ex.out:
+            ex.out, ex.since, ex.peak, ex.readings, ex.started, ex.steps = (
+                True,
+                r.ts,
+                value,
+                [],
+                False,
+                0,
+            )
+        assert ex.since is not None
+        ex.peak = pick(ex.peak if ex.peak is not None else value, value)
+        ex.last_ts = max(ex.last_ts or r.ts, r.ts)
+        _keep(ex, r, rules)
+        duration = int((ex.last_ts - ex.since).total_seconds())
+        ex.duration_s = duration
+        since = ex.since.isoformat()
+        if not ex.started and duration >= rules.consecutive_minutes * 60:
+            ex.started = True
+            out.emit(
+                BreachStarted(
+                    breach=ex.breach,
+                    rule=BreachRule.CONSECUTIVE,
+                    limit=limit,
+                    minutes=rules.consecutive_minutes,
+                    started_at=ex.since,
+                    value=value,
+                ),
+                r.ts,
+                ex.breach.value,
+                "consecutive",
+                since,
+            )
+        steps = duration // (rules.progress_step_minutes * 60)
+        if ex.started and steps > ex.steps:
+            ex.steps = steps
+            out.emit(
+                BreachProgress(
+                    breach=ex.breach,
+                    rule=BreachRule.CONSECUTIVE,
+                    started_at=ex.since,
+                    at=r.ts,
+                    duration_s=duration,
+                    peak=ex.peak,
+                    evidence=_evidence(ex.readings, _field(ex.breach)),
+                ),
+                r.ts,
+                ex.breach.value,
+                "consecutive",
+                since,
+                steps,
+            )
+        return
+    if ex.out and ex.since is not None:
+        if ex.started:
+            duration = int((r.ts - ex.since).total_seconds())
+            out.emit(
+                BreachEnded(
+                    breach=ex.breach,
+                    rule=BreachRule.CONSECUTIVE,
+                    started_at=ex.since,
+                    ended_at=r.ts,
+                    duration_s=max(0, duration),
+                    peak=ex.peak if ex.peak is not None else value,
+                    mean_kinetic_temperature_c=mkt,
+                    evidence=_evidence(ex.readings, _field(ex.breach)),
+                ),
+                r.ts,
+                ex.breach.value,
+                "consecutive",
+                ex.since.isoformat(),
+            )
+        ex.out, ex.since, ex.readings, ex.started, ex.steps, ex.peak = (
+            False,
+            None,
+            [],
+            False,
+            0,
+            None,
+        )
+
+
+def _cumulative(
+    ex: Excursion,
+    r: TrackerReading,
+    value: float,
+    limit: float,
+    outside: bool,
+    out: _Emitter,
+    rules: StreamRules,
+) -> None:
+    pick = min if ex.breach is BreachKind.TEMPERATURE_LOW else max
+    if ex.last_ts is not None and ex.out and r.ts > ex.last_ts:
+        gap = min((r.ts - ex.last_ts).total_seconds(), rules.max_gap_minutes * 60)
+        ex.duration_s += gap
+    if ex.last_ts is None or r.ts > ex.last_ts:
+        ex.last_ts = r.ts
+    ex.out = outside
+    if not outside:
+        return
+    if ex.since is None:
+        ex.since = r.ts
+    ex.peak = pick(ex.peak if ex.peak is not None else value, value)
+    _keep(ex, r, rules)
+    duration = int(ex.duration_s)
+    if not ex.started and duration >= rules.cumulative_minutes * 60:
+        ex.started = True
+        out.emit(
+            BreachStarted(
+                breach=ex.breach,
+                rule=BreachRule.CUMULATIVE,
+                limit=limit,
+                minutes=rules.cumulative_minutes,
+                started_at=ex.since,
+                value=value,
+            ),
+            r.ts,
+            ex.breach.value,
+            "cumulative",
+        )
+    steps = duration // (rules.progress_step_minutes * 60)
+    if ex.started and steps > ex.steps:
+        ex.steps = steps
+        out.emit(
+            BreachProgress(
+                breach=ex.breach,
+                rule=BreachRule.CUMULATIVE,
+                started_at=ex.since,
+                at=r.ts,
+                duration_s=duration,
+                peak=ex.peak,
+                evidence=_evidence(ex.readings, _field(ex.breach)),
+            ),
+            r.ts,
+            ex.breach.value,
+            "cumulative",
+            steps,
+        )
+
+
+def _close_cumulative(state: ShipmentState, out: _Emitter, at: datetime) -> None:
+    for ex in state.cumulative.values():
+        if ex.started and ex.since is not None:
+            out.emit(
+                BreachEnded(
+                    breach=ex.breach,
+                    rule=BreachRule.CUMULATIVE,
+                    started_at=ex.since,
+                    ended_at=at,
+                    duration_s=int(ex.duration_s),
+                    peak=ex.peak if ex.peak is not None else 0.0,
+                    mean_kinetic_temperature_c=state.mkt(),
+                    evidence=_evidence(ex.readings, _field(ex.breach)),
+                ),
+                at,
+                ex.breach.value,
+                "cumulative",
+                "end",
+            )

@@ -1,0 +1,58 @@
+"""A booking's planned route as geometry: the places it stops at, the corridor polyline, and
+how far there is still to go from a position. Pure functions of the booking."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+from tradelane.contracts import Place, ShipmentBooking, TransportMode
+from tradelane.geo import LatLon, distance_km, polyline_distance_km, segment_distance_km
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    places: tuple[Place, ...]
+    """Origin, every intermediate stop, destination: legs[0].origin then each leg's end."""
+    legs_points: tuple[tuple[LatLon, ...], ...]
+    """Per leg: origin, waypoints, destination."""
+    modes: tuple[TransportMode, ...]
+
+    @property
+    def points(self) -> list[LatLon]:
+        out: list[LatLon] = []
+        for leg in self.legs_points:
+            out.extend(leg if not out else leg[1:])
+        return out
+
+    def corridor_km(self, p: LatLon) -> tuple[float, int]:
+        """Distance to the planned route and the index of the nearest leg."""
+        best, best_leg = float("inf"), 0
+        for i, leg in enumerate(self.legs_points):
+            d = polyline_distance_km(p, list(leg))
+            if d < best:
+                best, best_leg = d, i
+        return best, best_leg
+
+    def remaining_km(self, p: LatLon) -> float:
+        """Distance still to travel: to the nearest point's segment end, then along the route."""
+        pts = self.points
+        if len(pts) == 1:
+            return distance_km(p, pts[0])
+        segs = list(itertools.pairwise(pts))
+        nearest = min(range(len(segs)), key=lambda i: segment_distance_km(p, *segs[i]))
+        rest = sum(distance_km(a, b) for a, b in segs[nearest + 1 :])
+        return distance_km(p, segs[nearest][1]) + rest
+
+
+def route_of(booking: ShipmentBooking) -> Route:
+    places = [booking.legs[0].origin, *(leg.destination for leg in booking.legs)]
+    legs_points = tuple(
+        (
+            (leg.origin.lat, leg.origin.lon),
+            *leg.waypoints,
+            (leg.destination.lat, leg.destination.lon),
+        )
+        for leg in booking.legs
+    )
+    return Route(tuple(places), legs_points, tuple(leg.mode for leg in booking.legs))

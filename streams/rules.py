@@ -1,0 +1,57 @@
+"""Thresholds of the stream rules, in one frozen place.
+
+Defaults are what a cold-chain operator would start with; every worker in a group must run
+with the same rules, or replays would differ.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tradelane.contracts import TransportMode
+
+
+@dataclass(frozen=True, slots=True)
+class StreamRules:
+    consecutive_minutes: int = 30
+    """A temperature/humidity excursion becomes a breach after this long outside the band."""
+    cumulative_minutes: int = 120
+    """…or once the trip's total time outside the band exceeds this."""
+    progress_step_minutes: int = 15
+    """BreachProgress is emitted each time a breach's duration crosses a multiple of this."""
+    grace_after_departure_minutes: int = 30
+    """Condition rules ignore the first minutes after departure (loading, door open)."""
+    max_gap_minutes: int = 120
+    """A gap between two readings counts towards a breach for at most this long."""
+    default_shock_limit_g: float = 10.0
+    light_tamper_lux: float = 50.0
+    battery_low_pct: float = 20.0
+    battery_ok_pct: float = 30.0
+    silence_intervals: int = 3
+    """A tracker is silent once event time passes k × its reporting interval without it."""
+    default_interval_s: int = 900
+    geofence_exit_factor: float = 1.5
+    """Hysteresis: leaving a place needs this × its radius, so GPS noise does not flap."""
+    deviation_km: dict[TransportMode, float] = field(
+        default_factory=lambda: {
+            TransportMode.SEA: 150.0,
+            TransportMode.AIR: 400.0,
+            TransportMode.ROAD: 40.0,
+            TransportMode.RAIL: 40.0,
+        }
+    )
+    deviation_minutes: int = 60
+    eta_change_hours: float = 6.0
+    delay_hours: float = 24.0
+    default_speed_kmh: dict[TransportMode, float] = field(
+        default_factory=lambda: {
+            TransportMode.SEA: 33.0,
+            TransportMode.AIR: 800.0,
+            TransportMode.ROAD: 60.0,
+            TransportMode.RAIL: 50.0,
+        }
+    )
+    evidence_max_readings: int = 1000
+
+
+DEFAULT_RULES = StreamRules()

@@ -1,0 +1,86 @@
+"""The live state of one shipment, as kept in the stream processor's table (JSON).
+
+Everything the rules need to decide on the next reading lives here, so a worker that takes
+over a partition continues exactly where the previous one stopped.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from tradelane.contracts import (
+    BreachKind,
+    Milestone,
+    ShipmentBooking,
+    ShipmentStatus,
+    TrackerReading,
+)
+
+RECENT_SEQS = 512
+"""Per device, how many recent sequence numbers are remembered for de-duplication."""
+RECENT_OUTPUTS = 64
+"""How many recent readings' emitted events are kept, to re-emit them on redelivery."""
+
+
+class DeviceTrack(BaseModel):
+    last_ts: datetime | None = None
+    interval_s: int | None = None
+    recent_seqs: list[int] = Field(default_factory=list)
+    battery_low: bool = False
+    tamper_open: bool = False
+    silent: bool = False
+    silent_since: datetime | None = None
+
+
+class Excursion(BaseModel):
+    """A condition excursion in progress (consecutive rule) or the trip's total (cumulative)."""
+
+    breach: BreachKind
+    since: datetime | None = None
+    last_ts: datetime | None = None
+    out: bool = False
+    duration_s: float = 0.0
+    peak: float | None = None
+    started: bool = False
+    steps: int = 0
+    readings: list[TrackerReading] = Field(default_factory=list)
+
+
+class ShipmentState(BaseModel):
+    schema_version: Literal[1] = 1
+    shipment_id: str
+    booking: ShipmentBooking | None = None
+    status: ShipmentStatus = ShipmentStatus.BOOKED
+    milestones: dict[Milestone, datetime] = Field(default_factory=dict)
+    at_place: int | None = None
+    arrived_at: datetime | None = None
+    entered: list[int] = Field(default_factory=list)
+    departed: list[int] = Field(default_factory=list)
+    departed_origin_at: datetime | None = None
+    last_ts: datetime | None = None
+    position: tuple[float, float] | None = None
+    speed_kmh: float | None = None
+    devices: dict[str, DeviceTrack] = Field(default_factory=dict)
+    consecutive: dict[BreachKind, Excursion] = Field(default_factory=dict)
+    cumulative: dict[BreachKind, Excursion] = Field(default_factory=dict)
+    deviation_since: datetime | None = None
+    deviation_open: bool = False
+    deviation_max_km: float = 0.0
+    eta: datetime | None = None
+    delay_steps: int = 0
+    mkt_sum: float = 0.0
+    mkt_n: int = 0
+    late_readings: int = 0
+    duplicates: int = 0
+    recent_outputs: dict[str, list[str]] = Field(default_factory=dict)
+    """"device:seq" → the JSON of the events that reading caused (re-emitted on redelivery)."""
+
+    def mkt(self) -> float | None:
+        """Mean kinetic temperature of the trip so far, °C (ΔH/R = 10,000 K)."""
+        if not self.mkt_n or self.mkt_sum <= 0:
+            return None
+        return round(10_000.0 / -math.log(self.mkt_sum / self.mkt_n) - 273.15, 3)

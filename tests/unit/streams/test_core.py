@@ -1,0 +1,214 @@
+"""The stream processor's pure core, fed synthetic voyages (Shanghai → Rotterdam by sea)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streams.core import apply, new_state, step
+from streams.state import ShipmentState
+from tests.samples import booking
+from tradelane.contracts import (
+    BreachEnded,
+    BreachKind,
+    BreachProgress,
+    BreachStarted,
+    Gps,
+    IngestedReading,
+    Milestone,
+    MilestoneReached,
+    ShipmentEvent,
+    ShockDetected,
+    TamperDetected,
+    TrackerReading,
+    TrackerSilent,
+)
+from tradelane.evidence import digest
+
+T0 = datetime(2026, 11, 20, tzinfo=UTC)
+SHANGHAI = (31.23, 121.47)
+SINGAPORE_STRAIT = (1.26, 103.82)
+ROTTERDAM = (51.95, 4.14)
+
+
+def reading(
+    seq: int,
+    minutes: float,
+    pos: tuple[float, float] | None,
+    temp: float = 5.0,
+    device: str = "trk-a",
+    **extra: object,
+) -> IngestedReading:
+    r = TrackerReading(
+        device_id=device,
+        seq=seq,
+        ts=T0 + timedelta(minutes=minutes),
+        gps=None if pos is None else Gps(lat=pos[0], lon=pos[1], speed_kmh=30),
+        temperature_c=temp,
+        battery_pct=90,
+        **extra,  # type: ignore[arg-type]
+    )
+    return IngestedReading(reading=r, received_at=r.ts, mqtt_topic="t")
+
+
+def booked() -> ShipmentState:
+    state = new_state("shp-1")
+    step(state, booking("shp-1", ["trk-a", "trk-b"]))
+    return state
+
+
+def run(state: ShipmentState, items: list[IngestedReading]) -> list[ShipmentEvent]:
+    events: list[ShipmentEvent] = []
+    for item in items:
+        events += step(state, item)
+    return events
+
+
+def kinds(events: list[ShipmentEvent]) -> list[str]:
+    return [e.data.kind for e in events]
+
+
+def voyage() -> list[IngestedReading]:
+    return [
+        reading(0, 0, SHANGHAI),
+        reading(1, 60, (30.0, 122.5)),  # left the port: departed origin
+        reading(2, 60 * 24 * 10, SINGAPORE_STRAIT),
+        reading(3, 60 * 24 * 30, ROTTERDAM),  # arrived at destination
+    ]
+
+
+def test_milestones_of_a_voyage() -> None:
+    state = booked()
+    events = run(state, voyage())
+    milestones = [e.data for e in events if isinstance(e.data, MilestoneReached)]
+    assert [m.milestone for m in milestones] == [
+        Milestone.DEPARTED_ORIGIN,
+        Milestone.ARRIVED_DESTINATION,
+    ]
+    assert milestones[0].place == "CNSHA"
+    assert milestones[0].in_spec
+    assert milestones[1].at == T0 + timedelta(days=30)
+    assert all(e.subject == "shp-1" and e.type.startswith("tradelane.shipment.") for e in events)
+    # Customs clearance arrives on the registry: cleared, then delivered (both already true).
+    cleared = booking("shp-1", ["trk-a", "trk-b"]).model_copy(
+        update={"customs_cleared_at": T0 + timedelta(days=31)}
+    )
+    after = step(state, cleared)
+    assert [e.data.milestone for e in after if isinstance(e.data, MilestoneReached)] == [
+        Milestone.CUSTOMS_CLEARED,
+        Milestone.DELIVERED,
+    ]
+    assert state.status.value == "delivered"
+
+
+def test_temperature_breach_starts_progresses_and_ends_with_evidence() -> None:
+    state = booked()
+    run(state, voyage()[:2])
+    hot = [reading(10 + i, 120 + 5 * i, (29.0, 123.0), temp=11.0 + (i % 3)) for i in range(13)]
+    cool = reading(40, 120 + 5 * 13, (29.0, 123.0), temp=5.0)
+    events = run(state, [*hot, cool])
+    started = [e.data for e in events if isinstance(e.data, BreachStarted)]
+    progress = [e.data for e in events if isinstance(e.data, BreachProgress)]
+    ended = [e.data for e in events if isinstance(e.data, BreachEnded)]
+    assert [(s.breach, s.rule.value) for s in started] == [
+        (BreachKind.TEMPERATURE_HIGH, "consecutive")
+    ]
+    assert started[0].started_at == hot[0].reading.ts
+    assert [p.duration_s for p in progress] == [1800, 2700, 3600]
+    assert len(ended) == 1
+    assert ended[0].duration_s == 65 * 60
+    assert ended[0].peak == 13.0
+    assert ended[0].evidence.digest == digest([h.reading for h in hot])
+    assert ended[0].evidence.count == 13
+    assert ended[0].mean_kinetic_temperature_c is not None
+
+
+def test_short_excursions_and_the_departure_grace_do_not_breach() -> None:
+    state = booked()
+    run(state, voyage()[:2])
+    blips = [
+        reading(10, 61, (30.0, 122.6), temp=15.0),  # within the grace period
+        reading(11, 120, (29.0, 123.0), temp=12.0),
+        reading(12, 140, (29.0, 123.0), temp=5.0),
+    ]  # 20 min outside: below 30
+    assert "breach_started" not in kinds(run(state, blips))
+
+
+def test_redelivered_readings_change_nothing_and_re_emit_the_same_events() -> None:
+    state = booked()
+    first = run(state, voyage())
+    before = state.model_dump_json(exclude={"duplicates"})
+    again = run(state, voyage())
+    assert [e.id for e in again] == [e.id for e in first]
+    assert state.model_dump_json(exclude={"duplicates"}) == before
+    assert state.duplicates == 4
+
+
+def test_shock_tamper_and_silence() -> None:
+    state = booked()
+    run(state, voyage()[:2])
+    events = run(
+        state,
+        [
+            reading(2, 100, (29.5, 123.0), device="trk-b"),
+            reading(3, 120, (29.0, 123.0), shock_g=14.0),
+            reading(4, 135, (29.0, 123.0), light_lux=400.0),
+            reading(5, 150, (29.0, 123.0), light_lux=500.0),  # still open: no second event
+            reading(6, 600, (28.0, 124.0)),  # trk-b silent for > 3 of its intervals
+        ],
+    )
+    assert [type(e.data) for e in events if not isinstance(e.data, TrackerSilent)].count(
+        ShockDetected
+    ) == 1
+    assert kinds(events).count("tamper_detected") == 1
+    tamper = next(e.data for e in events if isinstance(e.data, TamperDetected))
+    assert tamper.light_lux == 400.0
+    silent = [e.data for e in events if isinstance(e.data, TrackerSilent)]
+    assert [(s.device_id, s.judged_by) for s in silent] == [("trk-b", "event_time")]
+
+
+def test_route_deviation() -> None:
+    state = booked()
+    run(state, voyage()[:2])
+    off = [reading(10 + i, 200 + 30 * i, (10.0, 150.0)) for i in range(4)]  # Pacific, far off
+    back = reading(20, 400, (30.5, 122.0))  # back near the planned lane
+    events = run(state, [*off, back])
+    assert kinds(events).count("deviation_started") == 1
+    assert kinds(events).count("deviation_ended") == 1
+
+
+def test_apply_leaves_the_given_state_untouched() -> None:
+    state = booked()
+    snapshot = state.model_dump_json()
+    new, _events = apply(state, voyage()[0])
+    assert state.model_dump_json() == snapshot
+    assert new.model_dump_json() != snapshot
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_duplicates_and_redelivery_never_change_the_events(data: st.DataObject) -> None:
+    """Any interleaving of redeliveries yields the same set of event ids as one clean pass."""
+    base = [
+        *voyage()[:2],
+        *[reading(10 + i, 120 + 5 * i, (29.0, 123.0), temp=12.0) for i in range(10)],
+        reading(30, 200, (29.0, 123.0), temp=5.0),
+        voyage()[3],
+    ]
+    clean = {e.id for e in run(booked(), base)}
+    noisy: list[IngestedReading] = []
+    for item in base:
+        noisy.append(item)
+        noisy += [item] * data.draw(st.integers(0, 2))
+        if noisy and data.draw(st.booleans()):
+            noisy.append(data.draw(st.sampled_from(noisy)))
+    assert {e.id for e in run(booked(), noisy)} == clean
+
+
+def test_readings_before_the_booking_are_remembered_but_raise_nothing() -> None:
+    state = new_state("shp-1")
+    assert step(state, voyage()[0]) == []
+    assert state.devices["trk-a"].recent_seqs == [0]
+    assert state.milestones == {}
