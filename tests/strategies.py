@@ -57,6 +57,22 @@ from tradelane.contracts import (
     Trigger,
     TriggerKind,
 )
+from tradelane.contracts.insurance import (
+    ClaimApproved,
+    ClaimDecision,
+    ClaimEvent,
+    ClaimNeedsReview,
+    ClaimPaid,
+    ClaimRaised,
+    ClaimRejected,
+    ClaimUpgraded,
+    Decision,
+    GateCode,
+    GateFinding,
+    MeasureUnit,
+    PayeeRole,
+)
+from tradelane.contracts.registries import DataQualityGate
 
 ids = st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9_.:-]{0,15}\Z")
 texts = st.text(min_size=1, max_size=20)
@@ -190,6 +206,16 @@ facilities = st.builds(
     auto_drawdown=st.booleans(),
     pledged_shipments=st.lists(ids, max_size=3),
 )
+gates = st.builds(
+    DataQualityGate,
+    require_evidence=st.booleans(),
+    min_readings=st.integers(1, 100),
+    max_gap_s=st.integers(1, 86_400),
+    max_clock_skew_s=st.integers(0, 86_400),
+    min_fix=st.none() | st.sampled_from(FixQuality),
+    max_hdop=st.none() | st.floats(0, 99.9),
+    quorum=st.none() | st.integers(1, 5),
+)
 policies = st.builds(
     Policy,
     policy_id=ids,
@@ -209,10 +235,15 @@ policies = st.builds(
                 min_size=1,
                 max_size=3,
             ),
+            trigger_id=st.none() | ids,
+            per_day_share=st.none() | fractions,
+            cap_share=st.none() | fractions,
+            gate=st.none() | gates,
         ),
         min_size=1,
         max_size=3,
     ),
+    gate=gates,
 )
 fx_rates = st.builds(
     FxRate,
@@ -247,7 +278,14 @@ BY_MODEL: dict[type[BaseModel], st.SearchStrategy[BaseModel]] = {
 # --- shipment events ------------------------------------------------------------------------
 
 finite_floats = st.floats(-1e6, 1e6)
-reading_refs = st.builds(ReadingRef, device_id=ids, seq=st.integers(0, 2**40), ts=aware)
+reading_refs = st.builds(
+    ReadingRef,
+    device_id=ids,
+    seq=st.integers(0, 2**40),
+    ts=aware,
+    fix=st.none() | st.sampled_from(FixQuality),
+    hdop=st.none() | st.floats(0, 99.9),
+)
 evidences = st.builds(
     Evidence,
     readings=st.lists(reading_refs, max_size=3),
@@ -270,6 +308,7 @@ event_data = st.one_of(
         status=st.sampled_from(ShipmentStatus),
         dwell_s=st.none() | st.integers(0, 10**7),
         in_spec=st.booleans(),
+        evidence=st.none() | evidences,
     ),
     st.builds(
         BreachStarted,
@@ -326,9 +365,19 @@ event_data = st.one_of(
     ),
     st.builds(TrackerResumed, device_id=ids, at=aware, silent_s=st.integers(0, 10**7)),
     st.builds(
-        DeviationStarted, at=aware, distance_km=st.floats(0, 2e4), limit_km=st.floats(0.1, 1e3)
+        DeviationStarted,
+        at=aware,
+        distance_km=st.floats(0, 2e4),
+        limit_km=st.floats(0.1, 1e3),
+        evidence=st.none() | evidences,
     ),
-    st.builds(DeviationEnded, started_at=aware, ended_at=aware, max_distance_km=st.floats(0, 2e4)),
+    st.builds(
+        DeviationEnded,
+        started_at=aware,
+        ended_at=aware,
+        max_distance_km=st.floats(0, 2e4),
+        evidence=st.none() | evidences,
+    ),
     st.builds(
         EtaChanged, at=aware, eta=aware, previous_eta=st.none() | aware, planned_arrival=aware
     ),
@@ -346,3 +395,94 @@ shipment_events = st.builds(
     data=event_data,
 )
 BY_MODEL[ShipmentEvent] = shipment_events
+# --- insurance claims and decisions ---------------------------------------------------------
+
+claim_ids = st.from_regex(r"\A[0-9a-f]{32}\Z")
+trigger_keys = st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9_.:-]{0,15}\Z")
+claim_facts = {
+    "claim_id": claim_ids,
+    "policy_id": ids,
+    "shipment_id": ids,
+    "trigger": trigger_keys,
+    "trigger_kind": st.sampled_from(TriggerKind),
+    "tier": st.integers(0, 5),
+    "share": fractions,
+    "at": aware,
+}
+tier_reached = {
+    **claim_facts,
+    "measure": st.floats(0, 1e6),
+    "unit": st.sampled_from(MeasureUnit),
+    "threshold": st.floats(0, 1e6),
+    "claim_value": money,
+    "evidence": st.lists(evidences, max_size=2),
+    "cause_event_id": st.text(min_size=1, max_size=32),
+}
+claim_data = st.one_of(
+    st.builds(ClaimRaised, **tier_reached),
+    st.builds(
+        ClaimUpgraded, previous_share=fractions, previous_tier=st.integers(0, 5), **tier_reached
+    ),
+    st.builds(
+        ClaimNeedsReview,
+        findings=st.lists(
+            st.builds(
+                GateFinding,
+                code=st.sampled_from(GateCode),
+                device_id=st.none() | ids,
+                detail=st.text(max_size=20),
+            ),
+            min_size=1,
+            max_size=3,
+        ),
+        **claim_facts,
+    ),
+    st.builds(
+        ClaimApproved,
+        approved_by=st.sampled_from(["gate", "insurer"]),
+        insurer_id=st.none() | texts,
+        command_id=st.none() | texts,
+        claim_value=money,
+        **claim_facts,
+    ),
+    st.builds(
+        ClaimRejected,
+        insurer_id=texts,
+        command_id=texts,
+        reason=st.text(max_size=20),
+        **claim_facts,
+    ),
+    st.builds(
+        ClaimPaid,
+        cause_id=claim_ids,
+        amount=money,
+        claim_paid_total=money,
+        policy_paid_total=money,
+        capped=st.booleans(),
+        loss_payee=texts,
+        payee_role=st.sampled_from(PayeeRole),
+        facility_id=st.none() | ids,
+        **claim_facts,
+    ),
+)
+BY_MODEL[ClaimEvent] = st.builds(
+    ClaimEvent,
+    id=st.text(min_size=1, max_size=32),
+    source=st.just("/tradelane/finance/insurance"),
+    type=st.just("tradelane.insurance.test.v1"),
+    subject=ids,
+    time=aware,
+    data=claim_data,
+)
+BY_MODEL[ClaimDecision] = st.builds(
+    ClaimDecision,
+    command_id=texts,
+    decision=st.sampled_from(Decision),
+    claim_id=claim_ids,
+    policy_id=ids,
+    shipment_id=ids,
+    insurer_id=texts,
+    share=fractions,
+    at=aware,
+    reason=st.text(max_size=20),
+)

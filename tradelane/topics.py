@@ -16,6 +16,8 @@ from typing import Literal
 from pydantic import BaseModel
 
 from tradelane.contracts import (
+    ClaimDecision,
+    ClaimEvent,
     DeadLetter,
     EventEnvelope,
     Facility,
@@ -60,7 +62,10 @@ SHIPMENTS_EVENTS = KafkaTopic("shipments.events", 12, "delete", ShipmentEvent, "
 FINANCE_FACILITIES = KafkaTopic("finance.facilities", 3, "compact", Facility, "facility_id")
 FINANCE_EVENTS = KafkaTopic("finance.events", 6, "delete", EventEnvelope, "facility_id")
 INSURANCE_POLICIES = KafkaTopic("insurance.policies", 3, "compact", Policy, "policy_id")
-INSURANCE_CLAIMS = KafkaTopic("insurance.claims", 6, "delete", EventEnvelope, "policy_id")
+INSURANCE_CLAIMS = KafkaTopic("insurance.claims", 6, "delete", ClaimEvent, "policy_id")
+INSURANCE_COMMANDS = KafkaTopic(
+    "insurance.commands", 12, "delete", ClaimDecision, "shipment_id", retention_ms=-1
+)
 FX_RATES = KafkaTopic("fx.rates", 1, "compact", FxRate, "BASE/QUOTE")
 
 KAFKA_TOPICS: tuple[KafkaTopic, ...] = (
@@ -72,6 +77,7 @@ KAFKA_TOPICS: tuple[KafkaTopic, ...] = (
     FINANCE_EVENTS,
     INSURANCE_POLICIES,
     INSURANCE_CLAIMS,
+    INSURANCE_COMMANDS,
     FX_RATES,
 )
 

@@ -30,6 +30,7 @@ def test_every_topic_named_by_the_architecture_is_declared() -> None:
         "finance.events",
         "insurance.policies",
         "insurance.claims",
+        "insurance.commands",
         "fx.rates",
     }
 

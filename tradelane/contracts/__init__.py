@@ -35,6 +35,23 @@ from tradelane.contracts.events import (
     TrackerSilent,
     shipment_event_type,
 )
+from tradelane.contracts.insurance import (
+    ClaimApproved,
+    ClaimDecision,
+    ClaimEvent,
+    ClaimEventData,
+    ClaimNeedsReview,
+    ClaimPaid,
+    ClaimRaised,
+    ClaimRejected,
+    ClaimUpgraded,
+    Decision,
+    GateCode,
+    GateFinding,
+    MeasureUnit,
+    PayeeRole,
+    claim_event_type,
+)
 from tradelane.contracts.money import Money
 from tradelane.contracts.readings import (
     DeviceState,
@@ -47,6 +64,7 @@ from tradelane.contracts.readings import (
 )
 from tradelane.contracts.registries import (
     CollateralStatus,
+    DataQualityGate,
     Facility,
     FxRate,
     PayoutTier,
@@ -79,6 +97,8 @@ ALL_CONTRACTS: dict[str, type[BaseModel]] = {
     "kafka.insurance.policies.v1": Policy,
     "kafka.fx.rates.v1": FxRate,
     "kafka.event_envelope.v1": EventEnvelope,
+    "kafka.insurance.claims.v1": ClaimEvent,
+    "kafka.insurance.commands.v1": ClaimDecision,
 }
 """Every contract by a stable export name: ``{transport}.{topic or payload}.v{version}``."""
 
@@ -91,11 +111,22 @@ __all__ = [
     "BreachRule",
     "BreachStarted",
     "Cargo",
+    "ClaimApproved",
+    "ClaimDecision",
+    "ClaimEvent",
+    "ClaimEventData",
+    "ClaimNeedsReview",
+    "ClaimPaid",
+    "ClaimRaised",
+    "ClaimRejected",
+    "ClaimUpgraded",
     "CollateralStatus",
     "ConditionProfile",
     "Contract",
+    "DataQualityGate",
     "DeadLetter",
     "DeadLetterReason",
+    "Decision",
     "DelayPredicted",
     "DeviationEnded",
     "DeviationStarted",
@@ -108,12 +139,16 @@ __all__ = [
     "Facility",
     "FixQuality",
     "FxRate",
+    "GateCode",
+    "GateFinding",
     "Gps",
     "IngestedReading",
     "Leg",
+    "MeasureUnit",
     "Milestone",
     "MilestoneReached",
     "Money",
+    "PayeeRole",
     "PayoutTier",
     "Place",
     "PlaceKind",
@@ -134,5 +169,6 @@ __all__ = [
     "Trigger",
     "TriggerKind",
     "UtcDatetime",
+    "claim_event_type",
     "shipment_event_type",
 ]

@@ -23,7 +23,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from tradelane.contracts.base import Contract, UtcDatetime
-from tradelane.contracts.readings import DeviceId
+from tradelane.contracts.readings import DeviceId, FixQuality
 from tradelane.contracts.shipments import Locode
 
 SHIPMENT_EVENT_SOURCE = "/tradelane/streams"
@@ -65,11 +65,18 @@ class BreachRule(StrEnum):
 
 
 class ReadingRef(Contract):
-    """Identifies one reading: enough to fetch it again from Kafka or InfluxDB."""
+    """Identifies one reading: enough to fetch it again from Kafka or InfluxDB.
+
+    ``fix`` and ``hdop`` (optional, added compatibly) copy the reading's GNSS quality so a
+    data-quality gate can judge the evidence without re-fetching it; the digest still covers
+    the full readings.
+    """
 
     device_id: DeviceId
     seq: Annotated[int, Field(ge=0)]
     ts: UtcDatetime
+    fix: FixQuality | None = None
+    hdop: Annotated[float | None, Field(ge=0, le=99.9)] = None
 
 
 class Evidence(Contract):
@@ -94,6 +101,9 @@ class MilestoneReached(Contract):
     status: ShipmentStatus
     dwell_s: Annotated[int | None, Field(ge=0, description="Time spent at the place left")] = None
     in_spec: bool = Field(description="No open breach, no tamper, trackers healthy")
+    evidence: Evidence | None = Field(
+        default=None, description="Readings that placed the shipment (added compatibly)"
+    )
 
 
 class BreachStarted(Contract):
@@ -179,6 +189,9 @@ class DeviationStarted(Contract):
     at: UtcDatetime
     distance_km: Annotated[float, Field(ge=0)]
     limit_km: Annotated[float, Field(gt=0)]
+    evidence: Evidence | None = Field(
+        default=None, description="Readings off the corridor (added compatibly)"
+    )
 
 
 class DeviationEnded(Contract):
@@ -186,6 +199,9 @@ class DeviationEnded(Contract):
     started_at: UtcDatetime
     ended_at: UtcDatetime
     max_distance_km: Annotated[float, Field(ge=0)]
+    evidence: Evidence | None = Field(
+        default=None, description="Readings off the corridor (added compatibly)"
+    )
 
 
 class EtaChanged(Contract):

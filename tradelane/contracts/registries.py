@@ -14,6 +14,7 @@ from pydantic import Field
 
 from tradelane.contracts.base import Contract, UtcDatetime
 from tradelane.contracts.money import Currency, Fraction, Money, Rate
+from tradelane.contracts.readings import FixQuality
 from tradelane.contracts.shipments import ShipmentId
 
 PartyId = Annotated[str, Field(min_length=1, max_length=64)]
@@ -56,14 +57,71 @@ class PayoutTier(Contract):
     share: Fraction
 
 
+class DataQualityGate(Contract):
+    """What the evidence behind a trigger must show before the trigger pays without review.
+
+    A trigger that fails the gate still raises its claim, in ``needs_review``: bad data delays
+    a payout to a human decision, it never silently drops a claim. Defaults suit trackers
+    reporting every 5-15 minutes.
+    """
+
+    require_evidence: bool = Field(
+        default=True, description="A trigger whose event carries no readings goes to review"
+    )
+    min_readings: Annotated[int, Field(ge=1, description="Per agreeing tracker")] = 1
+    max_gap_s: Annotated[
+        int, Field(ge=1, description="Longest silence between two readings of one tracker")
+    ] = 1800
+    max_clock_skew_s: Annotated[
+        int, Field(ge=0, description="How far a reading may lie after the event that cites it")
+    ] = 300
+    min_fix: FixQuality | None = Field(
+        default=None, description="Lowest GNSS fix accepted; None: fix not checked"
+    )
+    max_hdop: Annotated[float | None, Field(ge=0, description="None: HDOP not checked")] = None
+    quorum: Annotated[
+        int | None,
+        Field(
+            ge=1,
+            description="Trackers that must agree; None: a strict majority of the "
+            "shipment's trackers",
+        ),
+    ] = None
+
+
 class Trigger(Contract):
+    """A payout rule. Fields after ``cumulative`` were added compatibly (defaults keep the
+    meaning of earlier records)."""
+
     kind: TriggerKind
     tiers: Annotated[list[PayoutTier], Field(min_length=1)]
     cumulative: bool = False
+    trigger_id: Annotated[
+        str | None,
+        Field(
+            pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,31}$",
+            description="Stable name of the trigger within its policy (part of the claim id); "
+            "None: the kind, numbered when a kind repeats",
+        ),
+    ] = None
+    per_day_share: Annotated[
+        Fraction | None,
+        Field(description="Delay only: share per started day beyond the first tier's hours"),
+    ] = None
+    cap_share: Annotated[
+        Fraction | None, Field(description="Delay only: ceiling of the per-day payout")
+    ] = None
+    gate: DataQualityGate | None = Field(
+        default=None, description="Overrides the policy's gate for this trigger"
+    )
 
 
 class Policy(Contract):
-    """A parametric cargo policy on one shipment (schema version 1)."""
+    """A parametric cargo policy on one shipment (schema version 1).
+
+    ``loss_payee`` None means: the lender when the shipment is pledged to a facility, else the
+    insured. ``gate`` was added compatibly.
+    """
 
     schema_version: Literal[1] = 1
     policy_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
@@ -74,6 +132,7 @@ class Policy(Contract):
     deductible: Money
     loss_payee: PartyId | None = None
     triggers: Annotated[list[Trigger], Field(min_length=1)]
+    gate: DataQualityGate = DataQualityGate()
 
 
 class FxRate(Contract):
