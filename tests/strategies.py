@@ -395,6 +395,7 @@ shipment_events = st.builds(
     data=event_data,
 )
 BY_MODEL[ShipmentEvent] = shipment_events
+
 # --- insurance claims and decisions ---------------------------------------------------------
 
 claim_ids = st.from_regex(r"\A[0-9a-f]{32}\Z")
@@ -486,3 +487,7 @@ BY_MODEL[ClaimDecision] = st.builds(
     at=aware,
     reason=st.text(max_size=20),
 )
+
+from tests.finance_strategies import FINANCE_BY_MODEL  # noqa: E402  (uses the strategies above)
+
+BY_MODEL.update(FINANCE_BY_MODEL)

@@ -19,10 +19,12 @@ from tradelane.contracts import (
     ClaimDecision,
     ClaimEvent,
     DeadLetter,
-    EventEnvelope,
     Facility,
+    FinanceCommand,
+    FinanceEvent,
     FxRate,
     IngestedReading,
+    LedgerEntry,
     Policy,
     ShipmentBooking,
     ShipmentEvent,
@@ -60,7 +62,13 @@ TRACKER_DEADLETTER = KafkaTopic(
 SHIPMENTS_REGISTRY = KafkaTopic("shipments.registry", 6, "compact", ShipmentBooking, "shipment_id")
 SHIPMENTS_EVENTS = KafkaTopic("shipments.events", 12, "delete", ShipmentEvent, "shipment_id")
 FINANCE_FACILITIES = KafkaTopic("finance.facilities", 3, "compact", Facility, "facility_id")
-FINANCE_EVENTS = KafkaTopic("finance.events", 6, "delete", EventEnvelope, "facility_id")
+FINANCE_EVENTS = KafkaTopic("finance.events", 6, "delete", FinanceEvent, "facility_id")
+FINANCE_COMMANDS = KafkaTopic(
+    "finance.commands", 6, "delete", FinanceCommand, "facility_id", retention_ms=-1
+)
+FINANCE_LEDGER = KafkaTopic(
+    "finance.ledger", 6, "delete", LedgerEntry, "facility_id", retention_ms=-1
+)
 INSURANCE_POLICIES = KafkaTopic("insurance.policies", 3, "compact", Policy, "policy_id")
 INSURANCE_CLAIMS = KafkaTopic("insurance.claims", 6, "delete", ClaimEvent, "policy_id")
 INSURANCE_COMMANDS = KafkaTopic(
@@ -75,6 +83,8 @@ KAFKA_TOPICS: tuple[KafkaTopic, ...] = (
     SHIPMENTS_EVENTS,
     FINANCE_FACILITIES,
     FINANCE_EVENTS,
+    FINANCE_COMMANDS,
+    FINANCE_LEDGER,
     INSURANCE_POLICIES,
     INSURANCE_CLAIMS,
     INSURANCE_COMMANDS,

@@ -28,6 +28,8 @@ def test_every_topic_named_by_the_architecture_is_declared() -> None:
         "shipments.events",
         "finance.facilities",
         "finance.events",
+        "finance.commands",
+        "finance.ledger",
         "insurance.policies",
         "insurance.claims",
         "insurance.commands",

@@ -35,6 +35,11 @@ from tradelane.contracts.events import (
     TrackerSilent,
     shipment_event_type,
 )
+from tradelane.contracts.finance import (
+    FinanceCommand,
+    FinanceEvent,
+    LedgerEntry,
+)
 from tradelane.contracts.insurance import (
     ClaimApproved,
     ClaimDecision,
@@ -99,6 +104,9 @@ ALL_CONTRACTS: dict[str, type[BaseModel]] = {
     "kafka.event_envelope.v1": EventEnvelope,
     "kafka.insurance.claims.v1": ClaimEvent,
     "kafka.insurance.commands.v1": ClaimDecision,
+    "kafka.finance.events.v1": FinanceEvent,
+    "kafka.finance.commands.v1": FinanceCommand,
+    "kafka.finance.ledger.v1": LedgerEntry,
 }
 """Every contract by a stable export name: ``{transport}.{topic or payload}.v{version}``."""
 
@@ -137,12 +145,15 @@ __all__ = [
     "EventEnvelope",
     "Evidence",
     "Facility",
+    "FinanceCommand",
+    "FinanceEvent",
     "FixQuality",
     "FxRate",
     "GateCode",
     "GateFinding",
     "Gps",
     "IngestedReading",
+    "LedgerEntry",
     "Leg",
     "MeasureUnit",
     "Milestone",

@@ -7,6 +7,7 @@ pledge and insurance engines extend them in later versions, keeping old versions
 
 from __future__ import annotations
 
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -26,8 +27,43 @@ class CollateralStatus(StrEnum):
     DELIVERED = "delivered"
 
 
+class ImpairmentKind(StrEnum):
+    """What can damage pledged cargo; breach kinds share their names with ``BreachKind``."""
+
+    TEMPERATURE_HIGH = "temperature_high"
+    TEMPERATURE_LOW = "temperature_low"
+    HUMIDITY_HIGH = "humidity_high"
+    SHOCK = "shock"
+    TAMPER = "tamper"
+    DEVIATION = "deviation"
+
+
+class HaircutRule(Contract):
+    """Cut a shipment's collateral value by ``haircut`` once an impairment reaches a severity.
+
+    Severity is in the impairment's own unit: minutes out of band for breaches, g for shock,
+    km off the corridor for deviation; tamper has no severity (use 0). The largest matching
+    haircut applies and is never lifted (damage done stays done); 1 makes the cargo ineligible.
+    """
+
+    impairment: ImpairmentKind
+    min_severity: Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=6)] = Decimal(0)
+    haircut: Fraction
+
+
+class DayCount(StrEnum):
+    """Day-count convention of simple daily interest: annual rate / days-in-year per day."""
+
+    ACT_365F = "ACT/365F"
+    ACT_360 = "ACT/360"
+
+
 class Facility(Contract):
-    """An inventory-pledge credit line from a bank to a borrower (schema version 1)."""
+    """An inventory-pledge credit line from a bank to a borrower (schema version 1).
+
+    The fields after ``pledged_shipments`` were added compatibly (every earlier record still
+    parses, and their defaults mean what an earlier record meant: no haircuts, no interest).
+    """
 
     schema_version: Literal[1] = 1
     facility_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
@@ -35,13 +71,23 @@ class Facility(Contract):
     borrower_id: PartyId
     limit: Money
     advance_rates: dict[CollateralStatus, Fraction]
-    concentration_limit: Annotated[Fraction, Field(description="Max share of base per shipment")]
+    concentration_limit: Annotated[
+        Fraction, Field(description="Max share of the limit that one shipment may secure")
+    ]
     margin_call_cure_hours: Annotated[int, Field(ge=0)] = 48
     drawdown_schedule: Annotated[
         dict[str, Fraction], Field(description="Milestone name -> share of eligible advance")
     ] = {}
     auto_drawdown: bool = True
     pledged_shipments: list[ShipmentId] = []
+    haircut_schedule: list[HaircutRule] = []
+    margin_call_threshold: Annotated[
+        Fraction, Field(description="Call when outstanding > available x (1 + threshold)")
+    ] = Decimal(0)
+    interest_rate: Annotated[Fraction, Field(description="Annual simple rate, 0.08 = 8 %")] = (
+        Decimal(0)
+    )
+    day_count: DayCount = DayCount.ACT_365F
 
 
 class TriggerKind(StrEnum):

@@ -1,0 +1,262 @@
+"""Hypothesis strategies for the pledge-finance contracts (``tradelane.contracts.finance``)
+and the facility registry's finance terms; ``tests.strategies`` merges :data:`FINANCE_BY_MODEL`
+into its ``BY_MODEL``, so every finance contract is covered by the round-trip tests."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from hypothesis import strategies as st
+from pydantic import BaseModel
+
+from tests.strategies import aware, currencies, fractions, ids, money
+from tradelane.contracts import CollateralStatus, Facility, Milestone, Money
+from tradelane.contracts.finance import (
+    AppliedFx,
+    BorrowingBaseChanged,
+    CollateralLine,
+    DayTick,
+    Direction,
+    DrawdownExecuted,
+    DrawdownRejected,
+    DrawdownRequested,
+    FinanceCommand,
+    FinanceEvent,
+    InterestAccrued,
+    LedgerAccount,
+    LedgerEntry,
+    LedgerEntryKind,
+    MarginCallCured,
+    MarginCallExpired,
+    MarginCallIssued,
+    Posting,
+    RepaymentApplied,
+    RepaymentReceived,
+    RepaymentRejected,
+    RepaymentSource,
+    ResultCode,
+    SaleReported,
+)
+from tradelane.contracts.registries import DayCount, HaircutRule, ImpairmentKind
+
+haircut_rules = st.builds(
+    HaircutRule,
+    impairment=st.sampled_from(ImpairmentKind),
+    min_severity=st.decimals(min_value=Decimal(0), max_value=Decimal(10**4), places=2),
+    haircut=fractions,
+)
+facilities = st.builds(
+    Facility,
+    facility_id=ids,
+    bank_id=st.text(min_size=1, max_size=20),
+    borrower_id=st.text(min_size=1, max_size=20),
+    limit=money,
+    advance_rates=st.dictionaries(st.sampled_from(CollateralStatus), fractions),
+    concentration_limit=fractions,
+    margin_call_cure_hours=st.integers(0, 720),
+    drawdown_schedule=st.dictionaries(st.sampled_from([m.value for m in Milestone]), fractions),
+    auto_drawdown=st.booleans(),
+    pledged_shipments=st.lists(ids, max_size=3),
+    haircut_schedule=st.lists(haircut_rules, max_size=3),
+    margin_call_threshold=fractions,
+    interest_rate=fractions,
+    day_count=st.sampled_from(DayCount),
+)
+
+hex64 = st.from_regex(r"\A[0-9a-f]{64}\Z")
+fee_ids = st.text(min_size=1, max_size=32)
+positive_amounts = st.decimals(min_value=Decimal("0.01"), max_value=Decimal(10) ** 12, places=2)
+signed_money = st.builds(
+    Money,
+    amount=st.decimals(min_value=-(Decimal(10) ** 12), max_value=Decimal(10) ** 12, places=2),
+    currency=currencies,
+)
+applied_fx = st.builds(
+    AppliedFx,
+    base=currencies,
+    quote=currencies,
+    rate=st.decimals(min_value=Decimal("0.000001"), max_value=Decimal(10) ** 6, places=8),
+    as_of=st.none() | aware,
+    via=st.none() | currencies,
+)
+postings = st.builds(
+    Posting,
+    posting_id=fee_ids,
+    account=st.sampled_from(LedgerAccount),
+    direction=st.sampled_from(Direction),
+    amount=positive_amounts,
+    currency=currencies,
+    fx=applied_fx,
+    cause_event_id=fee_ids,
+)
+ledger_entries = st.builds(
+    LedgerEntry,
+    facility_id=ids,
+    seq=st.integers(0, 2**40),
+    entry_id=fee_ids,
+    kind=st.sampled_from(LedgerEntryKind),
+    cause_event_id=fee_ids,
+    at=aware,
+    postings=st.lists(postings, min_size=2, max_size=4),
+    prev_hash=hex64,
+    hash=hex64,
+)
+finance_data = st.one_of(
+    st.builds(
+        DrawdownExecuted,
+        facility_id=ids,
+        shipment_id=ids,
+        milestone=st.sampled_from(Milestone),
+        drawdown_id=fee_ids,
+        amount=money,
+        share=fractions,
+        headroom_before=signed_money,
+        outstanding_after=money,
+        fx=applied_fx,
+        at=aware,
+        ledger_seq=st.integers(0, 2**40),
+        ledger_hash=hex64,
+    ),
+    st.builds(
+        DrawdownRejected,
+        facility_id=ids,
+        shipment_id=ids,
+        milestone=st.sampled_from(Milestone),
+        code=st.sampled_from(ResultCode),
+        requested=st.none() | money,
+        headroom=st.none() | signed_money,
+        at=aware,
+    ),
+    st.builds(
+        BorrowingBaseChanged,
+        facility_id=ids,
+        at=aware,
+        base=money,
+        previous_base=money,
+        outstanding=money,
+        headroom=signed_money,
+        collateral=st.lists(
+            st.builds(
+                CollateralLine,
+                shipment_id=ids,
+                status=st.none() | st.sampled_from(CollateralStatus),
+                value=st.none() | money,
+                advance_rate=fractions,
+                haircut=fractions,
+                eligible=money,
+            ),
+            max_size=3,
+        ),
+    ),
+    st.builds(
+        MarginCallIssued,
+        facility_id=ids,
+        margin_call_id=fee_ids,
+        at=aware,
+        due_at=aware,
+        shortfall=money,
+        outstanding=money,
+        base=money,
+    ),
+    st.builds(
+        MarginCallCured,
+        facility_id=ids,
+        margin_call_id=fee_ids,
+        at=aware,
+        cured_by=st.sampled_from(["repayment", "collateral"]),
+        outstanding=money,
+        base=money,
+    ),
+    st.builds(
+        MarginCallExpired,
+        facility_id=ids,
+        margin_call_id=fee_ids,
+        at=aware,
+        due_at=aware,
+        shortfall=money,
+    ),
+    st.builds(
+        RepaymentApplied,
+        facility_id=ids,
+        shipment_id=st.none() | ids,
+        cause_id=fee_ids,
+        source=st.sampled_from(RepaymentSource),
+        received=money,
+        fx=applied_fx,
+        interest_paid=money,
+        principal_paid=money,
+        surplus=money,
+        outstanding_after=money,
+        at=aware,
+        ledger_seq=st.none() | st.integers(0, 2**40),
+        ledger_hash=st.none() | hex64,
+    ),
+    st.builds(
+        RepaymentRejected,
+        facility_id=ids,
+        cause_id=fee_ids,
+        code=st.sampled_from(ResultCode),
+        at=aware,
+    ),
+    st.builds(
+        InterestAccrued,
+        facility_id=ids,
+        day=st.dates(),
+        principal=money,
+        annual_rate=fractions,
+        day_count=st.sampled_from(DayCount),
+        amount=money,
+        interest_due_after=money,
+        at=aware,
+        ledger_seq=st.integers(0, 2**40),
+        ledger_hash=hex64,
+    ),
+)
+finance_events = st.builds(
+    FinanceEvent,
+    id=st.text(min_size=1, max_size=32),
+    source=st.just("/tradelane/finance"),
+    type=st.just("tradelane.finance.test.v1"),
+    subject=ids,
+    time=aware,
+    data=finance_data,
+)
+command_data = st.one_of(
+    st.builds(
+        DrawdownRequested,
+        request_id=fee_ids,
+        facility_id=ids,
+        shipment_id=ids,
+        milestone=st.sampled_from(Milestone),
+        at=aware,
+    ),
+    st.builds(
+        RepaymentReceived,
+        facility_id=ids,
+        shipment_id=st.none() | ids,
+        amount=money,
+        cause_id=fee_ids,
+        source=st.sampled_from(RepaymentSource),
+        at=aware,
+    ),
+    st.builds(
+        SaleReported, facility_id=ids, shipment_id=ids, proceeds=money, cause_id=fee_ids, at=aware
+    ),
+    st.builds(DayTick, facility_id=ids, at=aware),
+)
+finance_commands = st.builds(
+    FinanceCommand,
+    id=st.text(min_size=1, max_size=32),
+    source=st.just("/tradelane/test"),
+    type=st.just("tradelane.finance.command.test.v1"),
+    subject=ids,
+    time=aware,
+    data=command_data,
+)
+
+FINANCE_BY_MODEL: dict[type[BaseModel], st.SearchStrategy[BaseModel]] = {
+    Facility: facilities,
+    FinanceEvent: finance_events,
+    FinanceCommand: finance_commands,
+    LedgerEntry: ledger_entries,
+}

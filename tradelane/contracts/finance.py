@@ -1,0 +1,341 @@
+"""Inventory-pledge finance on the wire: the pledge engine's events (``finance.events``), the
+commands it accepts (``finance.commands``) and its hash-chained ledger (``finance.ledger``).
+
+Events and commands are discriminated unions on ``kind``, like shipment events. Envelopes carry
+``type = tradelane.finance.{kind}.v1`` (events) or ``tradelane.finance.command.{kind}.v1``
+(commands), ``subject = facility_id`` and an ``id`` derived from the cause, so the same input
+processed twice produces the same ids.
+
+Every amount is a Decimal with a currency, serialised as a string; the ledger never holds a
+float. Result codes are declared in precedence order: when several rules reject a request, the
+first of them in this order is the one reported (see docs/finance.md).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from tradelane.contracts.base import Contract, UtcDatetime
+from tradelane.contracts.envelope import Envelope
+from tradelane.contracts.events import Milestone
+from tradelane.contracts.money import Amount, Currency, Fraction, Money, Rate
+from tradelane.contracts.registries import CollateralStatus, DayCount
+from tradelane.contracts.shipments import ShipmentId
+
+FINANCE_EVENT_SOURCE = "/tradelane/finance"
+FacilityId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+CauseId = Annotated[str, Field(min_length=1, max_length=128)]
+Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+GENESIS_HASH = "0" * 64
+"""``prev_hash`` of a facility's first ledger entry."""
+
+
+class ResultCode(StrEnum):
+    """Outcome of a drawdown or repayment, in precedence order (first applicable wins)."""
+
+    OK = "ok"
+    FACILITY_UNKNOWN = "facility_unknown"
+    INVALID_AMOUNT = "invalid_amount"
+    ALREADY_APPLIED = "already_applied"
+    ALREADY_DRAWN = "already_drawn"
+    SHIPMENT_NOT_PLEDGED = "shipment_not_pledged"
+    MILESTONE_NOT_SCHEDULED = "milestone_not_scheduled"
+    MILESTONE_NOT_REACHED = "milestone_not_reached"
+    FACILITY_FROZEN = "facility_frozen"
+    CARGO_IMPAIRED = "cargo_impaired"
+    TRACKER_UNHEALTHY = "tracker_unhealthy"
+    FX_RATE_MISSING = "fx_rate_missing"
+    NOTHING_TO_DRAW = "nothing_to_draw"
+    EXCEEDS_HEADROOM = "exceeds_headroom"
+    EXCEEDS_LIMIT = "exceeds_limit"
+    NOTHING_OWED = "nothing_owed"
+
+
+class AppliedFx(Contract):
+    """The rate an amount was converted with: 1 ``base`` = ``rate`` ``quote``.
+
+    Same-currency amounts carry ``rate = 1`` and no ``as_of``, so every posting states its rate.
+    """
+
+    base: Currency
+    quote: Currency
+    rate: Rate
+    as_of: UtcDatetime | None = None
+    via: Annotated[Currency | None, Field(description="Cross currency, if triangulated")] = None
+
+
+# --- ledger ---------------------------------------------------------------------------------
+
+
+class LedgerAccount(StrEnum):
+    """The bank's books for one facility."""
+
+    LOAN_PRINCIPAL = "loan_principal"
+    """Asset: principal lent to the borrower (debit raises)."""
+    INTEREST_RECEIVABLE = "interest_receivable"
+    """Asset: interest accrued and not yet paid (debit raises)."""
+    INTEREST_INCOME = "interest_income"
+    """Income: interest earned (credit raises)."""
+    FUNDING = "funding"
+    """Asset: the bank's settlement account (credit: cash out to the borrower; debit: cash in)."""
+
+
+class Direction(StrEnum):
+    DEBIT = "debit"
+    CREDIT = "credit"
+
+
+class LedgerEntryKind(StrEnum):
+    DRAWDOWN = "drawdown"
+    REPAYMENT = "repayment"
+    INTEREST = "interest"
+
+
+class Posting(Contract):
+    """One leg of a double-entry transaction, in the facility currency."""
+
+    posting_id: Annotated[str, Field(min_length=1, max_length=64)]
+    account: LedgerAccount
+    direction: Direction
+    amount: Annotated[Amount, Field(gt=0)]
+    currency: Currency
+    fx: AppliedFx
+    cause_event_id: CauseId
+
+
+class LedgerEntry(Contract):
+    """One balanced transaction of one facility, chained to the entry before it.
+
+    ``hash`` is SHA-256 over ``prev_hash`` and the canonical JSON of every other field (see
+    ``finance.ledger``), so changing any stored field, or any earlier entry, breaks the chain.
+    """
+
+    schema_version: Literal[1] = 1
+    facility_id: FacilityId
+    seq: Annotated[int, Field(ge=0, description="Position in the facility's chain, from 0")]
+    entry_id: Annotated[str, Field(min_length=1, max_length=64)]
+    kind: LedgerEntryKind
+    cause_event_id: CauseId
+    at: Annotated[UtcDatetime, Field(description="Event time of the cause")]
+    postings: Annotated[list[Posting], Field(min_length=2)]
+    prev_hash: Sha256Hex
+    hash: Sha256Hex
+
+
+# --- events ---------------------------------------------------------------------------------
+
+
+class CollateralLine(Contract):
+    """One pledged shipment's contribution to the borrowing base."""
+
+    shipment_id: ShipmentId
+    status: CollateralStatus | None
+    value: Money | None = Field(description="Cargo value in the facility currency")
+    advance_rate: Fraction
+    haircut: Fraction
+    eligible: Money = Field(description="value x advance x (1 - haircut), concentration-capped")
+
+
+class DrawdownExecuted(Contract):
+    kind: Literal["drawdown_executed"] = "drawdown_executed"
+    facility_id: FacilityId
+    shipment_id: ShipmentId
+    milestone: Milestone
+    drawdown_id: str
+    amount: Money
+    share: Fraction
+    headroom_before: Money
+    outstanding_after: Money
+    fx: AppliedFx
+    at: UtcDatetime
+    ledger_seq: Annotated[int, Field(ge=0)]
+    ledger_hash: Sha256Hex
+
+
+class DrawdownRejected(Contract):
+    kind: Literal["drawdown_rejected"] = "drawdown_rejected"
+    facility_id: FacilityId
+    shipment_id: ShipmentId
+    milestone: Milestone
+    code: ResultCode
+    requested: Money | None = None
+    headroom: Money | None = None
+    at: UtcDatetime
+
+
+class BorrowingBaseChanged(Contract):
+    kind: Literal["borrowing_base_changed"] = "borrowing_base_changed"
+    facility_id: FacilityId
+    at: UtcDatetime
+    base: Money
+    previous_base: Money
+    outstanding: Money
+    headroom: Money = Field(description="min(base, limit) - outstanding; negative when short")
+    collateral: list[CollateralLine]
+
+
+class MarginCallIssued(Contract):
+    kind: Literal["margin_call_issued"] = "margin_call_issued"
+    facility_id: FacilityId
+    margin_call_id: str
+    at: UtcDatetime
+    due_at: UtcDatetime
+    shortfall: Money
+    outstanding: Money
+    base: Money
+
+
+class MarginCallCured(Contract):
+    kind: Literal["margin_call_cured"] = "margin_call_cured"
+    facility_id: FacilityId
+    margin_call_id: str
+    at: UtcDatetime
+    cured_by: Literal["repayment", "collateral"]
+    outstanding: Money
+    base: Money
+
+
+class MarginCallExpired(Contract):
+    """The cure period ran out with the shortfall still open: an event of default."""
+
+    kind: Literal["margin_call_expired"] = "margin_call_expired"
+    facility_id: FacilityId
+    margin_call_id: str
+    at: UtcDatetime
+    due_at: UtcDatetime
+    shortfall: Money
+
+
+class RepaymentSource(StrEnum):
+    DELIVERY = "delivery"
+    SALE = "sale"
+    BORROWER = "borrower"
+    INSURANCE = "insurance"
+
+
+class RepaymentApplied(Contract):
+    kind: Literal["repayment_applied"] = "repayment_applied"
+    facility_id: FacilityId
+    shipment_id: ShipmentId | None
+    cause_id: CauseId
+    source: RepaymentSource
+    received: Money = Field(description="As received, in its own currency")
+    fx: AppliedFx
+    interest_paid: Money
+    principal_paid: Money
+    surplus: Money = Field(description="Left over after interest and principal: the borrower's")
+    outstanding_after: Money
+    at: UtcDatetime
+    ledger_seq: Annotated[int | None, Field(ge=0)] = None
+    ledger_hash: Sha256Hex | None = None
+
+
+class RepaymentRejected(Contract):
+    kind: Literal["repayment_rejected"] = "repayment_rejected"
+    facility_id: FacilityId
+    cause_id: CauseId
+    code: ResultCode
+    at: UtcDatetime
+
+
+class InterestAccrued(Contract):
+    kind: Literal["interest_accrued"] = "interest_accrued"
+    facility_id: FacilityId
+    day: date
+    principal: Money
+    annual_rate: Fraction
+    day_count: DayCount
+    amount: Money
+    interest_due_after: Money
+    at: UtcDatetime
+    ledger_seq: Annotated[int, Field(ge=0)]
+    ledger_hash: Sha256Hex
+
+
+FinanceEventData = Annotated[
+    DrawdownExecuted
+    | DrawdownRejected
+    | BorrowingBaseChanged
+    | MarginCallIssued
+    | MarginCallCured
+    | MarginCallExpired
+    | RepaymentApplied
+    | RepaymentRejected
+    | InterestAccrued,
+    Field(discriminator="kind"),
+]
+
+FinanceEvent = Envelope[FinanceEventData]
+"""The value of ``finance.events``: a CloudEvents envelope around one finance event."""
+
+
+def finance_event_type(kind: str) -> str:
+    """The envelope ``type`` for a finance event kind."""
+    return f"tradelane.finance.{kind}.v1"
+
+
+# --- commands -------------------------------------------------------------------------------
+
+
+class DrawdownRequested(Contract):
+    """The borrower asks for a milestone's tranche (facilities without auto-drawdown, or a
+    retry after a rejection). ``request_id`` makes the request idempotent."""
+
+    kind: Literal["drawdown_requested"] = "drawdown_requested"
+    request_id: CauseId
+    facility_id: FacilityId
+    shipment_id: ShipmentId
+    milestone: Milestone
+    at: UtcDatetime
+
+
+class RepaymentReceived(Contract):
+    """Cash received for the facility from outside the engine: the borrower, or an insurance
+    payout whose loss payee is the lender. ``cause_id`` (e.g. the claim payout id) is applied
+    at most once per facility, so delivering the command twice cannot repay twice."""
+
+    kind: Literal["repayment_received"] = "repayment_received"
+    facility_id: FacilityId
+    shipment_id: ShipmentId | None = None
+    amount: Money
+    cause_id: CauseId
+    source: RepaymentSource = RepaymentSource.BORROWER
+    at: UtcDatetime
+
+
+class SaleReported(Contract):
+    """Pledged goods were sold: the proceeds repay the facility and the goods leave the base."""
+
+    kind: Literal["sale_reported"] = "sale_reported"
+    facility_id: FacilityId
+    shipment_id: ShipmentId
+    proceeds: Money
+    cause_id: CauseId
+    at: UtcDatetime
+
+
+class DayTick(Contract):
+    """Event time has reached ``at``: close the days before it (interest) and expire margin
+    calls whose cure period ended. A scheduler sends one a day per facility."""
+
+    kind: Literal["day_tick"] = "day_tick"
+    facility_id: FacilityId
+    at: UtcDatetime
+
+
+FinanceCommandData = Annotated[
+    DrawdownRequested | RepaymentReceived | SaleReported | DayTick,
+    Field(discriminator="kind"),
+]
+
+FinanceCommand = Envelope[FinanceCommandData]
+"""The value of ``finance.commands``: a CloudEvents envelope around one command."""
+
+
+def finance_command_type(kind: str) -> str:
+    """The envelope ``type`` for a finance command kind."""
+    return f"tradelane.finance.command.{kind}.v1"
