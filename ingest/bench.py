@@ -26,6 +26,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from tradelane.contracts import IngestedReading, TrackerReading
+from tradelane.mqtt import forget_session
 from tradelane.services.probes import free_port
 from tradelane.settings import InfluxSettings, KafkaSettings, MqttSettings
 
@@ -139,6 +140,8 @@ def _start_bridge(run: str, port: int) -> subprocess.Popen[str]:
             str(port),
             "--stats-interval",
             "0",
+            "--session-expiry-s",
+            "600",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -219,6 +222,7 @@ def bench_bridge(count: int = 200_000, devices: int = 1000) -> BenchResult:
     finally:
         bridge.terminate()
         bridge.wait(30)
+        forget_session(MqttSettings(), f"bench-{run}")
     if forwarded < count:
         raise RuntimeError(f"only {forwarded:.0f} of {count} forwarded in {elapsed:.0f}s")
     (t1, f1), (t9, f9) = marks[0.1], marks[0.9]

@@ -112,3 +112,35 @@ class AsyncioLoopAdapter:
             self._misc.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._misc
+
+
+def forget_session(
+    settings: MqttSettings, client_id: str, *, mqtt5: bool = True, timeout_s: float = 10.0
+) -> None:
+    """Delete a persistent session on the broker: connect once with clean start and no expiry.
+
+    A persistent session outlives its client; in a shared-subscription group it keeps taking
+    its share of messages into a queue nobody reads. Retire a bridge, and clean up after tests,
+    with this.
+    """
+    import threading
+
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    connected = threading.Event()
+    client = make_client(settings, client_id, mqtt5=mqtt5)
+    client.on_connect = lambda *_args: connected.set()
+    if mqtt5:
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = 0
+        client.connect(settings.host, settings.port, clean_start=True, properties=props)
+    else:
+        client.connect(settings.host, settings.port)
+    client.loop_start()
+    try:
+        if not connected.wait(timeout_s):
+            raise TimeoutError(f"no CONNACK from {settings.url} in {timeout_s:.0f}s")
+    finally:
+        client.disconnect()
+        client.loop_stop()

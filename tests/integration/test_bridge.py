@@ -16,7 +16,7 @@ import pytest
 from ingest.bridge import Bridge, BridgeConfig
 from tests.integration.helpers import Tail
 from tradelane.contracts import DeadLetter, IngestedReading, SourceFormat, TrackerReading
-from tradelane.mqtt import make_client
+from tradelane.mqtt import forget_session, make_client
 from tradelane.settings import KafkaSettings, MqttSettings
 from tradelane.topics import TRACKER_DEADLETTER, TRACKER_READINGS, readings_topic
 
@@ -59,7 +59,10 @@ async def test_readings_and_dead_letters_reach_kafka(
     tst = int(time.time()) - 60
     owntracks = json.dumps({"_type": "location", "lat": 51.9, "lon": 4.1, "tst": tst}).encode()
     config = BridgeConfig(
-        client_id=f"it-bridge-{unique}", share_group=f"it-{unique}", metrics_port=0
+        client_id=f"it-bridge-{unique}",
+        share_group=f"it-{unique}",
+        session_expiry_s=300,
+        metrics_port=0,
     )
     bridge = Bridge(mqtt_settings, kafka_settings, config)
     stop = asyncio.Event()
@@ -117,6 +120,7 @@ async def test_readings_and_dead_letters_reach_kafka(
             publisher.disconnect()
             stop.set()
             await asyncio.wait_for(task, 30)
+            forget_session(mqtt_settings, config.client_id)
 
     ingested = mine(got)
     native = [r for r in ingested if r.source_format is SourceFormat.NATIVE]

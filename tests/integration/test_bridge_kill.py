@@ -17,7 +17,7 @@ import pytest
 
 from tests.integration.helpers import Tail
 from tradelane.contracts import IngestedReading, TrackerReading
-from tradelane.mqtt import make_client
+from tradelane.mqtt import forget_session, make_client
 from tradelane.settings import KafkaSettings, MqttSettings
 from tradelane.topics import TRACKER_READINGS, readings_topic
 
@@ -44,6 +44,8 @@ def start_bridge(unique: str, log: Path) -> subprocess.Popen[bytes]:
                 "-1",
                 "--stats-interval",
                 "0",
+                "--session-expiry-s",
+                "300",
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -109,6 +111,7 @@ async def test_sigkill_loses_nothing(
             if bridge.poll() is None:
                 bridge.send_signal(signal.SIGTERM)
                 bridge.wait(30)
+            forget_session(mqtt_settings, f"kill-{unique}")
     got = seen(records)
     missing = sent - got
     assert not missing, f"{len(missing)} of {len(sent)} readings lost, e.g. {sorted(missing)[:5]}"

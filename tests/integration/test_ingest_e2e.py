@@ -17,7 +17,7 @@ from ingest.sink import Sink, SinkConfig
 from tests.integration.helpers import Tail
 from tests.samples import booking as sample_booking
 from tradelane.contracts import IngestedReading, TrackerReading
-from tradelane.mqtt import make_client
+from tradelane.mqtt import forget_session, make_client
 from tradelane.settings import InfluxSettings, KafkaSettings, MqttSettings
 from tradelane.topics import SHIPMENTS_REGISTRY, TRACKER_READINGS, readings_topic
 
@@ -91,7 +91,12 @@ async def test_mqtt_to_kafka_to_influxdb(
     bridge = Bridge(
         mqtt_settings,
         kafka_settings,
-        BridgeConfig(client_id=f"e2e-{unique}", share_group=f"e2e-{unique}", metrics_port=None),
+        BridgeConfig(
+            client_id=f"e2e-{unique}",
+            share_group=f"e2e-{unique}",
+            session_expiry_s=300,
+            metrics_port=None,
+        ),
     )
     sink = Sink(
         kafka_settings,
@@ -128,6 +133,7 @@ async def test_mqtt_to_kafka_to_influxdb(
             publisher.disconnect()
             stop.set()
             await asyncio.gather(*tasks)
+            forget_session(mqtt_settings, f"e2e-{unique}")
 
     assert keys(records) == {(r.device_id, r.seq) for r in readings}
     assert counts == {shipment: 2 * PER_DEVICE, "None": 2 * PER_DEVICE}

@@ -74,6 +74,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="refuse readings stamped further in the future (default 600)",
     )
     p.add_argument(
+        "--session-expiry-s",
+        type=int,
+        default=7 * 24 * 3600,
+        help="how long the broker keeps this bridge's session while it is away (default 7 days)",
+    )
+    p.add_argument(
         "--stats-interval",
         type=float,
         default=10.0,
@@ -100,6 +106,7 @@ def _bridge(args: argparse.Namespace) -> int:
             max_future_skew=timedelta(seconds=args.max_future_skew_s),
         ),
         metrics_port=None if args.metrics_port < 0 else args.metrics_port,
+        session_expiry_s=args.session_expiry_s,
     )
     try:
         return asyncio.run(_run(config, args.stats_interval))

@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaConsumer
 
 from tradelane.admin import ensure_topics
 from tradelane.contracts import IngestedReading, TrackerReading
-from tradelane.mqtt import make_client
+from tradelane.mqtt import forget_session, make_client
 from tradelane.services.embedded import EmbeddedBroker, start_mqtt, start_tansu
 from tradelane.services.probes import http_json, kafka_ready_async, port_open
 from tradelane.services.process import ServiceError
@@ -202,6 +202,7 @@ class Pipeline:
                 share_group="tradelane-demo" if mqtt5 else None,
                 mqtt5=mqtt5,
                 metrics_port=None,
+                session_expiry_s=300,
             ),
         )
         self.sink: Sink | None = None
@@ -291,6 +292,9 @@ class Pipeline:
         for result in results:
             if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
                 print(f"  a stage stopped with an error: {result!r}")
+        # The demo is ephemeral: drop its bridge session so the broker stops queueing for it.
+        with contextlib.suppress(OSError, TimeoutError):
+            forget_session(self.mqtt_settings, self.bridge.config.client_id, mqtt5=self.mqtt5)
 
 
 async def _heartbeats(

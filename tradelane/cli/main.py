@@ -19,6 +19,7 @@ from tradelane.cli import (
     simulate_cmd,
     sink_cmd,
     topics_cmd,
+    worker_cmd,
 )
 from tradelane.services.process import ServiceError
 
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         sink_cmd,
         simulate_cmd,
         bench_cmd,
+        worker_cmd,
     ):
         module.register(sub)
     return parser

@@ -1,0 +1,193 @@
+"""The faust application (``tradelane worker``): a thin shell around :mod:`streams.core`.
+
+Flow:
+1. A follower reads ``shipments.registry`` (compacted) to its end before any reading is
+   processed, learns device → shipment, and forwards each booking to the shipment's partition
+   of an internal topic; then it keeps following the registry.
+2. The readings agent routes each ``tracker.readings`` record to the same internal topic, keyed
+   by shipment id (the repartition step); readings of devices no booking names are counted.
+3. The state agent consumes the internal topic — bookings and readings of one shipment arrive
+   in order on one partition — loads the shipment's state from a table, calls the pure core,
+   stores the state and sends the events to ``shipments.events``.
+
+Every worker started with the same app id joins the same consumer group; partitions (and the
+state table's partitions with them) are spread across workers, and move on failover. Nothing in
+a worker assumes it sees every shipment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from pydantic import ValidationError
+
+from streams.core import new_state, step
+from streams.rules import DEFAULT_RULES, StreamRules
+from streams.state import ShipmentState
+from tradelane.contracts import IngestedReading, ShipmentBooking
+from tradelane.settings import KafkaSettings
+from tradelane.topics import SHIPMENTS_EVENTS, SHIPMENTS_REGISTRY, TRACKER_READINGS
+
+log = logging.getLogger(__name__)
+
+PARTITIONS = SHIPMENTS_EVENTS.partitions
+BOOKING, READING = b"B", b"R"
+
+
+@dataclass
+class WorkerStats:
+    readings: int = 0
+    unrouted: int = 0
+    bookings: int = 0
+    events: int = 0
+    invalid: int = 0
+    devices: dict[str, str] = field(default_factory=dict)
+
+
+def create_app(
+    kafka: KafkaSettings,
+    app_id: str = "tradelane-streams",
+    rules: StreamRules = DEFAULT_RULES,
+    web_port: int | None = None,
+) -> faust.App:
+    """Build the worker's faust app (not started)."""
+    app = faust.App(
+        app_id,
+        broker=kafka.faust_broker,
+        store="memory://",
+        topic_partitions=PARTITIONS,
+        topic_replication_factor=1,
+        web_enabled=web_port is not None,
+        web_port=web_port or 6066,
+        web_host="127.0.0.1",
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        producer_compression_type=kafka.compression_type,
+        broker_commit_every=1000,
+        broker_commit_interval=1.0,
+    )
+    stats = WorkerStats()
+    app.tradelane_stats = stats  # type: ignore[attr-defined]
+    registry_ready = asyncio.Event()
+
+    readings = app.topic(
+        TRACKER_READINGS.name,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    by_shipment = app.topic(
+        f"{app_id}-by-shipment",
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=PARTITIONS,
+        internal=True,
+    )
+    events = app.topic(
+        SHIPMENTS_EVENTS.name,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    table = app.Table("shipments", key_type=bytes, value_type=bytes, partitions=PARTITIONS)
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def follow_registry() -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            await _read_registry(consumer, stats, by_shipment, registry_ready)
+        finally:
+            await consumer.stop()
+
+    @app.agent(readings)
+    async def route(stream: Any) -> None:
+        async for key, value in stream.items():
+            await registry_ready.wait()
+            stats.readings += 1
+            device = key.decode() if key else None
+            shipment = stats.devices.get(device) if device else None
+            if shipment is None:
+                try:
+                    reading = IngestedReading.model_validate_json(value).reading
+                except ValidationError:
+                    stats.invalid += 1
+                    continue
+                shipment = stats.devices.get(reading.device_id)
+            if shipment is None:
+                stats.unrouted += 1
+                continue
+            await by_shipment.send(key=shipment.encode(), value=READING + value)
+
+    @app.agent(by_shipment)
+    async def track(stream: Any) -> None:
+        async for key, value in stream.items():
+            shipment_id = key.decode()
+            raw = table.get(key)
+            state = ShipmentState.model_validate_json(raw) if raw else new_state(shipment_id)
+            try:
+                item: IngestedReading | ShipmentBooking = (
+                    ShipmentBooking.model_validate_json(value[1:])
+                    if value[:1] == BOOKING
+                    else IngestedReading.model_validate_json(value[1:])
+                )
+            except ValidationError:
+                stats.invalid += 1
+                continue
+            emitted = step(state, item, rules)
+            for event in emitted:
+                await events.send(key=key, value=event.model_dump_json().encode())
+            stats.events += len(emitted)
+            table[key] = state.model_dump_json().encode()
+
+    return app
+
+
+async def _read_registry(
+    consumer: AIOKafkaConsumer, stats: WorkerStats, by_shipment: Any, ready: asyncio.Event
+) -> None:
+    partitions = consumer.partitions_for_topic(SHIPMENTS_REGISTRY.name)
+    if not partitions:
+        await consumer._client.force_metadata_update()
+        partitions = consumer.partitions_for_topic(SHIPMENTS_REGISTRY.name) or set()
+    tps = [TopicPartition(SHIPMENTS_REGISTRY.name, p) for p in sorted(partitions)]
+    consumer.assign(tps)
+    await consumer.seek_to_beginning(*tps)
+    ends = await consumer.end_offsets(tps)
+
+    async def caught_up() -> bool:
+        for tp in tps:
+            if await consumer.position(tp) < ends[tp]:
+                return False
+        return True
+
+    while True:
+        if not ready.is_set() and await caught_up():
+            ready.set()
+            log.info("registry loaded: %d devices", len(stats.devices))
+        for batch in (await consumer.getmany(timeout_ms=500)).values():
+            for record in batch:
+                if record.value is None:
+                    continue
+                try:
+                    booking = ShipmentBooking.model_validate_json(record.value)
+                except ValidationError:
+                    stats.invalid += 1
+                    continue
+                for device in booking.trackers:
+                    stats.devices[device] = booking.shipment_id
+                stats.bookings += 1
+                await by_shipment.send(
+                    key=booking.shipment_id.encode(), value=BOOKING + record.value
+                )

@@ -1,0 +1,105 @@
+"""The stream processor against the real Kafka: a booking and a voyage's readings in, the
+shipment's events out (with their deterministic ids), and a clean stop on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from tests.integration.helpers import Tail
+from tests.samples import booking
+from tradelane.contracts import Gps, IngestedReading, ShipmentEvent, TrackerReading
+from tradelane.settings import KafkaSettings
+from tradelane.topics import SHIPMENTS_EVENTS, SHIPMENTS_REGISTRY, TRACKER_READINGS
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+T0 = datetime(2026, 11, 20, tzinfo=UTC)
+
+
+def start_worker(app_id: str, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "tradelane.cli.main", "worker", "--app-id", app_id],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=dict(os.environ),
+        )
+
+
+def voyage(device: str) -> list[IngestedReading]:
+    points = [(0, (31.23, 121.47), 5.0), (60, (30.0, 122.5), 5.0)]
+    points += [(120 + 5 * i, (29.0, 123.0), 12.0) for i in range(10)]
+    points += [(180, (29.0, 123.0), 5.0), (60 * 24 * 30, (51.95, 4.14), 5.0)]
+    out = []
+    for seq, (minutes, (lat, lon), temp) in enumerate(points):
+        r = TrackerReading(
+            device_id=device,
+            seq=seq,
+            ts=T0 + timedelta(minutes=minutes),
+            gps=Gps(lat=lat, lon=lon, speed_kmh=30),
+            temperature_c=temp,
+            battery_pct=90,
+        )
+        out.append(IngestedReading(reading=r, received_at=r.ts, mqtt_topic="t"))
+    return out
+
+
+async def test_worker_turns_readings_into_shipment_events(
+    kafka_settings: KafkaSettings, unique: str, tmp_path: Path
+) -> None:
+    shipment, device = f"shp-{unique}", f"wk-{unique}"
+    log = tmp_path / "worker.log"
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_settings.bootstrap_servers)
+    await producer.start()
+    worker = start_worker(f"it-streams-{unique}", log)
+    try:
+        async with Tail(kafka_settings, SHIPMENTS_EVENTS.name) as tail:
+            await producer.send_and_wait(
+                SHIPMENTS_REGISTRY.name,
+                booking(shipment, [device]).model_dump_json().encode(),
+                key=shipment.encode(),
+            )
+            for item in voyage(device):
+                await producer.send(
+                    TRACKER_READINGS.name, item.model_dump_json().encode(), key=device.encode()
+                )
+            await producer.flush()
+
+            def mine(records: list[object]) -> list[ShipmentEvent]:
+                return [
+                    e
+                    for e in (
+                        ShipmentEvent.model_validate_json(r.value)  # type: ignore[attr-defined]
+                        for r in records
+                    )
+                    if e.subject == shipment
+                ]
+
+            records = await tail.until(
+                lambda rs: any(
+                    e.data.kind == "milestone_reached"
+                    and e.data.milestone.value == "arrived_destination"
+                    for e in mine(rs)
+                ),
+                timeout_s=120,
+            )
+            assert worker.poll() is None, log.read_text()[-3000:]
+    finally:
+        await producer.stop()
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+        code = worker.wait(60)
+    events = mine(records)
+    kinds = [e.data.kind for e in events]
+    assert kinds.count("milestone_reached") == 2, (kinds, log.read_text()[-3000:])
+    assert "breach_started" in kinds
+    assert "breach_ended" in kinds
+    assert len({e.id for e in events}) == len(events)
+    assert code == 0, log.read_text()[-3000:]

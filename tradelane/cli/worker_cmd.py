@@ -1,0 +1,53 @@
+"""``tradelane worker``: the stream processor (see streams/app.py)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+HELP = """\
+Run the stream processor: reads tracker.readings and shipments.registry, keeps the live state
+of every shipment it owns (a faust table, recovered from Kafka on start), and emits shipment
+events (milestones, condition breaches with evidence, shock, tamper, battery, silence, route
+deviation, ETA and delay) to shipments.events, with ids derived from their cause.
+
+Start more workers with the same --app-id to share the partitions; stop one and the others
+take over its shipments. SIGTERM or Ctrl-C stops it cleanly.
+"""
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "worker",
+        help="stream processor: shipment state and events (faust)",
+        description=HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--app-id",
+        default="tradelane-streams",
+        help="faust app id = consumer group and prefix of internal topics (default %(default)s)",
+    )
+    p.add_argument(
+        "--web-port",
+        type=int,
+        default=None,
+        help="serve faust's web endpoints on 127.0.0.1:PORT (default: off)",
+    )
+    p.add_argument("--loglevel", default="warning", choices=("debug", "info", "warning", "error"))
+    p.set_defaults(handler=_worker)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from faust.worker import Worker
+
+    from streams.app import create_app
+    from tradelane.settings import KafkaSettings
+
+    kafka = KafkaSettings()
+    app = create_app(kafka, app_id=args.app_id, web_port=args.web_port)
+    print(f"worker {args.app_id}: {kafka.bootstrap_servers}", flush=True)
+    logging.getLogger("faust").setLevel(args.loglevel.upper())
+    worker = Worker(app, loglevel=args.loglevel, quiet=True, redirect_stdouts=False)
+    worker.execute_from_commandline()  # returns only via SystemExit
+    return 0
