@@ -33,13 +33,20 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from ingest.adapters.registry import select
-from ingest.intake import IntakeLimits, intake
+from ingest.intake import IntakeLimits, intake, intake_status
 from ingest.metrics import BridgeMetrics
 from ingest.seen import RecentlySeen
-from tradelane.contracts import DeadLetter
+from tradelane.contracts import DeadLetter, IngestedReading, IngestedStatus
 from tradelane.mqtt import AsyncioLoopAdapter, make_client
 from tradelane.settings import KafkaSettings, MqttSettings
-from tradelane.topics import TRACKER_DEADLETTER, TRACKER_READINGS, shared
+from tradelane.topics import (
+    MQTT_ROOT,
+    STATUS_FILTER,
+    TRACKER_DEADLETTER,
+    TRACKER_READINGS,
+    TRACKER_STATUS,
+    shared,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +67,8 @@ class BridgeConfig:
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = 9108
     linger_ms: int = 5
+    statuses: bool = True
+    """Also forward device status (online / offline last will) to ``tracker.status``."""
 
 
 @dataclass
@@ -104,6 +113,8 @@ class Bridge:
             persistent_session=True,
         )
         filters = [f for a in self.adapters for f in a.subscriptions()]
+        if self.config.statuses:
+            filters.append(STATUS_FILTER)
         if self.config.share_group and self.config.mqtt5:
             filters = [shared(f, self.config.share_group) for f in filters]
 
@@ -214,11 +225,18 @@ class Bridge:
         received_at: datetime,
     ) -> None:
         self.metrics.received += 1
-        record = intake(topic, payload, received_at, self.adapters, self.config.limits)
+        record: IngestedReading | IngestedStatus | DeadLetter
+        if topic.endswith("/status") and topic.startswith(MQTT_ROOT):
+            record = intake_status(topic, payload, received_at, self.config.limits)
+        else:
+            record = intake(topic, payload, received_at, self.adapters, self.config.limits)
         if isinstance(record, DeadLetter):
             self.metrics.deadlettered[record.reason.value] += 1
             key = topic.encode()
             target = TRACKER_DEADLETTER.name
+        elif isinstance(record, IngestedStatus):
+            key = record.status.device_id.encode()
+            target = TRACKER_STATUS.name
         else:
             reading = record.reading
             if self.seen.check_and_add((reading.device_id, reading.seq)):
@@ -230,7 +248,7 @@ class Bridge:
         self._pending.append(pending)
         self.metrics.inflight = len(self._pending)
         future.add_done_callback(lambda _f: self._release_acks())
-        if not isinstance(record, DeadLetter):
+        if isinstance(record, IngestedReading):
             future.add_done_callback(self._count_forwarded)
 
     def _count_forwarded(self, future: asyncio.Future[object]) -> None:

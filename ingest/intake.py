@@ -11,9 +11,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from pydantic import ValidationError
+
 from ingest.adapters.base import Adapter, Rejected
-from tradelane.contracts import DeadLetter, DeadLetterReason, IngestedReading
+from ingest.adapters.errors import rejection_for
+from tradelane.contracts import (
+    DeadLetter,
+    DeadLetterReason,
+    DeviceStatus,
+    IngestedReading,
+    IngestedStatus,
+)
 from tradelane.ids import derive_id, digest_bytes
+from tradelane.topics import MqttKind, parse_tracker_topic
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,3 +80,29 @@ def dead_letter(
         reason=reason,
         message=message[:2000],
     )
+
+
+def intake_status(
+    topic: str, payload: bytes, received_at: datetime, limits: IntakeLimits = IntakeLimits()
+) -> IngestedStatus | DeadLetter:
+    """A device's status message (online, or offline as its last will) → ``tracker.status``."""
+    try:
+        if len(payload) > limits.max_payload_bytes:
+            raise Rejected(DeadLetterReason.OVERSIZED, f"payload is {len(payload)} bytes")
+        parsed = parse_tracker_topic(topic)
+        if parsed is None or parsed[1] is not MqttKind.STATUS:
+            raise Rejected(DeadLetterReason.UNKNOWN_TOPIC, f"not a status topic: {topic!r}")
+        try:
+            status = DeviceStatus.model_validate_json(payload)
+        except ValidationError as exc:
+            if not payload.strip().startswith(b"{"):
+                raise Rejected(DeadLetterReason.MALFORMED_JSON, "payload is not JSON") from exc
+            raise rejection_for(exc) from exc
+        if status.device_id != parsed[0]:
+            raise Rejected(
+                DeadLetterReason.DEVICE_MISMATCH,
+                f"status of {status.device_id!r} on {parsed[0]!r}'s topic",
+            )
+        return IngestedStatus(status=status, received_at=received_at, mqtt_topic=topic)
+    except Rejected as rejected:
+        return dead_letter(topic, payload, received_at, rejected.reason, rejected.message)

@@ -29,14 +29,19 @@ from pydantic import ValidationError
 from streams.core import new_state, step
 from streams.rules import DEFAULT_RULES, StreamRules
 from streams.state import ShipmentState
-from tradelane.contracts import IngestedReading, ShipmentBooking
+from tradelane.contracts import IngestedReading, IngestedStatus, ShipmentBooking
 from tradelane.settings import KafkaSettings
-from tradelane.topics import SHIPMENTS_EVENTS, SHIPMENTS_REGISTRY, TRACKER_READINGS
+from tradelane.topics import (
+    SHIPMENTS_EVENTS,
+    SHIPMENTS_REGISTRY,
+    TRACKER_READINGS,
+    TRACKER_STATUS,
+)
 
 log = logging.getLogger(__name__)
 
 PARTITIONS = SHIPMENTS_EVENTS.partitions
-BOOKING, READING = b"B", b"R"
+BOOKING, READING, STATUS = b"B", b"R", b"S"
 
 
 @dataclass
@@ -77,6 +82,13 @@ def create_app(
 
     readings = app.topic(
         TRACKER_READINGS.name,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    statuses = app.topic(
+        TRACKER_STATUS.name,
         key_type=bytes,
         value_type=bytes,
         key_serializer="raw",
@@ -130,6 +142,14 @@ def create_app(
                 continue
             await by_shipment.send(key=shipment.encode(), value=READING + value)
 
+    @app.agent(statuses)
+    async def route_status(stream: Any) -> None:
+        async for key, value in stream.items():
+            await registry_ready.wait()
+            shipment = stats.devices.get(key.decode()) if key else None
+            if shipment is not None:
+                await by_shipment.send(key=shipment.encode(), value=STATUS + value)
+
     @app.agent(by_shipment)
     async def track(stream: Any) -> None:
         async for key, value in stream.items():
@@ -137,11 +157,7 @@ def create_app(
             raw = table.get(key)
             state = ShipmentState.model_validate_json(raw) if raw else new_state(shipment_id)
             try:
-                item: IngestedReading | ShipmentBooking = (
-                    ShipmentBooking.model_validate_json(value[1:])
-                    if value[:1] == BOOKING
-                    else IngestedReading.model_validate_json(value[1:])
-                )
+                item = _decode(value)
             except ValidationError:
                 stats.invalid += 1
                 continue
@@ -191,3 +207,13 @@ async def _read_registry(
                 await by_shipment.send(
                     key=booking.shipment_id.encode(), value=BOOKING + record.value
                 )
+
+
+def _decode(value: bytes) -> IngestedReading | ShipmentBooking | IngestedStatus:
+    """The internal topic's values: a one-byte tag, then the record's JSON."""
+    tag, body = value[:1], value[1:]
+    if tag == BOOKING:
+        return ShipmentBooking.model_validate_json(body)
+    if tag == STATUS:
+        return IngestedStatus.model_validate_json(body)
+    return IngestedReading.model_validate_json(body)

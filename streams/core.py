@@ -34,9 +34,11 @@ from tradelane.contracts import (
     DelayPredicted,
     DeviationEnded,
     DeviationStarted,
+    DeviceState,
     EtaChanged,
     Evidence,
     IngestedReading,
+    IngestedStatus,
     Milestone,
     MilestoneReached,
     PlaceKind,
@@ -56,7 +58,7 @@ from tradelane.evidence import digest
 from tradelane.geo import distance_km
 from tradelane.ids import derive_id
 
-Input = IngestedReading | ShipmentBooking
+Input = IngestedReading | ShipmentBooking | IngestedStatus
 MKT_DH_OVER_R = 10_000.0  # ΔH/R in kelvin (83.144 kJ/mol / 8.3144 J/mol/K), USP <1079>
 
 
@@ -101,6 +103,13 @@ def step(
     if isinstance(item, ShipmentBooking):
         _on_booking(state, item, out)
         return out.events
+    if isinstance(item, IngestedStatus):
+        key = f"status:{item.status.device_id}:{item.received_at.isoformat()}"
+        if key in state.recent_outputs:
+            return [ShipmentEvent.model_validate_json(e) for e in state.recent_outputs[key]]
+        _on_status(state, item, out)
+        _remember_outputs(state, key, out.events)
+        return out.events
     reading = item.reading
     key = f"{reading.device_id}:{reading.seq}"
     track = state.devices.setdefault(reading.device_id, DeviceTrack())
@@ -110,10 +119,39 @@ def step(
     _remember(track, reading.seq)
     if state.booking is not None:
         _on_reading(state, track, reading, out, rules)
-    state.recent_outputs[key] = [e.model_dump_json() for e in out.events]
+    _remember_outputs(state, key, out.events)
+    return out.events
+
+
+def _remember_outputs(state: ShipmentState, key: str, events: list[ShipmentEvent]) -> None:
+    state.recent_outputs[key] = [e.model_dump_json() for e in events]
     while len(state.recent_outputs) > RECENT_OUTPUTS:
         del state.recent_outputs[next(iter(state.recent_outputs))]
-    return out.events
+
+
+def _on_status(state: ShipmentState, item: IngestedStatus, out: _Emitter) -> None:
+    """A last will (``offline``) marks the tracker silent at once, in processing time: the
+    broker publishes it when the connection is lost, and its only time is when the bridge
+    received it. ``online`` changes nothing: the next reading resumes the tracker."""
+    if item.status.state is not DeviceState.OFFLINE:
+        return
+    device = item.status.device_id
+    track = state.devices.setdefault(device, DeviceTrack())
+    if track.silent:
+        return
+    track.silent = True
+    track.silent_since = track.last_ts or item.received_at
+    out.emit(
+        TrackerSilent(
+            device_id=device,
+            last_seen=track.silent_since,
+            at=item.received_at,
+            judged_by="last_will",
+        ),
+        item.received_at,
+        device,
+        item.received_at.isoformat(),
+    )
 
 
 def _remember(track: DeviceTrack, seq: int) -> None:
@@ -211,11 +249,21 @@ def _device_health(
             )
 
 
+def _ref(r: TrackerReading) -> ReadingRef:
+    return ReadingRef(
+        device_id=r.device_id,
+        seq=r.seq,
+        ts=r.ts,
+        fix=r.gps.fix if r.gps else None,
+        hdop=r.gps.hdop if r.gps else None,
+    )
+
+
 def _evidence(readings: list[TrackerReading], value: str | None = None) -> Evidence:
     values = [getattr(r, value) for r in readings if value and getattr(r, value) is not None]
     ordered = sorted(readings, key=lambda x: (x.ts, x.device_id, x.seq))
     return Evidence(
-        readings=[ReadingRef(device_id=x.device_id, seq=x.seq, ts=x.ts) for x in ordered],
+        readings=[_ref(x) for x in ordered],
         digest=digest(ordered),
         count=len(ordered),
         first_ts=ordered[0].ts if ordered else None,

@@ -34,6 +34,7 @@ from tradelane.contracts import (
     FxRate,
     Gps,
     IngestedReading,
+    IngestedStatus,
     Leg,
     Milestone,
     MilestoneReached,
@@ -491,3 +492,6 @@ BY_MODEL[ClaimDecision] = st.builds(
 from tests.finance_strategies import FINANCE_BY_MODEL  # noqa: E402  (uses the strategies above)
 
 BY_MODEL.update(FINANCE_BY_MODEL)
+
+ingested_statuses = st.builds(IngestedStatus, status=statuses, received_at=aware, mqtt_topic=texts)
+BY_MODEL[IngestedStatus] = ingested_statuses

@@ -24,6 +24,7 @@ from tradelane.contracts import (
     FinanceEvent,
     FxRate,
     IngestedReading,
+    IngestedStatus,
     LedgerEntry,
     Policy,
     ShipmentBooking,
@@ -56,6 +57,9 @@ class KafkaTopic:
 TRACKER_READINGS = KafkaTopic(
     "tracker.readings", 12, "delete", IngestedReading, "device_id", 14 * DAY_MS
 )
+TRACKER_STATUS = KafkaTopic(
+    "tracker.status", 6, "delete", IngestedStatus, "device_id", 7 * DAY_MS
+)
 TRACKER_DEADLETTER = KafkaTopic(
     "tracker.deadletter", 3, "delete", DeadLetter, "device_id or MQTT topic", 30 * DAY_MS
 )
@@ -78,6 +82,7 @@ FX_RATES = KafkaTopic("fx.rates", 1, "compact", FxRate, "BASE/QUOTE")
 
 KAFKA_TOPICS: tuple[KafkaTopic, ...] = (
     TRACKER_READINGS,
+    TRACKER_STATUS,
     TRACKER_DEADLETTER,
     SHIPMENTS_REGISTRY,
     SHIPMENTS_EVENTS,

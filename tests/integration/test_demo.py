@@ -13,6 +13,7 @@ import time
 import pytest
 
 from tradelane.settings import InfluxSettings, KafkaSettings, MqttSettings
+from tradelane.topics import KAFKA_TOPICS
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 DEMO = [sys.executable, "-m", "tradelane.cli.main", "demo"]
@@ -50,7 +51,7 @@ def test_demo_on_embedded_brokers(mqtt_broker: str, influx_settings: InfluxSetti
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"({mqtt_broker} (embedded" in result.stdout
     assert "tansu (embedded" in result.stdout
-    assert "Topics 9 created" in result.stdout
+    assert f"Topics {len(KAFKA_TOPICS)} created" in result.stdout
     assert f"Sink writing telemetry to InfluxDB {influx_settings.url}" in result.stdout
     check_pipeline_ran(result.stdout)
 

@@ -23,6 +23,7 @@ from tradelane.topics import (
 def test_every_topic_named_by_the_architecture_is_declared() -> None:
     assert {t.name for t in KAFKA_TOPICS} == {
         "tracker.readings",
+        "tracker.status",
         "tracker.deadletter",
         "shipments.registry",
         "shipments.events",

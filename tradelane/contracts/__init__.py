@@ -64,6 +64,7 @@ from tradelane.contracts.readings import (
     FixQuality,
     Gps,
     IngestedReading,
+    IngestedStatus,
     SourceFormat,
     TrackerReading,
 )
@@ -96,6 +97,7 @@ ALL_CONTRACTS: dict[str, type[BaseModel]] = {
     "mqtt.device_status.v1": DeviceStatus,
     "kafka.tracker.readings.v1": IngestedReading,
     "kafka.tracker.deadletter.v1": DeadLetter,
+    "kafka.tracker.status.v1": IngestedStatus,
     "kafka.shipments.registry.v1": ShipmentBooking,
     "kafka.shipments.events.v1": ShipmentEvent,
     "kafka.finance.facilities.v1": Facility,
@@ -153,6 +155,7 @@ __all__ = [
     "GateFinding",
     "Gps",
     "IngestedReading",
+    "IngestedStatus",
     "LedgerEntry",
     "Leg",
     "MeasureUnit",

@@ -109,3 +109,14 @@ class DeviceStatus(Contract):
     state: DeviceState
     ts: UtcDatetime | None = None
     reporting_interval_s: Annotated[int | None, Field(ge=1)] = None
+
+
+class IngestedStatus(Contract):
+    """The value of ``tracker.status`` (schema version 1): a device's announced connection
+    state as the bridge received it. ``received_at`` matters because a last will carries no
+    time of its own: the broker publishes it when it notices the connection is gone."""
+
+    schema_version: Literal[1] = 1
+    status: DeviceStatus
+    received_at: UtcDatetime
+    mqtt_topic: str

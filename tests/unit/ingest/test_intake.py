@@ -12,8 +12,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ingest.adapters.registry import select
-from ingest.intake import IntakeLimits, intake
-from tradelane.contracts import DeadLetter, DeadLetterReason, IngestedReading, SourceFormat
+from ingest.intake import IntakeLimits, intake, intake_status
+from tradelane.contracts import (
+    DeadLetter,
+    DeadLetterReason,
+    IngestedReading,
+    IngestedStatus,
+    SourceFormat,
+)
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 ADAPTERS = select()
@@ -113,3 +119,23 @@ def test_intake_never_raises(topic: str, payload: bytes) -> None:
 def test_arbitrary_json_objects_never_raise(payload: dict[str, object]) -> None:
     out = intake(TOPIC, json.dumps(payload).encode(), NOW, ADAPTERS)
     assert isinstance(out, IngestedReading | DeadLetter)
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b'{"device_id": "trk-1", "state": "offline"}', None),
+        (b'{"device_id": "trk-1", "state": "online", "ts": "2026-11-24T11:00:00Z"}', None),
+        (b"offline", DeadLetterReason.MALFORMED_JSON),
+        (b'{"device_id": "trk-1", "state": "asleep"}', DeadLetterReason.SCHEMA_VIOLATION),
+        (b'{"device_id": "trk-2", "state": "offline"}', DeadLetterReason.DEVICE_MISMATCH),
+    ],
+)
+def test_status_messages(payload: bytes, reason: DeadLetterReason | None) -> None:
+    out = intake_status("tradelane/v1/trackers/trk-1/status", payload, NOW)
+    if reason is None:
+        assert isinstance(out, IngestedStatus)
+        assert out.received_at == NOW
+    else:
+        assert isinstance(out, DeadLetter)
+        assert out.reason is reason

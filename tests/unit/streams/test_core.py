@@ -212,3 +212,22 @@ def test_readings_before_the_booking_are_remembered_but_raise_nothing() -> None:
     assert step(state, voyage()[0]) == []
     assert state.devices["trk-a"].recent_seqs == [0]
     assert state.milestones == {}
+
+
+def test_a_last_will_marks_the_tracker_silent_once_and_a_reading_resumes_it() -> None:
+    from tradelane.contracts import DeviceState, DeviceStatus, IngestedStatus
+
+    state = booked()
+    run(state, voyage()[:2])
+    will = IngestedStatus(
+        status=DeviceStatus(device_id="trk-a", state=DeviceState.OFFLINE),
+        received_at=T0 + timedelta(hours=3),
+        mqtt_topic="tradelane/v1/trackers/trk-a/status",
+    )
+    first = step(state, will)
+    assert [(e.data.kind, getattr(e.data, "judged_by", None)) for e in first] == [
+        ("tracker_silent", "last_will")
+    ]
+    assert step(state, will) == first  # redelivered: the same event again, nothing new
+    resumed = run(state, [reading(7, 240, (29.0, 123.0))])
+    assert kinds(resumed).count("tracker_resumed") == 1
