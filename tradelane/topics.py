@@ -57,9 +57,7 @@ class KafkaTopic:
 TRACKER_READINGS = KafkaTopic(
     "tracker.readings", 12, "delete", IngestedReading, "device_id", 14 * DAY_MS
 )
-TRACKER_STATUS = KafkaTopic(
-    "tracker.status", 6, "delete", IngestedStatus, "device_id", 7 * DAY_MS
-)
+TRACKER_STATUS = KafkaTopic("tracker.status", 6, "delete", IngestedStatus, "device_id", 7 * DAY_MS)
 TRACKER_DEADLETTER = KafkaTopic(
     "tracker.deadletter", 3, "delete", DeadLetter, "device_id or MQTT topic", 30 * DAY_MS
 )
