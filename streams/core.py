@@ -218,17 +218,28 @@ def _device_health(
         gap = int((r.ts - track.last_ts).total_seconds())
         if gap > 0:
             track.interval_s = gap if track.interval_s is None else min(track.interval_s, gap)
-    if track.silent:
-        silent_s = int((r.ts - track.silent_since).total_seconds()) if track.silent_since else 0
-        track.silent = False
-        out.emit(
-            TrackerResumed(device_id=r.device_id, at=r.ts, silent_s=max(0, silent_s)),
-            r.ts,
-            r.device_id,
-            r.seq,
-        )
     if track.last_ts is None or r.ts > track.last_ts:
         track.last_ts = r.ts
+    if track.silent:
+        # Resumed once this tracker has caught up with the shipment's event time: flushing a
+        # backlog of old readings is not yet being back.
+        now = max(state.last_ts or r.ts, r.ts)
+        allowed = timedelta(
+            seconds=rules.silence_intervals * (track.interval_s or rules.default_interval_s)
+        )
+        if now - track.last_ts <= allowed:
+            since = track.silent_since or track.last_ts
+            track.silent = False
+            out.emit(
+                TrackerResumed(
+                    device_id=r.device_id,
+                    at=r.ts,
+                    silent_s=max(0, int((r.ts - since).total_seconds())),
+                ),
+                r.ts,
+                r.device_id,
+                r.seq,
+            )
     if late:
         return
     # Event-time silence: this reading moves event time on; any other tracker of the shipment
@@ -499,10 +510,16 @@ def _eta(
         or state.departed_origin_at is None
     ):
         return
+    # The leg under way at the recent speed (the mode's typical speed when slow), then every
+    # later leg as planned, including the planned wait between legs.
     _, leg = route.corridor_km(p)
     speed = state.speed_kmh if state.speed_kmh and state.speed_kmh > 5 else None
     speed = speed or rules.default_speed_kmh[route.modes[leg]]
-    eta = r.ts + timedelta(hours=route.remaining_km(p) / speed)
+    legs = state.booking.legs
+    eta = r.ts + timedelta(hours=route.remaining_in_leg_km(p, leg) / speed)
+    for previous_leg, next_leg in zip(legs[leg:], legs[leg + 1 :], strict=False):
+        eta += next_leg.planned_departure - previous_leg.planned_arrival
+        eta += next_leg.planned_arrival - next_leg.planned_departure
     planned = state.booking.legs[-1].planned_arrival
     previous = state.eta
     if previous is None or abs(eta - previous) > timedelta(hours=rules.eta_change_hours):

@@ -34,9 +34,9 @@ class Route:
                 best, best_leg = d, i
         return best, best_leg
 
-    def remaining_km(self, p: LatLon) -> float:
-        """Distance still to travel: to the nearest point's segment end, then along the route."""
-        pts = self.points
+    def remaining_in_leg_km(self, p: LatLon, leg: int) -> float:
+        """Distance still to travel on ``leg``: to the end of the nearest segment, then along."""
+        pts = self.legs_points[leg]
         if len(pts) == 1:
             return distance_km(p, pts[0])
         segs = list(itertools.pairwise(pts))

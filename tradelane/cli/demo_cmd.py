@@ -11,7 +11,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -20,13 +23,20 @@ from typing import TYPE_CHECKING
 from aiokafka import AIOKafkaConsumer
 
 from tradelane.admin import ensure_topics
-from tradelane.contracts import IngestedReading, TrackerReading
+from tradelane.contracts import (
+    BreachEnded,
+    BreachStarted,
+    IngestedReading,
+    MilestoneReached,
+    ShipmentEvent,
+    TrackerReading,
+)
 from tradelane.mqtt import forget_session, make_client
 from tradelane.services.embedded import EmbeddedBroker, start_mqtt, start_tansu
 from tradelane.services.probes import http_json, kafka_ready_async, port_open
 from tradelane.services.process import ServiceError
 from tradelane.settings import InfluxSettings, KafkaSettings, MqttSettings, ServicesSettings
-from tradelane.topics import TRACKER_READINGS, readings_topic
+from tradelane.topics import SHIPMENTS_EVENTS, TRACKER_READINGS, readings_topic
 
 if TYPE_CHECKING:  # the kernel imports the stages only lazily, inside the command
     from devices.fleet import FleetProgress
@@ -206,6 +216,8 @@ class Pipeline:
             ),
         )
         self.sink: Sink | None = None
+        self.worker: subprocess.Popen[bytes] | None = None
+        self.event_counts: dict[str, int] = {}
         self.progress: FleetProgress | None = None
         self.tasks: list[asyncio.Task[object]] = []
 
@@ -213,6 +225,12 @@ class Pipeline:
         self.tasks.append(asyncio.create_task(self.bridge.run(self.stop)))
         await asyncio.wait_for(self.bridge.subscribed.wait(), 30)
         print("Bridge subscribed: MQTT -> tracker.readings / tracker.deadletter")
+        self.worker = _spawn_worker(self.kafka_settings)
+        self.tasks.append(asyncio.create_task(self._show_events()))
+        print(
+            f"Worker started (pid {self.worker.pid}): readings -> shipment state -> "
+            "shipments.events"
+        )
         influx = InfluxSettings()
         health = http_json(influx.url.rstrip("/") + "/health")
         if health is not None and health.get("status") == "pass":
@@ -262,6 +280,31 @@ class Pipeline:
             )
         self.tasks.append(asyncio.create_task(self._status()))
 
+    async def _show_events(self) -> None:
+        """Print shipment events as the worker emits them (ETA updates and breach progress
+        are counted in the status line instead)."""
+        consumer = AIOKafkaConsumer(
+            SHIPMENTS_EVENTS.name,
+            bootstrap_servers=self.kafka_settings.bootstrap_servers,
+            auto_offset_reset="latest",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        try:
+            await _await_assignment(consumer)
+            while not self.stop.is_set():
+                for batch in (await consumer.getmany(timeout_ms=500)).values():
+                    for message in batch:
+                        event = ShipmentEvent.model_validate_json(message.value)
+                        self.event_counts[event.data.kind] = (
+                            self.event_counts.get(event.data.kind, 0) + 1
+                        )
+                        line = _describe(event)
+                        if line:
+                            print(f"  event {event.subject}: {line}", flush=True)
+        finally:
+            await consumer.stop()
+
     def _on_progress(self, progress: FleetProgress) -> None:
         self.progress = progress
 
@@ -285,10 +328,18 @@ class Pipeline:
                 )
             if self.sink is not None:
                 parts.append(f"sink {self.sink.stats.points_written:,} points")
+            parts.append(f"worker {sum(self.event_counts.values()):,} events")
             print("  " + " | ".join(parts), flush=True)
 
     async def close(self) -> None:
+        if self.worker is not None and self.worker.poll() is None:
+            self.worker.send_signal(signal.SIGTERM)
         results = await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.worker is not None:
+            try:
+                await asyncio.to_thread(self.worker.wait, 60)
+            except subprocess.TimeoutExpired:
+                self.worker.kill()
         for result in results:
             if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
                 print(f"  a stage stopped with an error: {result!r}")
@@ -370,3 +421,43 @@ async def _await_reading(
                 if record.reading.device_id == HEARTBEAT_DEVICE and record.reading.seq == seq:
                     return record
     return None
+
+
+def _spawn_worker(kafka: KafkaSettings) -> subprocess.Popen[bytes]:
+    """The stream processor runs as its own process (faust owns its event loop)."""
+    env = {
+        **os.environ,
+        "TRADELANE_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "TRADELANE_KAFKA_IDEMPOTENCE": str(kafka.idempotence).lower(),
+    }
+    log = ServicesSettings().home.resolve() / "run" / "demo-worker.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tradelane.cli.main",
+                "worker",
+                "--app-id",
+                "tradelane-demo-streams",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+
+
+def _describe(event: ShipmentEvent) -> str | None:
+    d = event.data
+    when = f"{event.time:%Y-%m-%d %H:%M}"
+    if isinstance(d, MilestoneReached):
+        where = f" at {d.place}" if d.place else ""
+        return f"{d.milestone.value}{where} ({when}){'' if d.in_spec else ', not in spec'}"
+    if isinstance(d, BreachStarted):
+        return f"{d.breach.value} breach started ({d.rule.value}, {d.value:.1f} vs {d.limit})"
+    if isinstance(d, BreachEnded):
+        return f"{d.breach.value} breach ended after {d.duration_s // 60} min, peak {d.peak:.1f}"
+    if d.kind in ("eta_changed", "breach_progress"):
+        return None
+    return f"{d.kind.replace('_', ' ')} ({when})"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -231,3 +232,39 @@ def test_a_last_will_marks_the_tracker_silent_once_and_a_reading_resumes_it() ->
     assert step(state, will) == first  # redelivered: the same event again, nothing new
     resumed = run(state, [reading(7, 240, (29.0, 123.0))])
     assert kinds(resumed).count("tracker_resumed") == 1
+
+
+def test_a_backlog_flush_resumes_a_silent_tracker_only_once_caught_up() -> None:
+    state = booked()
+    run(state, voyage()[:2])
+    run(state, [reading(2, 60, (30.0, 122.5), device="trk-b")])
+    live = [reading(10 + i, 75 + 15 * i, (29.5, 123.0)) for i in range(8)]  # trk-a goes on
+    events = run(state, live)
+    assert kinds(events).count("tracker_silent") == 1  # trk-b, by event time
+    backlog = [reading(3 + i, 75 + 15 * i, (29.5, 123.0), device="trk-b") for i in range(8)]
+    flushed = run(state, backlog)
+    assert kinds(flushed).count("tracker_resumed") == 1
+    assert kinds(flushed).count("tracker_silent") == 0
+    resumed = next(e for e in flushed if e.data.kind == "tracker_resumed")
+    assert resumed.time >= live[-1].reading.ts - timedelta(minutes=45)
+
+
+def test_a_voyage_behind_schedule_predicts_a_delay_once() -> None:
+    from tradelane.contracts import DelayPredicted, EtaChanged
+
+    state = booked()
+    run(state, voyage()[:2])
+    late = [
+        reading(5, 60 * 24 * 30, SINGAPORE_STRAIT),
+        reading(6, 60 * 24 * 30 + 60, SINGAPORE_STRAIT),
+    ]
+    events = run(state, late)
+    delays = [e.data for e in events if isinstance(e.data, DelayPredicted)]
+    etas = [e.data for e in events if isinstance(e.data, EtaChanged)]
+    planned = booking("shp-1", ["trk-a"]).legs[-1].planned_arrival
+    assert len(delays) == 1
+    assert delays[0].eta > planned + timedelta(days=10)
+    assert delays[0].delay_h == pytest.approx(
+        (delays[0].eta - planned).total_seconds() / 3600, abs=0.01
+    )
+    assert len(etas) == 1  # the second reading moved the ETA by less than 6 h
