@@ -445,6 +445,7 @@ claim_data = st.one_of(
         insurer_id=st.none() | texts,
         command_id=st.none() | texts,
         claim_value=money,
+        evidence=st.lists(evidences, max_size=2),
         **claim_facts,
     ),
     st.builds(

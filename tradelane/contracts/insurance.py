@@ -130,6 +130,11 @@ class ClaimApproved(_ClaimFacts):
     insurer_id: PartyId | None = None
     command_id: CommandId | None = None
     claim_value: Money
+    evidence: list[Evidence] = Field(
+        default=[],
+        description="Set when the gate approves a claim held for review on evidence that "
+        "arrived later at the same tier: the readings it approved on",
+    )
 
 
 class ClaimRejected(_ClaimFacts):

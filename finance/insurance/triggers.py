@@ -1,0 +1,226 @@
+"""Judge one policy trigger against a shipment's observations: which tier it has reached, the
+measure that reached it, and the proofs the data-quality gate must accept.
+
+A tier is reached when the measure is at least its threshold; of the tiers reached, the one
+with the largest share counts (thresholds need not be listed in order). Units by kind:
+
+========== =========================================================== ===========
+kind       measure                                                     unit
+========== =========================================================== ===========
+temperature  minutes out of band: the longest episode (consecutive) or  minutes
+             the trip's total (cumulative), high and low together
+shock      the largest shock any tracker reported                      g
+tamper     1 once any tracker reported tamper or light                 events
+delay      arrival at destination minus planned arrival                hours
+deviation  the largest distance off the corridor of any episode        km
+========== =========================================================== ===========
+
+A delay trigger with ``per_day_share`` pays that share for every started day from its first
+tier's threshold on (the day starting at the threshold counts), up to ``cap_share`` (else 1).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+from tradelane.contracts import BreachRule, Evidence, MeasureUnit, Policy, Trigger, TriggerKind
+
+from .state import Observation, ShipmentObservations
+
+UNITS = {
+    TriggerKind.TEMPERATURE: MeasureUnit.MINUTES,
+    TriggerKind.SHOCK: MeasureUnit.G,
+    TriggerKind.TAMPER: MeasureUnit.EVENTS,
+    TriggerKind.DELAY: MeasureUnit.HOURS,
+    TriggerKind.DEVIATION: MeasureUnit.KM,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Proof:
+    """Evidence the gate must accept, and what it is claimed to show."""
+
+    evidence: Evidence | None
+    at: datetime
+    claimed_s: float = 0.0
+    """Seconds the readings must cover (a breach's duration); 0 for point events."""
+    contiguous: bool = True
+    """False for a cumulative total, whose readings may legitimately have gaps between
+    episodes: then only coverage counts, not the longest gap."""
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A trigger at a tier."""
+
+    tier: int
+    share: Decimal
+    measure: float
+    unit: MeasureUnit
+    threshold: float
+    proofs: tuple[Proof, ...]
+    quorum_over: Literal["each", "union"]
+    """``each``: every proof needs a quorum of agreeing trackers (one breach seen by several);
+    ``union``: the trackers agreeing across all proofs count together (one report each)."""
+    at: datetime
+    cause_event_id: str
+
+
+def trigger_keys(policy: Policy) -> list[tuple[str, Trigger]]:
+    """Each trigger's stable key: its ``trigger_id``, else its kind, numbered from 1 when the
+    kind repeats (``temperature.1``, ``temperature.2``). Keys are unique within a policy."""
+    repeated = Counter(t.kind for t in policy.triggers if t.trigger_id is None)
+    numbered: Counter[TriggerKind] = Counter()
+    keys: list[tuple[str, Trigger]] = []
+    used: set[str] = set()
+    for index, trigger in enumerate(policy.triggers):
+        if trigger.trigger_id is not None:
+            key = trigger.trigger_id
+        elif repeated[trigger.kind] > 1:
+            numbered[trigger.kind] += 1
+            key = f"{trigger.kind}.{numbered[trigger.kind]}"
+        else:
+            key = str(trigger.kind)
+        if key in used:
+            key = f"{key}.{index}"
+        used.add(key)
+        keys.append((key, trigger))
+    return keys
+
+
+def evaluate(trigger: Trigger, obs: ShipmentObservations) -> Hit | None:
+    """The tier ``trigger`` has reached on ``obs``, or None (nothing reached, or no share)."""
+    match trigger.kind:
+        case TriggerKind.TEMPERATURE:
+            return _temperature(trigger, obs)
+        case TriggerKind.SHOCK:
+            return _per_device(trigger, obs.shocks)
+        case TriggerKind.TAMPER:
+            return _per_device(trigger, obs.tampers)
+        case TriggerKind.DELAY:
+            return _delay(trigger, obs)
+        case TriggerKind.DEVIATION:
+            return _deviation(trigger, obs)
+
+
+def reached(trigger: Trigger, measure: float) -> tuple[int, Decimal, float] | None:
+    """(tier index in ascending thresholds, share, threshold) of the best tier reached."""
+    ranked = sorted(trigger.tiers, key=lambda t: (t.threshold, t.share))
+    best: tuple[int, Decimal, float] | None = None
+    for index, tier in enumerate(ranked):
+        if tier.threshold <= measure and (best is None or tier.share >= best[1]):
+            best = (index, tier.share, tier.threshold)
+    if best is None or best[1] <= 0:
+        return None
+    return best
+
+
+def _hit(
+    trigger: Trigger,
+    measure: float,
+    proofs: tuple[Proof, ...],
+    cause: Observation,
+    quorum_over: Literal["each", "union"] = "each",
+) -> Hit | None:
+    tier = reached(trigger, measure)
+    if tier is None:
+        return None
+    index, share, threshold = tier
+    return Hit(
+        tier=index,
+        share=share,
+        measure=measure,
+        unit=UNITS[trigger.kind],
+        threshold=threshold,
+        proofs=proofs,
+        quorum_over=quorum_over,
+        at=cause.at,
+        cause_event_id=cause.event_id,
+    )
+
+
+def _latest(observations: list[Observation]) -> Observation:
+    return max(observations, key=lambda o: (o.at, o.event_id))
+
+
+def _temperature(trigger: Trigger, obs: ShipmentObservations) -> Hit | None:
+    episodes = sorted(
+        (o for o in obs.temperature.values() if o.rule is BreachRule.CONSECUTIVE),
+        key=lambda o: (o.started_at or o.at, o.event_id),
+    )
+    if not trigger.cumulative:
+        if not episodes:
+            return None
+        longest = max(episodes, key=lambda o: (o.measure, -o.at.timestamp()))
+        proof = Proof(longest.evidence, longest.at, claimed_s=longest.measure)
+        return _hit(trigger, longest.measure / 60, (proof,), longest)
+    totals = [o for o in obs.temperature.values() if o.rule is BreachRule.CUMULATIVE]
+    from_totals = sum(o.measure for o in totals)
+    from_episodes = sum(o.measure for o in episodes)
+    if from_totals >= from_episodes and totals:
+        ordered = sorted(totals, key=lambda o: o.event_id)
+        proofs = tuple(Proof(o.evidence, o.at, o.measure, contiguous=False) for o in ordered)
+        return _hit(trigger, from_totals / 60, proofs, _latest(totals))
+    if not episodes:
+        return None
+    proofs = tuple(Proof(o.evidence, o.at, claimed_s=o.measure) for o in episodes)
+    return _hit(trigger, from_episodes / 60, proofs, _latest(episodes))
+
+
+def _per_device(trigger: Trigger, by_device: dict[str, Observation]) -> Hit | None:
+    """Shock and tamper are reported by one tracker at a time: the trackers whose own report
+    reaches the tier are the ones that agree."""
+    if not by_device:
+        return None
+    measure = max(o.measure for o in by_device.values())
+    tier = reached(trigger, measure)
+    if tier is None:
+        return None
+    agreeing = sorted((device, o) for device, o in by_device.items() if o.measure >= tier[2])
+    cause = max((o for _, o in agreeing), key=lambda o: (o.measure, o.at, o.event_id))
+    proofs = tuple(Proof(o.evidence, o.at) for _, o in agreeing)
+    return _hit(trigger, measure, proofs, cause, quorum_over="union")
+
+
+def _deviation(trigger: Trigger, obs: ShipmentObservations) -> Hit | None:
+    if not obs.deviations:
+        return None
+    widest = max(obs.deviations.values(), key=lambda o: (o.measure, o.at, o.event_id))
+    return _hit(trigger, widest.measure, (Proof(widest.evidence, widest.at),), widest)
+
+
+def _delay(trigger: Trigger, obs: ShipmentObservations) -> Hit | None:
+    """Delay is judged at arrival only: a predicted delay is a forecast, not a loss."""
+    arrival, planned = obs.arrival, obs.planned_arrival
+    if arrival is None or planned is None:
+        return None
+    delay_h = (arrival.at - planned).total_seconds() / 3600
+    if delay_h <= 0:
+        return None
+    proofs = (Proof(arrival.evidence, arrival.at),)
+    if trigger.per_day_share is None:
+        return _hit(trigger, delay_h, proofs, arrival)
+    start_h = min(t.threshold for t in trigger.tiers)
+    if delay_h < start_h:
+        return None
+    days = math.floor((delay_h - start_h) / 24) + 1
+    cap = trigger.cap_share if trigger.cap_share is not None else Decimal(1)
+    share = min(trigger.per_day_share * days, cap)
+    if share <= 0:
+        return None
+    return Hit(
+        tier=days,
+        share=share,
+        measure=delay_h,
+        unit=MeasureUnit.HOURS,
+        threshold=start_h + 24 * (days - 1),
+        proofs=proofs,
+        quorum_over="each",
+        at=arrival.at,
+        cause_event_id=arrival.event_id,
+    )
