@@ -10,6 +10,7 @@ from __future__ import annotations
 from .claims import claim_id, command_result, payment_id
 from .engine import Input, PolicyResult, apply, policy_result
 from .evidence import cited, verify
+from .handoff import repayment
 from .state import Claim, ClaimStatus, CommandResult, InsuranceState
 
 __all__ = [
@@ -25,5 +26,6 @@ __all__ = [
     "command_result",
     "payment_id",
     "policy_result",
+    "repayment",
     "verify",
 ]
