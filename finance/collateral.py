@@ -1,0 +1,143 @@
+"""The borrowing base: what each pledged shipment is worth to the lender right now.
+
+For one shipment (all in the facility currency)::
+
+    value     = cargo value x current FX rate                     (half-even to minor unit)
+    eligible  = min(value x advance_rate(status) x (1 - haircut),
+                    concentration_limit x facility limit)          (rounded down)
+
+and the base is the sum of the eligible amounts. The concentration cap is a share of the
+*limit*, not of the base, so one shipment's eligibility never changes because another shipment
+was damaged or delivered. A shipment is eligible only while it is pledged, has a known cargo
+value and a collateral status (it has departed); an FX rate that is missing counts as zero,
+the conservative reading.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from finance.facility_state import FacilityState, ShipmentCollateral
+from finance.money import convert, round_down
+from tradelane.contracts import CollateralStatus, Facility, Milestone, Money
+from tradelane.contracts.finance import AppliedFx, CollateralLine
+
+MILESTONE_ORDER: tuple[Milestone, ...] = tuple(Milestone)
+"""Milestones in lifecycle order (the enum's declaration order)."""
+
+STATUS_AFTER: dict[Milestone, CollateralStatus] = {
+    Milestone.DEPARTED_ORIGIN: CollateralStatus.IN_TRANSIT,
+    Milestone.ARRIVED_TRANSSHIPMENT: CollateralStatus.IN_TRANSIT,
+    Milestone.DEPARTED_TRANSSHIPMENT: CollateralStatus.IN_TRANSIT,
+    Milestone.ARRIVED_DESTINATION: CollateralStatus.IN_TRANSIT,
+    Milestone.ENTERED_BONDED_WAREHOUSE: CollateralStatus.IN_WAREHOUSE,
+    Milestone.CUSTOMS_CLEARED: CollateralStatus.IN_WAREHOUSE,
+    Milestone.DELIVERED: CollateralStatus.DELIVERED,
+}
+"""The collateral status a shipment has once it reached a milestone (and none later)."""
+
+
+def latest_milestone(shipment: ShipmentCollateral) -> Milestone | None:
+    """The furthest milestone reached; arrival order does not matter, so a late duplicate of
+    an earlier milestone never moves a shipment back."""
+    reached = [m for m in MILESTONE_ORDER if m in shipment.reached]
+    return reached[-1] if reached else None
+
+
+def status_of(shipment: ShipmentCollateral) -> CollateralStatus | None:
+    if shipment.sold:
+        return CollateralStatus.DELIVERED
+    latest = latest_milestone(shipment)
+    return None if latest is None else STATUS_AFTER[latest]
+
+
+def haircut_of(shipment: ShipmentCollateral, terms: Facility) -> Decimal:
+    """The largest haircut whose rule the shipment's worst severities meet (0 if none).
+
+    Severities are remembered, not haircuts, so a schedule change re-prices every shipment.
+    """
+    cuts = [
+        rule.haircut
+        for rule in terms.haircut_schedule
+        if rule.impairment in shipment.severity
+        and shipment.severity[rule.impairment] >= rule.min_severity
+    ]
+    return max(cuts, default=Decimal(0))
+
+
+@dataclass(frozen=True, slots=True)
+class Valuation:
+    """One shipment's value in the facility currency and what of it is lendable."""
+
+    value: Decimal
+    fx: AppliedFx
+    advance_rate: Decimal
+    haircut: Decimal
+    eligible: Decimal
+
+
+def valuation(
+    state: FacilityState,
+    shipment: ShipmentCollateral,
+    status: CollateralStatus | None = None,
+) -> Valuation | None:
+    """Value ``shipment`` (at ``status``, default its current one); ``None`` without value/FX."""
+    terms = state.terms
+    if terms is None or shipment.cargo_value is None:
+        return None
+    currency = terms.limit.currency
+    converted = convert(
+        shipment.cargo_value.amount, shipment.cargo_value.currency, currency, state.fx
+    )
+    if converted is None:
+        return None
+    value, fx = converted
+    status = status if status is not None else status_of(shipment)
+    advance = terms.advance_rates.get(status, Decimal(0)) if status is not None else Decimal(0)
+    cut = haircut_of(shipment, terms)
+    lendable = value * advance * (1 - cut)
+    cap = terms.concentration_limit * terms.limit.amount
+    eligible = round_down(min(lendable, cap), currency)
+    return Valuation(value=value, fx=fx, advance_rate=advance, haircut=cut, eligible=eligible)
+
+
+@dataclass(frozen=True, slots=True)
+class BaseSnapshot:
+    """The borrowing base at one moment, with its per-shipment lines."""
+
+    base: Decimal
+    lines: tuple[CollateralLine, ...]
+
+    def available(self, terms: Facility) -> Decimal:
+        """What may be outstanding at most: the base, never more than the limit."""
+        return min(self.base, terms.limit.amount)
+
+
+def borrowing_base(state: FacilityState) -> BaseSnapshot:
+    """Sum the eligible value of every pledged shipment (in pledge order, ids sorted)."""
+    terms = state.terms
+    if terms is None:
+        return BaseSnapshot(Decimal(0), ())
+    currency = terms.limit.currency
+    zero = Money(amount=Decimal(0), currency=currency)
+    lines: list[CollateralLine] = []
+    total = Decimal(0)
+    for shipment_id in sorted(set(terms.pledged_shipments)):
+        shipment = state.shipments.get(shipment_id)
+        if shipment is None:
+            continue
+        found = valuation(state, shipment)
+        eligible = Decimal(0) if found is None else found.eligible
+        total += eligible
+        lines.append(
+            CollateralLine(
+                shipment_id=shipment_id,
+                status=status_of(shipment),
+                value=None if found is None else Money(amount=found.value, currency=currency),
+                advance_rate=Decimal(0) if found is None else found.advance_rate,
+                haircut=haircut_of(shipment, terms),
+                eligible=zero if found is None else Money(amount=eligible, currency=currency),
+            )
+        )
+    return BaseSnapshot(total, tuple(lines))

@@ -1,0 +1,135 @@
+"""The pledge engine's state for one facility: everything it needs to decide, and nothing else.
+
+State is a pydantic model so it serialises to JSON exactly (Decimals as strings, times in UTC)
+and can live in a faust table keyed by ``facility_id``: :func:`dump_state` / :func:`load_state`
+round-trip it byte for byte. The models are mutable only so the engine can build the *next*
+state conveniently; :func:`finance.pledge_engine.apply` works on a deep copy and never changes
+the state it was given.
+
+What the state remembers, and why it stays bounded:
+
+* per shipment, per milestone: reached time, in-spec flag, the auto-drawdown outcome and the
+  amount drawn (at most 7 milestones) - this is what makes a drawdown happen at most once;
+* per shipment: the worst severity seen per impairment kind (6 kinds), the open and closed
+  condition keys (one per breach or deviation episode), each tracker's latest silence verdict;
+* per facility: the id and outcome of every command decided (repayments, sales, drawdown
+  requests), so a payout or a sale delivered twice is applied once and a redelivered command
+  never changes its first outcome - the same property TigerBeetle gets by persisting failed
+  transfer ids. (Commands that arrive before the facility is known are not remembered: there
+  was nothing to decide with.) A command that was rejected is retried under a new id.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tradelane.contracts import Facility, FxRate, Milestone, Money
+from tradelane.contracts.base import UtcDatetime
+from tradelane.contracts.finance import GENESIS_HASH, RepaymentSource, ResultCode
+from tradelane.contracts.registries import ImpairmentKind
+
+
+class _State(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class PendingProceeds(_State):
+    """Proceeds owed to the facility by a delivered or sold shipment, applied once an FX rate
+    allows converting them (``amount is None``: the cargo value after haircut)."""
+
+    cause_id: str
+    source: RepaymentSource
+    amount: Money | None = None
+    at: UtcDatetime
+
+
+class ShipmentCollateral(_State):
+    """One shipment as collateral: value, progress, condition, and what was lent against it."""
+
+    shipment_id: str
+    cargo_value: Money | None = None
+    planned: dict[Milestone, UtcDatetime] = {}
+    eta: UtcDatetime | None = None
+    reached: dict[Milestone, UtcDatetime] = {}
+    in_spec: dict[Milestone, bool] = {}
+    attempted: dict[Milestone, ResultCode] = {}
+    drawn: dict[Milestone, Decimal] = {}
+    principal: Decimal = Decimal(0)
+    severity: dict[ImpairmentKind, Decimal] = {}
+    open_conditions: list[str] = []
+    closed_conditions: list[str] = []
+    tracker_verdicts: dict[str, tuple[UtcDatetime, bool]] = Field(
+        default={}, description="device -> (time of latest verdict, silent?)"
+    )
+    sold: bool = False
+    pending_proceeds: PendingProceeds | None = None
+    proceeds_applied: bool = False
+
+    @property
+    def tampered(self) -> bool:
+        return ImpairmentKind.TAMPER in self.severity
+
+    @property
+    def silent_trackers(self) -> list[str]:
+        return sorted(d for d, (_, silent) in self.tracker_verdicts.items() if silent)
+
+
+class MarginCall(_State):
+    margin_call_id: str
+    issued_at: UtcDatetime
+    due_at: UtcDatetime
+    shortfall: Decimal
+    expired: bool = False
+
+
+class FacilityState(_State):
+    """One facility's engine state (the value of the finance worker's table)."""
+
+    facility_id: str
+    terms: Facility | None = None
+    shipments: dict[str, ShipmentCollateral] = {}
+    fx: dict[str, FxRate] = {}
+    principal: Decimal = Decimal(0)
+    interest_due: Decimal = Decimal(0)
+    accrued_until: date | None = Field(
+        default=None, description="First day whose interest is not yet accrued"
+    )
+    clock: UtcDatetime | None = Field(
+        default=None, description="Latest event time seen (never moves back)"
+    )
+    base: Decimal = Decimal(0)
+    margin_call: MarginCall | None = None
+    handled: dict[str, ResultCode] = {}
+    ledger_seq: int = 0
+    ledger_hash: str = GENESIS_HASH
+
+    @property
+    def currency(self) -> str | None:
+        return None if self.terms is None else self.terms.limit.currency
+
+    def shipment(self, shipment_id: str) -> ShipmentCollateral:
+        """The shipment's collateral record, created empty on first mention."""
+        found = self.shipments.get(shipment_id)
+        if found is None:
+            found = self.shipments[shipment_id] = ShipmentCollateral(shipment_id=shipment_id)
+        return found
+
+    def pledged(self, shipment_id: str) -> bool:
+        return self.terms is not None and shipment_id in self.terms.pledged_shipments
+
+
+def new_state(facility_id: str) -> FacilityState:
+    """The state of a facility the engine has not seen anything of yet."""
+    return FacilityState(facility_id=facility_id)
+
+
+def dump_state(state: FacilityState) -> str:
+    """JSON for a table or a file; :func:`load_state` reads it back to an equal state."""
+    return state.model_dump_json()
+
+
+def load_state(text: str | bytes) -> FacilityState:
+    return FacilityState.model_validate_json(text)

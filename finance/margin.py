@@ -1,0 +1,104 @@
+"""After every input: report a changed borrowing base, and open, cure or expire margin calls.
+
+A margin call opens when outstanding principal exceeds what may be outstanding::
+
+    principal > min(base, limit) x (1 + margin_call_threshold)
+
+(the threshold is a tolerance, so a one-cent FX wobble does not call a facility), and it gives
+the borrower ``margin_call_cure_hours`` of event time. While it is open every drawdown is
+rejected with ``facility_frozen``. It is cured - fully, not back to the tolerance - as soon as
+``principal <= min(base, limit)``, whether by a repayment or by collateral recovering (an FX
+move, a shipment reaching the warehouse's higher advance rate, a new pledge); if the cure
+period ends first, ``MarginCallExpired`` tells the bank the borrower is in default. Accrued
+interest does not count towards the shortfall: the base secures principal.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from finance.collateral import borrowing_base
+from finance.facility_state import MarginCall
+from finance.money import round_down
+from finance.step import Step
+from tradelane.contracts.finance import (
+    BorrowingBaseChanged,
+    MarginCallCured,
+    MarginCallExpired,
+    MarginCallIssued,
+)
+from tradelane.ids import derive_id
+
+
+def settle_base(step: Step) -> None:
+    """Emit ``BorrowingBaseChanged`` if the base moved, then apply the margin-call rules."""
+    state = step.state
+    terms = state.terms
+    now = step.now
+    if terms is None or now is None:
+        return  # nothing can be owed before the facility is known and time has started
+    snapshot = borrowing_base(state)
+    available = snapshot.available(terms)
+    if snapshot.base != state.base:
+        step.emit(
+            BorrowingBaseChanged(
+                facility_id=state.facility_id,
+                at=now,
+                base=step.money(snapshot.base),
+                previous_base=step.money(round_down(state.base, terms.limit.currency)),
+                outstanding=step.money(state.principal),
+                headroom=step.money(available - state.principal),
+                collateral=list(snapshot.lines),
+            ),
+            step.cause_key,
+        )
+        state.base = snapshot.base
+    call = state.margin_call
+    if call is not None:
+        if state.principal <= available:
+            step.emit(
+                MarginCallCured(
+                    facility_id=state.facility_id,
+                    margin_call_id=call.margin_call_id,
+                    at=now,
+                    cured_by="repayment" if step.repaid else "collateral",
+                    outstanding=step.money(state.principal),
+                    base=step.money(snapshot.base),
+                ),
+                call.margin_call_id,
+            )
+            state.margin_call = None
+        elif not call.expired and now > call.due_at:
+            step.emit(
+                MarginCallExpired(
+                    facility_id=state.facility_id,
+                    margin_call_id=call.margin_call_id,
+                    at=now,
+                    due_at=call.due_at,
+                    shortfall=step.money(state.principal - available),
+                ),
+                call.margin_call_id,
+            )
+            call.expired = True
+        return
+    if state.principal > available * (1 + terms.margin_call_threshold):
+        call_id = derive_id("margin_call", state.facility_id, step.cause_key, now.isoformat())
+        call = MarginCall(
+            margin_call_id=call_id,
+            issued_at=now,
+            due_at=now + timedelta(hours=terms.margin_call_cure_hours),
+            shortfall=state.principal - available,
+        )
+        state.margin_call = call
+        step.emit(
+            MarginCallIssued(
+                facility_id=state.facility_id,
+                margin_call_id=call_id,
+                at=now,
+                due_at=call.due_at,
+                shortfall=step.money(call.shortfall),
+                outstanding=step.money(state.principal),
+                base=step.money(snapshot.base),
+            ),
+            call_id,
+        )

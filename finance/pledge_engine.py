@@ -1,0 +1,233 @@
+"""The inventory-pledge engine: ``apply(state, input) -> (next state, outputs)``, pure.
+
+No I/O, no clock, no randomness: time is the event time carried by the input, ids derive from
+the input, Decimal arithmetic runs in a fixed context. Given the same state and input it always
+returns the same next state and the same outputs, which is what lets a Kafka consumer
+re-process an input after a crash (at-least-once delivery) and lets anyone rebuild a facility
+by replaying its inputs.
+
+Inputs (one facility per state; the caller routes by ``facility_id`` or by pledge):
+
+==========================  ================================================================
+``Facility``                terms from ``finance.facilities`` (pledges, rates, schedule...)
+``ShipmentBooking``         a pledged shipment's cargo value and plan (``shipments.registry``)
+``ShipmentEvent``           milestones, breaches, shock, tamper, silence... (``shipments.events``)
+``FxRate``                  a rate from ``fx.rates`` (the latest ``as_of`` per pair is kept)
+``DrawdownRequested``       a borrower's request for a milestone tranche (``finance.commands``)
+``RepaymentReceived``       cash from the borrower or an insurer, once per ``cause_id``
+``SaleReported``            pledged goods sold, with their proceeds
+``DayTick``                 event time reached ``at``: close days (interest), expire calls
+==========================  ================================================================
+
+Each step: (1) inputs with an event time advance the facility clock (never backwards) and close
+the days before it, posting each day's interest; (2) the input is applied; (3) queued proceeds
+are repaid; (4) a changed base is reported and margin calls are opened, cured or expired.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from datetime import UTC, datetime, time, timedelta
+from decimal import localcontext
+
+from finance.conditions import learn_booking, observe
+from finance.drawdowns import attempt, scheduled_share
+from finance.facility_state import FacilityState, new_state
+from finance.interest import daily_interest, days_to_close
+from finance.margin import settle_base
+from finance.money import CONTEXT, identity, pair
+from finance.repayments import (
+    delivery_proceeds,
+    repayment_received,
+    sale_reported,
+    settle_proceeds,
+)
+from finance.step import Outputs, Step
+from tradelane.contracts import (
+    Facility,
+    FxRate,
+    Milestone,
+    MilestoneReached,
+    ShipmentBooking,
+    ShipmentEvent,
+)
+from tradelane.contracts.finance import (
+    DayTick,
+    Direction,
+    DrawdownRequested,
+    InterestAccrued,
+    LedgerAccount,
+    LedgerEntryKind,
+    RepaymentReceived,
+    ResultCode,
+    SaleReported,
+)
+
+EngineInput = (
+    Facility
+    | ShipmentBooking
+    | ShipmentEvent
+    | FxRate
+    | DrawdownRequested
+    | RepaymentReceived
+    | SaleReported
+    | DayTick
+)
+
+__all__ = ["EngineInput", "FacilityState", "Outputs", "apply", "input_key", "new_state", "run"]
+
+
+def apply(state: FacilityState, item: EngineInput) -> tuple[FacilityState, Outputs]:
+    """The next state of ``state``'s facility after ``item``, and what it emitted.
+
+    ``state`` is not modified. Raises ``ValueError`` only for a routing mistake (a facility
+    record or command addressed to another facility); rule outcomes are result codes.
+    """
+    with localcontext(CONTEXT):
+        step = Step(state.model_copy(deep=True), input_key(item), state.clock)
+        _dispatch(step, item)
+        settle_proceeds(step)
+        settle_base(step)
+        return step.state, step.outputs()
+
+
+def run(state: FacilityState, items: Iterable[EngineInput]) -> tuple[FacilityState, list[Outputs]]:
+    """Fold ``items`` through :func:`apply` (replays, tests, the calendar's rebuild)."""
+    outputs: list[Outputs] = []
+    for item in items:
+        state, out = apply(state, item)
+        outputs.append(out)
+    return state, outputs
+
+
+def input_key(item: EngineInput) -> str:
+    """A stable key for an input: the id of the envelope or command, or a digest."""
+    match item:
+        case FxRate():
+            return f"fx:{pair(item.base, item.quote)}:{item.as_of.isoformat()}"
+        case Facility() | ShipmentBooking():
+            digest = hashlib.sha256(item.model_dump_json().encode()).hexdigest()[:32]
+            return f"{type(item).__name__.lower()}:{digest}"
+        case DrawdownRequested():
+            return item.request_id
+        case RepaymentReceived() | SaleReported():
+            return item.cause_id
+        case DayTick():
+            return f"tick:{item.at.isoformat()}"
+        case _:  # a shipment event (a parametrised envelope cannot be a class pattern)
+            return item.id
+
+
+def _own(step: Step, facility_id: str) -> None:
+    if facility_id != step.state.facility_id:
+        raise ValueError(f"input for facility {facility_id!r} routed to {step.state.facility_id!r}")
+
+
+def _dispatch(step: Step, item: EngineInput) -> None:
+    state = step.state
+    match item:
+        case Facility():
+            _own(step, item.facility_id)
+            if state.terms is None or state.terms.limit.currency == item.limit.currency:
+                state.terms = item  # a currency change after the fact is not applied
+        case ShipmentBooking():
+            learn_booking(state.shipment(item.shipment_id), item)
+        case FxRate():
+            key = pair(item.base, item.quote)
+            held = state.fx.get(key)
+            if held is None or item.as_of > held.as_of:
+                state.fx[key] = item
+        case DrawdownRequested():
+            _own(step, item.facility_id)
+            _advance(step, item.at)
+            if item.request_id in state.handled:
+                step.result = ResultCode.ALREADY_APPLIED
+                return
+            step.result = attempt(step, item.shipment_id, item.milestone, item.request_id)
+            if step.result is not ResultCode.FACILITY_UNKNOWN:
+                state.handled[item.request_id] = step.result
+        case RepaymentReceived():
+            _own(step, item.facility_id)
+            _advance(step, item.at)
+            step.result = repayment_received(step, item)
+        case SaleReported():
+            _own(step, item.facility_id)
+            _advance(step, item.at)
+            step.result = sale_reported(step, item)
+        case DayTick():
+            _own(step, item.facility_id)
+            _advance(step, item.at)
+        case _:  # a shipment event
+            _advance(step, item.time)
+            _shipment_event(step, item)
+
+
+def _shipment_event(step: Step, event: ShipmentEvent) -> None:
+    state = step.state
+    shipment_id = event.subject
+    shipment = state.shipment(shipment_id)
+    observe(shipment, event.data)
+    data = event.data
+    if not isinstance(data, MilestoneReached) or not state.pledged(shipment_id):
+        return
+    milestone = data.milestone
+    if milestone is Milestone.DELIVERED:
+        delivery_proceeds(shipment, event.id, step)
+    terms = state.terms
+    if (
+        terms is not None
+        and terms.auto_drawdown
+        and scheduled_share(state, milestone) > 0
+        and milestone not in shipment.attempted
+        and milestone not in shipment.drawn
+    ):
+        step.result = attempt(step, shipment_id, milestone, event.id)
+        shipment.attempted[milestone] = step.result
+
+
+def _advance(step: Step, at: datetime) -> None:
+    """Move the facility clock to ``at`` (if later) and accrue every day it closed."""
+    state = step.state
+    clock = at if state.clock is None else max(state.clock, at)
+    state.clock = step.now = clock
+    if state.accrued_until is None:
+        return
+    terms = state.terms
+    for day in days_to_close(state.accrued_until, clock.date()):
+        if terms is None or state.principal <= 0 or terms.interest_rate <= 0:
+            continue
+        currency = terms.limit.currency
+        amount = daily_interest(state.principal, terms.interest_rate, terms.day_count, currency)
+        if amount <= 0:
+            continue
+        state.interest_due += amount
+        end_of_day = datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
+        cause = f"day:{day.isoformat()}"
+        entry = step.post(
+            LedgerEntryKind.INTEREST,
+            (day.isoformat(),),
+            cause,
+            end_of_day,
+            identity(currency),
+            [
+                (LedgerAccount.INTEREST_RECEIVABLE, Direction.DEBIT, amount),
+                (LedgerAccount.INTEREST_INCOME, Direction.CREDIT, amount),
+            ],
+        )
+        step.emit(
+            InterestAccrued(
+                facility_id=state.facility_id,
+                day=day,
+                principal=step.money(state.principal),
+                annual_rate=terms.interest_rate,
+                day_count=terms.day_count,
+                amount=step.money(amount),
+                interest_due_after=step.money(state.interest_due),
+                at=end_of_day,
+                ledger_seq=entry.seq,
+                ledger_hash=entry.hash,
+            ),
+            day.isoformat(),
+        )
+    state.accrued_until = max(state.accrued_until, clock.date())

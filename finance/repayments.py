@@ -1,0 +1,251 @@
+"""Money coming back: the repayment waterfall, sale and delivery proceeds, external repayments.
+
+Waterfall, for every repayment: accrued interest first, then principal - of the named shipment
+only when one is named, across all shipments (ids sorted) when none is - and whatever is left
+is the borrower's surplus (reported, not posted: it is not the bank's money).
+
+Proceeds: a delivered shipment repays the principal lent against it from its proceeds, taken
+as the cargo value after haircut (a reported sale gives the proceeds explicitly). Proceeds
+wait in the shipment's record until an FX rate allows converting them, then are applied once.
+
+External repayments (the borrower, an insurer paying the lender as loss payee) arrive as
+``RepaymentReceived`` with a ``cause_id``; the facility remembers every cause id it decided on
+(applied or rejected), so the same payout is never applied twice and a redelivered command
+never changes its first outcome. A rejected command is retried under a new id.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from finance.collateral import haircut_of
+from finance.facility_state import PendingProceeds, ShipmentCollateral
+from finance.money import convert, find_rate, round_half_even
+from finance.results import first_failure
+from finance.step import Step
+from tradelane.contracts import Money
+from tradelane.contracts.finance import (
+    Direction,
+    LedgerAccount,
+    LedgerEntryKind,
+    RepaymentApplied,
+    RepaymentReceived,
+    RepaymentRejected,
+    RepaymentSource,
+    ResultCode,
+    SaleReported,
+)
+
+
+def _allocate(step: Step, available: Decimal, shipment_id: str | None) -> Decimal:
+    """Reduce shipment principals by up to ``available``; returns the principal repaid."""
+    state = step.state
+    if shipment_id is not None:
+        order = [state.shipments[shipment_id]] if shipment_id in state.shipments else []
+    else:
+        order = [state.shipments[k] for k in sorted(state.shipments)]
+    paid = Decimal(0)
+    for shipment in order:
+        share = min(shipment.principal, available - paid)
+        shipment.principal -= share
+        paid += share
+    state.principal -= paid
+    return paid
+
+
+def _owed(step: Step, shipment_id: str | None) -> Decimal:
+    state = step.state
+    if shipment_id is None:
+        return state.interest_due + state.principal
+    shipment = state.shipments.get(shipment_id)
+    return state.interest_due + (Decimal(0) if shipment is None else shipment.principal)
+
+
+def repay(
+    step: Step,
+    *,
+    cause_id: str,
+    source: RepaymentSource,
+    received: Money,
+    shipment_id: str | None,
+) -> ResultCode:
+    """Apply ``received`` through the waterfall (after the caller's own checks)."""
+    state = step.state
+    currency = state.currency
+    now = step.now
+    assert currency is not None
+    assert now is not None
+    converted = convert(received.amount, received.currency, currency, state.fx)
+    code = first_failure(
+        [
+            (ResultCode.FX_RATE_MISSING, lambda: converted is None),
+            (ResultCode.NOTHING_OWED, lambda: _owed(step, shipment_id) <= 0),
+        ]
+    )
+    if code is not ResultCode.OK:
+        step.emit(
+            RepaymentRejected(facility_id=state.facility_id, cause_id=cause_id, code=code, at=now),
+            cause_id,
+            code.value,
+        )
+        return code
+    assert converted is not None
+    amount, fx = converted
+    interest = min(state.interest_due, amount)
+    state.interest_due -= interest
+    principal = _allocate(step, amount - interest, shipment_id)
+    entry = None
+    if interest + principal > 0:  # proceeds of a total loss move no money
+        entry = step.post(
+            LedgerEntryKind.REPAYMENT,
+            (cause_id,),
+            cause_id,
+            now,
+            fx,
+            [
+                (LedgerAccount.FUNDING, Direction.DEBIT, interest + principal),
+                (LedgerAccount.INTEREST_RECEIVABLE, Direction.CREDIT, interest),
+                (LedgerAccount.LOAN_PRINCIPAL, Direction.CREDIT, principal),
+            ],
+        )
+        step.repaid = True
+    step.emit(
+        RepaymentApplied(
+            facility_id=state.facility_id,
+            shipment_id=shipment_id,
+            cause_id=cause_id,
+            source=source,
+            received=received,
+            fx=fx,
+            interest_paid=step.money(interest),
+            principal_paid=step.money(principal),
+            surplus=step.money(amount - interest - principal),
+            outstanding_after=step.money(state.principal),
+            at=now,
+            ledger_seq=None if entry is None else entry.seq,
+            ledger_hash=None if entry is None else entry.hash,
+        ),
+        cause_id,
+    )
+    return code
+
+
+def _reject(step: Step, cause_id: str, code: ResultCode) -> ResultCode:
+    now = step.now
+    assert now is not None
+    step.emit(
+        RepaymentRejected(facility_id=step.state.facility_id, cause_id=cause_id, code=code, at=now),
+        cause_id,
+        code.value,
+    )
+    return code
+
+
+def repayment_received(step: Step, command: RepaymentReceived) -> ResultCode:
+    state = step.state
+    shipment_id = command.shipment_id
+    code = first_failure(
+        [
+            (ResultCode.FACILITY_UNKNOWN, lambda: state.terms is None),
+            (ResultCode.INVALID_AMOUNT, lambda: command.amount.amount <= 0),
+            (ResultCode.ALREADY_APPLIED, lambda: command.cause_id in state.handled),
+            (
+                ResultCode.SHIPMENT_NOT_PLEDGED,
+                lambda: (
+                    shipment_id is not None
+                    and not state.pledged(shipment_id)
+                    and shipment_id not in state.shipments
+                ),
+            ),
+        ]
+    )
+    if code is ResultCode.ALREADY_APPLIED:
+        return code  # answered, not re-announced: the first outcome was the event
+    if code is ResultCode.OK:
+        code = repay(
+            step,
+            cause_id=command.cause_id,
+            source=command.source,
+            received=command.amount,
+            shipment_id=shipment_id,
+        )
+    else:
+        _reject(step, command.cause_id, code)
+    if code is not ResultCode.FACILITY_UNKNOWN:
+        state.handled[command.cause_id] = code
+    return code
+
+
+def sale_reported(step: Step, command: SaleReported) -> ResultCode:
+    """Mark the goods sold (they leave the base) and queue their proceeds."""
+    state = step.state
+    code = first_failure(
+        [
+            (ResultCode.FACILITY_UNKNOWN, lambda: state.terms is None),
+            (ResultCode.INVALID_AMOUNT, lambda: command.proceeds.amount < 0),
+            (ResultCode.ALREADY_APPLIED, lambda: command.cause_id in state.handled),
+            (ResultCode.SHIPMENT_NOT_PLEDGED, lambda: not state.pledged(command.shipment_id)),
+        ]
+    )
+    if code is ResultCode.ALREADY_APPLIED:
+        return code
+    if code is not ResultCode.OK:
+        if code is not ResultCode.FACILITY_UNKNOWN:
+            state.handled[command.cause_id] = code
+        return _reject(step, command.cause_id, code)
+    shipment = state.shipment(command.shipment_id)
+    shipment.sold = True
+    if not shipment.proceeds_applied:
+        shipment.pending_proceeds = PendingProceeds(
+            cause_id=command.cause_id,
+            source=RepaymentSource.SALE,
+            amount=command.proceeds,
+            at=command.at,
+        )
+    state.handled[command.cause_id] = code
+    return code
+
+
+def delivery_proceeds(shipment: ShipmentCollateral, cause_id: str, step: Step) -> None:
+    """Queue the proceeds of a delivered shipment (once; a sale reported first wins)."""
+    if shipment.sold or shipment.proceeds_applied or shipment.pending_proceeds is not None:
+        return
+    assert step.now is not None
+    shipment.pending_proceeds = PendingProceeds(
+        cause_id=cause_id, source=RepaymentSource.DELIVERY, at=step.now
+    )
+
+
+def settle_proceeds(step: Step) -> None:
+    """Apply every queued proceeds that can be converted now (shipment ids in order)."""
+    state = step.state
+    terms = state.terms
+    if terms is None or step.now is None:
+        return
+    for shipment_id in sorted(state.shipments):
+        shipment = state.shipments[shipment_id]
+        pending = shipment.pending_proceeds
+        if pending is None:
+            continue
+        if shipment.principal <= 0:
+            shipment.pending_proceeds, shipment.proceeds_applied = None, True
+            continue
+        received = pending.amount
+        if received is None:
+            value = shipment.cargo_value
+            if value is None:
+                continue
+            after_cut = value.amount * (1 - haircut_of(shipment, terms))
+            received = Money(
+                amount=round_half_even(after_cut, value.currency), currency=value.currency
+            )
+        if find_rate(state.fx, received.currency, terms.limit.currency) is None:
+            continue  # wait quietly for a rate; the proceeds stay queued
+        repay(
+            step,
+            cause_id=pending.cause_id,
+            source=pending.source,
+            received=received,
+            shipment_id=shipment_id,
+        )
+        shipment.pending_proceeds, shipment.proceeds_applied = None, True

@@ -1,0 +1,286 @@
+"""Small builders for pledge-engine tests: one facility, one or two shipments, readable events.
+
+Everything is deterministic: times count from :data:`T0`, ids derive from the arguments, so a
+test that builds the same inputs twice gets byte-identical inputs.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from finance.facility_state import FacilityState, new_state
+from finance.pledge_engine import EngineInput, run
+from finance.step import Outputs
+from tradelane.contracts import (
+    BreachEnded,
+    BreachKind,
+    BreachProgress,
+    BreachRule,
+    BreachStarted,
+    Cargo,
+    CollateralStatus,
+    ConditionProfile,
+    Evidence,
+    Facility,
+    FxRate,
+    Leg,
+    Milestone,
+    MilestoneReached,
+    Money,
+    Place,
+    PlaceKind,
+    ProfileKind,
+    ShipmentBooking,
+    ShipmentEvent,
+    ShipmentEventData,
+    ShipmentStatus,
+    TamperDetected,
+    TrackerResumed,
+    TrackerSilent,
+    TransportMode,
+    shipment_event_type,
+)
+from tradelane.contracts.finance import (
+    DayTick,
+    DrawdownRequested,
+    RepaymentReceived,
+    RepaymentSource,
+    SaleReported,
+)
+from tradelane.contracts.registries import HaircutRule, ImpairmentKind
+from tradelane.ids import derive_id
+
+T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+FAC = "fac-1"
+SHP = "shp-1"
+SHP2 = "shp-2"
+EVIDENCE = Evidence(readings=[], digest="0" * 64, count=0)
+
+
+def at(hours: float) -> datetime:
+    return T0 + timedelta(hours=hours)
+
+
+def usd(amount: str | int) -> Money:
+    return Money(amount=Decimal(amount), currency="USD")
+
+
+def facility(**overrides: object) -> Facility:
+    """A USD 1,000,000 line: 60 % in transit, 80 % in warehouse, 0 % delivered; half the
+    in-transit advance at departure, the rest at the warehouse; temperature haircuts."""
+    fields: dict[str, object] = {
+        "facility_id": FAC,
+        "bank_id": "bank-1",
+        "borrower_id": "shipper-1",
+        "limit": usd(1_000_000),
+        "advance_rates": {
+            CollateralStatus.IN_TRANSIT: Decimal("0.6"),
+            CollateralStatus.IN_WAREHOUSE: Decimal("0.8"),
+            CollateralStatus.DELIVERED: Decimal(0),
+        },
+        "concentration_limit": Decimal("0.5"),
+        "margin_call_cure_hours": 48,
+        "drawdown_schedule": {
+            Milestone.DEPARTED_ORIGIN.value: Decimal("0.5"),
+            Milestone.ENTERED_BONDED_WAREHOUSE.value: Decimal(1),
+        },
+        "pledged_shipments": [SHP, SHP2],
+        "haircut_schedule": [
+            HaircutRule(
+                impairment=ImpairmentKind.TEMPERATURE_HIGH,
+                min_severity=Decimal(30),
+                haircut=Decimal("0.25"),
+            ),
+            HaircutRule(
+                impairment=ImpairmentKind.TEMPERATURE_HIGH,
+                min_severity=Decimal(240),
+                haircut=Decimal("0.75"),
+            ),
+            HaircutRule(impairment=ImpairmentKind.TAMPER, haircut=Decimal(1)),
+        ],
+        "interest_rate": Decimal("0.0730"),
+    }
+    fields.update(overrides)
+    return Facility.model_validate(fields)
+
+
+def _place(code: str) -> Place:
+    return Place(locode=code, name=code, kind=PlaceKind.SEAPORT, lat=1.0, lon=1.0)
+
+
+def booking(
+    shipment_id: str = SHP, value: str = "200000", currency: str = "EUR"
+) -> ShipmentBooking:
+    return ShipmentBooking(
+        shipment_id=shipment_id,
+        shipper="Shipper",
+        consignee="Consignee",
+        origin=_place("NLRTM"),
+        destination=_place("SGSIN"),
+        legs=[
+            Leg(
+                mode=TransportMode.SEA,
+                origin=_place("NLRTM"),
+                destination=_place("SGSIN"),
+                planned_departure=at(0),
+                planned_arrival=at(24 * 20),
+            ),
+        ],
+        cargo=Cargo(
+            description="Chilled produce",
+            hs_code="080810",
+            quantity=100,
+            value=Money(amount=Decimal(value), currency=currency),
+        ),
+        condition=ConditionProfile(kind=ProfileKind.CHILLED, temp_min_c=2, temp_max_c=8),
+        trackers=["trk-1"],
+        booked_at=at(-48),
+    )
+
+
+def eur_usd(rate: str = "1.10", hours: float = -1) -> FxRate:
+    return FxRate(base="EUR", quote="USD", rate=Decimal(rate), as_of=at(hours))
+
+
+def event(data: ShipmentEventData, when: datetime, shipment_id: str = SHP) -> ShipmentEvent:
+    return ShipmentEvent(
+        id=derive_id(
+            "test-event", shipment_id, data.kind, when.isoformat(), data.model_dump_json()
+        ),
+        source="/tradelane/streams",
+        type=shipment_event_type(data.kind),
+        subject=shipment_id,
+        time=when,
+        data=data,
+    )
+
+
+_STATUS = {
+    Milestone.DEPARTED_ORIGIN: ShipmentStatus.IN_TRANSIT,
+    Milestone.ARRIVED_TRANSSHIPMENT: ShipmentStatus.AT_TRANSSHIPMENT,
+    Milestone.DEPARTED_TRANSSHIPMENT: ShipmentStatus.IN_TRANSIT,
+    Milestone.ARRIVED_DESTINATION: ShipmentStatus.ARRIVED,
+    Milestone.ENTERED_BONDED_WAREHOUSE: ShipmentStatus.IN_BONDED_WAREHOUSE,
+    Milestone.CUSTOMS_CLEARED: ShipmentStatus.CUSTOMS_CLEARED,
+    Milestone.DELIVERED: ShipmentStatus.DELIVERED,
+}
+
+
+def milestone(
+    m: Milestone, hours: float, in_spec: bool = True, shipment_id: str = SHP
+) -> ShipmentEvent:
+    data = MilestoneReached(milestone=m, at=at(hours), status=_STATUS[m], in_spec=in_spec)
+    return event(data, at(hours), shipment_id)
+
+
+def breach_started(hours: float, shipment_id: str = SHP) -> ShipmentEvent:
+    data = BreachStarted(
+        breach=BreachKind.TEMPERATURE_HIGH,
+        rule=BreachRule.CONSECUTIVE,
+        limit=8.0,
+        minutes=30,
+        started_at=at(hours),
+        value=8.4,
+    )
+    return event(data, at(hours), shipment_id)
+
+
+def breach_progress(start: float, minutes: int, shipment_id: str = SHP) -> ShipmentEvent:
+    now = at(start + minutes / 60)
+    data = BreachProgress(
+        breach=BreachKind.TEMPERATURE_HIGH,
+        rule=BreachRule.CONSECUTIVE,
+        started_at=at(start),
+        at=now,
+        duration_s=minutes * 60,
+        peak=14.0,
+        evidence=EVIDENCE,
+    )
+    return event(data, now, shipment_id)
+
+
+def breach_ended(start: float, minutes: int, shipment_id: str = SHP) -> ShipmentEvent:
+    end = at(start + minutes / 60)
+    data = BreachEnded(
+        breach=BreachKind.TEMPERATURE_HIGH,
+        rule=BreachRule.CONSECUTIVE,
+        started_at=at(start),
+        ended_at=end,
+        duration_s=minutes * 60,
+        peak=15.0,
+        evidence=EVIDENCE,
+    )
+    return event(data, end, shipment_id)
+
+
+def tamper(hours: float, shipment_id: str = SHP) -> ShipmentEvent:
+    return event(
+        TamperDetected(device_id="trk-1", at=at(hours), evidence=EVIDENCE), at(hours), shipment_id
+    )
+
+
+def silent(hours: float, shipment_id: str = SHP) -> ShipmentEvent:
+    data = TrackerSilent(
+        device_id="trk-1", last_seen=at(hours - 1), at=at(hours), judged_by="event_time"
+    )
+    return event(data, at(hours), shipment_id)
+
+
+def resumed(hours: float, shipment_id: str = SHP) -> ShipmentEvent:
+    return event(
+        TrackerResumed(device_id="trk-1", at=at(hours), silent_s=3600), at(hours), shipment_id
+    )
+
+
+def request(
+    m: Milestone, hours: float, request_id: str = "req-1", shipment_id: str = SHP
+) -> DrawdownRequested:
+    return DrawdownRequested(
+        request_id=request_id, facility_id=FAC, shipment_id=shipment_id, milestone=m, at=at(hours)
+    )
+
+
+def repayment(
+    amount: str,
+    hours: float,
+    cause_id: str = "pay-1",
+    shipment_id: str | None = None,
+    currency: str = "USD",
+    source: RepaymentSource = RepaymentSource.BORROWER,
+) -> RepaymentReceived:
+    return RepaymentReceived(
+        facility_id=FAC,
+        shipment_id=shipment_id,
+        amount=Money(amount=Decimal(amount), currency=currency),
+        cause_id=cause_id,
+        source=source,
+        at=at(hours),
+    )
+
+
+def sale(
+    amount: str, hours: float, cause_id: str = "sale-1", shipment_id: str = SHP
+) -> SaleReported:
+    return SaleReported(
+        facility_id=FAC,
+        shipment_id=shipment_id,
+        proceeds=usd(amount),
+        cause_id=cause_id,
+        at=at(hours),
+    )
+
+
+def tick(hours: float) -> DayTick:
+    return DayTick(facility_id=FAC, at=at(hours))
+
+
+def setup(**terms: object) -> list[EngineInput]:
+    """Registry inputs: the facility, two EUR 200k bookings, EUR/USD 1.10."""
+    return [facility(**terms), booking(SHP), booking(SHP2), eur_usd()]
+
+
+def play(
+    items: list[EngineInput], state: FacilityState | None = None
+) -> tuple[FacilityState, list[Outputs]]:
+    return run(state or new_state(FAC), items)

@@ -1,0 +1,125 @@
+"""Rule outcomes, one case a line: the inputs after the standard setup, and the result code the
+last input must produce. Every result code appears; precedence cases break several rules at
+once and expect the first in precedence order.
+
+Setup (see builders): USD 1,000,000 limit; shipments shp-1 and shp-2 pledged, each EUR 200,000
+of chilled goods at EUR/USD 1.10 (USD 220,000); 60 % advance in transit, 80 % in the warehouse;
+departure releases half the in-transit advance (USD 66,000), the warehouse tops up.
+"""
+
+# ruff: noqa: E501  (the case table is one case a line, by design)
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+
+import pytest
+
+from finance.pledge_engine import EngineInput
+from tests.unit.finance.builders import (
+    FAC,
+    SHP,
+    SHP2,
+    booking,
+    breach_progress,
+    breach_started,
+    eur_usd,
+    facility,
+    milestone,
+    play,
+    repayment,
+    request,
+    resumed,
+    sale,
+    setup,
+    silent,
+    tamper,
+)
+from tradelane.contracts import CollateralStatus, Milestone
+from tradelane.contracts.finance import LedgerEntryKind
+from tradelane.contracts.finance import ResultCode as R
+
+DEP = Milestone.DEPARTED_ORIGIN
+WH = Milestone.ENTERED_BONDED_WAREHOUSE
+ARR = Milestone.ARRIVED_DESTINATION
+
+NO_TRANSIT_ADVANCE = {"advance_rates": {CollateralStatus.IN_TRANSIT: Decimal(0)}}
+FULL_AT_DEPARTURE = {"drawdown_schedule": {DEP.value: Decimal(1)}, "margin_call_threshold": 1}
+SMALL_LIMIT = {"limit": {"amount": "100000", "currency": "USD"}, "concentration_limit": 1,
+               "drawdown_schedule": {DEP.value: Decimal(1)}}  # fmt: skip
+MANUAL = {"auto_drawdown": False}
+# a 5-hour breach on shp-1 after its departure draw: 75 % haircut, base below outstanding
+MARGIN_CALL = [milestone(DEP, 1), breach_started(10), breach_progress(10, 300)]
+
+CASES: list[tuple[str, Mapping[str, object], list[EngineInput], R]] = [
+    ("departure draws",             {},                 [milestone(DEP, 1)],                          R.OK),
+    ("manual request draws",        MANUAL,             [milestone(DEP, 1), request(DEP, 2)],         R.OK),
+    ("repayment applies",           {},                 [milestone(DEP, 1), repayment("1000", 2)],    R.OK),
+    ("no facility yet",             {"skip": True},     [request(DEP, 2)],                            R.FACILITY_UNKNOWN),
+    ("repayment of zero",           {},                 [milestone(DEP, 1), repayment("0", 2)],       R.INVALID_AMOUNT),
+    ("negative sale proceeds",      {},                 [milestone(DEP, 1), sale("-1", 2)],           R.INVALID_AMOUNT),
+    ("payout delivered twice",      {},                 [milestone(DEP, 1), repayment("10", 2), repayment("10", 3)], R.ALREADY_APPLIED),
+    ("request id reused",           MANUAL,             [milestone(DEP, 1), request(DEP, 2), request(DEP, 3)], R.ALREADY_APPLIED),
+    ("sale reported twice",         {},                 [milestone(DEP, 1), sale("9", 2), sale("9", 3)], R.ALREADY_APPLIED),
+    ("milestone drawn before",      {},                 [milestone(DEP, 1), request(DEP, 2)],         R.ALREADY_DRAWN),
+    ("shipment not pledged",        {},                 [milestone(DEP, 1, shipment_id="shp-9"), request(DEP, 2, shipment_id="shp-9")], R.SHIPMENT_NOT_PLEDGED),
+    ("sale of unpledged goods",     {},                 [sale("9", 2, shipment_id="shp-9")],          R.SHIPMENT_NOT_PLEDGED),
+    ("milestone not in schedule",   {},                 [milestone(ARR, 1), request(ARR, 2)],         R.MILESTONE_NOT_SCHEDULED),
+    ("milestone not reached",       {},                 [request(WH, 2)],                             R.MILESTONE_NOT_REACHED),
+    ("margin call open",            {},                 [*MARGIN_CALL, milestone(DEP, 20, shipment_id=SHP2)], R.FACILITY_FROZEN),
+    ("out of spec at milestone",    {},                 [milestone(DEP, 1, in_spec=False)],           R.CARGO_IMPAIRED),
+    ("breach still open",           {},                 [breach_started(0), milestone(DEP, 1)],       R.CARGO_IMPAIRED),
+    ("tampered cargo",              {},                 [tamper(0), milestone(DEP, 1)],               R.CARGO_IMPAIRED),
+    ("tracker silent",              {},                 [silent(0), milestone(DEP, 1)],               R.TRACKER_UNHEALTHY),
+    ("tracker resumed",             {},                 [silent(0), resumed(0.5), milestone(DEP, 1)], R.OK),
+    ("no FX rate for the cargo",    {"no_fx": True},    [milestone(DEP, 1)],                          R.FX_RATE_MISSING),
+    ("foreign repayment, no rate",  {},                 [milestone(DEP, 1), repayment("9", 2, currency="JPY")], R.FX_RATE_MISSING),
+    ("no advance in transit",       NO_TRANSIT_ADVANCE, [milestone(DEP, 1)],                          R.NOTHING_TO_DRAW),
+    ("tranche above headroom",      FULL_AT_DEPARTURE,  [milestone(DEP, 1, shipment_id=SHP2), breach_started(2, SHP2), milestone(DEP, 3)], R.EXCEEDS_HEADROOM),
+    ("tranche above limit",         SMALL_LIMIT,        [milestone(DEP, 1, shipment_id=SHP2), milestone(DEP, 2)], R.EXCEEDS_LIMIT),
+    ("repayment with nothing owed", {},                 [repayment("10", 2)],                         R.NOTHING_OWED),
+    # precedence: several rules broken, the first in precedence order is reported
+    ("drawn beats frozen",          {},                 [*MARGIN_CALL, request(DEP, 20)],             R.ALREADY_DRAWN),
+    ("unpledged beats no FX",       {"no_fx": True},    [milestone(DEP, 1, shipment_id="shp-9"), request(DEP, 2, shipment_id="shp-9")], R.SHIPMENT_NOT_PLEDGED),
+    ("frozen beats impaired",       {},                 [*MARGIN_CALL, tamper(15, SHP2), milestone(DEP, 20, shipment_id=SHP2)], R.FACILITY_FROZEN),
+    ("impaired beats silent",       {},                 [tamper(0), silent(0), milestone(DEP, 1)],    R.CARGO_IMPAIRED),
+    ("silent beats no FX",          {"no_fx": True},    [silent(0), milestone(DEP, 1)],               R.TRACKER_UNHEALTHY),
+    ("zero amount beats owed",      {},                 [repayment("0", 2)],                          R.INVALID_AMOUNT),
+    ("duplicate beats no rate",     {},                 [milestone(DEP, 1), repayment("9", 2, currency="JPY"), repayment("9", 3, currency="JPY")], R.ALREADY_APPLIED),
+]  # fmt: skip
+
+
+def _inputs(options: Mapping[str, object], steps: list[EngineInput]) -> list[EngineInput]:
+    if options.get("skip"):
+        return steps
+    terms = {k: v for k, v in options.items() if k != "no_fx"}
+    registry: list[EngineInput] = [facility(**terms), booking(SHP), booking(SHP2)]
+    if not options.get("no_fx"):
+        registry.append(eur_usd())
+    return registry + steps
+
+
+@pytest.mark.parametrize(("name", "options", "steps", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_rule(
+    name: str, options: Mapping[str, object], steps: list[EngineInput], expected: R
+) -> None:
+    _, outputs = play(_inputs(options, steps))
+    assert outputs[-1].result is expected, name
+    moved = [e for e in outputs[-1].entries if e.kind is not LedgerEntryKind.INTEREST]
+    if expected is R.OK:
+        assert moved, "an accepted drawdown or repayment posts to the ledger"
+    elif expected is not R.ALREADY_APPLIED:
+        assert not moved, "a rejection moves no money"
+        rejected = [e.data for e in outputs[-1].events if "rejected" in e.data.kind]
+        assert [getattr(d, "code", None) for d in rejected] == [expected]
+
+
+def test_every_result_code_has_a_case() -> None:
+    assert {case[3] for case in CASES} == set(R)
+
+
+def test_setup_is_what_the_docstring_says() -> None:
+    state, _ = play([*setup(), milestone(DEP, 1)])
+    assert state.principal == Decimal("66000.00")
+    assert state.facility_id == FAC
