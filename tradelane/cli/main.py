@@ -14,6 +14,8 @@ from tradelane.cli import (
     bench_cmd,
     bridge_cmd,
     demo_cmd,
+    finance_cmd,
+    ledger_cmd,
     schemas_cmd,
     services_cmd,
     simulate_cmd,
@@ -57,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
         simulate_cmd,
         bench_cmd,
         worker_cmd,
+        ledger_cmd,
+        finance_cmd,
     ):
         module.register(sub)
     return parser
