@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from ingest.intake import dead_letter
 from ingest.points import to_lines
+from tradelane.admin import topic_partitions
 from tradelane.contracts import DeadLetterReason, IngestedReading, ShipmentBooking
 from tradelane.settings import InfluxSettings, KafkaSettings
 from tradelane.topics import SHIPMENTS_REGISTRY, TRACKER_DEADLETTER, TRACKER_READINGS
@@ -122,13 +123,7 @@ class Sink:
         self.stats.shipments_known += 1
 
     async def _load_registry(self, consumer: AIOKafkaConsumer) -> None:
-        partitions = consumer.partitions_for_topic(SHIPMENTS_REGISTRY.name)
-        if not partitions:
-            await consumer._client.force_metadata_update()
-            partitions = consumer.partitions_for_topic(SHIPMENTS_REGISTRY.name) or set()
-        tps = [TopicPartition(SHIPMENTS_REGISTRY.name, p) for p in sorted(partitions)]
-        if not tps:
-            return
+        tps = await topic_partitions(consumer, SHIPMENTS_REGISTRY.name)
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)

@@ -2,8 +2,9 @@
 
 Flow:
 1. A follower reads ``shipments.registry`` (compacted) to its end before any reading is
-   processed, learns device → shipment, and forwards each booking to the shipment's partition
-   of an internal topic; then it keeps following the registry.
+   processed and keeps every shipment's latest booking in memory (device → shipment, shipment
+   → booking); then it keeps following, and forwards live booking updates (and, on catching up,
+   customs clearances) to the shipment's partition of an internal topic.
 2. The readings agent routes each ``tracker.readings`` record to the same internal topic, keyed
    by shipment id (the repartition step); readings of devices no booking names are counted.
 3. The state agent consumes the internal topic — bookings and readings of one shipment arrive
@@ -23,19 +24,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import faust
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from pydantic import ValidationError
 
 from streams.core import new_state, step
 from streams.rules import DEFAULT_RULES, StreamRules
 from streams.state import ShipmentState
-from tradelane.contracts import IngestedReading, IngestedStatus, ShipmentBooking
+from tradelane.admin import ensure_topics, topic_partitions
+from tradelane.contracts import IngestedReading, IngestedStatus, ShipmentBooking, ShipmentEvent
 from tradelane.settings import KafkaSettings
 from tradelane.topics import (
+    DAY_MS,
     SHIPMENTS_EVENTS,
     SHIPMENTS_REGISTRY,
     TRACKER_READINGS,
     TRACKER_STATUS,
+    KafkaTopic,
 )
 
 log = logging.getLogger(__name__)
@@ -48,7 +52,7 @@ BOOKING, READING, STATUS = b"B", b"R", b"S"
 class WorkerStats:
     readings: int = 0
     unrouted: int = 0
-    bookings: int = 0
+    bookings: dict[str, ShipmentBooking] = field(default_factory=dict)
     events: int = 0
     invalid: int = 0
     devices: dict[str, str] = field(default_factory=dict)
@@ -161,7 +165,16 @@ def create_app(
             except ValidationError:
                 stats.invalid += 1
                 continue
-            emitted = step(state, item, rules)
+            await registry_ready.wait()
+            emitted: list[ShipmentEvent] = []
+            latest = stats.bookings.get(shipment_id)
+            if (
+                latest is not None
+                and not isinstance(item, ShipmentBooking)
+                and (state.booking != latest)
+            ):
+                emitted += step(state, latest, rules)
+            emitted += step(state, item, rules)
             for event in emitted:
                 await events.send(key=key, value=event.model_dump_json().encode())
             stats.events += len(emitted)
@@ -173,11 +186,7 @@ def create_app(
 async def _read_registry(
     consumer: AIOKafkaConsumer, stats: WorkerStats, by_shipment: Any, ready: asyncio.Event
 ) -> None:
-    partitions = consumer.partitions_for_topic(SHIPMENTS_REGISTRY.name)
-    if not partitions:
-        await consumer._client.force_metadata_update()
-        partitions = consumer.partitions_for_topic(SHIPMENTS_REGISTRY.name) or set()
-    tps = [TopicPartition(SHIPMENTS_REGISTRY.name, p) for p in sorted(partitions)]
+    tps = await topic_partitions(consumer, SHIPMENTS_REGISTRY.name)
     consumer.assign(tps)
     await consumer.seek_to_beginning(*tps)
     ends = await consumer.end_offsets(tps)
@@ -203,10 +212,14 @@ async def _read_registry(
                     continue
                 for device in booking.trackers:
                     stats.devices[device] = booking.shipment_id
-                stats.bookings += 1
-                await by_shipment.send(
-                    key=booking.shipment_id.encode(), value=BOOKING + record.value
-                )
+                stats.bookings[booking.shipment_id] = booking
+                # Catching up, only customs clearances travel (they can complete a delivery
+                # with no reading to follow); live, every booking update does. Otherwise the
+                # state agent takes the latest booking from memory before each reading.
+                if ready.is_set() or booking.customs_cleared_at is not None:
+                    await by_shipment.send(
+                        key=booking.shipment_id.encode(), value=BOOKING + record.value
+                    )
 
 
 def _decode(value: bytes) -> IngestedReading | ShipmentBooking | IngestedStatus:
@@ -217,3 +230,50 @@ def _decode(value: bytes) -> IngestedReading | ShipmentBooking | IngestedStatus:
     if tag == STATUS:
         return IngestedStatus.model_validate_json(body)
     return IngestedReading.model_validate_json(body)
+
+
+def internal_topics(app_id: str) -> tuple[KafkaTopic, ...]:
+    """The worker's own topics: the repartition topic and the state table's changelog."""
+    return (
+        KafkaTopic(
+            f"{app_id}-by-shipment",
+            PARTITIONS,
+            "delete",
+            ShipmentBooking,
+            "shipment_id",
+            7 * DAY_MS,
+        ),
+        KafkaTopic(
+            f"{app_id}-shipments-changelog", PARTITIONS, "compact", ShipmentBooking, "shipment_id"
+        ),
+    )
+
+
+async def prepare(kafka: KafkaSettings, app_id: str, from_now: bool = False) -> None:
+    """Create every topic the worker reads or writes before faust subscribes: a topic faust
+    finds missing at subscription is only picked up at a later metadata refresh, which would
+    hold the first readings back by minutes.
+
+    ``from_now``: a group that has never committed starts at the current end of the input
+    topics instead of replaying their history (committed explicitly, so nothing produced after
+    this call is skipped)."""
+    await ensure_topics(kafka)
+    await ensure_topics(kafka, internal_topics(app_id))
+    if from_now:
+        await _start_at_end(kafka, app_id, (TRACKER_READINGS.name, TRACKER_STATUS.name))
+
+
+async def _start_at_end(kafka: KafkaSettings, group: str, topics: tuple[str, ...]) -> None:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=kafka.bootstrap_servers, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        tps = [tp for topic in topics for tp in await topic_partitions(consumer, topic)]
+        consumer.assign(tps)
+        committed = {tp: await consumer.committed(tp) for tp in tps}
+        if any(offset is not None for offset in committed.values()):
+            return  # the group has history: continue where it stopped
+        await consumer.commit(await consumer.end_offsets(tps))
+    finally:
+        await consumer.stop()

@@ -11,6 +11,7 @@ import asyncio
 import time
 from dataclasses import dataclass
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -98,3 +99,14 @@ async def _await_visible(
 
 def _describe(topic: KafkaTopic) -> str:
     return f"{topic.partitions} partitions, cleanup.policy={topic.cleanup_policy}"
+
+
+async def topic_partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    """All partitions of ``topic``, for a consumer that assigns them itself.
+
+    A consumer without a subscription tracks no topic's metadata, and aiokafka has no public
+    call that makes it track one; ``_wait_on_metadata`` adds the topic and waits until its
+    partitions are known (raising if the topic does not exist).
+    """
+    partitions = await consumer._client._wait_on_metadata(topic)
+    return [TopicPartition(topic, p) for p in sorted(partitions)]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from tradelane.admin import topic_partitions
 from tradelane.settings import KafkaSettings
 
 
@@ -32,13 +35,7 @@ class Tail:
         return self
 
     async def _seek_to_end(self) -> None:
-        partitions = self.consumer.partitions_for_topic(self.topic)
-        deadline = time.monotonic() + 30
-        while not partitions:
-            assert time.monotonic() < deadline, f"topic {self.topic} has no partitions"
-            await self.consumer._client.force_metadata_update()
-            partitions = self.consumer.partitions_for_topic(self.topic)
-        tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+        tps = await topic_partitions(self.consumer, self.topic)
         self.consumer.assign(tps)
         await self.consumer.seek_to_end(*tps)
         for tp in tps:  # resolve positions now, so nothing published after entry is missed
@@ -58,3 +55,14 @@ class Tail:
             for batch in (await self.consumer.getmany(timeout_ms=300)).values():
                 self.records.extend(batch)
         return self.records
+
+
+def wait_for_output(
+    log: Path, text: str, proc: subprocess.Popen[bytes], timeout_s: float = 60.0
+) -> None:
+    """Wait until a child process has written ``text`` to its log (or fail with the log)."""
+    deadline = time.monotonic() + timeout_s
+    while text not in log.read_text(errors="replace"):
+        assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
+        assert time.monotonic() < deadline, f"no {text!r} in {timeout_s:.0f}s"
+        time.sleep(0.05)  # polling a log file under a deadline

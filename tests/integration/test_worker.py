@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from tests.integration.helpers import Tail
+from tests.integration.helpers import Tail, wait_for_output
 from tests.samples import booking
 from tradelane.contracts import Gps, IngestedReading, ShipmentEvent, TrackerReading
 from tradelane.settings import KafkaSettings
@@ -26,7 +26,15 @@ T0 = datetime(2026, 11, 20, tzinfo=UTC)
 def start_worker(app_id: str, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "tradelane.cli.main", "worker", "--app-id", app_id],
+            [
+                sys.executable,
+                "-m",
+                "tradelane.cli.main",
+                "worker",
+                "--from-now",
+                "--app-id",
+                app_id,
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=dict(os.environ),
@@ -60,6 +68,7 @@ async def test_worker_turns_readings_into_shipment_events(
     await producer.start()
     worker = start_worker(f"it-streams-{unique}", log)
     try:
+        wait_for_output(log, f"worker it-streams-{unique}:", worker)
         async with Tail(kafka_settings, SHIPMENTS_EVENTS.name) as tail:
             await producer.send_and_wait(
                 SHIPMENTS_REGISTRY.name,

@@ -439,6 +439,7 @@ def _spawn_worker(kafka: KafkaSettings) -> subprocess.Popen[bytes]:
                 "-m",
                 "tradelane.cli.main",
                 "worker",
+                "--from-now",
                 "--app-id",
                 "tradelane-demo-streams",
             ],

@@ -34,17 +34,26 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=None,
         help="serve faust's web endpoints on 127.0.0.1:PORT (default: off)",
     )
+    p.add_argument(
+        "--from-now",
+        action="store_true",
+        help="a new --app-id starts at the current end of tracker.readings instead "
+        "of replaying its history (no effect on a group that has committed)",
+    )
     p.add_argument("--loglevel", default="warning", choices=("debug", "info", "warning", "error"))
     p.set_defaults(handler=_worker)
 
 
 def _worker(args: argparse.Namespace) -> int:
+    import asyncio
+
     from faust.worker import Worker
 
-    from streams.app import create_app
+    from streams.app import create_app, prepare
     from tradelane.settings import KafkaSettings
 
     kafka = KafkaSettings()
+    asyncio.run(prepare(kafka, args.app_id, from_now=args.from_now))
     app = create_app(kafka, app_id=args.app_id, web_port=args.web_port)
     print(f"worker {args.app_id}: {kafka.bootstrap_servers}", flush=True)
     logging.getLogger("faust").setLevel(args.loglevel.upper())
