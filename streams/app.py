@@ -20,14 +20,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import faust
 from aiokafka import AIOKafkaConsumer
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from streams.core import new_state, step
+from streams.registries import Registries, follow
 from streams.rules import DEFAULT_RULES, StreamRules
 from streams.state import ShipmentState
 from tradelane.admin import ensure_topics, topic_partitions
@@ -36,7 +38,6 @@ from tradelane.settings import KafkaSettings
 from tradelane.topics import (
     DAY_MS,
     SHIPMENTS_EVENTS,
-    SHIPMENTS_REGISTRY,
     TRACKER_READINGS,
     TRACKER_STATUS,
     KafkaTopic,
@@ -45,6 +46,8 @@ from tradelane.topics import (
 log = logging.getLogger(__name__)
 
 PARTITIONS = SHIPMENTS_EVENTS.partitions
+Extension = Callable[[faust.App, str, Registries, asyncio.Event], None]
+"""Adds agents to the worker's app (e.g. ``finance.agents.install``), sharing its registries."""
 BOOKING, READING, STATUS = b"B", b"R", b"S"
 
 
@@ -63,6 +66,7 @@ def create_app(
     app_id: str = "tradelane-streams",
     rules: StreamRules = DEFAULT_RULES,
     web_port: int | None = None,
+    extensions: Sequence[Extension] = (),
 ) -> faust.App:
     """Build the worker's faust app (not started)."""
     app = faust.App(
@@ -81,6 +85,7 @@ def create_app(
         broker_commit_interval=1.0,
     )
     stats = WorkerStats()
+    registries = Registries()
     app.tradelane_stats = stats  # type: ignore[attr-defined]
     registry_ready = asyncio.Event()
 
@@ -116,16 +121,18 @@ def create_app(
     )
     table = app.Table("shipments", key_type=bytes, value_type=bytes, partitions=PARTITIONS)
 
+    async def forward_booking(record: BaseModel, raw: bytes) -> None:
+        # Catching up, only customs clearances travel (they can complete a delivery with no
+        # reading to follow); live, every booking update does. Otherwise the state agent takes
+        # the latest booking from memory before each reading.
+        if isinstance(record, ShipmentBooking) and (
+            registry_ready.is_set() or record.customs_cleared_at is not None
+        ):
+            await by_shipment.send(key=record.shipment_id.encode(), value=BOOKING + raw)
+
     @app.task  # type: ignore[untyped-decorator]
-    async def follow_registry() -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False
-        )
-        await consumer.start()
-        try:
-            await _read_registry(consumer, stats, by_shipment, registry_ready)
-        finally:
-            await consumer.stop()
+    async def follow_registries() -> None:
+        await follow(kafka, registries, registry_ready, forward_booking)
 
     @app.agent(readings)
     async def route(stream: Any) -> None:
@@ -133,14 +140,14 @@ def create_app(
             await registry_ready.wait()
             stats.readings += 1
             device = key.decode() if key else None
-            shipment = stats.devices.get(device) if device else None
+            shipment = registries.devices.get(device) if device else None
             if shipment is None:
                 try:
                     reading = IngestedReading.model_validate_json(value).reading
                 except ValidationError:
                     stats.invalid += 1
                     continue
-                shipment = stats.devices.get(reading.device_id)
+                shipment = registries.devices.get(reading.device_id)
             if shipment is None:
                 stats.unrouted += 1
                 continue
@@ -150,7 +157,7 @@ def create_app(
     async def route_status(stream: Any) -> None:
         async for key, value in stream.items():
             await registry_ready.wait()
-            shipment = stats.devices.get(key.decode()) if key else None
+            shipment = registries.devices.get(key.decode()) if key else None
             if shipment is not None:
                 await by_shipment.send(key=shipment.encode(), value=STATUS + value)
 
@@ -167,7 +174,7 @@ def create_app(
                 continue
             await registry_ready.wait()
             emitted: list[ShipmentEvent] = []
-            latest = stats.bookings.get(shipment_id)
+            latest = registries.bookings.get(shipment_id)
             if (
                 latest is not None
                 and not isinstance(item, ShipmentBooking)
@@ -180,46 +187,9 @@ def create_app(
             stats.events += len(emitted)
             table[key] = state.model_dump_json().encode()
 
+    for extend in extensions:
+        extend(app, app_id, registries, registry_ready)
     return app
-
-
-async def _read_registry(
-    consumer: AIOKafkaConsumer, stats: WorkerStats, by_shipment: Any, ready: asyncio.Event
-) -> None:
-    tps = await topic_partitions(consumer, SHIPMENTS_REGISTRY.name)
-    consumer.assign(tps)
-    await consumer.seek_to_beginning(*tps)
-    ends = await consumer.end_offsets(tps)
-
-    async def caught_up() -> bool:
-        for tp in tps:
-            if await consumer.position(tp) < ends[tp]:
-                return False
-        return True
-
-    while True:
-        if not ready.is_set() and await caught_up():
-            ready.set()
-            log.info("registry loaded: %d devices", len(stats.devices))
-        for batch in (await consumer.getmany(timeout_ms=500)).values():
-            for record in batch:
-                if record.value is None:
-                    continue
-                try:
-                    booking = ShipmentBooking.model_validate_json(record.value)
-                except ValidationError:
-                    stats.invalid += 1
-                    continue
-                for device in booking.trackers:
-                    stats.devices[device] = booking.shipment_id
-                stats.bookings[booking.shipment_id] = booking
-                # Catching up, only customs clearances travel (they can complete a delivery
-                # with no reading to follow); live, every booking update does. Otherwise the
-                # state agent takes the latest booking from memory before each reading.
-                if ready.is_set() or booking.customs_cleared_at is not None:
-                    await by_shipment.send(
-                        key=booking.shipment_id.encode(), value=BOOKING + record.value
-                    )
 
 
 def _decode(value: bytes) -> IngestedReading | ShipmentBooking | IngestedStatus:

@@ -185,7 +185,6 @@ def _on_reading(
     if late:
         state.late_readings += 1
     _device_health(state, track, r, out, rules, late)
-    _alarms(state, track, r, out, rules)
     if r.temperature_c is not None:
         state.mkt_sum += math.exp(-MKT_DH_OVER_R / (r.temperature_c + 273.15))
         state.mkt_n += 1
@@ -203,6 +202,7 @@ def _on_reading(
             _geofences(state, route, position, r.ts, out, rules)
             _deviation(state, route, position, r.ts, out, rules)
             _eta(state, route, position, r, out, rules)
+    _alarms(state, track, r, out, rules)  # after the geofences: tamper depends on where
     _conditions(state, r, out, rules)
 
 
@@ -303,7 +303,10 @@ def _alarms(
             r.device_id,
             r.seq,
         )
-    opened = r.tamper or (r.light_lux is not None and r.light_lux > rules.light_tamper_lux)
+    # Light inside a planned stop's geofence is a door opened for handling or inspection; light
+    # anywhere else, or the tracker's own tamper flag, is tampering.
+    lit = r.light_lux is not None and r.light_lux > rules.light_tamper_lux
+    opened = r.tamper or (lit and state.at_place is None)
     if opened and not track.tamper_open:
         out.emit(
             TamperDetected(

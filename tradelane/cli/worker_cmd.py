@@ -40,6 +40,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="a new --app-id starts at the current end of tracker.readings instead "
         "of replaying its history (no effect on a group that has committed)",
     )
+    p.add_argument(
+        "--no-finance",
+        action="store_true",
+        help="run only the shipment state, not the pledge and insurance engines",
+    )
     p.add_argument("--loglevel", default="warning", choices=("debug", "info", "warning", "error"))
     p.set_defaults(handler=_worker)
 
@@ -54,7 +59,12 @@ def _worker(args: argparse.Namespace) -> int:
 
     kafka = KafkaSettings()
     asyncio.run(prepare(kafka, args.app_id, from_now=args.from_now))
-    app = create_app(kafka, app_id=args.app_id, web_port=args.web_port)
+    extensions = []
+    if not args.no_finance:
+        from finance.agents import install
+
+        extensions.append(install)
+    app = create_app(kafka, app_id=args.app_id, web_port=args.web_port, extensions=extensions)
     print(f"worker {args.app_id}: {kafka.bootstrap_servers}", flush=True)
     logging.getLogger("faust").setLevel(args.loglevel.upper())
     worker = Worker(app, loglevel=args.loglevel, quiet=True, redirect_stdouts=False)

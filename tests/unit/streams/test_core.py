@@ -268,3 +268,12 @@ def test_a_voyage_behind_schedule_predicts_a_delay_once() -> None:
         (delays[0].eta - planned).total_seconds() / 3600, abs=0.01
     )
     assert len(etas) == 1  # the second reading moved the ETA by less than 6 h
+
+
+def test_light_at_a_planned_stop_is_handling_not_tamper() -> None:
+    state = booked()
+    run(state, voyage()[:1])  # at the origin port
+    events = run(state, [reading(1, 5, SHANGHAI, light_lux=800.0)])
+    assert "tamper_detected" not in kinds(events)
+    events = run(state, [reading(2, 300, (29.0, 123.0), light_lux=800.0)])  # at sea
+    assert kinds(events).count("tamper_detected") == 1

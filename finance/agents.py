@@ -1,0 +1,208 @@
+"""The pledge and insurance engines inside the worker: thin faust agents around
+:func:`finance.pledge_engine.apply` and :func:`finance.insurance.apply`.
+
+Routing:
+- ``shipments.events`` → per pledging facility → ``{app}-finance-in`` (key facility id), and
+  → ``{app}-insurance-in`` (key shipment id);
+- ``finance.commands`` (key facility id) → ``{app}-finance-in``;
+- ``insurance.commands`` (key shipment id) → ``{app}-insurance-in``.
+Each engine agent keeps its state in a table keyed like its input topic. Before applying an
+input it brings the state up to date with the registries held in memory (facility terms,
+bookings, FX rates, policies): each of those is applied once per process when it is new or
+changed, and the engines ignore what they already know, so a restart re-applies harmlessly.
+
+Outputs: finance events → ``finance.events`` and ledger entries → ``finance.ledger`` (key
+facility id, in this order); claim events → ``insurance.claims`` (key policy id); a payout to a
+pledging lender → ``RepaymentReceived`` on ``finance.commands`` (key facility id), which the
+pledge agent then applies once per cause id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import faust
+from pydantic import BaseModel
+
+from finance import pledge_engine
+from finance.facility_state import dump_state, load_state
+from finance.insurance import apply as insure
+from finance.insurance.handoff import repayment
+from finance.insurance.state import InsuranceState
+from streams.registries import Registries
+from tradelane.contracts import ClaimDecision, Envelope, ShipmentEvent
+from tradelane.contracts.finance import FinanceCommand
+from tradelane.topics import (
+    FINANCE_COMMANDS,
+    FINANCE_EVENTS,
+    FINANCE_LEDGER,
+    INSURANCE_CLAIMS,
+    INSURANCE_COMMANDS,
+    SHIPMENTS_EVENTS,
+)
+
+EVENT, COMMAND, DECISION = b"E", b"C", b"D"
+
+
+def _raw_topic(
+    app: faust.App, name: str, partitions: int | None = None, internal: bool = False
+) -> Any:
+    return app.topic(
+        name,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=partitions,
+        internal=internal,
+    )
+
+
+class _Memo:
+    """What this process already fed an engine state, so each registry record is applied once
+    per process (a restart applies them again; the engines ignore what they know)."""
+
+    def __init__(self) -> None:
+        self.seen: set[tuple[str, str]] = set()
+
+    def fresh(self, key: str, record: BaseModel) -> bool:
+        mark = (key, record.model_dump_json())
+        if mark in self.seen:
+            return False
+        self.seen.add(mark)
+        return True
+
+
+def install(app: faust.App, app_id: str, registries: Registries, ready: asyncio.Event) -> None:
+    """Add the pledge and insurance agents to the worker's app."""
+    events_in = _raw_topic(app, SHIPMENTS_EVENTS.name)
+    finance_commands = _raw_topic(app, FINANCE_COMMANDS.name)
+    decisions = _raw_topic(app, INSURANCE_COMMANDS.name)
+    finance_in = _raw_topic(app, finance_topic(app_id), FINANCE_EVENTS.partitions, True)
+    insurance_in = _raw_topic(app, insurance_topic(app_id), SHIPMENTS_EVENTS.partitions, True)
+    finance_out = _raw_topic(app, FINANCE_EVENTS.name)
+    ledger_out = _raw_topic(app, FINANCE_LEDGER.name)
+    claims_out = _raw_topic(app, INSURANCE_CLAIMS.name)
+    facilities = app.Table(
+        "facilities", key_type=bytes, value_type=bytes, partitions=FINANCE_EVENTS.partitions
+    )
+    policies = app.Table(
+        "insurance", key_type=bytes, value_type=bytes, partitions=SHIPMENTS_EVENTS.partitions
+    )
+    pledge_memo, insurance_memo = _Memo(), _Memo()
+
+    @app.agent(events_in)
+    async def fan_out(stream: Any) -> None:
+        async for key, value in stream.items():
+            await ready.wait()
+            shipment = key.decode()
+            for facility_id in sorted(registries.pledges.get(shipment, ())):
+                await finance_in.send(key=facility_id.encode(), value=EVENT + value)
+            if shipment in registries.policies:
+                await insurance_in.send(key=key, value=EVENT + value)
+
+    @app.agent(finance_commands)
+    async def route_commands(stream: Any) -> None:
+        async for key, value in stream.items():
+            await finance_in.send(key=key, value=COMMAND + value)
+
+    @app.agent(decisions)
+    async def route_decisions(stream: Any) -> None:
+        async for key, value in stream.items():
+            await insurance_in.send(key=key, value=DECISION + value)
+
+    @app.agent(finance_in)
+    async def pledge(stream: Any) -> None:
+        async for key, value in stream.items():
+            await ready.wait()
+            facility_id = key.decode()
+            raw = facilities.get(key)
+            state = load_state(raw) if raw else pledge_engine.new_state(facility_id)
+            item: pledge_engine.EngineInput = (
+                ShipmentEvent.model_validate_json(value[1:])
+                if value[:1] == EVENT
+                else FinanceCommand.model_validate_json(value[1:]).data
+            )
+            for prior in _pledge_sync(registries, pledge_memo, facility_id, item):
+                state, outputs = pledge_engine.apply(state, prior)
+                await _send_finance(outputs, key, finance_out, ledger_out)
+            state, outputs = pledge_engine.apply(state, item)
+            await _send_finance(outputs, key, finance_out, ledger_out)
+            facilities[key] = dump_state(state).encode()
+
+    @app.agent(insurance_in)
+    async def insurance(stream: Any) -> None:
+        async for key, value in stream.items():
+            await ready.wait()
+            shipment = key.decode()
+            raw = policies.get(key)
+            state = InsuranceState.model_validate_json(raw) if raw else InsuranceState()
+            item: ShipmentEvent | ClaimDecision = (
+                ShipmentEvent.model_validate_json(value[1:])
+                if value[:1] == EVENT
+                else ClaimDecision.model_validate_json(value[1:])
+            )
+            emitted = []
+            for prior in _insurance_sync(registries, insurance_memo, shipment):
+                state, claims = insure(state, prior)
+                emitted += claims
+            state, claims = insure(state, item)
+            emitted += claims
+            for claim in emitted:
+                await claims_out.send(
+                    key=claim.subject.encode(), value=claim.model_dump_json().encode()
+                )
+                command = repayment(claim)
+                if command is not None:
+                    await finance_commands.send(
+                        key=command.subject.encode(), value=command.model_dump_json().encode()
+                    )
+            policies[key] = state.model_dump_json().encode()
+
+
+def finance_topic(app_id: str) -> str:
+    return f"{app_id}-finance-in"
+
+
+def insurance_topic(app_id: str) -> str:
+    return f"{app_id}-insurance-in"
+
+
+async def _send_finance(
+    outputs: pledge_engine.Outputs, key: bytes, events: Any, ledger: Any
+) -> None:
+    for event in outputs.events:
+        await events.send(key=key, value=event.model_dump_json().encode())
+    for entry in outputs.entries:
+        await ledger.send(key=key, value=entry.model_dump_json().encode())
+
+
+def _pledge_sync(
+    registries: Registries, memo: _Memo, facility_id: str, item: pledge_engine.EngineInput
+) -> list[pledge_engine.EngineInput]:
+    """Registry records the facility's state must know before ``item``: its terms, the
+    booking of the shipment the item concerns, and the FX rates."""
+    prior: list[pledge_engine.EngineInput] = []
+    terms = registries.facilities.get(facility_id)
+    if terms is not None and memo.fresh(facility_id, terms):
+        prior.append(terms)
+    shipment = item.subject if isinstance(item, Envelope) else None
+    booking = registries.bookings.get(shipment) if shipment else None
+    if booking is not None and memo.fresh(facility_id, booking):
+        prior.append(booking)
+    prior += [rate for rate in registries.fx.values() if memo.fresh(facility_id, rate)]
+    return prior
+
+
+def _insurance_sync(registries: Registries, memo: _Memo, shipment: str) -> list[Any]:
+    prior: list[Any] = []
+    booking = registries.bookings.get(shipment)
+    if booking is not None and memo.fresh(shipment, booking):
+        prior.append(booking)
+    for facility_id in sorted(registries.pledges.get(shipment, ())):
+        facility = registries.facilities.get(facility_id)
+        if facility is not None and memo.fresh(shipment, facility):
+            prior.append(facility)
+    prior += [p for p in registries.policies.get(shipment, {}).values() if memo.fresh(shipment, p)]
+    return prior

@@ -1,0 +1,115 @@
+"""Followers of the compacted registries: every worker reads each of them to its end before
+processing anything, then keeps following, and holds the latest record per key in memory.
+
+A compacted topic is small enough to keep whole (one record per shipment, facility, policy,
+currency pair) and reading it whole is what makes any worker able to serve any partition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from pydantic import BaseModel, ValidationError
+
+from tradelane.admin import topic_partitions
+from tradelane.contracts import Facility, FxRate, Policy, ShipmentBooking
+from tradelane.settings import KafkaSettings
+from tradelane.topics import FINANCE_FACILITIES, FX_RATES, INSURANCE_POLICIES, SHIPMENTS_REGISTRY
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Registries:
+    devices: dict[str, str] = field(default_factory=dict)
+    """device id → shipment id"""
+    bookings: dict[str, ShipmentBooking] = field(default_factory=dict)
+    facilities: dict[str, Facility] = field(default_factory=dict)
+    pledges: dict[str, set[str]] = field(default_factory=dict)
+    """shipment id → ids of the facilities it is (or was) pledged to"""
+    policies: dict[str, dict[str, Policy]] = field(default_factory=dict)
+    """shipment id → policy id → policy"""
+    fx: dict[str, FxRate] = field(default_factory=dict)
+    invalid: int = 0
+
+    def learn(self, record: BaseModel) -> None:
+        if isinstance(record, ShipmentBooking):
+            for device in record.trackers:
+                self.devices[device] = record.shipment_id
+            self.bookings[record.shipment_id] = record
+        elif isinstance(record, Facility):
+            self.facilities[record.facility_id] = record
+            for shipment in record.pledged_shipments:
+                self.pledges.setdefault(shipment, set()).add(record.facility_id)
+        elif isinstance(record, Policy):
+            self.policies.setdefault(record.shipment_id, {})[record.policy_id] = record
+        elif isinstance(record, FxRate):
+            key = f"{record.base}/{record.quote}"
+            current = self.fx.get(key)
+            if current is None or record.as_of >= current.as_of:
+                self.fx[key] = record
+
+
+FOLLOWED: dict[str, type[BaseModel]] = {
+    SHIPMENTS_REGISTRY.name: ShipmentBooking,
+    FINANCE_FACILITIES.name: Facility,
+    INSURANCE_POLICIES.name: Policy,
+    FX_RATES.name: FxRate,
+}
+
+OnLive = Callable[[BaseModel, bytes], Awaitable[None]]
+
+
+async def follow(
+    kafka: KafkaSettings,
+    registries: Registries,
+    ready: asyncio.Event,
+    on_record: OnLive | None = None,
+    topics: tuple[str, ...] = tuple(FOLLOWED),
+) -> None:
+    """Load every followed topic, set ``ready``, then keep following (forever).
+
+    ``on_record(record, raw)`` is called for every record after it was learned.
+    """
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [tp for topic in topics for tp in await topic_partitions(consumer, topic)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        while True:
+            if not ready.is_set() and await _caught_up(consumer, ends):
+                ready.set()
+                log.info(
+                    "registries loaded: %d bookings, %d facilities, %d policied shipments",
+                    len(registries.bookings),
+                    len(registries.facilities),
+                    len(registries.policies),
+                )
+            for tp, batch in (await consumer.getmany(timeout_ms=500)).items():
+                model = FOLLOWED[tp.topic]
+                for message in batch:
+                    if message.value is None:
+                        continue
+                    try:
+                        record = model.model_validate_json(message.value)
+                    except ValidationError:
+                        registries.invalid += 1
+                        continue
+                    registries.learn(record)
+                    if on_record is not None:
+                        await on_record(record, message.value)
+    finally:
+        await consumer.stop()
+
+
+async def _caught_up(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
+    for tp, end in ends.items():
+        if await consumer.position(tp) < end:
+            return False
+    return True
