@@ -303,10 +303,11 @@ def _alarms(
             r.device_id,
             r.seq,
         )
-    # Light inside a planned stop's geofence is a door opened for handling or inspection; light
-    # anywhere else, or the tracker's own tamper flag, is tampering.
+    # Light before departure or inside a planned stop's geofence is a door opened for loading,
+    # handling or inspection; light anywhere else, or the tracker's own tamper flag, is tampering.
     lit = r.light_lux is not None and r.light_lux > rules.light_tamper_lux
-    opened = r.tamper or (lit and state.at_place is None)
+    loading = state.departed_origin_at is None  # still at the origin, being packed
+    opened = r.tamper or (lit and state.at_place is None and not loading)
     if opened and not track.tamper_open:
         out.emit(
             TamperDetected(

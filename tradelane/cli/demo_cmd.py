@@ -28,6 +28,7 @@ from tradelane.contracts import (
     BreachStarted,
     IngestedReading,
     MilestoneReached,
+    ShipmentBooking,
     ShipmentEvent,
     TrackerReading,
 )
@@ -36,13 +37,22 @@ from tradelane.services.embedded import EmbeddedBroker, start_mqtt, start_tansu
 from tradelane.services.probes import http_json, kafka_ready_async, port_open
 from tradelane.services.process import ServiceError
 from tradelane.settings import InfluxSettings, KafkaSettings, MqttSettings, ServicesSettings
-from tradelane.topics import SHIPMENTS_EVENTS, TRACKER_READINGS, readings_topic
+from tradelane.topics import (
+    FINANCE_EVENTS,
+    FINANCE_FACILITIES,
+    INSURANCE_CLAIMS,
+    INSURANCE_POLICIES,
+    SHIPMENTS_EVENTS,
+    TRACKER_READINGS,
+    readings_topic,
+)
 
 if TYPE_CHECKING:  # the kernel imports the stages only lazily, inside the command
     from devices.fleet import FleetProgress
     from ingest.sink import Sink
 
 HEARTBEAT_DEVICE = "demo-heartbeat"
+DEMO_FACILITY = "demo-line-1"
 
 HELP = """\
 Run the Tradelane pipeline end to end on a laptop with nothing but pip installs.
@@ -95,6 +105,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=43200.0,
         metavar="X",
         help="simulated seconds per second (default 43200: 30 days a minute)",
+    )
+    parser.add_argument(
+        "--no-finance",
+        dest="finance",
+        action="store_false",
+        help="do not pledge the fleet to a demo credit line or insure it",
     )
     parser.add_argument(
         "--heartbeats",
@@ -227,6 +243,7 @@ class Pipeline:
         print("Bridge subscribed: MQTT -> tracker.readings / tracker.deadletter")
         self.worker = _spawn_worker(self.kafka_settings)
         self.tasks.append(asyncio.create_task(self._show_events()))
+        self.tasks.append(asyncio.create_task(self._show_finance()))
         print(
             f"Worker started (pid {self.worker.pid}): readings -> shipment state -> "
             "shipments.events"
@@ -261,6 +278,11 @@ class Pipeline:
                 duration_s=None,
                 prefix="demo",
             )
+            from devices.plan import plan_fleet
+
+            plan = await asyncio.get_running_loop().run_in_executor(None, plan_fleet, config)
+            if args.finance:
+                await _pledge_and_insure(self.kafka_settings, [s.booking for s in plan.shipments])
             self.tasks.append(
                 asyncio.create_task(
                     run_fleet(
@@ -271,6 +293,7 @@ class Pipeline:
                         progress=self._on_progress,
                         mqtt5=self.mqtt5,
                         progress_interval_s=1.0,
+                        plan=plan,
                     )
                 )
             )
@@ -279,6 +302,27 @@ class Pipeline:
                 f"{args.speedup:g}x simulated time"
             )
         self.tasks.append(asyncio.create_task(self._status()))
+
+    async def _show_finance(self) -> None:
+        """Print drawdowns, haircuts, margin calls, repayments and claims as they happen."""
+        topics = (FINANCE_EVENTS.name, INSURANCE_CLAIMS.name)
+        consumer = AIOKafkaConsumer(
+            *topics,
+            bootstrap_servers=self.kafka_settings.bootstrap_servers,
+            auto_offset_reset="latest",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        try:
+            await _await_assignment(consumer)
+            while not self.stop.is_set():
+                for tp, batch in (await consumer.getmany(timeout_ms=500)).items():
+                    for message in batch:
+                        line = _describe_money(tp.topic, message.value)
+                        if line:
+                            print(f"  {line}", flush=True)
+        finally:
+            await consumer.stop()
 
     async def _show_events(self) -> None:
         """Print shipment events as the worker emits them (ETA updates and breach progress
@@ -462,3 +506,61 @@ def _describe(event: ShipmentEvent) -> str | None:
     if d.kind in ("eta_changed", "breach_progress"):
         return None
     return f"{d.kind.replace('_', ' ')} ({when})"
+
+
+async def _pledge_and_insure(kafka: KafkaSettings, bookings: list[ShipmentBooking]) -> None:
+    """Pledge every simulated shipment to a demo credit line (USD) and insure each one, with a
+    simulated FX feed to value cargo in other currencies."""
+    from aiokafka import AIOKafkaProducer
+
+    from finance.demo_terms import demo_facility, demo_policy
+    from finance.fx_feed import simulated_rates
+    from finance.fx_publisher import publish_rates
+
+    start = min(b.booked_at for b in bookings)
+    await publish_rates(kafka, simulated_rates(7, start, count=1))
+    facility = demo_facility(DEMO_FACILITY, [b.shipment_id for b in bookings])
+    producer = AIOKafkaProducer(
+        bootstrap_servers=kafka.bootstrap_servers, enable_idempotence=kafka.idempotence, acks="all"
+    )
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            FINANCE_FACILITIES.name,
+            facility.model_dump_json().encode(),
+            key=facility.facility_id.encode(),
+        )
+        for booking in bookings:
+            policy = demo_policy(booking.shipment_id, booking.cargo.value, booking.shipper)
+            await producer.send_and_wait(
+                INSURANCE_POLICIES.name,
+                policy.model_dump_json().encode(),
+                key=policy.policy_id.encode(),
+            )
+    finally:
+        await producer.stop()
+    print(
+        f"Finance: {len(bookings)} shipments pledged to credit line {DEMO_FACILITY} "
+        "(USD 50M limit) and insured, each under its own policy"
+    )
+
+
+def _describe_money(topic: str, value: bytes) -> str | None:
+    from tradelane.contracts import ClaimEvent
+    from tradelane.contracts.finance import FinanceEvent
+
+    if topic == INSURANCE_CLAIMS.name:
+        claim = ClaimEvent.model_validate_json(value)
+        data = claim.data.model_dump(mode="json")
+        amount = data.get("amount") or data.get("payout")
+        money = f" {amount['amount']} {amount['currency']}" if isinstance(amount, dict) else ""
+        return f"claim {claim.subject}: {claim.data.kind.replace('_', ' ')}{money}"
+    event = FinanceEvent.model_validate_json(value)
+    if event.data.kind in ("interest_accrued", "borrowing_base_changed"):
+        return None
+    data = event.data.model_dump(mode="json")
+    amount = data.get("amount")
+    money = f" {amount['amount']} {amount['currency']}" if isinstance(amount, dict) else ""
+    code = f" ({data['code']})" if data.get("code") else ""
+    shipment = f" {data['shipment_id']}" if data.get("shipment_id") else ""
+    return f"finance {event.subject}: {event.data.kind.replace('_', ' ')}{shipment}{money}{code}"
