@@ -66,3 +66,15 @@ def wait_for_output(
         assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
         assert time.monotonic() < deadline, f"no {text!r} in {timeout_s:.0f}s"
         time.sleep(0.05)  # polling a log file under a deadline
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout_s: float = 90.0) -> int:
+    """SIGTERM a child and wait for it; kill it if it does not stop in time (so no test leaks a
+    running process), and return its exit status (-9 when it had to be killed)."""
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        return proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait(10)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -22,7 +21,7 @@ from finance.fx_feed import simulated_rates
 from finance.fx_publisher import publish_rates
 from finance.ledger_store import LedgerStore
 from ingest.bridge import Bridge, BridgeConfig
-from tests.integration.helpers import Tail, wait_for_output
+from tests.integration.helpers import Tail, stop_process, wait_for_output
 from tradelane.contracts import ClaimEvent, Money
 from tradelane.contracts.finance import FinanceEvent
 from tradelane.mqtt import forget_session
@@ -154,8 +153,7 @@ async def test_pledged_insured_fleet_end_to_end(
         stop.set()
         await task
         forget_session(mqtt_settings, f"f-{unique}")
-        worker.send_signal(signal.SIGTERM)
-        code = worker.wait(60)
+        code = stop_process(worker)
     finance_kinds = kinds(finance.records)
     assert "drawdown_executed" in finance_kinds, (finance_kinds, log.read_text()[-2000:])
     assert "borrowing_base_changed" in finance_kinds

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ingest.bridge import Bridge, BridgeConfig
-from tests.integration.helpers import Tail, wait_for_output
+from tests.integration.helpers import Tail, stop_process, wait_for_output
 from tradelane.contracts import BreachStarted, MilestoneReached, ShipmentEvent
 from tradelane.mqtt import forget_session
 from tradelane.settings import KafkaSettings, MqttSettings
@@ -121,8 +120,7 @@ async def test_reefer_failure_scenario_end_to_end(
         stop.set()
         await task
         forget_session(mqtt_settings, f"s-{unique}")
-        worker.send_signal(signal.SIGTERM)
-        code = worker.wait(60)
+        code = stop_process(worker)
     got = events(records)
     assert breached(records) >= failed, (sorted(failed), log.read_text()[-2000:])
     departed = {

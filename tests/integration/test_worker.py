@@ -4,7 +4,6 @@ shipment's events out (with their deterministic ids), and a clean stop on SIGTER
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from tests.integration.helpers import Tail, wait_for_output
+from tests.integration.helpers import Tail, stop_process, wait_for_output
 from tests.samples import booking
 from tradelane.contracts import Gps, IngestedReading, ShipmentEvent, TrackerReading
 from tradelane.settings import KafkaSettings
@@ -102,9 +101,7 @@ async def test_worker_turns_readings_into_shipment_events(
             assert worker.poll() is None, log.read_text()[-3000:]
     finally:
         await producer.stop()
-        if worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
-        code = worker.wait(60)
+        code = stop_process(worker)
     events = mine(records)
     kinds = [e.data.kind for e in events]
     assert kinds.count("milestone_reached") == 2, (kinds, log.read_text()[-3000:])

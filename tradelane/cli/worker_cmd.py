@@ -52,8 +52,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _worker(args: argparse.Namespace) -> int:
     import asyncio
 
-    from faust.worker import Worker
-
     from streams.app import create_app, prepare
     from tradelane.settings import KafkaSettings
 
@@ -67,6 +65,47 @@ def _worker(args: argparse.Namespace) -> int:
     app = create_app(kafka, app_id=args.app_id, web_port=args.web_port, extensions=extensions)
     print(f"worker {args.app_id}: {kafka.bootstrap_servers}", flush=True)
     logging.getLogger("faust").setLevel(args.loglevel.upper())
-    worker = Worker(app, loglevel=args.loglevel, quiet=True, redirect_stdouts=False)
+    worker_class = _bounded_stop_worker_class()
+    worker = worker_class(app, loglevel=args.loglevel, quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()  # returns only via SystemExit
     return 0
+
+
+STOP_GRACE_S = 45.0
+
+
+def _bounded_stop_worker_class() -> type:
+    from faust.worker import Worker
+
+    class BoundedStopWorker(Worker):
+        """faust's worker, with a bound on how long a graceful stop may take: a stop that hangs
+        (seen under heavy load) is ended after STOP_GRACE_S with exit status 4. Everything it
+        had not committed is re-read by the next worker, so nothing is lost."""
+
+        def _on_sigterm(self) -> None:
+            _arm_watchdog()
+            super()._on_sigterm()
+
+        def _on_sigint(self) -> None:
+            _arm_watchdog()
+            super()._on_sigint()
+
+    return BoundedStopWorker
+
+
+def _arm_watchdog() -> None:
+    import os
+    import sys
+    import threading
+
+    def force() -> None:
+        print(
+            f"worker: graceful stop took over {STOP_GRACE_S:.0f}s; exiting",
+            file=sys.stderr,
+            flush=True,
+        )
+        os._exit(4)
+
+    timer = threading.Timer(STOP_GRACE_S, force)
+    timer.daemon = True
+    timer.start()
