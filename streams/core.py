@@ -649,25 +649,7 @@ def _consecutive(
                 "consecutive",
                 since,
             )
-        steps = duration // (rules.progress_step_minutes * 60)
-        if ex.started and steps > ex.steps:
-            ex.steps = steps
-            out.emit(
-                BreachProgress(
-                    breach=ex.breach,
-                    rule=BreachRule.CONSECUTIVE,
-                    started_at=ex.since,
-                    at=r.ts,
-                    duration_s=duration,
-                    peak=ex.peak,
-                    evidence=_evidence(ex.readings, _field(ex.breach)),
-                ),
-                r.ts,
-                ex.breach.value,
-                "consecutive",
-                since,
-                steps,
-            )
+        _progress(ex, BreachRule.CONSECUTIVE, r.ts, duration, out, rules, since)
         return
     if ex.out and ex.since is not None:
         if ex.started:
@@ -736,24 +718,39 @@ def _cumulative(
             ex.breach.value,
             "cumulative",
         )
+    _progress(ex, BreachRule.CUMULATIVE, r.ts, duration, out, rules)
+
+
+def _progress(
+    ex: Excursion,
+    rule: BreachRule,
+    at: datetime,
+    duration: int,
+    out: _Emitter,
+    rules: StreamRules,
+    *cause: str,
+) -> None:
+    """BreachProgress each time a started breach's duration crosses another step."""
     steps = duration // (rules.progress_step_minutes * 60)
-    if ex.started and steps > ex.steps:
-        ex.steps = steps
-        out.emit(
-            BreachProgress(
-                breach=ex.breach,
-                rule=BreachRule.CUMULATIVE,
-                started_at=ex.since,
-                at=r.ts,
-                duration_s=duration,
-                peak=ex.peak,
-                evidence=_evidence(ex.readings, _field(ex.breach)),
-            ),
-            r.ts,
-            ex.breach.value,
-            "cumulative",
-            steps,
-        )
+    if not ex.started or steps <= ex.steps or ex.since is None or ex.peak is None:
+        return
+    ex.steps = steps
+    out.emit(
+        BreachProgress(
+            breach=ex.breach,
+            rule=rule,
+            started_at=ex.since,
+            at=at,
+            duration_s=duration,
+            peak=ex.peak,
+            evidence=_evidence(ex.readings, _field(ex.breach)),
+        ),
+        at,
+        ex.breach.value,
+        rule.value,
+        *cause,
+        steps,
+    )
 
 
 def _close_cumulative(state: ShipmentState, out: _Emitter, at: datetime) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from pydantic import ValidationError
 
 from ingest.adapters.base import Rejected
@@ -28,3 +31,14 @@ def rejection_for(exc: ValidationError) -> Rejected:
     parts = [f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in errors[:5]]
     more = f" (+{len(errors) - 5} more)" if len(errors) > 5 else ""
     return Rejected(reason, "; ".join(parts) + more)
+
+
+def json_object(payload: bytes) -> dict[str, Any]:
+    """Parse a payload that must be one JSON object, or refuse it with the right reason."""
+    try:
+        message = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise Rejected(DeadLetterReason.MALFORMED_JSON, f"payload is not JSON: {exc}") from exc
+    if not isinstance(message, dict):
+        raise Rejected(DeadLetterReason.SCHEMA_VIOLATION, "payload is not a JSON object")
+    return message

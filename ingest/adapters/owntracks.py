@@ -11,14 +11,13 @@ Device id: ``ot:{user}:{device}``. Other ``_type`` values (transition, waypoint,
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
 
 from ingest.adapters.base import Rejected
-from ingest.adapters.errors import rejection_for
+from ingest.adapters.errors import json_object, rejection_for
 from tradelane.contracts import DeadLetterReason, FixQuality, SourceFormat, TrackerReading
 
 PREFIX = "owntracks/"
@@ -40,7 +39,7 @@ class OwnTracksAdapter:
                 DeadLetterReason.UNKNOWN_TOPIC,
                 f"expected owntracks/{{user}}/{{device}}, got {topic!r}",
             )
-        message = _json_object(payload)
+        message = json_object(payload)
         kind = message.get("_type")
         if kind != "location":
             raise Rejected(
@@ -68,16 +67,6 @@ class OwnTracksAdapter:
             return TrackerReading.model_validate(document)
         except ValidationError as exc:
             raise rejection_for(exc) from exc
-
-
-def _json_object(payload: bytes) -> dict[str, Any]:
-    try:
-        message = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Rejected(DeadLetterReason.MALFORMED_JSON, f"payload is not JSON: {exc}") from exc
-    if not isinstance(message, dict):
-        raise Rejected(DeadLetterReason.SCHEMA_VIOLATION, "payload is not a JSON object")
-    return message
 
 
 def _epoch(seconds: int) -> datetime:

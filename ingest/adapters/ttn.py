@@ -21,7 +21,6 @@ position ``latitude``/``lat`` + ``longitude``/``lon``/``lng``, or ``gps_1`` (Cay
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime
 from typing import Any
@@ -29,7 +28,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ingest.adapters.base import Rejected
-from ingest.adapters.errors import rejection_for
+from ingest.adapters.errors import json_object, rejection_for
 from tradelane.contracts import DeadLetterReason, FixQuality, SourceFormat, TrackerReading
 
 _TOPIC = re.compile(r"^v3/(?P<app>[^/@]+)(@(?P<tenant>[^/]+))?/devices/(?P<device>[^/]+)/up$")
@@ -58,7 +57,7 @@ class TtnAdapter:
                 DeadLetterReason.UNKNOWN_TOPIC,
                 f"expected v3/{{app}}@{{tenant}}/devices/{{device}}/up, got {topic!r}",
             )
-        message = _object(payload)
+        message = json_object(payload)
         uplink = message.get("uplink_message")
         if not isinstance(uplink, dict):
             raise Rejected(DeadLetterReason.SCHEMA_VIOLATION, "uplink_message is missing")
@@ -83,16 +82,6 @@ class TtnAdapter:
             return TrackerReading.model_validate(document)
         except ValidationError as exc:
             raise rejection_for(exc) from exc
-
-
-def _object(payload: bytes) -> dict[str, Any]:
-    try:
-        message = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Rejected(DeadLetterReason.MALFORMED_JSON, f"payload is not JSON: {exc}") from exc
-    if not isinstance(message, dict):
-        raise Rejected(DeadLetterReason.SCHEMA_VIOLATION, "payload is not a JSON object")
-    return message
 
 
 def _first(values: dict[str, Any], keys: tuple[str, ...]) -> Any:
