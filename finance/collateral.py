@@ -22,6 +22,7 @@ from finance.facility_state import FacilityState, ShipmentCollateral
 from finance.money import convert, round_down
 from tradelane.contracts import CollateralStatus, Facility, Milestone, Money
 from tradelane.contracts.finance import AppliedFx, CollateralLine
+from tradelane.contracts.registries import ImpairmentKind
 
 MILESTONE_ORDER: tuple[Milestone, ...] = tuple(Milestone)
 """Milestones in lifecycle order (the enum's declaration order)."""
@@ -57,11 +58,13 @@ def haircut_of(shipment: ShipmentCollateral, terms: Facility) -> Decimal:
 
     Severities are remembered, not haircuts, so a schedule change re-prices every shipment.
     """
+    severity = dict(shipment.severity)
+    if shipment.tampered:
+        severity[ImpairmentKind.TAMPER] = Decimal(0)
     cuts = [
         rule.haircut
         for rule in terms.haircut_schedule
-        if rule.impairment in shipment.severity
-        and shipment.severity[rule.impairment] >= rule.min_severity
+        if rule.impairment in severity and severity[rule.impairment] >= rule.min_severity
     ]
     return max(cuts, default=Decimal(0))
 

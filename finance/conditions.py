@@ -7,7 +7,9 @@ arrival harmless without remembering event ids:
 * severities only grow (a breach that lasted 3 h stays a 3 h breach after it ends);
 * breach and deviation episodes are keyed by kind and start time: a late ``BreachStarted``
   for an episode already ended does not reopen it;
-* each tracker keeps its latest silence verdict by event time; an older verdict is ignored.
+* each tracker keeps its latest silence verdict by event time; an older verdict is ignored;
+* only the latest tamper time is kept: the cargo counts as tampered with if it is at or after
+  departure (opening doors while loading at the origin is not an impairment).
 """
 
 from __future__ import annotations
@@ -102,7 +104,8 @@ def observe(shipment: ShipmentCollateral, data: ShipmentEventData) -> None:
         case ShockDetected():
             _worsen(shipment, ImpairmentKind.SHOCK, as_severity(data.g))
         case TamperDetected():
-            _worsen(shipment, ImpairmentKind.TAMPER, Decimal(0))
+            if shipment.latest_tamper is None or data.at > shipment.latest_tamper:
+                shipment.latest_tamper = data.at
         case DeviationStarted():
             _open(shipment, f"deviation:{data.at.isoformat()}")
             _worsen(shipment, ImpairmentKind.DEVIATION, as_severity(data.distance_km))

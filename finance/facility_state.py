@@ -10,8 +10,9 @@ What the state remembers, and why it stays bounded:
 
 * per shipment, per milestone: reached time, in-spec flag, the auto-drawdown outcome and the
   amount drawn (at most 7 milestones) - this is what makes a drawdown happen at most once;
-* per shipment: the worst severity seen per impairment kind (6 kinds), the open and closed
-  condition keys (one per breach or deviation episode), each tracker's latest silence verdict;
+* per shipment: the worst severity seen per impairment kind (6 kinds), the latest tamper time,
+  the open and closed condition keys (one per breach or deviation episode), each tracker's
+  latest silence verdict;
 * per facility: the id and outcome of every command decided (repayments, sales, drawdown
   requests), so a payout or a sale delivered twice is applied once and a redelivered command
   never changes its first outcome - the same property TigerBeetle gets by persisting failed
@@ -68,9 +69,15 @@ class ShipmentCollateral(_State):
     pending_proceeds: PendingProceeds | None = None
     proceeds_applied: bool = False
 
+    latest_tamper: UtcDatetime | None = None
+
     @property
     def tampered(self) -> bool:
-        return ImpairmentKind.TAMPER in self.severity
+        """Tampered with while pledged: a tamper at or after the first milestone (departure).
+        Doors opened at the origin while the container is stuffed are not an impairment."""
+        if self.latest_tamper is None or not self.reached:
+            return False
+        return self.latest_tamper >= min(self.reached.values())
 
     @property
     def silent_trackers(self) -> list[str]:

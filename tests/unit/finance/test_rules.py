@@ -70,7 +70,8 @@ CASES: list[tuple[str, Mapping[str, object], list[EngineInput], R]] = [
     ("margin call open",            {},                 [*MARGIN_CALL, milestone(DEP, 20, shipment_id=SHP2)], R.FACILITY_FROZEN),
     ("out of spec at milestone",    {},                 [milestone(DEP, 1, in_spec=False)],           R.CARGO_IMPAIRED),
     ("breach still open",           {},                 [breach_started(0), milestone(DEP, 1)],       R.CARGO_IMPAIRED),
-    ("tampered cargo",              {},                 [tamper(0), milestone(DEP, 1)],               R.CARGO_IMPAIRED),
+    ("tampered in transit",         MANUAL,             [milestone(DEP, 1), tamper(2), request(DEP, 3)], R.CARGO_IMPAIRED),
+    ("doors opened while loading",  {},                 [tamper(0), milestone(DEP, 1)],               R.OK),
     ("tracker silent",              {},                 [silent(0), milestone(DEP, 1)],               R.TRACKER_UNHEALTHY),
     ("tracker resumed",             {},                 [silent(0), resumed(0.5), milestone(DEP, 1)], R.OK),
     ("no FX rate for the cargo",    {"no_fx": True},    [milestone(DEP, 1)],                          R.FX_RATE_MISSING),
@@ -82,8 +83,8 @@ CASES: list[tuple[str, Mapping[str, object], list[EngineInput], R]] = [
     # precedence: several rules broken, the first in precedence order is reported
     ("drawn beats frozen",          {},                 [*MARGIN_CALL, request(DEP, 20)],             R.ALREADY_DRAWN),
     ("unpledged beats no FX",       {"no_fx": True},    [milestone(DEP, 1, shipment_id="shp-9"), request(DEP, 2, shipment_id="shp-9")], R.SHIPMENT_NOT_PLEDGED),
-    ("frozen beats impaired",       {},                 [*MARGIN_CALL, tamper(15, SHP2), milestone(DEP, 20, shipment_id=SHP2)], R.FACILITY_FROZEN),
-    ("impaired beats silent",       {},                 [tamper(0), silent(0), milestone(DEP, 1)],    R.CARGO_IMPAIRED),
+    ("frozen beats impaired",       {},                 [*MARGIN_CALL, milestone(WH, 20)],            R.FACILITY_FROZEN),  # breach still open
+    ("impaired beats silent",       MANUAL,             [milestone(DEP, 1), tamper(2), silent(2), request(DEP, 3)], R.CARGO_IMPAIRED),
     ("silent beats no FX",          {"no_fx": True},    [silent(0), milestone(DEP, 1)],               R.TRACKER_UNHEALTHY),
     ("zero amount beats owed",      {},                 [repayment("0", 2)],                          R.INVALID_AMOUNT),
     ("duplicate beats no rate",     {},                 [milestone(DEP, 1), repayment("9", 2, currency="JPY"), repayment("9", 3, currency="JPY")], R.ALREADY_APPLIED),
