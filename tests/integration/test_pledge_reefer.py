@@ -43,7 +43,12 @@ from tradelane.contracts import (
 from tradelane.contracts.finance import BorrowingBaseChanged, DrawdownExecuted, FinanceEvent
 from tradelane.contracts.registries import HaircutRule, ImpairmentKind
 from tradelane.settings import KafkaSettings
-from tradelane.topics import FINANCE_EVENTS, SHIPMENTS_EVENTS
+from tradelane.topics import (
+    FINANCE_EVENTS,
+    FINANCE_FACILITIES,
+    SHIPMENTS_EVENTS,
+    SHIPMENTS_REGISTRY,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -89,12 +94,13 @@ def _reefer_failure(prefix: str) -> tuple[SimShipment, list[ShipmentEvent]]:
     return target, events
 
 
-def _facility(facility_id: str, shipment_id: str) -> Facility:
+def _facility(facility_id: str, shipment_id: str, currency: str) -> Facility:
+    """A line in the cargo's currency, so the story needs no FX rate from the shared topic."""
     return Facility(
         facility_id=facility_id,
         bank_id="bank-e2e",
         borrower_id="shipper-e2e",
-        limit=Money(amount=Decimal(1_000_000), currency="USD"),
+        limit=Money(amount=Decimal(1_000_000), currency=currency),
         advance_rates={CollateralStatus.IN_TRANSIT: Decimal("0.6")},
         concentration_limit=Decimal("0.5"),
         drawdown_schedule={"departed_origin": Decimal(1)},
@@ -142,10 +148,10 @@ def test_pledged_reefer_failure_draws_cuts_calls_and_verifies(
     assert events == derived, "shipments.events gave back what was produced, in order"
 
     facility_id = f"fac-{unique}"
+    currency = target.booking.cargo.value.currency
     rates = list(latest(simulated_rates(1, START - timedelta(days=1), count=1)).values())
-    _, outputs = run(
-        new_state(facility_id), [_facility(facility_id, sid), target.booking, *rates, *events]
-    )
+    terms = _facility(facility_id, sid, currency)
+    _, outputs = run(new_state(facility_id), [terms, target.booking, *rates, *events])
     finance = [e for out in outputs for e in out.events]
     kinds = [e.data.kind for e in finance]
     assert "drawdown_executed" in kinds
@@ -173,3 +179,28 @@ def test_pledged_reefer_failure_draws_cuts_calls_and_verifies(
     assert [FinanceEvent.model_validate_json(r.value or b"") for r in published] == finance
     assert main(["ledger", "verify", "--facility", facility_id]) == 0
     assert f"{len(entries)} entries" in capsys.readouterr().out
+
+    # the funding calendar rebuilds the facility from Kafka alone (registries, events, rates)
+    asyncio.run(
+        _produce(
+            kafka_settings,
+            FINANCE_FACILITIES.name,
+            [(facility_id, terms.model_dump_json().encode())],
+        )
+    )
+    asyncio.run(
+        _produce(
+            kafka_settings,
+            SHIPMENTS_REGISTRY.name,
+            [(sid, target.booking.model_dump_json().encode())],
+        )
+    )
+    start = events[-1].time.date().isoformat()
+    assert main(["finance", "calendar", "--facility", facility_id, "--start", start]) == 0
+    calendar = capsys.readouterr().out
+    assert f"Funding calendar {facility_id} ({currency}), {start}" in calendar
+    assert f"outstanding {first.outstanding_after.amount:,.2f}" in calendar
+    delivery = [line for line in calendar.splitlines() if sid in line]
+    assert delivery, calendar
+    assert "repayment" in delivery[-1]
+    assert "delivered" in delivery[-1]
