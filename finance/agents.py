@@ -61,17 +61,29 @@ def _raw_topic(
 
 class _Memo:
     """What this process already fed an engine state, so each registry record is applied once
-    per process (a restart applies them again; the engines ignore what they know)."""
+    per process (a restart applies them again; the engines ignore what they know).
+
+    Registries replace a record object whenever a new version arrives, so identity tells a
+    new version from one already applied without serialising anything."""
 
     def __init__(self) -> None:
-        self.seen: set[tuple[str, str]] = set()
+        self.applied: dict[tuple[str, str, str], BaseModel] = {}
 
     def fresh(self, key: str, record: BaseModel) -> bool:
-        mark = (key, record.model_dump_json())
-        if mark in self.seen:
+        slot = (key, type(record).__name__, _record_key(record))
+        if self.applied.get(slot) is record:
             return False
-        self.seen.add(mark)
+        self.applied[slot] = record
         return True
+
+
+def _record_key(record: BaseModel) -> str:
+    for name in ("facility_id", "policy_id", "shipment_id"):
+        value = getattr(record, name, None)
+        if isinstance(value, str):
+            return value
+    base, quote = getattr(record, "base", ""), getattr(record, "quote", "")
+    return f"{base}/{quote}"
 
 
 def install(app: faust.App, app_id: str, registries: Registries, ready: asyncio.Event) -> None:

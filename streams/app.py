@@ -161,12 +161,20 @@ def create_app(
             if shipment is not None:
                 await by_shipment.send(key=shipment.encode(), value=STATUS + value)
 
+    cache: dict[bytes, tuple[bytes, ShipmentState]] = {}
+    """Parsed states this process wrote: a state is parsed from the table only when another
+    worker (or a restart) wrote it last."""
+
     @app.agent(by_shipment)
     async def track(stream: Any) -> None:
         async for key, value in stream.items():
             shipment_id = key.decode()
             raw = table.get(key)
-            state = ShipmentState.model_validate_json(raw) if raw else new_state(shipment_id)
+            cached = cache.get(key)
+            if cached is not None and cached[0] == raw:
+                state = cached[1]  # the table still holds what this process last wrote
+            else:
+                state = ShipmentState.model_validate_json(raw) if raw else new_state(shipment_id)
             try:
                 item = _decode(value)
             except ValidationError:
@@ -185,7 +193,9 @@ def create_app(
             for event in emitted:
                 await events.send(key=key, value=event.model_dump_json().encode())
             stats.events += len(emitted)
-            table[key] = state.model_dump_json().encode()
+            raw = state.model_dump_json().encode()
+            table[key] = raw
+            cache[key] = (raw, state)
 
     for extend in extensions:
         extend(app, app_id, registries, registry_ready)

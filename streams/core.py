@@ -124,6 +124,8 @@ def step(
 
 
 def _remember_outputs(state: ShipmentState, key: str, events: list[ShipmentEvent]) -> None:
+    if not events:
+        return  # a redelivered reading that caused nothing re-emits nothing either
     state.recent_outputs[key] = [e.model_dump_json() for e in events]
     while len(state.recent_outputs) > RECENT_OUTPUTS:
         del state.recent_outputs[next(iter(state.recent_outputs))]

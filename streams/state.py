@@ -22,7 +22,7 @@ from tradelane.contracts import (
 
 RECENT_SEQS = 512
 """Per device, how many recent sequence numbers are remembered for de-duplication."""
-RECENT_OUTPUTS = 64
+RECENT_OUTPUTS = 16
 """How many recent readings' emitted events are kept, to re-emit them on redelivery."""
 
 

@@ -147,8 +147,8 @@ async def test_pledged_insured_fleet_end_to_end(
                     if c.subject.startswith(f"pol-{prefix}")
                 ]
 
-            await finance.until(lambda rs: "drawdown_executed" in kinds(rs), timeout_s=120)
-            await claims.until(lambda rs: len(raised(rs)) > 0, timeout_s=120)
+            await finance.until(lambda rs: "drawdown_executed" in kinds(rs), timeout_s=240)
+            await claims.until(lambda rs: len(raised(rs)) > 0, timeout_s=300)
     finally:
         stop.set()
         await task

@@ -115,7 +115,7 @@ async def test_reefer_failure_scenario_end_to_end(
                     if isinstance(e.data, BreachStarted) and e.data.rule.value == "consecutive"
                 }
 
-            records = await tail.until(lambda rs: breached(rs) >= failed, timeout_s=180)
+            records = await tail.until(lambda rs: breached(rs) >= failed, timeout_s=300)
     finally:
         stop.set()
         await task

@@ -12,6 +12,8 @@ machine's conditions, and with --json write the same figures for run-to-run comp
 
   bridge   readings queued in Mosquitto for a bridge's persistent session are drained by a
            bridge process into Kafka; reports its steady-state readings/s (Kafka-acknowledged)
+  worker   bookings and readings for --devices shipments are produced while a fresh worker
+           keeps their state; reports readings/s until its group has committed them all
   sink     preloads readings on a private topic, then the sink writes them to InfluxDB;
            reports points/s
 """
@@ -26,6 +28,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     which = p.add_subparsers(dest="bench", metavar="BENCH", required=True)
     for name, text, default in (
+        ("worker", "tracker.readings -> worker -> shipments.events throughput", 50_000),
         ("bridge", "MQTT -> bridge -> Kafka throughput", 200_000),
         ("sink", "Kafka -> sink -> InfluxDB throughput", 200_000),
     ):
@@ -54,7 +57,11 @@ def _bench(args: argparse.Namespace) -> int:
         f"bench {args.bench}: {args.readings:,} readings from {args.devices:,} devices ...",
         flush=True,
     )
-    if args.bench == "bridge":
+    if args.bench == "worker":
+        from streams.bench import bench_worker
+
+        result = bench_worker(args.readings, args.devices)
+    elif args.bench == "bridge":
         result = bench.bench_bridge(args.readings, args.devices)
     else:
         result = bench.bench_sink(args.readings, args.devices, gzip=not args.no_gzip)
