@@ -51,7 +51,9 @@ class StreamRules:
             TransportMode.RAIL: 50.0,
         }
     )
-    evidence_max_readings: int = 1000
+    evidence_max_readings: int = 200
+    """Readings kept as a breach's evidence (6 h at a 2-minute alarm interval is 180): enough to
+    prove a breach, small enough that state and events stay far below Kafka's 1 MB."""
 
 
 DEFAULT_RULES = StreamRules()

@@ -22,8 +22,9 @@ from tradelane.contracts import (
 
 RECENT_SEQS = 512
 """Per device, how many recent sequence numbers are remembered for de-duplication."""
-RECENT_OUTPUTS = 16
-"""How many recent readings' emitted events are kept, to re-emit them on redelivery."""
+RECENT_OUTPUTS = 4
+"""How many of the latest readings that caused events keep those events, to re-emit them on
+redelivery (the window a crash can leave unsent is the last few readings, never more)."""
 
 
 class DeviceTrack(BaseModel):

@@ -33,7 +33,7 @@ from tradelane.topics import (
     INSURANCE_POLICIES,
 )
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
 TRACKERS = 8
 
 
@@ -148,7 +148,7 @@ async def test_pledged_insured_fleet_end_to_end(
                 ]
 
             await finance.until(lambda rs: "drawdown_executed" in kinds(rs), timeout_s=240)
-            await claims.until(lambda rs: len(raised(rs)) > 0, timeout_s=300)
+            await claims.until(lambda rs: len(raised(rs)) > 0, timeout_s=240)
     finally:
         stop.set()
         await task

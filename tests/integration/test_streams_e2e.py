@@ -20,7 +20,7 @@ from tradelane.mqtt import forget_session
 from tradelane.settings import KafkaSettings, MqttSettings
 from tradelane.topics import SHIPMENTS_EVENTS
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 async def test_reefer_failure_scenario_end_to_end(
@@ -115,7 +115,7 @@ async def test_reefer_failure_scenario_end_to_end(
                     if isinstance(e.data, BreachStarted) and e.data.rule.value == "consecutive"
                 }
 
-            records = await tail.until(lambda rs: breached(rs) >= failed, timeout_s=300)
+            records = await tail.until(lambda rs: breached(rs) >= failed, timeout_s=240)
     finally:
         stop.set()
         await task

@@ -277,3 +277,14 @@ def test_light_at_a_planned_stop_is_handling_not_tamper() -> None:
     assert "tamper_detected" not in kinds(events)
     events = run(state, [reading(2, 300, (29.0, 123.0), light_lux=800.0)])  # at sea
     assert kinds(events).count("tamper_detected") == 1
+
+
+def test_state_and_events_stay_far_below_kafkas_message_limit() -> None:
+    """A 13-hour breach at a 2-minute alarm interval: the state (a changelog record) and every
+    event must stay well below Kafka's default 1 MB message size."""
+    state = booked()
+    run(state, voyage()[:2])
+    hot = [reading(10 + i, 120 + 2 * i, (29.0, 123.0), temp=12.0) for i in range(400)]
+    events = run(state, hot)
+    assert len(state.model_dump_json()) < 400_000
+    assert max(len(e.model_dump_json()) for e in events) < 100_000
