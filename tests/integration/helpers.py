@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
 import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from ingest.bridge import Bridge, BridgeConfig
 from tradelane.admin import topic_partitions
-from tradelane.settings import KafkaSettings
+from tradelane.mqtt import forget_session
+from tradelane.settings import KafkaSettings, MqttSettings
 
 
 class Tail:
@@ -78,3 +85,83 @@ def stop_process(proc: subprocess.Popen[bytes], timeout_s: float = 90.0) -> int:
     except subprocess.TimeoutExpired:
         proc.kill()
         return proc.wait(10)
+
+
+@dataclass
+class PipelineRun:
+    """What an end-to-end test needs from :func:`bridge_and_worker` after it ends."""
+
+    worker_log: Path
+    worker_exit: int | None = None
+
+
+@contextlib.asynccontextmanager
+async def bridge_and_worker(
+    mqtt: MqttSettings, kafka: KafkaSettings, app_id: str, tmp_path: Path
+) -> AsyncIterator[PipelineRun]:
+    """A bridge (in this process) and a worker (a child, ``--from-now``) for an end-to-end test,
+    both ready on entry; on exit both stop and the bridge's MQTT session is retired."""
+    stop = asyncio.Event()
+    bridge = Bridge(
+        mqtt,
+        kafka,
+        BridgeConfig(client_id=app_id, share_group=app_id, session_expiry_s=300, metrics_port=None),
+    )
+    run = PipelineRun(worker_log=tmp_path / "worker.log")
+    with run.worker_log.open("ab") as out:
+        worker = subprocess.Popen(  # noqa: ASYNC220 - a child we watch, not a blocking call
+            [
+                sys.executable,
+                "-m",
+                "tradelane.cli.main",
+                "worker",
+                "--from-now",
+                "--app-id",
+                app_id,
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=dict(os.environ),
+        )
+    task = asyncio.create_task(bridge.run(stop))
+    try:
+        wait_for_output(run.worker_log, f"worker {app_id}:", worker)
+        await asyncio.wait_for(bridge.subscribed.wait(), 15)
+        yield run
+    finally:
+        stop.set()
+        await task
+        forget_session(mqtt, app_id)
+        run.worker_exit = stop_process(worker)
+
+
+async def simulate_reefer_failure(prefix: str, *extra: str) -> None:
+    """8 single-tracker shipments, half of them with a reefer failure, 25 s at 2 days/s."""
+    sim = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tradelane.cli.main",
+        "simulate",
+        "--trackers",
+        "8",
+        "--scenario",
+        "reefer-failure",
+        "--incident-share",
+        "0.5",
+        "--seed",
+        "11",
+        "--speedup",
+        "172800",
+        "--duration",
+        "25",
+        "--prefix",
+        prefix,
+        "--max-trackers-per-shipment",
+        "1",
+        "--quiet",
+        *extra,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(sim.communicate(), 180)
+    assert sim.returncode == 0, out.decode()
