@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import signal
 import sys
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the kernel imports ingest only lazily, inside the command
-    from ingest.bridge import Bridge, BridgeConfig
+    from ingest.bridge import BridgeConfig
 
 HELP = """\
 Subscribe to tracker messages over MQTT and append them to Kafka: valid readings to
@@ -116,61 +114,48 @@ def _bridge(args: argparse.Namespace) -> int:
 
 async def _run(config: BridgeConfig, stats_interval: float) -> int:
     from ingest.bridge import Bridge, BridgeFailedError
+    from tradelane.cli.running import run_until_signalled
     from tradelane.settings import KafkaSettings, MqttSettings
 
     mqtt_settings, kafka_settings = MqttSettings(), KafkaSettings()
     bridge = Bridge(mqtt_settings, kafka_settings, config)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    task = asyncio.create_task(bridge.run(stop))
-    ready = asyncio.create_task(bridge.subscribed.wait())
-    await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
-    if bridge.subscribed.is_set():
+
+    def announce() -> str:
         metrics = (
             f", metrics http://{config.metrics_host}:{bridge.metrics_port}/metrics"
             if bridge.metrics_port
             else ""
         )
-        print(
+        return (
             f"bridge {config.client_id}: {mqtt_settings.url} -> "
-            f"{kafka_settings.bootstrap_servers}{metrics}",
-            flush=True,
+            f"{kafka_settings.bootstrap_servers}{metrics}"
         )
-    stats = asyncio.create_task(_stats(bridge, stats_interval)) if stats_interval > 0 else None
+
+    last = 0
+
+    def stats_line(interval: float) -> str:
+        nonlocal last
+        m = bridge.metrics
+        rate, last = (m.received - last) / interval, m.received
+        return (
+            f"  {rate:,.0f} msg/s  received {m.received:,}  forwarded {m.forwarded:,}  "
+            f"dead-lettered {sum(m.deadlettered.values()):,}  in-flight {m.inflight}  "
+            f"p99 send {m.kafka_send_latency.quantile(0.99) * 1000:.0f} ms"
+        )
+
     try:
-        await task
+        await run_until_signalled(
+            bridge.run, bridge.subscribed, announce, stats_line, stats_interval
+        )
     except BridgeFailedError as exc:
         print(
             f"tradelane bridge: {exc}; unacknowledged messages stay with the MQTT broker",
             file=sys.stderr,
         )
         return 3
-    finally:
-        ready.cancel()
-        if stats is not None:
-            stats.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await stats
     m = bridge.metrics
     print(
         f"bridge stopped: received {m.received}, forwarded {m.forwarded}, "
         f"dead-lettered {sum(m.deadlettered.values())}, duplicates {m.duplicates}"
     )
     return 0
-
-
-async def _stats(bridge: Bridge, interval: float) -> None:
-    last = 0
-    while True:
-        await asyncio.sleep(interval)
-        m = bridge.metrics
-        rate = (m.received - last) / interval
-        last = m.received
-        print(
-            f"  {rate:,.0f} msg/s  received {m.received:,}  forwarded {m.forwarded:,}  "
-            f"dead-lettered {sum(m.deadlettered.values()):,}  in-flight {m.inflight}  "
-            f"p99 send {m.kafka_send_latency.quantile(0.99) * 1000:.0f} ms",
-            flush=True,
-        )

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import signal
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the kernel imports ingest only lazily, inside the command
-    from ingest.sink import Sink, SinkConfig
+    from ingest.sink import SinkConfig
 
 HELP = """\
 Write every reading on tracker.readings to InfluxDB (TRADELANE_INFLUX_* settings), measurement
@@ -28,6 +26,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--group", default="tradelane-sink", help="consumer group (default %(default)s)")
+    p.add_argument(
+        "--no-gzip",
+        action="store_true",
+        help="send writes uncompressed (cheaper on loopback; default gzip)",
+    )
     p.add_argument(
         "--batch-max",
         type=int,
@@ -51,54 +54,42 @@ def _sink(args: argparse.Namespace) -> int:
     if args.batch_max < 1:
         raise ServiceError("--batch-max must be >= 1")
     return asyncio.run(
-        _run(SinkConfig(group_id=args.group, batch_max=args.batch_max), args.stats_interval)
+        _run(
+            SinkConfig(group_id=args.group, batch_max=args.batch_max, gzip=not args.no_gzip),
+            args.stats_interval,
+        )
     )
 
 
 async def _run(config: SinkConfig, stats_interval: float) -> int:
     from ingest.sink import Sink
+    from tradelane.cli.running import run_until_signalled
     from tradelane.settings import InfluxSettings, KafkaSettings
 
     kafka, influx = KafkaSettings(), InfluxSettings()
     sink = Sink(kafka, influx, config)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    task = asyncio.create_task(sink.run(stop))
-    ready = asyncio.create_task(sink.ready.wait())
-    await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
-    if sink.ready.is_set():
-        print(
+
+    def announce() -> str:
+        return (
             f"sink {config.group_id}: {kafka.bootstrap_servers} -> {influx.url} "
-            f"bucket {influx.bucket} ({sink.stats.shipments_known} registry records)",
-            flush=True,
+            f"bucket {influx.bucket} ({sink.stats.shipments_known} registry records)"
         )
-    stats = asyncio.create_task(_stats(sink, stats_interval)) if stats_interval > 0 else None
-    try:
-        await task
-    finally:
-        ready.cancel()
-        if stats is not None:
-            stats.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await stats
+
+    last = 0
+
+    def stats_line(interval: float) -> str:
+        nonlocal last
+        s = sink.stats
+        rate, last = (s.points_written - last) / interval, s.points_written
+        return (
+            f"  {rate:,.0f} points/s  written {s.points_written:,}  "
+            f"retries {s.write_retries}  bad {s.bad_records}"
+        )
+
+    await run_until_signalled(sink.run, sink.ready, announce, stats_line, stats_interval)
     s = sink.stats
     print(
         f"sink stopped: {s.points_written} points in {s.batches} batches, "
         f"{s.write_retries} write retries, {s.bad_records} bad records dead-lettered"
     )
     return 0
-
-
-async def _stats(sink: Sink, interval: float) -> None:
-    last = 0
-    while True:
-        await asyncio.sleep(interval)
-        s = sink.stats
-        print(
-            f"  {(s.points_written - last) / interval:,.0f} points/s  written "
-            f"{s.points_written:,}  retries {s.write_retries}  bad {s.bad_records}",
-            flush=True,
-        )
-        last = s.points_written
