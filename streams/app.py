@@ -22,6 +22,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -69,10 +70,14 @@ def create_app(
     extensions: Sequence[Extension] = (),
 ) -> faust.App:
     """Build the worker's faust app (not started)."""
+    datadir = Path(".tradelane") / "faust" / app_id
+    datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         app_id,
         broker=kafka.faust_broker,
         store="memory://",
+        # faust makes a data directory even for the memory store; keep it out of the work tree
+        datadir=str(datadir),
         topic_partitions=PARTITIONS,
         topic_replication_factor=1,
         web_enabled=web_port is not None,

@@ -136,7 +136,11 @@ async def bridge_and_worker(
 
 
 async def simulate_reefer_failure(prefix: str, *extra: str) -> None:
-    """8 single-tracker shipments, half of them with a reefer failure, 25 s at 2 days/s."""
+    """8 single-tracker shipments, half of them with a reefer failure, 25 s at 2 days/s.
+
+    Readings every 30 simulated minutes (10 while alarmed) keep the rate near 700/s, which a
+    worker on a loaded 2-core CI machine absorbs as it comes (the default 15/2 minutes gave
+    1,800/s and a backlog that outlived the deadlines)."""
     sim = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -158,6 +162,10 @@ async def simulate_reefer_failure(prefix: str, *extra: str) -> None:
         prefix,
         "--max-trackers-per-shipment",
         "1",
+        "--interval",
+        "1800",
+        "--alarm-interval",
+        "600",
         "--quiet",
         *extra,
         stdout=asyncio.subprocess.PIPE,

@@ -73,8 +73,9 @@ async def test_pledged_insured_fleet_end_to_end(
             events = (ClaimEvent.model_validate_json(r.value) for r in records)  # type: ignore[attr-defined]
             return [c for c in events if c.subject.startswith(f"pol-{prefix}")]
 
-        await finance.until(lambda rs: "drawdown_executed" in kinds(rs), timeout_s=240)
-        await claims.until(lambda rs: len(raised(rs)) > 0, timeout_s=240)
+        wanted = {"drawdown_executed", "borrowing_base_changed"}
+        await finance.until(lambda rs: wanted <= set(kinds(rs)), timeout_s=300)
+        await claims.until(lambda rs: len(raised(rs)) > 0, timeout_s=120)
     log = run.worker_log
     finance_kinds = kinds(finance.records)
     assert "drawdown_executed" in finance_kinds, (finance_kinds, log.read_text()[-2000:])
