@@ -53,3 +53,12 @@ def test_topics_list_prints_every_topic(capsys: pytest.CaptureFixture[str]) -> N
     out = capsys.readouterr().out
     assert "tracker.readings" in out
     assert "fx.rates" in out
+
+
+def test_pledging_without_kafka_is_refused_before_anything_runs(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["simulate", "--bookings", "off", "--insure", "--duration", "1"]) == 2
+    assert "--pledge-to and --insure publish to Kafka" in capsys.readouterr().err
+    assert main(["simulate", "--pledge-to", " ", "--duration", "1"]) == 2
+    assert "--pledge-to needs a facility id" in capsys.readouterr().err

@@ -39,9 +39,7 @@ from tradelane.services.process import ServiceError
 from tradelane.settings import InfluxSettings, KafkaSettings, MqttSettings, ServicesSettings
 from tradelane.topics import (
     FINANCE_EVENTS,
-    FINANCE_FACILITIES,
     INSURANCE_CLAIMS,
-    INSURANCE_POLICIES,
     SHIPMENTS_EVENTS,
     TRACKER_READINGS,
     readings_topic,
@@ -509,40 +507,11 @@ def _describe(event: ShipmentEvent) -> str | None:
 
 
 async def _pledge_and_insure(kafka: KafkaSettings, bookings: list[ShipmentBooking]) -> None:
-    """Pledge every simulated shipment to a demo credit line (USD) and insure each one, with a
-    simulated FX feed to value cargo in other currencies."""
-    from aiokafka import AIOKafkaProducer
+    """Pledge every simulated shipment to the demo credit line (USD) and insure each one, with
+    a simulated FX feed to value cargo in other currencies."""
+    from finance.demo_publish import publish_demo_terms
 
-    from finance.demo_terms import demo_facility, demo_policy
-    from finance.fx_feed import simulated_rates
-    from finance.fx_publisher import publish_rates
-
-    start = min(b.booked_at for b in bookings)
-    await publish_rates(kafka, simulated_rates(7, start, count=1))
-    facility = demo_facility(DEMO_FACILITY, [b.shipment_id for b in bookings])
-    producer = AIOKafkaProducer(
-        bootstrap_servers=kafka.bootstrap_servers, enable_idempotence=kafka.idempotence, acks="all"
-    )
-    await producer.start()
-    try:
-        await producer.send_and_wait(
-            FINANCE_FACILITIES.name,
-            facility.model_dump_json().encode(),
-            key=facility.facility_id.encode(),
-        )
-        for booking in bookings:
-            policy = demo_policy(booking.shipment_id, booking.cargo.value, booking.shipper)
-            await producer.send_and_wait(
-                INSURANCE_POLICIES.name,
-                policy.model_dump_json().encode(),
-                key=policy.policy_id.encode(),
-            )
-    finally:
-        await producer.stop()
-    print(
-        f"Finance: {len(bookings)} shipments pledged to credit line {DEMO_FACILITY} "
-        "(USD 50M limit) and insured, each under its own policy"
-    )
+    print(await publish_demo_terms(kafka, bookings, DEMO_FACILITY, insure=True))
 
 
 def _describe_money(topic: str, value: bytes) -> str | None:

@@ -48,6 +48,7 @@ examples:
   tradelane simulate --trackers 20 --scenario theft --seed 7 --speedup 43200 --duration 60
   tradelane simulate --trackers 10000 --connection-mode shared --speedup 900 --duration 30
   tradelane simulate --scenario reefer-failure --manifest out/manifest.json --bookings off
+  tradelane simulate --scenario reefer-failure --pledge-to fac-test --insure   # + worker
   tradelane simulate --bench          # 10,000 trackers, prints readings/s and CPU
 """
 
@@ -221,6 +222,25 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="write the JSON manifest of what was simulated and sent",
     )
     io.add_argument("--quiet", action="store_true", help="no progress line")
+    money = p.add_argument_group(
+        "finance (needs Kafka; terms as in finance/demo_terms.py, see docs/finance.md)"
+    )
+    money.add_argument(
+        "--pledge-to",
+        default=None,
+        metavar="FACILITY_ID",
+        help="pledge every simulated shipment to a demo credit line with this id (published "
+        "to finance.facilities: USD 50M limit, 60%% advance in transit, half drawn at "
+        "departure and half on arrival, cold-chain haircuts); `tradelane worker` then draws, "
+        "haircuts and margin-calls it",
+    )
+    money.add_argument(
+        "--insure",
+        action="store_true",
+        help="insure every simulated shipment under a demo parametric policy "
+        "pol-{shipment_id} (tiered temperature, shock and tamper triggers; loss payee the "
+        "lender when pledged), published to insurance.policies",
+    )
     p.add_argument(
         "--bench",
         action="store_true",
@@ -324,12 +344,18 @@ async def _run(args: argparse.Namespace) -> int:
         raise ServiceError(str(exc)) from exc
     mqtt_settings = MqttSettings(url=args.mqtt_url) if args.mqtt_url else MqttSettings()
     kafka: KafkaSettings | None = None
+    finance = args.pledge_to is not None or args.insure
+    if finance and args.bookings == "off":
+        raise ServiceError("--pledge-to and --insure publish to Kafka; drop --bookings off")
+    if args.pledge_to is not None and not args.pledge_to.strip():
+        raise ServiceError("--pledge-to needs a facility id, e.g. --pledge-to fac-demo")
     if args.bookings != "off":
         candidate = KafkaSettings()
         if await reachable(candidate):
             kafka = candidate
-        elif args.bookings == "on":
-            raise ServiceError(f"no Kafka answers at {candidate.bootstrap_servers} (--bookings on)")
+        elif args.bookings == "on" or finance:
+            why = "--bookings on" if args.bookings == "on" else "--pledge-to/--insure"
+            raise ServiceError(f"no Kafka answers at {candidate.bootstrap_servers} ({why})")
         else:
             print(
                 f"note: Kafka not reachable at {candidate.bootstrap_servers}; "
@@ -348,10 +374,25 @@ async def _run(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    plan = None
+    if finance and kafka is not None:
+        from devices.plan import plan_fleet
+        from finance.demo_publish import publish_demo_terms
+
+        plan = await loop.run_in_executor(None, plan_fleet, config)
+        bookings = [s.booking for s in plan.shipments]
+        print(await publish_demo_terms(kafka, bookings, args.pledge_to, args.insure), flush=True)
     line = _ProgressLine(quiet=args.quiet, speedup=config.speedup)
     try:
         report = await run_fleet(
-            config, mqtt_settings, kafka, stop, line, mqtt5=not args.mqtt311, freeze_gc=True
+            config,
+            mqtt_settings,
+            kafka,
+            stop,
+            line,
+            mqtt5=not args.mqtt311,
+            freeze_gc=True,
+            plan=plan,
         )
     except (ConnectionError, OSError, TimeoutError) as exc:
         raise ServiceError(f"MQTT broker at {mqtt_settings.url}: {exc}") from exc
