@@ -4,8 +4,14 @@ Inputs are a shipment's booking (from the registry) and its trackers' readings; 
 shipment events (:mod:`tradelane.contracts.events`) in CloudEvents envelopes with ids derived
 from their cause. No clock, no I/O, no randomness: time comes from readings.
 
-Ordering: readings are applied as they arrive. A reading older than the newest one already
-applied ("late", e.g. flushed from a device's buffer after another tracker of the same shipment
+Ordering: each device's readings are applied in the order of its sequence numbers, whatever
+order they arrive in. A reading that arrives ahead of a gap is held until the gap fills, or
+until the device has reported ``reorder_lateness_minutes`` of event time past its last applied
+reading (then the gap is given up). In-order input is applied at once, so ordering costs no
+latency until a device actually reorders; a device first heard at a sequence number above 0
+waits the lateness once, for readings it may have sent before. Within that lateness, the final
+state and the events do not depend on arrival order. Across the trackers of one shipment readings interleave as they
+arrive: one older than the newest applied ("late", e.g. a backlog flushed after another tracker
 moved event time on) still counts for de-duplication, sensor alarms and evidence, but never
 moves the shipment backwards (geofences, deviation, ETA) — see docs/streams.md.
 
@@ -16,6 +22,7 @@ sent again, and consumers de-duplicate by id.
 
 from __future__ import annotations
 
+import bisect
 import math
 from datetime import datetime, timedelta
 
@@ -113,14 +120,46 @@ def step(
     reading = item.reading
     key = f"{reading.device_id}:{reading.seq}"
     track = state.devices.setdefault(reading.device_id, DeviceTrack())
-    if reading.seq in track.recent_seqs:
+    if reading.seq in track.recent_seqs or any(h.seq == reading.seq for h in track.held):
         state.duplicates += 1
         return [ShipmentEvent.model_validate_json(e) for e in state.recent_outputs.get(key, [])]
     _remember(track, reading.seq)
     if state.booking is not None:
-        _on_reading(state, track, reading, out, rules)
+        for ready in _in_sequence(track, reading, rules):
+            _on_reading(state, track, ready, out, rules)
     _remember_outputs(state, key, out.events)
     return out.events
+
+
+def _in_sequence(track: DeviceTrack, r: TrackerReading, rules: StreamRules) -> list[TrackerReading]:
+    """The readings of one device that can be applied now, in sequence order: ``r`` if it is
+    the one expected (or too late to wait for), then whatever it un-blocks; readings ahead of a
+    gap wait in ``track.held`` until the gap fills or the lateness gives it up."""
+    ready: list[TrackerReading] = []
+    if r.seq == (0 if track.next_seq is None else track.next_seq):
+        ready.append(r)
+        track.next_seq = r.seq + 1
+    elif track.next_seq is not None and r.seq < track.next_seq:
+        ready.append(r)  # its gap was given up (or the device restarted its sequence)
+    else:
+        track.held.append(r)
+        track.held.sort(key=lambda h: h.seq)
+    newest = max([r.ts, *(h.ts for h in track.held)])
+    lateness = timedelta(minutes=rules.reorder_lateness_minutes)
+    while track.held:
+        while track.held and track.held[0].seq == track.next_seq:
+            head = track.held.pop(0)
+            ready.append(head)
+            track.next_seq = head.seq + 1
+        if not track.held:
+            break
+        # a device first heard mid-sequence may have sent earlier readings: wait for them too
+        seen = (track.last_ts, *(x.ts for x in ready)) if ready or track.last_ts else ()
+        applied = max([t for t in seen if t is not None], default=track.held[0].ts)
+        if newest - applied <= lateness and len(track.held) <= rules.reorder_max_held:
+            break
+        track.next_seq = track.held[0].seq  # give the gap up
+    return ready
 
 
 def _remember_outputs(state: ShipmentState, key: str, events: list[ShipmentEvent]) -> None:
@@ -157,7 +196,9 @@ def _on_status(state: ShipmentState, item: IngestedStatus, out: _Emitter) -> Non
 
 
 def _remember(track: DeviceTrack, seq: int) -> None:
-    track.recent_seqs.append(seq)
+    """Keep the device's highest ``RECENT_SEQS`` sequence numbers, sorted, so what is
+    remembered does not depend on the order readings arrived in."""
+    bisect.insort(track.recent_seqs, seq)
     if len(track.recent_seqs) > RECENT_SEQS:
         del track.recent_seqs[0]
 

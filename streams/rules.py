@@ -51,6 +51,12 @@ class StreamRules:
             TransportMode.RAIL: 50.0,
         }
     )
+    reorder_lateness_minutes: int = 60
+    """A gap in a device's sequence is waited for until that device has reported this much
+    event time past its last applied reading; then it is given up (the reading lost, or too
+    late: still de-duplicated and counted, but it no longer moves the shipment)."""
+    reorder_max_held: int = 64
+    """…or until this many readings wait behind the gap (bounds the state)."""
     evidence_max_readings: int = 200
     """Readings kept as a breach's evidence (6 h at a 2-minute alarm interval is 180): enough to
     prove a breach, small enough that state and events stay far below Kafka's 1 MB."""

@@ -31,6 +31,11 @@ class DeviceTrack(BaseModel):
     last_ts: datetime | None = None
     interval_s: int | None = None
     recent_seqs: list[int] = Field(default_factory=list)
+    next_seq: int | None = None
+    """The sequence number expected next: a device's readings are applied in its seq order."""
+    held: list[TrackerReading] = Field(default_factory=list)
+    """Readings that arrived ahead of a gap in the sequence, by seq, waiting for the gap to fill
+    (at most the reorder lateness of event time, see :mod:`streams.core`)."""
     battery_low: bool = False
     tamper_open: bool = False
     silent: bool = False

@@ -108,7 +108,7 @@ def test_temperature_breach_starts_progresses_and_ends_with_evidence() -> None:
     state = booked()
     run(state, voyage()[:2])
     hot = [reading(10 + i, 120 + 5 * i, (29.0, 123.0), temp=11.0 + (i % 3)) for i in range(13)]
-    cool = reading(40, 120 + 5 * 13, (29.0, 123.0), temp=5.0)
+    cool = reading(23, 120 + 5 * 13, (29.0, 123.0), temp=5.0)
     events = run(state, [*hot, cool])
     started = [e.data for e in events if isinstance(e.data, BreachStarted)]
     progress = [e.data for e in events if isinstance(e.data, BreachProgress)]
@@ -153,11 +153,11 @@ def test_shock_tamper_and_silence() -> None:
     events = run(
         state,
         [
-            reading(2, 100, (29.5, 123.0), device="trk-b"),
-            reading(3, 120, (29.0, 123.0), shock_g=14.0),
-            reading(4, 135, (29.0, 123.0), light_lux=400.0),
-            reading(5, 150, (29.0, 123.0), light_lux=500.0),  # still open: no second event
-            reading(6, 600, (28.0, 124.0)),  # trk-b silent for > 3 of its intervals
+            reading(0, 100, (29.5, 123.0), device="trk-b"),
+            reading(2, 120, (29.0, 123.0), shock_g=14.0),
+            reading(3, 135, (29.0, 123.0), light_lux=400.0),
+            reading(4, 150, (29.0, 123.0), light_lux=500.0),  # still open: no second event
+            reading(5, 600, (28.0, 124.0)),  # trk-b silent for > 3 of its intervals
         ],
     )
     assert [type(e.data) for e in events if not isinstance(e.data, TrackerSilent)].count(
@@ -230,18 +230,18 @@ def test_a_last_will_marks_the_tracker_silent_once_and_a_reading_resumes_it() ->
         ("tracker_silent", "last_will")
     ]
     assert step(state, will) == first  # redelivered: the same event again, nothing new
-    resumed = run(state, [reading(7, 240, (29.0, 123.0))])
+    resumed = run(state, [reading(2, 240, (29.0, 123.0))])
     assert kinds(resumed).count("tracker_resumed") == 1
 
 
 def test_a_backlog_flush_resumes_a_silent_tracker_only_once_caught_up() -> None:
     state = booked()
     run(state, voyage()[:2])
-    run(state, [reading(2, 60, (30.0, 122.5), device="trk-b")])
-    live = [reading(10 + i, 75 + 15 * i, (29.5, 123.0)) for i in range(8)]  # trk-a goes on
+    run(state, [reading(0, 60, (30.0, 122.5), device="trk-b")])
+    live = [reading(2 + i, 75 + 15 * i, (29.5, 123.0)) for i in range(8)]  # trk-a goes on
     events = run(state, live)
     assert kinds(events).count("tracker_silent") == 1  # trk-b, by event time
-    backlog = [reading(3 + i, 75 + 15 * i, (29.5, 123.0), device="trk-b") for i in range(8)]
+    backlog = [reading(1 + i, 75 + 15 * i, (29.5, 123.0), device="trk-b") for i in range(8)]
     flushed = run(state, backlog)
     assert kinds(flushed).count("tracker_resumed") == 1
     assert kinds(flushed).count("tracker_silent") == 0
