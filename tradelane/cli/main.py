@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from tradelane import __version__
 from tradelane.cli import (
+    api_cmd,
     bench_cmd,
     bridge_cmd,
     demo_cmd,
@@ -61,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         worker_cmd,
         ledger_cmd,
         finance_cmd,
+        api_cmd,
     ):
         module.register(sub)
     return parser

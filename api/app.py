@@ -1,0 +1,132 @@
+"""The FastAPI application: REST, live feed, health, and the dashboard at ``/``.
+
+:func:`create_app` wires an :class:`~api.service.ApiState`. Given none, it builds the real one
+from settings and, for the app's lifetime, runs the Kafka follower that keeps the read model
+(started and stopped by the ASGI lifespan). Tests pass their own state instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from api import routes_finance, routes_live, routes_shipments
+from api.auth import load_keys
+from api.consumer import ReadModelConsumer
+from api.deps import PrincipalDep, StateDep
+from api.history import History
+from api.hub import Hub
+from api.models import Health, Me
+from api.problems import install, problem_response, problem_responses
+from api.projection import ReadModel
+from api.service import ApiState
+from api.settings import ApiSettings
+from tradelane import __version__
+from tradelane.settings import InfluxSettings, KafkaSettings
+
+STATIC = Path(__file__).parent / "static"
+
+
+def build_state(
+    settings: ApiSettings | None = None,
+    kafka: KafkaSettings | None = None,
+    influx: InfluxSettings | None = None,
+) -> ApiState:
+    """The production wiring: keys from settings, a Kafka follower, InfluxDB history and the
+    finance readers."""
+    from api.finance_reads import FinanceReads
+
+    settings = settings or ApiSettings()
+    kafka = kafka or KafkaSettings()
+    model = ReadModel(events_kept=settings.events_kept)
+    hub = Hub(model, settings.client_queue_max)
+    state = ApiState(
+        settings=settings,
+        keys=load_keys(settings.keys_file),
+        model=model,
+        hub=hub,
+        history=History(influx or InfluxSettings()),
+        finance=FinanceReads(kafka),
+    )
+    state.consumer = ReadModelConsumer(kafka, model, hub, settings.readings_lookback_s)
+    return state
+
+
+def create_app(state: ApiState | None = None) -> FastAPI:
+    """The ASGI app; with ``state=None`` it builds and runs the production wiring."""
+    api_state = state or build_state()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        task: asyncio.Task[None] | None = None
+        watcher: asyncio.Task[None] | None = None
+        if api_state.consumer is not None:
+            consumer = api_state.consumer
+            task = asyncio.create_task(consumer.run(api_state.stop))
+
+            async def mark_ready() -> None:
+                await consumer.ready.wait()
+                api_state.ready.set()
+
+            watcher = asyncio.create_task(mark_ready())
+        else:
+            api_state.ready.set()
+        try:
+            yield
+        finally:
+            api_state.stop.set()
+            for t in (watcher, task):
+                if t is not None:
+                    t.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await t
+            if api_state.history is not None:
+                await api_state.history.close()
+
+    app = FastAPI(
+        title="Tradelane API",
+        version=__version__,
+        summary="Shipments in transit, their live feed, pledge facilities and cargo claims.",
+        lifespan=lifespan,
+    )
+    app.state.api = api_state
+    install(app)
+    app.include_router(routes_shipments.router)
+    app.include_router(routes_finance.router)
+    app.include_router(routes_live.router)
+
+    @app.get("/healthz", response_model=Health, tags=["health"])
+    def healthz() -> Health:
+        """The process is up and serving (liveness)."""
+        return Health(status="ok")
+
+    @app.get("/readyz", response_model=Health, tags=["health"], responses=problem_responses(503))
+    def readyz(api: StateDep) -> Health | JSONResponse:
+        """The read model has caught up with Kafka as of start-up (readiness)."""
+        consumer = api.consumer
+        task_failed = consumer is not None and api.stop.is_set()
+        if not api.ready.is_set() or task_failed:
+            return problem_response(503, "the read model is still catching up", "/readyz")
+        return Health(
+            status="ready",
+            shipments=len(api.model.shipments),
+            records=consumer.stats.records if consumer else None,
+        )
+
+    @app.get("/api/v1/me", response_model=Me, tags=["health"], responses=problem_responses(401))
+    def me(principal: PrincipalDep) -> Me:
+        """Who the presented key belongs to."""
+        return Me(name=principal.name, role=principal.role.value, party=principal.party)
+
+    @app.get("/", include_in_schema=False)
+    def dashboard() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app

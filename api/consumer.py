@@ -1,0 +1,131 @@
+"""The Kafka shell around :mod:`api.projection`: follow the topics, fold, fan out.
+
+Every API process needs *every* partition of the topics it follows (its read model is the
+whole fleet), so it assigns partitions itself instead of joining a consumer group, in which
+replicas would split them; nothing is committed, and the model is rebuilt on start:
+
+1. the registries (``shipments.registry``, ``finance.facilities``, ``insurance.policies``)
+   from the beginning to their current end, so devices map to shipments before readings come;
+2. then also ``shipments.events``, ``finance.events`` and ``insurance.claims`` from the
+   beginning, and ``tracker.readings`` from ``readings_lookback_s`` ago (the topic keeps two
+   weeks of every tracker; the last positions are all the model needs).
+
+``ready`` is set once every partition has reached the end offset it had when step 2 began;
+``/readyz`` reports it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from api.hub import Hub
+from api.projection import SOURCE_TOPICS, ReadModel, apply
+from tradelane.admin import topic_partitions
+from tradelane.settings import KafkaSettings
+from tradelane.topics import (
+    FINANCE_FACILITIES,
+    INSURANCE_POLICIES,
+    SHIPMENTS_REGISTRY,
+    TRACKER_READINGS,
+)
+
+log = logging.getLogger(__name__)
+REGISTRIES = (SHIPMENTS_REGISTRY.name, FINANCE_FACILITIES.name, INSURANCE_POLICIES.name)
+
+
+@dataclass
+class ConsumerStats:
+    records: int = 0
+    last_record_monotonic: float | None = None
+
+
+class ReadModelConsumer:
+    """Keeps a :class:`ReadModel` current from Kafka and publishes what changed to a hub."""
+
+    def __init__(
+        self, settings: KafkaSettings, model: ReadModel, hub: Hub, readings_lookback_s: int
+    ) -> None:
+        self.settings = settings
+        self.model = model
+        self.hub = hub
+        self.lookback_ms = readings_lookback_s * 1000
+        self.ready = asyncio.Event()
+        self.stats = ConsumerStats()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.bootstrap_servers,
+            client_id=f"{self.settings.client_id}-api",
+            enable_auto_commit=False,
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+        )
+        await consumer.start()
+        try:
+            registries = [tp for t in REGISTRIES for tp in await topic_partitions(consumer, t)]
+            consumer.assign(registries)
+            await consumer.seek_to_beginning(*registries)
+            await self._drain_to(consumer, await consumer.end_offsets(registries), stop)
+            rest = [
+                tp
+                for t in SOURCE_TOPICS
+                if t not in REGISTRIES
+                for tp in await topic_partitions(consumer, t)
+            ]
+            consumer.assign(registries + rest)
+            positions = {tp: await consumer.position(tp) for tp in registries}
+            for tp, offset in positions.items():
+                consumer.seek(tp, offset)
+            await self._seek_rest(consumer, rest)
+            ends = await consumer.end_offsets(registries + rest)
+            await self._drain_to(consumer, ends, stop)
+            self.ready.set()
+            log.info("read model ready: %d shipments", len(self.model.shipments))
+            while not stop.is_set():
+                await self._poll(consumer)
+        finally:
+            with contextlib.suppress(Exception):
+                await consumer.stop()
+
+    async def _seek_rest(self, consumer: AIOKafkaConsumer, rest: list[TopicPartition]) -> None:
+        readings = [tp for tp in rest if tp.topic == TRACKER_READINGS.name]
+        others = [tp for tp in rest if tp.topic != TRACKER_READINGS.name]
+        if others:
+            await consumer.seek_to_beginning(*others)
+        if not readings:
+            return
+        since = int(time.time() * 1000) - self.lookback_ms
+        found = await consumer.offsets_for_times(dict.fromkeys(readings, since))
+        for tp in readings:
+            hit = found.get(tp)
+            if hit is None:
+                await consumer.seek_to_end(tp)
+            else:
+                consumer.seek(tp, hit.offset)
+
+    async def _drain_to(
+        self, consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int], stop: asyncio.Event
+    ) -> None:
+        pending = {tp: end for tp, end in ends.items() if end > 0}
+        while pending and not stop.is_set():
+            await self._poll(consumer)
+            for tp in list(pending):
+                if await consumer.position(tp) >= pending[tp]:
+                    del pending[tp]
+
+    async def _poll(self, consumer: AIOKafkaConsumer) -> None:
+        batches = await consumer.getmany(timeout_ms=200, max_records=5000)
+        for tp, records in batches.items():
+            for record in records:
+                items = apply(self.model, tp.topic, record.value)
+                if items:
+                    self.hub.publish(items)
+            self.stats.records += len(records)
+        if batches:
+            self.stats.last_record_monotonic = time.monotonic()
+        await asyncio.sleep(0)  # let the sockets drain between batches

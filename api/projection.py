@@ -1,0 +1,439 @@
+"""The API's read model and the pure fold that keeps it: (model, record) → feed items.
+
+:func:`apply` takes one Kafka record (topic, value bytes) and updates the :class:`ReadModel`
+it is given, returning the live-feed items the record caused. It does no I/O and reads no
+clock: time comes from the records (event time), so replaying the same records gives the same
+model and the same items, which is what the unit tests do. The Kafka consumer
+(:mod:`api.consumer`) is a thin shell that feeds it.
+
+Records arrive interleaved across topics and partitions. The fold tolerates any order: an
+event for a shipment whose booking has not arrived yet opens a bare view that the booking
+fills in later; a reading is placed only when its event time is newer than the position held,
+because devices flush buffered readings late.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import ValidationError
+
+from api.feed_item import FeedItem, ItemType
+from tradelane.contracts import (
+    ClaimEvent,
+    DelayPredicted,
+    EtaChanged,
+    Facility,
+    IngestedReading,
+    MilestoneReached,
+    Policy,
+    ShipmentBooking,
+    ShipmentEvent,
+)
+from tradelane.contracts.finance import (
+    BorrowingBaseChanged,
+    DrawdownExecuted,
+    FinanceEvent,
+    MarginCallCured,
+    MarginCallExpired,
+    MarginCallIssued,
+    RepaymentApplied,
+)
+from tradelane.topics import (
+    FINANCE_EVENTS,
+    FINANCE_FACILITIES,
+    INSURANCE_CLAIMS,
+    INSURANCE_POLICIES,
+    SHIPMENTS_EVENTS,
+    SHIPMENTS_REGISTRY,
+    TRACKER_READINGS,
+)
+
+ALERT_KINDS = frozenset(
+    {
+        "breach_started",
+        "breach_progress",
+        "shock_detected",
+        "tamper_detected",
+        "battery_low",
+        "tracker_silent",
+        "deviation_started",
+        "delay_predicted",
+    }
+)
+"""Shipment event kinds pushed as alerts (never dropped); the rest are state changes."""
+
+FLAG_SET = {
+    "breach_started": "condition_breached",
+    "breach_progress": "condition_breached",
+    "shock_detected": "shocked",
+    "tamper_detected": "tampered",
+    "battery_low": "battery_low",
+    "tracker_silent": "tracker_silent",
+    "deviation_started": "deviated",
+    "delay_predicted": "delayed",
+}
+FLAG_CLEARED = {"tracker_resumed": "tracker_silent", "deviation_ended": "deviated"}
+HISTORY_KEPT = 5000
+"""Borrowing-base/outstanding points kept per facility (oldest go first)."""
+
+
+@dataclass(slots=True)
+class Position:
+    lat: float
+    lon: float
+    at: datetime
+    device_id: str
+    speed_kmh: float
+    heading_deg: float
+
+
+@dataclass(slots=True)
+class ShipmentView:
+    """What the API knows of one shipment."""
+
+    shipment_id: str
+    booking: ShipmentBooking | None = None
+    status: str = "booked"
+    position: Position | None = None
+    last_reading: dict[str, Any] | None = None
+    last_reading_at: datetime | None = None
+    eta: datetime | None = None
+    flags: set[str] = field(default_factory=set)
+    alerts: dict[str, int] = field(default_factory=dict)
+    milestones: dict[str, datetime] = field(default_factory=dict)
+    events: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=200))
+    last_event_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class FacilityView:
+    """A pledge facility: terms, current figures and their history."""
+
+    facility_id: str
+    facility: Facility | None = None
+    base: Decimal | None = None
+    outstanding: Decimal = Decimal(0)
+    headroom: Decimal | None = None
+    updated_at: datetime | None = None
+    history: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=HISTORY_KEPT))
+    drawdowns: list[dict[str, Any]] = field(default_factory=list)
+    margin_calls: dict[str, str] = field(default_factory=dict)
+    events: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=500))
+    seen: set[str] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class ClaimView:
+    """A claim's current state and its evidence, folded from its events."""
+
+    claim_id: str
+    policy_id: str
+    shipment_id: str
+    trigger: str
+    trigger_kind: str
+    status: str
+    tier: int
+    share: str
+    at: datetime
+    claim_value: dict[str, Any] | None = None
+    paid_total: dict[str, Any] | None = None
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
+CLAIM_STATUS = {
+    "claim_raised": "raised",
+    "claim_upgraded": "raised",
+    "claim_needs_review": "needs_review",
+    "claim_approved": "approved",
+    "claim_rejected": "rejected",
+    "claim_paid": "paid",
+}
+
+
+@dataclass(slots=True)
+class ReadModel:
+    """Everything the API serves from memory, with the indexes access rules need."""
+
+    events_kept: int = 200
+    shipments: dict[str, ShipmentView] = field(default_factory=dict)
+    device_shipment: dict[str, str] = field(default_factory=dict)
+    facilities: dict[str, FacilityView] = field(default_factory=dict)
+    shipment_facilities: dict[str, set[str]] = field(default_factory=dict)
+    policies: dict[str, Policy] = field(default_factory=dict)
+    claims: dict[str, ClaimView] = field(default_factory=dict)
+    unreadable: int = 0
+    """Records that did not parse as their topic's contract (skipped, counted)."""
+
+    def shipment(self, shipment_id: str) -> ShipmentView:
+        view = self.shipments.get(shipment_id)
+        if view is None:
+            view = ShipmentView(shipment_id, events=deque(maxlen=self.events_kept))
+            self.shipments[shipment_id] = view
+        return view
+
+    def facility(self, facility_id: str) -> FacilityView:
+        view = self.facilities.get(facility_id)
+        if view is None:
+            view = self.facilities[facility_id] = FacilityView(facility_id)
+        return view
+
+    def banks_of(self, shipment_id: str) -> set[str]:
+        """Banks whose facilities hold ``shipment_id`` as collateral."""
+        out: set[str] = set()
+        for facility_id in self.shipment_facilities.get(shipment_id, ()):
+            view = self.facilities.get(facility_id)
+            if view is not None and view.facility is not None:
+                out.add(view.facility.bank_id)
+        return out
+
+    def insurer_of(self, policy_id: str) -> str | None:
+        policy = self.policies.get(policy_id)
+        return None if policy is None else policy.insurer_id
+
+
+def apply(model: ReadModel, topic: str, value: bytes | None) -> list[FeedItem]:
+    """Fold one record into ``model``; return the feed items it caused (maybe none).
+
+    A record that does not parse as its topic's contract is counted in ``model.unreadable``
+    and otherwise ignored: the read model must never stop on one bad record.
+    """
+    handler = _HANDLERS.get(topic)
+    if handler is None or value is None:
+        return []
+    try:
+        return handler(model, value)
+    except ValidationError:
+        model.unreadable += 1
+        return []
+
+
+def _booking(model: ReadModel, value: bytes) -> list[FeedItem]:
+    booking = ShipmentBooking.model_validate_json(value)
+    view = model.shipment(booking.shipment_id)
+    old = view.booking
+    if old is not None:
+        for device in old.trackers:
+            if model.device_shipment.get(device) == booking.shipment_id:
+                del model.device_shipment[device]
+    view.booking = booking
+    for device in booking.trackers:
+        model.device_shipment[device] = booking.shipment_id
+    if booking.customs_cleared_at is not None and "customs_cleared" not in view.milestones:
+        view.milestones["customs_cleared"] = booking.customs_cleared_at
+    if old is not None:
+        return []
+    return [
+        FeedItem(
+            ItemType.STATE,
+            booking.booked_at,
+            {"kind": "booked", "shipper": booking.shipper, "consignee": booking.consignee},
+            shipment_id=booking.shipment_id,
+            status=view.status,
+            **_where(view),
+        )
+    ]
+
+
+def _reading(model: ReadModel, value: bytes) -> list[FeedItem]:
+    record = IngestedReading.model_validate_json(value)
+    reading = record.reading
+    shipment_id = model.device_shipment.get(reading.device_id)
+    if shipment_id is None:
+        return []
+    view = model.shipment(shipment_id)
+    if view.last_reading_at is None or reading.ts >= view.last_reading_at:
+        view.last_reading_at = reading.ts
+        view.last_reading = reading.model_dump(mode="json")
+    gps = reading.gps
+    if gps is None or (view.position is not None and reading.ts <= view.position.at):
+        return []
+    view.position = Position(
+        gps.lat, gps.lon, reading.ts, reading.device_id, gps.speed_kmh, gps.heading_deg
+    )
+    data: dict[str, Any] = {
+        "device_id": reading.device_id,
+        "speed_kmh": gps.speed_kmh,
+        "heading_deg": gps.heading_deg,
+    }
+    if reading.temperature_c is not None:
+        data["temperature_c"] = reading.temperature_c
+    return [
+        FeedItem(
+            ItemType.POSITION,
+            reading.ts,
+            data,
+            shipment_id=shipment_id,
+            status=view.status,
+            lat=gps.lat,
+            lon=gps.lon,
+        )
+    ]
+
+
+def _shipment_event(model: ReadModel, value: bytes) -> list[FeedItem]:
+    event = ShipmentEvent.model_validate_json(value)
+    view = model.shipment(event.subject)
+    if any(e["id"] == event.id for e in view.events):
+        return []  # redelivered: already folded
+    envelope = event.model_dump(mode="json")
+    view.events.append(envelope)
+    view.last_event_at = event.time
+    data = event.data
+    kind = data.kind
+    if isinstance(data, MilestoneReached):
+        view.status = data.status.value
+        view.milestones[data.milestone.value] = data.at
+    elif isinstance(data, EtaChanged):
+        view.eta = data.eta
+        if data.eta <= data.planned_arrival:
+            view.flags.discard("delayed")
+    elif isinstance(data, DelayPredicted):
+        view.eta = data.eta
+    if kind in FLAG_SET:
+        view.flags.add(FLAG_SET[kind])
+    if kind in FLAG_CLEARED:
+        view.flags.discard(FLAG_CLEARED[kind])
+    is_alert = kind in ALERT_KINDS
+    if is_alert:
+        view.alerts[kind] = view.alerts.get(kind, 0) + 1
+    return [
+        FeedItem(
+            ItemType.ALERT if is_alert else ItemType.STATE,
+            event.time,
+            {"id": event.id, **envelope["data"]},
+            shipment_id=event.subject,
+            status=view.status,
+            alert=kind if is_alert else None,
+            **_where(view),
+        )
+    ]
+
+
+def _facility(model: ReadModel, value: bytes) -> list[FeedItem]:
+    facility = Facility.model_validate_json(value)
+    view = model.facility(facility.facility_id)
+    if view.facility is not None:
+        for shipment_id in view.facility.pledged_shipments:
+            model.shipment_facilities.get(shipment_id, set()).discard(facility.facility_id)
+    view.facility = facility
+    for shipment_id in facility.pledged_shipments:
+        model.shipment_facilities.setdefault(shipment_id, set()).add(facility.facility_id)
+    return []
+
+
+def _finance_event(model: ReadModel, value: bytes) -> list[FeedItem]:
+    event = FinanceEvent.model_validate_json(value)
+    view = model.facility(event.subject)
+    if event.id in view.seen:
+        return []
+    view.seen.add(event.id)
+    envelope = event.model_dump(mode="json")
+    view.events.append(envelope)
+    view.updated_at = event.time
+    data = event.data
+    point: dict[str, Any] | None = None
+    if isinstance(data, BorrowingBaseChanged):
+        view.base, view.outstanding = data.base.amount, data.outstanding.amount
+        view.headroom = data.headroom.amount
+        point = {"at": data.at, "base": str(data.base.amount), "outstanding": str(view.outstanding)}
+    elif isinstance(data, DrawdownExecuted | RepaymentApplied):
+        view.outstanding = data.outstanding_after.amount
+        if view.base is not None:
+            view.headroom = view.base - view.outstanding
+        base = None if view.base is None else str(view.base)
+        point = {"at": data.at, "base": base, "outstanding": str(view.outstanding)}
+        if isinstance(data, DrawdownExecuted):
+            view.drawdowns.append(envelope["data"])
+    elif isinstance(data, MarginCallIssued):
+        view.margin_calls[data.margin_call_id] = "open"
+    elif isinstance(data, MarginCallCured):
+        view.margin_calls[data.margin_call_id] = "cured"
+    elif isinstance(data, MarginCallExpired):
+        view.margin_calls[data.margin_call_id] = "expired"
+    if point is not None:
+        point["at"] = point["at"].isoformat()
+        view.history.append(point)
+    shipment_id = envelope["data"].get("shipment_id")
+    return [
+        FeedItem(
+            ItemType.FINANCE,
+            event.time,
+            {"id": event.id, **envelope["data"]},
+            shipment_id=shipment_id if isinstance(shipment_id, str) else None,
+            facility_id=event.subject,
+        )
+    ]
+
+
+def _policy(model: ReadModel, value: bytes) -> list[FeedItem]:
+    policy = Policy.model_validate_json(value)
+    model.policies[policy.policy_id] = policy
+    return []
+
+
+def _claim_event(model: ReadModel, value: bytes) -> list[FeedItem]:
+    event = ClaimEvent.model_validate_json(value)
+    data = event.data
+    envelope = event.model_dump(mode="json")
+    body: dict[str, Any] = envelope["data"]
+    view = model.claims.get(data.claim_id)
+    if view is None:
+        view = model.claims[data.claim_id] = ClaimView(
+            claim_id=data.claim_id,
+            policy_id=data.policy_id,
+            shipment_id=data.shipment_id,
+            trigger=data.trigger,
+            trigger_kind=data.trigger_kind.value,
+            status="raised",
+            tier=data.tier,
+            share=str(data.share),
+            at=data.at,
+        )
+    elif any(e["id"] == event.id for e in view.events):
+        return []
+    view.events.append(envelope)
+    view.status = CLAIM_STATUS[data.kind]
+    view.tier, view.share, view.at = data.tier, str(data.share), data.at
+    if body.get("claim_value") is not None:
+        view.claim_value = body["claim_value"]
+    if body.get("evidence"):
+        view.evidence = body["evidence"]
+    if body.get("findings"):
+        view.findings = body["findings"]
+    if body.get("claim_paid_total") is not None:
+        view.paid_total = body["claim_paid_total"]
+    return [
+        FeedItem(
+            ItemType.CLAIM,
+            event.time,
+            {"id": event.id, **body},
+            shipment_id=data.shipment_id,
+            policy_id=data.policy_id,
+        )
+    ]
+
+
+def _where(view: ShipmentView) -> dict[str, Any]:
+    if view.position is None:
+        return {}
+    return {"lat": view.position.lat, "lon": view.position.lon}
+
+
+_HANDLERS = {
+    SHIPMENTS_REGISTRY.name: _booking,
+    TRACKER_READINGS.name: _reading,
+    SHIPMENTS_EVENTS.name: _shipment_event,
+    FINANCE_FACILITIES.name: _facility,
+    FINANCE_EVENTS.name: _finance_event,
+    INSURANCE_POLICIES.name: _policy,
+    INSURANCE_CLAIMS.name: _claim_event,
+}
+SOURCE_TOPICS = tuple(_HANDLERS)
+"""Every topic the read model follows."""

@@ -1,0 +1,200 @@
+"""The live feed: ``/api/v1/live/ws`` (WebSocket) and ``/api/v1/live/sse`` (Server-Sent Events).
+
+Both take the same filter parameters (``shipment``, ``status``, ``alert``, ``type``, ``bbox``;
+repeat a parameter or separate values with commas) and the key as ``?key=`` or a header.
+Each message is one JSON feed item (see docs/api.md). The WebSocket also accepts
+``{"filter": {...}}`` messages from the client that replace its filter.
+
+Close codes: 4401 bad key, 4422 bad filter, 4008 the client fell too far behind (its queue
+filled with items that are never dropped; reconnect and re-read state over REST).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import StreamingResponse
+
+from api.auth import Principal
+from api.deps import LivePrincipalDep, StateDep, api_key_header
+from api.feed_filter import FeedFilter
+from api.hub import Subscriber
+from api.problems import problem_responses
+from api.service import ApiState
+
+router = APIRouter(prefix="/api/v1/live", tags=["live"])
+KEEPALIVE_S = 15.0
+CLOSE_BAD_KEY, CLOSE_BAD_FILTER, CLOSE_TOO_SLOW = 4401, 4422, 4008
+
+FilterList = Annotated[list[str] | None, Query()]
+
+
+def _filter(
+    shipment: list[str] | None,
+    status: list[str] | None,
+    alert: list[str] | None,
+    type_: list[str] | None,
+    bbox: str | None,
+) -> FeedFilter:
+    return FeedFilter.parse(shipment, status, alert, type_, bbox)
+
+
+def _hello(sub: Subscriber) -> str:
+    f = sub.filter
+    return json.dumps(
+        {
+            "type": "hello",
+            "principal": sub.principal.model_dump(mode="json"),
+            "filter": {
+                "shipment": sorted(f.shipments or ()),
+                "status": sorted(f.statuses or ()),
+                "alert": sorted(f.alerts or ()),
+                "type": sorted(t.value for t in f.types or ()),
+                "bbox": list(f.bbox) if f.bbox else None,
+            },
+        }
+    )
+
+
+@router.get(
+    "/sse",
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "A stream of feed items"},
+        **problem_responses(401, 422),
+    },
+    response_class=StreamingResponse,
+)
+async def live_sse(
+    request: Request,
+    api: StateDep,
+    principal: LivePrincipalDep,
+    shipment: FilterList = None,
+    status: FilterList = None,
+    alert: FilterList = None,
+    type: FilterList = None,
+    bbox: Annotated[str | None, Query()] = None,
+) -> StreamingResponse:
+    """Server-Sent Events: ``event: <type>`` + ``data: <item JSON>`` per item; a comment every
+    15 s keeps proxies from closing an idle stream. The key may also come as ``?key=``."""
+    try:
+        feed_filter = _filter(shipment, status, alert, type, bbox)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    sub = api.hub.subscribe(principal, feed_filter)
+
+    async def stream() -> AsyncIterator[str]:
+        try:
+            yield f"event: hello\ndata: {_hello(sub)}\n\n"
+            while not api.stop.is_set():
+                try:
+                    item = await asyncio.wait_for(sub.queue.get(), KEEPALIVE_S)
+                except TimeoutError:
+                    if await request.is_disconnected():
+                        return
+                    yield ": keepalive\n\n"
+                    continue
+                if item is None:
+                    yield 'event: overflow\ndata: {"reason": "client too slow"}\n\n'
+                    return
+                yield f"event: {item.type.value}\ndata: {item.json()}\n\n"
+        finally:
+            api.hub.unsubscribe(sub)
+
+    return StreamingResponse(
+        stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
+    )
+
+
+def _ws_principal(websocket: WebSocket, api: ApiState) -> Principal | None:
+    key = websocket.query_params.get("key") or websocket.headers.get(api_key_header.model.name)
+    auth = websocket.headers.get("authorization", "")
+    if not key and auth.lower().startswith("bearer "):
+        key = auth[7:].strip()
+    return api.keys.lookup(key)
+
+
+def _ws_filter(params: dict[str, Any]) -> FeedFilter:
+    def many(name: str) -> list[str] | None:
+        value = params.get(name)
+        if value is None:
+            return None
+        return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+    bbox = params.get("bbox")
+    if isinstance(bbox, list):
+        bbox = ",".join(str(v) for v in bbox)
+    return FeedFilter.parse(
+        many("shipment"), many("status"), many("alert"), many("type"), bbox or None
+    )
+
+
+@router.websocket("/ws")
+async def live_ws(websocket: WebSocket) -> None:
+    """WebSocket live feed (see the module doc for messages and close codes)."""
+    api: ApiState = websocket.app.state.api
+    await websocket.accept()
+    principal = _ws_principal(websocket, api)
+    if principal is None:
+        await websocket.close(CLOSE_BAD_KEY, "a valid API key is required")
+        return
+    query = websocket.query_params
+    try:
+        feed_filter = _ws_filter(
+            {k: query.getlist(k) for k in ("shipment", "status", "alert", "type")}
+            | {"bbox": query.get("bbox")}
+        )
+    except ValueError as exc:
+        await websocket.close(CLOSE_BAD_FILTER, str(exc)[:120])
+        return
+    sub = api.hub.subscribe(principal, feed_filter)
+    reader = asyncio.create_task(_read_filters(websocket, sub))
+    try:
+        await websocket.send_text(_hello(sub))
+        while not reader.done():
+            getter = asyncio.ensure_future(sub.queue.get())
+            await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
+            if not getter.done():
+                getter.cancel()
+                break
+            item = getter.result()
+            if item is None:
+                await websocket.close(CLOSE_TOO_SLOW, "client too slow: reconnect")
+                return
+            await websocket.send_text(item.json())
+    except WebSocketDisconnect:
+        pass
+    finally:
+        api.hub.unsubscribe(sub)
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+            await reader
+    if reader.done() and not reader.cancelled() and reader.exception() is None:
+        code = reader.result()
+        if code is not None:
+            with contextlib.suppress(RuntimeError):
+                await websocket.close(code, "bad filter")
+
+
+async def _read_filters(websocket: WebSocket, sub: Subscriber) -> int | None:
+    """Apply ``{"filter": {...}}`` messages; return a close code on a bad one, None when the
+    client went away."""
+    while True:
+        try:
+            message = await websocket.receive_json()
+        except (WebSocketDisconnect, RuntimeError):
+            return None
+        except ValueError:
+            return CLOSE_BAD_FILTER
+        if not isinstance(message, dict) or not isinstance(message.get("filter"), dict):
+            return CLOSE_BAD_FILTER
+        try:
+            sub.filter = _ws_filter(message["filter"])
+        except ValueError:
+            return CLOSE_BAD_FILTER
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+            await websocket.send_text(_hello(sub))
