@@ -50,6 +50,8 @@ from tradelane.topics import readings_topic, status_topic
 _INF = math.inf
 HUMIDITY_TAU_S = 2 * 3600.0
 ALARM_SHOCK_G = 8.0
+COLD_DOCK_MARGIN_C = 1.0
+"""Air at a cold dock or inspection bay, above the reefer's setpoint."""
 
 
 class Tracker:
@@ -196,12 +198,19 @@ class Tracker:
         outside = ambient_c(pt.pos, t)
         failed = self.reefer_failure_at is not None and t >= self.reefer_failure_at
         reefer_ok = self.setpoint is not None and not failed
-        open_s, door_lux = self._doors_between(prev, t, pt.pos, pt.context)
+        open_s, door_lux, authorised = self._doors_between(prev, t, pt.pos, pt.context)
+        # Reefers are opened for loading, inspection and unloading at cold docks and inspection
+        # bays, so planned openings let in chilled air; a break-in lets in the weather.
+        door_air = (
+            self.setpoint + COLD_DOCK_MARGIN_C
+            if self.setpoint is not None and authorised
+            else outside
+        )
 
         target, tau = cargo_target_c(self.setpoint, reefer_ok, outside, pt.context)
         if self.cargo_c is None:
             self.cargo_c = target + rng.gauss(0.0, 0.3)
-        self.cargo_c = door_exchange(relax(self.cargo_c, target, dt, tau), outside, open_s)
+        self.cargo_c = door_exchange(relax(self.cargo_c, target, dt, tau), door_air, open_s)
         temperature = reported_temperature(self.cargo_c, t, reefer_ok, rng)
 
         rh_out = ambient_rh(pt.pos, pt.context)
@@ -256,10 +265,12 @@ class Tracker:
 
     def _doors_between(
         self, prev: float, t: float, pos: tuple[float, float], context: Context
-    ) -> tuple[float, float]:
-        """Seconds the doors were open in (prev, t], and the peak light seen (latched)."""
+    ) -> tuple[float, float, bool]:
+        """Seconds the doors were open in (prev, t], the peak light seen (latched), and
+        whether every opening in the window was authorised."""
         open_s = 0.0
         lux = 0.0
+        authorised = True
         for door in self._doors:
             if door.start > t:
                 break
@@ -273,7 +284,8 @@ class Tracker:
             )
             if not door.authorised:
                 self.tamper = True
-        return open_s, lux
+                authorised = False
+        return open_s, lux, authorised
 
     @property
     def buffered(self) -> int:

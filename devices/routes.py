@@ -44,6 +44,8 @@ MAX_ROAD_KM = 250.0
 """Facilities further than this from a seaport do not ship by sea (their road leg would be a
 separate inland haul this simulator does not model)."""
 MAX_AIR_ROAD_KM = 120.0
+YARD_H = 1.0
+"""Hours a truck waits in a facility's yard (sky in view) before it is let in."""
 
 
 class Context(StrEnum):
@@ -53,6 +55,8 @@ class Context(StrEnum):
     PORT = "port"
     AIRPORT = "airport"
     STOP = "stop"
+    YARD = "yard"
+    """The first hour at a facility: the truck waits at the dock under open sky."""
     ROAD = "road"
     SEA = "sea"
     AIR = "air"
@@ -484,7 +488,17 @@ def build_voyage(
             dwell_h = 12.0
         depart = arrive + dwell_h * HOUR
         stops.append(StopVisit(role, place, PLACES[place].pos, arrive, depart, *planned_stops[k]))
-        segments.append(Segment(arrive, depart, ctx_here, PLACES[place].pos, place=place, hop=-1))
+        if ctx_here is Context.FACILITY:
+            # Trucks wait in the yard before they are let in to unload: the tracker still sees
+            # the sky there, so the arrival has a fix even though the warehouse hides it after.
+            yard_end = min(depart, arrive + YARD_H * HOUR)
+            segments.append(Segment(arrive, yard_end, Context.YARD, PLACES[place].pos, place=place))
+            arrive_inside = yard_end
+        else:
+            arrive_inside = arrive
+        segments.append(
+            Segment(arrive_inside, depart, ctx_here, PLACES[place].pos, place=place, hop=-1)
+        )
         rough = k in tweaks.rough_stops
         g = (8.0, 30.0) if rough else (1.0, 3.5)
         if k < len(hops):

@@ -162,6 +162,7 @@ _NO_FIX_ODDS = {
     Context.PORT: 0.25,
     Context.AIRPORT: 0.6,
     Context.STOP: 0.05,
+    Context.YARD: 0.05,
     Context.ROAD: 0.03,
     Context.AIR: 1.0,
 }

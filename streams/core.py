@@ -10,10 +10,11 @@ until the device has reported ``reorder_lateness_minutes`` of event time past it
 reading (then the gap is given up). In-order input is applied at once, so ordering costs no
 latency until a device actually reorders; a device first heard at a sequence number above 0
 waits the lateness once, for readings it may have sent before. Within that lateness, the final
-state and the events do not depend on arrival order. Across the trackers of one shipment readings interleave as they
-arrive: one older than the newest applied ("late", e.g. a backlog flushed after another tracker
-moved event time on) still counts for de-duplication, sensor alarms and evidence, but never
-moves the shipment backwards (geofences, deviation, ETA) — see docs/streams.md.
+state and the events do not depend on arrival order. Across the trackers of one shipment,
+readings interleave as they arrive: one older than the newest applied ("late", e.g. a backlog
+flushed after another tracker moved event time on) still counts for de-duplication, sensor
+alarms and evidence, but never moves the shipment backwards (geofences, deviation, ETA) — see
+docs/streams.md.
 
 Redelivery: a reading seen before (same device and seq) changes nothing and re-emits the events
 it caused the first time (same ids), so an event lost between a crash and the offset commit is
@@ -423,7 +424,18 @@ def _geofences(
     last = len(route.places) - 1
     if state.at_place is not None:
         place = route.places[state.at_place]
-        if distance_km(p, (place.lat, place.lon)) <= place.radius_km * rules.geofence_exit_factor:
+        here = (
+            distance_km(p, (place.lat, place.lon)) <= place.radius_km * rules.geofence_exit_factor
+        )
+        # A next place close by (a port's distribution centre, inside the port's hysteresis
+        # ring) is arrived at as soon as the reading is inside it: leaving needs no detour.
+        onward = any(
+            j > state.at_place
+            and j not in state.entered
+            and distance_km(p, (nxt.lat, nxt.lon)) <= nxt.radius_km
+            for j, nxt in enumerate(route.places)
+        )
+        if here and not onward:
             return
         index, arrived = state.at_place, state.arrived_at
         state.at_place, state.arrived_at = None, None
@@ -514,7 +526,12 @@ def _deviation(
     rules: StreamRules,
 ) -> None:
     distance, leg = route.corridor_km(p)
-    limit = rules.deviation_km[route.modes[leg]]
+    # The corridor is the mode's width, but never wider than a share of the leg: 40 km is
+    # sane slack round a 600 km truck run, not round a 15 km drive from port to warehouse.
+    limit = min(
+        rules.deviation_km[route.modes[leg]],
+        max(rules.deviation_min_km, rules.deviation_leg_share * route.leg_km(leg)),
+    )
     if distance > limit:
         if state.deviation_since is None:
             state.deviation_since, state.deviation_max_km = ts, distance
@@ -557,13 +574,28 @@ def _eta(
         or state.departed_origin_at is None
     ):
         return
-    # The leg under way at the recent speed (the mode's typical speed when slow), then every
-    # later leg as planned, including the planned wait between legs.
-    _, leg = route.corridor_km(p)
-    speed = state.speed_kmh if state.speed_kmh and state.speed_kmh > 5 else None
-    speed = speed or rules.default_speed_kmh[route.modes[leg]]
+    # Waiting at a place between two legs: the next leg leaves as planned (or now, if late)
+    # and takes its planned time. Under way: the rest of the leg at the leg's planned speed,
+    # never a leg already left behind — at a port the nearest leg flips with GPS noise between
+    # the one that ended and the one to come, and each flip moved the estimate by the planned
+    # wait. Then every later leg as planned, with the planned waits between legs. The planned
+    # speed, not the GPS speed: a ship crawling out of port at 6 knots predicted weeks of
+    # delay, and a delay, once predicted, is not taken back. Lateness shows anyway, as time
+    # spent waiting or moving beyond the plan.
     legs = state.booking.legs
-    eta = r.ts + timedelta(hours=route.remaining_in_leg_km(p, leg) / speed)
+    if state.at_place is not None and 0 < state.at_place < len(legs):
+        leg = state.at_place
+        eta = max(r.ts, legs[leg].planned_departure) + (
+            legs[leg].planned_arrival - legs[leg].planned_departure
+        )
+    else:
+        _, leg = route.corridor_km(p)
+        leg = max([leg, *state.departed])
+        planned_h = (legs[leg].planned_arrival - legs[leg].planned_departure).total_seconds() / 3600
+        leg_km = route.leg_km(leg)
+        speed = leg_km / planned_h if planned_h > 0 and leg_km > 0 else 0.0
+        speed = speed or rules.default_speed_kmh[route.modes[leg]]
+        eta = r.ts + timedelta(hours=route.remaining_in_leg_km(p, leg) / speed)
     for previous_leg, next_leg in zip(legs[leg:], legs[leg + 1 :], strict=False):
         eta += next_leg.planned_departure - previous_leg.planned_arrival
         eta += next_leg.planned_arrival - next_leg.planned_departure
@@ -773,8 +805,8 @@ def _progress(
     rules: StreamRules,
     *cause: str,
 ) -> None:
-    """BreachProgress each time a started breach's duration crosses another step."""
-    steps = duration // (rules.progress_step_minutes * 60)
+    """BreachProgress each time a started breach's duration crosses another mark."""
+    steps = progress_mark(duration, rules)
     if not ex.started or steps <= ex.steps or ex.since is None or ex.peak is None:
         return
     ex.steps = steps
@@ -794,6 +826,24 @@ def _progress(
         *cause,
         steps,
     )
+
+
+def progress_mark(duration_s: int, rules: StreamRules = DEFAULT_RULES) -> int:
+    """How many progress marks a breach of ``duration_s`` has crossed. Marks come every
+    ``progress_step_minutes`` (15) up to ``progress_fine_hours`` (6 h), hourly up to a day,
+    then every ``progress_coarse_hours`` (6 h): tiered triggers see the first hours finely,
+    and a reefer dead for weeks emits a few events a day, not one per quarter-hour (each
+    carries its evidence, and thousands of them were what held a worker back)."""
+    step = rules.progress_step_minutes * 60
+    fine = rules.progress_fine_hours * 3600
+    day = 24 * 3600
+    if duration_s < fine:
+        return duration_s // step
+    fine_marks = fine // step
+    if duration_s < day:
+        return fine_marks + (duration_s - fine) // 3600
+    hourly_marks = (day - fine) // 3600
+    return fine_marks + hourly_marks + (duration_s - day) // (rules.progress_coarse_hours * 3600)
 
 
 def _close_cumulative(state: ShipmentState, out: _Emitter, at: datetime) -> None:

@@ -34,6 +34,10 @@ class Route:
                 best, best_leg = d, i
         return best, best_leg
 
+    def leg_km(self, leg: int) -> float:
+        """The planned length of ``leg`` along its waypoints."""
+        return sum(distance_km(a, b) for a, b in itertools.pairwise(self.legs_points[leg]))
+
     def remaining_in_leg_km(self, p: LatLon, leg: int) -> float:
         """Distance still to travel on ``leg``: to the end of the nearest segment, then along."""
         pts = self.legs_points[leg]

@@ -18,7 +18,11 @@ class StreamRules:
     cumulative_minutes: int = 120
     """…or once the trip's total time outside the band exceeds this."""
     progress_step_minutes: int = 15
-    """BreachProgress is emitted each time a breach's duration crosses a multiple of this."""
+    """BreachProgress is emitted each time a breach's duration crosses a multiple of this…"""
+    progress_fine_hours: int = 6
+    """…up to this long, then on every whole hour up to a day…"""
+    progress_coarse_hours: int = 6
+    """…then every this many hours (see :func:`streams.core.progress_mark`)."""
     grace_after_departure_minutes: int = 30
     """Condition rules ignore the first minutes after departure (loading, door open)."""
     max_gap_minutes: int = 120
@@ -40,6 +44,10 @@ class StreamRules:
             TransportMode.RAIL: 40.0,
         }
     )
+    deviation_min_km: float = 10.0
+    deviation_leg_share: float = 0.25
+    """A leg's corridor is at most this share of its length (but at least deviation_min_km)
+    wide, so short legs get a tight corridor."""
     deviation_minutes: int = 60
     eta_change_hours: float = 6.0
     delay_hours: float = 24.0

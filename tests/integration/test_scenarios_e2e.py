@@ -1,0 +1,204 @@
+"""Every simulator scenario at once through the whole chain on real services: simulators →
+Mosquitto → bridge → Kafka → worker (shipment state, pledge engine, insurance engine), each
+scenario's fleet pledged to its own demo credit line and insured (`--pledge-to`, `--insure`).
+The simulators' manifests are the oracle:
+
+- nominal: the milestones of the voyage, each once, and no breach, alarm, deviation or claim;
+- reefer-failure: a consecutive temperature breach that starts after the failure, whose
+  progress durations match its event times; a tiered temperature claim paid to the lender,
+  which the facility books as a repayment;
+- rough-handling: a shock alarm, and a shock claim where the shock passed the policy's 10 g;
+- theft: tamper and a corridor deviation;
+- port-delay: a predicted delay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections import defaultdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.helpers import Tail, bridge_and_worker
+from tradelane.contracts import (
+    BreachProgress,
+    BreachStarted,
+    ClaimEvent,
+    ClaimPaid,
+    DelayPredicted,
+    DeviationStarted,
+    MilestoneReached,
+    ShipmentEvent,
+    ShockDetected,
+    TamperDetected,
+)
+from tradelane.contracts.finance import FinanceEvent
+from tradelane.settings import KafkaSettings, MqttSettings
+from tradelane.topics import FINANCE_EVENTS, INSURANCE_CLAIMS, SHIPMENTS_EVENTS
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
+
+SCENARIOS = ("nominal", "reefer-failure", "rough-handling", "theft", "port-delay")
+TRACKERS = 3
+ALARMS = {"breach_started", "shock_detected", "tamper_detected", "deviation_started"}
+
+
+async def simulate(scenario: str, prefix: str, facility: str, manifest: Path) -> dict[str, Any]:
+    """One scenario's fleet, every shipment hit by its incident, 25 s at 2 days/s; readings
+    every 30 simulated minutes (10 while alarmed) keep the five fleets near 1,000 readings/s."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tradelane.cli.main",
+        "simulate",
+        *("--trackers", str(TRACKERS), "--scenario", scenario, "--incident-share", "1"),
+        *("--seed", "5", "--speedup", "172800", "--duration", "25", "--prefix", prefix),
+        *("--max-trackers-per-shipment", "1", "--interval", "1800", "--alarm-interval", "600"),
+        *("--pledge-to", facility, "--insure", "--manifest", str(manifest), "--quiet"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 180)
+    assert proc.returncode == 0, out.decode()
+    loaded: dict[str, Any] = json.loads(await asyncio.to_thread(manifest.read_text))
+    return loaded
+
+
+def by_subject(events: list[ShipmentEvent]) -> dict[str, list[ShipmentEvent]]:
+    grouped: dict[str, list[ShipmentEvent]] = defaultdict(list)
+    for e in events:
+        grouped[e.subject].append(e)
+    return grouped
+
+
+def when(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+async def test_every_scenario_end_to_end(
+    mqtt_settings: MqttSettings, kafka_settings: KafkaSettings, unique: str, tmp_path: Path
+) -> None:
+    prefixes = {s: f"{s[:3]}{unique[:6]}" for s in SCENARIOS}
+    facilities = {s: f"fac-{s}-{unique}" for s in SCENARIOS}
+    async with (
+        bridge_and_worker(mqtt_settings, kafka_settings, f"it-scn-{unique}", tmp_path) as run,
+        Tail(kafka_settings, SHIPMENTS_EVENTS.name) as shipment_tail,
+        Tail(kafka_settings, FINANCE_EVENTS.name) as finance_tail,
+        Tail(kafka_settings, INSURANCE_CLAIMS.name) as claim_tail,
+    ):
+        manifests = dict(
+            zip(
+                SCENARIOS,
+                await asyncio.gather(
+                    *(
+                        simulate(s, prefixes[s], facilities[s], tmp_path / f"{s}.json")
+                        for s in SCENARIOS
+                    )
+                ),
+                strict=True,
+            )
+        )
+        shipments = {
+            rec["shipment_id"]: (scenario, rec)
+            for scenario, manifest in manifests.items()
+            for rec in manifest["shipments"]
+        }
+        delivered = {s for s, (_, rec) in shipments.items() if rec["delivered_at"]}
+        assert delivered, "no simulated shipment was delivered in the run"
+
+        def events(records: list[Any]) -> list[ShipmentEvent]:
+            parsed = (ShipmentEvent.model_validate_json(r.value) for r in records)
+            return [e for e in parsed if e.subject in shipments]
+
+        def claims(records: list[Any]) -> list[ClaimEvent]:
+            parsed = (ClaimEvent.model_validate_json(r.value) for r in records)
+            return [c for c in parsed if c.data.shipment_id in shipments]
+
+        def finance(records: list[Any]) -> list[FinanceEvent]:
+            parsed = (FinanceEvent.model_validate_json(r.value) for r in records)
+            return [f for f in parsed if f.subject in facilities.values()]
+
+        def caught_up(records: list[Any]) -> bool:
+            """Every delivered shipment's `delivered` milestone is out: the worker has read
+            every fleet to its end."""
+            done = {
+                e.subject
+                for e in events(records)
+                if isinstance(e.data, MilestoneReached) and e.data.milestone.value == "delivered"
+            }
+            return done >= delivered
+
+        await shipment_tail.until(caught_up, timeout_s=300)
+        reefer = {s for s, (scn, _) in shipments.items() if scn == "reefer-failure"}
+        await claim_tail.until(
+            lambda rs: (
+                {c.data.shipment_id for c in claims(rs) if c.data.kind == "claim_paid"} >= reefer
+            ),
+            timeout_s=120,
+        )
+        await finance_tail.until(
+            lambda rs: any(f.data.kind == "repayment_applied" for f in finance(rs)),
+            timeout_s=60,
+        )
+
+    log = run.worker_log.read_text()[-3000:]
+    assert caught_up(shipment_tail.records), log
+    grouped = by_subject(events(shipment_tail.records))
+    claims_of: dict[str, list[ClaimEvent]] = defaultdict(list)
+    for c in claims(claim_tail.records):
+        claims_of[c.data.shipment_id].append(c)
+
+    for shipment, (scenario, rec) in sorted(shipments.items()):
+        evs = grouped[shipment]
+        data = [e.data for e in evs]
+        milestones = [d.milestone.value for d in data if isinstance(d, MilestoneReached)]
+        kinds = {d.kind for d in data}
+        context = (scenario, shipment, sorted(kinds), milestones, rec["incidents"])
+        assert "departed_origin" in milestones, context
+        assert len(milestones) == len(set(milestones)), context
+        if rec["delivered_at"]:
+            assert {"arrived_destination", "customs_cleared", "delivered"} <= set(milestones)
+
+        if scenario == "nominal":
+            assert not kinds & ALARMS, context
+            assert not claims_of[shipment], (context, claims_of[shipment])
+        elif scenario == "reefer-failure":
+            failed_at = when(rec["incidents"][0]["at"])
+            started = [
+                d for d in data if isinstance(d, BreachStarted) and d.rule.value == "consecutive"
+            ]
+            assert started, context
+            assert started[0].breach.value.startswith("temperature"), context
+            assert failed_at <= started[0].started_at, context
+            for p in (d for d in data if isinstance(d, BreachProgress)):
+                if p.started_at == started[0].started_at:
+                    assert 0 < p.duration_s <= (p.at - p.started_at).total_seconds(), p
+            kinds_paid = [c.data for c in claims_of[shipment]]
+            assert {c.kind for c in kinds_paid} >= {"claim_raised", "claim_paid"}, kinds_paid
+            paid = [c for c in kinds_paid if isinstance(c, ClaimPaid)]
+            assert all(c.trigger_kind.value == "temperature" for c in paid), paid
+            assert {c.payee_role.value for c in paid} == {"lender"}, paid
+            assert {c.facility_id for c in paid} == {facilities[scenario]}, paid
+        elif scenario == "rough-handling":
+            assert any(isinstance(d, ShockDetected) for d in data), context
+            peak = max(d.g for d in data if isinstance(d, ShockDetected))
+            shock_claims = [c for c in claims_of[shipment] if c.data.trigger_kind.value == "shock"]
+            assert bool(shock_claims) == (peak >= 10.0), (context, peak, shock_claims)
+        elif scenario == "theft":
+            assert any(isinstance(d, TamperDetected) for d in data), context
+            assert any(isinstance(d, DeviationStarted) for d in data), context
+        elif scenario == "port-delay":
+            assert any(isinstance(d, DelayPredicted) for d in data), context
+
+    repayments = [
+        f
+        for f in finance(finance_tail.records)
+        if f.data.kind == "repayment_applied" and f.subject == facilities["reefer-failure"]
+    ]
+    assert repayments, [f.data.kind for f in finance(finance_tail.records)]
+    assert run.worker_exit == 0, log
