@@ -18,9 +18,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any, get_args
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.feed_item import FeedItem, ItemType
 from tradelane.contracts import (
@@ -32,8 +32,9 @@ from tradelane.contracts import (
     MilestoneReached,
     Policy,
     ShipmentBooking,
-    ShipmentEvent,
+    ShipmentEventData,
 )
+from tradelane.contracts.base import UtcDatetime
 from tradelane.contracts.finance import (
     BorrowingBaseChanged,
     DrawdownExecuted,
@@ -107,6 +108,7 @@ class ShipmentView:
     alerts: dict[str, int] = field(default_factory=dict)
     milestones: dict[str, datetime] = field(default_factory=dict)
     events: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=200))
+    event_ids: set[str] = field(default_factory=set)
     last_event_at: datetime | None = None
 
 
@@ -209,7 +211,7 @@ def apply(model: ReadModel, topic: str, value: bytes | None) -> list[FeedItem]:
         return []
     try:
         return handler(model, value)
-    except ValidationError:
+    except ValueError:  # pydantic's ValidationError included
         model.unreadable += 1
         return []
 
@@ -277,25 +279,82 @@ def _reading(model: ReadModel, value: bytes) -> list[FeedItem]:
     ]
 
 
+class _EventHead(BaseModel):
+    """The envelope fields the fold needs; ``data`` is validated by kind where it is used."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    specversion: str = "1.0"
+    id: Annotated[str, Field(min_length=1)]
+    source: str
+    type: str
+    subject: Annotated[str, Field(min_length=1)]
+    time: UtcDatetime
+    schemaversion: int = 1
+    data: dict[str, Any]
+
+    def envelope(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The CloudEvents envelope as JSON, with ``data`` in place of the original."""
+        return {
+            "specversion": self.specversion,
+            "id": self.id,
+            "source": self.source,
+            "type": self.type,
+            "subject": self.subject,
+            "time": self.time.isoformat().replace("+00:00", "Z"),
+            "schemaversion": self.schemaversion,
+            "data": data,
+        }
+
+
+_STATE_MODELS: dict[str, type[MilestoneReached | EtaChanged | DelayPredicted]] = {
+    "milestone_reached": MilestoneReached,
+    "eta_changed": EtaChanged,
+    "delay_predicted": DelayPredicted,
+}
+_KNOWN_KINDS = frozenset(
+    str(m.model_fields["kind"].default) for m in get_args(get_args(ShipmentEventData)[0])
+)
+
+
+def _slim(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` without the evidence's reading list (kept: count, digest, first/last time,
+    statistics). A shipment's events are held in memory and evidence can cite hundreds of
+    readings; the full list stays on Kafka, the readings themselves in InfluxDB."""
+    evidence = data.get("evidence")
+    if not isinstance(evidence, dict) or not evidence.get("readings"):
+        return data
+    return {**data, "evidence": {**evidence, "readings": []}}
+
+
 def _shipment_event(model: ReadModel, value: bytes) -> list[FeedItem]:
-    event = ShipmentEvent.model_validate_json(value)
-    view = model.shipment(event.subject)
-    if any(e["id"] == event.id for e in view.events):
+    """Shipment events are the bulk of what the API replays on start (evidence makes them
+    kilobytes each), so only the envelope head and the kinds that change state are parsed
+    into contracts; an unknown kind counts as unreadable."""
+    head = _EventHead.model_validate_json(value)
+    kind = head.data.get("kind")
+    if kind not in _KNOWN_KINDS:
+        model.unreadable += 1
+        return []
+    view = model.shipment(head.subject)
+    if head.id in view.event_ids:
         return []  # redelivered: already folded
-    envelope = event.model_dump(mode="json")
-    view.events.append(envelope)
-    view.last_event_at = event.time
-    data = event.data
-    kind = data.kind
-    if isinstance(data, MilestoneReached):
-        view.status = data.status.value
-        view.milestones[data.milestone.value] = data.at
-    elif isinstance(data, EtaChanged):
-        view.eta = data.eta
-        if data.eta <= data.planned_arrival:
-            view.flags.discard("delayed")
-    elif isinstance(data, DelayPredicted):
-        view.eta = data.eta
+    state_model = _STATE_MODELS.get(str(kind))
+    if state_model is not None:
+        data = state_model.model_validate(head.data)
+        if isinstance(data, MilestoneReached):
+            view.status = data.status.value
+            view.milestones[data.milestone.value] = data.at
+        elif isinstance(data, EtaChanged):
+            view.eta = data.eta
+            if data.eta <= data.planned_arrival:
+                view.flags.discard("delayed")
+        else:
+            view.eta = data.eta
+    view.event_ids.add(head.id)
+    slim = _slim(head.data)
+    view.events.append(head.envelope(slim))
+    view.last_event_at = head.time
     if kind in FLAG_SET:
         view.flags.add(FLAG_SET[kind])
     if kind in FLAG_CLEARED:
@@ -306,9 +365,9 @@ def _shipment_event(model: ReadModel, value: bytes) -> list[FeedItem]:
     return [
         FeedItem(
             ItemType.ALERT if is_alert else ItemType.STATE,
-            event.time,
-            {"id": event.id, **envelope["data"]},
-            shipment_id=event.subject,
+            head.time,
+            {"id": head.id, **slim},
+            shipment_id=head.subject,
             status=view.status,
             alert=kind if is_alert else None,
             **_where(view),

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test run, from a fresh clone on a fresh machine:
 #   1. a virtualenv in .venv with the pinned dependencies (constraints.txt),
-#   2. the real services (Mosquitto, Kafka, InfluxDB) installed/fetched/built and started,
+#   2. headless Chromium (apt) for the dashboard test, and the real services (Mosquitto,
+#      Kafka, InfluxDB) installed/fetched/built and started,
 #   3. ruff, mypy, then pytest (unit, property and integration tests),
 #   4. the services stopped again if this run started them.
 # Extra arguments go to pytest, e.g. `scripts/test.sh -k kafka`.
@@ -27,6 +28,14 @@ if [ ! -e "$stamp" ]; then
   rm -f .venv/.installed-* && touch "$stamp"
 fi
 export PATH="$PWD/.venv/bin:$PATH"
+
+step "Headless Chromium for the dashboard test (Debian's chromium + chromium-driver)"
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  sudo_cmd=()
+  if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+  "${sudo_cmd[@]}" apt-get update -q
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q chromium chromium-driver
+fi
 
 step "Services (tradelane services up)"
 started_here=()
