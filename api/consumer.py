@@ -100,7 +100,11 @@ class ReadModelConsumer:
         if not readings:
             return
         since = int(time.time() * 1000) - self.lookback_ms
-        found = await consumer.offsets_for_times(dict.fromkeys(readings, since))
+        try:
+            found = await consumer.offsets_for_times(dict.fromkeys(readings, since))
+        except Exception as exc:  # brokers without time lookups (Tansu): positions from now
+            log.warning("no offsets by time (%s): following readings from now", exc)
+            found = {}
         for tp in readings:
             hit = found.get(tp)
             if hit is None:

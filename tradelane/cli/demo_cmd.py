@@ -3,7 +3,8 @@
 Brokers up, topics created, then the pipeline as built so far: a simulated fleet publishing
 over MQTT, the bridge appending to Kafka, the telemetry sink writing InfluxDB (when one
 answers), and heartbeat readings whose MQTT → Kafka latency is printed. Each later stage
-(streams, finance, API) plugs in here.
+(streams, finance, API) plugs in here: the API serves the dashboard, and the demo prints
+its URL.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aiokafka import AIOKafkaConsumer
@@ -34,7 +36,7 @@ from tradelane.contracts import (
 )
 from tradelane.mqtt import forget_session, make_client
 from tradelane.services.embedded import EmbeddedBroker, start_mqtt, start_tansu
-from tradelane.services.probes import http_json, kafka_ready_async, port_open
+from tradelane.services.probes import free_port, http_json, kafka_ready_async, port_open
 from tradelane.services.process import ServiceError
 from tradelane.settings import InfluxSettings, KafkaSettings, MqttSettings, ServicesSettings
 from tradelane.topics import (
@@ -67,6 +69,7 @@ It creates the topics and starts:
   - a simulated fleet (--trackers, --scenario, --speedup; bookings to shipments.registry),
   - the bridge (MQTT -> tracker.readings / tracker.deadletter),
   - the telemetry sink, when InfluxDB answers at TRADELANE_INFLUX_URL (else it says so),
+  - the API with the dashboard (--api-port; --no-api turns it off), whose URL it prints,
 then publishes a heartbeat reading every --interval seconds, printing its MQTT -> Kafka latency,
 and a status line every 5 s (fleet, bridge, sink). Ctrl-C stops everything it started.
 """
@@ -109,6 +112,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         dest="finance",
         action="store_false",
         help="do not pledge the fleet to a demo credit line or insure it",
+    )
+    parser.add_argument(
+        "--api-port",
+        type=int,
+        default=8000,
+        metavar="PORT",
+        help="serve the API and dashboard on 127.0.0.1:PORT (default 8000; taken or 0: any free)",
+    )
+    parser.add_argument(
+        "--no-api", dest="api", action="store_false", help="do not start the API and dashboard"
     )
     parser.add_argument(
         "--heartbeats",
@@ -231,6 +244,7 @@ class Pipeline:
         )
         self.sink: Sink | None = None
         self.worker: subprocess.Popen[bytes] | None = None
+        self.api: subprocess.Popen[bytes] | None = None
         self.event_counts: dict[str, int] = {}
         self.progress: FleetProgress | None = None
         self.tasks: list[asyncio.Task[object]] = []
@@ -264,6 +278,8 @@ class Pipeline:
                 f"Sink off: no InfluxDB answers at {influx.url} "
                 "('tradelane services up influxdb' starts one)"
             )
+        if args.api:
+            await self._start_api(args.api_port)
         if args.trackers:
             from devices.config import FleetConfig
             from devices.fleet import run_fleet
@@ -300,6 +316,20 @@ class Pipeline:
                 f"{args.speedup:g}x simulated time"
             )
         self.tasks.append(asyncio.create_task(self._status()))
+
+    async def _start_api(self, wanted_port: int) -> None:
+        """The API (and dashboard) as its own process, like the worker; print its URL."""
+        port = wanted_port if wanted_port and not port_open("127.0.0.1", wanted_port) else 0
+        port = port or free_port()
+        self.api = _spawn_api(self.kafka_settings, port)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while http_json(url + "/healthz") is None:
+            if self.api.poll() is not None or time.monotonic() > deadline:
+                print(f"API did not start (see {_api_log()})")
+                return
+            await asyncio.sleep(0.2)
+        print(f"Dashboard {url}/?key=demo-operator-key  (API docs {url}/docs)")
 
     async def _show_finance(self) -> None:
         """Print drawdowns, haircuts, margin calls, repayments and claims as they happen."""
@@ -374,14 +404,17 @@ class Pipeline:
             print("  " + " | ".join(parts), flush=True)
 
     async def close(self) -> None:
-        if self.worker is not None and self.worker.poll() is None:
-            self.worker.send_signal(signal.SIGTERM)
+        for child in (self.worker, self.api):
+            if child is not None and child.poll() is None:
+                child.send_signal(signal.SIGTERM)
         results = await asyncio.gather(*self.tasks, return_exceptions=True)
-        if self.worker is not None:
+        for child in (self.worker, self.api):
+            if child is None:
+                continue
             try:
-                await asyncio.to_thread(self.worker.wait, 60)
+                await asyncio.to_thread(child.wait, 60)
             except subprocess.TimeoutExpired:
-                self.worker.kill()
+                child.kill()
         for result in results:
             if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
                 print(f"  a stage stopped with an error: {result!r}")
@@ -485,6 +518,29 @@ def _spawn_worker(kafka: KafkaSettings) -> subprocess.Popen[bytes]:
                 "--app-id",
                 "tradelane-demo-streams",
             ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+
+
+def _api_log() -> Path:
+    return ServicesSettings().home.resolve() / "run" / "demo-api.log"
+
+
+def _spawn_api(kafka: KafkaSettings, port: int) -> subprocess.Popen[bytes]:
+    """``tradelane api`` on 127.0.0.1:``port`` against the demo's Kafka, with the demo keys."""
+    env = {
+        **os.environ,
+        "TRADELANE_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "TRADELANE_KAFKA_IDEMPOTENCE": str(kafka.idempotence).lower(),
+    }
+    env.pop("TRADELANE_API_KEYS_FILE", None)
+    log = _api_log()
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "tradelane.cli.main", "api", "--port", str(port)],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
