@@ -64,6 +64,16 @@ class ClientQueue:
             return self._others.popleft()[1]
         return None
 
+    def wake(self) -> None:
+        """Wake a waiting :meth:`wait` without an item (e.g. the client went away)."""
+        self._ready.set()
+
+    async def wait(self) -> None:
+        """Until an item is queued, the queue overflows, or :meth:`wake` is called."""
+        if len(self) == 0 and not self.overflowed:
+            self._ready.clear()
+            await self._ready.wait()
+
     async def get(self) -> FeedItem | None:
         """Wait for the next item; None once the queue has overflowed (disconnect)."""
         while True:

@@ -153,19 +153,10 @@ async def live_ws(websocket: WebSocket) -> None:
         return
     sub = api.hub.subscribe(principal, feed_filter)
     reader = asyncio.create_task(_read_filters(websocket, sub))
+    reader.add_done_callback(lambda _task: sub.queue.wake())
     try:
         await websocket.send_text(_hello(sub))
-        while not reader.done():
-            getter = asyncio.ensure_future(sub.queue.get())
-            await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
-            if not getter.done():
-                getter.cancel()
-                break
-            item = getter.result()
-            if item is None:
-                await websocket.close(CLOSE_TOO_SLOW, "client too slow: reconnect")
-                return
-            await websocket.send_text(item.json())
+        await _send_items(websocket, sub, reader)
     except WebSocketDisconnect:
         pass
     finally:
@@ -173,11 +164,28 @@ async def live_ws(websocket: WebSocket) -> None:
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
             await reader
-    if reader.done() and not reader.cancelled() and reader.exception() is None:
-        code = reader.result()
-        if code is not None:
-            with contextlib.suppress(RuntimeError):
+
+
+async def _send_items(
+    websocket: WebSocket, sub: Subscriber, reader: asyncio.Task[int | None]
+) -> None:
+    """Send queued items in order until the client goes away (or sends a bad filter, or falls
+    too far behind). No task per item: fan-out to hundreds of clients stays cheap."""
+    queue = sub.queue
+    while True:
+        item = queue.get_nowait()
+        if item is not None:
+            await websocket.send_text(item.json())
+            continue
+        if queue.overflowed:
+            await websocket.close(CLOSE_TOO_SLOW, "client too slow: reconnect")
+            return
+        if reader.done():
+            code = None if reader.cancelled() or reader.exception() else reader.result()
+            if code is not None:
                 await websocket.close(code, "bad filter")
+            return
+        await queue.wait()
 
 
 async def _read_filters(websocket: WebSocket, sub: Subscriber) -> int | None:

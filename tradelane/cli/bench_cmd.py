@@ -16,13 +16,18 @@ machine's conditions, and with --json write the same figures for run-to-run comp
            keeps their state; reports readings/s until its group has committed them all
   sink     preloads readings on a private topic, then the sink writes them to InfluxDB;
            reports points/s
+  recovery a worker rebuilds a --shipments table (100,000) from its changelog; reports the
+           seconds from its start to an event that needs the recovered state, less startup
+  api      live-feed fan-out: a fresh 'tradelane api' process, --clients WebSocket clients,
+           readings produced at --rate/s for --duration s; reports p50/p99 event -> client
+           latency and the server's CPU
 """
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "bench",
-        help="benchmarks that print figures (bridge, sink)",
+        help="benchmarks that print figures (worker, bridge, sink, api)",
         description=HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -45,6 +50,57 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                 "--no-gzip", action="store_true", help="send InfluxDB writes uncompressed"
             )
         b.set_defaults(handler=_bench)
+    api = which.add_parser(
+        "api",
+        help="live-feed fan-out to WebSocket clients: latency and server CPU",
+        description="live-feed fan-out to WebSocket clients: latency and server CPU",
+    )
+    api.add_argument("--clients", type=int, default=500, help="WebSocket clients (default 500)")
+    api.add_argument("--shipments", type=int, default=50, help="bench shipments (default 50)")
+    api.add_argument("--rate", type=float, default=20.0, help="events/s produced (default 20)")
+    api.add_argument("--duration", type=float, default=20.0, help="seconds (default 20)")
+    api.add_argument("--json", type=Path, metavar="FILE", help="also write figures as JSON")
+    api.set_defaults(handler=_bench_api)
+    recovery = which.add_parser(
+        "recovery",
+        help="how long a worker takes to recover a big shipment table from its changelog",
+        description="Writes --shipments shipment states into a fresh app id's changelog, "
+        "starts a worker on it and times its first event (which needs the recovered state), "
+        "less the startup of a worker on an empty table.",
+    )
+    recovery.add_argument(
+        "--shipments", type=int, default=100_000, help="table size (default %(default)s)"
+    )
+    recovery.add_argument("--json", type=Path, metavar="FILE", help="also write figures as JSON")
+    recovery.set_defaults(handler=_bench_recovery)
+
+
+def _bench_recovery(args: argparse.Namespace) -> int:
+    from ingest.bench import report
+    from streams.bench_recovery import bench_recovery
+    from tradelane.services.process import ServiceError
+
+    if args.shipments < 1:
+        raise ServiceError("--shipments must be >= 1")
+    report(bench_recovery(args.shipments), args.json)
+    return 0
+
+
+def _bench_api(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from api.bench import fanout, report
+    from tradelane.services.process import ServiceError
+    from tradelane.settings import KafkaSettings
+
+    if args.clients < 1 or args.shipments < 1 or args.rate <= 0 or args.duration <= 0:
+        raise ServiceError("--clients/--shipments must be >= 1, --rate/--duration > 0")
+    print(f"bench api: {args.clients} WebSocket clients ...", flush=True)
+    result = asyncio.run(
+        fanout(KafkaSettings(), args.clients, args.shipments, args.rate, args.duration)
+    )
+    report(result, args.json)
+    return 0
 
 
 def _bench(args: argparse.Namespace) -> int:
