@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from tradelane import __version__
 from tradelane.settings import InfluxSettings, KafkaSettings
 
 STATIC = Path(__file__).parent / "static"
+log = logging.getLogger(__name__)
 
 
 def build_state(
@@ -58,6 +60,18 @@ def build_state(
     return state
 
 
+async def follow(consumer: ReadModelConsumer, stop: asyncio.Event, retry_s: float = 5.0) -> None:
+    """Run the Kafka follower until stopped; when Kafka fails it, log and start it again
+    (folding the same records again changes nothing: the fold is idempotent)."""
+    while not stop.is_set():
+        try:
+            await consumer.run(stop)
+        except Exception:
+            log.exception("the Kafka follower failed; restarting in %.0f s", retry_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), retry_s)
+
+
 def create_app(state: ApiState | None = None) -> FastAPI:
     """The ASGI app; with ``state=None`` it builds and runs the production wiring."""
     api_state = state or build_state()
@@ -68,7 +82,7 @@ def create_app(state: ApiState | None = None) -> FastAPI:
         watcher: asyncio.Task[None] | None = None
         if api_state.consumer is not None:
             consumer = api_state.consumer
-            task = asyncio.create_task(consumer.run(api_state.stop))
+            task = asyncio.create_task(follow(consumer, api_state.stop))
 
             async def mark_ready() -> None:
                 await consumer.ready.wait()
@@ -84,7 +98,7 @@ def create_app(state: ApiState | None = None) -> FastAPI:
             for t in (watcher, task):
                 if t is not None:
                     t.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                    with contextlib.suppress(asyncio.CancelledError):
                         await t
             if api_state.history is not None:
                 await api_state.history.close()
@@ -110,8 +124,7 @@ def create_app(state: ApiState | None = None) -> FastAPI:
     def readyz(api: StateDep) -> Health | JSONResponse:
         """The read model has caught up with Kafka as of start-up (readiness)."""
         consumer = api.consumer
-        task_failed = consumer is not None and api.stop.is_set()
-        if not api.ready.is_set() or task_failed:
+        if not api.ready.is_set():
             return problem_response(503, "the read model is still catching up", "/readyz")
         return Health(
             status="ready",
