@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ from tradelane.contracts import (
     ShockDetected,
     TamperDetected,
 )
-from tradelane.contracts.finance import FinanceEvent
+from tradelane.contracts.finance import FinanceEvent, RepaymentApplied
 from tradelane.settings import KafkaSettings, MqttSettings
 from tradelane.topics import FINANCE_EVENTS, INSURANCE_CLAIMS, SHIPMENTS_EVENTS
 
@@ -76,6 +76,27 @@ def by_subject(events: list[ShipmentEvent]) -> dict[str, list[ShipmentEvent]]:
     return grouped
 
 
+def expected_milestones(rec: dict[str, Any]) -> Counter[str]:
+    """A voyage's milestones from its manifest: leaving the origin, arriving at and leaving
+    every port between, and at the end arrival (plus the bonded warehouse when the destination
+    is a bonded zone), customs clearance and delivery."""
+    between = sum(
+        1 for stop in rec["stops"] if stop["role"] in ("export", "transshipment", "import")
+    )
+    expected = Counter(
+        {
+            "departed_origin": 1,
+            "arrived_transshipment": between,
+            "departed_transshipment": between,
+        }
+    )
+    if rec["delivered_at"]:
+        expected.update(["arrived_destination", "customs_cleared", "delivered"])
+        if rec["booking"]["destination"]["kind"] == "bonded_zone":
+            expected.update(["entered_bonded_warehouse"])
+    return expected
+
+
 def when(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
@@ -85,6 +106,17 @@ async def test_every_scenario_end_to_end(
 ) -> None:
     prefixes = {s: f"{s[:3]}{unique[:6]}" for s in SCENARIOS}
     facilities = {s: f"fac-{s}-{unique}" for s in SCENARIOS}
+
+    def insurance_repayments(events: list[FinanceEvent]) -> list[RepaymentApplied]:
+        """The reefer line's repayments from claim payouts (the lender is loss payee)."""
+        return [
+            f.data
+            for f in events
+            if isinstance(f.data, RepaymentApplied)
+            and f.subject == facilities["reefer-failure"]
+            and f.data.source.value == "insurance"
+        ]
+
     async with (
         bridge_and_worker(mqtt_settings, kafka_settings, f"it-scn-{unique}", tmp_path) as run,
         Tail(kafka_settings, SHIPMENTS_EVENTS.name) as shipment_tail,
@@ -141,10 +173,7 @@ async def test_every_scenario_end_to_end(
             ),
             timeout_s=120,
         )
-        await finance_tail.until(
-            lambda rs: any(f.data.kind == "repayment_applied" for f in finance(rs)),
-            timeout_s=60,
-        )
+        await finance_tail.until(lambda rs: bool(insurance_repayments(finance(rs))), 120)
 
     log = run.worker_log.read_text()[-3000:]
     assert caught_up(shipment_tail.records), log
@@ -156,15 +185,18 @@ async def test_every_scenario_end_to_end(
     for shipment, (scenario, rec) in sorted(shipments.items()):
         evs = grouped[shipment]
         data = [e.data for e in evs]
-        milestones = [d.milestone.value for d in data if isinstance(d, MilestoneReached)]
+        reached = [d for d in data if isinstance(d, MilestoneReached)]
+        milestones = [d.milestone.value for d in reached]
         kinds = {d.kind for d in data}
         context = (scenario, shipment, sorted(kinds), milestones, rec["incidents"])
         assert "departed_origin" in milestones, context
-        assert len(milestones) == len(set(milestones)), context
+        where = [(d.milestone, d.place, d.leg_index) for d in reached]
+        assert len(where) == len(set(where)), context  # each milestone once per place
         if rec["delivered_at"]:
             assert {"arrived_destination", "customs_cleared", "delivered"} <= set(milestones)
 
         if scenario == "nominal":
+            assert Counter(milestones) == expected_milestones(rec), context
             assert not kinds & ALARMS, context
             assert not claims_of[shipment], (context, claims_of[shipment])
         elif scenario == "reefer-failure":
@@ -195,10 +227,7 @@ async def test_every_scenario_end_to_end(
         elif scenario == "port-delay":
             assert any(isinstance(d, DelayPredicted) for d in data), context
 
-    repayments = [
-        f
-        for f in finance(finance_tail.records)
-        if f.data.kind == "repayment_applied" and f.subject == facilities["reefer-failure"]
-    ]
+    repayments = insurance_repayments(finance(finance_tail.records))
     assert repayments, [f.data.kind for f in finance(finance_tail.records)]
+    assert any(r.principal_paid.amount > 0 for r in repayments), repayments  # outstanding fell
     assert run.worker_exit == 0, log
