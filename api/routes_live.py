@@ -29,6 +29,7 @@ from api.service import ApiState
 
 router = APIRouter(prefix="/api/v1/live", tags=["live"])
 KEEPALIVE_S = 15.0
+YIELD_EVERY = 64
 CLOSE_BAD_KEY, CLOSE_BAD_FILTER, CLOSE_TOO_SLOW = 4401, 4422, 4008
 
 FilterList = Annotated[list[str] | None, Query()]
@@ -172,10 +173,14 @@ async def _send_items(
     """Send queued items in order until the client goes away (or sends a bad filter, or falls
     too far behind). No task per item: fan-out to hundreds of clients stays cheap."""
     queue = sub.queue
+    sent = 0
     while True:
         item = queue.get_nowait()
         if item is not None:
             await websocket.send_text(item.json())
+            sent += 1
+            if sent % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # a long backlog must not starve the other clients
             continue
         if queue.overflowed:
             await websocket.close(CLOSE_TOO_SLOW, "client too slow: reconnect")
