@@ -11,6 +11,7 @@ COPY ingest ./ingest
 COPY streams ./streams
 COPY finance ./finance
 COPY devices ./devices
+COPY api ./api
 COPY config ./config
 RUN pip install -c constraints.txt . && useradd --system --uid 10001 tradelane
 USER tradelane
