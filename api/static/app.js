@@ -211,6 +211,7 @@ function onItem(item) {
     scheduleList();
   }
   if (state.view === "shipment" && state.current === id && item.type !== "position") showShipment(id, false);
+  if (state.view === "claims" && item.type === "claim") showClaims();
 }
 
 // --- shipment view --------------------------------------------------------------------------
@@ -306,13 +307,25 @@ async function showFinance(selected) {
   }
 }
 
+// --- claims view ----------------------------------------------------------------------------
+
+async function showClaims() {
+  const page = await api("/api/v1/claims?limit=500");
+  const tbody = $("#claims-table tbody");
+  tbody.replaceChildren();
+  for (const c of page.items) {
+    const readings = c.evidence.reduce((acc, ev) => acc + (ev.count || 0), 0);
+    const digests = c.evidence.map((ev) => ev.digest.slice(0, 10)).join(" ");
+    row(tbody, [when(c.at), c.claim_id.slice(0, 8), c.policy_id, c.shipment_id, `${c.trigger} (tier ${c.tier}, share ${c.share})`, c.status.replace(/_/g, " "), money(c.claim_value), money(c.paid_total), `${readings} readings ${digests}`]);
+  }
+}
+
 // --- routing --------------------------------------------------------------------------------
 
 function show(view) {
   state.view = view;
-  for (const v of ["fleet", "shipment", "finance"]) $(`#view-${v}`).hidden = v !== view;
-  $("#nav-fleet").classList.toggle("active", view === "fleet");
-  $("#nav-finance").classList.toggle("active", view === "finance");
+  for (const v of ["fleet", "shipment", "finance", "claims"]) $(`#view-${v}`).hidden = v !== view;
+  for (const v of ["fleet", "finance", "claims"]) $(`#nav-${v}`).classList.toggle("active", view === v);
 }
 
 async function route() {
@@ -322,6 +335,9 @@ async function route() {
       state.current = decodeURIComponent(hash.slice("#/shipment/".length));
       show("shipment");
       await showShipment(state.current);
+    } else if (hash.startsWith("#/claims")) {
+      show("claims");
+      await showClaims();
     } else if (hash.startsWith("#/finance")) {
       show("finance");
       await showFinance(decodeURIComponent(hash.slice("#/finance/".length)) || null);
