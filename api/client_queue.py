@@ -73,14 +73,3 @@ class ClientQueue:
         if len(self) == 0 and not self.overflowed:
             self._ready.clear()
             await self._ready.wait()
-
-    async def get(self) -> FeedItem | None:
-        """Wait for the next item; None once the queue has overflowed (disconnect)."""
-        while True:
-            if self.overflowed:
-                return None
-            item = self.get_nowait()
-            if item is not None:
-                return item
-            self._ready.clear()
-            await self._ready.wait()

@@ -91,18 +91,21 @@ async def live_sse(
     async def stream() -> AsyncIterator[str]:
         try:
             yield f"event: hello\ndata: {_hello(sub)}\n\n"
+            queue = sub.queue
             while not api.stop.is_set():
-                try:
-                    item = await asyncio.wait_for(sub.queue.get(), KEEPALIVE_S)
-                except TimeoutError:
-                    if await request.is_disconnected():
-                        return
-                    yield ": keepalive\n\n"
-                    continue
-                if item is None:
+                item = queue.get_nowait()
+                if item is not None:
+                    yield f"event: {item.type.value}\ndata: {item.json()}\n\n"
+                elif queue.overflowed:
                     yield 'event: overflow\ndata: {"reason": "client too slow"}\n\n'
                     return
-                yield f"event: {item.type.value}\ndata: {item.json()}\n\n"
+                else:
+                    try:
+                        await asyncio.wait_for(queue.wait(), KEEPALIVE_S)
+                    except TimeoutError:
+                        if await request.is_disconnected():
+                            return
+                        yield ": keepalive\n\n"
         finally:
             api.hub.unsubscribe(sub)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
@@ -69,12 +70,20 @@ def test_many_positions_keep_the_newest(count: int) -> None:
     assert queue.dropped_positions == max(0, count - 5)
 
 
-async def test_get_waits_for_an_item_and_returns_none_on_overflow() -> None:
+async def test_wait_returns_on_an_item_on_overflow_and_on_wake() -> None:
     queue = ClientQueue(1)
+    waiter = asyncio.create_task(queue.wait())
+    await asyncio.sleep(0)
+    assert not waiter.done()
     queue.put(item(ItemType.ALERT, 0))
-    got = await queue.get()
-    assert got is not None
-    assert got.data["n"] == 0
+    await asyncio.wait_for(waiter, 1)
+    await asyncio.wait_for(queue.wait(), 1)  # an item is queued: no waiting
+    assert queue.get_nowait() is not None
+    waiter = asyncio.create_task(queue.wait())
+    await asyncio.sleep(0)
+    queue.wake()
+    await asyncio.wait_for(waiter, 1)
     queue.put(item(ItemType.ALERT, 1))
     queue.put(item(ItemType.ALERT, 2))
-    assert await queue.get() is None
+    assert queue.overflowed
+    await asyncio.wait_for(queue.wait(), 1)
