@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from tradelane.contracts import Facility, LedgerEntry, Policy, ShipmentBooking
 
@@ -163,5 +163,4 @@ class Me(BaseModel):
 
 class Health(BaseModel):
     status: str
-    shipments: int | None = None
-    records: int | None = None
+    records: int | None = Field(default=None, description="Kafka records folded so far")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 
 HELP = """\
 Serve the REST API, the live feed (WebSocket /api/v1/live/ws, SSE /api/v1/live/sse) and the
@@ -39,10 +38,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _api(args: argparse.Namespace) -> int:
+    from tradelane.services.probes import port_open
     from tradelane.services.process import ServiceError
 
     if not 0 <= args.port <= 65535:
         raise ServiceError("--port must be within 0..65535")
+    probe_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host  # noqa: S104
+    if args.port and port_open(probe_host, args.port):
+        raise ServiceError(
+            f"port {args.port} on {args.host} is already taken by another process: "
+            "stop it or pick another --port (0: any free port)"
+        )
     return asyncio.run(_serve(args.host, args.port, args.log_level))
 
 
@@ -67,6 +73,10 @@ async def _serve(host: str, port: int, log_level: str) -> int:
             f"api listening on http://{host}:{bound}/ (dashboard), /docs, /openapi.json; {keys}",
             flush=True,
         )
-    with contextlib.suppress(asyncio.CancelledError):
+    try:
         await task
+    except asyncio.CancelledError:
+        pass
+    except SystemExit:  # uvicorn exits when it cannot bind (a race with the check above)
+        return 2
     return 0 if server.started else 2
