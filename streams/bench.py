@@ -5,11 +5,17 @@ fresh app id (``--from-now``, shipment state only), ``count`` readings are produ
 ``tracker.readings`` as fast as the producer goes, and the clock stops when the worker's group
 has committed every reading and every repartitioned record (its internal topic). Figures:
 readings/s over that span and the worker's CPU.
+
+Then, on the same warm worker, latency: readings that each cause an event (a 20 g shock) are
+produced at a steady ``latency_rate`` for ``latency_seconds``, and each event's time on
+``shipments.events`` (its record timestamp, set by the worker's producer) less the moment its
+reading was handed to the producer gives the reading→event latency: p50/p95/p99/max.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import subprocess
 import sys
@@ -33,11 +39,13 @@ from tradelane.contracts import (
     PlaceKind,
     ProfileKind,
     ShipmentBooking,
+    ShipmentEvent,
+    ShockDetected,
     TrackerReading,
     TransportMode,
 )
 from tradelane.settings import KafkaSettings
-from tradelane.topics import SHIPMENTS_REGISTRY, TRACKER_READINGS
+from tradelane.topics import SHIPMENTS_EVENTS, SHIPMENTS_REGISTRY, TRACKER_READINGS
 
 ORIGIN = Place(locode="CNSHA", name="Shanghai", kind=PlaceKind.SEAPORT, lat=31.23, lon=121.47)
 DESTINATION = Place(locode="SGSIN", name="Singapore", kind=PlaceKind.SEAPORT, lat=1.26, lon=103.82)
@@ -72,7 +80,7 @@ def _booking(shipment: str, device: str) -> ShipmentBooking:
     )
 
 
-def _reading(device: str, seq: int) -> bytes:
+def _reading(device: str, seq: int, shock_g: float | None = None) -> bytes:
     """A reading drifting south from Shanghai every 15 minutes, in band."""
     r = TrackerReading(
         device_id=device,
@@ -80,6 +88,7 @@ def _reading(device: str, seq: int) -> bytes:
         ts=T0 + timedelta(minutes=15 * seq),
         gps=Gps(lat=31.0 - 0.05 * seq, lon=121.6, speed_kmh=30),
         temperature_c=5.0,
+        shock_g=shock_g,
         battery_pct=90,
     )
     return (
@@ -103,7 +112,74 @@ async def _committed_everything(kafka: KafkaSettings, group: str, topics: list[s
         await consumer.stop()
 
 
-async def _run(count: int, shipments: int) -> BenchResult:
+def percentile(values: list[float], q: float) -> float:
+    """The q-quantile (0..1) by nearest rank; 0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+async def _latency(
+    kafka: KafkaSettings, devices: list[str], first_seq: int, rate: float, seconds: float
+) -> dict[str, object]:
+    """Reading→event latency at a steady ``rate`` on a caught-up worker (see module doc)."""
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers, linger_ms=0)
+    events = AIOKafkaConsumer(
+        SHIPMENTS_EVENTS.name, bootstrap_servers=kafka.bootstrap_servers, auto_offset_reset="latest"
+    )
+    await producer.start()
+    await events.start()
+    sent: dict[tuple[str, int], float] = {}
+    latencies: list[float] = []
+    try:
+        await events.getmany(timeout_ms=1000)  # positioned at the end before the first probe
+
+        async def collect(until: float) -> None:
+            while time.time() < until and len(latencies) < len(sent):
+                for batch in (await events.getmany(timeout_ms=200)).values():
+                    for record in batch:
+                        event = ShipmentEvent.model_validate_json(record.value)
+                        if not isinstance(event.data, ShockDetected):
+                            continue
+                        ref = event.data.evidence.readings[0]
+                        at = sent.get((ref.device_id, ref.seq))
+                        if at is not None:
+                            latencies.append(record.timestamp / 1000 - at)
+                if time.time() >= until:
+                    return
+
+        total = int(rate * seconds)
+        start = time.perf_counter()
+        for i in range(total):
+            due = start + i / rate
+            if (delay := due - time.perf_counter()) > 0:
+                await asyncio.sleep(delay)  # pacing the producer, not synchronisation
+            device = devices[i % len(devices)]
+            seq = first_seq + i // len(devices)
+            sent[(device, seq)] = time.time()
+            await producer.send(
+                TRACKER_READINGS.name, _reading(device, seq, shock_g=20.0), key=device.encode()
+            )
+        await producer.flush()
+        await collect(time.time() + 60)
+    finally:
+        await producer.stop()
+        await events.stop()
+    ms = [1000 * x for x in latencies]
+    return {
+        "latency_rate_per_s": rate,
+        "latency_probes": f"{len(ms)} of {len(sent)} events seen",
+        "latency_ms_p50": round(percentile(ms, 0.5), 1),
+        "latency_ms_p95": round(percentile(ms, 0.95), 1),
+        "latency_ms_p99": round(percentile(ms, 0.99), 1),
+        "latency_ms_max": round(max(ms, default=0.0), 1),
+    }
+
+
+async def _run(
+    count: int, shipments: int, latency_rate: float = 200.0, latency_seconds: float = 20.0
+) -> BenchResult:
     kafka = KafkaSettings()
     run = uuid.uuid4().hex[:8]
     app_id = f"bench-worker-{run}"
@@ -162,6 +238,10 @@ async def _run(count: int, shipments: int) -> BenchResult:
             await asyncio.sleep(0.5)  # polling committed offsets under a deadline
         elapsed = time.perf_counter() - started
         cpu = cpu_seconds(worker.pid) - cpu0
+        latency: dict[str, object] = {}
+        if latency_seconds > 0:
+            print(f"  latency: {latency_rate:g} shock readings/s for {latency_seconds:g} s ...")
+            latency = await _latency(kafka, devices, per_device, latency_rate, latency_seconds)
     finally:
         await producer.stop()
         if worker is not None:
@@ -177,9 +257,14 @@ async def _run(count: int, shipments: int) -> BenchResult:
         elapsed,
         total / elapsed,
         cpu_percent={"worker": 100 * cpu / elapsed},
-        extra={"shipments": shipments, "producer_seconds": round(produced, 2)},
+        extra={"shipments": shipments, "producer_seconds": round(produced, 2), **latency},
     )
 
 
-def bench_worker(count: int = 50_000, shipments: int = 500) -> BenchResult:
-    return asyncio.run(_run(count, shipments))
+def bench_worker(
+    count: int = 50_000,
+    shipments: int = 500,
+    latency_rate: float = 200.0,
+    latency_seconds: float = 20.0,
+) -> BenchResult:
+    return asyncio.run(_run(count, shipments, latency_rate, latency_seconds))

@@ -243,8 +243,8 @@ def _on_reading(
                 if state.speed_kmh is None
                 else (0.7 * state.speed_kmh + 0.3 * r.gps.speed_kmh)
             )
-            _geofences(state, route, position, r.ts, out, rules)
-            _deviation(state, route, position, r.ts, out, rules)
+            _geofences(state, route, position, r, out, rules)
+            _deviation(state, route, position, r, out, rules)
             _eta(state, route, position, r, out, rules)
     _alarms(state, track, r, out, rules)  # after the geofences: tamper depends on where
     _conditions(state, r, out, rules)
@@ -388,7 +388,10 @@ def _milestone(
     at: datetime,
     place: int | None,
     dwell_s: int | None,
+    evidence: Evidence | None = None,
 ) -> None:
+    """``evidence``: the reading that crossed the geofence, so a delay trigger's data-quality
+    gate can see what proved the arrival (absent for customs, which comes from the registry)."""
     assert state.booking is not None
     route_places = [state.booking.legs[0].origin, *(leg.destination for leg in state.booking.legs)]
     locode = route_places[place].locode if place is not None else None
@@ -406,6 +409,7 @@ def _milestone(
             status=state.status,
             dwell_s=dwell_s,
             in_spec=in_spec,
+            evidence=evidence,
         ),
         at,
         milestone.value,
@@ -417,10 +421,12 @@ def _geofences(
     state: ShipmentState,
     route: Route,
     p: tuple[float, float],
-    ts: datetime,
+    r: TrackerReading,
     out: _Emitter,
     rules: StreamRules,
 ) -> None:
+    ts = r.ts
+    proof = _evidence([r])
     last = len(route.places) - 1
     if state.at_place is not None:
         place = route.places[state.at_place]
@@ -443,10 +449,10 @@ def _geofences(
         if index not in state.departed:
             state.departed.append(index)
             if index == 0:
-                _departed_origin(state, ts, out)
+                _departed_origin(state, ts, out, proof)
             elif index < last:
                 state.status = ShipmentStatus.IN_TRANSIT
-                _milestone(state, out, Milestone.DEPARTED_TRANSSHIPMENT, ts, index, dwell)
+                _milestone(state, out, Milestone.DEPARTED_TRANSSHIPMENT, ts, index, dwell, proof)
     for index, place in enumerate(route.places):
         if distance_km(p, (place.lat, place.lon)) > place.radius_km:
             continue
@@ -458,7 +464,7 @@ def _geofences(
         state.entered.append(index)
         state.at_place, state.arrived_at = index, ts
         if state.departed_origin_at is None:
-            _departed_origin(state, ts, out)
+            _departed_origin(state, ts, out, proof)
         if index < last:
             bonded = place.kind in (PlaceKind.BONDED_ZONE, PlaceKind.WAREHOUSE)
             state.status = (
@@ -471,27 +477,30 @@ def _geofences(
                 ts,
                 index,
                 None,
+                proof,
             )
         else:
             state.status = ShipmentStatus.ARRIVED
             state.milestones[Milestone.ARRIVED_DESTINATION] = ts
-            _milestone(state, out, Milestone.ARRIVED_DESTINATION, ts, index, None)
+            _milestone(state, out, Milestone.ARRIVED_DESTINATION, ts, index, None, proof)
             if place.kind is PlaceKind.BONDED_ZONE:
                 state.status = ShipmentStatus.IN_BONDED_WAREHOUSE
-                _milestone(state, out, Milestone.ENTERED_BONDED_WAREHOUSE, ts, index, None)
+                _milestone(state, out, Milestone.ENTERED_BONDED_WAREHOUSE, ts, index, None, proof)
             _maybe_delivered(state, out, ts)
         return
     if state.departed_origin_at is None and state.at_place is None:
-        _departed_origin(state, ts, out)  # first seen already away from the origin
+        _departed_origin(state, ts, out, proof)  # first seen already away from the origin
 
 
-def _departed_origin(state: ShipmentState, ts: datetime, out: _Emitter) -> None:
+def _departed_origin(
+    state: ShipmentState, ts: datetime, out: _Emitter, evidence: Evidence | None = None
+) -> None:
     state.departed_origin_at = ts
     state.milestones[Milestone.DEPARTED_ORIGIN] = ts
     state.status = ShipmentStatus.IN_TRANSIT
     if 0 not in state.departed:
         state.departed.append(0)
-    _milestone(state, out, Milestone.DEPARTED_ORIGIN, ts, 0, None)
+    _milestone(state, out, Milestone.DEPARTED_ORIGIN, ts, 0, None, evidence)
 
 
 def _maybe_delivered(state: ShipmentState, out: _Emitter, ts: datetime) -> None:
@@ -521,10 +530,11 @@ def _deviation(
     state: ShipmentState,
     route: Route,
     p: tuple[float, float],
-    ts: datetime,
+    r: TrackerReading,
     out: _Emitter,
     rules: StreamRules,
 ) -> None:
+    ts = r.ts
     distance, leg = route.corridor_km(p)
     # The corridor is the mode's width, but never wider than a share of the leg: 40 km is
     # sane slack round a 600 km truck run, not round a 15 km drive from port to warehouse.
@@ -536,12 +546,19 @@ def _deviation(
         if state.deviation_since is None:
             state.deviation_since, state.deviation_max_km = ts, distance
         state.deviation_max_km = max(state.deviation_max_km, distance)
+        if len(state.deviation_readings) < rules.evidence_max_readings:
+            state.deviation_readings.append(r)
         if not state.deviation_open and ts - state.deviation_since >= timedelta(
             minutes=rules.deviation_minutes
         ):
             state.deviation_open = True
             out.emit(
-                DeviationStarted(at=ts, distance_km=distance, limit_km=limit),
+                DeviationStarted(
+                    at=ts,
+                    distance_km=distance,
+                    limit_km=limit,
+                    evidence=_evidence(state.deviation_readings),
+                ),
                 ts,
                 state.deviation_since.isoformat(),
             )
@@ -552,11 +569,13 @@ def _deviation(
                 started_at=state.deviation_since,
                 ended_at=ts,
                 max_distance_km=state.deviation_max_km,
+                evidence=_evidence(state.deviation_readings),
             ),
             ts,
             state.deviation_since.isoformat(),
         )
     state.deviation_since, state.deviation_open, state.deviation_max_km = None, False, 0.0
+    state.deviation_readings = []
 
 
 def _eta(

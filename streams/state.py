@@ -76,6 +76,8 @@ class ShipmentState(BaseModel):
     deviation_since: datetime | None = None
     deviation_open: bool = False
     deviation_max_km: float = 0.0
+    deviation_readings: list[TrackerReading] = Field(default_factory=list)
+    """The readings off the corridor in the current episode (the deviation's evidence)."""
     eta: datetime | None = None
     delay_steps: int = 0
     mkt_sum: float = 0.0

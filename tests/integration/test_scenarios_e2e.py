@@ -44,13 +44,13 @@ from tradelane.topics import FINANCE_EVENTS, INSURANCE_CLAIMS, SHIPMENTS_EVENTS
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
 
 SCENARIOS = ("nominal", "reefer-failure", "rough-handling", "theft", "port-delay")
-TRACKERS = 3
+TRACKERS = 2
 ALARMS = {"breach_started", "shock_detected", "tamper_detected", "deviation_started"}
 
 
 async def simulate(scenario: str, prefix: str, facility: str, manifest: Path) -> dict[str, Any]:
     """One scenario's fleet, every shipment hit by its incident, 25 s at 2 days/s; readings
-    every 30 simulated minutes (10 while alarmed) keep the five fleets near 1,000 readings/s."""
+    every 30 simulated minutes (10 while alarmed) keep the five fleets near 700 readings/s."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -144,8 +144,11 @@ async def test_every_scenario_end_to_end(
         assert delivered, "no simulated shipment was delivered in the run"
 
         def events(records: list[Any]) -> list[ShipmentEvent]:
+            """Each event once: a redelivered one comes again with its id (consumers
+            de-duplicate by id), a second event for the same cause would have a new id."""
             parsed = (ShipmentEvent.model_validate_json(r.value) for r in records)
-            return [e for e in parsed if e.subject in shipments]
+            unique = {e.id: e for e in parsed if e.subject in shipments}
+            return list(unique.values())
 
         def claims(records: list[Any]) -> list[ClaimEvent]:
             parsed = (ClaimEvent.model_validate_json(r.value) for r in records)
@@ -171,7 +174,7 @@ async def test_every_scenario_end_to_end(
             lambda rs: (
                 {c.data.shipment_id for c in claims(rs) if c.data.kind == "claim_paid"} >= reefer
             ),
-            timeout_s=120,
+            timeout_s=240,
         )
         await finance_tail.until(lambda rs: bool(insurance_repayments(finance(rs))), 120)
 

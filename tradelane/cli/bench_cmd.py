@@ -13,7 +13,8 @@ machine's conditions, and with --json write the same figures for run-to-run comp
   bridge   readings queued in Mosquitto for a bridge's persistent session are drained by a
            bridge process into Kafka; reports its steady-state readings/s (Kafka-acknowledged)
   worker   bookings and readings for --devices shipments are produced while a fresh worker
-           keeps their state; reports readings/s until its group has committed them all
+           keeps their state; reports readings/s until its group has committed them all,
+           then p50/p95/p99 reading -> event latency at a steady --latency-rate
   sink     preloads readings on a private topic, then the sink writes them to InfluxDB;
            reports points/s
   recovery a worker rebuilds a --shipments table (100,000) from its changelog; reports the
@@ -45,6 +46,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "--devices", type=int, default=1000, help="distinct device ids (default %(default)s)"
         )
         b.add_argument("--json", type=Path, metavar="FILE", help="also write figures as JSON")
+        if name == "worker":
+            b.add_argument(
+                "--latency-rate",
+                type=float,
+                default=200.0,
+                help="then readings/s that each cause an event, for the latency figures "
+                "(default %(default)s)",
+            )
+            b.add_argument(
+                "--latency-seconds",
+                type=float,
+                default=20.0,
+                help="how long the latency phase runs (default %(default)s; 0 = skip it)",
+            )
         if name == "sink":
             b.add_argument(
                 "--no-gzip", action="store_true", help="send InfluxDB writes uncompressed"
@@ -116,7 +131,9 @@ def _bench(args: argparse.Namespace) -> int:
     if args.bench == "worker":
         from streams.bench import bench_worker
 
-        result = bench_worker(args.readings, args.devices)
+        if args.latency_rate <= 0 or args.latency_seconds < 0:
+            raise ServiceError("--latency-rate must be > 0 and --latency-seconds >= 0")
+        result = bench_worker(args.readings, args.devices, args.latency_rate, args.latency_seconds)
     elif args.bench == "bridge":
         result = bench.bench_bridge(args.readings, args.devices)
     else:
