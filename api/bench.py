@@ -76,11 +76,11 @@ def _percentile(values: list[float], share: float) -> float:
 
 
 async def _client(
-    url: str, latencies: list[float], counts: list[int], ready: asyncio.Event
-) -> ClientConnection:
+    url: str, latencies: list[float], counts: list[int]
+) -> tuple[ClientConnection, asyncio.Task[None]]:
+    """A connected client (hello received) and the task recording each item's latency."""
     ws = await connect(url, max_queue=None)
     await ws.recv()  # hello
-    ready.set()
 
     async def read() -> None:
         async for message in ws:
@@ -89,8 +89,7 @@ async def _client(
             latencies.append((datetime.now(UTC) - at).total_seconds() * 1000)
             counts[0] += 1
 
-    asyncio.get_running_loop().create_task(read())
-    return ws
+    return ws, asyncio.create_task(read())
 
 
 def _bookings(prefix: str, count: int) -> list[ShipmentBooking]:
@@ -155,6 +154,7 @@ async def fanout(
     log = ServicesSettings().home.resolve() / "run" / "bench-api.log"
     server = _spawn_server(port, log)
     sockets: list[ClientConnection] = []
+    readers: list[asyncio.Task[None]] = []
     try:
         for booking in bookings:
             await producer.send(
@@ -174,9 +174,9 @@ async def fanout(
         latencies: list[float] = []
         counts = [0]
         for _ in range(clients):
-            ready = asyncio.Event()
-            sockets.append(await _client(url, latencies, counts, ready))
-            await ready.wait()
+            ws, reader = await _client(url, latencies, counts)
+            sockets.append(ws)
+            readers.append(reader)
         events = int(rate_per_s * duration_s)
         cpu0, bench0, wall0 = _cpu_s(server.pid), time.process_time(), time.monotonic()
         for n in range(events):
@@ -223,6 +223,8 @@ async def fanout(
     finally:
         for ws in sockets:
             await ws.close()
+        for reader in readers:
+            reader.cancel()
         await producer.stop()
         server.terminate()
         try:
