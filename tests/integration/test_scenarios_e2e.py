@@ -170,9 +170,23 @@ async def test_every_scenario_end_to_end(
 
         await shipment_tail.until(caught_up, timeout_s=300)
         reefer = {s for s, (scn, _) in shipments.items() if scn == "reefer-failure"}
+        shocked = {  # past the demo policy's 10 g: a shock claim is due
+            e.subject
+            for e in events(shipment_tail.records)
+            if isinstance(e.data, ShockDetected) and e.data.g >= 10.0
+        }
+
+        def claimed(rs: list[Any], kind: str, trigger: str) -> set[str]:
+            return {
+                c.data.shipment_id
+                for c in claims(rs)
+                if c.data.kind == kind and c.data.trigger_kind.value == trigger
+            }
+
         await claim_tail.until(
             lambda rs: (
-                {c.data.shipment_id for c in claims(rs) if c.data.kind == "claim_paid"} >= reefer
+                claimed(rs, "claim_paid", "temperature") >= reefer
+                and claimed(rs, "claim_raised", "shock") >= shocked
             ),
             timeout_s=240,
         )
