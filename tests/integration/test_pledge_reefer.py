@@ -4,9 +4,8 @@ far as it is built: simulator readings → the stream processor's pure core → 
 finance.ledger (real Kafka) → ``tradelane ledger verify``.
 
 It draws at departure, takes a haircut when the breach starts, gets a margin call when the
-breach grows, and its ledger verifies. (The finance worker that will replace the read-back
-loop here is not wired yet; the stream worker's own end-to-end test covers MQTT → Kafka →
-shipments.events.)
+breach grows, and its ledger verifies. This drives the pledge engine directly, so every step
+of the story is asserted; `test_scenarios_e2e.py` runs the same scenario through the worker.
 """
 
 from __future__ import annotations

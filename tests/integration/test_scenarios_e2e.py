@@ -5,8 +5,9 @@ The simulators' manifests are the oracle:
 
 - nominal: the milestones of the voyage, each once, and no breach, alarm, deviation or claim;
 - reefer-failure: a consecutive temperature breach that starts after the failure, whose
-  progress durations match its event times; a tiered temperature claim paid to the lender,
-  which the facility books as a repayment;
+  progress durations match its event times; a drawdown at departure and a haircut; a tiered
+  temperature claim paid to the lender, which the facility books as a repayment that lowers
+  its outstanding; and the facility's hash-chained ledger verifies;
 - rough-handling: a shock alarm, and a shock claim where the shock passed the policy's 10 g;
 - theft: tamper and a corridor deviation;
 - port-delay: a predicted delay.
@@ -24,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from finance.ledger_store import LedgerStore
 from tests.integration.helpers import Tail, bridge_and_worker
 from tradelane.contracts import (
     BreachProgress,
@@ -244,6 +246,15 @@ async def test_every_scenario_end_to_end(
         elif scenario == "port-delay":
             assert any(isinstance(d, DelayPredicted) for d in data), context
 
+    reefer_line = [
+        f.data.kind
+        for f in finance(finance_tail.records)
+        if f.subject == facilities["reefer-failure"]
+    ]
+    assert {"drawdown_executed", "borrowing_base_changed"} <= set(reefer_line), reefer_line
+    verified = await LedgerStore(kafka_settings).verify(facilities["reefer-failure"])
+    assert verified.ok, verified
+    assert verified.entries > 0
     repayments = insurance_repayments(finance(finance_tail.records))
     assert repayments, [f.data.kind for f in finance(finance_tail.records)]
     assert any(r.principal_paid.amount > 0 for r in repayments), repayments  # outstanding fell
