@@ -17,6 +17,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from datetime import timedelta
@@ -106,12 +107,19 @@ async def _probe(kafka: KafkaSettings, app_id: str, run: str, table_shipments: i
     started = time.perf_counter()
     worker = subprocess.Popen(  # noqa: ASYNC220 - a child we watch, not a blocking call
         [*cmd, "--app-id", app_id],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         env=dict(os.environ),
     )
     try:
-        await asyncio.sleep(0)
+        assert worker.stdout is not None
+        # It prints once its group starts at the end of the input: a probe sent earlier
+        # would be skipped by --from-now.
+        line = await asyncio.to_thread(worker.stdout.readline)
+        if not line.startswith("worker "):
+            raise RuntimeError(f"worker did not start: {line}")
+        threading.Thread(target=worker.stdout.read, daemon=True).start()  # never fills the pipe
         seq = 15 if table_shipments else 0
         probe = _reading(device, seq, 60 * 24 * 7, SINGAPORE_STRAIT, shock_g=20.0)
         await producer.send_and_wait(
