@@ -11,7 +11,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, JSONResponse
@@ -29,10 +31,16 @@ from api.projection import ReadModel
 from api.service import ApiState
 from api.settings import ApiSettings
 from tradelane import __version__
+from tradelane.asyncapi import asyncapi_document
 from tradelane.settings import InfluxSettings, KafkaSettings
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger(__name__)
+
+
+@cache
+def _asyncapi() -> dict[str, Any]:
+    return asyncapi_document()
 
 
 def build_state(
@@ -127,6 +135,12 @@ def create_app(state: ApiState | None = None) -> FastAPI:
         if not api.ready.is_set():
             return problem_response(503, "the read model is still catching up", "/readyz")
         return Health(status="ready", records=consumer.stats.records if consumer else None)
+
+    @app.get("/asyncapi.json", tags=["health"], response_model=dict[str, Any])
+    def asyncapi() -> JSONResponse:
+        """The AsyncAPI 3 document of every MQTT, Kafka and webhook channel, generated from the
+        wire contracts (public, like the OpenAPI document: it holds no data)."""
+        return JSONResponse(_asyncapi())
 
     @app.get("/api/v1/me", response_model=Me, tags=["health"], responses=problem_responses(401))
     def me(principal: PrincipalDep) -> Me:

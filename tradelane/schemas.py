@@ -1,4 +1,5 @@
-"""JSON Schema export of every wire contract.
+"""JSON Schema export of every wire contract, plus the AsyncAPI document that ties them to
+their channels.
 
 The output is stable (sorted keys, fixed indentation, one file per contract plus an index), so
 a diff of two exports shows exactly how a contract changed, and the export can be committed
@@ -11,8 +12,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tradelane.asyncapi import asyncapi_document
 from tradelane.contracts import ALL_CONTRACTS
 from tradelane.topics import KAFKA_TOPICS
+
+ASYNCAPI_FILE = "asyncapi.json"
 
 
 def contract_schemas() -> dict[str, dict[str, Any]]:
@@ -40,7 +44,8 @@ def topic_index() -> dict[str, Any]:
 
 
 def export(directory: Path) -> list[Path]:
-    """Write ``{name}.json`` per contract and ``index.json``; return the paths written."""
+    """Write ``{name}.json`` per contract, ``index.json`` and ``asyncapi.json`` (AsyncAPI 3);
+    return the paths written."""
     directory.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     for name, schema in contract_schemas().items():
@@ -52,4 +57,7 @@ def export(directory: Path) -> list[Path]:
         render_json({"contracts": sorted(ALL_CONTRACTS), "kafka_topics": topic_index()})
     )
     written.append(index)
+    asyncapi = directory / ASYNCAPI_FILE
+    asyncapi.write_text(render_json(asyncapi_document()))
+    written.append(asyncapi)
     return written

@@ -34,7 +34,7 @@ def test_committed_schemas_match_the_contracts(tmp_path: Path) -> None:
 def test_cli_exports_every_contract_and_an_index(tmp_path: Path) -> None:
     assert main(["schemas", "export", str(tmp_path / "out")]) == 0
     names = {p.stem for p in (tmp_path / "out").glob("*.json")}
-    assert names == set(ALL_CONTRACTS) | {"index"}
+    assert names == set(ALL_CONTRACTS) | {"index", "asyncapi"}
     index = json.loads((tmp_path / "out" / "index.json").read_text())
     assert index["kafka_topics"]["tracker.readings"]["value_schema"] == (
         "kafka.tracker.readings.v1.json"

@@ -1,4 +1,5 @@
-"""``tradelane schemas export DIR``: JSON Schema of every wire contract."""
+"""``tradelane schemas export DIR``: JSON Schema of every wire contract and the AsyncAPI
+document."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     exp = actions.add_parser(
         "export",
-        help="write one JSON Schema per contract, plus index.json, into DIR",
+        help="write one JSON Schema per contract, index.json and asyncapi.json into DIR",
         description="Write {contract}.json for every MQTT payload and Kafka topic value, and "
-        "index.json mapping each topic to its schema. Output is stable: re-exporting an "
+        "index.json mapping each topic to its schema, and asyncapi.json: the AsyncAPI 3 "
+        "document of every MQTT, Kafka and webhook channel. Output is stable: re-exporting an "
         "unchanged contract rewrites identical bytes.",
     )
     exp.add_argument("directory", type=Path, metavar="DIR", help="created if missing")

@@ -1,0 +1,232 @@
+"""The AsyncAPI 3 document of every channel Tradelane speaks: MQTT topics devices publish to,
+every Kafka topic (name, partitions, cleanup policy, key, value contract) and the signed
+webhook deliveries (with their Standard Webhooks headers).
+
+It is generated from the same pydantic contracts and topic table the code runs on, so it cannot
+drift from them: :func:`asyncapi_document` is served by the API and written by
+``tradelane schemas export`` next to the JSON Schemas. Every schema lives once under
+``components/schemas`` (named by its export name for top-level contracts) and messages refer
+to it by ``$ref``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from tradelane import __version__
+from tradelane.contracts import ALL_CONTRACTS
+from tradelane.topics import (
+    KAFKA_TOPICS,
+    MQTT_ROOT,
+    KafkaTopic,
+    MqttKind,
+)
+
+ASYNCAPI_VERSION = "3.1.0"
+KAFKA_BINDING_VERSION = "0.5.0"
+_REF_PREFIX = "#/components/schemas/"
+_COMPONENT_NAME = re.compile(r"[^A-Za-z0-9.\-_]")
+
+WEBHOOK_HEADERS: dict[str, Any] = {
+    "type": "object",
+    "required": ["webhook-id", "webhook-timestamp", "webhook-signature", "content-type"],
+    "properties": {
+        "webhook-id": {
+            "type": "string",
+            "description": "Delivery id, derived from the event id and the subscription id: "
+            "the same for every retry and replay, so receivers de-duplicate on it",
+        },
+        "webhook-timestamp": {
+            "type": "string",
+            "pattern": "^[0-9]+$",
+            "description": "Unix seconds when this attempt was signed; reject if > 5 min off",
+        },
+        "webhook-signature": {
+            "type": "string",
+            "description": "Space-separated `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, "
+            "one per active secret (two during a rotation overlap)",
+        },
+        "content-type": {"type": "string", "const": "application/cloudevents+json"},
+    },
+}
+
+
+def _component_name(export_name: str) -> str:
+    return _COMPONENT_NAME.sub("_", export_name)
+
+
+def _rewrite(node: Any, renames: dict[str, str]) -> Any:
+    """Rename ``$ref`` targets and turn pydantic's OpenAPI-style ``discriminator`` objects into
+    the AsyncAPI Schema form (the property name as a string)."""
+    if isinstance(node, dict):
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                name = value.removeprefix(_REF_PREFIX)
+                out[key] = _REF_PREFIX + renames.get(name, name)
+            elif key == "discriminator" and isinstance(value, dict):
+                out[key] = value["propertyName"]
+            else:
+                out[key] = _rewrite(value, renames)
+        return out
+    if isinstance(node, list):
+        return [_rewrite(item, renames) for item in node]
+    return node
+
+
+def component_schemas() -> tuple[dict[str, Any], dict[type[BaseModel], str]]:
+    """Every contract and every model they use, once, keyed by component name; and the
+    component name of each top-level contract."""
+    items = [(model, "validation") for model in ALL_CONTRACTS.values()]
+    key_map, defs = models_json_schema(items, ref_template=_REF_PREFIX + "{model}")  # type: ignore[arg-type]
+    renames: dict[str, str] = {}
+    names: dict[type[BaseModel], str] = {}
+    for export_name, model in ALL_CONTRACTS.items():
+        ref = key_map[(model, "validation")]["$ref"].removeprefix(_REF_PREFIX)
+        renames[ref] = _component_name(export_name)
+        names[model] = _component_name(export_name)
+    schemas = {
+        renames.get(name, name): _rewrite(schema, renames)
+        for name, schema in defs.get("$defs", {}).items()
+    }
+    return dict(sorted(schemas.items())), names
+
+
+def _camel(name: str) -> str:
+    parts = re.split(r"[._]", name)
+    return parts[0] + "".join(p[:1].upper() + p[1:] for p in parts[1:])
+
+
+def _kafka_channel(topic: KafkaTopic, message: str) -> dict[str, Any]:
+    config: dict[str, Any] = {"cleanup.policy": [topic.cleanup_policy]}
+    if topic.retention_ms is not None:
+        config["retention.ms"] = topic.retention_ms
+    return {
+        "address": topic.name,
+        "title": topic.name,
+        "description": f"Kafka topic `{topic.name}`: {topic.partitions} partitions, "
+        f"cleanup `{topic.cleanup_policy}`, keyed by {topic.key}.",
+        "messages": {message: {"$ref": f"#/components/messages/{message}"}},
+        "bindings": {
+            "kafka": {
+                "topic": topic.name,
+                "partitions": topic.partitions,
+                "topicConfiguration": config,
+                "bindingVersion": KAFKA_BINDING_VERSION,
+            }
+        },
+    }
+
+
+def asyncapi_document() -> dict[str, Any]:
+    """The whole AsyncAPI 3.0 document, deterministic for a given code version."""
+    schemas, names = component_schemas()
+    channels: dict[str, Any] = {}
+    messages: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
+
+    for topic in KAFKA_TOPICS:
+        cid = _camel(topic.name)
+        schema_name = names[topic.value_model]
+        messages[cid] = {
+            "name": schema_name,
+            "title": f"{topic.name} value",
+            "contentType": "application/json",
+            "payload": {"$ref": _REF_PREFIX + schema_name},
+            "bindings": {
+                "kafka": {
+                    "key": {"type": "string", "description": f"the {topic.key}"},
+                    "bindingVersion": KAFKA_BINDING_VERSION,
+                }
+            },
+        }
+        channels[cid] = _kafka_channel(topic, cid)
+        operations[f"publish_{cid}"] = {
+            "action": "send",
+            "channel": {"$ref": f"#/channels/{cid}"},
+            "messages": [{"$ref": f"#/channels/{cid}/messages/{cid}"}],
+        }
+
+    for kind, export_name in (
+        (MqttKind.READINGS, "mqtt.tracker_reading.v1"),
+        (MqttKind.STATUS, "mqtt.device_status.v1"),
+    ):
+        cid = f"tracker{kind.value.capitalize()}Mqtt"
+        messages[cid] = {
+            "name": _component_name(export_name),
+            "contentType": "application/json",
+            "payload": {"$ref": _REF_PREFIX + _component_name(export_name)},
+        }
+        channels[cid] = {
+            "address": f"{MQTT_ROOT}/{{deviceId}}/{kind.value}",
+            "servers": [{"$ref": "#/servers/mqtt"}],
+            "parameters": {"deviceId": {"description": "the tracker's device id"}},
+            "messages": {cid: {"$ref": f"#/components/messages/{cid}"}},
+        }
+        operations[f"receive_{cid}"] = {
+            "action": "receive",
+            "channel": {"$ref": f"#/channels/{cid}"},
+            "messages": [{"$ref": f"#/channels/{cid}/messages/{cid}"}],
+        }
+
+    for channel in channels.values():
+        channel.setdefault("servers", [{"$ref": "#/servers/kafka"}])
+
+    messages["webhookDelivery"] = {
+        "name": "webhook_delivery",
+        "title": "Signed webhook delivery",
+        "summary": "One event POSTed to a subscriber's URL as a CloudEvents 1.0 JSON object, "
+        "signed per Standard Webhooks",
+        "contentType": "application/cloudevents+json",
+        "headers": WEBHOOK_HEADERS,
+        "payload": {"$ref": _REF_PREFIX + _component_name("kafka.event_envelope.v1")},
+    }
+    channels["webhookDelivery"] = {
+        "address": None,
+        "title": "webhook subscriber URL",
+        "description": "The URL of a webhook subscription (see docs/webhooks.md).",
+        "servers": [{"$ref": "#/servers/webhooks"}],
+        "messages": {"webhookDelivery": {"$ref": "#/components/messages/webhookDelivery"}},
+    }
+    operations["deliver_webhookDelivery"] = {
+        "action": "send",
+        "channel": {"$ref": "#/channels/webhookDelivery"},
+        "messages": [{"$ref": "#/channels/webhookDelivery/messages/webhookDelivery"}],
+    }
+
+    return {
+        "asyncapi": ASYNCAPI_VERSION,
+        "info": {
+            "title": "Tradelane events",
+            "version": __version__,
+            "description": "Goods in transit, tracked from IoT trackers and financed: MQTT "
+            "device topics, Kafka topics and signed webhooks. Generated from the pydantic "
+            "contracts; JSON Schemas of each contract are in docs/schemas/.",
+            "license": {"name": "Apache-2.0"},
+        },
+        "defaultContentType": "application/json",
+        "servers": {
+            "kafka": {
+                "host": "127.0.0.1:9092",
+                "protocol": "kafka",
+                "description": "TRADELANE_KAFKA_BOOTSTRAP_SERVERS",
+            },
+            "mqtt": {
+                "host": "127.0.0.1:1883",
+                "protocol": "mqtt",
+                "description": "TRADELANE_MQTT_URL",
+            },
+            "webhooks": {
+                "host": "subscriber.example",
+                "protocol": "https",
+                "description": "Each subscription's own URL",
+            },
+        },
+        "channels": channels,
+        "operations": operations,
+        "components": {"schemas": schemas, "messages": messages},
+    }
