@@ -10,10 +10,10 @@ ends the old secret is dropped.
 Exceptions (all :class:`SignatureError`, a ``ValueError``)::
 
     SignatureError
-    ├── BadSecret          the secret is not whsec_ + base64 of 24..64 bytes
-    ├── MissingHeaders     one of the three headers is absent or empty
-    ├── StaleTimestamp     the timestamp is not a number or outside the tolerance
-    └── NoMatchingSignature no v1 entry matches any of the receiver's secrets
+    ├── BadSecretError            the secret is not whsec_ + base64 of 24..64 bytes
+    ├── MissingHeadersError       one of the three headers is absent or empty
+    ├── StaleTimestampError       the timestamp is not a number or outside the tolerance
+    └── NoMatchingSignatureError  no v1 entry matches any of the receiver's secrets
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import hmac
 import secrets as _random
 from collections.abc import Iterable, Mapping
 
-SECRET_PREFIX = "whsec_"
+SECRET_PREFIX = "whsec_"  # noqa: S105 (a format prefix, not a secret)
 SECRET_BYTES = 32
 SECRET_BYTES_MIN = 24
 SECRET_BYTES_MAX = 64
@@ -40,19 +40,19 @@ class SignatureError(ValueError):
     """A delivery or a secret failed verification."""
 
 
-class BadSecret(SignatureError):
+class BadSecretError(SignatureError):
     pass
 
 
-class MissingHeaders(SignatureError):
+class MissingHeadersError(SignatureError):
     pass
 
 
-class StaleTimestamp(SignatureError):
+class StaleTimestampError(SignatureError):
     pass
 
 
-class NoMatchingSignature(SignatureError):
+class NoMatchingSignatureError(SignatureError):
     pass
 
 
@@ -62,15 +62,15 @@ def new_secret() -> str:
 
 
 def secret_key(secret: str) -> bytes:
-    """The HMAC key of a ``whsec_`` secret; :class:`BadSecret` if it is malformed."""
+    """The HMAC key of a ``whsec_`` secret; :class:`BadSecretError` if it is malformed."""
     if not secret.startswith(SECRET_PREFIX):
-        raise BadSecret(f"a webhook secret starts with {SECRET_PREFIX!r}")
+        raise BadSecretError(f"a webhook secret starts with {SECRET_PREFIX!r}")
     try:
         key = base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise BadSecret("a webhook secret is whsec_ followed by standard base64") from exc
+        raise BadSecretError("a webhook secret is whsec_ followed by standard base64") from exc
     if not SECRET_BYTES_MIN <= len(key) <= SECRET_BYTES_MAX:
-        raise BadSecret(
+        raise BadSecretError(
             f"a webhook secret holds {SECRET_BYTES_MIN} to {SECRET_BYTES_MAX} bytes, not {len(key)}"
         )
     return key
@@ -89,7 +89,7 @@ def sign_headers(
     """The three Standard Webhooks headers, with one signature per active secret."""
     entries = [signature(s, msg_id, timestamp, body) for s in secrets]
     if not entries:
-        raise BadSecret("at least one secret is needed to sign")
+        raise BadSecretError("at least one secret is needed to sign")
     return {
         HEADER_ID: msg_id,
         HEADER_TIMESTAMP: str(timestamp),
@@ -111,19 +111,19 @@ def verify(
     stamp = lowered.get(HEADER_TIMESTAMP, "")
     header = lowered.get(HEADER_SIGNATURE, "")
     if not (msg_id and stamp and header):
-        raise MissingHeaders(f"{HEADER_ID}, {HEADER_TIMESTAMP} and {HEADER_SIGNATURE} required")
+        raise MissingHeadersError(
+            f"{HEADER_ID}, {HEADER_TIMESTAMP} and {HEADER_SIGNATURE} required"
+        )
     if not stamp.isdigit():
-        raise StaleTimestamp(f"{HEADER_TIMESTAMP} is not Unix seconds: {stamp!r}")
+        raise StaleTimestampError(f"{HEADER_TIMESTAMP} is not Unix seconds: {stamp!r}")
     timestamp = int(stamp)
     if abs(now - timestamp) > tolerance_s:
-        raise StaleTimestamp(f"{HEADER_TIMESTAMP} is more than {tolerance_s} s from now")
+        raise StaleTimestampError(f"{HEADER_TIMESTAMP} is more than {tolerance_s} s from now")
     offered = {
-        entry.removeprefix("v1,").encode()
-        for entry in header.split(" ")
-        if entry.startswith("v1,")
+        entry.removeprefix("v1,").encode() for entry in header.split(" ") if entry.startswith("v1,")
     }
     for secret in secrets:
         expected = signature(secret, msg_id, timestamp, body).removeprefix("v1,").encode()
         if any(hmac.compare_digest(expected, candidate) for candidate in offered):
             return msg_id
-    raise NoMatchingSignature("no v1 signature matches the receiver's secrets")
+    raise NoMatchingSignatureError("no v1 signature matches the receiver's secrets")

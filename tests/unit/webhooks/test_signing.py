@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from api.webhooks.signing import (
-    BadSecret,
-    MissingHeaders,
-    NoMatchingSignature,
-    StaleTimestamp,
+    BadSecretError,
+    MissingHeadersError,
+    NoMatchingSignatureError,
+    StaleTimestampError,
     new_secret,
     sign_headers,
     signature,
@@ -39,12 +39,12 @@ def test_reproduces_the_spec_test_vector() -> None:
 @pytest.mark.parametrize(
     ("change", "error"),
     [
-        ({"webhook-signature": "v1,AAAA"}, NoMatchingSignature),
-        ({"webhook-signature": "v2," + SPEC_SIGNATURE[3:]}, NoMatchingSignature),
-        ({"webhook-id": "msg_other"}, NoMatchingSignature),
-        ({"webhook-timestamp": str(SPEC_TS - 301)}, StaleTimestamp),
-        ({"webhook-timestamp": "soon"}, StaleTimestamp),
-        ({"webhook-id": ""}, MissingHeaders),
+        ({"webhook-signature": "v1,AAAA"}, NoMatchingSignatureError),
+        ({"webhook-signature": "v2," + SPEC_SIGNATURE[3:]}, NoMatchingSignatureError),
+        ({"webhook-id": "msg_other"}, NoMatchingSignatureError),
+        ({"webhook-timestamp": str(SPEC_TS - 301)}, StaleTimestampError),
+        ({"webhook-timestamp": "soon"}, StaleTimestampError),
+        ({"webhook-id": ""}, MissingHeadersError),
     ],
 )
 def test_refuses_tampered_stale_and_incomplete(
@@ -61,7 +61,7 @@ def test_refuses_tampered_stale_and_incomplete(
 
 def test_tampered_body_is_refused() -> None:
     headers = sign_headers([SPEC_SECRET], SPEC_ID, SPEC_TS, SPEC_BODY)
-    with pytest.raises(NoMatchingSignature):
+    with pytest.raises(NoMatchingSignatureError):
         verify([SPEC_SECRET], headers, SPEC_BODY.replace(b"2", b"3"), now=SPEC_TS)
 
 
@@ -72,7 +72,7 @@ def test_rotation_overlap_old_and_new_secret_both_verify() -> None:
     for receiver_holds in ([old], [new]):
         assert verify(receiver_holds, headers, SPEC_BODY, now=SPEC_TS) == SPEC_ID
     after_overlap = sign_headers([new], SPEC_ID, SPEC_TS, SPEC_BODY)
-    with pytest.raises(NoMatchingSignature):
+    with pytest.raises(NoMatchingSignatureError):
         verify([old], after_overlap, SPEC_BODY, now=SPEC_TS)
 
 
@@ -80,7 +80,7 @@ def test_rotation_overlap_old_and_new_secret_both_verify() -> None:
     "secret", ["MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_not base64!", "whsec_AAAA"]
 )
 def test_bad_secrets_are_named(secret: str) -> None:
-    with pytest.raises(BadSecret):
+    with pytest.raises(BadSecretError):
         signature(secret, SPEC_ID, SPEC_TS, SPEC_BODY)
 
 
