@@ -3,6 +3,7 @@ documented bounds, so property tests explore the whole valid space."""
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -496,3 +497,56 @@ BY_MODEL.update(FINANCE_BY_MODEL)
 
 ingested_statuses = st.builds(IngestedStatus, status=statuses, received_at=aware, mqtt_topic=texts)
 BY_MODEL[IngestedStatus] = ingested_statuses
+
+# --- webhooks --------------------------------------------------------------------------------
+
+from tradelane.contracts.webhooks import (  # noqa: E402  (grouped with its strategies)
+    DeliveryOutcome,
+    SubscriberRole,
+    SubscriptionStatus,
+    WebhookDelivery,
+    WebhookSecret,
+    WebhookSubscription,
+)
+
+subscription_ids = st.from_regex(r"\Awh_[A-Za-z0-9_-]{8,20}\Z")
+webhook_secrets = st.builds(
+    WebhookSecret,
+    secret=st.binary(min_size=24, max_size=64).map(
+        lambda b: "whsec_" + base64.b64encode(b).decode()
+    ),
+    created_at=aware,
+    expires_at=st.none() | aware,
+)
+BY_MODEL[WebhookSubscription] = st.builds(
+    WebhookSubscription,
+    subscription_id=subscription_ids,
+    owner_role=st.sampled_from(SubscriberRole),
+    owner_party=st.none() | texts,
+    url=st.sampled_from(["https://bank.example/hooks", "http://127.0.0.1:9000/x?y=1"]),
+    event_types=st.lists(
+        st.sampled_from(["tradelane.finance.*", "tradelane.claim.claim_paid.v1"]), max_size=2
+    ),
+    subjects=st.lists(ids, max_size=3),
+    camt054=st.booleans(),
+    secrets=st.lists(webhook_secrets, min_size=1, max_size=2),
+    status=st.sampled_from(SubscriptionStatus),
+    created_at=aware,
+    updated_at=aware,
+)
+BY_MODEL[WebhookDelivery] = st.builds(
+    WebhookDelivery,
+    subscription_id=subscription_ids,
+    delivery_id=texts,
+    event_id=texts,
+    event_type=texts,
+    subject=texts,
+    topic=st.sampled_from(["finance.events", "insurance.claims"]),
+    partition=st.integers(0, 11),
+    offset=st.integers(0, 2**40),
+    attempt=st.integers(1, 20),
+    outcome=st.sampled_from(DeliveryOutcome),
+    status_code=st.none() | st.integers(100, 599),
+    at=aware,
+    next_attempt_at=st.none() | aware,
+)

@@ -29,6 +29,8 @@ from tradelane.contracts import (
     Policy,
     ShipmentBooking,
     ShipmentEvent,
+    WebhookDelivery,
+    WebhookSubscription,
 )
 from tradelane.contracts.readings import DEVICE_ID_PATTERN
 
@@ -77,6 +79,12 @@ INSURANCE_COMMANDS = KafkaTopic(
     "insurance.commands", 12, "delete", ClaimDecision, "shipment_id", retention_ms=-1
 )
 FX_RATES = KafkaTopic("fx.rates", 1, "compact", FxRate, "BASE/QUOTE")
+WEBHOOKS_SUBSCRIPTIONS = KafkaTopic(
+    "webhooks.subscriptions", 3, "compact", WebhookSubscription, "subscription_id"
+)
+WEBHOOKS_DELIVERIES = KafkaTopic(
+    "webhooks.deliveries", 3, "delete", WebhookDelivery, "subscription_id", 30 * DAY_MS
+)
 
 KAFKA_TOPICS: tuple[KafkaTopic, ...] = (
     TRACKER_READINGS,
@@ -92,6 +100,8 @@ KAFKA_TOPICS: tuple[KafkaTopic, ...] = (
     INSURANCE_CLAIMS,
     INSURANCE_COMMANDS,
     FX_RATES,
+    WEBHOOKS_SUBSCRIPTIONS,
+    WEBHOOKS_DELIVERIES,
 )
 
 

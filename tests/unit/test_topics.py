@@ -35,6 +35,8 @@ def test_every_topic_named_by_the_architecture_is_declared() -> None:
         "insurance.claims",
         "insurance.commands",
         "fx.rates",
+        "webhooks.subscriptions",
+        "webhooks.deliveries",
     }
 
 
@@ -45,6 +47,7 @@ def test_registries_are_compacted_and_streams_are_not() -> None:
         "finance.facilities",
         "insurance.policies",
         "fx.rates",
+        "webhooks.subscriptions",
     }
 
 

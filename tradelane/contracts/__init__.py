@@ -88,6 +88,14 @@ from tradelane.contracts.shipments import (
     ShipmentBooking,
     TransportMode,
 )
+from tradelane.contracts.webhooks import (
+    DeliveryOutcome,
+    SubscriberRole,
+    SubscriptionStatus,
+    WebhookDelivery,
+    WebhookSecret,
+    WebhookSubscription,
+)
 
 ShipmentEvent = Envelope[ShipmentEventData]
 """The value of ``shipments.events``: a CloudEvents envelope around one shipment event."""
@@ -109,6 +117,8 @@ ALL_CONTRACTS: dict[str, type[BaseModel]] = {
     "kafka.finance.events.v1": FinanceEvent,
     "kafka.finance.commands.v1": FinanceCommand,
     "kafka.finance.ledger.v1": LedgerEntry,
+    "kafka.webhooks.subscriptions.v1": WebhookSubscription,
+    "kafka.webhooks.deliveries.v1": WebhookDelivery,
 }
 """Every contract by a stable export name: ``{transport}.{topic or payload}.v{version}``."""
 
@@ -138,6 +148,7 @@ __all__ = [
     "DeadLetterReason",
     "Decision",
     "DelayPredicted",
+    "DeliveryOutcome",
     "DeviationEnded",
     "DeviationStarted",
     "DeviceState",
@@ -175,6 +186,8 @@ __all__ = [
     "ShipmentStatus",
     "ShockDetected",
     "SourceFormat",
+    "SubscriberRole",
+    "SubscriptionStatus",
     "TamperDetected",
     "TrackerReading",
     "TrackerResumed",
@@ -183,6 +196,9 @@ __all__ = [
     "Trigger",
     "TriggerKind",
     "UtcDatetime",
+    "WebhookDelivery",
+    "WebhookSecret",
+    "WebhookSubscription",
     "claim_event_type",
     "shipment_event_type",
 ]
