@@ -30,6 +30,8 @@ from api.problems import install, problem_response, problem_responses
 from api.projection import ReadModel
 from api.service import ApiState
 from api.settings import ApiSettings
+from api.webhooks import routes as routes_webhooks
+from api.webhooks.store import SubscriptionStore
 from tradelane import __version__
 from tradelane.asyncapi import asyncapi_document
 from tradelane.settings import InfluxSettings, KafkaSettings
@@ -51,6 +53,7 @@ def build_state(
     """The production wiring: keys from settings, a Kafka follower, InfluxDB history and the
     finance readers."""
     from api.finance_reads import FinanceReads
+    from api.webhooks.store import KafkaSubscriptionStore
 
     settings = settings or ApiSettings()
     kafka = kafka or KafkaSettings()
@@ -65,6 +68,7 @@ def build_state(
         finance=FinanceReads(kafka),
     )
     state.consumer = ReadModelConsumer(kafka, model, hub, settings.readings_lookback_s)
+    state.webhooks = KafkaSubscriptionStore(kafka)
     return state
 
 
@@ -76,6 +80,19 @@ async def follow(consumer: ReadModelConsumer, stop: asyncio.Event, retry_s: floa
             await consumer.run(stop)
         except Exception:
             log.exception("the Kafka follower failed; restarting in %.0f s", retry_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), retry_s)
+
+
+async def _follow_webhooks(
+    store: SubscriptionStore, stop: asyncio.Event, retry_s: float = 5.0
+) -> None:
+    """Follow the webhook topics until stopped, restarting after a Kafka failure."""
+    while not stop.is_set():
+        try:
+            await store.run(stop)
+        except Exception:
+            log.exception("the webhook subscription follower failed; restarting in %.0f s", retry_s)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), retry_s)
 
@@ -99,11 +116,14 @@ def create_app(state: ApiState | None = None) -> FastAPI:
             watcher = asyncio.create_task(mark_ready())
         else:
             api_state.ready.set()
+        hooks: asyncio.Task[None] | None = None
+        if api_state.webhooks is not None:
+            hooks = asyncio.create_task(_follow_webhooks(api_state.webhooks, api_state.stop))
         try:
             yield
         finally:
             api_state.stop.set()
-            for t in (watcher, task):
+            for t in (watcher, task, hooks):
                 if t is not None:
                     t.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -122,6 +142,7 @@ def create_app(state: ApiState | None = None) -> FastAPI:
     app.include_router(routes_shipments.router)
     app.include_router(routes_finance.router)
     app.include_router(routes_live.router)
+    app.include_router(routes_webhooks.router)
 
     @app.get("/healthz", response_model=Health, tags=["health"])
     def healthz() -> Health:

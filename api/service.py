@@ -16,6 +16,7 @@ from api.hub import Hub
 from api.models import CalendarOut, LedgerOut
 from api.projection import ReadModel
 from api.settings import ApiSettings
+from api.webhooks.store import SubscriptionStore
 
 
 class FinanceReader(Protocol):
@@ -33,5 +34,6 @@ class ApiState:
     history: History | None
     finance: FinanceReader | None
     consumer: ReadModelConsumer | None = None
+    webhooks: SubscriptionStore | None = None
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
