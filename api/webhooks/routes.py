@@ -33,7 +33,7 @@ from api.webhooks.store import SubscriptionStore
 from tradelane.contracts.webhooks import SubscriberRole, WebhookSubscription
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
-ERRORS = problem_responses(401, 404, 422, 503)
+ERRORS = problem_responses(400, 401, 404, 422, 503)
 
 
 def _store(api: ApiState) -> SubscriptionStore:

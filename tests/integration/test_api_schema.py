@@ -27,6 +27,7 @@ from api.hub import Hub
 from api.projection import ReadModel, apply
 from api.service import ApiState
 from api.settings import ApiSettings
+from api.webhooks.store import SubscriptionStore
 from tests.unit.api import records
 from tradelane.settings import InfluxSettings, KafkaSettings
 
@@ -45,6 +46,7 @@ def _app_state() -> ApiState:
         hub=Hub(model, 100),
         history=History(InfluxSettings()),
         finance=FinanceReads(KafkaSettings()),
+        webhooks=SubscriptionStore(),  # in memory: generated subscriptions stay out of Kafka
     )
 
 

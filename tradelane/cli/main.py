@@ -22,6 +22,7 @@ from tradelane.cli import (
     simulate_cmd,
     sink_cmd,
     topics_cmd,
+    webhooks_cmd,
     worker_cmd,
 )
 from tradelane.services.process import ServiceError
@@ -63,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
         ledger_cmd,
         finance_cmd,
         api_cmd,
+        webhooks_cmd,
     ):
         module.register(sub)
     return parser

@@ -1,0 +1,132 @@
+"""``tradelane webhooks``: deliver finance, claim and shipment events to subscribers' URLs
+(see api/webhooks/worker.py and docs/webhooks.md)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the kernel imports api only lazily, inside the command
+    from api.webhooks.worker import Replay
+
+HELP = """\
+Deliver finance.events, insurance.claims and shipments.events to the webhook subscriptions in
+webhooks.subscriptions (managed through the API: /api/v1/webhooks), as CloudEvents 1.0 JSON
+signed per Standard Webhooks. Runs in its own consumer group, so receivers never slow the
+pipeline. At-least-once: retries with exponential backoff and jitter (TRADELANE_WEBHOOKS_*),
+in order per subject; after the retry limit the subscription is disabled and an ALERT line is
+logged. Every attempt goes to the delivery log, webhooks.deliveries.
+
+--replay SUBSCRIPTION_ID redelivers one subscription's events from --since (a time) or
+--from-offset TOPIC:PARTITION:OFFSET (repeatable) up to the current end, then exits; receivers
+see the same webhook-id as the first time and can de-duplicate.
+"""
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "webhooks",
+        help="deliver events to webhook subscribers (signed CloudEvents), or replay them",
+        description=HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--group", help="consumer group (default TRADELANE_WEBHOOKS_GROUP_ID)")
+    p.add_argument("--replay", metavar="SUBSCRIPTION_ID", help="replay one subscription")
+    p.add_argument(
+        "--since",
+        type=datetime.fromisoformat,
+        metavar="TIME",
+        help="replay from this ISO 8601 time (with a zone, e.g. 2026-03-01T00:00:00Z)",
+    )
+    p.add_argument(
+        "--from-offset",
+        action="append",
+        default=[],
+        metavar="TOPIC:PARTITION:OFFSET",
+        help="replay this partition from this offset (repeatable)",
+    )
+    p.add_argument(
+        "--stats-interval",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="print a stats line this often (0: never)",
+    )
+    p.set_defaults(handler=_webhooks)
+
+
+def parse_offset(text: str) -> tuple[tuple[str, int], int]:
+    """``finance.events:3:120`` → ((``finance.events``, 3), 120)."""
+    from api.webhooks.audience import DELIVERED_TOPICS
+    from tradelane.services.process import ServiceError
+
+    topic, _, rest = text.rpartition(":")
+    topic, _, partition = topic.rpartition(":")
+    if topic not in DELIVERED_TOPICS or not partition.isdigit() or not rest.isdigit():
+        raise ServiceError(
+            f"--from-offset wants TOPIC:PARTITION:OFFSET with TOPIC one of "
+            f"{', '.join(DELIVERED_TOPICS)}; got {text!r}"
+        )
+    return (topic, int(partition)), int(rest)
+
+
+def _replay(args: argparse.Namespace) -> Replay | None:
+    from api.webhooks.worker import Replay
+    from tradelane.services.process import ServiceError
+
+    if args.replay is None:
+        if args.since is not None or args.from_offset:
+            raise ServiceError("--since and --from-offset need --replay SUBSCRIPTION_ID")
+        return None
+    if (args.since is None) == (not args.from_offset):
+        raise ServiceError("--replay needs exactly one of --since or --from-offset")
+    if args.since is not None and args.since.tzinfo is None:
+        raise ServiceError("--since needs a zone, e.g. 2026-03-01T00:00:00Z")
+    offsets = dict(parse_offset(o) for o in args.from_offset) or None
+    return Replay(args.replay, since=args.since, offsets=offsets)
+
+
+def _webhooks(args: argparse.Namespace) -> int:
+    replay = _replay(args)
+    return asyncio.run(_run(args.group, replay, args.stats_interval))
+
+
+async def _run(group: str | None, replay: Replay | None, stats_interval: float) -> int:
+    from api.webhooks.settings import WebhookSettings
+    from api.webhooks.worker import WebhookWorker
+    from tradelane.cli.running import run_until_signalled
+    from tradelane.settings import KafkaSettings
+
+    kafka = KafkaSettings()
+    settings = WebhookSettings()
+    if group is not None:
+        settings = settings.model_copy(update={"group_id": group})
+    worker = WebhookWorker(kafka, settings, replay=replay)
+
+    def announce() -> str:
+        what = (
+            f"replaying {replay.subscription_id}"
+            if replay
+            else f"group {settings.group_id}, new groups start at the {settings.start} offsets"
+        )
+        return (
+            f"webhooks: {kafka.bootstrap_servers}, {len(worker.book.subscriptions)} "
+            f"subscriptions, {what}"
+        )
+
+    def stats_line(_interval: float) -> str:
+        s = worker.stats
+        return (
+            f"  events {s.events_read:,}  delivered {s.delivered:,}  failed attempts "
+            f"{s.failed_attempts:,}  gave up {s.gave_up}  pending {len(worker.lanes)}"
+        )
+
+    await run_until_signalled(worker.run, worker.ready, announce, stats_line, stats_interval)
+    s = worker.stats
+    print(
+        f"webhooks stopped: {s.delivered} delivered, {s.failed_attempts} failed attempts, "
+        f"{s.gave_up} given up, {s.skipped} skipped, {s.unreadable} unreadable records"
+    )
+    return 0
