@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -31,6 +32,7 @@ import aiohttp
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from api.webhooks.audience import DELIVERED_TOPICS, Directory, recipients
+from api.webhooks.camt054 import CAMT_TYPES, notice_event
 from api.webhooks.delivery import Delivery, EventHead, delivery_id, request_headers
 from api.webhooks.lifecycle import active_secrets, disabled
 from api.webhooks.offsets import OffsetTracker
@@ -150,7 +152,8 @@ class WebhookWorker:
         return subs
 
     def route(self, topic: str, partition: int, offset: int, value: bytes | None) -> int:
-        """Queue one event for every subscription that receives it; return how many."""
+        """Queue one event for every subscription that receives it (and its camt.054 notice
+        for those that asked); return how many deliveries were queued."""
         self.stats.events_read += 1
         tp = (topic, partition)
         try:
@@ -160,22 +163,35 @@ class WebhookWorker:
             self.offsets.read(tp, offset, 0)
             return 0
         targets = recipients(self.directory, self._subscriptions(), topic, head.type, head.subject)
-        self.offsets.read(tp, offset, len(targets))
-        now = self.clock()
+        body = value or b""
+        notice: bytes | None = None
+        if head.type in CAMT_TYPES and any(s.camt054 for s in targets):
+            with contextlib.suppress(ValueError):
+                notice = notice_event(json.loads(body))
+        deliveries: list[Delivery] = []
         for sub in targets:
-            delivery = Delivery(
-                subscription_id=sub.subscription_id,
-                delivery_id=delivery_id(head.id, sub.subscription_id),
-                event_id=head.id,
-                event_type=head.type,
-                subject=head.subject,
-                topic=topic,
-                partition=partition,
-                offset=offset,
-                body=value or b"",
-            )
-            self.lanes.push((sub.subscription_id, head.subject), delivery, now)
-        return len(targets)
+            bodies = [(head.id, body)]
+            if sub.camt054 and notice is not None:
+                bodies.append((json.loads(notice)["id"], notice))
+            for event_id, payload in bodies:
+                deliveries.append(
+                    Delivery(
+                        subscription_id=sub.subscription_id,
+                        delivery_id=delivery_id(event_id, sub.subscription_id),
+                        event_id=event_id,
+                        event_type=head.type,
+                        subject=head.subject,
+                        topic=topic,
+                        partition=partition,
+                        offset=offset,
+                        body=payload,
+                    )
+                )
+        self.offsets.read(tp, offset, len(deliveries))
+        now = self.clock()
+        for delivery in deliveries:
+            self.lanes.push((delivery.subscription_id, head.subject), delivery, now)
+        return len(deliveries)
 
     # --- attempts ------------------------------------------------------------------------
 
