@@ -145,7 +145,9 @@ def install(app: faust.App, app_id: str, registries: Registries, ready: asyncio.
                 await _send_finance(outputs, key, finance_out, ledger_out)
             state, outputs = pledge_engine.apply(state, item)
             await _send_finance(outputs, key, finance_out, ledger_out)
-            facilities[key] = pledge_cache.put(key, dump_state(state).encode(), state)
+            fresh = pledge_cache.put(key, dump_state(state).encode(), state)
+            if fresh != raw:  # an input that changed nothing writes no changelog record
+                facilities[key] = fresh
 
     @app.agent(insurance_in)
     async def insurance(stream: Any) -> None:
@@ -177,7 +179,9 @@ def install(app: faust.App, app_id: str, registries: Registries, ready: asyncio.
                     await finance_commands.send(
                         key=command.subject.encode(), value=command.model_dump_json().encode()
                     )
-            policies[key] = insurance_cache.put(key, state.model_dump_json().encode(), state)
+            fresh = insurance_cache.put(key, state.model_dump_json().encode(), state)
+            if fresh != raw:
+                policies[key] = fresh
 
 
 class _StateCache(Generic[S]):

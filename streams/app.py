@@ -27,6 +27,7 @@ from typing import Any
 
 import faust
 from aiokafka import AIOKafkaConsumer
+from faust.transport.producer import ProducerBuffer
 from pydantic import BaseModel, ValidationError
 
 from streams.core import new_state, step
@@ -38,6 +39,8 @@ from tradelane.contracts import IngestedReading, IngestedStatus, ShipmentBooking
 from tradelane.settings import KafkaSettings
 from tradelane.topics import (
     DAY_MS,
+    FINANCE_COMMANDS,
+    INSURANCE_COMMANDS,
     SHIPMENTS_EVENTS,
     TRACKER_READINGS,
     TRACKER_STATUS,
@@ -47,6 +50,7 @@ from tradelane.topics import (
 log = logging.getLogger(__name__)
 
 PARTITIONS = SHIPMENTS_EVENTS.partitions
+PRODUCER_BUFFER_MESSAGES = 20_000
 Extension = Callable[[faust.App, str, Registries, asyncio.Event], None]
 """Adds agents to the worker's app (e.g. ``finance.agents.install``), sharing its registries."""
 BOOKING, READING, STATUS = b"B", b"R", b"S"
@@ -70,6 +74,11 @@ def create_app(
     extensions: Sequence[Extension] = (),
 ) -> faust.App:
     """Build the worker's faust app (not started)."""
+    # faust stalls every agent once 100 table writes wait to be produced, and drains them one
+    # wait of up to 0.1 s at a time: with the pledge and insurance tables that capped the
+    # worker at a few hundred readings/s with its CPU mostly idle. Table writes are produced
+    # in order either way; a longer queue costs only memory.
+    ProducerBuffer.max_messages = PRODUCER_BUFFER_MESSAGES
     datadir = Path(".tradelane") / "faust" / app_id
     datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(
@@ -241,11 +250,14 @@ async def prepare(kafka: KafkaSettings, app_id: str, from_now: bool = False) -> 
 
     ``from_now``: a group that has never committed starts at the current end of the input
     topics instead of replaying their history (committed explicitly, so nothing produced after
-    this call is skipped)."""
+    this call is skipped): the readings and statuses, and the inputs of the pledge and
+    insurance engines (shipment events and commands), which a fresh group would otherwise
+    replay through both engines before it reached the present."""
     await ensure_topics(kafka)
     await ensure_topics(kafka, internal_topics(app_id))
     if from_now:
-        await _start_at_end(kafka, app_id, (TRACKER_READINGS.name, TRACKER_STATUS.name))
+        inputs = (TRACKER_READINGS, TRACKER_STATUS, SHIPMENTS_EVENTS, FINANCE_COMMANDS)
+        await _start_at_end(kafka, app_id, (*(t.name for t in inputs), INSURANCE_COMMANDS.name))
 
 
 async def _start_at_end(kafka: KafkaSettings, group: str, topics: tuple[str, ...]) -> None:

@@ -17,6 +17,9 @@ machine's conditions, and with --json write the same figures for run-to-run comp
            then p50/p95/p99 reading -> event latency at a steady --latency-rate
   sink     preloads readings on a private topic, then the sink writes them to InfluxDB;
            reports points/s
+  pipeline simulator-like MQTT publisher -> bridge -> Kafka -> worker (+ finance, insurance,
+           sink) at rising --rates: lag, publish -> event latency per output topic, CPU per
+           process, and a pass-through baseline
   recovery a worker rebuilds a --shipments table (100,000) from its changelog; reports the
            seconds from its start to an event that needs the recovered state, less startup
   api      live-feed fan-out: a fresh 'tradelane api' process, --clients WebSocket clients,
@@ -76,6 +79,34 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     api.add_argument("--duration", type=float, default=20.0, help="seconds (default 20)")
     api.add_argument("--json", type=Path, metavar="FILE", help="also write figures as JSON")
     api.set_defaults(handler=_bench_api)
+    pipe = which.add_parser(
+        "pipeline",
+        help="the whole chain end to end: sustained readings/s, latency per topic, baseline",
+        description="Starts a bridge, a worker (with the pledge and insurance engines) and, "
+        "when InfluxDB answers, the sink; publishes readings over MQTT at each --rates step "
+        "to fresh pledged and insured shipments; prints per step the worker's lag, "
+        "publish -> event latency on shipments.events, finance.events and insurance.claims, "
+        "and CPU per process; and a pass-through MQTT -> Kafka baseline with the ratio.",
+    )
+    pipe.add_argument(
+        "--rates",
+        default="250,500,1000,1500",
+        help="comma-separated readings/s, one step each (default %(default)s)",
+    )
+    pipe.add_argument(
+        "--step-seconds", type=float, default=20.0, help="seconds per step (default 20)"
+    )
+    pipe.add_argument(
+        "--shipments-per-step", type=int, default=100, help="fresh shipments per step (100)"
+    )
+    pipe.add_argument(
+        "--baseline-readings", type=int, default=20_000, help="baseline size (default 20000)"
+    )
+    pipe.add_argument(
+        "--no-sink", action="store_true", help="leave the InfluxDB sink out of the chain"
+    )
+    pipe.add_argument("--json", type=Path, metavar="FILE", help="also write figures as JSON")
+    pipe.set_defaults(handler=_bench_pipeline)
     recovery = which.add_parser(
         "recovery",
         help="how long a worker takes to recover a big shipment table from its changelog",
@@ -88,6 +119,29 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     recovery.add_argument("--json", type=Path, metavar="FILE", help="also write figures as JSON")
     recovery.set_defaults(handler=_bench_recovery)
+
+
+def _bench_pipeline(args: argparse.Namespace) -> int:
+    from finance.bench_pipeline import bench_pipeline
+    from tradelane.services.process import ServiceError
+
+    try:
+        rates = [float(r) for r in args.rates.split(",") if r.strip()]
+    except ValueError as exc:
+        raise ServiceError(f"--rates: comma-separated numbers, got {args.rates!r}") from exc
+    if not rates or min(rates) <= 0 or args.step_seconds <= 0 or args.shipments_per_step < 1:
+        raise ServiceError("--rates must be > 0, --step-seconds > 0, --shipments-per-step >= 1")
+    if args.baseline_readings < 1000:
+        raise ServiceError("--baseline-readings must be >= 1000")
+    bench_pipeline(
+        rates,
+        args.step_seconds,
+        args.shipments_per_step,
+        args.baseline_readings,
+        args.json,
+        sink=not args.no_sink,
+    )
+    return 0
 
 
 def _bench_recovery(args: argparse.Namespace) -> int:

@@ -37,8 +37,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--from-now",
         action="store_true",
-        help="a new --app-id starts at the current end of tracker.readings instead "
-        "of replaying its history (no effect on a group that has committed)",
+        help="a new --app-id starts at the current end of its inputs (tracker.readings, "
+        "tracker.status, shipments.events, finance.commands, insurance.commands) instead of "
+        "replaying their history (no effect on a group that has committed)",
     )
     p.add_argument(
         "--no-finance",

@@ -1,0 +1,504 @@
+"""``tradelane bench pipeline``: the whole chain on the running services, end to end.
+
+Processes: a bridge, a worker (shipment state, pledge and insurance engines) and, when an
+InfluxDB answers, the telemetry sink, each started fresh on its own ids. The bench itself
+plays the trackers: it publishes readings over MQTT (QoS 1) at a series of steady rates, each
+step to its own fresh shipments, all pledged to one demo credit line and insured.
+
+Every shipment's first reading lies off its origin (departure → a drawdown on
+``finance.events``) and every tenth reading is a 20 g shock (``shock_detected`` on
+``shipments.events``; the first also raises a claim on ``insurance.claims``). The bench keeps
+the moment it published each reading and reads the three topics: an event's latency is its
+record timestamp (set by the producing process) less the publish moment of the reading that
+caused it.
+
+Per step it also samples the worker's consumer lag on ``tracker.readings`` at the start and
+end; a rate is *sustained* when the lag at the end is under two seconds of input. Before the
+pipeline runs, a pass-through baseline (MQTT → a forwarder with no validation → Kafka → a
+consumer, in this process) measures the raw plumbing at full speed, and the report gives
+the ratio of the highest sustained pipeline rate to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from finance.demo_publish import publish_demo_terms
+from ingest.bench import cpu_seconds, machine
+from streams.bench import percentile
+from tradelane.admin import ensure_topics, topic_partitions
+from tradelane.contracts import (
+    Cargo,
+    ClaimEvent,
+    ConditionProfile,
+    Gps,
+    Leg,
+    Money,
+    Place,
+    PlaceKind,
+    ProfileKind,
+    ShipmentBooking,
+    ShipmentEvent,
+    ShockDetected,
+    TrackerReading,
+    TransportMode,
+)
+from tradelane.contracts.finance import DrawdownExecuted, FinanceEvent
+from tradelane.mqtt import make_client
+from tradelane.settings import InfluxSettings, KafkaSettings, MqttSettings
+from tradelane.topics import (
+    FINANCE_EVENTS,
+    INSURANCE_CLAIMS,
+    SHIPMENTS_EVENTS,
+    SHIPMENTS_REGISTRY,
+    TRACKER_READINGS,
+    KafkaTopic,
+    readings_topic,
+)
+
+ORIGIN = Place(locode="CNSHA", name="Shanghai", kind=PlaceKind.SEAPORT, lat=31.23, lon=121.47)
+DESTINATION = Place(locode="NLRTM", name="Rotterdam", kind=PlaceKind.SEAPORT, lat=51.95, lon=4.14)
+AT_SEA = (30.5, 122.6)
+SHOCK_EVERY = 10
+
+
+@dataclass
+class StepFigures:
+    rate_per_s: float
+    seconds: float
+    published: int
+    lag_start: int
+    lag_end: int
+    sustained: bool
+    latency_ms: dict[str, dict[str, float]] = field(default_factory=dict)
+    cpu_percent: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class PipelineFigures:
+    baseline_per_s: float
+    sustained_per_s: float
+    ratio: float
+    steps: list[StepFigures]
+    machine: dict[str, object] = field(default_factory=machine)
+
+    def text(self) -> str:
+        lines = [
+            f"pass-through baseline (MQTT -> forwarder -> Kafka -> consumer): "
+            f"{self.baseline_per_s:,.0f} readings/s",
+        ]
+        for s in self.steps:
+            lat = "; ".join(
+                f"{topic} p50 {v['p50']:.0f} / p95 {v['p95']:.0f} / p99 {v['p99']:.0f} ms "
+                f"(n={v['n']:.0f})"
+                for topic, v in s.latency_ms.items()
+            )
+            cpu = ", ".join(f"{k} {v:.0f}%" for k, v in s.cpu_percent.items())
+            lines.append(
+                f"{s.rate_per_s:>6,.0f}/s for {s.seconds:.0f} s: lag {s.lag_start:,} -> "
+                f"{s.lag_end:,} ({'sustained' if s.sustained else 'falling behind'})\n"
+                f"        latency: {lat}\n        CPU (100% = one core): {cpu}"
+            )
+        lines.append(
+            f"highest sustained rate: {self.sustained_per_s:,.0f} readings/s = "
+            f"{self.ratio:.2f} x the baseline"
+        )
+        lines.append(f"machine: {self.machine}")
+        return "\n".join(lines)
+
+
+def _booking(shipment: str, device: str, booked: datetime) -> ShipmentBooking:
+    return ShipmentBooking(
+        shipment_id=shipment,
+        shipper="bench-shipper",
+        consignee="bench-consignee",
+        origin=ORIGIN,
+        destination=DESTINATION,
+        legs=[
+            Leg(
+                mode=TransportMode.SEA,
+                origin=ORIGIN,
+                destination=DESTINATION,
+                planned_departure=booked,
+                planned_arrival=booked + timedelta(days=30),
+            )
+        ],
+        cargo=Cargo(
+            description="bench cargo",
+            hs_code="030617",
+            quantity=1,
+            value=Money(amount=Decimal("100000"), currency="USD"),
+        ),
+        condition=ConditionProfile(kind=ProfileKind.CHILLED, temp_min_c=2, temp_max_c=8),
+        trackers=[device],
+        booked_at=booked,
+    )
+
+
+def _reading(device: str, seq: int) -> bytes:
+    shock = 20.0 if seq % SHOCK_EVERY == SHOCK_EVERY - 1 else 0.5
+    return (
+        TrackerReading(
+            device_id=device,
+            seq=seq,
+            ts=datetime.now(UTC).replace(microsecond=0),
+            gps=Gps(lat=AT_SEA[0], lon=AT_SEA[1], speed_kmh=30),
+            temperature_c=5.0,
+            shock_g=shock,
+            battery_pct=90,
+        )
+        .model_dump_json()
+        .encode()
+    )
+
+
+class _Publisher:
+    """One paho client (network loop in its thread) publishing at QoS 1."""
+
+    def __init__(self, settings: MqttSettings, client_id: str) -> None:
+        self.client = make_client(settings, client_id)
+        self.client.max_inflight_messages_set(5000)
+        self.client.max_queued_messages_set(0)
+        self.client.connect(settings.host, settings.port, keepalive=30)
+        self.client.loop_start()
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        self.client.publish(topic, payload, qos=1)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def _start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "tradelane.cli.main", *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=dict(os.environ),
+        )
+
+
+async def _wait_for(log: Path, text: str, proc: subprocess.Popen[bytes], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while text not in await asyncio.to_thread(log.read_text, errors="replace"):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            tail = (await asyncio.to_thread(log.read_text, errors="replace"))[-2000:]
+            raise RuntimeError(f"{proc.args!r} did not start:\n{tail}")
+        await asyncio.sleep(0.1)  # polling a child's log under a deadline
+
+
+async def _lag(kafka: KafkaSettings, group: str) -> int:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=kafka.bootstrap_servers, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        tps = await topic_partitions(consumer, TRACKER_READINGS.name)
+        ends = await consumer.end_offsets(tps)
+        lag = 0
+        for tp in tps:
+            lag += ends[tp] - (await consumer.committed(tp) or 0)
+        return lag
+    finally:
+        await consumer.stop()
+
+
+async def baseline(
+    kafka: KafkaSettings, mqtt_settings: MqttSettings, run: str, count: int
+) -> float:
+    """Raw plumbing at full speed: readings/s from the first publish to the last consumed."""
+    topic = KafkaTopic(f"bench-baseline-{run}", 12, "delete", ShipmentBooking, "device_id")
+    await ensure_topics(kafka, (topic,), with_configs=False)
+    loop = asyncio.get_running_loop()
+    inbox: asyncio.Queue[tuple[bytes, bytes]] = asyncio.Queue()
+    forwarder = make_client(mqtt_settings, f"bench-fwd-{run}")
+
+    def on_message(_c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        device = msg.topic.rsplit("/", 2)[-2].encode()
+        loop.call_soon_threadsafe(inbox.put_nowait, (device, bytes(msg.payload)))
+
+    subscribed = threading.Event()
+    forwarder.on_message = on_message
+    forwarder.on_subscribe = lambda *_a: subscribed.set()
+    forwarder.connect(mqtt_settings.host, mqtt_settings.port)
+    forwarder.loop_start()
+    forwarder.subscribe(f"bench-baseline/{run}/+/readings", qos=1)
+    await asyncio.to_thread(subscribed.wait, 10)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers, linger_ms=5)
+    consumer = AIOKafkaConsumer(
+        topic.name, bootstrap_servers=kafka.bootstrap_servers, auto_offset_reset="earliest"
+    )
+    await producer.start()
+    await consumer.start()
+
+    async def forward() -> None:
+        while True:
+            device, payload = await inbox.get()
+            await producer.send(topic.name, payload, key=device)
+
+    task = asyncio.create_task(forward())
+    publisher = _Publisher(mqtt_settings, f"bench-basepub-{run}")
+    try:
+        started = time.perf_counter()
+        for i in range(count):
+            device = f"bb-{run}-{i % 200}"
+            publisher.publish(f"bench-baseline/{run}/{device}/readings", _reading(device, i))
+            if i % 500 == 499:
+                await asyncio.sleep(0)  # let the forwarder run in this same process
+        seen = 0
+        deadline = started + 300
+        while seen < count and time.perf_counter() < deadline:
+            for batch in (await consumer.getmany(timeout_ms=200)).values():
+                seen += len(batch)
+        return seen / (time.perf_counter() - started)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        publisher.close()
+        forwarder.loop_stop()
+        forwarder.disconnect()
+        await producer.stop()
+        await consumer.stop()
+
+
+class _Latencies:
+    """Follows the three output topics and pairs each event with its reading's publish time."""
+
+    def __init__(self, kafka: KafkaSettings, facility: str) -> None:
+        self.kafka = kafka
+        self.facility = facility
+        self.sent: dict[tuple[str, int], float] = {}
+        self.device_of: dict[str, str] = {}
+        self.samples: dict[str, list[tuple[float, float]]] = defaultdict(list)
+        """topic → (publish moment, latency s)."""
+        self.tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        for topic in (SHIPMENTS_EVENTS.name, FINANCE_EVENTS.name, INSURANCE_CLAIMS.name):
+            consumer = AIOKafkaConsumer(
+                topic, bootstrap_servers=self.kafka.bootstrap_servers, auto_offset_reset="latest"
+            )
+            await consumer.start()
+            await consumer.getmany(timeout_ms=500)
+            self.tasks.append(asyncio.create_task(self._follow(topic, consumer)))
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def _cause(self, topic: str, value: bytes) -> tuple[str, int] | None:
+        if topic == SHIPMENTS_EVENTS.name:
+            if b'"shock_detected"' not in value:
+                return None
+            event = ShipmentEvent.model_validate_json(value)
+            if not isinstance(event.data, ShockDetected):
+                return None
+            ref = event.data.evidence.readings[0]
+            return ref.device_id, ref.seq
+        if topic == FINANCE_EVENTS.name:
+            if b'"drawdown_executed"' not in value:
+                return None
+            finance = FinanceEvent.model_validate_json(value)
+            if not isinstance(finance.data, DrawdownExecuted) or finance.subject != self.facility:
+                return None
+            device = self.device_of.get(finance.data.shipment_id)
+            return (device, 0) if device else None
+        if b'"claim_raised"' not in value:
+            return None
+        claim = ClaimEvent.model_validate_json(value)
+        device = self.device_of.get(claim.data.shipment_id)
+        return (device, SHOCK_EVERY - 1) if device else None
+
+    async def _follow(self, topic: str, consumer: AIOKafkaConsumer) -> None:
+        try:
+            while True:
+                for batch in (await consumer.getmany(timeout_ms=200)).values():
+                    for record in batch:
+                        cause = self._cause(topic, record.value)
+                        at = self.sent.get(cause) if cause else None
+                        if at is not None:
+                            self.samples[topic].append((at, record.timestamp / 1000 - at))
+        finally:
+            await consumer.stop()
+
+    def summary(self, start: float, end: float) -> dict[str, dict[str, float]]:
+        out: dict[str, dict[str, float]] = {}
+        for topic, samples in sorted(self.samples.items()):
+            ms = [1000 * lat for at, lat in samples if start <= at < end]
+            if ms:
+                out[topic] = {
+                    "n": len(ms),
+                    "p50": round(percentile(ms, 0.5), 1),
+                    "p95": round(percentile(ms, 0.95), 1),
+                    "p99": round(percentile(ms, 0.99), 1),
+                    "max": round(max(ms), 1),
+                }
+        return out
+
+
+async def _warm_up(publisher: _Publisher, latencies: _Latencies, device: str) -> None:
+    """Until one reading has gone all the way through: a fresh worker first reads the
+    registries to their end and joins its group, and the clock must not run meanwhile."""
+    print("Warming up: waiting for a first event through the whole chain ...", flush=True)
+    for seq in range(SHOCK_EVERY):
+        latencies.sent[(device, seq)] = time.time()
+        publisher.publish(readings_topic(device), _reading(device, seq))
+    shock_sent = latencies.sent[(device, SHOCK_EVERY - 1)]
+    deadline = time.monotonic() + 300
+    while not any(at == shock_sent for at, _ in latencies.samples[SHIPMENTS_EVENTS.name]):
+        if time.monotonic() > deadline:
+            raise RuntimeError("no event came through the pipeline within 5 minutes")
+        await asyncio.sleep(0.2)  # polling the followers' samples under a deadline
+    print("  warm", flush=True)
+
+
+async def run_pipeline(
+    rates: list[float],
+    step_s: float,
+    shipments_per_step: int,
+    baseline_count: int,
+    tmp: Path,
+    sink: bool = True,
+) -> PipelineFigures:
+    kafka, mqtt_settings = KafkaSettings(), MqttSettings()
+    run = uuid.uuid4().hex[:8]
+    print(f"Baseline: {baseline_count:,} readings through a pass-through forwarder ...", flush=True)
+    base = await baseline(kafka, mqtt_settings, run, baseline_count)
+    print(f"  {base:,.0f} readings/s", flush=True)
+
+    app_id, facility = f"bench-pipe-{run}", f"fac-bench-{run}"
+    booked = datetime.now(UTC).replace(microsecond=0)
+    plan = [
+        [(f"bp-{run}-s{k}-{i}", f"bp-{run}-s{k}-{i}-t") for i in range(shipments_per_step)]
+        for k in range(len(rates))
+    ]
+    warm = (f"bp-{run}-warm", f"bp-{run}-warm-t")
+    bookings = [_booking(s, d, booked) for step in [*plan, [warm]] for s, d in step]
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers, acks="all")
+    await producer.start()
+    try:
+        for b in bookings:
+            await producer.send(
+                SHIPMENTS_REGISTRY.name, b.model_dump_json().encode(), key=b.shipment_id.encode()
+            )
+        await producer.flush()
+    finally:
+        await producer.stop()
+    print(await publish_demo_terms(kafka, bookings, facility, insure=True), flush=True)
+
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    logs = {name: tmp / f"{name}.log" for name in ("bridge", "worker", "sink")}
+    procs["worker"] = _start(["worker", "--from-now", "--app-id", app_id], logs["worker"])
+    procs["bridge"] = _start(
+        ["bridge", "--client-id", app_id, "--group", app_id, "--metrics-port", "-1"],
+        logs["bridge"],
+    )
+    from tradelane.services.probes import http_json
+
+    if sink and http_json(f"{InfluxSettings().url}/health") is not None:
+        procs["sink"] = _start(["sink", "--group", f"{app_id}-sink"], logs["sink"])
+    latencies = _Latencies(kafka, facility)
+    latencies.device_of = {s: d for step in [*plan, [warm]] for s, d in step}
+    publisher: _Publisher | None = None
+    steps: list[StepFigures] = []
+    try:
+        await _wait_for(logs["worker"], f"worker {app_id}:", procs["worker"], 120)
+        await _wait_for(logs["bridge"], "bridge ", procs["bridge"], 60)
+        await latencies.start()
+        publisher = _Publisher(mqtt_settings, f"bench-pub-{run}")
+        await _warm_up(publisher, latencies, warm[1])
+        for rate, step in zip(rates, plan, strict=True):
+            devices = [d for _, d in step]
+            seqs = dict.fromkeys(devices, 0)
+            lag_start = await _lag(kafka, app_id)
+            cpu0 = {name: cpu_seconds(p.pid) for name, p in procs.items()}
+            started_wall, started = time.time(), time.perf_counter()
+            total = int(rate * step_s)
+            print(f"Step: {rate:,.0f} readings/s for {step_s:.0f} s ...", flush=True)
+            for i in range(total):
+                due = started + i / rate
+                if (delay := due - time.perf_counter()) > 0:
+                    await asyncio.sleep(delay)  # pacing the publisher, not synchronisation
+                device = devices[i % len(devices)]
+                seq = seqs[device]
+                seqs[device] = seq + 1
+                latencies.sent[(device, seq)] = time.time()
+                publisher.publish(readings_topic(device), _reading(device, seq))
+            elapsed = time.perf_counter() - started
+            cpu = {
+                name: round(100 * (cpu_seconds(p.pid) - cpu0[name]) / elapsed, 1)
+                for name, p in procs.items()
+            }
+            lag_end = await _lag(kafka, app_id)
+            ended_wall = time.time()
+            await asyncio.sleep(min(30.0, 5 + lag_end / max(rate, 1)))  # stragglers' events
+            steps.append(
+                StepFigures(
+                    rate_per_s=rate,
+                    seconds=round(elapsed, 1),
+                    published=total,
+                    lag_start=lag_start,
+                    lag_end=lag_end,
+                    sustained=lag_end < 2 * rate,
+                    latency_ms=latencies.summary(started_wall, ended_wall),
+                    cpu_percent=cpu,
+                )
+            )
+            print(steps[-1], flush=True)
+    finally:
+        await latencies.stop()
+        if publisher is not None:
+            publisher.close()
+        for proc in procs.values():
+            proc.terminate()
+        for proc in procs.values():
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    sustained = max((s.rate_per_s for s in steps if s.sustained), default=0.0)
+    return PipelineFigures(base, sustained, sustained / base if base else 0.0, steps)
+
+
+def bench_pipeline(
+    rates: list[float],
+    step_s: float = 20.0,
+    shipments_per_step: int = 100,
+    baseline_count: int = 20_000,
+    json_path: Path | None = None,
+    sink: bool = True,
+) -> PipelineFigures:
+    logs = Path(os.environ.get("TRADELANE_HOME", ".tradelane")) / "bench" / "pipeline"
+    logs.mkdir(parents=True, exist_ok=True)
+    print(f"Process logs in {logs}/", flush=True)
+    figures = asyncio.run(
+        run_pipeline(rates, step_s, shipments_per_step, baseline_count, logs, sink)
+    )
+    print(figures.text())
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(asdict(figures), indent=2, default=str) + "\n")
+        print(f"figures written to {json_path}")
+    return figures
