@@ -29,5 +29,10 @@ class WebhookSettings(BaseSettings):
         int, Field(ge=1, description="Undelivered deliveries held before reading pauses")
     ] = 10_000
 
+    tenant_views: Annotated[
+        bool,
+        Field(description="Also copy each event to its bank's or insurer's tenants.* topic"),
+    ] = False
+
     def policy(self) -> RetryPolicy:
         return RetryPolicy(self.retry_base_s, self.retry_cap_s, self.max_attempts)

@@ -13,6 +13,10 @@ Offsets are committed only up to the first record with an unsettled delivery
 (:class:`~api.webhooks.offsets.OffsetTracker`): a crash redelivers, never loses (at-least-once,
 with the same ``webhook-id``).
 
+With tenant views on (``TRADELANE_WEBHOOKS_TENANT_VIEWS``), each event is also copied to the
+``tenants.{role}.{party}.{hash}`` topic of every bank or insurer that may see it
+(:func:`tradelane.topics.tenant_topic`), for tenants that consume Kafka rather than webhooks.
+
 Replay (``Replay``) reads the same topics without a group, from a point in time or from given
 offsets, up to the end they had when the replay started, for one subscription, then stops.
 """
@@ -39,7 +43,7 @@ from api.webhooks.offsets import OffsetTracker
 from api.webhooks.retry import Lanes, Verdict
 from api.webhooks.settings import WebhookSettings
 from api.webhooks.store import SubscriptionBook
-from tradelane.admin import topic_partitions
+from tradelane.admin import ensure_topics, topic_partitions
 from tradelane.contracts import Facility, Policy
 from tradelane.contracts.webhooks import (
     DeliveryOutcome,
@@ -53,6 +57,8 @@ from tradelane.topics import (
     INSURANCE_POLICIES,
     WEBHOOKS_DELIVERIES,
     WEBHOOKS_SUBSCRIPTIONS,
+    KafkaTopic,
+    tenant_topic,
 )
 
 log = logging.getLogger(__name__)
@@ -109,6 +115,9 @@ class WebhookWorker:
         self._tasks: set[asyncio.Task[None]] = set()
         self._sem = asyncio.Semaphore(self.settings.concurrency)
         self._producer: AIOKafkaProducer | None = None
+        self._views: list[tuple[KafkaTopic, bytes, bytes]] = []
+        self._views_sent: list[asyncio.Future[object]] = []
+        self._views_created: set[str] = set()
 
     # --- registries ----------------------------------------------------------------------
 
@@ -188,6 +197,11 @@ class WebhookWorker:
                     )
                 )
         self.offsets.read(tp, offset, len(deliveries))
+        if self.settings.tenant_views and self.replay is None:
+            role, parties = self.directory.parties(topic, head.subject)
+            for party in sorted(parties):
+                view = tenant_topic(role.value, party)
+                self._views.append((view, head.subject.encode(), body))
         now = self.clock()
         for delivery in deliveries:
             self.lanes.push((delivery.subscription_id, head.subject), delivery, now)
@@ -299,6 +313,25 @@ class WebhookWorker:
                 key=d.subscription_id.encode(),
             )
 
+    # --- tenant views --------------------------------------------------------------------
+
+    async def _write_views(self) -> None:
+        """Send the tenant-view copies routed so far (acknowledged before the next commit)."""
+        if not self._views or self._producer is None:
+            return
+        new = {t.name: t for t, _, _ in self._views if t.name not in self._views_created}
+        if new:
+            await ensure_topics(self.kafka, tuple(new.values()))
+            self._views_created.update(new)
+        for view, key, value in self._views:
+            self._views_sent.append(await self._producer.send(view.name, value, key=key))
+        self._views.clear()
+
+    async def _flush_views(self) -> None:
+        sent, self._views_sent = self._views_sent, []
+        if sent:
+            await asyncio.gather(*sent)
+
     # --- the loop ------------------------------------------------------------------------
 
     def _events_consumer(self) -> AIOKafkaConsumer:
@@ -387,6 +420,7 @@ class WebhookWorker:
                     for record in records:
                         if ends is None or record.offset < ends[tp]:
                             self.route(tp.topic, tp.partition, record.offset, record.value)
+                await self._write_views()
             else:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._next_result(), 0.1)
@@ -415,6 +449,7 @@ class WebhookWorker:
         return all([await events.position(tp) >= end for tp, end in ends.items()])
 
     async def _commit(self, events: AIOKafkaConsumer) -> None:
+        await self._flush_views()
         assigned = events.assignment()
         points = {
             TopicPartition(t, p): offset

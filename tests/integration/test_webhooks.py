@@ -6,7 +6,8 @@ implementation of the signature scheme), refuses tampered and stale requests, de
 retry policy. Proven here: every event arrives exactly once in the dedup log, in order per
 subject, despite the failures; bank A never receives bank B's events and vice versa; a receiver
 that never answers gets its subscription disabled after the retry limit; a replay from a point
-in time redelivers the same events under the same ``webhook-id``.
+in time redelivers the same events under the same ``webhook-id``; with tenant views on, each
+bank's ``tenants.*`` topic holds exactly its own facilities' events.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from decimal import Decimal
 import aiohttp
 import pytest
 from aiohttp import web
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from api.webhooks.lifecycle import created
@@ -32,11 +33,12 @@ from api.webhooks.settings import WebhookSettings
 from api.webhooks.signing import new_secret, sign_headers
 from api.webhooks.store import KafkaSubscriptionStore
 from api.webhooks.worker import Replay, WebhookWorker
+from tradelane.admin import topic_partitions
 from tradelane.contracts import Facility, FinanceEvent, Money
 from tradelane.contracts.finance import FINANCE_EVENT_SOURCE, MarginCallCured
 from tradelane.contracts.webhooks import SubscriberRole, SubscriptionStatus, WebhookSubscription
 from tradelane.settings import KafkaSettings
-from tradelane.topics import FINANCE_EVENTS, FINANCE_FACILITIES
+from tradelane.topics import FINANCE_EVENTS, FINANCE_FACILITIES, KafkaTopic, tenant_topic
 
 pytestmark = pytest.mark.integration
 USD = Money(amount=Decimal(100), currency="USD")
@@ -120,6 +122,32 @@ def _event(unique: str, facility_id: str, n: int) -> FinanceEvent:
     )
 
 
+async def _read_all(settings: KafkaSettings, topic: KafkaTopic, want: int) -> list[bytes]:
+    """Every record of ``topic`` from the beginning, once at least ``want`` arrived (and a
+    moment more, so an extra record would show)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        parts = await topic_partitions(consumer, topic.name)
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        ends = await consumer.end_offsets(parts)
+        values: list[bytes] = []
+        deadline = time.monotonic() + 30
+        while sum(ends.values()) < want or any(
+            [await consumer.position(tp) < end for tp, end in ends.items()]
+        ):
+            assert time.monotonic() < deadline, f"{topic.name}: {len(values)} of {want}"
+            for records in (await consumer.getmany(timeout_ms=200)).values():
+                values += [r.value for r in records if r.value is not None]
+            ends = await consumer.end_offsets(parts)
+        return values
+    finally:
+        await consumer.stop()
+
+
 async def _run_until(worker: WebhookWorker, condition: Callable[[], bool], what: str) -> None:
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
@@ -181,6 +209,7 @@ async def test_signed_ordered_isolated_retried_disabled_and_replayed(
                 retry_cap_s=0.2,
                 max_attempts=5,
                 timeout_s=5,
+                tenant_views=True,
             )
             worker = WebhookWorker(kafka_settings, settings)
             produced: dict[str, list[str]] = defaultdict(list)
@@ -227,6 +256,14 @@ async def test_signed_ordered_isolated_retried_disabled_and_replayed(
             await wait_for(
                 lambda: store.get(subs["c"].subscription_id) is not None, "the store to hold c"
             )
+
+            # per-tenant Kafka views: each bank's topic holds exactly its own facilities' events
+            for name, own in (("a", ("a1", "a2")), ("b", ("b",)), ("c", ("c",))):
+                view = await _read_all(
+                    kafka_settings, tenant_topic("bank", banks[name]), 4 * len(own)
+                )
+                expected = {e for o in own for e in produced[f"fac-{o}-{unique}"]}
+                assert {json.loads(v)["id"] for v in view} == expected
 
             # replay bank A from a point in time: the same events under the same webhook-ids
             replay = WebhookWorker(

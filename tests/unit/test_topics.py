@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -17,6 +19,7 @@ from tradelane.topics import (
     readings_topic,
     shared,
     status_topic,
+    tenant_topic,
 )
 
 
@@ -101,3 +104,19 @@ def test_foreign_topics_do_not_parse(topic: str) -> None:
 def test_topics_parse_back_to_their_device(device_id: str, kind: MqttKind) -> None:
     topic = readings_topic(device_id) if kind is MqttKind.READINGS else status_topic(device_id)
     assert parse_tracker_topic(topic) == (device_id, kind)
+
+
+@pytest.mark.parametrize(
+    ("role", "party"), [("bank", "demo-bank"), ("insurer", "Ins Ltd/ÜK"), ("bank", "a.b")]
+)
+def test_tenant_topics_are_legal_and_distinct(role: str, party: str) -> None:
+    topic = tenant_topic(role, party)
+    assert re.fullmatch(r"tenants\.(bank|insurer)\.[A-Za-z0-9_-]+\.[0-9a-f]{10}", topic.name)
+    assert len(topic.name) <= 249
+    assert topic.name != tenant_topic(role, party.replace(".", "_")).name or "." not in party
+    assert tenant_topic(role, party) == topic
+
+
+def test_no_tenant_view_for_operators() -> None:
+    with pytest.raises(ValueError, match="banks and insurers"):
+        tenant_topic("operator", "x")
