@@ -16,13 +16,16 @@ from tradelane.contracts import (
 )
 from tradelane.contracts.registries import HaircutRule, ImpairmentKind
 
+DEMO_BANK = "demo-bank"
+"""The demo line's lender (the demo bank key's party, api/auth.py)."""
+
 
 def demo_facility(facility_id: str, shipments: list[str], currency: str = "USD") -> Facility:
     """A trade-finance line: 60 % advance in transit, 80 % in the bonded warehouse; half the
     advance at departure, the rest on arrival; haircuts for cold-chain breaches and damage."""
     return Facility(
         facility_id=facility_id,
-        bank_id="demo-bank",
+        bank_id=DEMO_BANK,
         borrower_id="demo-shipper",
         limit=Money(amount=Decimal("50000000"), currency=currency),
         advance_rates={

@@ -70,6 +70,8 @@ It creates the topics and starts:
   - the bridge (MQTT -> tracker.readings / tracker.deadletter),
   - the telemetry sink, when InfluxDB answers at TRADELANE_INFLUX_URL (else it says so),
   - the API with the dashboard (--api-port; --no-api turns it off), whose URL it prints,
+  - with --webhooks, a webhook subscription for the demo bank, a local receiver that verifies
+    each delivery's signature and prints it, and the delivery worker (docs/webhooks.md),
 then publishes a heartbeat reading every --interval seconds, printing its MQTT -> Kafka latency,
 and a status line every 5 s (fleet, bridge, sink). Ctrl-C stops everything it started.
 """
@@ -122,6 +124,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument(
         "--no-api", dest="api", action="store_false", help="do not start the API and dashboard"
+    )
+    parser.add_argument(
+        "--webhooks",
+        action="store_true",
+        help="subscribe a local receiver for the demo bank and print signed deliveries",
     )
     parser.add_argument(
         "--heartbeats",
@@ -280,6 +287,18 @@ class Pipeline:
             )
         if args.api:
             await self._start_api(args.api_port)
+        if args.webhooks and args.finance:
+            from api.webhooks.demo import run_demo_webhooks
+            from finance.demo_terms import DEMO_BANK
+
+            def report(line: str) -> None:
+                print(line, flush=True)
+
+            self.tasks.append(
+                asyncio.create_task(
+                    run_demo_webhooks(self.kafka_settings, DEMO_BANK, self.stop, report)
+                )
+            )
         if args.trackers:
             from devices.config import FleetConfig
             from devices.fleet import run_fleet
