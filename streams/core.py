@@ -39,6 +39,7 @@ from tradelane.contracts import (
     BreachProgress,
     BreachRule,
     BreachStarted,
+    DataQualityChanged,
     DelayPredicted,
     DeviationEnded,
     DeviationStarted,
@@ -50,6 +51,7 @@ from tradelane.contracts import (
     Milestone,
     MilestoneReached,
     PlaceKind,
+    QualityGrade,
     ReadingRef,
     ShipmentBooking,
     ShipmentEvent,
@@ -125,6 +127,8 @@ def step(
         state.duplicates += 1
         return [ShipmentEvent.model_validate_json(e) for e in state.recent_outputs.get(key, [])]
     _remember(track, reading.seq)
+    ahead = int((reading.ts - item.received_at).total_seconds())
+    track.quality.clock_ahead_s = max(track.quality.clock_ahead_s, ahead)
     if state.booking is not None:
         for ready in _in_sequence(track, reading, rules):
             _on_reading(state, track, ready, out, rules)
@@ -225,6 +229,7 @@ def _on_reading(
     state: ShipmentState, track: DeviceTrack, r: TrackerReading, out: _Emitter, rules: StreamRules
 ) -> None:
     assert state.booking is not None
+    _quality(state, track, r, out, rules)
     late = state.last_ts is not None and r.ts < state.last_ts
     if late:
         state.late_readings += 1
@@ -248,6 +253,62 @@ def _on_reading(
             _eta(state, route, position, r, out, rules)
     _alarms(state, track, r, out, rules)  # after the geofences: tamper depends on where
     _conditions(state, r, out, rules)
+
+
+QUALITY_WINDOW = 20
+AGREEMENT_WINDOW = timedelta(minutes=30)
+
+
+def _quality(
+    state: ShipmentState, track: DeviceTrack, r: TrackerReading, out: _Emitter, rules: StreamRules
+) -> None:
+    """Update the tracker's data-quality view with ``r`` (in its sequence order) and emit
+    ``data_quality_changed`` when its grade moves. Poor: a clock ahead of real time, or a
+    temperature that disagrees with another tracker of the shipment; degraded: GNSS fix in
+    fewer than half of its last 20 readings (a container below deck, or a failing antenna)."""
+    q = track.quality
+    q.recent_fix.append(r.gps is not None and r.gps.fix.value != "none")
+    del q.recent_fix[:-QUALITY_WINDOW]
+    if track.last_ts is not None and r.ts > track.last_ts:
+        q.max_gap_s = max(q.max_gap_s, int((r.ts - track.last_ts).total_seconds()))
+    if r.temperature_c is not None:
+        q.last_temp = (r.ts, r.temperature_c)
+        for device_id, other in state.devices.items():
+            theirs = other.quality.last_temp
+            if device_id == r.device_id or theirs is None:
+                continue
+            if abs(theirs[0] - r.ts) <= AGREEMENT_WINDOW:
+                gap = round(abs(theirs[1] - r.temperature_c), 2)
+                for side in (q, other.quality):
+                    side.disagreement_c = max(side.disagreement_c or 0.0, gap)
+    reasons = []
+    fix_ratio = sum(q.recent_fix) / len(q.recent_fix)
+    if q.clock_ahead_s > rules.quality_max_clock_ahead_s:
+        reasons.append(f"clock ahead by {q.clock_ahead_s} s")
+    if (q.disagreement_c or 0.0) > rules.quality_max_disagreement_c:
+        reasons.append(f"temperature disagrees with another tracker by {q.disagreement_c} C")
+    grade = QualityGrade.POOR if reasons else QualityGrade.GOOD
+    if len(q.recent_fix) >= QUALITY_WINDOW and fix_ratio < rules.quality_fix_ratio:
+        reasons.append(f"GNSS fix in {fix_ratio:.0%} of the last {QUALITY_WINDOW} readings")
+        grade = QualityGrade.POOR if grade is QualityGrade.POOR else QualityGrade.DEGRADED
+    if grade is q.grade:
+        return
+    previous, q.grade = q.grade, grade
+    out.emit(
+        DataQualityChanged(
+            device_id=r.device_id,
+            at=r.ts,
+            grade=grade,
+            previous=previous,
+            reasons=reasons,
+            fix_ratio=round(fix_ratio, 3),
+            clock_ahead_s=max(0, q.clock_ahead_s),
+            disagreement_c=q.disagreement_c,
+        ),
+        r.ts,
+        r.device_id,
+        r.seq,
+    )
 
 
 def _device_health(
@@ -398,7 +459,10 @@ def _milestone(
     in_spec = (
         not any(e.started for e in state.consecutive.values())
         and not any(e.started for e in state.cumulative.values())
-        and not any(t.tamper_open or t.silent for t in state.devices.values())
+        and not any(
+            t.tamper_open or t.silent or t.quality.grade is QualityGrade.POOR
+            for t in state.devices.values()
+        )
     )
     out.emit(
         MilestoneReached(

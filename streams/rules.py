@@ -65,6 +65,12 @@ class StreamRules:
     late: still de-duplicated and counted, but it no longer moves the shipment)."""
     reorder_max_held: int = 64
     """…or until this many readings wait behind the gap (bounds the state)."""
+    quality_fix_ratio: float = 0.5
+    """A tracker with a GNSS fix in fewer of its last 20 readings than this is degraded…"""
+    quality_max_clock_ahead_s: int = 300
+    """…one whose readings lie this far ahead of their arrival is poor (its clock is wrong)…"""
+    quality_max_disagreement_c: float = 3.0
+    """…and so is one whose temperature differs from another tracker's this much."""
     evidence_max_readings: int = 200
     """Readings kept as a breach's evidence (6 h at a 2-minute alarm interval is 180): enough to
     prove a breach, small enough that state and events stay far below Kafka's 1 MB."""

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from tradelane.contracts import (
     BreachKind,
     Milestone,
+    QualityGrade,
     ShipmentBooking,
     ShipmentStatus,
     TrackerReading,
@@ -25,6 +26,23 @@ RECENT_SEQS = 512
 RECENT_OUTPUTS = 4
 """How many of the latest readings that caused events keep those events, to re-emit them on
 redelivery (the window a crash can leave unsent is the last few readings, never more)."""
+
+
+class DeviceQuality(BaseModel):
+    """One tracker's data-quality view: what an engine should know before it trusts a trigger
+    built on its readings. Everything here is a function of the readings in sequence order
+    (or a maximum over arrivals), so it does not depend on arrival order."""
+
+    recent_fix: list[bool] = Field(default_factory=list)
+    """GNSS fix or not, for the last 20 applied readings."""
+    max_gap_s: int = 0
+    """Longest event-time gap between two consecutive applied readings."""
+    clock_ahead_s: int = 0
+    """Furthest a reading's time lay ahead of when the bridge received it (a fast clock)."""
+    last_temp: tuple[datetime, float] | None = None
+    disagreement_c: float | None = None
+    """Largest temperature gap seen to another tracker of the shipment within half an hour."""
+    grade: QualityGrade = QualityGrade.GOOD
 
 
 class DeviceTrack(BaseModel):
@@ -40,6 +58,7 @@ class DeviceTrack(BaseModel):
     tamper_open: bool = False
     silent: bool = False
     silent_since: datetime | None = None
+    quality: DeviceQuality = Field(default_factory=DeviceQuality)
 
 
 class Excursion(BaseModel):

@@ -177,6 +177,35 @@ class TrackerSilent(Contract):
     )
 
 
+class QualityGrade(StrEnum):
+    GOOD = "good"
+    DEGRADED = "degraded"
+    POOR = "poor"
+
+
+class DataQualityChanged(Contract):
+    """A tracker's data-quality grade moved (see docs/streams.md, "Data quality"): engines
+    that pay or lend on its readings can hold back while it is poor."""
+
+    kind: Literal["data_quality_changed"] = "data_quality_changed"
+    device_id: DeviceId
+    at: UtcDatetime
+    grade: QualityGrade
+    previous: QualityGrade
+    reasons: list[Annotated[str, Field(max_length=120)]] = Field(
+        default_factory=list, max_length=8, description="Why the grade is not good"
+    )
+    fix_ratio: Annotated[float, Field(ge=0, le=1)] = Field(
+        description="Share of the tracker's last 20 readings with a GNSS fix"
+    )
+    clock_ahead_s: Annotated[int, Field(ge=0)] = Field(
+        description="Furthest a reading's time has lain ahead of its arrival"
+    )
+    disagreement_c: Annotated[float | None, Field(ge=0)] = Field(
+        default=None, description="Largest temperature gap to another tracker, same half hour"
+    )
+
+
 class TrackerResumed(Contract):
     kind: Literal["tracker_resumed"] = "tracker_resumed"
     device_id: DeviceId
@@ -230,6 +259,7 @@ ShipmentEventData = Annotated[
     | BatteryLow
     | TrackerSilent
     | TrackerResumed
+    | DataQualityChanged
     | DeviationStarted
     | DeviationEnded
     | EtaChanged

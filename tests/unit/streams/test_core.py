@@ -288,3 +288,49 @@ def test_state_and_events_stay_far_below_kafkas_message_limit() -> None:
     events = run(state, hot)
     assert len(state.model_dump_json()) < 400_000
     assert max(len(e.model_dump_json()) for e in events) < 100_000
+
+
+def _ingested(r: IngestedReading, received_minutes: float) -> IngestedReading:
+    return IngestedReading(
+        reading=r.reading, received_at=T0 + timedelta(minutes=received_minutes), mqtt_topic="t"
+    )
+
+
+@pytest.mark.parametrize(
+    ("case", "grade", "reason"),
+    [
+        ("clock ahead", "poor", "clock ahead by 600 s"),
+        ("trackers disagree", "poor", "temperature disagrees with another tracker by 6.0 C"),
+        ("no fix", "degraded", "GNSS fix in 10% of the last 20 readings"),
+        ("healthy", None, None),
+    ],
+)
+def test_data_quality_grades(case: str, grade: str | None, reason: str | None) -> None:
+    state = booked()
+    run(state, voyage()[:2])
+    if case == "clock ahead":
+        items = [_ingested(reading(2, 120, (29.0, 123.0)), received_minutes=110)]
+    elif case == "trackers disagree":
+        items = [
+            reading(0, 120, (29.0, 123.0), temp=5.0, device="trk-b"),
+            reading(2, 125, (29.0, 123.0), temp=11.0),
+        ]
+    elif case == "no fix":
+        items = [reading(2 + i, 120 + 15 * i, None) for i in range(20)]
+    else:
+        items = [reading(2 + i, 120 + 15 * i, (29.0, 123.0)) for i in range(20)]
+    changed = [e.data for e in run(state, items) if e.data.kind == "data_quality_changed"]
+    if grade is None:
+        assert changed == []
+        return
+    assert [c.grade.value for c in changed] == [grade]  # type: ignore[union-attr]
+    assert reason in changed[0].reasons  # type: ignore[union-attr]
+
+
+def test_a_poor_tracker_takes_milestones_out_of_spec() -> None:
+    state = booked()
+    run(state, [reading(0, 0, SHANGHAI)])
+    run(state, [_ingested(reading(1, 20, SHANGHAI), received_minutes=5)])  # 15 min fast
+    departed = [e.data for e in run(state, [reading(2, 60, (30.0, 122.5))])]
+    milestone = next(d for d in departed if isinstance(d, MilestoneReached))
+    assert milestone.in_spec is False
