@@ -114,7 +114,5 @@ async def run_demo_webhooks(
     finally:
         with contextlib.suppress(Exception):
             await store.remove(sub.subscription_id)
-        done = asyncio.Event()
-        done.set()
-        await store.run(done)
+        await store.close()
         await runner.cleanup()

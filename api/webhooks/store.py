@@ -93,6 +93,9 @@ class SubscriptionStore:
         """Follow the topics until ``stop`` (nothing to follow in memory)."""
         await stop.wait()
 
+    async def close(self) -> None:
+        """Release what writing opened (nothing in memory)."""
+
 
 class KafkaSubscriptionStore(SubscriptionStore):
     """Subscriptions kept in ``webhooks.subscriptions``; deliveries read from
@@ -146,6 +149,11 @@ class KafkaSubscriptionStore(SubscriptionStore):
                         self.book.apply(tp.topic, record.key, record.value)
         finally:
             await consumer.stop()
-            if self._producer is not None:
-                with contextlib.suppress(Exception):
-                    await self._producer.stop()
+            await self.close()
+
+    async def close(self) -> None:
+        async with self._lock:
+            producer, self._producer = self._producer, None
+        if producer is not None:
+            with contextlib.suppress(Exception):
+                await producer.stop()

@@ -296,6 +296,4 @@ async def test_signed_ordered_isolated_retried_disabled_and_replayed(
         for sub in subs.values():
             await store.remove(sub.subscription_id)
         await producer.stop()
-        stop = asyncio.Event()
-        stop.set()
-        await store.run(stop)
+        await store.close()
