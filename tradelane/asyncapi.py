@@ -1,6 +1,6 @@
 """The AsyncAPI 3 document of every channel Tradelane speaks: MQTT topics devices publish to,
-every Kafka topic (name, partitions, cleanup policy, key, value contract) and the signed
-webhook deliveries (with their Standard Webhooks headers).
+every Kafka topic (name, partitions, cleanup policy, key, value contract), the per-tenant view
+topics and the signed webhook deliveries (with their Standard Webhooks headers).
 
 It is generated from the same pydantic contracts and topic table the code runs on, so it cannot
 drift from them: :func:`asyncapi_document` is served by the API and written by
@@ -22,8 +22,10 @@ from tradelane.contracts import ALL_CONTRACTS
 from tradelane.topics import (
     KAFKA_TOPICS,
     MQTT_ROOT,
+    TENANT_TOPIC_PREFIX,
     KafkaTopic,
     MqttKind,
+    tenant_topic,
 )
 
 ASYNCAPI_VERSION = "3.1.0"
@@ -172,6 +174,48 @@ def asyncapi_document() -> dict[str, Any]:
             "channel": {"$ref": f"#/channels/{cid}"},
             "messages": [{"$ref": f"#/channels/{cid}/messages/{cid}"}],
         }
+
+    view = tenant_topic("bank", "example")
+    envelope = _REF_PREFIX + _component_name("kafka.event_envelope.v1")
+    messages["tenantView"] = {
+        "name": "tenant_view_event",
+        "title": "An event one tenant may see",
+        "contentType": "application/json",
+        "payload": {"$ref": envelope},
+        "bindings": {
+            "kafka": {
+                "key": {"type": "string", "description": f"the {view.key}"},
+                "bindingVersion": KAFKA_BINDING_VERSION,
+            }
+        },
+    }
+    channels["tenantView"] = {
+        "address": f"{TENANT_TOPIC_PREFIX}.{{role}}.{{party}}.{{hash}}",
+        "title": "per-tenant view",
+        "description": "A bank's or insurer's own copy of the finance, claim and shipment "
+        "events it may see (tradelane.topics.tenant_topic; docs/webhooks.md).",
+        "parameters": {
+            "role": {"enum": ["bank", "insurer"]},
+            "party": {"description": "the party id, characters Kafka refuses replaced by _"},
+            "hash": {"description": "10 hex characters of the SHA-256 of the exact party id"},
+        },
+        "messages": {"tenantView": {"$ref": "#/components/messages/tenantView"}},
+        "bindings": {
+            "kafka": {
+                "partitions": view.partitions,
+                "topicConfiguration": {
+                    "cleanup.policy": [view.cleanup_policy],
+                    "retention.ms": view.retention_ms,
+                },
+                "bindingVersion": KAFKA_BINDING_VERSION,
+            }
+        },
+    }
+    operations["publish_tenantView"] = {
+        "action": "send",
+        "channel": {"$ref": "#/channels/tenantView"},
+        "messages": [{"$ref": "#/channels/tenantView/messages/tenantView"}],
+    }
 
     for channel in channels.values():
         channel.setdefault("servers", [{"$ref": "#/servers/kafka"}])
