@@ -213,6 +213,7 @@ async def test_signed_ordered_isolated_retried_disabled_and_replayed(
             )
             worker = WebhookWorker(kafka_settings, settings)
             produced: dict[str, list[str]] = defaultdict(list)
+            positions: dict[str, tuple[int, int]] = {}
             before = datetime.now(UTC) - timedelta(seconds=1)
 
             async def produce_when_ready() -> None:
@@ -221,9 +222,10 @@ async def test_signed_ordered_isolated_retried_disabled_and_replayed(
                     for fid in facilities:
                         event = _event(unique, fid, n)
                         produced[fid].append(event.id)
-                        await producer.send_and_wait(
+                        sent = await producer.send_and_wait(
                             FINANCE_EVENTS.name, event.model_dump_json().encode(), key=fid.encode()
                         )
+                        positions.setdefault(fid, (sent.partition, sent.offset))
 
             feeder = asyncio.create_task(produce_when_ready())
 
@@ -276,6 +278,23 @@ async def test_signed_ordered_isolated_retried_disabled_and_replayed(
             )
             assert receiver.duplicates["/a"] == 8
             assert receiver.duplicates["/b"] == 0
+            assert len(receiver.log["/a"]) == 8
+
+            # replay from an offset: fac-a1's partition from its first event on
+            partition, offset = positions[f"fac-a1-{unique}"]
+            from_offset = WebhookWorker(
+                kafka_settings,
+                settings,
+                replay=Replay(
+                    subs["a"].subscription_id,
+                    offsets={(FINANCE_EVENTS.name, partition): offset},
+                ),
+            )
+            await _run_until(
+                from_offset, lambda: receiver.duplicates["/a"] >= 12, "the offset replay"
+            )
+            assert from_offset.stats.delivered >= 4
+            assert from_offset.stats.delivered == receiver.duplicates["/a"] - 8
             assert len(receiver.log["/a"]) == 8
 
             # tampered, stale and forged requests are refused by the receiver
