@@ -115,6 +115,11 @@ class Lanes(Generic[ItemT]):
         times = [q[0].due_at for lane, q in self._lanes.items() if lane not in self._in_flight]
         return min(times, default=None)
 
+    def head(self, lane: tuple[str, str]) -> ItemT | None:
+        """The item at the head of ``lane`` (``None`` if the lane is empty or was dropped)."""
+        queue = self._lanes.get(lane)
+        return queue[0].item if queue else None
+
     def record(self, lane: tuple[str, str], delivery_id: str, ok: bool, now: float) -> Step:
         """The head of ``lane`` was attempted: pop it (delivered or given up) or reschedule."""
         queue = self._lanes[lane]

@@ -243,6 +243,8 @@ class WebhookWorker:
         d = result.delivery
         lane = (d.subscription_id, d.subject)
         now = self.clock()
+        if self.lanes.head(lane) is not d:
+            return  # its subscription was dropped while this attempt ran: already settled
         if result.skipped:
             for dropped in self.lanes.drop_subscription(d.subscription_id):
                 self.offsets.settle((dropped.topic, dropped.partition), dropped.offset)

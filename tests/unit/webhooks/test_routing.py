@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from api.webhooks.delivery import delivery_id
-from api.webhooks.worker import WebhookWorker
+from api.webhooks.worker import WebhookWorker, _Result
 from tests.unit.webhooks.test_audience import SUBS, directory
 from tests.unit.webhooks.test_camt054 import SAMPLE
 from tradelane.contracts import FinanceEvent
@@ -54,3 +54,30 @@ def test_route_queues_per_lane_with_derived_ids_and_camt_notices() -> None:
     (notice,) = [d for lane, d, _ in worker.lanes.due(0.0) if lane[0] == "wh_bankacamt"]
     assert json.loads(notice.body)["datacontenttype"] == "application/xml"
     assert worker.offsets.commit_points()[("finance.events", 3)] == 7
+
+
+async def test_results_of_a_dropped_subscription_are_ignored() -> None:
+    """Giving up on one subject drops the subscription's other lanes, whose attempts may
+    still be in flight; their late results change nothing and break nothing."""
+    worker = WebhookWorker(KafkaSettings(), clock=lambda: 0.0)
+    worker.directory = directory()
+    bank_a = next(s for s in SUBS if s.subscription_id == "wh_bankaxxx")
+    worker.book.put(bank_a)
+    worker.directory.facility_bank["fac-a3"] = "bank-a"
+    worker.route("finance.events", 0, 1, _drawdown("fac-a"))
+    worker.route("finance.events", 1, 1, _drawdown("fac-a3"))
+    due = worker.lanes.due(0.0)
+    assert len(due) == 2
+    (first, _), (second, second_attempt) = sorted(
+        [(d, n) for _, d, n in due], key=lambda pair: pair[0].subject
+    )
+    policy = worker.settings.policy()
+    for attempt in range(1, policy.max_attempts + 1):
+        await worker._settle(_Result(first, attempt, ok=False, error="HTTP 503"))
+        worker.lanes.due(1e9)
+    assert worker.stats.gave_up == 1
+    assert worker.book.subscriptions["wh_bankaxxx"].status.value == "disabled"
+    await worker._settle(_Result(second, second_attempt, ok=True, status=204))
+    assert worker.stats.delivered == 0
+    assert worker.offsets.pending() == 0
+    assert worker.offsets.commit_points() == {("finance.events", 0): 2, ("finance.events", 1): 2}
