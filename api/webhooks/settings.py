@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api.webhooks.retry import RetryPolicy
@@ -33,6 +33,12 @@ class WebhookSettings(BaseSettings):
         bool,
         Field(description="Also copy each event to its bank's or insurer's tenants.* topic"),
     ] = False
+
+    @model_validator(mode="after")
+    def _cap_not_below_base(self) -> WebhookSettings:
+        if self.retry_cap_s < self.retry_base_s:
+            raise ValueError("TRADELANE_WEBHOOKS_RETRY_CAP_S must be >= RETRY_BASE_S")
+        return self
 
     def policy(self) -> RetryPolicy:
         return RetryPolicy(self.retry_base_s, self.retry_cap_s, self.max_attempts)

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from api.webhooks.audience import Directory, recipients, type_matches
 from tradelane.contracts import Facility, Money
@@ -96,3 +98,35 @@ def test_type_patterns() -> None:
     assert not type_matches(["tradelane.finance.*"], "tradelane.claim.x.v1")
     assert type_matches(["tradelane.claim.claim_paid.v1"], "tradelane.claim.claim_paid.v1")
     assert not type_matches(["tradelane.claim.claim_paid.v1"], "tradelane.claim.claim_paid.v2")
+
+
+@given(
+    owners=st.lists(st.sampled_from(["bank-a", "bank-b", "bank-c"]), min_size=1, max_size=6),
+    insurers=st.lists(st.sampled_from(["ins-a", "ins-b"]), min_size=1, max_size=4),
+    topic=st.sampled_from(["finance.events", "insurance.claims", "shipments.events"]),
+    subject=st.sampled_from(["fac-0", "fac-1", "pol-0", "pol-1", "shp-0", "shp-9"]),
+)
+def test_a_tenant_never_receives_what_it_may_not_see(
+    owners: list[str], insurers: list[str], topic: str, subject: str
+) -> None:
+    """Whatever the ownership, every non-operator recipient is a party of the event."""
+    d = Directory()
+    for n, bank in enumerate(owners):
+        d.facility_bank[f"fac-{n}"] = bank
+        d.facility_shipments[f"fac-{n}"] = frozenset({f"shp-{n}"})
+    for n, insurer in enumerate(insurers):
+        d.policy_insurer[f"pol-{n}"] = insurer
+    subs = [
+        subscription(f"{party.replace('-', '')}xxxx", role, party)
+        for role, parties in (
+            (SubscriberRole.BANK, {"bank-a", "bank-b", "bank-c"}),
+            (SubscriberRole.INSURER, {"ins-a", "ins-b"}),
+        )
+        for party in sorted(parties)
+    ]
+    found = recipients(d, subs, topic, "tradelane.x.v1", subject)
+    role, parties = d.parties(topic, subject)
+    for sub in found:
+        assert sub.owner_role is role
+        assert sub.owner_party in parties
+    assert {s.owner_party for s in found} == parties

@@ -27,3 +27,12 @@ def test_bad_replay_arguments_exit_2(
 
 def test_offsets_parse() -> None:
     assert parse_offset("insurance.claims:5:1200") == (("insurance.claims", 5), 1200)
+
+
+def test_inconsistent_retry_settings_are_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TRADELANE_WEBHOOKS_RETRY_BASE_S", "60")
+    monkeypatch.setenv("TRADELANE_WEBHOOKS_RETRY_CAP_S", "10")
+    assert main(["webhooks"]) == 2
+    assert "RETRY_CAP_S must be >= RETRY_BASE_S" in capsys.readouterr().err
