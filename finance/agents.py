@@ -35,12 +35,14 @@ from streams.registries import Registries
 from tradelane.contracts import ClaimDecision, Envelope, ShipmentEvent
 from tradelane.contracts.finance import FinanceCommand
 from tradelane.topics import (
+    DAY_MS,
     FINANCE_COMMANDS,
     FINANCE_EVENTS,
     FINANCE_LEDGER,
     INSURANCE_CLAIMS,
     INSURANCE_COMMANDS,
     SHIPMENTS_EVENTS,
+    KafkaTopic,
 )
 
 EVENT, COMMAND, DECISION = b"E", b"C", b"D"
@@ -212,6 +214,28 @@ def finance_topic(app_id: str) -> str:
 
 def insurance_topic(app_id: str) -> str:
     return f"{app_id}-insurance-in"
+
+
+def internal_topics(app_id: str) -> tuple[KafkaTopic, ...]:
+    """The engines' own topics (routing and table changelogs), for the worker to create before
+    faust subscribes: one missing at subscription is only seen at a later metadata refresh, and
+    the agents that send to it wait meanwhile."""
+    week = 7 * DAY_MS
+    by_facility, by_shipment = FINANCE_EVENTS.partitions, SHIPMENTS_EVENTS.partitions
+    return (
+        KafkaTopic(
+            finance_topic(app_id), by_facility, "delete", ShipmentEvent, "facility_id", week
+        ),
+        KafkaTopic(
+            insurance_topic(app_id), by_shipment, "delete", ShipmentEvent, "shipment_id", week
+        ),
+        KafkaTopic(
+            f"{app_id}-facilities-changelog", by_facility, "compact", FacilityState, "facility_id"
+        ),
+        KafkaTopic(
+            f"{app_id}-insurance-changelog", by_shipment, "compact", InsuranceState, "shipment_id"
+        ),
+    )
 
 
 async def _send_finance(

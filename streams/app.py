@@ -243,7 +243,12 @@ def internal_topics(app_id: str) -> tuple[KafkaTopic, ...]:
     )
 
 
-async def prepare(kafka: KafkaSettings, app_id: str, from_now: bool = False) -> None:
+async def prepare(
+    kafka: KafkaSettings,
+    app_id: str,
+    from_now: bool = False,
+    extra_topics: Sequence[KafkaTopic] = (),
+) -> None:
     """Create every topic the worker reads or writes before faust subscribes: a topic faust
     finds missing at subscription is only picked up at a later metadata refresh, which would
     hold the first readings back by minutes.
@@ -252,9 +257,10 @@ async def prepare(kafka: KafkaSettings, app_id: str, from_now: bool = False) -> 
     topics instead of replaying their history (committed explicitly, so nothing produced after
     this call is skipped): the readings and statuses, and the inputs of the pledge and
     insurance engines (shipment events and commands), which a fresh group would otherwise
-    replay through both engines before it reached the present."""
+    replay through both engines before it reached the present. ``extra_topics``: internal
+    topics of extensions (the engines' routing topics and changelogs)."""
     await ensure_topics(kafka)
-    await ensure_topics(kafka, internal_topics(app_id))
+    await ensure_topics(kafka, (*internal_topics(app_id), *extra_topics))
     if from_now:
         inputs = (TRACKER_READINGS, TRACKER_STATUS, SHIPMENTS_EVENTS, FINANCE_COMMANDS)
         await _start_at_end(kafka, app_id, (*(t.name for t in inputs), INSURANCE_COMMANDS.name))

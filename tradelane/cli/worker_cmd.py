@@ -55,14 +55,17 @@ def _worker(args: argparse.Namespace) -> int:
 
     from streams.app import create_app, prepare
     from tradelane.settings import KafkaSettings
+    from tradelane.topics import KafkaTopic
 
     kafka = KafkaSettings()
-    asyncio.run(prepare(kafka, args.app_id, from_now=args.from_now))
     extensions = []
+    extra_topics: tuple[KafkaTopic, ...] = ()
     if not args.no_finance:
-        from finance.agents import install
+        from finance.agents import install, internal_topics
 
         extensions.append(install)
+        extra_topics = internal_topics(args.app_id)
+    asyncio.run(prepare(kafka, args.app_id, from_now=args.from_now, extra_topics=extra_topics))
     app = create_app(kafka, app_id=args.app_id, web_port=args.web_port, extensions=extensions)
     print(f"worker {args.app_id}: {kafka.bootstrap_servers}", flush=True)
     logging.getLogger("faust").setLevel(args.loglevel.upper())
