@@ -34,7 +34,7 @@ def check_pipeline_ran(out: str) -> None:
     assert "Bridge subscribed" in out
     assert "Worker started" in out
     assert re.search(r"Dashboard http://127\.0\.0\.1:\d+/\?key=demo-operator-key", out), out
-    assert re.search(r"Finance: \d+ shipments pledged to credit line demo-line-1", out), out
+    assert re.search(r"Finance: \d+ shipments pledged to credit line demo-line-\w+", out), out
     assert "Fleet: 6 trackers, scenario nominal" in out
     crossed = re.findall(r"heartbeat (\d+): seq (\d+) on tracker\.readings", out)
     assert [int(n) for n, _ in crossed] == [1, 2, 3]

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +29,7 @@ from tradelane.admin import ensure_topics
 from tradelane.contracts import (
     BreachEnded,
     BreachStarted,
+    DataQualityChanged,
     IngestedReading,
     MilestoneReached,
     ShipmentBooking,
@@ -52,7 +54,6 @@ if TYPE_CHECKING:  # the kernel imports the stages only lazily, inside the comma
     from ingest.sink import Sink
 
 HEARTBEAT_DEVICE = "demo-heartbeat"
-DEMO_FACILITY = "demo-line-1"
 
 HELP = """\
 Run the Tradelane pipeline end to end on a laptop with nothing but pip installs.
@@ -254,13 +255,19 @@ class Pipeline:
         self.api: subprocess.Popen[bytes] | None = None
         self.event_counts: dict[str, int] = {}
         self.progress: FleetProgress | None = None
+        # Ids of this run: a shared broker keeps earlier runs' (and tests') shipments, and a
+        # worker group that had committed would first work through their backlog; a rerun of
+        # the same shipment ids would be taken for redeliveries.
+        self.run = uuid.uuid4().hex[:6]
+        self.prefix = f"demo{self.run}"
+        self.facility = f"demo-line-{self.run}"
         self.tasks: list[asyncio.Task[object]] = []
 
     async def start(self, args: argparse.Namespace) -> None:
         self.tasks.append(asyncio.create_task(self.bridge.run(self.stop)))
         await asyncio.wait_for(self.bridge.subscribed.wait(), 30)
         print("Bridge subscribed: MQTT -> tracker.readings / tracker.deadletter")
-        self.worker = _spawn_worker(self.kafka_settings)
+        self.worker = _spawn_worker(self.kafka_settings, f"tradelane-demo-{self.run}")
         self.tasks.append(asyncio.create_task(self._show_events()))
         self.tasks.append(asyncio.create_task(self._show_finance()))
         print(
@@ -309,13 +316,15 @@ class Pipeline:
                 scenario=args.scenario,
                 speedup=args.speedup,
                 duration_s=None,
-                prefix="demo",
+                prefix=self.prefix,
             )
             from devices.plan import plan_fleet
 
             plan = await asyncio.get_running_loop().run_in_executor(None, plan_fleet, config)
             if args.finance:
-                await _pledge_and_insure(self.kafka_settings, [s.booking for s in plan.shipments])
+                await _pledge_and_insure(
+                    self.kafka_settings, [s.booking for s in plan.shipments], self.facility
+                )
             self.tasks.append(
                 asyncio.create_task(
                     run_fleet(
@@ -350,6 +359,11 @@ class Pipeline:
             await asyncio.sleep(0.2)
         print(f"Dashboard {url}/?key=demo-operator-key  (API docs {url}/docs)")
 
+    def _ours(self, key: bytes) -> bool:
+        """A record of this run's fleet (shipment, policy ``pol-…`` or facility key)."""
+        text = key.decode(errors="replace")
+        return text.startswith((self.prefix, f"pol-{self.prefix}", self.facility))
+
     async def _show_finance(self) -> None:
         """Print drawdowns, haircuts, margin calls, repayments and claims as they happen."""
         topics = (FINANCE_EVENTS.name, INSURANCE_CLAIMS.name)
@@ -365,6 +379,8 @@ class Pipeline:
             while not self.stop.is_set():
                 for tp, batch in (await consumer.getmany(timeout_ms=500)).items():
                     for message in batch:
+                        if message.key not in (None, b"") and not self._ours(message.key):
+                            continue
                         line = _describe_money(tp.topic, message.value)
                         if line:
                             print(f"  {line}", flush=True)
@@ -386,6 +402,8 @@ class Pipeline:
             while not self.stop.is_set():
                 for batch in (await consumer.getmany(timeout_ms=500)).values():
                     for message in batch:
+                        if message.key is not None and not self._ours(message.key):
+                            continue
                         event = ShipmentEvent.model_validate_json(message.value)
                         self.event_counts[event.data.kind] = (
                             self.event_counts.get(event.data.kind, 0) + 1
@@ -517,7 +535,7 @@ async def _await_reading(
     return None
 
 
-def _spawn_worker(kafka: KafkaSettings) -> subprocess.Popen[bytes]:
+def _spawn_worker(kafka: KafkaSettings, app_id: str) -> subprocess.Popen[bytes]:
     """The stream processor runs as its own process (faust owns its event loop)."""
     env = {
         **os.environ,
@@ -535,7 +553,7 @@ def _spawn_worker(kafka: KafkaSettings) -> subprocess.Popen[bytes]:
                 "worker",
                 "--from-now",
                 "--app-id",
-                "tradelane-demo-streams",
+                app_id,
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -576,17 +594,22 @@ def _describe(event: ShipmentEvent) -> str | None:
         return f"{d.breach.value} breach started ({d.rule.value}, {d.value:.1f} vs {d.limit})"
     if isinstance(d, BreachEnded):
         return f"{d.breach.value} breach ended after {d.duration_s // 60} min, peak {d.peak:.1f}"
+    if isinstance(d, DataQualityChanged):
+        why = "; ".join(d.reasons) or "recovered"
+        return f"tracker {d.device_id} data quality {d.previous.value} -> {d.grade.value}: {why}"
     if d.kind in ("eta_changed", "breach_progress"):
         return None
     return f"{d.kind.replace('_', ' ')} ({when})"
 
 
-async def _pledge_and_insure(kafka: KafkaSettings, bookings: list[ShipmentBooking]) -> None:
+async def _pledge_and_insure(
+    kafka: KafkaSettings, bookings: list[ShipmentBooking], facility_id: str
+) -> None:
     """Pledge every simulated shipment to the demo credit line (USD) and insure each one, with
     a simulated FX feed to value cargo in other currencies."""
     from finance.demo_publish import publish_demo_terms
 
-    print(await publish_demo_terms(kafka, bookings, DEMO_FACILITY, insure=True))
+    print(await publish_demo_terms(kafka, bookings, facility_id, insure=True))
 
 
 def _describe_money(topic: str, value: bytes) -> str | None:
