@@ -288,7 +288,10 @@ def _quality(
     if (q.disagreement_c or 0.0) > rules.quality_max_disagreement_c:
         reasons.append(f"temperature disagrees with another tracker by {q.disagreement_c} C")
     grade = QualityGrade.POOR if reasons else QualityGrade.GOOD
-    if len(q.recent_fix) >= QUALITY_WINDOW and fix_ratio < rules.quality_fix_ratio:
+    # Hysteresis: degraded below half, good again only from 70 %, so a tracker hovering round
+    # the line in a port does not flap.
+    floor = rules.quality_fix_ratio if q.grade is QualityGrade.GOOD else rules.quality_fix_recover
+    if len(q.recent_fix) >= QUALITY_WINDOW and fix_ratio < floor:
         reasons.append(f"GNSS fix in {fix_ratio:.0%} of the last {QUALITY_WINDOW} readings")
         grade = QualityGrade.POOR if grade is QualityGrade.POOR else QualityGrade.DEGRADED
     if grade is q.grade:

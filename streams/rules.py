@@ -67,6 +67,8 @@ class StreamRules:
     """…or until this many readings wait behind the gap (bounds the state)."""
     quality_fix_ratio: float = 0.5
     """A tracker with a GNSS fix in fewer of its last 20 readings than this is degraded…"""
+    quality_fix_recover: float = 0.7
+    """…and good again only from this share (hysteresis)…"""
     quality_max_clock_ahead_s: int = 300
     """…one whose readings lie this far ahead of their arrival is poor (its clock is wrong)…"""
     quality_max_disagreement_c: float = 3.0
