@@ -26,6 +26,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaProducer
 from websockets.asyncio.client import ClientConnection, connect
 
+from ingest.bench import cpu_seconds, percentile
 from tradelane.contracts import (
     Cargo,
     ConditionProfile,
@@ -44,8 +45,6 @@ from tradelane.services.probes import free_port, http_json
 from tradelane.settings import KafkaSettings, ServicesSettings
 from tradelane.topics import SHIPMENTS_REGISTRY, TRACKER_READINGS
 
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
 
 @dataclass
 class FanoutResult:
@@ -61,18 +60,6 @@ class FanoutResult:
     server_cpu_pct: float
     bench_cpu_pct: float
     cores: int
-
-
-def _cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
-def _percentile(values: list[float], share: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 async def _client(
@@ -178,7 +165,7 @@ async def fanout(
             sockets.append(ws)
             readers.append(reader)
         events = int(rate_per_s * duration_s)
-        cpu0, bench0, wall0 = _cpu_s(server.pid), time.process_time(), time.monotonic()
+        cpu0, bench0, wall0 = cpu_seconds(server.pid), time.process_time(), time.monotonic()
         for n in range(events):
             booking = bookings[n % len(bookings)]
             device = booking.trackers[0]
@@ -204,7 +191,7 @@ async def fanout(
         while counts[0] < expected and time.monotonic() < settle:  # noqa: ASYNC110 - deadline
             await asyncio.sleep(0.1)
         wall = time.monotonic() - wall0
-        server_cpu = (_cpu_s(server.pid) - cpu0) / wall * 100
+        server_cpu = (cpu_seconds(server.pid) - cpu0) / wall * 100
         bench_cpu = (time.process_time() - bench0) / wall * 100
         return FanoutResult(
             clients=clients,
@@ -213,8 +200,8 @@ async def fanout(
             rate_per_s=rate_per_s,
             deliveries_expected=expected,
             deliveries=counts[0],
-            latency_p50_ms=round(_percentile(latencies, 0.50), 1),
-            latency_p99_ms=round(_percentile(latencies, 0.99), 1),
+            latency_p50_ms=round(percentile(latencies, 0.50), 1),
+            latency_p99_ms=round(percentile(latencies, 0.99), 1),
             latency_max_ms=round(max(latencies, default=float("nan")), 1),
             server_cpu_pct=round(server_cpu, 1),
             bench_cpu_pct=round(bench_cpu, 1),

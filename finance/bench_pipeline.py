@@ -32,32 +32,25 @@ import time
 import uuid
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from finance.demo_publish import publish_demo_terms
-from ingest.bench import cpu_seconds, machine
-from streams.bench import percentile
+from ingest.bench import cpu_seconds, machine, percentile
+from streams.bench import bench_booking
 from tradelane.admin import ensure_topics, topic_partitions
 from tradelane.contracts import (
-    Cargo,
     ClaimEvent,
-    ConditionProfile,
     Gps,
-    Leg,
-    Money,
     Place,
     PlaceKind,
-    ProfileKind,
     ShipmentBooking,
     ShipmentEvent,
     ShockDetected,
     TrackerReading,
-    TransportMode,
 )
 from tradelane.contracts.finance import DrawdownExecuted, FinanceEvent
 from tradelane.mqtt import make_client
@@ -72,8 +65,7 @@ from tradelane.topics import (
     readings_topic,
 )
 
-ORIGIN = Place(locode="CNSHA", name="Shanghai", kind=PlaceKind.SEAPORT, lat=31.23, lon=121.47)
-DESTINATION = Place(locode="NLRTM", name="Rotterdam", kind=PlaceKind.SEAPORT, lat=51.95, lon=4.14)
+ROTTERDAM = Place(locode="NLRTM", name="Rotterdam", kind=PlaceKind.SEAPORT, lat=51.95, lon=4.14)
 AT_SEA = (30.5, 122.6)
 SHOCK_EVERY = 10
 
@@ -121,34 +113,6 @@ class PipelineFigures:
         )
         lines.append(f"machine: {self.machine}")
         return "\n".join(lines)
-
-
-def _booking(shipment: str, device: str, booked: datetime) -> ShipmentBooking:
-    return ShipmentBooking(
-        shipment_id=shipment,
-        shipper="bench-shipper",
-        consignee="bench-consignee",
-        origin=ORIGIN,
-        destination=DESTINATION,
-        legs=[
-            Leg(
-                mode=TransportMode.SEA,
-                origin=ORIGIN,
-                destination=DESTINATION,
-                planned_departure=booked,
-                planned_arrival=booked + timedelta(days=30),
-            )
-        ],
-        cargo=Cargo(
-            description="bench cargo",
-            hs_code="030617",
-            quantity=1,
-            value=Money(amount=Decimal("100000"), currency="USD"),
-        ),
-        condition=ConditionProfile(kind=ProfileKind.CHILLED, temp_min_c=2, temp_max_c=8),
-        trackers=[device],
-        booked_at=booked,
-    )
 
 
 def _reading(device: str, seq: int) -> bytes:
@@ -395,7 +359,11 @@ async def run_pipeline(
         for k in range(len(rates))
     ]
     warm = (f"bp-{run}-warm", f"bp-{run}-warm-t")
-    bookings = [_booking(s, d, booked) for step in [*plan, [warm]] for s, d in step]
+    bookings = [
+        bench_booking(s, d, booked, ROTTERDAM, days=30, value_usd="100000")
+        for step in [*plan, [warm]]
+        for s, d in step
+    ]
     producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers, acks="all")
     await producer.start()
     try:

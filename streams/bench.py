@@ -15,7 +15,6 @@ reading was handed to the producer gives the reading→event latency: p50/p95/p9
 from __future__ import annotations
 
 import asyncio
-import math
 import os
 import subprocess
 import sys
@@ -26,7 +25,7 @@ from decimal import Decimal
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from ingest.bench import BenchResult, cpu_seconds
+from ingest.bench import BenchResult, cpu_seconds, percentile
 from tradelane.admin import topic_partitions
 from tradelane.contracts import (
     Cargo,
@@ -52,31 +51,39 @@ DESTINATION = Place(locode="SGSIN", name="Singapore", kind=PlaceKind.SEAPORT, la
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def _booking(shipment: str, device: str) -> ShipmentBooking:
+def bench_booking(
+    shipment: str,
+    device: str,
+    booked: datetime = T0,
+    destination: Place = DESTINATION,
+    days: int = 6,
+    value_usd: str = "1000",
+) -> ShipmentBooking:
+    """A chilled sea shipment from Shanghai with one tracker: what every benchmark books."""
     return ShipmentBooking(
         shipment_id=shipment,
         shipper="bench",
         consignee="bench",
         origin=ORIGIN,
-        destination=DESTINATION,
+        destination=destination,
         legs=[
             Leg(
                 mode=TransportMode.SEA,
                 origin=ORIGIN,
-                destination=DESTINATION,
-                planned_departure=T0,
-                planned_arrival=T0 + timedelta(days=6),
+                destination=destination,
+                planned_departure=booked,
+                planned_arrival=booked + timedelta(days=days),
             )
         ],
         cargo=Cargo(
             description="bench",
             hs_code="030617",
             quantity=1,
-            value=Money(amount=Decimal("1000"), currency="USD"),
+            value=Money(amount=Decimal(value_usd), currency="USD"),
         ),
         condition=ConditionProfile(kind=ProfileKind.CHILLED, temp_min_c=2, temp_max_c=8),
         trackers=[device],
-        booked_at=T0,
+        booked_at=booked,
     )
 
 
@@ -110,14 +117,6 @@ async def _committed_everything(kafka: KafkaSettings, group: str, topics: list[s
         return True
     finally:
         await consumer.stop()
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The q-quantile (0..1) by nearest rank; 0 for no values."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
 async def _latency(
@@ -196,7 +195,7 @@ async def _run(
             shipment = f"bw-{run}-shp{i}"
             await producer.send(
                 SHIPMENTS_REGISTRY.name,
-                _booking(shipment, device).model_dump_json().encode(),
+                bench_booking(shipment, device).model_dump_json().encode(),
                 key=shipment.encode(),
             )
         await producer.flush()

@@ -27,7 +27,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 import streams.core
 from ingest.bench import BenchResult
 from streams.app import prepare
-from streams.bench import T0, _booking
+from streams.bench import T0, bench_booking
 from tradelane.contracts import Gps, IngestedReading, ShipmentEvent, TrackerReading
 from tradelane.settings import KafkaSettings
 from tradelane.topics import SHIPMENTS_EVENTS, SHIPMENTS_REGISTRY, TRACKER_READINGS
@@ -54,7 +54,7 @@ def _reading(
 def template_state() -> str:
     """A shipment arrived at Singapore from Shanghai, as the worker keeps it (JSON)."""
     state = streams.core.new_state(TEMPLATE)
-    streams.core.step(state, _booking(TEMPLATE, f"{TEMPLATE}-t"))
+    streams.core.step(state, bench_booking(TEMPLATE, f"{TEMPLATE}-t"))
     voyage = [(0, (31.23, 121.47)), (120, (30.5, 122.4)), (60 * 24 * 5, (5.0, 108.0))]
     voyage += [(60 * 24 * 6 + 30 * i, (1.27, 103.83)) for i in range(12)]
     for seq, (minutes, at) in enumerate(voyage):
@@ -100,7 +100,7 @@ async def _probe(kafka: KafkaSettings, app_id: str, run: str, table_shipments: i
     await events.getmany(timeout_ms=500)  # joined at the end of the topic
     await producer.send_and_wait(
         SHIPMENTS_REGISTRY.name,
-        _booking(shipment, device).model_dump_json().encode(),
+        bench_booking(shipment, device).model_dump_json().encode(),
         key=shipment.encode(),
     )
     cmd = [sys.executable, "-m", "tradelane.cli.main", "worker", "--no-finance", "--from-now"]
