@@ -199,7 +199,7 @@ class _StateCache(Generic[S]):
         if raw is None:
             return None
         cached = self._states.get(key)
-        if cached is not None and (cached[0] is raw or cached[0] == raw):
+        if cached is not None and cached[0] == raw:  # bytes compare by identity first
             return cached[1]
         return parse(raw)
 

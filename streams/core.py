@@ -159,8 +159,8 @@ def _in_sequence(track: DeviceTrack, r: TrackerReading, rules: StreamRules) -> l
         if not track.held:
             break
         # a device first heard mid-sequence may have sent earlier readings: wait for them too
-        seen = (track.last_ts, *(x.ts for x in ready)) if ready or track.last_ts else ()
-        applied = max([t for t in seen if t is not None], default=track.held[0].ts)
+        seen = [t for t in (track.last_ts, *(x.ts for x in ready)) if t is not None]
+        applied = max(seen, default=track.held[0].ts)
         if newest - applied <= lateness and len(track.held) <= rules.reorder_max_held:
             break
         track.next_seq = track.held[0].seq  # give the gap up
@@ -305,7 +305,7 @@ def _quality(
             previous=previous,
             reasons=reasons,
             fix_ratio=round(fix_ratio, 3),
-            clock_ahead_s=max(0, q.clock_ahead_s),
+            clock_ahead_s=q.clock_ahead_s,
             disagreement_c=q.disagreement_c,
         ),
         r.ts,
