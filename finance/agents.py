@@ -20,20 +20,17 @@ pledge agent then applies once per cause id.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import faust
 from pydantic import BaseModel
 
 from finance import pledge_engine
-from finance.facility_state import FacilityState, dump_state, load_state
-from finance.insurance import apply as insure
-from finance.insurance.handoff import repayment
+from finance.facility_state import FacilityState
 from finance.insurance.state import InsuranceState
+from finance.shell import COMMAND, DECISION, EVENT, InsuranceShell, PledgeShell
 from streams.registries import Registries
-from tradelane.contracts import ClaimDecision, Envelope, ShipmentEvent
-from tradelane.contracts.finance import FinanceCommand
+from tradelane.contracts import Envelope, ShipmentEvent
 from tradelane.topics import (
     DAY_MS,
     FINANCE_COMMANDS,
@@ -44,9 +41,6 @@ from tradelane.topics import (
     SHIPMENTS_EVENTS,
     KafkaTopic,
 )
-
-EVENT, COMMAND, DECISION = b"E", b"C", b"D"
-S = TypeVar("S")
 
 
 def _raw_topic(
@@ -107,8 +101,7 @@ def install(app: faust.App, app_id: str, registries: Registries, ready: asyncio.
         "insurance", key_type=bytes, value_type=bytes, partitions=SHIPMENTS_EVENTS.partitions
     )
     pledge_memo, insurance_memo = _Memo(), _Memo()
-    pledge_cache: _StateCache[FacilityState] = _StateCache()
-    insurance_cache: _StateCache[InsuranceState] = _StateCache()
+    pledge_shell, insurance_shell = PledgeShell(), InsuranceShell()
 
     @app.agent(events_in)
     async def fan_out(stream: Any) -> None:
@@ -132,80 +125,29 @@ def install(app: faust.App, app_id: str, registries: Registries, ready: asyncio.
 
     @app.agent(finance_in)
     async def pledge(stream: Any) -> None:
+        outs = {"events": finance_out, "ledger": ledger_out}
         async for key, value in stream.items():
             await ready.wait()
             facility_id = key.decode()
-            raw = facilities.get(key)
-            state = pledge_cache.get(key, raw, load_state) or pledge_engine.new_state(facility_id)
-            item: pledge_engine.EngineInput = (
-                ShipmentEvent.model_validate_json(value[1:])
-                if value[:1] == EVENT
-                else FinanceCommand.model_validate_json(value[1:]).data
-            )
-            for prior in _pledge_sync(registries, pledge_memo, facility_id, item):
-                state, outputs = pledge_engine.apply(state, prior)
-                await _send_finance(outputs, key, finance_out, ledger_out)
-            state, outputs = pledge_engine.apply(state, item)
-            await _send_finance(outputs, key, finance_out, ledger_out)
-            fresh = pledge_cache.put(key, dump_state(state).encode(), state)
-            if fresh != raw:  # an input that changed nothing writes no changelog record
-                facilities[key] = fresh
+
+            def sync(item: pledge_engine.EngineInput, facility_id: str = facility_id) -> list[Any]:
+                return _pledge_sync(registries, pledge_memo, facility_id, item)
+
+            for dest, out_key, out_value in pledge_shell.handle(facilities, key, value, sync):
+                await outs[dest].send(key=out_key, value=out_value)
 
     @app.agent(insurance_in)
     async def insurance(stream: Any) -> None:
+        outs = {"claims": claims_out, "commands": finance_commands}
         async for key, value in stream.items():
             await ready.wait()
             shipment = key.decode()
-            raw = policies.get(key)
-            state = (
-                insurance_cache.get(key, raw, InsuranceState.model_validate_json)
-                or InsuranceState()
-            )
-            item: ShipmentEvent | ClaimDecision = (
-                ShipmentEvent.model_validate_json(value[1:])
-                if value[:1] == EVENT
-                else ClaimDecision.model_validate_json(value[1:])
-            )
-            emitted = []
-            for prior in _insurance_sync(registries, insurance_memo, shipment):
-                state, claims = insure(state, prior)
-                emitted += claims
-            state, claims = insure(state, item)
-            emitted += claims
-            for claim in emitted:
-                await claims_out.send(
-                    key=claim.subject.encode(), value=claim.model_dump_json().encode()
-                )
-                command = repayment(claim)
-                if command is not None:
-                    await finance_commands.send(
-                        key=command.subject.encode(), value=command.model_dump_json().encode()
-                    )
-            fresh = insurance_cache.put(key, state.model_dump_json().encode(), state)
-            if fresh != raw:
-                policies[key] = fresh
 
+            def prior(shipment: str = shipment) -> list[Any]:
+                return _insurance_sync(registries, insurance_memo, shipment)
 
-class _StateCache(Generic[S]):
-    """The states this process last wrote, parsed: an engine state is parsed from its table
-    only when another worker (or a restart) wrote it last. Parsing a 60 kB insurance state
-    for every shipment event was half of each event's cost. The engines never mutate a state
-    they were given, so handing the cached object back in is safe."""
-
-    def __init__(self) -> None:
-        self._states: dict[bytes, tuple[bytes, S]] = {}
-
-    def get(self, key: bytes, raw: bytes | None, parse: Callable[[bytes], S]) -> S | None:
-        if raw is None:
-            return None
-        cached = self._states.get(key)
-        if cached is not None and cached[0] == raw:  # bytes compare by identity first
-            return cached[1]
-        return parse(raw)
-
-    def put(self, key: bytes, raw: bytes, state: S) -> bytes:
-        self._states[key] = (raw, state)
-        return raw
+            for dest, out_key, out_value in insurance_shell.handle(policies, key, value, prior):
+                await outs[dest].send(key=out_key, value=out_value)
 
 
 def finance_topic(app_id: str) -> str:
@@ -236,15 +178,6 @@ def internal_topics(app_id: str) -> tuple[KafkaTopic, ...]:
             f"{app_id}-insurance-changelog", by_shipment, "compact", InsuranceState, "shipment_id"
         ),
     )
-
-
-async def _send_finance(
-    outputs: pledge_engine.Outputs, key: bytes, events: Any, ledger: Any
-) -> None:
-    for event in outputs.events:
-        await events.send(key=key, value=event.model_dump_json().encode())
-    for entry in outputs.entries:
-        await ledger.send(key=key, value=entry.model_dump_json().encode())
 
 
 def _pledge_sync(

@@ -22,6 +22,8 @@ machine's conditions, and with --json write the same figures for run-to-run comp
            process, and a pass-through baseline
   recovery a worker rebuilds a --shipments table (100,000) from its changelog; reports the
            seconds from its start to an event that needs the recovered state, less startup
+  engines  no services: the pledge and insurance engines' per-event cost (the agents' code
+           without Kafka) for a facility of --shipments pledged shipments; events/s, µs/event
   api      live-feed fan-out: a fresh 'tradelane api' process, --clients WebSocket clients,
            readings produced at --rate/s for --duration s; reports p50/p99 event -> client
            latency and the server's CPU
@@ -31,7 +33,7 @@ machine's conditions, and with --json write the same figures for run-to-run comp
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "bench",
-        help="benchmarks that print figures (worker, bridge, sink, api)",
+        help="benchmarks that print figures (worker, bridge, sink, pipeline, engines, api...)",
         description=HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -119,6 +121,42 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     recovery.add_argument("--json", type=Path, metavar="FILE", help="also write figures as JSON")
     recovery.set_defaults(handler=_bench_recovery)
+    engines = which.add_parser(
+        "engines",
+        help="no services: pledge and insurance engines' events/s per facility size",
+        description="Builds a facility pledging N insured shipments (each size in "
+        "--shipments), then feeds shipment events (shocks, breach progress with evidence, ETA "
+        "changes, tracker health, milestones) through the pledge and insurance agents' "
+        "per-message code (parse, engine, output and state serialisation, table write) "
+        "without Kafka; prints events/s and µs/event per engine and size.",
+    )
+    engines.add_argument(
+        "--shipments",
+        default="10,100,1000",
+        help="comma-separated facility sizes (default %(default)s)",
+    )
+    engines.add_argument(
+        "--seconds", type=float, default=5.0, help="time per engine and size (default 5)"
+    )
+    engines.add_argument(
+        "--events", type=int, default=5000, help="events prepared per size (default 5000)"
+    )
+    engines.add_argument("--json", type=Path, metavar="FILE", help="also write figures as JSON")
+    engines.set_defaults(handler=_bench_engines)
+
+
+def _bench_engines(args: argparse.Namespace) -> int:
+    from finance.bench_engines import bench_engines
+    from tradelane.services.process import ServiceError
+
+    try:
+        sizes = [int(n) for n in args.shipments.split(",") if n.strip()]
+    except ValueError as exc:
+        raise ServiceError(f"--shipments: integers, got {args.shipments!r}") from exc
+    if not sizes or min(sizes) < 1 or args.seconds <= 0 or args.events < 1:
+        raise ServiceError("--shipments must be >= 1, --seconds > 0, --events >= 1")
+    bench_engines(sizes, args.seconds, args.events, args.json)
+    return 0
 
 
 def _bench_pipeline(args: argparse.Namespace) -> int:
