@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-DEPENDENTS = {"ingest", "streams", "finance", "devices", "api"}
+DEPENDENTS = {"ingest", "streams", "finance", "devices", "api", "faults"}
 
 
 def _imports(tree: ast.AST, top_level_only: bool) -> set[str]:
