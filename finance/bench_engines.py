@@ -260,6 +260,16 @@ def insurance_table(load: Workload) -> dict[bytes, bytes]:
     return table
 
 
+class CountingTable(dict[bytes, bytes]):
+    """A dict for the faust table that counts the bytes written (changelog traffic)."""
+
+    written = 0
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self.written += len(key) + len(value)
+        super().__setitem__(key, value)
+
+
 @dataclass
 class Figure:
     engine: str
@@ -268,8 +278,10 @@ class Figure:
     seconds: float
     events_per_s: float
     us_per_event: float
-    table_bytes: int
+    state_bytes: int
     """Size of one state in the table after the run (the facility, or one shipment's)."""
+    written_per_event: float
+    """Bytes written to the table (and so to its changelog) per event, on average."""
     loadavg_1m: float
 
 
@@ -281,12 +293,13 @@ class EngineFigures:
     def text(self) -> str:
         lines = [
             f"{'engine':<10}{'shipments':>10}{'events':>8}{'events/s':>11}{'µs/event':>11}"
-            f"{'state kB':>10}{'load 1m':>9}"
+            f"{'state kB':>10}{'written kB/ev':>15}{'load 1m':>9}"
         ]
         for f in self.figures:
             lines.append(
                 f"{f.engine:<10}{f.shipments:>10,}{f.events:>8,}{f.events_per_s:>11,.0f}"
-                f"{f.us_per_event:>11,.0f}{f.table_bytes / 1000:>10,.1f}{f.loadavg_1m:>9.2f}"
+                f"{f.us_per_event:>11,.0f}{f.state_bytes / 1000:>10,.1f}"
+                f"{f.written_per_event / 1000:>15,.2f}{f.loadavg_1m:>9.2f}"
             )
         lines.append(f"machine: {self.machine}")
         return "\n".join(lines)
@@ -313,7 +326,7 @@ def measure(n: int, seconds: float, events: int) -> list[Figure]:
     load = workload(n, events)
     figures: list[Figure] = []
 
-    pledge, facilities = PledgeShell(), facility_table(load)
+    pledge, facilities = PledgeShell(), CountingTable(facility_table(load))
     key = FACILITY.encode()
 
     def pledge_sync(_item: pledge_engine.EngineInput) -> list[Any]:
@@ -323,23 +336,27 @@ def measure(n: int, seconds: float, events: int) -> list[Figure]:
         pledge.handle(facilities, key, value, pledge_sync)
 
     pledge.warm(facilities, key)  # a worker that has run a while holds its states parsed
+    facilities.written = 0
     done, took = _time(load.messages, feed_pledge, seconds)
-    figures.append(_figure("pledge", n, done, took, len(facilities[key])))
+    size = sum(len(k) + len(v) for k, v in facilities.items())
+    figures.append(_figure("pledge", n, done, took, size, facilities.written))
 
-    insurance, policies = InsuranceShell(), insurance_table(load)
+    insurance, policies = InsuranceShell(), CountingTable(insurance_table(load))
 
     def feed_insurance(shipment: str, value: bytes) -> None:
         insurance.handle(policies, shipment.encode(), value, list)
 
     for shipment in load.shipments:
         insurance.warm(policies, shipment.encode())
+    policies.written = 0
     done, took = _time(load.messages, feed_insurance, seconds)
     sizes = sorted(len(v) for v in policies.values())
-    figures.append(_figure("insurance", n, done, took, sizes[len(sizes) // 2]))
+    median = sizes[len(sizes) // 2]
+    figures.append(_figure("insurance", n, done, took, median, policies.written))
     return figures
 
 
-def _figure(engine: str, n: int, done: int, took: float, size: int) -> Figure:
+def _figure(engine: str, n: int, done: int, took: float, size: int, written: int) -> Figure:
     return Figure(
         engine=engine,
         shipments=n,
@@ -347,7 +364,8 @@ def _figure(engine: str, n: int, done: int, took: float, size: int) -> Figure:
         seconds=round(took, 3),
         events_per_s=round(done / took, 1),
         us_per_event=round(took / done * 1e6, 1),
-        table_bytes=size,
+        state_bytes=size,
+        written_per_event=round(written / done, 1),
         loadavg_1m=round(os.getloadavg()[0], 2),
     )
 

@@ -1,10 +1,12 @@
 """The pledge engine's state for one facility: everything it needs to decide, and nothing else.
 
-State is a pydantic model so it serialises to JSON exactly (Decimals as strings, times in UTC)
-and can live in a faust table keyed by ``facility_id``: :func:`dump_state` / :func:`load_state`
-round-trip it byte for byte. The models are mutable only so the engine can build the *next*
-state conveniently; :func:`finance.pledge_engine.apply` works on a deep copy and never changes
-the state it was given.
+State is a pydantic model so it serialises to JSON exactly (Decimals as strings, times in UTC):
+:func:`dump_state` / :func:`load_state` round-trip it byte for byte. The worker's table holds
+it in segments (:mod:`finance.facility_store`), one per shipment, so a step writes only what
+it changed. The models are mutable so the engine can build the *next* state conveniently:
+:func:`finance.pledge_engine.apply` works on a deep copy and never changes the state it was
+given; :func:`finance.pledge_engine.apply_in_place`, for the worker that owns its states,
+updates the state itself to the same result.
 
 What the state remembers, and why it stays bounded:
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from finance.collateral import borrowing_base
+from finance.collateral import BaseSnapshot, borrowing_base
 from finance.facility_state import MarginCall
 from finance.money import round_down
 from finance.step import Step
@@ -30,14 +30,17 @@ from tradelane.contracts.finance import (
 from tradelane.ids import derive_id
 
 
-def settle_base(step: Step) -> None:
-    """Emit ``BorrowingBaseChanged`` if the base moved, then apply the margin-call rules."""
+def settle_base(step: Step, base_unchanged: bool = False) -> None:
+    """Emit ``BorrowingBaseChanged`` if the base moved, then apply the margin-call rules.
+
+    ``base_unchanged``: the caller has proven that the borrowing base is still ``state.base``
+    (see :func:`finance.pledge_engine.apply_in_place`), so it is not summed again."""
     state = step.state
     terms = state.terms
     now = step.now
     if terms is None or now is None:
         return  # nothing can be owed before the facility is known and time has started
-    snapshot = borrowing_base(state)
+    snapshot = BaseSnapshot(state.base, ()) if base_unchanged else borrowing_base(state)
     available = snapshot.available(terms)
     if snapshot.base != state.base:
         step.emit(

@@ -29,8 +29,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from datetime import UTC, datetime, time, timedelta
-from decimal import localcontext
+from decimal import Decimal, localcontext
 
+from finance.collateral import valuation
 from finance.conditions import learn_booking, observe
 from finance.drawdowns import attempt, scheduled_share
 from finance.facility_state import FacilityState, new_state
@@ -75,7 +76,16 @@ EngineInput = (
     | DayTick
 )
 
-__all__ = ["EngineInput", "FacilityState", "Outputs", "apply", "input_key", "new_state", "run"]
+__all__ = [
+    "EngineInput",
+    "FacilityState",
+    "Outputs",
+    "apply",
+    "apply_in_place",
+    "input_key",
+    "new_state",
+    "run",
+]
 
 
 def apply(state: FacilityState, item: EngineInput) -> tuple[FacilityState, Outputs]:
@@ -90,6 +100,61 @@ def apply(state: FacilityState, item: EngineInput) -> tuple[FacilityState, Outpu
         settle_proceeds(step)
         settle_base(step)
         return step.state, step.outputs()
+
+
+def apply_in_place(state: FacilityState, item: EngineInput) -> Outputs:
+    """:func:`apply` without the copy: ``state`` itself becomes the next state, and the
+    outputs are returned. For a caller that owns ``state`` (the worker keeps one per facility);
+    the result is equal to :func:`apply`'s, input for input (a property test holds them
+    together). If it raises, ``state`` may be half updated and must be discarded.
+
+    Neither the whole facility is copied nor, for a shipment event, the borrowing base
+    recomputed over every pledged shipment unless the event changed what its own shipment is
+    worth (see :func:`_unchanged_value`), so a step costs the same for 10 shipments or 1,000.
+    """
+    with localcontext(CONTEXT):
+        step = Step(state, input_key(item), state.clock)
+        before = _subject_value(state, item)
+        _dispatch(step, item)
+        settle_proceeds(step)
+        same = before is not None and _eligible(state, before[0]) == before[1]
+        settle_base(step, base_unchanged=same)
+        return step.outputs()
+
+
+_NOT_SHIPMENT_EVENTS = (
+    Facility,
+    ShipmentBooking,
+    FxRate,
+    DrawdownRequested,
+    RepaymentReceived,
+    SaleReported,
+    DayTick,
+)
+
+
+def _subject_value(state: FacilityState, item: EngineInput) -> tuple[str, Decimal] | None:
+    """For a shipment event on a facility whose base is settled, the event's shipment and its
+    eligible value before the event; ``None`` when the base must be recomputed in full.
+
+    Why this is enough: ``state.base`` equals the full borrowing base after every step that
+    ends with terms and a clock (:func:`finance.margin.settle_base` sets it), so at the start
+    of such a step it is the sum of every pledged shipment's eligible value. A shipment event
+    changes no terms, no FX rate and no other shipment's value inputs (cargo value,
+    milestones, sale, severities, tamper), so if its own shipment's eligible value is the same
+    afterwards, the full sum - the same terms added in the same order - is ``state.base``."""
+    if isinstance(item, _NOT_SHIPMENT_EVENTS) or state.terms is None or state.clock is None:
+        return None
+    return item.subject, _eligible(state, item.subject)
+
+
+def _eligible(state: FacilityState, shipment_id: str) -> Decimal:
+    """What ``shipment_id`` adds to the borrowing base now."""
+    shipment = state.shipments.get(shipment_id)
+    if shipment is None or not state.pledged(shipment_id):
+        return Decimal(0)
+    found = valuation(state, shipment)
+    return Decimal(0) if found is None else found.eligible
 
 
 def run(state: FacilityState, items: Iterable[EngineInput]) -> tuple[FacilityState, list[Outputs]]:

@@ -12,7 +12,7 @@ from collections.abc import Callable, MutableMapping
 from typing import Any, Generic, TypeVar
 
 from finance import pledge_engine
-from finance.facility_state import FacilityState, dump_state, load_state
+from finance.facility_store import FacilityStore, merge, touched
 from finance.insurance import apply as insure
 from finance.insurance.handoff import repayment
 from finance.insurance.state import InsuranceState
@@ -31,8 +31,8 @@ Send = tuple[str, bytes, bytes]
 class StateCache(Generic[S]):
     """The states this process last wrote, parsed: an engine state is parsed from its table
     only when another worker (or a restart) wrote it last. Parsing a 60 kB insurance state
-    for every shipment event was half of each event's cost. The engines never mutate a state
-    they were given, so handing the cached object back in is safe."""
+    for every shipment event was half of each event's cost. The insurance engine never
+    mutates a state it was given, so handing the cached object back in is safe."""
 
     def __init__(self) -> None:
         self._states: dict[bytes, tuple[bytes, S]] = {}
@@ -57,16 +57,22 @@ def _finance_sends(outputs: pledge_engine.Outputs, key: bytes) -> list[Send]:
 
 
 class PledgeShell:
-    """The pledge agent's per-message work (table keyed by facility id)."""
+    """The pledge agent's per-message work (table keyed by facility id, in the segmented
+    layout of :mod:`finance.facility_store`).
+
+    The shell owns the facility states it holds, so it applies inputs to them in place
+    (:func:`finance.pledge_engine.apply_in_place`, equal to the copying ``apply``) and writes
+    back only the segments a step changed."""
 
     def __init__(self) -> None:
-        self.cache: StateCache[FacilityState] = StateCache()
+        self.store = FacilityStore()
 
     def warm(self, table: Table, key: bytes) -> None:
-        """Parse ``key``'s state now (as a worker that has already handled it holds it)."""
-        raw = table.get(key)
-        if raw is not None:
-            self.cache.put(key, raw, load_state(raw))
+        """Parse ``key``'s state now and write it in the segmented layout, as a worker that
+        has already handled it holds it."""
+        state = self.store.load(table, key)
+        if state is not None:
+            self.store.save(table, key, state, None)
 
     def handle(
         self,
@@ -77,22 +83,23 @@ class PledgeShell:
     ) -> list[Send]:
         """Apply the routed message ``value`` (and first what ``sync`` says the state must
         know before it) to the facility ``key``; write the table; return what to send."""
-        raw = table.get(key)
-        state = self.cache.get(key, raw, load_state) or pledge_engine.new_state(key.decode())
         item: pledge_engine.EngineInput = (
             ShipmentEvent.model_validate_json(value[1:])
             if value[:1] == EVENT
             else FinanceCommand.model_validate_json(value[1:]).data
         )
+        state = self.store.load(table, key) or pledge_engine.new_state(key.decode())
         sends: list[Send] = []
-        for prior in sync(item):
-            state, outputs = pledge_engine.apply(state, prior)
-            sends += _finance_sends(outputs, key)
-        state, outputs = pledge_engine.apply(state, item)
-        sends += _finance_sends(outputs, key)
-        fresh = self.cache.put(key, dump_state(state).encode(), state)
-        if fresh != raw:  # an input that changed nothing writes no changelog record
-            table[key] = fresh
+        changed: set[str] | None = set()
+        try:
+            for step in [*sync(item), item]:
+                outputs = pledge_engine.apply_in_place(state, step)
+                sends += _finance_sends(outputs, key)
+                changed = merge(changed, touched(step, len(outputs.entries)))
+        except BaseException:
+            self.store.forget(key)  # the held state may be half updated: read it again
+            raise
+        self.store.save(table, key, state, changed)  # a step that changed nothing writes none
         return sends
 
 
