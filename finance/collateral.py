@@ -18,8 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from finance.facility_state import FacilityState, ShipmentCollateral
-from finance.money import convert, round_down
+from finance.facility_state import FacilityState, ShipmentCollateral, pledged_set
+from finance.money import convert, convert_at, find_rate, round_down
 from tradelane.contracts import CollateralStatus, Facility, Milestone, Money
 from tradelane.contracts.finance import AppliedFx, CollateralLine
 from tradelane.contracts.registries import ImpairmentKind
@@ -84,15 +84,24 @@ def valuation(
     state: FacilityState,
     shipment: ShipmentCollateral,
     status: CollateralStatus | None = None,
+    rates: dict[str, AppliedFx | None] | None = None,
 ) -> Valuation | None:
-    """Value ``shipment`` (at ``status``, default its current one); ``None`` without value/FX."""
+    """Value ``shipment`` (at ``status``, default its current one); ``None`` without value/FX.
+
+    ``rates``: a memo of the rate from each cargo currency, for valuing many shipments
+    against the same FX rates."""
     terms = state.terms
     if terms is None or shipment.cargo_value is None:
         return None
     currency = terms.limit.currency
-    converted = convert(
-        shipment.cargo_value.amount, shipment.cargo_value.currency, currency, state.fx
-    )
+    cargo = shipment.cargo_value
+    if rates is None:
+        converted = convert(cargo.amount, cargo.currency, currency, state.fx)
+    else:
+        if cargo.currency not in rates:
+            rates[cargo.currency] = find_rate(state.fx, cargo.currency, currency)
+        rate = rates[cargo.currency]
+        converted = None if rate is None else (convert_at(cargo.amount, rate, currency), rate)
     if converted is None:
         return None
     value, fx = converted
@@ -126,21 +135,39 @@ def borrowing_base(state: FacilityState) -> BaseSnapshot:
     zero = Money(amount=Decimal(0), currency=currency)
     lines: list[CollateralLine] = []
     total = Decimal(0)
-    for shipment_id in sorted(set(terms.pledged_shipments)):
+    rates: dict[str, AppliedFx | None] = {}
+    for shipment_id in sorted(pledged_set(terms)):
         shipment = state.shipments.get(shipment_id)
         if shipment is None:
             continue
-        found = valuation(state, shipment)
+        status = status_of(shipment)
+        found = valuation(state, shipment, status, rates)
         eligible = Decimal(0) if found is None else found.eligible
         total += eligible
         lines.append(
             CollateralLine(
                 shipment_id=shipment_id,
-                status=status_of(shipment),
+                status=status,
                 value=None if found is None else Money(amount=found.value, currency=currency),
                 advance_rate=Decimal(0) if found is None else found.advance_rate,
-                haircut=haircut_of(shipment, terms),
+                haircut=haircut_of(shipment, terms) if found is None else found.haircut,
                 eligible=zero if found is None else Money(amount=eligible, currency=currency),
             )
         )
     return BaseSnapshot(total, tuple(lines))
+
+
+def base_total(state: FacilityState) -> Decimal:
+    """``borrowing_base(state).base`` without building the collateral lines."""
+    terms = state.terms
+    if terms is None:
+        return Decimal(0)
+    rates: dict[str, AppliedFx | None] = {}
+    total = Decimal(0)
+    for shipment_id in sorted(pledged_set(terms)):
+        shipment = state.shipments.get(shipment_id)
+        if shipment is None:
+            continue
+        found = valuation(state, shipment, None, rates)
+        total += Decimal(0) if found is None else found.eligible
+    return total

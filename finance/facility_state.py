@@ -127,7 +127,23 @@ class FacilityState(_State):
         return found
 
     def pledged(self, shipment_id: str) -> bool:
-        return self.terms is not None and shipment_id in self.terms.pledged_shipments
+        return self.terms is not None and shipment_id in pledged_set(self.terms)
+
+
+_PLEDGED: dict[int, tuple[Facility, frozenset[str]]] = {}
+
+
+def pledged_set(terms: Facility) -> frozenset[str]:
+    """``terms.pledged_shipments`` as a set (a list of 1,000 ids is slow to search), kept per
+    terms object: terms are replaced, never changed in place."""
+    held = _PLEDGED.get(id(terms))
+    if held is not None and held[0] is terms:
+        return held[1]
+    if len(_PLEDGED) >= 256:
+        _PLEDGED.clear()
+    found = frozenset(terms.pledged_shipments)
+    _PLEDGED[id(terms)] = (terms, found)
+    return found
 
 
 def new_state(facility_id: str) -> FacilityState:

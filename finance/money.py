@@ -127,4 +127,9 @@ def convert(
     fx = find_rate(rates, base, quote)
     if fx is None:
         return None
-    return round_half_even(CONTEXT.multiply(amount, fx.rate), quote), fx
+    return convert_at(amount, fx, quote), fx
+
+
+def convert_at(amount: Decimal, fx: AppliedFx, quote: str) -> Decimal:
+    """``amount`` at the rate ``fx`` in ``quote`` (half-even to the minor unit)."""
+    return round_half_even(CONTEXT.multiply(amount, fx.rate), quote)

@@ -222,7 +222,8 @@ def settle_proceeds(step: Step) -> None:
     terms = state.terms
     if terms is None or step.now is None:
         return
-    for shipment_id in sorted(state.shipments):
+    waiting = [k for k, s in state.shipments.items() if s.pending_proceeds is not None]
+    for shipment_id in sorted(waiting):  # nothing below queues proceeds: the list holds
         shipment = state.shipments[shipment_id]
         pending = shipment.pending_proceeds
         if pending is None:

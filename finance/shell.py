@@ -123,6 +123,7 @@ class InsuranceShell:
         send."""
         raw = table.get(key)
         state = self.cache.get(key, raw, InsuranceState.model_validate_json) or InsuranceState()
+        loaded = state
         item: ShipmentEvent | ClaimDecision = (
             ShipmentEvent.model_validate_json(value[1:])
             if value[:1] == EVENT
@@ -142,6 +143,8 @@ class InsuranceShell:
                 sends.append(
                     ("commands", command.subject.encode(), command.model_dump_json().encode())
                 )
+        if state is loaded and raw is not None:
+            return sends  # the engine handed back the state it was given: nothing changed
         fresh = self.cache.put(key, state.model_dump_json().encode(), state)
         if fresh != raw:
             table[key] = fresh
