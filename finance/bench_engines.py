@@ -32,7 +32,7 @@ from finance.facility_state import dump_state
 from finance.insurance import apply as insure
 from finance.insurance.state import InsuranceState
 from finance.shell import EVENT, InsuranceShell, PledgeShell
-from ingest.bench import machine
+from ingest.bench import machine, percentile
 from streams.bench import bench_booking
 from tradelane.contracts import (
     BatteryLow,
@@ -278,6 +278,9 @@ class Figure:
     seconds: float
     events_per_s: float
     us_per_event: float
+    """Mean; a step that changes the borrowing base lists every shipment, so it is O(N)."""
+    p50_us: float
+    p99_us: float
     state_bytes: int
     """Size of one state in the table after the run (the facility, or one shipment's)."""
     written_per_event: float
@@ -293,12 +296,14 @@ class EngineFigures:
     def text(self) -> str:
         lines = [
             f"{'engine':<10}{'shipments':>10}{'events':>8}{'events/s':>11}{'µs/event':>11}"
+            f"{'p50 µs':>9}{'p99 µs':>9}"
             f"{'state kB':>10}{'written kB/ev':>15}{'load 1m':>9}"
         ]
         for f in self.figures:
             lines.append(
                 f"{f.engine:<10}{f.shipments:>10,}{f.events:>8,}{f.events_per_s:>11,.0f}"
-                f"{f.us_per_event:>11,.0f}{f.state_bytes / 1000:>10,.1f}"
+                f"{f.us_per_event:>11,.0f}{f.p50_us:>9,.0f}{f.p99_us:>9,.0f}"
+                f"{f.state_bytes / 1000:>10,.1f}"
                 f"{f.written_per_event / 1000:>15,.2f}{f.loadavg_1m:>9.2f}"
             )
         lines.append(f"machine: {self.machine}")
@@ -307,18 +312,21 @@ class EngineFigures:
 
 def _time(
     messages: list[tuple[str, bytes]], handle: Callable[[str, bytes], object], seconds: float
-) -> tuple[int, float]:
-    """Feed messages until they run out or ``seconds`` passed; (events fed, seconds)."""
+) -> tuple[list[float], float]:
+    """Feed messages until they run out or ``seconds`` passed; (each event's seconds, total)."""
     gc.collect()
-    done = 0
-    start = time.perf_counter()
+    each: list[float] = []
+    clock = time.perf_counter
+    start = clock()
     deadline = start + seconds
     for shipment, value in messages:
+        began = clock()
         handle(shipment, value)
-        done += 1
-        if done % 16 == 0 and time.perf_counter() > deadline:
+        ended = clock()
+        each.append(ended - began)
+        if ended > deadline:
             break
-    return done, time.perf_counter() - start
+    return each, clock() - start
 
 
 def measure(n: int, seconds: float, events: int) -> list[Figure]:
@@ -337,9 +345,9 @@ def measure(n: int, seconds: float, events: int) -> list[Figure]:
 
     pledge.warm(facilities, key)  # a worker that has run a while holds its states parsed
     facilities.written = 0
-    done, took = _time(load.messages, feed_pledge, seconds)
+    each, took = _time(load.messages, feed_pledge, seconds)
     size = sum(len(k) + len(v) for k, v in facilities.items())
-    figures.append(_figure("pledge", n, done, took, size, facilities.written))
+    figures.append(_figure("pledge", n, each, took, size, facilities.written))
 
     insurance, policies = InsuranceShell(), CountingTable(insurance_table(load))
 
@@ -349,15 +357,18 @@ def measure(n: int, seconds: float, events: int) -> list[Figure]:
     for shipment in load.shipments:
         insurance.warm(policies, shipment.encode())
     policies.written = 0
-    done, took = _time(load.messages, feed_insurance, seconds)
+    each, took = _time(load.messages, feed_insurance, seconds)
     sizes = sorted(len(v) for v in policies.values())
     median = sizes[len(sizes) // 2]
-    figures.append(_figure("insurance", n, done, took, median, policies.written))
+    figures.append(_figure("insurance", n, each, took, median, policies.written))
     return figures
 
 
-def _figure(engine: str, n: int, done: int, took: float, size: int, written: int) -> Figure:
+def _figure(engine: str, n: int, each: list[float], took: float, size: int, written: int) -> Figure:
+    done = len(each)
     return Figure(
+        p50_us=round(percentile(each, 0.5) * 1e6, 1),
+        p99_us=round(percentile(each, 0.99) * 1e6, 1),
         engine=engine,
         shipments=n,
         events=done,
