@@ -35,5 +35,11 @@ lint: install  ## ruff
 typecheck: install  ## mypy --strict
 	$(BIN)/mypy
 
+faults: install  ## the full fault-injection suite on the running services (about 15 min)
+	$(BIN)/tradelane faults --profile full --json .tradelane/faults/full.json
+
+bench: install  ## the end-to-end pipeline benchmark on the running services
+	$(BIN)/tradelane bench pipeline --json .tradelane/bench/pipeline.json
+
 schemas: install  ## regenerate docs/schemas from the contracts
 	$(BIN)/tradelane schemas export docs/schemas

@@ -27,6 +27,8 @@ from typing import Any
 
 import faust
 from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 from faust.transport.producer import ProducerBuffer
 from pydantic import BaseModel, ValidationError
 
@@ -267,6 +269,12 @@ async def prepare(
 
 
 async def _start_at_end(kafka: KafkaSettings, group: str, topics: tuple[str, ...]) -> None:
+    """Commit the end of ``topics`` for ``group`` if it is new. A group with members is never
+    touched: a worker joining (or rejoining after a crash) a running group takes the group's
+    positions. Found by the fault suite: a worker started while its group was busy, right
+    after a broker restart, read no committed offsets yet, tried to commit and crashed."""
+    if await _group_has_members(kafka, group):
+        return
     consumer = AIOKafkaConsumer(
         bootstrap_servers=kafka.bootstrap_servers, group_id=group, enable_auto_commit=False
     )
@@ -277,6 +285,20 @@ async def _start_at_end(kafka: KafkaSettings, group: str, topics: tuple[str, ...
         committed = {tp: await consumer.committed(tp) for tp in tps}
         if any(offset is not None for offset in committed.values()):
             return  # the group has history: continue where it stopped
-        await consumer.commit(await consumer.end_offsets(tps))
+        try:
+            await consumer.commit(await consumer.end_offsets(tps))
+        except KafkaError as exc:  # members joined meanwhile: their positions stand
+            log.warning("group %s is active; not moving it to the end (%s)", group, exc)
     finally:
         await consumer.stop()
+
+
+async def _group_has_members(kafka: KafkaSettings, group: str) -> bool:
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
+    await admin.start()
+    try:
+        [response] = await admin.describe_consumer_groups([group])
+        described: dict[str, Any] = response.to_object()["groups"][0]
+    finally:
+        await admin.close()
+    return bool(described.get("members"))
