@@ -12,6 +12,7 @@ COPY streams ./streams
 COPY finance ./finance
 COPY devices ./devices
 COPY api ./api
+COPY faults ./faults
 COPY config ./config
 RUN pip install -c constraints.txt . && useradd --system --uid 10001 tradelane
 USER tradelane
