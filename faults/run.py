@@ -107,10 +107,14 @@ class _Run:
     crashes: list[str] = field(default_factory=list)
     spawned: int = 0
     broker_down_s: list[float] = field(default_factory=list)
+    every_child: list[Child] = field(default_factory=list)
+    """Every process this run started, so an interrupted run leaves none behind."""
 
     def new_worker(self) -> Child:
         self.spawned += 1
-        return worker(self.app_id, self.logs, self.spawned)
+        child = worker(self.app_id, self.logs, self.spawned)
+        self.every_child.append(child)
+        return child
 
     @property
     def app_id(self) -> str:
@@ -142,6 +146,8 @@ async def run(
     client_id = f"faults-{run_id}"
     state = _Run(kafka, mqtt, logs, run_id, progress, bridge(client_id, logs), [])
     injections = plan(profile, seed)
+    injector: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    watcher: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     began_ms = int(time.time() * 1000)
     await ensure_topics(kafka, KAFKA_TOPICS)
 
@@ -262,7 +268,10 @@ async def run(
         await asyncio.to_thread(_write_diff, logs / "shipment-events-diff.json", oracle, observed)
         return Result(injections, result, figures)
     finally:
-        for child in [*state.workers, state.bridge]:
+        for task in (injector, watcher):
+            task.cancel()
+        await asyncio.gather(injector, watcher, return_exceptions=True)
+        for child in [*state.every_child, state.bridge]:
             await child.stop()
         for f in followers.values():
             await f.stop()
@@ -396,7 +405,11 @@ async def _inject(state: _Run, injections: list[Injection], t0: float) -> None:
             holds.append(scaling)
         else:
             await _restart_broker(state)
-    await asyncio.gather(*holds)
+    try:
+        await asyncio.gather(*holds)
+    finally:  # an interrupted run must not start processes after its clean-up
+        for hold in holds:
+            hold.cancel()
 
 
 async def _restart_later(state: _Run, child: Child, hold_s: float) -> None:
@@ -407,6 +420,8 @@ async def _restart_later(state: _Run, child: Child, hold_s: float) -> None:
             await child.ready()
             return
         except ChildFailedError as exc:
+            if child.told_to_stop:  # killed by the next fault while it was starting
+                return
             state.crashes.append(f"{child.name} failed to start")
             child.told_to_stop = True
             state.progress(f"  ! {exc}")
@@ -417,6 +432,9 @@ async def _scale_cycle(state: _Run, extra: Child, hold_s: float) -> None:
     try:
         await extra.ready()
     except ChildFailedError as exc:
+        if extra.told_to_stop:
+            state.workers.remove(extra)
+            return
         state.crashes.append(f"{extra.name} failed to start")
         extra.told_to_stop = True
         state.progress(f"  ! {exc}")
