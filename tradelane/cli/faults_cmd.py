@@ -60,6 +60,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--broker-restarts", type=int, metavar="N", help="override the profile's count (0 or 1)"
     )
     p.add_argument("--no-reset", action="store_true", help="skip the group reset and reprocess")
+    p.add_argument(
+        "--mosquitto-crash",
+        type=int,
+        metavar="TRIALS",
+        help="instead of the pipeline run: measure Mosquitto's crash loss window (SIGKILL of "
+        "the broker 'tradelane services' runs, after 2-9 s of QoS 1 traffic to a saved "
+        "persistent session; counts what was acknowledged and never delivered)",
+    )
     p.set_defaults(handler=_run)
 
 
@@ -69,6 +77,8 @@ def _run(args: argparse.Namespace) -> int:
     from faults.run import run
     from tradelane.services.process import ServiceError
 
+    if args.mosquitto_crash is not None:
+        return _mosquitto_crash(args)
     counts = (args.bridge_kills, args.worker_kills, args.scale_cycles, args.broker_restarts)
     if any(n is not None and n < 0 for n in counts):
         raise ServiceError("fault counts cannot be negative")
@@ -90,3 +100,33 @@ def _run(args: argparse.Namespace) -> int:
         args.json.write_text(to_json(result.injections, result.checks, result.figures) + "\n")
         print(f"JSON: {args.json}")
     return 0 if result.ok else 1
+
+
+def _mosquitto_crash(args: argparse.Namespace) -> int:
+    import json
+    from dataclasses import asdict
+
+    from faults.checks import table
+    from faults.mqtt_crash import measure
+    from tradelane.services.process import ServiceError
+
+    if args.mosquitto_crash < 1:
+        raise ServiceError("--mosquitto-crash needs at least 1 trial")
+    print(f"Mosquitto crash window: {args.mosquitto_crash} trial(s), seed {args.seed}")
+    trials = measure(args.mosquitto_crash, args.seed)
+    rows = [
+        (
+            f"{t.published_s:.1f} s",
+            f"{t.acknowledged:,}",
+            f"{t.lost:,}",
+            "-" if t.oldest_lost_age_s is None else f"{t.oldest_lost_age_s:.2f} s",
+        )
+        for t in trials
+    ]
+    print(table(rows, ("published for", "acknowledged", "lost", "oldest lost, age at crash")))
+    ages = [t.oldest_lost_age_s for t in trials if t.oldest_lost_age_s is not None]
+    print(f"loss window: up to {max(ages):.2f} s" if ages else "loss window: nothing lost")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps([asdict(t) for t in trials], indent=1) + "\n")
+    return 0
