@@ -35,7 +35,7 @@ lint: install  ## ruff
 typecheck: install  ## mypy --strict
 	$(BIN)/mypy
 
-faults: install  ## the full fault-injection suite on the running services (about 15 min)
+faults: install  ## the full fault-injection suite on the running services (about 12 min)
 	$(BIN)/tradelane faults --profile full --json .tradelane/faults/full.json
 
 bench: install  ## the end-to-end pipeline benchmark on the running services

@@ -1,7 +1,7 @@
 """What a fault run does: fleet size, scenario mix, and how many of each fault it injects.
 
 ``short`` is the profile the test suite runs (a few minutes on 2 cores); ``full`` is the one the
-reliability figures come from (``make faults``): about 50,000 readings with 10 bridge kills, 10
+reliability figures come from (``make faults``): about 40,000 readings with 10 bridge kills, 10
 worker kills, 5 worker scale-ups, a broker restart and a group reset.
 """
 

@@ -3,7 +3,7 @@ services: the bridge and the worker SIGKILLed mid-stream, the worker group scale
 the Kafka broker restarted, the group rewound and reprocessed, 10 % malformed traffic. Every
 check of the report must hold, and the report must name every fault the schedule planned.
 
-The full profile (about 50,000 readings, 10 + 10 kills, 5 scale cycles) runs with
+The full profile (about 40,000 readings, 10 + 10 kills, 5 scale cycles) runs with
 `make faults`; its figures are in docs/reliability.md."""
 
 from __future__ import annotations
