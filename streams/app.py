@@ -27,7 +27,6 @@ from typing import Any
 
 import faust
 from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from faust.transport.producer import ProducerBuffer
 from pydantic import BaseModel, ValidationError
@@ -36,7 +35,7 @@ from streams.core import new_state, step
 from streams.registries import Registries, follow
 from streams.rules import DEFAULT_RULES, StreamRules
 from streams.state import ShipmentState
-from tradelane.admin import ensure_topics, topic_partitions
+from tradelane.admin import describe_group, ensure_topics, topic_partitions
 from tradelane.contracts import IngestedReading, IngestedStatus, ShipmentBooking, ShipmentEvent
 from tradelane.settings import KafkaSettings
 from tradelane.topics import (
@@ -294,11 +293,4 @@ async def _start_at_end(kafka: KafkaSettings, group: str, topics: tuple[str, ...
 
 
 async def _group_has_members(kafka: KafkaSettings, group: str) -> bool:
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
-    await admin.start()
-    try:
-        [response] = await admin.describe_consumer_groups([group])
-        described: dict[str, Any] = response.to_object()["groups"][0]
-    finally:
-        await admin.close()
-    return bool(described.get("members"))
+    return bool((await describe_group(kafka, group)).get("members"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -110,3 +111,16 @@ async def topic_partitions(consumer: AIOKafkaConsumer, topic: str) -> list[Topic
     """
     partitions = await consumer._client._wait_on_metadata(topic)
     return [TopicPartition(topic, p) for p in sorted(partitions)]
+
+
+async def describe_group(settings: KafkaSettings, group: str) -> dict[str, Any]:
+    """A consumer group as the coordinator describes it (``state``, ``members`` with their
+    assignments); an unknown group comes back ``Dead`` with no members."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await admin.start()
+    try:
+        [response] = await admin.describe_consumer_groups([group])
+        described: dict[str, Any] = response.to_object()["groups"][0]
+    finally:
+        await admin.close()
+    return described

@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 
 import streams.core
 from tests.integration.helpers import Tail, stop_process, wait_for_output
 from tests.integration.test_worker import voyage
 from tests.samples import booking
+from tradelane.admin import describe_group
 from tradelane.contracts import IngestedReading, MilestoneReached, ShipmentEvent
 from tradelane.settings import KafkaSettings
 from tradelane.topics import SHIPMENTS_EVENTS, SHIPMENTS_REGISTRY, TRACKER_READINGS
@@ -47,13 +47,7 @@ def start(app_id: str, log: Path) -> subprocess.Popen[bytes]:
 
 
 async def members_with_partitions(kafka: KafkaSettings, group: str) -> int:
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
-    await admin.start()
-    try:
-        [response] = await admin.describe_consumer_groups([group])
-        described: dict[str, Any] = response.to_object()["groups"][0]
-    finally:
-        await admin.close()
+    described = await describe_group(kafka, group)
     if described["state"] != "Stable":
         return 0
     return sum(1 for m in described["members"] if m["member_assignment"])
