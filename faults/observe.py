@@ -3,6 +3,7 @@ of a consumer group (how a run knows the worker has processed everything)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -118,13 +119,7 @@ async def rewind_group(settings: KafkaSettings, group: str, since_ms: int, own_p
             except Exception:  # the group may still hold a leaving member for a moment
                 if time.monotonic() > deadline:
                     raise
-                await _pause()
+                await asyncio.sleep(1.0)  # retrying a refused commit under a deadline
         return sum(max(0, committed[tp].offset - target[tp]) for tp in tps)
     finally:
         await consumer.stop()
-
-
-async def _pause() -> None:
-    import asyncio
-
-    await asyncio.sleep(1.0)  # retrying a refused commit under a deadline

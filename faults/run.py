@@ -582,7 +582,7 @@ def _dead_letters(records: list[Any], devices: dict[str, str]) -> tuple[int, dic
     count, bad = 0, defaultdict[str, int](int)
     for r in records:
         letter = DeadLetter.model_validate_json(r.value)
-        if not any(f"/{d}/" in letter.mqtt_topic for d in _device_ids(letter.mqtt_topic, devices)):
+        if not _device_ids(letter.mqtt_topic, devices):
             continue
         count += 1
         if letter.reason not in MALFORMED_REASONS:
