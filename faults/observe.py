@@ -60,20 +60,15 @@ class Follower:
 async def group_lag(settings: KafkaSettings, group: str) -> dict[str, int]:
     """Per topic, how many records the group has not committed yet (its committed offset to the
     end of each partition it has committed on)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    await admin.start()
+    committed = await _committed(settings, group)
+    if not committed:
+        return {}
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
     await consumer.start()
     try:
-        committed: dict[
-            TopicPartition, OffsetAndMetadata
-        ] = await admin.list_consumer_group_offsets(group)
-        if not committed:
-            return {}
         ends = await consumer.end_offsets(list(committed))
     finally:
         await consumer.stop()
-        await admin.close()
     lag: dict[str, int] = {}
     for tp, meta in committed.items():
         lag[tp.topic] = lag.get(tp.topic, 0) + max(0, ends[tp] - max(meta.offset, 0))
@@ -84,14 +79,7 @@ async def rewind_group(settings: KafkaSettings, group: str, since_ms: int, own_p
     """Set an empty group's committed offsets back: its own topics (``own_prefix``…) to their
     start, shared topics to the first record written at or after ``since_ms`` (the run's own
     offset 0). Returns how many records the group will read again."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    await admin.start()
-    try:
-        committed: dict[
-            TopicPartition, OffsetAndMetadata
-        ] = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
+    committed = await _committed(settings, group)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.bootstrap_servers, group_id=group, enable_auto_commit=False
     )
@@ -123,3 +111,18 @@ async def rewind_group(settings: KafkaSettings, group: str, since_ms: int, own_p
         return sum(max(0, committed[tp].offset - target[tp]) for tp in tps)
     finally:
         await consumer.stop()
+
+
+async def _committed(
+    settings: KafkaSettings, group: str
+) -> dict[TopicPartition, OffsetAndMetadata]:
+    """The group's committed offset on every partition it has committed on."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await admin.start()
+    try:
+        committed: dict[
+            TopicPartition, OffsetAndMetadata
+        ] = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return committed
