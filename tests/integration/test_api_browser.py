@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -135,8 +136,16 @@ def test_dashboard_follows_the_fleet_live(
 
             browser.find_element(By.ID, "filter-text").send_keys(prefix)
             row = f"#shipment-table tr[data-shipment='{prefix}-shp00000']"
-            wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, row))
-            browser.find_element(By.CSS_SELECTOR, row).click()
+
+            def open_row(d: WebDriver) -> bool:
+                d.find_element(By.CSS_SELECTOR, row).click()  # the table re-renders live
+                return True
+
+            WebDriverWait(
+                browser,
+                30,
+                ignored_exceptions=(NoSuchElementException, StaleElementReferenceException),
+            ).until(open_row)
             wait.until(lambda d: prefix in d.find_element(By.ID, "shipment-title").text)
 
             def track_drawn(d: WebDriver) -> bool:
