@@ -1,19 +1,23 @@
-"""The faust application (``tradelane worker``): a thin shell around :mod:`streams.core`.
+"""The faust application (``tradelane worker``): a thin shell around the hot path.
 
 Flow:
-1. A follower reads ``shipments.registry`` (compacted) to its end before any reading is
-   processed and keeps every shipment's latest booking in memory (device → shipment, shipment
-   → booking); then it keeps following, and forwards live booking updates (and, on catching up,
-   customs clearances) to the shipment's partition of an internal topic.
-2. The readings agent routes each ``tracker.readings`` record to the same internal topic, keyed
-   by shipment id (the repartition step); readings of devices no booking names are counted.
-3. The state agent consumes the internal topic — bookings and readings of one shipment arrive
-   in order on one partition — loads the shipment's state from a table, calls the pure core,
-   stores the state and sends the events to ``shipments.events``.
+1. A follower reads the compacted registries (bookings, facilities, policies, FX) to their end
+   before any input is processed and keeps them in memory; then it keeps following, and
+   forwards live booking updates (and, on catching up, customs clearances) to the shipment's
+   partition of the internal topic ``{app}-by-shipment``.
+2. The readings agent takes ``tracker.readings`` in batches and routes each record to that
+   topic, keyed by shipment id (the one repartition hop); readings of devices no booking names
+   are counted. Tracker statuses and insurers' decisions are routed the same way.
+3. The shipment agent takes the internal topic in batches (bookings, readings, statuses and
+   decisions of one shipment arrive in order on one partition) and hands each batch to
+   :class:`streams.hotpath.HotPath`: the shipment core and the insurance engine applied to
+   states held in memory (:mod:`streams.store`), one changelog record per changed shipment per
+   batch, events to ``shipments.events``, claims to ``insurance.claims``, and pledged
+   shipments' events straight to the pledge engine's routing topic.
 
 Every worker started with the same app id joins the same consumer group; partitions (and the
-state table's partitions with them) are spread across workers, and move on failover. Nothing in
-a worker assumes it sees every shipment.
+states of their shipments with them) are spread across workers, and move on failover
+(:mod:`streams.ownership`). Nothing in a worker assumes it sees every shipment.
 """
 
 from __future__ import annotations
@@ -31,12 +35,12 @@ from aiokafka.errors import KafkaError
 from faust.transport.producer import ProducerBuffer
 from pydantic import BaseModel, ValidationError
 
-from streams.core import new_state, step
+from streams.hotpath import BOOKING, DECISION, READING, STATUS, HotPath
+from streams.ownership import Ownership
 from streams.registries import Registries, follow
 from streams.rules import DEFAULT_RULES, StreamRules
-from streams.state import ShipmentState
 from tradelane.admin import describe_group, ensure_topics, topic_partitions
-from tradelane.contracts import IngestedReading, IngestedStatus, ShipmentBooking, ShipmentEvent
+from tradelane.contracts import IngestedReading, ShipmentBooking
 from tradelane.settings import KafkaSettings
 from tradelane.topics import (
     DAY_MS,
@@ -54,7 +58,6 @@ PARTITIONS = SHIPMENTS_EVENTS.partitions
 PRODUCER_BUFFER_MESSAGES = 20_000
 Extension = Callable[[faust.App, str, Registries, asyncio.Event], None]
 """Adds agents to the worker's app (e.g. ``finance.agents.install``), sharing its registries."""
-BOOKING, READING, STATUS = b"B", b"R", b"S"
 
 
 @dataclass
@@ -67,18 +70,28 @@ class WorkerStats:
     devices: dict[str, str] = field(default_factory=dict)
 
 
+BATCH_MAX = 2_000
+"""Most inputs one batch of an agent applies (faust's take buffer)."""
+BATCH_WITHIN_S = 0.01
+"""Longest a batch waits to fill: the latency a quiet partition pays for batching."""
+PRODUCER_LINGER_S = 0.005
+PRODUCER_BATCH_BYTES = 512 * 1024
+
+
 def create_app(
     kafka: KafkaSettings,
     app_id: str = "tradelane-streams",
     rules: StreamRules = DEFAULT_RULES,
     web_port: int | None = None,
     extensions: Sequence[Extension] = (),
+    engines: bool = False,
 ) -> faust.App:
-    """Build the worker's faust app (not started)."""
+    """Build the worker's faust app (not started). ``engines``: run the insurance engine in
+    the shipment step and route pledged shipments' events to the pledge engine (added by the
+    ``finance.agents.install`` extension)."""
     # faust stalls every agent once 100 table writes wait to be produced, and drains them one
-    # wait of up to 0.1 s at a time: with the pledge and insurance tables that capped the
-    # worker at a few hundred readings/s with its CPU mostly idle. Table writes are produced
-    # in order either way; a longer queue costs only memory.
+    # wait of up to 0.1 s at a time. Writes are produced in order either way; a longer queue
+    # costs only memory.
     ProducerBuffer.max_messages = PRODUCER_BUFFER_MESSAGES
     datadir = Path(".tradelane") / "faust" / app_id
     datadir.parent.mkdir(parents=True, exist_ok=True)
@@ -96,50 +109,42 @@ def create_app(
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         producer_compression_type=kafka.compression_type,
-        broker_commit_every=1000,
+        producer_linger=PRODUCER_LINGER_S,
+        producer_max_batch_size=PRODUCER_BATCH_BYTES,
+        broker_commit_every=10_000,
         broker_commit_interval=1.0,
     )
     stats = WorkerStats()
     registries = Registries()
     app.tradelane_stats = stats  # type: ignore[attr-defined]
     registry_ready = asyncio.Event()
+    by_shipment_name = shipment_topic(app_id)
 
-    readings = app.topic(
-        TRACKER_READINGS.name,
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
+    readings = _raw_topic(app, TRACKER_READINGS.name)
+    statuses = _raw_topic(app, TRACKER_STATUS.name)
+    decisions = _raw_topic(app, INSURANCE_COMMANDS.name)
+    by_shipment = _raw_topic(app, by_shipment_name, PARTITIONS, internal=True)
+    hot = HotPath(
+        registries,
+        (f"{app_id}-shipments-changelog", f"{app_id}-insurance-changelog"),
+        f"{app_id}-finance-in" if engines else None,
+        rules,
     )
-    statuses = app.topic(
-        TRACKER_STATUS.name,
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-    )
-    by_shipment = app.topic(
-        f"{app_id}-by-shipment",
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-        partitions=PARTITIONS,
-        internal=True,
-    )
-    events = app.topic(
-        SHIPMENTS_EVENTS.name,
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-    )
-    table = app.Table("shipments", key_type=bytes, value_type=bytes, partitions=PARTITIONS)
+    owner = Ownership(kafka, hot)
+    app.tradelane_hotpath = hot  # type: ignore[attr-defined]
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    async def on_revoked(sender: Any, *args: Any, signal: Any, **_: Any) -> None:
+        owner.revoked({tp.partition for tp in args[0] if tp.topic == by_shipment_name})
+
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
+    async def on_assigned(sender: Any, *args: Any, signal: Any, **_: Any) -> None:
+        owner.assigned({tp.partition for tp in args[0] if tp.topic == by_shipment_name})
 
     async def forward_booking(record: BaseModel, raw: bytes) -> None:
         # Catching up, only customs clearances travel (they can complete a delivery with no
-        # reading to follow); live, every booking update does. Otherwise the state agent takes
-        # the latest booking from memory before each reading.
+        # reading to follow); live, every booking update does. Otherwise the shipment step
+        # takes the latest booking from memory before each reading.
         if isinstance(record, ShipmentBooking) and (
             registry_ready.is_set() or record.customs_cleared_at is not None
         ):
@@ -151,22 +156,14 @@ def create_app(
 
     @app.agent(readings)
     async def route(stream: Any) -> None:
-        async for key, value in stream.items():
+        async for batch in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
             await registry_ready.wait()
-            stats.readings += 1
-            device = key.decode() if key else None
-            shipment = registries.devices.get(device) if device else None
-            if shipment is None:
-                try:
-                    reading = IngestedReading.model_validate_json(value).reading
-                except ValidationError:
-                    stats.invalid += 1
-                    continue
-                shipment = registries.devices.get(reading.device_id)
-            if shipment is None:
-                stats.unrouted += 1
-                continue
-            await by_shipment.send(key=shipment.encode(), value=READING + value)
+            for event in batch:
+                shipment = _shipment_of(registries, stats, event.key, event.value)
+                if shipment is not None:
+                    await app.producer.send(
+                        by_shipment_name, shipment, READING + event.value, None, None, None
+                    )
 
     @app.agent(statuses)
     async def route_status(stream: Any) -> None:
@@ -176,62 +173,76 @@ def create_app(
             if shipment is not None:
                 await by_shipment.send(key=shipment.encode(), value=STATUS + value)
 
-    cache: dict[bytes, tuple[bytes, ShipmentState]] = {}
-    """Parsed states this process wrote: a state is parsed from the table only when another
-    worker (or a restart) wrote it last."""
+    if engines:
+
+        @app.agent(decisions)
+        async def route_decisions(stream: Any) -> None:
+            async for key, value in stream.items():
+                await by_shipment.send(key=key, value=DECISION + value)
 
     @app.agent(by_shipment)
     async def track(stream: Any) -> None:
-        async for key, value in stream.items():
-            shipment_id = key.decode()
-            raw = table.get(key)
-            cached = cache.get(key)
-            if cached is not None and cached[0] == raw:
-                state = cached[1]  # the table still holds what this process last wrote
-            else:
-                state = ShipmentState.model_validate_json(raw) if raw else new_state(shipment_id)
-            try:
-                item = _decode(value)
-            except ValidationError:
-                stats.invalid += 1
-                continue
+        async for batch in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
             await registry_ready.wait()
-            emitted: list[ShipmentEvent] = []
-            latest = registries.bookings.get(shipment_id)
-            if (
-                latest is not None
-                and not isinstance(item, ShipmentBooking)
-                and (state.booking != latest)
-            ):
-                emitted += step(state, latest, rules)
-            emitted += step(state, item, rules)
-            for event in emitted:
-                await events.send(key=key, value=event.model_dump_json().encode())
-            stats.events += len(emitted)
-            raw = state.model_dump_json().encode()
-            table[key] = raw
-            cache[key] = (raw, state)
+            await owner.ready({e.message.partition for e in batch})
+            records = [
+                (e.message.partition, e.key, e.value) for e in batch if e.message.partition in owner
+            ]
+            for topic, key, value, partition in hot.apply_batch(records):
+                await app.producer.send(topic, key, value, partition, None, None)
+            stats.events = hot.totals.events
+            stats.invalid = hot.totals.invalid
 
     for extend in extensions:
         extend(app, app_id, registries, registry_ready)
     return app
 
 
-def _decode(value: bytes) -> IngestedReading | ShipmentBooking | IngestedStatus:
-    """The internal topic's values: a one-byte tag, then the record's JSON."""
-    tag, body = value[:1], value[1:]
-    if tag == BOOKING:
-        return ShipmentBooking.model_validate_json(body)
-    if tag == STATUS:
-        return IngestedStatus.model_validate_json(body)
-    return IngestedReading.model_validate_json(body)
+def _raw_topic(
+    app: faust.App, name: str, partitions: int | None = None, internal: bool = False
+) -> Any:
+    return app.topic(
+        name,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=partitions,
+        internal=internal,
+    )
+
+
+def _shipment_of(
+    registries: Registries, stats: WorkerStats, key: bytes | None, value: bytes
+) -> bytes | None:
+    """The shipment a ``tracker.readings`` record belongs to: by its key (the device id), and
+    by the reading itself only when the key names no booked device; None when unbooked."""
+    stats.readings += 1
+    device = key.decode() if key else None
+    shipment = registries.devices.get(device) if device else None
+    if shipment is None:
+        try:
+            reading = IngestedReading.model_validate_json(value).reading
+        except ValidationError:
+            stats.invalid += 1
+            return None
+        shipment = registries.devices.get(reading.device_id)
+    if shipment is None:
+        stats.unrouted += 1
+        return None
+    return shipment.encode()
+
+
+def shipment_topic(app_id: str) -> str:
+    """The internal topic that carries every input of a shipment to its partition."""
+    return f"{app_id}-by-shipment"
 
 
 def internal_topics(app_id: str) -> tuple[KafkaTopic, ...]:
-    """The worker's own topics: the repartition topic and the state table's changelog."""
+    """The worker's own topics: the repartition topic and the state changelogs."""
     return (
         KafkaTopic(
-            f"{app_id}-by-shipment",
+            shipment_topic(app_id),
             PARTITIONS,
             "delete",
             ShipmentBooking,
@@ -240,6 +251,9 @@ def internal_topics(app_id: str) -> tuple[KafkaTopic, ...]:
         ),
         KafkaTopic(
             f"{app_id}-shipments-changelog", PARTITIONS, "compact", ShipmentBooking, "shipment_id"
+        ),
+        KafkaTopic(
+            f"{app_id}-insurance-changelog", PARTITIONS, "compact", ShipmentBooking, "shipment_id"
         ),
     )
 

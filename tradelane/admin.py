@@ -8,16 +8,47 @@ key→partition placement (and so per-key ordering) depends on the count.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 
 from tradelane.settings import KafkaSettings
 from tradelane.topics import KAFKA_TOPICS, KafkaTopic
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+BROKER_WAIT_S = 120.0
+"""How long a process keeps retrying a broker that is starting or restarting."""
+
+
+async def retrying(
+    what: str, call: Callable[[], Awaitable[T]], deadline_s: float = BROKER_WAIT_S
+) -> T:
+    """``call()``, retried with backoff while Kafka answers with a retriable error (a fresh or
+    restarting broker has no group coordinator or partition leaders for a few seconds, or
+    refuses connections). Gives up after ``deadline_s`` with the last error, named."""
+    deadline = time.monotonic() + deadline_s
+    delay = 0.1
+    while True:
+        try:
+            return await call()
+        except (KafkaConnectionError, KafkaError) as exc:
+            retriable = isinstance(exc, KafkaConnectionError) or getattr(exc, "retriable", False)
+            if not retriable or time.monotonic() + delay > deadline:
+                if retriable:
+                    raise TimeoutError(
+                        f"{what}: Kafka still not ready after {deadline_s:.0f} s ({exc!r})"
+                    ) from exc
+                raise
+            log.warning("%s: Kafka not ready (%s); retrying in %.1f s", what, exc, delay)
+            await asyncio.sleep(delay)  # backoff between attempts, bounded by the deadline
+            delay = min(delay * 2, 5.0)
 
 
 @dataclass(frozen=True)
@@ -33,7 +64,19 @@ async def ensure_topics(
     with_configs: bool = True,
     ready_timeout_s: float = 30.0,
 ) -> list[TopicOutcome]:
-    """Create missing topics; ``with_configs=False`` for brokers that reject topic configs."""
+    """Create missing topics; ``with_configs=False`` for brokers that reject topic configs.
+    Retries while the broker is starting or restarting."""
+    return await retrying(
+        "creating topics", lambda: _ensure_topics(settings, topics, with_configs, ready_timeout_s)
+    )
+
+
+async def _ensure_topics(
+    settings: KafkaSettings,
+    topics: tuple[KafkaTopic, ...],
+    with_configs: bool,
+    ready_timeout_s: float,
+) -> list[TopicOutcome]:
     admin = AIOKafkaAdminClient(
         bootstrap_servers=settings.bootstrap_servers, client_id=f"{settings.client_id}-admin"
     )
@@ -115,7 +158,12 @@ async def topic_partitions(consumer: AIOKafkaConsumer, topic: str) -> list[Topic
 
 async def describe_group(settings: KafkaSettings, group: str) -> dict[str, Any]:
     """A consumer group as the coordinator describes it (``state``, ``members`` with their
-    assignments); an unknown group comes back ``Dead`` with no members."""
+    assignments); an unknown group comes back ``Dead`` with no members. Retries while the
+    broker has no coordinator yet (a fresh or restarting Kafka)."""
+    return await retrying(f"describing group {group}", lambda: _describe_group(settings, group))
+
+
+async def _describe_group(settings: KafkaSettings, group: str) -> dict[str, Any]:
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
     await admin.start()
     try:

@@ -66,7 +66,13 @@ def _worker(args: argparse.Namespace) -> int:
         extensions.append(install)
         extra_topics = internal_topics(args.app_id)
     asyncio.run(prepare(kafka, args.app_id, from_now=args.from_now, extra_topics=extra_topics))
-    app = create_app(kafka, app_id=args.app_id, web_port=args.web_port, extensions=extensions)
+    app = create_app(
+        kafka,
+        app_id=args.app_id,
+        web_port=args.web_port,
+        extensions=extensions,
+        engines=not args.no_finance,
+    )
     print(f"worker {args.app_id}: {kafka.bootstrap_servers}", flush=True)
     logging.getLogger("faust").setLevel(args.loglevel.upper())
     worker_class = _bounded_stop_worker_class()
