@@ -27,6 +27,7 @@ from pydantic import BaseModel
 from finance import pledge_engine
 from finance.facility_state import FacilityState
 from finance.shell import COMMAND, PledgeShell
+from streams.app import engines_app_id
 from streams.registries import Registries
 from tradelane.contracts import Envelope, ShipmentEvent
 from tradelane.topics import (
@@ -126,7 +127,11 @@ def internal_topics(app_id: str) -> tuple[KafkaTopic, ...]:
             finance_topic(app_id), by_facility, "delete", ShipmentEvent, "facility_id", week
         ),
         KafkaTopic(
-            f"{app_id}-facilities-changelog", by_facility, "compact", FacilityState, "facility_id"
+            f"{engines_app_id(app_id)}-facilities-changelog",
+            by_facility,
+            "compact",
+            FacilityState,
+            "facility_id",
         ),
     )
 

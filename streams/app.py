@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +32,15 @@ import faust
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 from faust.transport.producer import ProducerBuffer
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from streams.hotpath import BOOKING, DECISION, READING, STATUS, HotPath
-from streams.ownership import Ownership
+from streams.hotpath import BOOKING, HotPath
+from streams.loop import HotLoop, LoopConfig
 from streams.registries import Registries, follow
 from streams.rules import DEFAULT_RULES, StreamRules
+from tradelane import kafka as kafka_clients
 from tradelane.admin import describe_group, ensure_topics, topic_partitions
-from tradelane.contracts import IngestedReading, ShipmentBooking
+from tradelane.contracts import ShipmentBooking
 from tradelane.settings import KafkaSettings
 from tradelane.topics import (
     DAY_MS,
@@ -60,22 +60,8 @@ Extension = Callable[[faust.App, str, Registries, asyncio.Event], None]
 """Adds agents to the worker's app (e.g. ``finance.agents.install``), sharing its registries."""
 
 
-@dataclass
-class WorkerStats:
-    readings: int = 0
-    unrouted: int = 0
-    bookings: dict[str, ShipmentBooking] = field(default_factory=dict)
-    events: int = 0
-    invalid: int = 0
-    devices: dict[str, str] = field(default_factory=dict)
-
-
-BATCH_MAX = 2_000
-"""Most inputs one batch of an agent applies (faust's take buffer)."""
-BATCH_WITHIN_S = 0.01
-"""Longest a batch waits to fill: the latency a quiet partition pays for batching."""
-PRODUCER_LINGER_S = 0.005
-PRODUCER_BATCH_BYTES = 512 * 1024
+PRODUCER_LINGER_S = kafka_clients.LINGER_MS / 1000
+PRODUCER_BATCH_BYTES = kafka_clients.BATCH_BYTES
 
 
 def create_app(
@@ -96,7 +82,7 @@ def create_app(
     datadir = Path(".tradelane") / "faust" / app_id
     datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(
-        app_id,
+        engines_app_id(app_id),
         broker=kafka.faust_broker,
         store="memory://",
         # faust makes a data directory even for the memory store; keep it out of the work tree
@@ -114,32 +100,24 @@ def create_app(
         broker_commit_every=10_000,
         broker_commit_interval=1.0,
     )
-    stats = WorkerStats()
     registries = Registries()
-    app.tradelane_stats = stats  # type: ignore[attr-defined]
     registry_ready = asyncio.Event()
-    by_shipment_name = shipment_topic(app_id)
-
-    readings = _raw_topic(app, TRACKER_READINGS.name)
-    statuses = _raw_topic(app, TRACKER_STATUS.name)
-    decisions = _raw_topic(app, INSURANCE_COMMANDS.name)
-    by_shipment = _raw_topic(app, by_shipment_name, PARTITIONS, internal=True)
+    by_shipment = _raw_topic(app, shipment_topic(app_id), PARTITIONS, internal=True)
     hot = HotPath(
         registries,
         (f"{app_id}-shipments-changelog", f"{app_id}-insurance-changelog"),
         f"{app_id}-finance-in" if engines else None,
         rules,
     )
-    owner = Ownership(kafka, hot)
-    app.tradelane_hotpath = hot  # type: ignore[attr-defined]
-
-    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
-    async def on_revoked(sender: Any, *args: Any, signal: Any, **_: Any) -> None:
-        owner.revoked({tp.partition for tp in args[0] if tp.topic == by_shipment_name})
-
-    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
-    async def on_assigned(sender: Any, *args: Any, signal: Any, **_: Any) -> None:
-        owner.assigned({tp.partition for tp in args[0] if tp.topic == by_shipment_name})
+    config = LoopConfig(
+        group=app_id,
+        by_shipment=shipment_topic(app_id),
+        decisions=engines,
+        session_timeout_ms=int(app.conf.broker_session_timeout * 1000),
+        heartbeat_interval_ms=int(app.conf.broker_heartbeat_interval * 1000),
+    )
+    loop = HotLoop(kafka, config, hot, registries, registry_ready)
+    app.tradelane_loop = loop  # type: ignore[attr-defined]
 
     async def forward_booking(record: BaseModel, raw: bytes) -> None:
         # Catching up, only customs clearances travel (they can complete a delivery with no
@@ -154,44 +132,9 @@ def create_app(
     async def follow_registries() -> None:
         await follow(kafka, registries, registry_ready, forward_booking)
 
-    @app.agent(readings)
-    async def route(stream: Any) -> None:
-        async for batch in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
-            await registry_ready.wait()
-            for event in batch:
-                shipment = _shipment_of(registries, stats, event.key, event.value)
-                if shipment is not None:
-                    await app.producer.send(
-                        by_shipment_name, shipment, READING + event.value, None, None, None
-                    )
-
-    @app.agent(statuses)
-    async def route_status(stream: Any) -> None:
-        async for key, value in stream.items():
-            await registry_ready.wait()
-            shipment = registries.devices.get(key.decode()) if key else None
-            if shipment is not None:
-                await by_shipment.send(key=shipment.encode(), value=STATUS + value)
-
-    if engines:
-
-        @app.agent(decisions)
-        async def route_decisions(stream: Any) -> None:
-            async for key, value in stream.items():
-                await by_shipment.send(key=key, value=DECISION + value)
-
-    @app.agent(by_shipment)
-    async def track(stream: Any) -> None:
-        async for batch in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
-            await registry_ready.wait()
-            await owner.ready({e.message.partition for e in batch})
-            records = [
-                (e.message.partition, e.key, e.value) for e in batch if e.message.partition in owner
-            ]
-            for topic, key, value, partition in hot.apply_batch(records):
-                await app.producer.send(topic, key, value, partition, None, None)
-            stats.events = hot.totals.events
-            stats.invalid = hot.totals.invalid
+    @app.task  # type: ignore[untyped-decorator]
+    async def hot_loop() -> None:
+        await loop.run()
 
     for extend in extensions:
         extend(app, app_id, registries, registry_ready)
@@ -212,25 +155,10 @@ def _raw_topic(
     )
 
 
-def _shipment_of(
-    registries: Registries, stats: WorkerStats, key: bytes | None, value: bytes
-) -> bytes | None:
-    """The shipment a ``tracker.readings`` record belongs to: by its key (the device id), and
-    by the reading itself only when the key names no booked device; None when unbooked."""
-    stats.readings += 1
-    device = key.decode() if key else None
-    shipment = registries.devices.get(device) if device else None
-    if shipment is None:
-        try:
-            reading = IngestedReading.model_validate_json(value).reading
-        except ValidationError:
-            stats.invalid += 1
-            return None
-        shipment = registries.devices.get(reading.device_id)
-    if shipment is None:
-        stats.unrouted += 1
-        return None
-    return shipment.encode()
+def engines_app_id(app_id: str) -> str:
+    """faust's own app id (its consumer group and table prefix) in a worker: the pledge
+    agent's. The hot loop's consumer group is the worker's app id itself."""
+    return f"{app_id}-engines"
 
 
 def shipment_topic(app_id: str) -> str:
@@ -270,15 +198,16 @@ async def prepare(
 
     ``from_now``: a group that has never committed starts at the current end of the input
     topics instead of replaying their history (committed explicitly, so nothing produced after
-    this call is skipped): the readings and statuses, and the inputs of the pledge and
-    insurance engines (shipment events and commands), which a fresh group would otherwise
-    replay through both engines before it reached the present. ``extra_topics``: internal
+    this call is skipped): the readings, statuses and insurers' decisions (the hot loop's
+    group) and the finance commands (the pledge agent's group), which a fresh group would
+    otherwise replay before it reached the present. ``extra_topics``: internal
     topics of extensions (the engines' routing topics and changelogs)."""
     await ensure_topics(kafka)
     await ensure_topics(kafka, (*internal_topics(app_id), *extra_topics))
     if from_now:
-        inputs = (TRACKER_READINGS, TRACKER_STATUS, SHIPMENTS_EVENTS, FINANCE_COMMANDS)
-        await _start_at_end(kafka, app_id, (*(t.name for t in inputs), INSURANCE_COMMANDS.name))
+        inputs = (TRACKER_READINGS, TRACKER_STATUS, INSURANCE_COMMANDS)
+        await _start_at_end(kafka, app_id, tuple(t.name for t in inputs))
+        await _start_at_end(kafka, engines_app_id(app_id), (FINANCE_COMMANDS.name,))
 
 
 async def _start_at_end(kafka: KafkaSettings, group: str, topics: tuple[str, ...]) -> None:

@@ -26,7 +26,7 @@ from decimal import Decimal
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from ingest.bench import BenchResult, cpu_seconds, percentile
-from tradelane.admin import topic_partitions
+from tradelane.admin import topic_partitions, wait_for_group
 from tradelane.contracts import (
     Cargo,
     ConditionProfile,
@@ -219,7 +219,7 @@ async def _run(
         line = await asyncio.to_thread(worker.stdout.readline)
         if not line.startswith("worker "):
             raise RuntimeError(f"worker did not start: {line}")
-        await asyncio.sleep(5)  # let the group form before the clock starts (not a sync point)
+        await wait_for_group(kafka, app_id)  # the clock starts once the worker consumes
         cpu0, started = cpu_seconds(worker.pid), time.perf_counter()
         per_device = count // shipments
         for seq in range(per_device):

@@ -124,12 +124,15 @@ class RawView:
 
 
 async def recover(
-    kafka: KafkaSettings, topic: str, partitions: Iterable[int]
-) -> dict[int, list[tuple[bytes, bytes | None]]]:
-    """Read ``topic``'s ``partitions`` from the beginning to their current end."""
-    wanted = sorted(set(partitions))
-    records: dict[int, list[tuple[bytes, bytes | None]]] = {p: [] for p in wanted}
-    if not wanted:
+    kafka: KafkaSettings, topics: Iterable[str], partitions: Iterable[int]
+) -> dict[tuple[str, int], list[tuple[bytes, bytes | None]]]:
+    """Read ``partitions`` of each of ``topics`` from the beginning to their current end:
+    (topic, partition) → [(key, value or None for a tombstone)], oldest first."""
+    tps = [TopicPartition(t, p) for t in topics for p in sorted(set(partitions))]
+    records: dict[tuple[str, int], list[tuple[bytes, bytes | None]]] = {
+        (tp.topic, tp.partition): [] for tp in tps
+    }
+    if not tps:
         return records
     started = time.perf_counter()
     consumer = AIOKafkaConsumer(
@@ -140,7 +143,6 @@ async def recover(
     )
     await consumer.start()
     try:
-        tps = [TopicPartition(topic, p) for p in wanted]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)
@@ -148,19 +150,31 @@ async def recover(
         while pending:
             batches = await consumer.getmany(*pending, timeout_ms=1000, max_records=50_000)
             for tp, messages in batches.items():
-                for m in messages:
-                    if m.key is not None:
-                        records[tp.partition].append((m.key, m.value))
+                got = records[(tp.topic, tp.partition)]
+                got += [(m.key, m.value) for m in messages if m.key is not None]
             for tp in list(pending):
                 if await consumer.position(tp) >= ends[tp]:
                     pending.discard(tp)
     finally:
         await consumer.stop()
     log.info(
-        "recovered %s partitions %s: %d records in %.2f s",
-        topic,
-        wanted,
+        "recovered %d partitions: %d records in %.2f s",
+        len(tps),
         sum(len(r) for r in records.values()),
         time.perf_counter() - started,
     )
     return records
+
+
+async def end_offsets(
+    kafka: KafkaSettings, topics: Iterable[str], partitions: Iterable[int]
+) -> dict[tuple[str, int], int]:
+    """The current end offset of each (topic, partition)."""
+    tps = [TopicPartition(t, p) for t in topics for p in partitions]
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets(tps)
+    finally:
+        await consumer.stop()
+    return {(tp.topic, tp.partition): offset for tp, offset in ends.items()}

@@ -172,3 +172,24 @@ async def _describe_group(settings: KafkaSettings, group: str) -> dict[str, Any]
     finally:
         await admin.close()
     return described
+
+
+async def members_with_partitions(settings: KafkaSettings, group: str) -> int:
+    """How many members of ``group`` hold partitions (0 while it is rebalancing)."""
+    described = await describe_group(settings, group)
+    if described["state"] != "Stable":
+        return 0
+    return sum(1 for m in described["members"] if m["member_assignment"])
+
+
+async def wait_for_group(
+    settings: KafkaSettings, group: str, members: int = 1, timeout_s: float = 60.0
+) -> None:
+    """Return once ``group`` is stable with ``members`` members holding partitions."""
+    deadline = time.monotonic() + timeout_s
+    while await members_with_partitions(settings, group) < members:
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"group {group} not stable with {members} member(s) in {timeout_s:.0f} s"
+            )
+        await asyncio.sleep(0.2)  # polling the coordinator under a deadline

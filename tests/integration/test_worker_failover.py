@@ -22,7 +22,7 @@ import streams.core
 from tests.integration.helpers import Tail, stop_process, wait_for_output
 from tests.integration.test_worker import voyage
 from tests.samples import booking
-from tradelane.admin import describe_group
+from tradelane.admin import members_with_partitions
 from tradelane.contracts import IngestedReading, MilestoneReached, ShipmentEvent
 from tradelane.settings import KafkaSettings
 from tradelane.topics import SHIPMENTS_EVENTS, SHIPMENTS_REGISTRY, TRACKER_READINGS
@@ -44,13 +44,6 @@ def start(app_id: str, log: Path) -> subprocess.Popen[bytes]:
             stderr=subprocess.STDOUT,
             env={**os.environ, **FAST_FAILOVER},
         )
-
-
-async def members_with_partitions(kafka: KafkaSettings, group: str) -> int:
-    described = await describe_group(kafka, group)
-    if described["state"] != "Stable":
-        return 0
-    return sum(1 for m in described["members"] if m["member_assignment"])
 
 
 async def send(producer: AIOKafkaProducer, items: list[tuple[str, IngestedReading]]) -> None:
