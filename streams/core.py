@@ -493,8 +493,11 @@ def _geofences(
     rules: StreamRules,
 ) -> None:
     ts = r.ts
-    proof = _evidence([r])
     last = len(route.places) - 1
+
+    def proof() -> Evidence:  # built only when a milestone needs it, not for every reading
+        return _evidence([r])
+
     if state.at_place is not None:
         place = route.places[state.at_place]
         here = (
@@ -516,10 +519,10 @@ def _geofences(
         if index not in state.departed:
             state.departed.append(index)
             if index == 0:
-                _departed_origin(state, ts, out, proof)
+                _departed_origin(state, ts, out, proof())
             elif index < last:
                 state.status = ShipmentStatus.IN_TRANSIT
-                _milestone(state, out, Milestone.DEPARTED_TRANSSHIPMENT, ts, index, dwell, proof)
+                _milestone(state, out, Milestone.DEPARTED_TRANSSHIPMENT, ts, index, dwell, proof())
     for index, place in enumerate(route.places):
         if distance_km(p, (place.lat, place.lon)) > place.radius_km:
             continue
@@ -531,7 +534,7 @@ def _geofences(
         state.entered.append(index)
         state.at_place, state.arrived_at = index, ts
         if state.departed_origin_at is None:
-            _departed_origin(state, ts, out, proof)
+            _departed_origin(state, ts, out, proof())
         if index < last:
             bonded = place.kind in (PlaceKind.BONDED_ZONE, PlaceKind.WAREHOUSE)
             state.status = (
@@ -544,19 +547,19 @@ def _geofences(
                 ts,
                 index,
                 None,
-                proof,
+                proof(),
             )
         else:
             state.status = ShipmentStatus.ARRIVED
             state.milestones[Milestone.ARRIVED_DESTINATION] = ts
-            _milestone(state, out, Milestone.ARRIVED_DESTINATION, ts, index, None, proof)
+            _milestone(state, out, Milestone.ARRIVED_DESTINATION, ts, index, None, proof())
             if place.kind is PlaceKind.BONDED_ZONE:
                 state.status = ShipmentStatus.IN_BONDED_WAREHOUSE
-                _milestone(state, out, Milestone.ENTERED_BONDED_WAREHOUSE, ts, index, None, proof)
+                _milestone(state, out, Milestone.ENTERED_BONDED_WAREHOUSE, ts, index, None, proof())
             _maybe_delivered(state, out, ts)
         return
     if state.departed_origin_at is None and state.at_place is None:
-        _departed_origin(state, ts, out, proof)  # first seen already away from the origin
+        _departed_origin(state, ts, out, proof())  # first seen already away from the origin
 
 
 def _departed_origin(

@@ -90,6 +90,10 @@ class HotLoop:
 
     async def run(self) -> None:
         """Consume until cancelled (the worker stopping)."""
+        # aiokafka's producer builds a debug record per send when its logger is left at the
+        # root's level: 4 % of a worker's time. It follows faust's level, never below info.
+        quiet = max(logging.getLogger("faust").getEffectiveLevel(), logging.INFO)
+        logging.getLogger("aiokafka").setLevel(quiet)
         await self.ready.wait()
         self._producer = clients.producer(self.kafka)
         self._consumer = clients.consumer(

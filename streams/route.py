@@ -4,7 +4,7 @@ how far there is still to go from a position. Pure functions of the booking."""
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tradelane.contracts import Place, ShipmentBooking, TransportMode
 from tradelane.geo import LatLon, distance_km, polyline_distance_km, segment_distance_km
@@ -17,6 +17,10 @@ class Route:
     legs_points: tuple[tuple[LatLon, ...], ...]
     """Per leg: origin, waypoints, destination."""
     modes: tuple[TransportMode, ...]
+    _corridor: dict[LatLon, tuple[float, int]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    """The last position's corridor distance: the rules ask for it twice per reading."""
 
     @property
     def points(self) -> list[LatLon]:
@@ -27,11 +31,16 @@ class Route:
 
     def corridor_km(self, p: LatLon) -> tuple[float, int]:
         """Distance to the planned route and the index of the nearest leg."""
+        known = self._corridor.get(p)
+        if known is not None:
+            return known
         best, best_leg = float("inf"), 0
         for i, leg in enumerate(self.legs_points):
             d = polyline_distance_km(p, list(leg))
             if d < best:
                 best, best_leg = d, i
+        self._corridor.clear()
+        self._corridor[p] = (best, best_leg)
         return best, best_leg
 
     def leg_km(self, leg: int) -> float:
@@ -49,7 +58,24 @@ class Route:
         return distance_km(p, segs[nearest][1]) + rest
 
 
+_ROUTES: dict[int, tuple[ShipmentBooking, Route]] = {}
+_ROUTES_KEPT = 100_000
+
+
 def route_of(booking: ShipmentBooking) -> Route:
+    """The booking's route, built once per booking object (a worker holds each shipment's
+    booking for as long as it holds the shipment, and asks for its route on every reading)."""
+    cached = _ROUTES.get(id(booking))
+    if cached is not None and cached[0] is booking:
+        return cached[1]
+    if len(_ROUTES) >= _ROUTES_KEPT:
+        _ROUTES.clear()
+    route = _build_route(booking)
+    _ROUTES[id(booking)] = (booking, route)
+    return route
+
+
+def _build_route(booking: ShipmentBooking) -> Route:
     places = [booking.legs[0].origin, *(leg.destination for leg in booking.legs)]
     legs_points = tuple(
         (
