@@ -2,10 +2,10 @@
 
 The oracle folds each shipment's booking and its readings (as the bridge wrote them to
 ``tracker.readings``, in partition order, redelivered copies included) through
-:func:`streams.core.step`, then feeds the resulting shipment events to the insurance engine
-(per shipment) and to the pledge engine (per facility), with a lender's payout handed back to
-the pledge engine as its repayment, exactly as the worker's agents wire them. No Kafka, no
-clock: the same input gives the same answer every time.
+:func:`streams.topology.apply_to_shipment`, the function the worker's hot path calls: the
+shipment core, the insurance engine in the same step, and the inputs of the pledge engine (per
+facility: the shipment's events and a lender's payout as its repayment), which the oracle then
+runs. No Kafka, no clock: the same input gives the same answer every time.
 
 What a fault run compares with it, and why only that: the identities of the drawdowns (one per
 facility, shipment and milestone) and of the claim events (one per claim, kind and share). Both
@@ -21,14 +21,14 @@ reading crossed a geofence cannot depend on arrival order.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+
+from pydantic import BaseModel
 
 import streams.core
 from finance import pledge_engine
-from finance.insurance import apply as insure
-from finance.insurance.handoff import repayment
-from finance.insurance.state import InsuranceState
+from streams.topology import Context, apply_to_shipment
 from tradelane.contracts import (
     ClaimEvent,
     Facility,
@@ -76,67 +76,71 @@ class Inputs:
     fx: Sequence[FxRate]
 
 
-def shipment_events(
+def _inputs_in_order(
     booking: ShipmentBooking, update: ShipmentBooking | None, readings: Iterable[IngestedReading]
-) -> list[ShipmentEvent]:
-    """One shipment's events: the booking, then its readings, with the customs update placed
-    before the first reading stamped after the clearance."""
-    state = streams.core.new_state(booking.shipment_id)
-    events = streams.core.step(state, booking)
+) -> Iterator[ShipmentBooking | IngestedReading]:
+    """The booking, then the readings, with the customs update placed before the first reading
+    stamped after the clearance (or last)."""
+    yield booking
     cleared = None if update is None else update.customs_cleared_at
     for item in readings:
         if update is not None and cleared is not None and item.reading.ts > cleared:
-            events += streams.core.step(state, update)
+            yield update
             update = None
-        events += streams.core.step(state, item)
+        yield item
     if update is not None:
-        events += streams.core.step(state, update)
+        yield update
+
+
+def shipment_events(
+    booking: ShipmentBooking, update: ShipmentBooking | None, readings: Iterable[IngestedReading]
+) -> list[ShipmentEvent]:
+    """One shipment's events (no engines)."""
+    state = streams.core.new_state(booking.shipment_id)
+    events: list[ShipmentEvent] = []
+    for item in _inputs_in_order(booking, update, readings):
+        events += streams.core.step(state, item)
     return events
+
+
+def _shipment(
+    inputs: Inputs, shipment: str, pledged: Sequence[str], out: Outcomes
+) -> list[tuple[str, pledge_engine.EngineInput]]:
+    """Run one shipment through :func:`streams.topology.apply_to_shipment`, as the worker
+    does; record its events and claims; return its inputs for the pledge engine."""
+    booking = inputs.bookings[shipment]
+    policies = list(inputs.policies.get(shipment, ()))
+    priors: list[BaseModel] = [booking, *(inputs.facilities[f] for f in pledged), *policies]
+    state, insurance = streams.core.new_state(shipment), None
+    finance: list[tuple[str, pledge_engine.EngineInput]] = [(f, booking) for f in pledged]
+    for item in _inputs_in_order(
+        booking, inputs.updates.get(shipment), inputs.readings.get(shipment, ())
+    ):
+        context = Context(state.booking or booking, pledged, bool(policies), priors)
+        insurance, effects = apply_to_shipment(state, insurance, item, context)
+        if effects.priors_applied:
+            priors = []
+        out.shipment_events |= {e.id: e.model_dump_json() for e in effects.events}
+        _record_claims(out, effects.claims)
+        finance += effects.to_facilities
+        finance += [(c.subject, c.data) for c in effects.commands]
+    return finance
 
 
 def expected(inputs: Inputs) -> Outcomes:
     """The outcomes of a clean, fault-free pass over ``inputs``."""
     out = Outcomes()
-    events_of: dict[str, list[ShipmentEvent]] = {}
-    for shipment, booking in sorted(inputs.bookings.items()):
-        events = shipment_events(
-            booking, inputs.updates.get(shipment), inputs.readings.get(shipment, ())
-        )
-        events_of[shipment] = events
-        out.shipment_events |= {e.id: e.model_dump_json() for e in events}
-
     pledged: dict[str, list[str]] = defaultdict(list)
     for facility in inputs.facilities.values():
         for shipment in facility.pledged_shipments:
             pledged[shipment].append(facility.facility_id)
-
-    # Insurance per shipment; a payout to the lender becomes a repayment input that follows
-    # the shipment event that caused it into the facility's stream.
     finance_inputs: dict[str, list[pledge_engine.EngineInput]] = {
         f: [terms, *inputs.fx] for f, terms in inputs.facilities.items()
     }
-    for shipment, events in sorted(events_of.items()):
-        booking = inputs.bookings[shipment]
-        state = InsuranceState()
-        priors: list[ShipmentBooking | Facility | Policy] = [booking]
-        priors += [inputs.facilities[f] for f in sorted(pledged[shipment])]
-        priors += list(inputs.policies.get(shipment, ()))
-        for prior in priors:
-            state, raised = insure(state, prior)
-            _record_claims(out, raised)
-        for facility_id in pledged[shipment]:
-            finance_inputs[facility_id].append(booking)
-        for event in events:
-            claims: list[ClaimEvent] = []
-            if inputs.policies.get(shipment):
-                state, claims = insure(state, event)
-                _record_claims(out, claims)
-            for facility_id in pledged[shipment]:
-                finance_inputs[facility_id].append(event)
-            for claim in claims:
-                command = repayment(claim)
-                if command is not None and command.subject in finance_inputs:
-                    finance_inputs[command.subject].append(command.data)
+    for shipment in sorted(inputs.bookings):
+        for facility_id, item in _shipment(inputs, shipment, sorted(pledged[shipment]), out):
+            if facility_id in finance_inputs:
+                finance_inputs[facility_id].append(item)
 
     for facility_id, items in sorted(finance_inputs.items()):
         _, outputs = pledge_engine.run(pledge_engine.new_state(facility_id), items)

@@ -12,7 +12,9 @@ events (milestones, condition breaches with evidence, shock, tamper, battery, si
 deviation, ETA and delay) to shipments.events, with ids derived from their cause.
 
 Start more workers with the same --app-id to share the partitions; stop one and the others
-take over its shipments. SIGTERM or Ctrl-C stops it cleanly.
+take over its shipments. A worker refuses to start (exit status 3) while another worker group
+(another --app-id) is active on the same Kafka cluster: two groups would both write every
+shipment's events and every facility's ledger. SIGTERM or Ctrl-C stops it cleanly.
 """
 
 
@@ -46,14 +48,25 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="run only the shipment state, not the pledge and insurance engines",
     )
+    p.add_argument(
+        "--other-group-wait",
+        type=float,
+        default=90.0,
+        metavar="SECONDS",
+        help="how long to wait for another worker group on the cluster to stop before "
+        "refusing to start (default %(default)s: a killed worker stays a member until its "
+        "session times out)",
+    )
     p.add_argument("--loglevel", default="warning", choices=("debug", "info", "warning", "error"))
     p.set_defaults(handler=_worker)
 
 
 def _worker(args: argparse.Namespace) -> int:
     import asyncio
+    import sys
 
-    from streams.app import create_app, prepare
+    from streams.app import create_app, engines_app_id, prepare
+    from streams.guard import SecondWorkerGroupError, refuse_second_group
     from tradelane.settings import KafkaSettings
     from tradelane.topics import KafkaTopic
 
@@ -65,6 +78,12 @@ def _worker(args: argparse.Namespace) -> int:
 
         extensions.append(install)
         extra_topics = internal_topics(args.app_id)
+    own = {args.app_id, engines_app_id(args.app_id)}
+    try:
+        asyncio.run(refuse_second_group(kafka, own, args.other_group_wait))
+    except SecondWorkerGroupError as exc:
+        print(f"worker {args.app_id}: refused: {exc}", file=sys.stderr, flush=True)
+        return 3
     asyncio.run(prepare(kafka, args.app_id, from_now=args.from_now, extra_topics=extra_topics))
     app = create_app(
         kafka,
