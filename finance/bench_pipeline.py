@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -132,6 +133,35 @@ def _reading(device: str, seq: int) -> bytes:
     )
 
 
+BASELINE_PUBLISHERS = 3
+"""Publisher processes of the baseline: one Python publisher tops out below what Mosquitto,
+a forwarder and Kafka carry, and the baseline must measure the plumbing, not the publisher."""
+
+
+def _shares(count: int, parts: int) -> list[int]:
+    return [count // parts + (1 if i < count % parts else 0) for i in range(parts)]
+
+
+def _publish_flat_out(
+    settings: MqttSettings, client_id: str, root: str, n: int, count: int
+) -> None:
+    """A baseline publisher process: ``count`` readings at QoS 1 as fast as the broker takes
+    them, then it waits until every one is acknowledged."""
+    publisher = _Publisher(settings, client_id)
+    try:
+        payloads = {d: _reading(f"bb-{n}-{d}", 0) for d in range(200)}
+        infos = []
+        for i in range(count):
+            device = i % 200
+            infos.append(
+                publisher.client.publish(f"{root}/bb-{n}-{device}/readings", payloads[device], 1)
+            )
+        for info in infos:
+            info.wait_for_publish(120)
+    finally:
+        publisher.close()
+
+
 class _Publisher:
     """One paho client (network loop in its thread) publishing at QoS 1."""
 
@@ -219,14 +249,17 @@ async def baseline(
             await producer.send(topic.name, payload, key=device)
 
     task = asyncio.create_task(forward())
-    publisher = _Publisher(mqtt_settings, f"bench-basepub-{run}")
+    publishers = [
+        multiprocessing.get_context("spawn").Process(
+            target=_publish_flat_out,
+            args=(mqtt_settings, f"bench-basepub-{run}-{n}", f"bench-baseline/{run}", n, share),
+        )
+        for n, share in enumerate(_shares(count, BASELINE_PUBLISHERS))
+    ]
     try:
         started = time.perf_counter()
-        for i in range(count):
-            device = f"bb-{run}-{i % 200}"
-            publisher.publish(f"bench-baseline/{run}/{device}/readings", _reading(device, i))
-            if i % 500 == 499:
-                await asyncio.sleep(0)  # let the forwarder run in this same process
+        for process in publishers:
+            process.start()
         seen = 0
         deadline = started + 300
         while seen < count and time.perf_counter() < deadline:
@@ -234,10 +267,11 @@ async def baseline(
                 seen += len(batch)
         return seen / (time.perf_counter() - started)
     finally:
+        for process in publishers:
+            process.join(60)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        publisher.close()
         forwarder.loop_stop()
         forwarder.disconnect()
         await producer.stop()

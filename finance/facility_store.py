@@ -27,9 +27,9 @@ object it belongs to, so a state is parsed from the table only when someone else
 
 from __future__ import annotations
 
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
@@ -43,7 +43,18 @@ from tradelane.contracts.finance import (
     SaleReported,
 )
 
-Table = MutableMapping[bytes, bytes]
+
+class Table(Protocol):
+    """The key-value view of a state table the shells read and write (a dict in the bench,
+    :class:`streams.store.RawView` in the worker)."""
+
+    def get(self, key: bytes, /) -> bytes | None: ...
+
+    def __getitem__(self, key: bytes, /) -> bytes: ...
+
+    def __setitem__(self, key: bytes, value: bytes, /) -> None: ...
+
+
 LAYOUT = b'{"layout":"segments"'
 _BIG = {"shipments", "terms", "fx", "handled"}
 _TERMS = TypeAdapter(Facility | None)

@@ -1,15 +1,15 @@
 """What the pledge and insurance agents do with one message, without faust: parse it, bring the
 state up to date, apply the engine, serialise the outputs and write the table.
 
-:mod:`finance.agents` calls these for every message and only sends what they return;
+:mod:`finance.pledge_stage` calls the pledge shell for every message and only sends what it returns;
 ``tradelane bench engines`` (:mod:`finance.bench_engines`) calls them with a plain dict as the
 table, so it measures exactly the agents' per-message code without Kafka.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, MutableMapping
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable
+from typing import Any, Generic, Protocol, TypeVar
 
 from finance import pledge_engine
 from finance.facility_store import FacilityStore, merge, touched
@@ -23,7 +23,19 @@ EVENT, COMMAND, DECISION = b"E", b"C", b"D"
 """First byte of a routed message: a shipment event, a finance command, an insurer decision."""
 
 S = TypeVar("S")
-Table = MutableMapping[bytes, bytes]
+
+
+class Table(Protocol):
+    """The key-value view of a state table the shells read and write (a dict in the bench,
+    :class:`streams.store.RawView` in the worker)."""
+
+    def get(self, key: bytes, /) -> bytes | None: ...
+
+    def __getitem__(self, key: bytes, /) -> bytes: ...
+
+    def __setitem__(self, key: bytes, value: bytes, /) -> None: ...
+
+
 Send = tuple[str, bytes, bytes]
 """(destination, key, value): destinations ``events``, ``ledger``, ``claims``, ``commands``."""
 

@@ -24,27 +24,30 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import faust
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
-from faust.transport.producer import ProducerBuffer
 from pydantic import BaseModel
 
+from finance.facility_state import FacilityState
+from finance.insurance.state import InsuranceState
+from finance.pledge_stage import PledgeStage
 from streams.hotpath import BOOKING, HotPath
-from streams.loop import HotLoop, LoopConfig
+from streams.loop import LoopConfig, PartitionLoop
 from streams.registries import Registries, follow
 from streams.rules import DEFAULT_RULES, StreamRules
 from tradelane import kafka as kafka_clients
 from tradelane.admin import describe_group, ensure_topics, topic_partitions
-from tradelane.contracts import ShipmentBooking
+from tradelane.contracts import ShipmentBooking, ShipmentEvent
 from tradelane.settings import KafkaSettings
 from tradelane.topics import (
     DAY_MS,
     FINANCE_COMMANDS,
+    FINANCE_EVENTS,
     INSURANCE_COMMANDS,
     SHIPMENTS_EVENTS,
     TRACKER_READINGS,
@@ -56,12 +59,6 @@ log = logging.getLogger(__name__)
 
 PARTITIONS = SHIPMENTS_EVENTS.partitions
 PRODUCER_BUFFER_MESSAGES = 20_000
-Extension = Callable[[faust.App, str, Registries, asyncio.Event], None]
-"""Adds agents to the worker's app (e.g. ``finance.agents.install``), sharing its registries."""
-
-
-PRODUCER_LINGER_S = kafka_clients.LINGER_MS / 1000
-PRODUCER_BATCH_BYTES = kafka_clients.BATCH_BYTES
 
 
 def create_app(
@@ -69,16 +66,10 @@ def create_app(
     app_id: str = "tradelane-streams",
     rules: StreamRules = DEFAULT_RULES,
     web_port: int | None = None,
-    extensions: Sequence[Extension] = (),
     engines: bool = False,
 ) -> faust.App:
-    """Build the worker's faust app (not started). ``engines``: run the insurance engine in
-    the shipment step and route pledged shipments' events to the pledge engine (added by the
-    ``finance.agents.install`` extension)."""
-    # faust stalls every agent once 100 table writes wait to be produced, and drains them one
-    # wait of up to 0.1 s at a time. Writes are produced in order either way; a longer queue
-    # costs only memory.
-    ProducerBuffer.max_messages = PRODUCER_BUFFER_MESSAGES
+    """Build the worker's faust app (not started): the registry follower and the loops.
+    ``engines``: run the insurance engine in the shipment step and the pledge loop."""
     datadir = Path(".tradelane") / "faust" / app_id
     datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(
@@ -92,32 +83,26 @@ def create_app(
         web_enabled=web_port is not None,
         web_port=web_port or 6066,
         web_host="127.0.0.1",
-        consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         producer_compression_type=kafka.compression_type,
-        producer_linger=PRODUCER_LINGER_S,
-        producer_max_batch_size=PRODUCER_BATCH_BYTES,
-        broker_commit_every=10_000,
-        broker_commit_interval=1.0,
+        producer_linger=kafka_clients.LINGER_MS / 1000,
     )
     registries = Registries()
     registry_ready = asyncio.Event()
     by_shipment = _raw_topic(app, shipment_topic(app_id), PARTITIONS, internal=True)
     hot = HotPath(
         registries,
+        shipment_topic(app_id),
         (f"{app_id}-shipments-changelog", f"{app_id}-insurance-changelog"),
-        f"{app_id}-finance-in" if engines else None,
+        finance_topic(app_id) if engines else None,
         rules,
     )
-    config = LoopConfig(
-        group=app_id,
-        by_shipment=shipment_topic(app_id),
-        decisions=engines,
-        session_timeout_ms=int(app.conf.broker_session_timeout * 1000),
-        heartbeat_interval_ms=int(app.conf.broker_heartbeat_interval * 1000),
-    )
-    loop = HotLoop(kafka, config, hot, registries, registry_ready)
-    app.tradelane_loop = loop  # type: ignore[attr-defined]
+    loops = [PartitionLoop(kafka, _config(app, app_id, hot.topics), hot, registry_ready)]
+    if engines:
+        pledge = PledgeStage(registries, finance_topic(app_id), facilities_changelog(app_id))
+        config = _config(app, pledge_group(app_id), pledge.topics)
+        loops.append(PartitionLoop(kafka, config, pledge, registry_ready))
+    app.tradelane_hotpath = hot  # type: ignore[attr-defined]
 
     async def forward_booking(record: BaseModel, raw: bytes) -> None:
         # Catching up, only customs clearances travel (they can complete a delivery with no
@@ -132,13 +117,18 @@ def create_app(
     async def follow_registries() -> None:
         await follow(kafka, registries, registry_ready, forward_booking)
 
-    @app.task  # type: ignore[untyped-decorator]
-    async def hot_loop() -> None:
-        await loop.run()
-
-    for extend in extensions:
-        extend(app, app_id, registries, registry_ready)
+    for loop in loops:
+        app.task(loop.run)
     return app
+
+
+def _config(app: faust.App, group: str, topics: tuple[str, ...]) -> LoopConfig:
+    return LoopConfig(
+        group,
+        topics,
+        session_timeout_ms=int(app.conf.broker_session_timeout * 1000),
+        heartbeat_interval_ms=int(app.conf.broker_heartbeat_interval * 1000),
+    )
 
 
 def _raw_topic(
@@ -156,9 +146,24 @@ def _raw_topic(
 
 
 def engines_app_id(app_id: str) -> str:
-    """faust's own app id (its consumer group and table prefix) in a worker: the pledge
-    agent's. The hot loop's consumer group is the worker's app id itself."""
+    """faust's own app id in a worker (it consumes nothing itself: the loops do). The
+    shipment loop's consumer group is the worker's app id, the pledge loop's
+    :func:`pledge_group`."""
     return f"{app_id}-engines"
+
+
+def pledge_group(app_id: str) -> str:
+    """The pledge loop's consumer group."""
+    return f"{app_id}-pledge"
+
+
+def finance_topic(app_id: str) -> str:
+    """The pledge engine's routing topic: pledged shipments' events, keyed by facility."""
+    return f"{app_id}-finance-in"
+
+
+def facilities_changelog(app_id: str) -> str:
+    return f"{app_id}-facilities-changelog"
 
 
 def shipment_topic(app_id: str) -> str:
@@ -167,7 +172,7 @@ def shipment_topic(app_id: str) -> str:
 
 
 def internal_topics(app_id: str) -> tuple[KafkaTopic, ...]:
-    """The worker's own topics: the repartition topic and the state changelogs."""
+    """The worker's own topics: the routing topics and the state changelogs."""
     return (
         KafkaTopic(
             shipment_topic(app_id),
@@ -181,7 +186,22 @@ def internal_topics(app_id: str) -> tuple[KafkaTopic, ...]:
             f"{app_id}-shipments-changelog", PARTITIONS, "compact", ShipmentBooking, "shipment_id"
         ),
         KafkaTopic(
-            f"{app_id}-insurance-changelog", PARTITIONS, "compact", ShipmentBooking, "shipment_id"
+            f"{app_id}-insurance-changelog", PARTITIONS, "compact", InsuranceState, "shipment_id"
+        ),
+        KafkaTopic(
+            finance_topic(app_id),
+            FINANCE_EVENTS.partitions,
+            "delete",
+            ShipmentEvent,
+            "facility_id",
+            7 * DAY_MS,
+        ),
+        KafkaTopic(
+            facilities_changelog(app_id),
+            FINANCE_EVENTS.partitions,
+            "compact",
+            FacilityState,
+            "facility_id",
         ),
     )
 
@@ -207,7 +227,7 @@ async def prepare(
     if from_now:
         inputs = (TRACKER_READINGS, TRACKER_STATUS, INSURANCE_COMMANDS)
         await _start_at_end(kafka, app_id, tuple(t.name for t in inputs))
-        await _start_at_end(kafka, engines_app_id(app_id), (FINANCE_COMMANDS.name,))
+        await _start_at_end(kafka, pledge_group(app_id), (FINANCE_COMMANDS.name,))
 
 
 async def _start_at_end(kafka: KafkaSettings, group: str, topics: tuple[str, ...]) -> None:

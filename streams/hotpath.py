@@ -17,10 +17,11 @@ the same step as the shipment core instead of one Kafka hop later.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiokafka import ConsumerRecord
 from pydantic import BaseModel, ValidationError
 
 from finance.insurance.state import InsuranceState
@@ -29,7 +30,7 @@ from streams.core import new_state
 from streams.registries import Registries
 from streams.rules import DEFAULT_RULES, StreamRules
 from streams.state import ShipmentState
-from streams.store import Store
+from streams.store import Send, Store
 from streams.topology import Context, ShipmentInput, apply_to_shipment
 from tradelane.contracts import (
     ClaimDecision,
@@ -37,13 +38,17 @@ from tradelane.contracts import (
     IngestedStatus,
     ShipmentBooking,
 )
-from tradelane.topics import FINANCE_COMMANDS, INSURANCE_CLAIMS, SHIPMENTS_EVENTS
+from tradelane.topics import (
+    FINANCE_COMMANDS,
+    INSURANCE_CLAIMS,
+    INSURANCE_COMMANDS,
+    SHIPMENTS_EVENTS,
+    TRACKER_READINGS,
+    TRACKER_STATUS,
+)
 
 BOOKING, READING, STATUS, DECISION = b"B", b"R", b"S", b"D"
 """First byte of a record on the shipment topic: what the rest of it is."""
-
-Send = tuple[str, bytes, bytes, int | None]
-"""(topic, key, value, partition or None for the key's default partition)."""
 
 
 def decode(value: bytes) -> ShipmentInput:
@@ -104,6 +109,8 @@ def insurance_records(registries: Registries, shipment: str) -> list[BaseModel]:
 
 @dataclass
 class BatchCounts:
+    readings: int = 0
+    unrouted: int = 0
     inputs: int = 0
     events: int = 0
     invalid: int = 0
@@ -116,6 +123,8 @@ class HotPath:
     """The shipment partitions this worker owns, and how a batch of their inputs is applied."""
 
     registries: Registries
+    by_shipment: str
+    """The internal topic that carries every input of a shipment to its partition."""
     changelogs: tuple[str, str]
     """The compacted changelog topics of the shipment and the insurance states."""
     finance_topic: str | None
@@ -133,6 +142,58 @@ class HotPath:
     )
     memo: Memo = field(default_factory=Memo)
     totals: BatchCounts = field(default_factory=BatchCounts)
+
+    @property
+    def keyed(self) -> frozenset[str]:
+        return frozenset({self.by_shipment})
+
+    @property
+    def stores(self) -> tuple[tuple[Store[Any], str], ...]:
+        return (self.shipments, self.changelogs[0]), (self.insurance, self.changelogs[1])
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        """What the shipment loop consumes: the keyed topic and what is routed to it."""
+        inputs = (TRACKER_READINGS.name, TRACKER_STATUS.name, self.by_shipment)
+        return inputs + ((INSURANCE_COMMANDS.name,) if self.finance_topic else ())
+
+    def apply(self, records: list[tuple[str, int, bytes, bytes]]) -> list[Send]:
+        return self.apply_batch((p, k, v) for _, p, k, v in records)
+
+    def route(self, topic: str, messages: Sequence[ConsumerRecord[bytes, bytes]]) -> list[Send]:
+        """Readings, statuses and insurers' decisions → the shipment topic, keyed by shipment."""
+        target = self.by_shipment
+        if topic == INSURANCE_COMMANDS.name:
+            return [
+                (target, m.key, DECISION + m.value, None) for m in messages if m.key and m.value
+            ]
+        if topic == TRACKER_STATUS.name:
+            devices = self.registries.devices
+            pairs = [(devices.get(m.key.decode()) if m.key else None, m) for m in messages]
+            return [(target, s.encode(), STATUS + (m.value or b""), None) for s, m in pairs if s]
+        sends: list[Send] = []
+        for m in messages:
+            shipment = self._shipment_of(m.key, m.value or b"")
+            if shipment is not None:
+                sends.append((target, shipment, READING + (m.value or b""), None))
+        return sends
+
+    def _shipment_of(self, key: bytes | None, value: bytes) -> bytes | None:
+        """The shipment a reading belongs to: by its key (the device id), and by the reading
+        itself only when the key names no booked device; None when no booking names it."""
+        self.totals.readings += 1
+        devices = self.registries.devices
+        shipment = devices.get(key.decode()) if key else None
+        if shipment is None:
+            try:
+                shipment = devices.get(IngestedReading.model_validate_json(value).reading.device_id)
+            except ValidationError:
+                self.totals.invalid += 1
+                return None
+        if shipment is None:
+            self.totals.unrouted += 1
+            return None
+        return shipment.encode()
 
     def apply_batch(self, records: Iterable[tuple[int, bytes, bytes]]) -> list[Send]:
         """Apply (partition, key, value) records in order; return what to produce."""
@@ -195,7 +256,7 @@ class HotPath:
                 self.totals.states_written += 1
         return sends
 
-    def drop(self, partitions: Iterable[int]) -> None:
+    def drop(self, partitions: set[int]) -> None:
         """Partitions revoked: their states (and what this process fed them) are forgotten."""
         gone = set(partitions)
         self.shipments.drop(gone)

@@ -1,21 +1,25 @@
-"""The hot loop: the worker's consumer of readings and shipment inputs, in batches.
+"""A worker loop: one consumer group, its input in batches, its state in memory.
 
-One consumer (group = the worker's app id) reads ``tracker.readings``, ``tracker.status``,
-``insurance.commands`` and the internal ``{app}-by-shipment`` topic with ``getmany`` and
-handles whatever a fetch returned as one batch:
+A loop reads its input topics with ``getmany`` and handles whatever one fetch returned as a
+batch, through a :class:`Stage` (pure: no I/O):
 
-- records of the input topics are routed to ``{app}-by-shipment`` keyed by shipment id (the
-  one repartition hop: readings are keyed by device, state by shipment);
-- records of ``{app}-by-shipment`` go to :class:`streams.hotpath.HotPath` (shipment core and
-  insurance engine on states held in memory), whose outputs are produced at once;
+- records of routed topics become records of the stage's keyed topics (a repartition: readings
+  are keyed by device, shipment state by shipment);
+- records of keyed topics (whose partitions are the stage's state partitions) are applied to
+  states held in memory (:mod:`streams.store`), and what they caused is produced at once, the
+  changelog records of the states they changed last;
 - offsets are committed every ``COMMIT_INTERVAL_S`` and at every rebalance, always after the
-  producer has flushed: a committed input's effects (events, claims, pledge inputs, the
-  changelog record of its state) are in Kafka before its offset is.
+  producer has flushed: a committed input's effects are in Kafka before its offset is.
 
-Why not a faust agent per hop: faust handles every record through its stream machinery (an
-event object, a queue, sensors, acks), which cost more than the shipment core itself and held
-a worker near 1,000 readings/s. The loop runs inside the faust worker (an ``app.task``), beside
-the pledge agent, and uses the same session timeout settings.
+The worker runs two: the shipment loop (:class:`streams.hotpath.HotPath`, group = the app id)
+and the pledge loop (:class:`finance.pledge_stage.PledgeStage`, group ``{app}-pledge``).
+
+Why not faust agents: faust handles every record through its stream machinery (an event
+object, a queue, sensors, acks) and writes a table's changelog record per assignment; that cost
+more than the shipment core itself and held a worker near 1,000 readings/s. The loops run
+inside the faust worker (``app.task``), which keeps the process, its signals and its settings
+(session timeout and heartbeat are faust's ``broker_session_timeout`` and
+``broker_heartbeat_interval``).
 """
 
 from __future__ import annotations
@@ -25,18 +29,16 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol, TypeAlias
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from pydantic import ValidationError
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 
-from streams.hotpath import DECISION, READING, STATUS, HotPath, Send
 from streams.ownership import Ownership
-from streams.registries import Registries
+from streams.store import Send, Store
 from tradelane import kafka as clients
-from tradelane.contracts import IngestedReading
 from tradelane.settings import KafkaSettings
-from tradelane.topics import INSURANCE_COMMANDS, TRACKER_READINGS, TRACKER_STATUS
 
 log = logging.getLogger(__name__)
 
@@ -46,42 +48,55 @@ FETCH_MAX_RECORDS = 5_000
 """Most records one batch handles."""
 
 
-@dataclass
-class LoopStats:
-    readings: int = 0
-    unrouted: int = 0
-    invalid: int = 0
-    batches: int = 0
+Message: TypeAlias = "ConsumerRecord[bytes, bytes]"
+Record = tuple[str, int, bytes, bytes]
+"""(topic, partition, key, value) of a record a stage applies."""
+
+
+class Stage(Protocol):
+    """What a loop runs: which input topics carry the stage's state partitions, how the
+    others are routed to them, and how a batch is applied (pure, no I/O)."""
+
+    @property
+    def keyed(self) -> frozenset[str]:
+        """Input topics whose partition is the state's partition (co-partitioned, same key)."""
+        ...
+
+    @property
+    def stores(self) -> tuple[tuple[Store[Any], str], ...]:
+        """Each state store with its changelog topic."""
+        ...
+
+    def route(self, topic: str, messages: Sequence[Message]) -> list[Send]:
+        """What the records of a routed (not keyed) input topic become."""
+        ...
+
+    def apply(self, records: list[Record]) -> list[Send]:
+        """Apply a batch of keyed records in order; what to produce, changelogs last."""
+        ...
+
+    def drop(self, partitions: set[int]) -> None:
+        """Forget the states of ``partitions``."""
+        ...
 
 
 @dataclass(frozen=True)
 class LoopConfig:
     group: str
-    by_shipment: str
-    decisions: bool
-    """Route insurers' decisions (``insurance.commands``): when the engines run."""
+    topics: tuple[str, ...]
     session_timeout_ms: int = 60_000
     heartbeat_interval_ms: int = 3_000
 
-    @property
-    def topics(self) -> list[str]:
-        inputs = [TRACKER_READINGS.name, TRACKER_STATUS.name, self.by_shipment]
-        return inputs + ([INSURANCE_COMMANDS.name] if self.decisions else [])
 
+class PartitionLoop:
+    """One consumer group's loop around a :class:`Stage`."""
 
-class HotLoop:
     def __init__(
-        self,
-        kafka: KafkaSettings,
-        config: LoopConfig,
-        hot: HotPath,
-        registries: Registries,
-        ready: asyncio.Event,
+        self, kafka: KafkaSettings, config: LoopConfig, stage: Stage, ready: asyncio.Event
     ) -> None:
-        self.kafka, self.config, self.hot, self.registries = kafka, config, hot, registries
-        self.ready = ready
-        self.owner = Ownership(kafka, hot)
-        self.stats = LoopStats()
+        self.kafka, self.config, self.stage, self.ready = kafka, config, stage, ready
+        self.owner = Ownership(kafka, stage)
+        self.batches = 0
         self._positions: dict[TopicPartition, int] = {}
         self._lock = asyncio.Lock()
         self._last_commit = time.monotonic()
@@ -102,11 +117,13 @@ class HotLoop:
             session_timeout_ms=self.config.session_timeout_ms,
             heartbeat_interval_ms=self.config.heartbeat_interval_ms,
             max_poll_interval_ms=300_000,
+            # keyed topics are co-partitioned: partition p of each goes to the same member
+            partition_assignment_strategy=(RangePartitionAssignor,),
         )
         await self._producer.start()
         await self._consumer.start()
         try:
-            self._consumer.subscribe(self.config.topics, listener=_Listener(self))
+            self._consumer.subscribe(list(self.config.topics), listener=_Listener(self))
             while True:
                 batches = await self._consumer.getmany(
                     timeout_ms=100, max_records=FETCH_MAX_RECORDS
@@ -129,57 +146,29 @@ class HotLoop:
         if self._producer is not None:
             await self._producer.stop()
 
-    async def _handle(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+    async def _handle(
+        self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+    ) -> None:
         sends: list[Send] = []
-        records: list[tuple[int, bytes, bytes]] = []
+        records: list[Record] = []
         for tp, messages in batches.items():
             if not messages:
                 continue
-            if tp.topic == self.config.by_shipment:
+            if tp.topic in self.stage.keyed:
                 await self.owner.ready()
                 if tp.partition not in self.owner:
                     continue  # revoked meanwhile: its next owner reads it
-                records += [(tp.partition, m.key, m.value) for m in messages]
+                records += [
+                    (tp.topic, tp.partition, m.key or b"", m.value or b"") for m in messages
+                ]
             else:
-                sends += self._route(tp.topic, messages)
+                sends += self.stage.route(tp.topic, messages)
             self._positions[tp] = messages[-1].offset + 1
-        sends += self.hot.apply_batch(records)
+        sends += self.stage.apply(records)
         assert self._producer is not None
         for topic, key, value, partition in sends:
             await self._producer.send(topic, value, key=key, partition=partition)
-        self.stats.batches += 1
-
-    def _route(self, topic: str, messages: Sequence[ConsumerRecord]) -> list[Send]:
-        target = self.config.by_shipment
-        if topic == INSURANCE_COMMANDS.name:
-            return [(target, m.key, DECISION + m.value, None) for m in messages if m.key]
-        if topic == TRACKER_STATUS.name:
-            devices = self.registries.devices
-            shipments = [(devices.get(m.key.decode()) if m.key else None, m) for m in messages]
-            return [(target, s.encode(), STATUS + m.value, None) for s, m in shipments if s]
-        sends: list[Send] = []
-        for m in messages:
-            shipment = self._shipment_of(m.key, m.value)
-            if shipment is not None:
-                sends.append((target, shipment, READING + m.value, None))
-        return sends
-
-    def _shipment_of(self, key: bytes | None, value: bytes) -> bytes | None:
-        """The shipment a reading belongs to: by its key (the device id), and by the reading
-        itself only when the key names no booked device; None when no booking names it."""
-        self.stats.readings += 1
-        devices = self.registries.devices
-        shipment = devices.get(key.decode()) if key else None
-        if shipment is None:
-            try:
-                shipment = devices.get(IngestedReading.model_validate_json(value).reading.device_id)
-            except ValidationError:
-                self.stats.invalid += 1
-                return None
-        if shipment is None:
-            self.stats.unrouted += 1
-            return None
-        return shipment.encode()
+        self.batches += 1
 
     async def _commit(self) -> None:
         """Flush what was produced, then commit what produced it."""
@@ -200,17 +189,17 @@ class HotLoop:
             except Exception as exc:  # the group moved on: the next owner re-reads
                 log.warning("commit before rebalance failed: %r", exc)
             self._positions.clear()
-            await self.owner.revoked(self._shipment_partitions(tps))
+            await self.owner.revoked(self._state_partitions(tps))
 
     async def assigned(self, tps: set[TopicPartition]) -> None:
-        await self.owner.assigned(self._shipment_partitions(tps))
+        await self.owner.assigned(self._state_partitions(tps))
 
-    def _shipment_partitions(self, tps: set[TopicPartition]) -> set[int]:
-        return {tp.partition for tp in tps if tp.topic == self.config.by_shipment}
+    def _state_partitions(self, tps: set[TopicPartition]) -> set[int]:
+        return {tp.partition for tp in tps if tp.topic in self.stage.keyed}
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, loop: HotLoop) -> None:
+    def __init__(self, loop: PartitionLoop) -> None:
         self._loop = loop
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:

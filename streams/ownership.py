@@ -19,66 +19,72 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Set as AbstractSet
+from typing import TYPE_CHECKING
 
-from streams.hotpath import HotPath
 from streams.store import end_offsets, recover
+
+if TYPE_CHECKING:
+    from streams.loop import Stage
 from tradelane.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 
 
 class Ownership:
-    def __init__(self, kafka: KafkaSettings, hot: HotPath) -> None:
-        self._kafka, self._hot = kafka, hot
+    def __init__(self, kafka: KafkaSettings, stage: Stage) -> None:
+        self._kafka, self._stage = kafka, stage
         self._owned: set[int] = set()
-        self._ends_at_revoke: dict[int, tuple[int, int]] = {}
+        self._ends_at_revoke: dict[int, tuple[int, ...]] = {}
         self._lock = asyncio.Lock()
+
+    @property
+    def _loaded(self) -> frozenset[int]:
+        return self._stage.stores[0][0].partitions
 
     def __contains__(self, partition: int) -> bool:
         """Owned and loaded: its inputs may be applied."""
-        return partition in self._owned and partition in self._hot.shipments
+        return partition in self._owned and partition in self._loaded
 
     async def revoked(self, partitions: set[int]) -> None:
         """A rebalance starts: stop applying ``partitions``. Their states stay in memory with
         the changelogs' end offsets as they are now (this worker has flushed its writes)."""
         self._owned -= partitions
-        loaded = partitions & self._hot.shipments.partitions
-        self._ends_at_revoke = await self._ends(loaded)
+        self._ends_at_revoke = await self._ends(partitions & self._loaded)
 
     async def assigned(self, partitions: set[int]) -> None:
         """The rebalance's outcome. A partition kept in memory is still valid only if it came
         back and no one wrote to its changelogs meanwhile; every other one is dropped."""
-        loaded = self._hot.shipments.partitions
+        loaded = self._loaded
         back = loaded & partitions
         now = await self._ends(back)
         stale = (loaded - partitions) | {
             p for p in back if now.get(p) != self._ends_at_revoke.get(p)
         }
-        self._hot.drop(stale)
+        if stale:
+            self._stage.drop(set(stale))
+            log.info("dropped the states of partitions %s", sorted(stale))
         self._ends_at_revoke = {}
         self._owned = set(partitions)
-        if stale:
-            log.info("dropped the states of partitions %s", sorted(stale))
 
-    async def _ends(self, partitions: AbstractSet[int]) -> dict[int, tuple[int, int]]:
+    async def _ends(self, partitions: AbstractSet[int]) -> dict[int, tuple[int, ...]]:
         if not partitions:
             return {}
-        shipments, insurance = self._hot.changelogs
-        ends = await end_offsets(self._kafka, [shipments, insurance], partitions)
-        return {p: (ends[(shipments, p)], ends[(insurance, p)]) for p in partitions}
+        topics = [topic for _, topic in self._stage.stores]
+        ends = await end_offsets(self._kafka, topics, partitions)
+        return {p: tuple(ends[(t, p)] for t in topics) for p in partitions}
 
     async def ready(self) -> None:
         """Load every owned partition that is not loaded yet (all at once: a rebalance
         assigns several, and each recovery has a fixed cost)."""
-        if self._owned <= self._hot.shipments.partitions:
+        if self._owned <= self._loaded:
             return
         async with self._lock:
-            missing = self._owned - self._hot.shipments.partitions
+            missing = self._owned - self._loaded
             if not missing:
                 return
-            shipments, insurance = self._hot.changelogs
-            records = await recover(self._kafka, (shipments, insurance), missing)
+            topics = [topic for _, topic in self._stage.stores]
+            records = await recover(self._kafka, topics, missing)
             for partition in missing & self._owned:  # a rebalance may have moved some meanwhile
-                n = self._hot.shipments.load(partition, records[(shipments, partition)])
-                self._hot.insurance.load(partition, records[(insurance, partition)])
-                log.info("partition %d: %d shipment states recovered", partition, n)
+                for store, topic in self._stage.stores:
+                    n = store.load(partition, records[(topic, partition)])
+                    log.info("%s partition %d: %d states recovered", topic, partition, n)

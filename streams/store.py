@@ -31,6 +31,8 @@ from tradelane.settings import KafkaSettings
 log = logging.getLogger(__name__)
 
 S = TypeVar("S")
+Send = tuple[str, bytes, bytes, int | None]
+"""A record to produce: (topic, key, value, partition or None for the key's default)."""
 
 
 @dataclass
@@ -118,6 +120,12 @@ class RawView:
     def get(self, key: bytes, default: bytes | None = None) -> bytes | None:
         value = self._store.get(self._partition, key)
         return default if value is None else value
+
+    def __getitem__(self, key: bytes) -> bytes:
+        value = self._store.get(self._partition, key)
+        if value is None:
+            raise KeyError(key)
+        return value
 
     def __setitem__(self, key: bytes, value: bytes) -> None:
         self._store.put(self._partition, key, value)

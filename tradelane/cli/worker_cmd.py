@@ -65,31 +65,22 @@ def _worker(args: argparse.Namespace) -> int:
     import asyncio
     import sys
 
-    from streams.app import create_app, engines_app_id, prepare
+    from streams.app import create_app, engines_app_id, pledge_group, prepare
     from streams.guard import SecondWorkerGroupError, refuse_second_group
     from tradelane.settings import KafkaSettings
-    from tradelane.topics import KafkaTopic
 
     kafka = KafkaSettings()
-    extensions = []
-    extra_topics: tuple[KafkaTopic, ...] = ()
-    if not args.no_finance:
-        from finance.agents import install, internal_topics
-
-        extensions.append(install)
-        extra_topics = internal_topics(args.app_id)
-    own = {args.app_id, engines_app_id(args.app_id)}
+    own = {args.app_id, engines_app_id(args.app_id), pledge_group(args.app_id)}
     try:
         asyncio.run(refuse_second_group(kafka, own, args.other_group_wait))
     except SecondWorkerGroupError as exc:
         print(f"worker {args.app_id}: refused: {exc}", file=sys.stderr, flush=True)
         return 3
-    asyncio.run(prepare(kafka, args.app_id, from_now=args.from_now, extra_topics=extra_topics))
+    asyncio.run(prepare(kafka, args.app_id, from_now=args.from_now))
     app = create_app(
         kafka,
         app_id=args.app_id,
         web_port=args.web_port,
-        extensions=extensions,
         engines=not args.no_finance,
     )
     print(f"worker {args.app_id}: {kafka.bootstrap_servers}", flush=True)
