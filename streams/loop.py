@@ -6,8 +6,9 @@ batch, through a :class:`Stage` (pure: no I/O):
 - records of routed topics become records of the stage's keyed topics (a repartition: readings
   are keyed by device, shipment state by shipment);
 - records of keyed topics (whose partitions are the stage's state partitions) are applied to
-  states held in memory (:mod:`streams.store`), and what they caused is produced at once, the
-  changelog records of the states they changed last;
+  states held in memory (:mod:`streams.store`), and what they caused is produced at once; the
+  changelog records of the states they changed follow once Kafka has acknowledged those
+  effects (:meth:`PartitionLoop._produce`);
 - offsets are committed every ``COMMIT_INTERVAL_S`` and at every rebalance, always after the
   producer has flushed: a committed input's effects are in Kafka before its offset is.
 
@@ -25,6 +26,7 @@ inside the faust worker (``app.task``), which keeps the process, its signals and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -34,6 +36,7 @@ from typing import Any, Protocol, TypeAlias
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from aiokafka.errors import IllegalStateError
 
 from streams.ownership import Ownership
 from streams.store import Send, Store
@@ -157,7 +160,8 @@ class PartitionLoop:
             if tp.topic in self.stage.keyed:
                 await self.owner.ready()
                 if tp.partition not in self.owner:
-                    continue  # revoked meanwhile: its next owner reads it
+                    self._rewind(tp, messages[0].offset)  # mid-rebalance: read them again
+                    continue
                 records += [
                     (tp.topic, tp.partition, m.key or b"", m.value or b"") for m in messages
                 ]
@@ -165,10 +169,35 @@ class PartitionLoop:
                 sends += self.stage.route(tp.topic, messages)
             self._positions[tp] = messages[-1].offset + 1
         sends += self.stage.apply(records)
-        assert self._producer is not None
-        for topic, key, value, partition in sends:
-            await self._producer.send(topic, value, key=key, partition=partition)
+        await self._produce(sends)
         self.batches += 1
+
+    def _rewind(self, tp: TopicPartition, offset: int) -> None:
+        """Records of a partition fetched while a rebalance was under way are not applied: the
+        consumer goes back to them, so they are fetched again once the partition's owner is
+        known (this worker, or another one that will read them from the committed offset)."""
+        assert self._consumer is not None
+        # no longer assigned here (IllegalStateError): the new owner starts at the commit
+        with contextlib.suppress(IllegalStateError):
+            self._consumer.seek(tp, offset)
+
+    async def _produce(self, sends: list[Send]) -> None:
+        """Produce a batch's effects, and its states' changelog records only once Kafka has
+        acknowledged every effect: a worker killed in between leaves a changelog that has
+        not seen the batch, so its next owner applies the batch again and sends the same
+        effects again (same ids), instead of continuing from a state whose effects were lost."""
+        assert self._producer is not None
+        changelogs = {topic for _, topic in self.stage.stores}
+        effects = [s for s in sends if s[0] not in changelogs]
+        acks = [
+            await self._producer.send(topic, value, key=key, partition=partition)
+            for topic, key, value, partition in effects
+        ]
+        if acks:
+            await asyncio.gather(*acks)
+        for topic, key, value, partition in sends:
+            if topic in changelogs:
+                await self._producer.send(topic, value, key=key, partition=partition)
 
     async def _commit(self) -> None:
         """Flush what was produced, then commit what produced it."""
