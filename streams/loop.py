@@ -36,7 +36,7 @@ from typing import Any, Protocol, TypeAlias
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
-from aiokafka.errors import IllegalStateError
+from aiokafka.errors import CommitFailedError, IllegalStateError
 
 from streams.ownership import Ownership
 from streams.store import Send, Store
@@ -100,6 +100,7 @@ class PartitionLoop:
         self.kafka, self.config, self.stage, self.ready = kafka, config, stage, ready
         self.owner = Ownership(kafka, stage)
         self.batches = 0
+        self.restarts = 0
         self._positions: dict[TopicPartition, int] = {}
         self._lock = asyncio.Lock()
         self._last_commit = time.monotonic()
@@ -107,12 +108,36 @@ class PartitionLoop:
         self._consumer: AIOKafkaConsumer | None = None
 
     async def run(self) -> None:
-        """Consume until cancelled (the worker stopping)."""
+        """Consume until cancelled (the worker stopping). A failure (Kafka refusing a send, a
+        broker gone for longer than the clients retry) restarts the loop from the last
+        commit with its states reloaded from the changelogs: at least once, never ahead."""
         # aiokafka's producer builds a debug record per send when its logger is left at the
         # root's level: 4 % of a worker's time. It follows faust's level, never below info.
         quiet = max(logging.getLogger("faust").getEffectiveLevel(), logging.INFO)
         logging.getLogger("aiokafka").setLevel(quiet)
         await self.ready.wait()
+        delay = 1.0
+        while True:
+            started = time.monotonic()
+            try:
+                await self._run_once()
+            except Exception as exc:
+                self.restarts += 1
+                self.stage.drop(set(self.stage.stores[0][0].partitions))
+                self.owner = Ownership(self.kafka, self.stage)
+                if time.monotonic() - started > 60:
+                    delay = 1.0
+                log.error(
+                    "loop %s failed (%r); restarting from its last commit in %.0f s",
+                    self.config.group,
+                    exc,
+                    delay,
+                )
+                await asyncio.sleep(delay)  # backoff before rejoining the group
+                delay = min(delay * 2, 30.0)
+
+    async def _run_once(self) -> None:
+        self._positions.clear()
         self._producer = clients.producer(self.kafka)
         self._consumer = clients.consumer(
             self.kafka,
@@ -123,9 +148,9 @@ class PartitionLoop:
             # keyed topics are co-partitioned: partition p of each goes to the same member
             partition_assignment_strategy=(RangePartitionAssignor,),
         )
-        await self._producer.start()
-        await self._consumer.start()
         try:
+            await self._producer.start()
+            await self._consumer.start()
             self._consumer.subscribe(list(self.config.topics), listener=_Listener(self))
             while True:
                 batches = await self._consumer.getmany(
@@ -133,8 +158,8 @@ class PartitionLoop:
                 )
                 async with self._lock:
                     await self._handle(batches)
-                    if time.monotonic() - self._last_commit >= COMMIT_INTERVAL_S:
-                        await self._commit()
+                if time.monotonic() - self._last_commit >= COMMIT_INTERVAL_S:
+                    await self._commit()
         finally:
             await self._stop()
 
@@ -200,7 +225,8 @@ class PartitionLoop:
                 await self._producer.send(topic, value, key=key, partition=partition)
 
     async def _commit(self) -> None:
-        """Flush what was produced, then commit what produced it."""
+        """Flush what was produced, then commit what produced it. A commit the group refuses
+        (it is rebalancing) is given up: those records are read again by their next owner."""
         self._last_commit = time.monotonic()
         if not self._positions or self._consumer is None or self._producer is None:
             return
@@ -209,7 +235,10 @@ class PartitionLoop:
         offsets = {tp: o for tp, o in self._positions.items() if tp in assigned}
         self._positions.clear()
         if offsets:
-            await self._consumer.commit(offsets)
+            try:
+                await self._consumer.commit(offsets)
+            except CommitFailedError as exc:
+                log.warning("commit refused while the group rebalances: %s", exc)
 
     async def revoked(self, tps: set[TopicPartition]) -> None:
         async with self._lock:
