@@ -73,14 +73,40 @@ async def follow(
 ) -> None:
     """Load every followed topic, set ``ready``, then keep following (forever).
 
-    ``on_record(record, raw)`` is called for every record after it was learned.
+    ``on_record(record, raw)`` is called for every record after it was learned. A failure (a
+    broker that is down when the follower starts, or gone for longer than the client
+    retries) starts the follower again from the beginning after a backoff: learning a record
+    twice is harmless, and nothing waiting on ``ready`` is left waiting for good. The new
+    follower continues after the last record the failed one handled.
     """
+    delay = 1.0
+    positions: dict[TopicPartition, int] = {}
+    while True:
+        try:
+            await _follow_once(kafka, registries, ready, on_record, topics, positions)
+        except Exception as exc:
+            log.error("registry follower failed (%r); reading again in %.0f s", exc, delay)
+            await asyncio.sleep(delay)  # backoff before reconnecting
+            delay = min(delay * 2, 30.0)
+
+
+async def _follow_once(
+    kafka: KafkaSettings,
+    registries: Registries,
+    ready: asyncio.Event,
+    on_record: OnLive | None,
+    topics: tuple[str, ...],
+    positions: dict[TopicPartition, int],
+) -> None:
     consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False)
     await consumer.start()
     try:
         tps = [tp for topic in topics for tp in await topic_partitions(consumer, topic)]
         consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
+        await consumer.seek_to_beginning(*(tp for tp in tps if tp not in positions))
+        for tp in tps:
+            if tp in positions:
+                consumer.seek(tp, positions[tp])
         ends = await consumer.end_offsets(tps)
         while True:
             if not ready.is_set() and await _caught_up(consumer, ends):
@@ -94,6 +120,7 @@ async def follow(
             for tp, batch in (await consumer.getmany(timeout_ms=500)).items():
                 model = FOLLOWED[tp.topic]
                 for message in batch:
+                    positions[tp] = message.offset + 1
                     if message.value is None:
                         continue
                     try:
