@@ -80,6 +80,18 @@ def test_shipment_events_compare_ids_and_content() -> None:
     assert not checks.shipment_events(want, Outcomes(shipment_events={"e1": '{"a":1}'})).ok
     changed = Outcomes(shipment_events={"e1": '{"a":1}', "e2": '{"b":3}'})
     assert "1 differ" in checks.shipment_events(want, changed).observed
+    assert not checks.shipment_events(want, changed).ok
+
+
+def test_a_customs_clearance_is_compared_by_id_only() -> None:
+    cleared = '{"data":{"milestone":"customs_cleared","in_spec":%s}}'
+    want = Outcomes(shipment_events={"e1": cleared % "false"})
+    placed_earlier = checks.shipment_events(
+        want, Outcomes(shipment_events={"e1": cleared % "true"})
+    )
+    assert placed_earlier.ok
+    assert "1 customs clearance(s) placed differently" in placed_earlier.observed
+    assert not checks.shipment_events(want, Outcomes(shipment_events={})).ok
 
 
 def test_report_names_every_injection_and_check_and_says_failed() -> None:
