@@ -30,7 +30,9 @@ from typing import Any
 
 import faust
 from aiokafka import AIOKafkaConsumer
-from aiokafka.errors import KafkaError
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError, for_code
+from aiokafka.protocol.commit import OffsetFetchRequest
 from pydantic import BaseModel
 
 from finance.facility_state import FacilityState
@@ -41,7 +43,7 @@ from streams.loop import LoopConfig, PartitionLoop
 from streams.registries import Registries, follow
 from streams.rules import DEFAULT_RULES, StreamRules
 from tradelane import kafka as kafka_clients
-from tradelane.admin import describe_group, ensure_topics, topic_partitions
+from tradelane.admin import describe_group, ensure_topics, retrying, topic_partitions
 from tradelane.contracts import ShipmentBooking, ShipmentEvent
 from tradelane.settings import KafkaSettings
 from tradelane.topics import (
@@ -234,8 +236,11 @@ async def _start_at_end(kafka: KafkaSettings, group: str, topics: tuple[str, ...
     """Commit the end of ``topics`` for ``group`` if it is new. A group with members is never
     touched: a worker joining (or rejoining after a crash) a running group takes the group's
     positions. Found by the fault suite: a worker started while its group was busy, right
-    after a broker restart, read no committed offsets yet, tried to commit and crashed."""
-    if await _group_has_members(kafka, group):
+    after a broker restart, read no committed offsets yet, tried to commit and crashed; and,
+    later, one that read them while the restarted coordinator was still loading them (the
+    consumer reports none then) moved a running group past thousands of unread readings. So
+    the group's offsets are asked of the coordinator directly, retrying while it loads."""
+    if await _group_has_members(kafka, group) or await _group_has_offsets(kafka, group):
         return
     consumer = AIOKafkaConsumer(
         bootstrap_servers=kafka.bootstrap_servers, group_id=group, enable_auto_commit=False
@@ -257,3 +262,30 @@ async def _start_at_end(kafka: KafkaSettings, group: str, topics: tuple[str, ...
 
 async def _group_has_members(kafka: KafkaSettings, group: str) -> bool:
     return bool((await describe_group(kafka, group)).get("members"))
+
+
+async def _group_has_offsets(kafka: KafkaSettings, group: str) -> bool:
+    return bool(await retrying(f"reading {group}'s offsets", lambda: _offsets(kafka, group)))
+
+
+async def _offsets(kafka: KafkaSettings, group: str) -> list[tuple[str, int]]:
+    """The partitions ``group`` has committed on. aiokafka's ``list_consumer_group_offsets``
+    drops the answer's group-level error, and a coordinator still loading its offsets after a
+    restart answers with that error and no partitions: read as 'no offsets', that moved a
+    running group to the end. So the request is sent here and the error raised (retriable)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
+    await admin.start()
+    try:
+        coordinator = await admin.find_coordinator(group)
+        response = await admin._send_request(OffsetFetchRequest(group, None), coordinator)
+        code = getattr(response, "error_code", 0)
+        if code:
+            raise for_code(code)(f"offsets of group {group}")
+        return [
+            (topic, partition)
+            for topic, partitions in response.topics
+            for partition, offset, _metadata, _error in partitions
+            if offset >= 0
+        ]
+    finally:
+        await admin.close()

@@ -160,10 +160,16 @@ class PartitionLoop:
                     await self._handle(batches)
                 if time.monotonic() - self._last_commit >= COMMIT_INTERVAL_S:
                     await self._commit()
-        finally:
-            await self._stop()
+        except asyncio.CancelledError:
+            await self._stop(commit=True)  # a clean stop: what was handled is committed
+            raise
+        except BaseException:
+            await self._stop(commit=False)  # a failed batch's effects may be lost: re-read it
+            raise
 
-    async def _stop(self) -> None:
+    async def _stop(self, commit: bool) -> None:
+        if not commit:
+            self._positions.clear()
         try:
             async with self._lock:
                 await self._commit()
