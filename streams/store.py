@@ -98,13 +98,12 @@ class Store(Generic[S]):
                 yield partition, key, self._dump(part.live[key])
             part.dirty.clear()
 
-    def discard_changes(self) -> None:
-        """Forget states changed since the last drain (a batch failed half way): they are
-        parsed again from what was last written."""
-        for part in self._partitions.values():
-            for key in part.dirty:
-                part.live.pop(key, None)
-            part.dirty.clear()
+    def discard_changes(self) -> set[int]:
+        """A batch failed half way: forget every partition it changed (their states may be
+        half updated), so they are recovered from their changelogs again. Returns them."""
+        touched = {p for p, part in self._partitions.items() if part.dirty}
+        self.drop(touched)
+        return touched
 
     def __len__(self) -> int:
         return sum(len(p.live) + len(p.raw) for p in self._partitions.values())
