@@ -20,12 +20,14 @@ injecting faults at seeded moments, then check every delivery promise of docs/re
             worker's consumer group to the run's first offsets and reprocess
   checks    no acknowledged reading missing from tracker.readings; every malformed payload
             dead-lettered; drawdowns and claim events equal to an oracle that runs the pure
-            engines offline over the same readings (none missing, unknown or doubled); every
-            facility ledger verifies; the pipeline resumed by itself after the broker restart;
-            the reset and reprocess changed no ledger entry and no claim; no process crashed
+            engines offline over the same readings (none missing, unknown or doubled);
+            shipment events equal to the offline core's, ids and content (a customs
+            clearance by id only); every facility ledger verifies; the pipeline resumed by
+            itself after the broker restart; the reset and reprocess changed no ledger entry
+            and no claim; no process crashed
 
 Profiles: 'short' (the test suite's: 16 trackers, about 45 s of publishing, 2 bridge kills,
-2 worker kills, 1 scale cycle, 1 broker restart; 3-7 minutes on 2 cores) and 'full'
+2 worker kills, 1 scale cycle, 1 broker restart; 1.5-7 minutes on 2 cores) and 'full'
 (64 trackers, about 40,000 readings over 3.5 minutes, 10 bridge kills, 10 worker kills,
 5 scale cycles, 1 broker restart; about 10-15 minutes). The same --seed gives the same fleets
 and the same fault schedule. Every run uses ids of its own, so it can share a broker.
