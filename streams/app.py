@@ -60,7 +60,6 @@ from tradelane.topics import (
 log = logging.getLogger(__name__)
 
 PARTITIONS = SHIPMENTS_EVENTS.partitions
-PRODUCER_BUFFER_MESSAGES = 20_000
 
 
 def create_app(
@@ -104,7 +103,6 @@ def create_app(
         pledge = PledgeStage(registries, finance_topic(app_id), facilities_changelog(app_id))
         config = _config(app, pledge_group(app_id), pledge.topics)
         loops.append(PartitionLoop(kafka, config, pledge, registry_ready))
-    app.tradelane_hotpath = hot  # type: ignore[attr-defined]
 
     async def forward_booking(record: BaseModel, raw: bytes) -> None:
         # Catching up, only customs clearances travel (they can complete a delivery with no
