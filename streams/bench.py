@@ -18,15 +18,17 @@ import asyncio
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import IO
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from ingest.bench import BenchResult, cpu_seconds, percentile
-from tradelane.admin import topic_partitions, wait_for_group
+from tradelane.admin import ensure_topics, topic_partitions, wait_for_group
 from tradelane.contracts import (
     Cargo,
     ConditionProfile,
@@ -183,6 +185,7 @@ async def _run(
     run = uuid.uuid4().hex[:8]
     app_id = f"bench-worker-{run}"
     devices = [f"bw-{run}-{i}" for i in range(shipments)]
+    await ensure_topics(kafka)  # a fresh broker has none yet, and the bookings go first
     producer = AIOKafkaProducer(
         bootstrap_servers=kafka.bootstrap_servers,
         linger_ms=20,
@@ -216,9 +219,7 @@ async def _run(
             env=dict(os.environ),
         )
         assert worker.stdout is not None
-        line = await asyncio.to_thread(worker.stdout.readline)
-        if not line.startswith("worker "):
-            raise RuntimeError(f"worker did not start: {line}")
+        await asyncio.to_thread(_await_start, worker.stdout)
         await wait_for_group(kafka, app_id)  # the clock starts once the worker consumes
         cpu0, started = cpu_seconds(worker.pid), time.perf_counter()
         per_device = count // shipments
@@ -258,6 +259,20 @@ async def _run(
         cpu_percent={"worker": 100 * cpu / elapsed},
         extra={"shipments": shipments, "producer_seconds": round(produced, 2), **latency},
     )
+
+
+def _await_start(out: IO[str], limit: int = 500) -> None:
+    """Read the worker's output until its start line (it may first say that it waits for a
+    fresh broker), then keep draining it in a thread so that its pipe never fills."""
+    seen: list[str] = []
+    for line in out:
+        if line.startswith("worker "):
+            threading.Thread(target=lambda: [None for _ in out], daemon=True).start()
+            return
+        seen.append(line)
+        if len(seen) >= limit:
+            break
+    raise RuntimeError("worker did not start:\n" + "".join(seen[-20:]))
 
 
 def bench_worker(

@@ -105,6 +105,8 @@ class PartitionLoop:
         self._lock = asyncio.Lock()
         self._last_commit = time.monotonic()
         self._producer: AIOKafkaProducer | None = None
+        self._tail: asyncio.Future[None] | None = None
+        """The last batch's changelog writer (see :meth:`_produce`)."""
         self._consumer: AIOKafkaConsumer | None = None
 
     async def run(self) -> None:
@@ -138,6 +140,7 @@ class PartitionLoop:
 
     async def _run_once(self) -> None:
         self._positions.clear()
+        self._tail = None
         self._producer = clients.producer(self.kafka)
         self._consumer = clients.consumer(
             self.kafka,
@@ -170,6 +173,9 @@ class PartitionLoop:
     async def _stop(self, commit: bool) -> None:
         if not commit:
             self._positions.clear()
+            if self._tail is not None:
+                self._tail.cancel()
+                self._tail = None
         try:
             async with self._lock:
                 await self._commit()
@@ -213,28 +219,52 @@ class PartitionLoop:
             self._consumer.seek(tp, offset)
 
     async def _produce(self, sends: list[Send]) -> None:
-        """Produce a batch's effects, and its states' changelog records only once Kafka has
-        acknowledged every effect: a worker killed in between leaves a changelog that has
+        """Produce a batch's effects now, and its states' changelog records only once Kafka
+        has acknowledged every effect: a worker killed in between leaves a changelog that has
         not seen the batch, so its next owner applies the batch again and sends the same
-        effects again (same ids), instead of continuing from a state whose effects were lost."""
+        effects again (same ids), instead of continuing from a state whose effects were lost.
+
+        The wait for acknowledgements runs beside the next batches, chained so that the
+        changelog records of successive batches are sent in batch order; every commit (and
+        every rebalance) waits for the chain first."""
         assert self._producer is not None
         changelogs = {topic for _, topic in self.stage.stores}
-        effects = [s for s in sends if s[0] not in changelogs]
         acks = [
             await self._producer.send(topic, value, key=key, partition=partition)
-            for topic, key, value, partition in effects
+            for topic, key, value, partition in sends
+            if topic not in changelogs
         ]
+        states = [s for s in sends if s[0] in changelogs]
+        self._tail = asyncio.ensure_future(self._after(acks, states, self._tail))
+
+    async def _after(
+        self,
+        acks: list[asyncio.Future[Any]],
+        states: list[Send],
+        previous: asyncio.Future[None] | None,
+    ) -> None:
+        if previous is not None:
+            await previous
         if acks:
             await asyncio.gather(*acks)
-        for topic, key, value, partition in sends:
-            if topic in changelogs:
-                await self._producer.send(topic, value, key=key, partition=partition)
+        assert self._producer is not None
+        for topic, key, value, partition in states:
+            await self._producer.send(topic, value, key=key, partition=partition)
+
+    async def _settle(self) -> None:
+        """Wait until every batch's changelog records have been handed to the producer."""
+        tail, self._tail = self._tail, None
+        if tail is not None:
+            await tail
 
     async def _commit(self) -> None:
         """Flush what was produced, then commit what produced it. A commit the group refuses
         (it is rebalancing) is given up: those records are read again by their next owner."""
         self._last_commit = time.monotonic()
-        if not self._positions or self._consumer is None or self._producer is None:
+        if self._consumer is None or self._producer is None:
+            return
+        await self._settle()
+        if not self._positions:
             return
         await self._producer.flush()
         assigned = self._consumer.assignment()
