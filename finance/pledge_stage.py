@@ -1,12 +1,13 @@
 """The pledge engine's stage in the worker's pledge loop (:mod:`streams.loop`).
 
-Inputs, both keyed by facility id and co-partitioned (6 partitions each): the shipment events
-of pledged shipments, which the shipment stage sends to ``{app}-finance-in`` (tagged ``E``),
-and ``finance.commands`` (repayments, drawdown requests, day ticks, insurers' payouts to
-lenders). A batch applies them in order through :class:`finance.shell.PledgeShell` (the same
-per-message code ``tradelane bench engines`` times) on facility states held in memory, in the
-segmented layout of :mod:`finance.facility_store`; a segment written several times in a batch
-reaches the changelog once. Outputs: finance events → ``finance.events`` and ledger entries →
+Inputs, keyed by facility id: the shipment events of pledged shipments, which the shipment
+stage sends to ``{app}-finance-in`` (tagged ``E``), and ``finance.commands`` (repayments,
+drawdown requests, day ticks, insurers' payouts to lenders), which this stage routes to the
+same topic (tagged ``C``), so that each facility's inputs are one ordered log. A batch applies
+them in order through :class:`finance.shell.PledgeShell` (the same per-message code
+``tradelane bench engines`` times) on facility states held in memory, in the segmented layout
+of :mod:`finance.facility_store`; a segment written several times in a batch reaches the
+changelog once. Outputs: finance events → ``finance.events`` and ledger entries →
 ``finance.ledger`` (key facility id, in this order).
 
 Before an input the facility's state is brought up to date with the registries held in memory
@@ -52,7 +53,7 @@ class PledgeStage:
 
     @property
     def keyed(self) -> frozenset[str]:
-        return frozenset({self.finance_in, FINANCE_COMMANDS.name})
+        return frozenset({self.finance_in})
 
     @property
     def topics(self) -> tuple[str, ...]:
@@ -63,12 +64,16 @@ class PledgeStage:
         return ((self.store, self.changelog),)
 
     def route(self, topic: str, messages: Sequence[ConsumerRecord[bytes, bytes]]) -> list[Send]:
-        return []  # every input topic is keyed by facility
+        """``finance.commands`` → the routing topic, tagged: a facility's inputs then form one
+        log, so a replay after a hand-over applies them in the same order (consumed side by
+        side, the two topics interleaved differently on each read and forked a ledger)."""
+        return [
+            (self.finance_in, m.key, COMMAND + m.value, None) for m in messages if m.key and m.value
+        ]
 
     def apply(self, records: list[tuple[str, int, bytes, bytes]]) -> list[Send]:
         sends: list[Send] = []
-        for topic, partition, key, value in records:
-            tagged = COMMAND + value if topic == FINANCE_COMMANDS.name else value
+        for _topic, partition, key, tagged in records:
             facility_id = key.decode()
 
             def sync(item: pledge_engine.EngineInput, facility_id: str = facility_id) -> list[Any]:
