@@ -47,8 +47,10 @@ log = logging.getLogger(__name__)
 
 COMMIT_INTERVAL_S = 0.5
 """How often processed offsets are committed (a crash re-reads at most this much input)."""
-FETCH_MAX_RECORDS = 5_000
-"""Most records one batch handles."""
+FETCH_MAX_RECORDS = 1_000
+"""Most records one batch handles. A batch runs without yielding to the event loop, and
+aiokafka's heartbeats run on it: a batch that takes longer than the session timeout on a
+loaded machine gets the worker thrown out of its group while it keeps writing."""
 
 
 Message: TypeAlias = "ConsumerRecord[bytes, bytes]"
@@ -107,6 +109,8 @@ class PartitionLoop:
         self._producer: AIOKafkaProducer | None = None
         self._tail: asyncio.Future[None] | None = None
         """The last batch's changelog writer (see :meth:`_produce`)."""
+        self._suspended = False
+        """Set when a commit was refused: nothing is applied until the next assignment."""
         self._consumer: AIOKafkaConsumer | None = None
 
     async def run(self) -> None:
@@ -196,7 +200,7 @@ class PartitionLoop:
                 continue
             if tp.topic in self.stage.keyed:
                 await self.owner.ready()
-                if tp.partition not in self.owner:
+                if self._suspended or tp.partition not in self.owner:
                     self._rewind(tp, messages[0].offset)  # mid-rebalance: read them again
                     continue
                 records += [
@@ -274,7 +278,10 @@ class PartitionLoop:
             try:
                 await self._consumer.commit(offsets)
             except CommitFailedError as exc:
-                log.warning("commit refused while the group rebalances: %s", exc)
+                # The group has moved on: this worker may no longer own what it holds. It
+                # applies nothing more until the rebalance tells it what it owns.
+                self._suspended = True
+                log.warning("commit refused (the group rebalanced); suspended: %s", exc)
 
     async def revoked(self, tps: set[TopicPartition]) -> None:
         async with self._lock:
@@ -287,6 +294,7 @@ class PartitionLoop:
 
     async def assigned(self, tps: set[TopicPartition]) -> None:
         await self.owner.assigned(self._state_partitions(tps))
+        self._suspended = False
 
     def _state_partitions(self, tps: set[TopicPartition]) -> set[int]:
         return {tp.partition for tp in tps if tp.topic in self.stage.keyed}
