@@ -94,8 +94,9 @@ class Kafka(LocalService):
         )
         if not (logs / "meta.properties").exists():
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            # attached with "=": an id that starts with "-" (one in 64) was read as an option
             run_logged(
-                self._java(STORAGE_TOOL, "format", "-t", cluster_id, "-c", str(conf)),
+                self._java(STORAGE_TOOL, "format", f"--cluster-id={cluster_id}", "-c", str(conf)),
                 self.process.log_file,
                 "formatting Kafka storage",
                 120,
