@@ -27,6 +27,7 @@ from pydantic import BaseModel, ValidationError
 
 from finance import pledge_engine
 from finance.shell import COMMAND, PledgeShell
+from streams.hotpath import Memo
 from streams.registries import Registries
 from streams.store import RawView, Send, Store
 from tradelane.contracts import Envelope
@@ -48,7 +49,7 @@ class PledgeStage:
     changelog: str
     store: Store[bytes] = field(default_factory=lambda: Store(_raw, _raw))
     shell: PledgeShell = field(default_factory=PledgeShell)
-    fed: dict[tuple[str, str, str], BaseModel] = field(default_factory=dict)
+    memo: Memo = field(default_factory=Memo)
     invalid: int = 0
 
     @property
@@ -92,7 +93,7 @@ class PledgeStage:
     def drop(self, partitions: set[int]) -> None:
         self.store.drop(partitions)
         self.shell = PledgeShell()  # what it held of those facilities may be stale now
-        self.fed.clear()
+        self.memo = Memo()
 
     def _unseen(self, facility_id: str, item: pledge_engine.EngineInput) -> list[Any]:
         """Registry records the facility's state must know before ``item``: its terms, the
@@ -107,18 +108,6 @@ class PledgeStage:
         if booking is not None:
             candidates.append(booking)
         candidates += list(reg.fx.values())
-        fresh = []
-        for record in candidates:
-            slot = (facility_id, type(record).__name__, _record_key(record))
-            if self.fed.get(slot) is not record:
-                self.fed[slot] = record
-                fresh.append(record)
+        fresh = self.memo.unseen(facility_id, candidates)
+        self.memo.mark(facility_id, fresh)
         return fresh
-
-
-def _record_key(record: BaseModel) -> str:
-    for name in ("facility_id", "shipment_id"):
-        value = getattr(record, name, None)
-        if isinstance(value, str):
-            return value
-    return f"{getattr(record, 'base', '')}/{getattr(record, 'quote', '')}"

@@ -64,9 +64,9 @@ def decode(value: bytes) -> ShipmentInput:
 
 
 class Memo:
-    """Which registry records this process already fed a shipment's insurance state, so each is
-    applied once per process (after a restart or a hand-over they are fed again, and the
-    engine ignores what it knows). Registries replace a record object when a new version
+    """Which registry records this process already fed an engine state (a shipment's insurance
+    state, a facility's pledge state), so each is applied once per process (after a restart
+    or a hand-over they are fed again, and the engine ignores what it knows). Registries replace a record object when a new version
     arrives, so identity tells a new version from one already fed."""
 
     def __init__(self) -> None:
@@ -79,17 +79,18 @@ class Memo:
         for r in records:
             self._fed[_slot(key, r)] = r
 
-    def forget(self, key: str) -> None:
-        for slot in [s for s in self._fed if s[0] == key]:
-            del self._fed[slot]
-
 
 def _slot(key: str, record: BaseModel) -> tuple[str, str, str]:
+    """A record's place in the memo: its type and id (an FX rate by its currency pair)."""
     for name in ("facility_id", "policy_id", "shipment_id"):
         value = getattr(record, name, None)
         if isinstance(value, str):
             return key, type(record).__name__, value
-    return key, type(record).__name__, ""
+    return (
+        key,
+        type(record).__name__,
+        f"{getattr(record, 'base', '')}/{getattr(record, 'quote', '')}",
+    )
 
 
 def insurance_records(registries: Registries, shipment: str) -> list[BaseModel]:
