@@ -66,8 +66,9 @@ def decode(value: bytes) -> ShipmentInput:
 class Memo:
     """Which registry records this process already fed an engine state (a shipment's insurance
     state, a facility's pledge state), so each is applied once per process (after a restart
-    or a hand-over they are fed again, and the engine ignores what it knows). Registries replace a record object when a new version
-    arrives, so identity tells a new version from one already fed."""
+    or a hand-over they are fed again, and the engine ignores what it knows). Registries
+    replace a record object when a new version arrives, so identity tells a new version from
+    one already fed."""
 
     def __init__(self) -> None:
         self._fed: dict[tuple[str, str, str], BaseModel] = {}
