@@ -62,5 +62,6 @@ def test_a_second_worker_group_is_refused_until_the_first_stops(
     second = start(second_id, tmp_path / "d.log", "--other-group-wait", "30")
     try:
         wait_for_output(tmp_path / "d.log", f"worker {second_id}:", second)
+        asyncio.run(wait_for_group(kafka_settings, second_id))  # it runs, not merely starts
     finally:
         assert stop_process(second) == 0
