@@ -41,6 +41,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from finance.demo_publish import publish_demo_terms
 from ingest.bench import cpu_seconds, machine, percentile
+from streams.app import shipment_topic
 from streams.bench import bench_booking
 from tradelane.admin import ensure_topics, topic_partitions
 from tradelane.contracts import (
@@ -55,6 +56,7 @@ from tradelane.contracts import (
 )
 from tradelane.contracts.finance import DrawdownExecuted, FinanceEvent
 from tradelane.mqtt import make_client
+from tradelane.services.manager import services
 from tradelane.settings import InfluxSettings, KafkaSettings, MqttSettings
 from tradelane.topics import (
     FINANCE_EVENTS,
@@ -113,6 +115,7 @@ class PipelineFigures:
             f"{self.ratio:.2f} x the baseline"
         )
         lines.append(f"machine: {self.machine}")
+        lines.append("(CPU 'machine' is the sum of the processes listed; 200% is both cores.)")
         return "\n".join(lines)
 
 
@@ -281,9 +284,11 @@ async def baseline(
 class _Latencies:
     """Follows the three output topics and pairs each event with its reading's publish time."""
 
-    def __init__(self, kafka: KafkaSettings, facility: str) -> None:
+    def __init__(self, kafka: KafkaSettings, facility: str, hops: tuple[str, ...] = ()) -> None:
         self.kafka = kafka
         self.facility = facility
+        self.hops = hops
+        """Intermediate topics whose shock readings are timed too (where the latency goes)."""
         self.sent: dict[tuple[str, int], float] = {}
         self.device_of: dict[str, str] = {}
         self.samples: dict[str, list[tuple[float, float]]] = defaultdict(list)
@@ -291,9 +296,20 @@ class _Latencies:
         self.tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        for topic in (SHIPMENTS_EVENTS.name, FINANCE_EVENTS.name, INSURANCE_CLAIMS.name):
+        for topic in (
+            SHIPMENTS_EVENTS.name,
+            FINANCE_EVENTS.name,
+            INSURANCE_CLAIMS.name,
+            *self.hops,
+        ):
+            # Latency comes from record timestamps, not from when a follower reads: large,
+            # infrequent fetches keep the followers' load off the broker being measured.
             consumer = AIOKafkaConsumer(
-                topic, bootstrap_servers=self.kafka.bootstrap_servers, auto_offset_reset="latest"
+                topic,
+                bootstrap_servers=self.kafka.bootstrap_servers,
+                auto_offset_reset="latest",
+                fetch_min_bytes=256 * 1024,
+                fetch_max_wait_ms=250,
             )
             await consumer.start()
             await consumer.getmany(timeout_ms=500)
@@ -307,6 +323,11 @@ class _Latencies:
                 await task
 
     def _cause(self, topic: str, value: bytes) -> tuple[str, int] | None:
+        if topic in self.hops:
+            if b'"shock_g":20.0' not in value:
+                return None
+            reading = json.loads(value[value.index(b"{") :])["reading"]
+            return str(reading["device_id"]), int(reading["seq"])
         if topic == SHIPMENTS_EVENTS.name:
             if b'"shock_detected"' not in value:
                 return None
@@ -356,6 +377,18 @@ class _Latencies:
         return out
 
 
+def _measured_pids(procs: dict[str, subprocess.Popen[bytes]]) -> dict[str, int]:
+    """The processes whose CPU a step reports: the chain's, the services' this project started
+    (their pid files) and the bench itself (the trackers' publisher and the followers)."""
+    pids = {name: p.pid for name, p in procs.items()}
+    for service in services():
+        pid = service.process.pid()
+        if pid is not None:
+            pids[service.name] = pid
+    pids["bench"] = os.getpid()
+    return pids
+
+
 async def _warm_up(publisher: _Publisher, latencies: _Latencies, device: str) -> None:
     """Until one reading has gone all the way through: a fresh worker first reads the
     registries to their end and joins its group, and the clock must not run meanwhile."""
@@ -382,6 +415,7 @@ async def run_pipeline(
 ) -> PipelineFigures:
     kafka, mqtt_settings = KafkaSettings(), MqttSettings()
     run = uuid.uuid4().hex[:8]
+    await ensure_topics(kafka)  # a fresh cluster has none yet
     print(f"Baseline: {baseline_count:,} readings through a pass-through forwarder ...", flush=True)
     base = await baseline(kafka, mqtt_settings, run, baseline_count)
     print(f"  {base:,.0f} readings/s", flush=True)
@@ -421,7 +455,7 @@ async def run_pipeline(
 
     if sink and http_json(f"{InfluxSettings().url}/health") is not None:
         procs["sink"] = _start(["sink", "--group", f"{app_id}-sink"], logs["sink"])
-    latencies = _Latencies(kafka, facility)
+    latencies = _Latencies(kafka, facility, (TRACKER_READINGS.name, shipment_topic(app_id)))
     latencies.device_of = {s: d for step in [*plan, [warm]] for s, d in step}
     publisher: _Publisher | None = None
     steps: list[StepFigures] = []
@@ -435,7 +469,8 @@ async def run_pipeline(
             devices = [d for _, d in step]
             seqs = dict.fromkeys(devices, 0)
             lag_start = await _lag(kafka, app_id)
-            cpu0 = {name: cpu_seconds(p.pid) for name, p in procs.items()}
+            pids = _measured_pids(procs)
+            cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
             started_wall, started = time.time(), time.perf_counter()
             total = int(rate * step_s)
             print(f"Step: {rate:,.0f} readings/s for {step_s:.0f} s ...", flush=True)
@@ -450,9 +485,10 @@ async def run_pipeline(
                 publisher.publish(readings_topic(device), _reading(device, seq))
             elapsed = time.perf_counter() - started
             cpu = {
-                name: round(100 * (cpu_seconds(p.pid) - cpu0[name]) / elapsed, 1)
-                for name, p in procs.items()
+                name: round(100 * (cpu_seconds(pid) - cpu0[name]) / elapsed, 1)
+                for name, pid in pids.items()
             }
+            cpu["machine"] = round(sum(cpu.values()), 1)
             lag_end = await _lag(kafka, app_id)
             ended_wall = time.time()
             await asyncio.sleep(min(30.0, 5 + lag_end / max(rate, 1)))  # stragglers' events

@@ -72,9 +72,18 @@ class Memo:
 
     def __init__(self) -> None:
         self._fed: dict[tuple[str, str, str], BaseModel] = {}
+        self._current: dict[str, int] = {}
 
     def unseen(self, key: str, records: Iterable[BaseModel]) -> list[BaseModel]:
         return [r for r in records if self._fed.get(_slot(key, r)) is not r]
+
+    def is_current(self, key: str, generation: int) -> bool:
+        """Whether ``key`` was fed everything the registries held at ``generation`` (then
+        nothing can be unseen, and the per-record check is skipped: it cost 6 % of a worker)."""
+        return self._current.get(key) == generation
+
+    def current(self, key: str, generation: int) -> None:
+        self._current[key] = generation
 
     def mark(self, key: str, records: Iterable[BaseModel]) -> None:
         for r in records:
@@ -228,6 +237,7 @@ class HotPath:
             self.insurance.put(partition, key, new_insurance)
         if effects.priors_applied:
             self.memo.mark(shipment, priors)
+            self.memo.current(shipment, self.registries.generation)
         for event in effects.events:
             sends.append((SHIPMENTS_EVENTS.name, key, event.model_dump_json().encode(), None))
         for claim in effects.claims:
@@ -244,8 +254,12 @@ class HotPath:
         reg = self.registries
         insured = shipment in reg.policies and self.finance_topic is not None
         priors: list[BaseModel] = []
-        if insured or isinstance(item, ClaimDecision):
+        if (insured or isinstance(item, ClaimDecision)) and not self.memo.is_current(
+            shipment, reg.generation
+        ):
             priors = self.memo.unseen(shipment, insurance_records(reg, shipment))
+            if not priors:
+                self.memo.current(shipment, reg.generation)
         pledged = sorted(reg.pledges.get(shipment, ())) if self.finance_topic else []
         return Context(reg.bookings.get(shipment), pledged, insured, priors), priors
 

@@ -38,6 +38,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import CommitFailedError, IllegalStateError
 
+from streams.loop_timing import LoopTiming
 from streams.ownership import Ownership
 from streams.store import Send, Store
 from tradelane import kafka as clients
@@ -51,6 +52,16 @@ FETCH_MAX_RECORDS = 1_000
 """Most records one batch handles. A batch runs without yielding to the event loop, and
 aiokafka's heartbeats run on it: a batch that takes longer than the session timeout on a
 loaded machine gets the worker thrown out of its group while it keeps writing."""
+
+SLICE_S = 0.02
+"""Work between two yields to the event loop while a batch is applied (see
+:meth:`PartitionLoop._apply_in_slices`)."""
+FETCH_MAX_WAIT_MS = 20
+"""How long the broker may hold a fetch that finds no new data (the client's default is
+500 ms). A consumer has one fetch in flight per broker, and it leaves out the partitions whose
+records are still being handled: new data on those waits until that fetch returns. With the
+default, a fetch of the idle partitions (statuses, commands) held every busy partition back for
+up to half a second per hop."""
 
 
 Message: TypeAlias = "ConsumerRecord[bytes, bytes]"
@@ -112,6 +123,9 @@ class PartitionLoop:
         self._suspended = False
         """Set when a commit was refused: nothing is applied until the next assignment."""
         self._consumer: AIOKafkaConsumer | None = None
+        self.timing = LoopTiming(config.group)
+        self._slice = 64
+        """Records per slice of a batch, adapted so that a slice takes about ``SLICE_S``."""
 
     async def run(self) -> None:
         """Consume until cancelled (the worker stopping). A failure (Kafka refusing a send, a
@@ -152,6 +166,7 @@ class PartitionLoop:
             session_timeout_ms=self.config.session_timeout_ms,
             heartbeat_interval_ms=self.config.heartbeat_interval_ms,
             max_poll_interval_ms=300_000,
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
             # keyed topics are co-partitioned: partition p of each goes to the same member
             partition_assignment_strategy=(RangePartitionAssignor,),
         )
@@ -160,13 +175,17 @@ class PartitionLoop:
             await self._consumer.start()
             self._consumer.subscribe(list(self.config.topics), listener=_Listener(self))
             while True:
+                t0 = time.perf_counter()
                 batches = await self._consumer.getmany(
                     timeout_ms=100, max_records=FETCH_MAX_RECORDS
                 )
+                t1 = time.perf_counter()
                 async with self._lock:
                     await self._handle(batches)
+                t2 = time.perf_counter()
                 if time.monotonic() - self._last_commit >= COMMIT_INTERVAL_S:
                     await self._commit()
+                self.timing.add(t0, t1, t2, time.perf_counter(), batches)
         except asyncio.CancelledError:
             await self._stop(commit=True)  # a clean stop: what was handled is committed
             raise
@@ -209,9 +228,29 @@ class PartitionLoop:
             else:
                 sends += self.stage.route(tp.topic, messages)
             self._positions[tp] = messages[-1].offset + 1
-        sends += self.stage.apply(records)
-        await self._produce(sends)
+        await self._apply_in_slices(records, sends)
         self.batches += 1
+
+    async def _apply_in_slices(self, records: list[Record], sends: list[Send]) -> None:
+        """Apply ``records`` in slices of about ``SLICE_S`` of work, producing each slice's
+        effects before the next and yielding between them. One loop's burst (a hundred
+        departures of one facility, each valuing its whole collateral) no longer holds the
+        other loop, the heartbeats and the producer for a second, and the first records of a
+        large batch leave before the last are applied."""
+        done = 0
+        while True:
+            part = records[done : done + self._slice]
+            started = time.perf_counter()
+            sends += self.stage.apply(part)
+            await self._produce(sends)
+            done += len(part)
+            if part:
+                took = max(time.perf_counter() - started, 1e-4)
+                self._slice = max(1, min(FETCH_MAX_RECORDS, int(len(part) * SLICE_S / took)))
+            if done >= len(records):
+                return
+            sends = []
+            await asyncio.sleep(0)  # let the other loop, heartbeats and the producer run
 
     def _rewind(self, tp: TopicPartition, offset: int) -> None:
         """Records of a partition fetched while a rebalance was under way are not applied: the

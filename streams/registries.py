@@ -35,8 +35,11 @@ class Registries:
     """shipment id → policy id → policy"""
     fx: dict[str, FxRate] = field(default_factory=dict)
     invalid: int = 0
+    generation: int = 0
+    """Counts the records learned: a state fed at this generation knows every record there is."""
 
     def learn(self, record: BaseModel) -> None:
+        self.generation += 1
         if isinstance(record, ShipmentBooking):
             for device in record.trackers:
                 self.devices[device] = record.shipment_id

@@ -103,3 +103,34 @@ def test_batches_give_the_events_of_one_input_at_a_time(cuts: list[int]) -> None
     wanted = offline(shipment, device, readings)
     assert [e for e in produced if e in set(wanted)] == wanted
     assert changelog_writes == i  # one state record per batch, however many readings
+
+
+def test_an_insured_shipment_is_fed_a_registry_record_that_arrives_mid_voyage() -> None:
+    """The hot path skips the per-record registry check while nothing was learned since the
+    shipment was last fed; a record learned later (a new policy) must still reach it."""
+    from tests.unit.finance.insurance.builders import facility, policy
+
+    shipment, device = "shp-fed", "trk-fed"
+    registries = Registries()
+    registries.learn(booking(shipment, [device]))
+    registries.learn(facility([shipment]))
+    registries.learn(policy(policy_id="pol-a", shipment=shipment))
+    hot = HotPath(registries, "by-shipment", ("c-ship", "c-ins"), "finance-in")
+    hot.shipments.load(0, [])
+    hot.insurance.load(0, [])
+    readings = voyage(device, 6)
+
+    def apply(item: IngestedReading) -> None:
+        hot.apply_batch([(0, shipment.encode(), READING + item.model_dump_json().encode())])
+
+    for reading in readings[:4]:  # the departure (reading 2) feeds the insurance state
+        apply(reading)
+    assert hot.memo.is_current(shipment, registries.generation)
+    registries.learn(policy(policy_id="pol-b", shipment=shipment))
+    assert not hot.memo.is_current(shipment, registries.generation)
+    apply(readings[4])
+    apply(readings[5])  # a shock: an event for the insurance state, fed the new policy first
+    state = hot.insurance.get(0, shipment.encode())
+    assert state is not None
+    assert "pol-b" in state.model_dump_json()
+    assert hot.memo.is_current(shipment, registries.generation)
