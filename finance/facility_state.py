@@ -26,8 +26,9 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from tradelane.contracts import Facility, FxRate, Milestone, Money
 from tradelane.contracts.base import UtcDatetime
@@ -114,6 +115,17 @@ class FacilityState(_State):
     handled: dict[str, ResultCode] = {}
     ledger_seq: int = 0
     ledger_hash: str = GENESIS_HASH
+    _collateral: Any = PrivateAttr(default=None)
+    """The last :class:`finance.collateral.Collateral` valued for this state (never stored:
+    a state read back values its collateral in full once)."""
+
+    def __eq__(self, other: object) -> bool:
+        """Equal fields; the kept collateral is a cache and does not count."""
+        if not isinstance(other, FacilityState):
+            return NotImplemented
+        return type(self) is type(other) and self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]
 
     @property
     def currency(self) -> str | None:

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from finance.collateral import BaseSnapshot, borrowing_base
-from finance.facility_state import MarginCall
+from finance.collateral import BaseSnapshot, Collateral, revalued, valued
+from finance.facility_state import FacilityState, MarginCall
 from finance.money import round_down
 from finance.step import Step
 from tradelane.contracts.finance import (
@@ -30,17 +30,24 @@ from tradelane.contracts.finance import (
 from tradelane.ids import derive_id
 
 
-def settle_base(step: Step, base_unchanged: bool = False) -> None:
+def settle_base(step: Step, base_unchanged: bool = False, subject: str | None = None) -> None:
     """Emit ``BorrowingBaseChanged`` if the base moved, then apply the margin-call rules.
 
     ``base_unchanged``: the caller has proven that the borrowing base is still ``state.base``
-    (see :func:`finance.pledge_engine.apply_in_place`), so it is not summed again."""
+    (see :func:`finance.pledge_engine.apply_in_place`), so it is not summed again.
+    ``subject``: the step was a shipment event of this shipment, which changed no other
+    shipment's value, so the collateral the state last valued needs only its line again."""
     state = step.state
     terms = state.terms
     now = step.now
     if terms is None or now is None:
+        state._collateral = None
         return  # nothing can be owed before the facility is known and time has started
-    snapshot = BaseSnapshot(state.base, ()) if base_unchanged else borrowing_base(state)
+    if base_unchanged:
+        snapshot = BaseSnapshot(state.base, ())
+        _keep_line(state, subject)
+    else:
+        snapshot = _collateral(state, subject).snapshot()
     available = snapshot.available(terms)
     if snapshot.base != state.base:
         step.emit(
@@ -105,3 +112,20 @@ def settle_base(step: Step, base_unchanged: bool = False) -> None:
             ),
             call_id,
         )
+
+
+def _collateral(state: FacilityState, subject: str | None) -> Collateral:
+    """The state's collateral valued now: one line again after a shipment event, every line
+    after anything else (terms, FX, bookings, commands) or when none was kept."""
+    kept = state._collateral
+    if subject is None or kept is None or not revalued(state, kept, subject):
+        kept = state._collateral = valued(state)
+    return kept  # type: ignore[no-any-return]
+
+
+def _keep_line(state: FacilityState, subject: str | None) -> None:
+    """A shipment event that left the base alone may still change its line (a haircut under
+    the concentration cap, a status worth nothing yet): the kept collateral follows it."""
+    kept = state._collateral
+    if kept is not None and (subject is None or not revalued(state, kept, subject)):
+        state._collateral = None

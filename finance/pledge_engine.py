@@ -118,7 +118,7 @@ def apply_in_place(state: FacilityState, item: EngineInput) -> Outputs:
         _dispatch(step, item)
         settle_proceeds(step)
         same = before is not None and _eligible(state, before[0]) == before[1]
-        settle_base(step, base_unchanged=same)
+        settle_base(step, base_unchanged=same, subject=None if before is None else before[0])
         return step.outputs()
 
 
