@@ -412,6 +412,7 @@ async def run_pipeline(
     baseline_count: int,
     tmp: Path,
     sink: bool = True,
+    hops: bool = False,
 ) -> PipelineFigures:
     kafka, mqtt_settings = KafkaSettings(), MqttSettings()
     run = uuid.uuid4().hex[:8]
@@ -455,7 +456,9 @@ async def run_pipeline(
 
     if sink and http_json(f"{InfluxSettings().url}/health") is not None:
         procs["sink"] = _start(["sink", "--group", f"{app_id}-sink"], logs["sink"])
-    latencies = _Latencies(kafka, facility, (TRACKER_READINGS.name, shipment_topic(app_id)))
+    latencies = _Latencies(
+        kafka, facility, (TRACKER_READINGS.name, shipment_topic(app_id)) if hops else ()
+    )
     latencies.device_of = {s: d for step in [*plan, [warm]] for s, d in step}
     publisher: _Publisher | None = None
     steps: list[StepFigures] = []
@@ -527,12 +530,13 @@ def bench_pipeline(
     baseline_count: int = 20_000,
     json_path: Path | None = None,
     sink: bool = True,
+    hops: bool = False,
 ) -> PipelineFigures:
     logs = Path(os.environ.get("TRADELANE_HOME", ".tradelane")) / "bench" / "pipeline"
     logs.mkdir(parents=True, exist_ok=True)
     print(f"Process logs in {logs}/", flush=True)
     figures = asyncio.run(
-        run_pipeline(rates, step_s, shipments_per_step, baseline_count, logs, sink)
+        run_pipeline(rates, step_s, shipments_per_step, baseline_count, logs, sink, hops)
     )
     print(figures.text())
     if json_path is not None:

@@ -107,6 +107,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     pipe.add_argument(
         "--no-sink", action="store_true", help="leave the InfluxDB sink out of the chain"
     )
+    pipe.add_argument(
+        "--hops",
+        action="store_true",
+        help="also time the intermediate hops (tracker.readings, the worker's by-shipment "
+        "topic) to see where latency goes; reading every record adds load to the machine",
+    )
     pipe.add_argument("--json", type=Path, metavar="FILE", help="also write figures as JSON")
     pipe.set_defaults(handler=_bench_pipeline)
     recovery = which.add_parser(
@@ -178,6 +184,7 @@ def _bench_pipeline(args: argparse.Namespace) -> int:
         args.baseline_readings,
         args.json,
         sink=not args.no_sink,
+        hops=args.hops,
     )
     return 0
 
