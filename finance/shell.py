@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
 
 from finance import pledge_engine
+from finance.event_json import event_json
 from finance.facility_store import FacilityStore, merge, touched
 from finance.insurance import apply as insure
 from finance.insurance.handoff import repayment
@@ -63,7 +64,7 @@ class StateCache(Generic[S]):
 
 
 def _finance_sends(outputs: pledge_engine.Outputs, key: bytes) -> list[Send]:
-    sends = [("events", key, e.model_dump_json().encode()) for e in outputs.events]
+    sends = [("events", key, event_json(e)) for e in outputs.events]
     sends += [("ledger", key, e.model_dump_json().encode()) for e in outputs.entries]
     return sends
 
