@@ -455,7 +455,11 @@ async def run_pipeline(
     from tradelane.services.probes import http_json
 
     if sink and http_json(f"{InfluxSettings().url}/health") is not None:
-        procs["sink"] = _start(["sink", "--group", f"{app_id}-sink"], logs["sink"])
+        procs["sink"] = _start(
+            # from now: not the history of earlier runs; uncompressed: InfluxDB is on loopback
+            ["sink", "--group", f"{app_id}-sink", "--from-now", "--no-gzip"],
+            logs["sink"],
+        )
     latencies = _Latencies(
         kafka, facility, (TRACKER_READINGS.name, shipment_topic(app_id)) if hops else ()
     )

@@ -38,6 +38,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="max readings per InfluxDB write (default %(default)s)",
     )
     p.add_argument(
+        "--from-now",
+        action="store_true",
+        help="a new consumer group starts at the end of tracker.readings instead of its "
+        "beginning (a group that has committed always continues from its commit)",
+    )
+    p.add_argument(
         "--stats-interval",
         type=float,
         default=10.0,
@@ -55,7 +61,12 @@ def _sink(args: argparse.Namespace) -> int:
         raise ServiceError("--batch-max must be >= 1")
     return asyncio.run(
         _run(
-            SinkConfig(group_id=args.group, batch_max=args.batch_max, gzip=not args.no_gzip),
+            SinkConfig(
+                group_id=args.group,
+                batch_max=args.batch_max,
+                gzip=not args.no_gzip,
+                from_beginning=not args.from_now,
+            ),
             args.stats_interval,
         )
     )
