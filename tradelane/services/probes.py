@@ -40,10 +40,11 @@ def http_json(url: str, timeout_s: float = 2.0) -> dict[str, object] | None:
 
 
 async def _kafka_metadata(bootstrap: str, timeout_s: float) -> bool:
-    from aiokafka.admin import AIOKafkaAdminClient
+    from tradelane import kafka as clients
+    from tradelane.settings import KafkaSettings
 
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000)
+    admin = clients.admin(
+        KafkaSettings(bootstrap_servers=bootstrap), request_timeout_ms=int(timeout_s * 1000)
     )
     try:
         await asyncio.wait_for(admin.start(), timeout_s)
