@@ -26,6 +26,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from api.hub import Hub
 from api.projection import SOURCE_TOPICS, ReadModel, apply
+from tradelane import kafka as clients
 from tradelane.admin import topic_partitions
 from tradelane.settings import KafkaSettings
 from tradelane.topics import (
@@ -59,13 +60,14 @@ class ReadModelConsumer:
         self.stats = ConsumerStats()
 
     async def run(self, stop: asyncio.Event) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.bootstrap_servers,
-            client_id=f"{self.settings.client_id}-api",
-            enable_auto_commit=False,
-            max_partition_fetch_bytes=4 * 1024 * 1024,
+        consumer = await clients.started(
+            lambda: clients.consumer(
+                self.settings,
+                client_id=f"{self.settings.client_id}-api",
+                auto_offset_reset="latest",
+            ),
+            "the API's read-model consumer",
         )
-        await consumer.start()
         try:
             registries = [tp for t in REGISTRIES for tp in await topic_partitions(consumer, t)]
             consumer.assign(registries)
