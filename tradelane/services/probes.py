@@ -43,9 +43,11 @@ async def _kafka_metadata(bootstrap: str, timeout_s: float) -> bool:
     from tradelane import kafka as clients
     from tradelane.settings import KafkaSettings
 
-    admin = clients.admin(
-        KafkaSettings(bootstrap_servers=bootstrap), request_timeout_ms=int(timeout_s * 1000)
-    )
+    try:
+        settings = KafkaSettings(bootstrap_servers=bootstrap)
+    except ValueError:  # a bad TRADELANE_KAFKA_* setting: reported where the settings are read
+        return False
+    admin = clients.admin(settings, request_timeout_ms=int(timeout_s * 1000))
     try:
         await asyncio.wait_for(admin.start(), timeout_s)
         await asyncio.wait_for(admin.list_topics(), timeout_s)
