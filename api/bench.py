@@ -23,10 +23,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from aiokafka import AIOKafkaProducer
 from websockets.asyncio.client import ClientConnection, connect
 
 from ingest.bench import cpu_seconds, percentile
+from tradelane import kafka as kafka_clients
 from tradelane.contracts import (
     Cargo,
     ConditionProfile,
@@ -133,9 +133,7 @@ async def fanout(
     """Run the benchmark against a fresh ``tradelane api`` process; see the module doc."""
     prefix = f"fan{uuid.uuid4().hex[:8]}"
     bookings = _bookings(prefix, shipments)
-    producer = AIOKafkaProducer(
-        bootstrap_servers=kafka.bootstrap_servers, linger_ms=5, enable_idempotence=False
-    )
+    producer = kafka_clients.producer(kafka, enable_idempotence=False)
     await producer.start()
     port = free_port()
     log = ServicesSettings().home.resolve() / "run" / "bench-api.log"

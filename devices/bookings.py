@@ -11,8 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from aiokafka import AIOKafkaProducer
-
+from tradelane import kafka as clients
 from tradelane.admin import ensure_topics
 from tradelane.contracts import ShipmentBooking
 from tradelane.services.probes import kafka_ready_async
@@ -33,13 +32,7 @@ class BookingPublisher:
     def __init__(self, settings: KafkaSettings, client_id: str = "tradelane-simulator") -> None:
         self.settings = settings
         self.sent = 0
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=settings.bootstrap_servers,
-            client_id=client_id,
-            enable_idempotence=settings.idempotence,
-            acks="all",
-            linger_ms=20,
-        )
+        self._producer = clients.producer(settings, client_id=client_id, linger_ms=20)
 
     async def start(self) -> None:
         try:

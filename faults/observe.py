@@ -7,10 +7,10 @@ import asyncio
 import time
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
+from tradelane import kafka as clients
 from tradelane.admin import topic_partitions
 from tradelane.settings import KafkaSettings
 
@@ -21,9 +21,7 @@ class Follower:
 
     def __init__(self, settings: KafkaSettings, topic: str) -> None:
         self.topic = topic
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False
-        )
+        self.consumer = clients.consumer(settings, auto_offset_reset="latest")
         self.records: list[Any] = []
 
     async def start(self, since_ms: int) -> None:
@@ -63,7 +61,7 @@ async def group_lag(settings: KafkaSettings, group: str) -> dict[str, int]:
     committed = await _committed(settings, group)
     if not committed:
         return {}
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
+    consumer = clients.consumer(settings)
     await consumer.start()
     try:
         ends = await consumer.end_offsets(list(committed))
@@ -80,9 +78,7 @@ async def rewind_group(settings: KafkaSettings, group: str, since_ms: int, own_p
     start, shared topics to the first record written at or after ``since_ms`` (the run's own
     offset 0). Returns how many records the group will read again."""
     committed = await _committed(settings, group)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers, group_id=group, enable_auto_commit=False
-    )
+    consumer = clients.consumer(settings, group_id=group)
     await consumer.start()
     try:
         tps = list(committed)
@@ -117,7 +113,7 @@ async def _committed(
     settings: KafkaSettings, group: str
 ) -> dict[TopicPartition, OffsetAndMetadata]:
     """The group's committed offset on every partition it has committed on."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    admin = clients.admin(settings)
     await admin.start()
     try:
         committed: dict[

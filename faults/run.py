@@ -26,7 +26,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
 from pydantic import ValidationError
 
 from devices.config import FleetConfig
@@ -45,6 +44,7 @@ from finance.fx_feed import simulated_rates
 from finance.fx_publisher import publish_rates
 from finance.ledger_store import LedgerStore
 from streams.app import pledge_group
+from tradelane import kafka as clients
 from tradelane.admin import ensure_topics
 from tradelane.contracts import (
     ClaimEvent,
@@ -351,9 +351,7 @@ async def _publish_terms(
     }
     start = min(b.booked_at for b in bookings)
     await publish_rates(kafka, simulated_rates(7, start, count=1))
-    producer = AIOKafkaProducer(
-        bootstrap_servers=kafka.bootstrap_servers, enable_idempotence=kafka.idempotence, acks="all"
-    )
+    producer = clients.producer(kafka)
     await producer.start()
     try:
         for f in facilities.values():

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aiokafka import AIOKafkaProducer
-
 from finance.demo_terms import demo_facility, demo_policy
 from finance.fx_feed import simulated_rates
 from finance.fx_publisher import publish_rates
+from tradelane import kafka as clients
 from tradelane.admin import ensure_topics
 from tradelane.contracts import ShipmentBooking
 from tradelane.settings import KafkaSettings
@@ -35,9 +34,7 @@ async def publish_demo_terms(
         await ensure_topics(kafka, (FINANCE_FACILITIES, INSURANCE_POLICIES), with_configs=False)
     start = min(b.booked_at for b in bookings)
     await publish_rates(kafka, simulated_rates(7, start, count=1))
-    producer = AIOKafkaProducer(
-        bootstrap_servers=kafka.bootstrap_servers, enable_idempotence=kafka.idempotence, acks="all"
-    )
+    producer = clients.producer(kafka)
     await producer.start()
     try:
         if facility_id is not None:

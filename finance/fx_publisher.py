@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aiokafka import AIOKafkaProducer
-
 from finance.money import pair
+from tradelane import kafka as clients
 from tradelane.contracts import FxRate
 from tradelane.settings import KafkaSettings
 from tradelane.topics import FX_RATES
@@ -17,13 +16,7 @@ async def publish_rates(
     settings: KafkaSettings, rates: Sequence[FxRate], topic: str = FX_RATES.name
 ) -> int:
     """Produce ``rates`` in order and wait for every acknowledgement; returns the count."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers,
-        client_id=f"{settings.client_id}-fx-feed",
-        enable_idempotence=settings.idempotence,
-        acks="all",
-        compression_type=settings.compression_type,
-    )
+    producer = clients.producer(settings, client_id=f"{settings.client_id}-fx-feed")
     await producer.start()
     try:
         for rate in rates:

@@ -17,11 +17,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.partitioner import murmur2
 from pydantic import ValidationError
 
 from finance.ledger import Problem, VerifyResult, verify
+from tradelane import kafka as clients
 from tradelane.contracts.finance import LedgerEntry
 from tradelane.settings import KafkaSettings
 from tradelane.topics import FINANCE_LEDGER
@@ -55,13 +56,7 @@ class LedgerStore:
     async def append(self, entries: Sequence[LedgerEntry]) -> None:
         """Produce ``entries`` in order, each to its facility's partition; return once Kafka
         acknowledged all of them (acks=all)."""
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self.settings.bootstrap_servers,
-            client_id=f"{self.settings.client_id}-ledger",
-            enable_idempotence=self.settings.idempotence,
-            acks="all",
-            compression_type=self.settings.compression_type,
-        )
+        producer = clients.producer(self.settings, client_id=f"{self.settings.client_id}-ledger")
         await producer.start()
         try:
             count = len(await producer.partitions_for(self.topic))
@@ -81,7 +76,7 @@ class LedgerStore:
     async def append_raw(self, facility_id: str, value: bytes) -> None:
         """Append arbitrary bytes under a facility's key (what a forger could do; for tests
         and drills that prove verification catches it)."""
-        producer = AIOKafkaProducer(bootstrap_servers=self.settings.bootstrap_servers, acks="all")
+        producer = clients.producer(self.settings)
         await producer.start()
         try:
             count = len(await producer.partitions_for(self.topic))
@@ -96,10 +91,10 @@ class LedgerStore:
 
     async def read(self, facility_id: str) -> StoredLedger:
         """Every record under ``facility_id``'s key, from offset 0 to the current end."""
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.bootstrap_servers,
+        consumer = clients.consumer(
+            self.settings,
             client_id=f"{self.settings.client_id}-ledger-reader",
-            enable_auto_commit=False,
+            auto_offset_reset="latest",
         )
         await consumer.start()
         try:

@@ -16,12 +16,13 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Protocol, TypeVar
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from pydantic import BaseModel, ValidationError
 
 from finance.facility_state import FacilityState, new_state
 from finance.ledger_store import partition_for
 from finance.pledge_engine import EngineInput, run
+from tradelane import kafka as clients
 from tradelane.contracts import Facility, FxRate, ShipmentBooking, ShipmentEvent
 from tradelane.contracts.finance import (
     DayTick,
@@ -56,9 +57,7 @@ async def read_topic(
 ) -> list[Record]:
     """Records of ``topic`` from offset 0 to its current end; with ``keys``, only the
     partitions those keys hash to and only records under them."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False
-    )
+    consumer = clients.consumer(settings, auto_offset_reset="latest")
     await consumer.start()
     try:
         deadline = time.monotonic() + timeout_s

@@ -23,9 +23,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 
+from tradelane import kafka as clients
 from tradelane.contracts import IngestedReading, TrackerReading
 from tradelane.mqtt import forget_session
 from tradelane.services.probes import free_port
@@ -252,18 +252,13 @@ def bench_bridge(count: int = 200_000, devices: int = 1000) -> BenchResult:
 
 
 async def _preload(kafka: KafkaSettings, topic: str, count: int, devices: int) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
+    admin = clients.admin(kafka)
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, 6, 1)])
     finally:
         await admin.close()
-    producer = AIOKafkaProducer(
-        bootstrap_servers=kafka.bootstrap_servers,
-        linger_ms=20,
-        compression_type=kafka.compression_type,
-        max_batch_size=512 * 1024,
-    )
+    producer = clients.producer(kafka, linger_ms=20)
     await producer.start()
     try:
         received = datetime.now(UTC)

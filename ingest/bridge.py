@@ -36,6 +36,7 @@ from ingest.adapters.registry import select
 from ingest.intake import IntakeLimits, intake, intake_status
 from ingest.metrics import BridgeMetrics
 from ingest.seen import RecentlySeen
+from tradelane import kafka as clients
 from tradelane.contracts import DeadLetter, IngestedReading, IngestedStatus
 from tradelane.mqtt import AsyncioLoopAdapter, make_client
 from tradelane.settings import KafkaSettings, MqttSettings
@@ -175,16 +176,7 @@ class Bridge:
     async def run(self, stop: asyncio.Event) -> None:
         """Bridge until ``stop`` is set; raises :class:`BridgeFailedError` if Kafka refuses."""
         loop = asyncio.get_running_loop()
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self.kafka_settings.bootstrap_servers,
-            client_id=self.config.client_id,
-            enable_idempotence=self.kafka_settings.idempotence,
-            acks="all",
-            linger_ms=self.config.linger_ms,
-            compression_type=self.kafka_settings.compression_type,
-            max_batch_size=256 * 1024,
-        )
-        await producer.start()
+        producer = await self._start_producer()
         metrics_runner = await self._start_metrics()
         client = self._mqtt_client(loop)
         self._client = client
@@ -214,6 +206,26 @@ class Bridge:
             await producer.stop()
             if metrics_runner is not None:
                 await metrics_runner.cleanup()
+
+    async def _start_producer(self) -> AIOKafkaProducer:
+        """The producer, started, once Kafka knows the topics it writes to (the MQTT side is
+        connected only then, so nothing is received that could not be forwarded)."""
+        producer = await clients.started(
+            lambda: clients.producer(
+                self.kafka_settings,
+                client_id=self.config.client_id,
+                linger_ms=self.config.linger_ms,
+                max_batch_size=256 * 1024,
+            ),
+            f"bridge {self.config.client_id}'s producer",
+        )
+        try:
+            for topic in (TRACKER_READINGS, TRACKER_STATUS, TRACKER_DEADLETTER):
+                await clients.partitions(producer, topic.name)
+        except BaseException:
+            await producer.stop()
+            raise
+        return producer
 
     async def _forward(
         self,

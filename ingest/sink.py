@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from ingest.intake import dead_letter
 from ingest.points import to_lines
+from tradelane import kafka as clients
 from tradelane.admin import topic_partitions
 from tradelane.contracts import DeadLetterReason, IngestedReading, ShipmentBooking
 from tradelane.settings import InfluxSettings, KafkaSettings
@@ -67,24 +68,17 @@ class Sink:
         self.ready = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
-        registry = AIOKafkaConsumer(
-            bootstrap_servers=self.kafka.bootstrap_servers, enable_auto_commit=False
+        registry = await clients.started(
+            lambda: clients.consumer(self.kafka, auto_offset_reset="latest"),
+            "the sink's registry consumer",
         )
-        readings = AIOKafkaConsumer(
-            self.config.topic,
-            bootstrap_servers=self.kafka.bootstrap_servers,
-            group_id=self.config.group_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest" if self.config.from_beginning else "latest",
-            max_poll_records=self.config.batch_max,
-        )
-        deadletters = AIOKafkaProducer(
-            bootstrap_servers=self.kafka.bootstrap_servers,
-            enable_idempotence=self.kafka.idempotence,
-            acks="all",
-        )
-        await registry.start()
-        await deadletters.start()
+        try:
+            deadletters = await clients.started(
+                lambda: clients.producer(self.kafka), "the sink's dead-letter producer"
+            )
+        except BaseException:
+            await registry.stop()
+            raise
         influx = InfluxDBClientAsync(
             url=self.influx.url,
             token=self.influx.token.get_secret_value(),
@@ -94,19 +88,30 @@ class Sink:
         try:
             await self._load_registry(registry)
             follow = asyncio.create_task(self._follow_registry(registry, stop))
-            await readings.start()
-            await _await_assignment(readings)
-            self.ready.set()
+            readings: AIOKafkaConsumer | None = None
             try:
+                readings = await clients.started(self._readings_consumer, "the sink's consumer")
+                await _await_assignment(readings)
+                self.ready.set()
                 await self._pump(readings, influx, deadletters, stop)
             finally:
                 follow.cancel()
                 await asyncio.gather(follow, return_exceptions=True)
-                await readings.stop()
+                if readings is not None:
+                    await readings.stop()
         finally:
             await influx.close()  # type: ignore[no-untyped-call]
             await deadletters.stop()
             await registry.stop()
+
+    def _readings_consumer(self) -> AIOKafkaConsumer:
+        return clients.consumer(
+            self.kafka,
+            self.config.topic,
+            group_id=self.config.group_id,
+            auto_offset_reset="earliest" if self.config.from_beginning else "latest",
+            max_poll_records=self.config.batch_max,
+        )
 
     # --- registry ---------------------------------------------------------------------------
 

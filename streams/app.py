@@ -29,8 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import faust
-from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError, for_code
 from aiokafka.protocol.commit import OffsetFetchRequest
 from pydantic import BaseModel
@@ -43,8 +41,9 @@ from streams.loop import LoopConfig, PartitionLoop
 from streams.registries import Registries, follow
 from streams.rules import DEFAULT_RULES, StreamRules
 from tradelane import kafka as kafka_clients
-from tradelane.admin import describe_group, ensure_topics, retrying, topic_partitions
+from tradelane.admin import describe_group, ensure_topics, topic_partitions
 from tradelane.contracts import ShipmentBooking, ShipmentEvent
+from tradelane.kafka import retrying
 from tradelane.settings import KafkaSettings
 from tradelane.topics import (
     DAY_MS,
@@ -75,7 +74,7 @@ def create_app(
     datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         engines_app_id(app_id),
-        broker=kafka.faust_broker,
+        **kafka_clients.faust_options(kafka),
         store="memory://",
         # faust makes a data directory even for the memory store; keep it out of the work tree
         datadir=str(datadir),
@@ -84,9 +83,6 @@ def create_app(
         web_enabled=web_port is not None,
         web_port=web_port or 6066,
         web_host="127.0.0.1",
-        producer_acks=-1,
-        producer_compression_type=kafka.compression_type,
-        producer_linger=kafka_clients.LINGER_MS / 1000,
     )
     registries = Registries()
     registry_ready = asyncio.Event()
@@ -240,10 +236,9 @@ async def _start_at_end(kafka: KafkaSettings, group: str, topics: tuple[str, ...
     the group's offsets are asked of the coordinator directly, retrying while it loads."""
     if await _group_has_members(kafka, group) or await _group_has_offsets(kafka, group):
         return
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=kafka.bootstrap_servers, group_id=group, enable_auto_commit=False
+    consumer = await kafka_clients.started(
+        lambda: kafka_clients.consumer(kafka, group_id=group), f"a consumer of group {group}"
     )
-    await consumer.start()
     try:
         tps = [tp for topic in topics for tp in await topic_partitions(consumer, topic)]
         consumer.assign(tps)
@@ -271,7 +266,7 @@ async def _offsets(kafka: KafkaSettings, group: str) -> list[tuple[str, int]]:
     drops the answer's group-level error, and a coordinator still loading its offsets after a
     restart answers with that error and no partitions: read as 'no offsets', that moved a
     running group to the end. So the request is sent here and the error raised (retriable)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
+    admin = kafka_clients.admin(kafka)
     await admin.start()
     try:
         coordinator = await admin.find_coordinator(group)

@@ -25,9 +25,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import IO
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-
 from ingest.bench import BenchResult, cpu_seconds, percentile
+from tradelane import kafka as clients
 from tradelane.admin import ensure_topics, topic_partitions, wait_for_group
 from tradelane.contracts import (
     Cargo,
@@ -106,9 +105,7 @@ def _reading(device: str, seq: int, shock_g: float | None = None) -> bytes:
 
 
 async def _committed_everything(kafka: KafkaSettings, group: str, topics: list[str]) -> bool:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=kafka.bootstrap_servers, group_id=group, enable_auto_commit=False
-    )
+    consumer = clients.consumer(kafka, group_id=group)
     await consumer.start()
     try:
         tps = [tp for t in topics for tp in await topic_partitions(consumer, t)]
@@ -125,10 +122,8 @@ async def _latency(
     kafka: KafkaSettings, devices: list[str], first_seq: int, rate: float, seconds: float
 ) -> dict[str, object]:
     """Reading→event latency at a steady ``rate`` on a caught-up worker (see module doc)."""
-    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers, linger_ms=0)
-    events = AIOKafkaConsumer(
-        SHIPMENTS_EVENTS.name, bootstrap_servers=kafka.bootstrap_servers, auto_offset_reset="latest"
-    )
+    producer = clients.producer(kafka, linger_ms=0)
+    events = clients.consumer(kafka, SHIPMENTS_EVENTS.name, auto_offset_reset="latest")
     await producer.start()
     await events.start()
     sent: dict[tuple[str, int], float] = {}
@@ -186,11 +181,7 @@ async def _run(
     app_id = f"bench-worker-{run}"
     devices = [f"bw-{run}-{i}" for i in range(shipments)]
     await ensure_topics(kafka)  # a fresh broker has none yet, and the bookings go first
-    producer = AIOKafkaProducer(
-        bootstrap_servers=kafka.bootstrap_servers,
-        linger_ms=20,
-        compression_type=kafka.compression_type,
-    )
+    producer = clients.producer(kafka, linger_ms=20)
     await producer.start()
     worker: subprocess.Popen[str] | None = None
     try:

@@ -22,12 +22,11 @@ import time
 import uuid
 from datetime import timedelta
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-
 import streams.core
 from ingest.bench import BenchResult
 from streams.app import prepare
 from streams.bench import T0, bench_booking
+from tradelane import kafka as clients
 from tradelane.contracts import Gps, IngestedReading, ShipmentEvent, TrackerReading
 from tradelane.settings import KafkaSettings
 from tradelane.topics import SHIPMENTS_EVENTS, SHIPMENTS_REGISTRY, TRACKER_READINGS
@@ -65,12 +64,7 @@ def template_state() -> str:
 async def _fill(kafka: KafkaSettings, changelog: str, run: str, shipments: int) -> float:
     """Write the states; returns the megabytes written."""
     template = template_state()
-    producer = AIOKafkaProducer(
-        bootstrap_servers=kafka.bootstrap_servers,
-        linger_ms=50,
-        max_batch_size=512 * 1024,
-        compression_type=kafka.compression_type,
-    )
+    producer = clients.producer(kafka, linger_ms=50)
     await producer.start()
     size = 0
     try:
@@ -91,10 +85,8 @@ async def _fill(kafka: KafkaSettings, changelog: str, run: str, shipments: int) 
 async def _probe(kafka: KafkaSettings, app_id: str, run: str, table_shipments: int) -> float:
     """Start a worker on ``app_id``; seconds until the probe's event comes back."""
     shipment, device = f"rec-{run}-shp0", f"rec-{run}-shp0-t"
-    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers)
-    events = AIOKafkaConsumer(
-        SHIPMENTS_EVENTS.name, bootstrap_servers=kafka.bootstrap_servers, auto_offset_reset="latest"
-    )
+    producer = clients.producer(kafka)
+    events = clients.consumer(kafka, SHIPMENTS_EVENTS.name, auto_offset_reset="latest")
     await producer.start()
     await events.start()
     await events.getmany(timeout_ms=500)  # joined at the end of the topic

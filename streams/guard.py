@@ -19,9 +19,8 @@ import asyncio
 import logging
 import time
 
-from aiokafka.admin import AIOKafkaAdminClient
-
-from tradelane.admin import retrying
+from tradelane import kafka as clients
+from tradelane.kafka import retrying
 from tradelane.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -40,7 +39,7 @@ async def other_worker_groups(kafka: KafkaSettings, own: set[str]) -> dict[str, 
 
 
 async def _scan(kafka: KafkaSettings, own: set[str]) -> dict[str, int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
+    admin = clients.admin(kafka)
     await admin.start()
     try:
         groups = [g[0] for g in await admin.list_consumer_groups() if g[0] not in own]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import BaseModel, ValidationError
 
+from tradelane import kafka as clients
 from tradelane.admin import topic_partitions
 from tradelane.contracts import Facility, FxRate, Policy, ShipmentBooking
 from tradelane.settings import KafkaSettings
@@ -101,8 +102,9 @@ async def _follow_once(
     topics: tuple[str, ...],
     positions: dict[TopicPartition, int],
 ) -> None:
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False)
-    await consumer.start()
+    consumer = await clients.started(
+        lambda: clients.consumer(kafka, auto_offset_reset="latest"), "the registry follower"
+    )
     try:
         tps = [tp for topic in topics for tp in await topic_partitions(consumer, topic)]
         consumer.assign(tps)

@@ -24,8 +24,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
+from tradelane import kafka as clients
 from tradelane.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -142,9 +143,9 @@ async def recover(
     if not tps:
         return records
     started = time.perf_counter()
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=kafka.bootstrap_servers,
-        enable_auto_commit=False,
+    consumer = clients.consumer(
+        kafka,
+        auto_offset_reset="latest",
         fetch_max_bytes=64 * 1024 * 1024,
         max_partition_fetch_bytes=16 * 1024 * 1024,
     )
@@ -178,7 +179,7 @@ async def end_offsets(
 ) -> dict[tuple[str, int], int]:
     """The current end offset of each (topic, partition)."""
     tps = [TopicPartition(t, p) for t in topics for p in partitions]
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False)
+    consumer = clients.consumer(kafka)
     await consumer.start()
     try:
         ends = await consumer.end_offsets(tps)

@@ -3,52 +3,39 @@
 Running it twice is harmless: topics that exist are left alone and reported as such. A topic
 that exists with fewer partitions than declared is reported, not silently accepted, because
 key→partition placement (and so per-key ordering) depends on the count.
+
+Also consumer-group descriptions and the partitions of a topic. Every call waits for a broker
+that is starting or restarting with :func:`tradelane.kafka.retrying` (re-exported here, with
+``BROKER_WAIT_S``, for older callers).
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import TopicAlreadyExistsError
 
+from tradelane import kafka as clients
+from tradelane.kafka import BROKER_WAIT_S, KafkaNotReadyError, retrying
 from tradelane.settings import KafkaSettings
 from tradelane.topics import KAFKA_TOPICS, KafkaTopic
 
-log = logging.getLogger(__name__)
-T = TypeVar("T")
-BROKER_WAIT_S = 120.0
-"""How long a process keeps retrying a broker that is starting or restarting."""
-
-
-async def retrying(
-    what: str, call: Callable[[], Awaitable[T]], deadline_s: float = BROKER_WAIT_S
-) -> T:
-    """``call()``, retried with backoff while Kafka answers with a retriable error (a fresh or
-    restarting broker has no group coordinator or partition leaders for a few seconds, or
-    refuses connections). Gives up after ``deadline_s`` with the last error, named."""
-    deadline = time.monotonic() + deadline_s
-    delay = 0.1
-    while True:
-        try:
-            return await call()
-        except (KafkaConnectionError, KafkaError) as exc:
-            retriable = isinstance(exc, KafkaConnectionError) or getattr(exc, "retriable", False)
-            if not retriable or time.monotonic() + delay > deadline:
-                if retriable:
-                    raise TimeoutError(
-                        f"{what}: Kafka still not ready after {deadline_s:.0f} s ({exc!r})"
-                    ) from exc
-                raise
-            log.warning("%s: Kafka not ready (%s); retrying in %.1f s", what, exc, delay)
-            await asyncio.sleep(delay)  # backoff between attempts, bounded by the deadline
-            delay = min(delay * 2, 5.0)
+__all__ = [
+    "BROKER_WAIT_S",
+    "KafkaNotReadyError",
+    "TopicOutcome",
+    "describe_group",
+    "ensure_topics",
+    "members_with_partitions",
+    "retrying",
+    "topic_partitions",
+    "wait_for_group",
+]
 
 
 @dataclass(frozen=True)
@@ -77,9 +64,7 @@ async def _ensure_topics(
     with_configs: bool,
     ready_timeout_s: float,
 ) -> list[TopicOutcome]:
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.bootstrap_servers, client_id=f"{settings.client_id}-admin"
-    )
+    admin = clients.admin(settings, client_id=f"{settings.client_id}-admin")
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -145,14 +130,12 @@ def _describe(topic: KafkaTopic) -> str:
     return f"{topic.partitions} partitions, cleanup.policy={topic.cleanup_policy}"
 
 
-async def topic_partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
-    """All partitions of ``topic``, for a consumer that assigns them itself.
-
-    A consumer without a subscription tracks no topic's metadata, and aiokafka has no public
-    call that makes it track one; ``_wait_on_metadata`` adds the topic and waits until its
-    partitions are known (raising if the topic does not exist).
-    """
-    partitions = await consumer._client._wait_on_metadata(topic)
+async def topic_partitions(
+    consumer: AIOKafkaConsumer, topic: str, deadline_s: float | None = None
+) -> list[TopicPartition]:
+    """All partitions of ``topic``, for a consumer that assigns them itself; a topic not
+    created yet is waited for up to ``deadline_s`` (:func:`tradelane.kafka.partitions`)."""
+    partitions = await clients.partitions(consumer, topic, deadline_s)
     return [TopicPartition(topic, p) for p in sorted(partitions)]
 
 
@@ -164,7 +147,7 @@ async def describe_group(settings: KafkaSettings, group: str) -> dict[str, Any]:
 
 
 async def _describe_group(settings: KafkaSettings, group: str) -> dict[str, Any]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    admin = clients.admin(settings)
     await admin.start()
     try:
         [response] = await admin.describe_consumer_groups([group])

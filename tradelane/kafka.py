@@ -1,23 +1,61 @@
-"""One place that builds Kafka clients, so every process gets the same tuned settings.
+"""The one place Kafka clients are built and started, so every process gets the same settings
+and waits the same way for a broker that is still starting.
 
-Producers: ``acks=all``, idempotence and compression from :class:`KafkaSettings`, a short
-linger and large batches (a few milliseconds of linger turn thousands of tiny requests into a
-few large ones, which is where a co-located broker spends its CPU). Consumers: no auto-commit
-(every process commits only what it has durably handled) and large fetches.
+Options (``overrides`` win in each):
+
+- producers: ``acks=all``, idempotence and compression from :class:`KafkaSettings`, a short
+  linger and large batches (a few milliseconds of linger turn thousands of tiny requests into
+  a few large ones, which is where a co-located broker spends its CPU);
+- consumers: no auto-commit (every process commits only what it has durably handled), start
+  at the earliest offset when a group has none, large fetches;
+- admin clients and the worker's faust app: the same servers and client id.
+
+Start-up: :func:`started` builds a client and starts it, retrying while Kafka refuses
+connections or answers with a retriable error (a fresh or restarting broker has no group
+coordinator or partition leaders for a few seconds), with a log line naming what waits, and
+gives up after ``deadline_s`` with :class:`KafkaNotReadyError`. :func:`partitions` waits the
+same way for a topic that has not been created yet. No module outside this one constructs an
+aiokafka client (a unit test holds every other module to it).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import (
+    KafkaConnectionError,
+    KafkaError,
+    TopicAuthorizationFailedError,
+    UnknownTopicOrPartitionError,
+)
 
+from tradelane.services.process import ServiceError
 from tradelane.settings import KafkaSettings
+
+log = logging.getLogger(__name__)
 
 LINGER_MS = 5
 """Producer linger: the latency a record may wait for others to share its request."""
 BATCH_BYTES = 512 * 1024
 """Largest producer batch per partition."""
+BROKER_WAIT_S = 120.0
+"""How long a process keeps retrying a broker that is starting or restarting."""
+
+T = TypeVar("T")
+
+
+class KafkaNotReadyError(ServiceError, TimeoutError):
+    """Kafka still refused or answered with retriable errors when the deadline passed."""
+
+
+# --- options and factories -------------------------------------------------------------------
 
 
 def producer_options(settings: KafkaSettings, **overrides: Any) -> dict[str, Any]:
@@ -48,9 +86,122 @@ def consumer_options(settings: KafkaSettings, **overrides: Any) -> dict[str, Any
     return options | overrides
 
 
+def admin_options(settings: KafkaSettings, **overrides: Any) -> dict[str, Any]:
+    """The keyword arguments of every ``AIOKafkaAdminClient`` (``overrides`` win)."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.bootstrap_servers,
+        "client_id": settings.client_id,
+    }
+    return options | overrides
+
+
+def faust_options(settings: KafkaSettings) -> dict[str, Any]:
+    """The broker settings of the worker's faust app (its own clients: acks from all
+    replicas, the producers' compression and linger)."""
+    return {
+        "broker": settings.faust_broker,
+        "producer_acks": -1,
+        "producer_compression_type": settings.compression_type,
+        "producer_linger": LINGER_MS / 1000,
+    }
+
+
 def producer(settings: KafkaSettings, **overrides: Any) -> AIOKafkaProducer:
     return AIOKafkaProducer(**producer_options(settings, **overrides))
 
 
 def consumer(settings: KafkaSettings, *topics: str, **overrides: Any) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(*topics, **consumer_options(settings, **overrides))
+
+
+def admin(settings: KafkaSettings, **overrides: Any) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(**admin_options(settings, **overrides))
+
+
+# --- waiting for a starting broker -----------------------------------------------------------
+
+
+def _retriable(exc: BaseException) -> bool:
+    return isinstance(exc, KafkaConnectionError) or (
+        isinstance(exc, KafkaError) and bool(getattr(exc, "retriable", False))
+    )
+
+
+async def retrying(
+    what: str, call: Callable[[], Awaitable[T]], deadline_s: float | None = None
+) -> T:
+    """``call()``, retried with backoff while Kafka refuses connections or answers with a
+    retriable error, each retry logged as waiting for ``what``. Gives up after
+    ``deadline_s`` (default :data:`BROKER_WAIT_S`) with :class:`KafkaNotReadyError` naming
+    ``what`` and the last error; errors that are not retriable are raised at once."""
+    deadline_s = BROKER_WAIT_S if deadline_s is None else deadline_s
+    deadline = time.monotonic() + deadline_s
+    delay = 0.1
+    while True:
+        try:
+            return await call()
+        except KafkaError as exc:
+            if not _retriable(exc):
+                raise
+            if time.monotonic() + delay > deadline:
+                raise KafkaNotReadyError(
+                    f"{what}: Kafka still not ready after {deadline_s:.0f} s ({exc!r})"
+                ) from exc
+            log.warning("%s: waiting for Kafka (%r); retrying in %.1f s", what, exc, delay)
+            await asyncio.sleep(delay)  # backoff between attempts, bounded by the deadline
+            delay = min(delay * 2, 5.0)
+
+
+class _Client(Protocol):
+    async def start(self) -> None: ...
+
+
+C = TypeVar("C", bound=_Client)
+
+
+async def _close(client: Any) -> None:
+    """Stop a producer or consumer, close an admin client; a half-started one too."""
+    with contextlib.suppress(Exception):  # closing what failed to start may fail as well
+        if isinstance(client, AIOKafkaAdminClient):
+            await client.close()
+        else:
+            await client.stop()
+
+
+async def started(make: Callable[[], C], what: str, deadline_s: float | None = None) -> C:
+    """A client built by ``make()`` and started. While Kafka refuses connections or answers
+    with a retriable error, the attempt's client is closed and a fresh one started after a
+    backoff (aiokafka clients cannot be started twice), up to ``deadline_s``."""
+
+    async def attempt() -> C:
+        client = make()
+        try:
+            await client.start()
+        except BaseException:
+            await _close(client)
+            raise
+        return client
+
+    return await retrying(f"starting {what}", attempt, deadline_s)
+
+
+async def partitions(client: Any, topic: str, deadline_s: float | None = None) -> set[int]:
+    """The partition ids of ``topic`` as a started producer or consumer sees them, waiting
+    (up to ``deadline_s``) while the topic has not been created yet."""
+    inner = client.client if isinstance(client, AIOKafkaProducer) else client._client
+
+    async def lookup() -> set[int]:
+        found = inner.cluster.partitions_for_topic(topic)
+        if not found:
+            await inner.add_topic(topic)  # tracked from now on, and a metadata update asked
+            await inner.force_metadata_update()
+            found = inner.cluster.partitions_for_topic(topic)
+        if topic in inner.cluster.unauthorized_topics:
+            raise TopicAuthorizationFailedError(topic)
+        if not found:
+            raise UnknownTopicOrPartitionError(
+                f"no topic {topic} yet (`tradelane topics create` or a worker creates it)"
+            )
+        return set(found)
+
+    return await retrying(f"finding topic {topic}", lookup, deadline_s)

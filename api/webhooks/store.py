@@ -17,8 +17,9 @@ import logging
 from collections import deque
 from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
+from tradelane import kafka as clients
 from tradelane.admin import topic_partitions
 from tradelane.contracts.webhooks import WebhookDelivery, WebhookSubscription
 from tradelane.settings import KafkaSettings
@@ -110,11 +111,7 @@ class KafkaSubscriptionStore(SubscriptionStore):
     async def _send(self, key: str, value: bytes | None) -> None:
         async with self._lock:
             if self._producer is None:
-                producer = AIOKafkaProducer(
-                    bootstrap_servers=self.settings.bootstrap_servers,
-                    enable_idempotence=self.settings.idempotence,
-                    acks="all",
-                )
+                producer = clients.producer(self.settings)
                 await producer.start()
                 self._producer = producer
         await self._producer.send_and_wait(WEBHOOKS_SUBSCRIPTIONS.name, value, key=key.encode())
@@ -128,12 +125,14 @@ class KafkaSubscriptionStore(SubscriptionStore):
         self.book.delete(subscription_id)
 
     async def run(self, stop: asyncio.Event) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.bootstrap_servers,
-            enable_auto_commit=False,
-            client_id=f"{self.settings.client_id}-api-webhooks",
+        consumer = await clients.started(
+            lambda: clients.consumer(
+                self.settings,
+                client_id=f"{self.settings.client_id}-api-webhooks",
+                auto_offset_reset="latest",
+            ),
+            "the API's webhook subscriptions consumer",
         )
-        await consumer.start()
         try:
             parts = [
                 tp

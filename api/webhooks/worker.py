@@ -43,6 +43,7 @@ from api.webhooks.offsets import OffsetTracker
 from api.webhooks.retry import Lanes, Verdict
 from api.webhooks.settings import WebhookSettings
 from api.webhooks.store import SubscriptionBook
+from tradelane import kafka as clients
 from tradelane.admin import ensure_topics, topic_partitions
 from tradelane.contracts import Facility, Policy
 from tradelane.contracts.webhooks import (
@@ -338,16 +339,15 @@ class WebhookWorker:
 
     def _events_consumer(self) -> AIOKafkaConsumer:
         if self.replay is not None:
-            return AIOKafkaConsumer(
-                bootstrap_servers=self.kafka.bootstrap_servers,
-                enable_auto_commit=False,
+            return clients.consumer(
+                self.kafka,
                 client_id=f"{self.kafka.client_id}-webhooks-replay",
+                auto_offset_reset="latest",
             )
-        return AIOKafkaConsumer(
+        return clients.consumer(
+            self.kafka,
             *DELIVERED_TOPICS,
-            bootstrap_servers=self.kafka.bootstrap_servers,
             group_id=self.settings.group_id,
-            enable_auto_commit=False,
             auto_offset_reset=self.settings.start,
             client_id=f"{self.kafka.client_id}-webhooks",
         )
@@ -370,26 +370,26 @@ class WebhookWorker:
         return ends
 
     async def run(self, stop: asyncio.Event) -> None:
-        registries = AIOKafkaConsumer(
-            bootstrap_servers=self.kafka.bootstrap_servers,
-            enable_auto_commit=False,
-            client_id=f"{self.kafka.client_id}-webhooks-registries",
+        registries = await clients.started(
+            lambda: clients.consumer(
+                self.kafka,
+                client_id=f"{self.kafka.client_id}-webhooks-registries",
+                auto_offset_reset="latest",
+            ),
+            "the webhook worker's registry consumer",
         )
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self.kafka.bootstrap_servers,
-            enable_idempotence=self.kafka.idempotence,
-            acks="all",
-        )
-        events = self._events_consumer()
-        await registries.start()
-        await producer.start()
-        self._producer = producer
+        producer: AIOKafkaProducer | None = None
+        events: AIOKafkaConsumer | None = None
         follower: asyncio.Task[None] | None = None
         timeout = aiohttp.ClientTimeout(total=self.settings.timeout_s)
         try:
+            producer = await clients.started(
+                lambda: clients.producer(self.kafka), "the webhook worker's producer"
+            )
+            self._producer = producer
             await self._load_registries(registries)
             follower = asyncio.create_task(self._follow_registries(registries, stop))
-            await events.start()
+            events = await clients.started(self._events_consumer, "the webhook event consumer")
             ends = await self._seek_replay(events) if self.replay is not None else None
             if ends is not None:
                 self.ready.set()
@@ -402,9 +402,11 @@ class WebhookWorker:
                 follower.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await follower
-            await events.stop()
+            if events is not None:
+                await events.stop()
             await registries.stop()
-            await producer.stop()
+            if producer is not None:
+                await producer.stop()
             self._producer = None
 
     async def _loop(

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from aiokafka import AIOKafkaConsumer
 
+from tradelane import kafka as clients
 from tradelane.admin import ensure_topics
 from tradelane.contracts import (
     BreachEnded,
@@ -367,12 +368,7 @@ class Pipeline:
     async def _show_finance(self) -> None:
         """Print drawdowns, haircuts, margin calls, repayments and claims as they happen."""
         topics = (FINANCE_EVENTS.name, INSURANCE_CLAIMS.name)
-        consumer = AIOKafkaConsumer(
-            *topics,
-            bootstrap_servers=self.kafka_settings.bootstrap_servers,
-            auto_offset_reset="latest",
-            enable_auto_commit=False,
-        )
+        consumer = clients.consumer(self.kafka_settings, *topics, auto_offset_reset="latest")
         await consumer.start()
         try:
             await _await_assignment(consumer)
@@ -390,11 +386,8 @@ class Pipeline:
     async def _show_events(self) -> None:
         """Print shipment events as the worker emits them (ETA updates and breach progress
         are counted in the status line instead)."""
-        consumer = AIOKafkaConsumer(
-            SHIPMENTS_EVENTS.name,
-            bootstrap_servers=self.kafka_settings.bootstrap_servers,
-            auto_offset_reset="latest",
-            enable_auto_commit=False,
+        consumer = clients.consumer(
+            self.kafka_settings, SHIPMENTS_EVENTS.name, auto_offset_reset="latest"
         )
         await consumer.start()
         try:
@@ -464,11 +457,8 @@ async def _heartbeats(
     pipeline: Pipeline, count: int, interval_s: float, stop: asyncio.Event
 ) -> int:
     settings = pipeline.mqtt_settings
-    consumer = AIOKafkaConsumer(
-        TRACKER_READINGS.name,
-        bootstrap_servers=pipeline.kafka_settings.bootstrap_servers,
-        auto_offset_reset="latest",
-        enable_auto_commit=False,
+    consumer = clients.consumer(
+        pipeline.kafka_settings, TRACKER_READINGS.name, auto_offset_reset="latest"
     )
     publisher = make_client(settings, "tradelane-demo-heartbeat", mqtt5=pipeline.mqtt5)
     await consumer.start()

@@ -1,7 +1,9 @@
-"""Running a long-lived stage (bridge, sink) from the command line: the same shell for each.
+"""Running a long-lived stage (bridge, sink, webhooks) from the command line: the same shell
+for each.
 
 Stops on SIGINT/SIGTERM, prints one line once the stage is ready and a stats line every
-``interval_s`` seconds, and lets the stage's own exception reach the caller.
+``interval_s`` seconds, and lets the stage's own exception reach the caller. A stage stopped
+before it is ready (still waiting for a broker) has nothing in flight and is cancelled.
 """
 
 from __future__ import annotations
@@ -26,14 +28,22 @@ async def run_until_signalled(
         loop.add_signal_handler(sig, stop.set)
     task = asyncio.ensure_future(run(stop))
     waiting = asyncio.create_task(ready.wait())
-    await asyncio.wait({task, waiting}, return_when=asyncio.FIRST_COMPLETED)
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({task, waiting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    cancelled = False
     if ready.is_set():
         print(announce(), flush=True)
+    elif stop.is_set() and not task.done():
+        cancelled = task.cancel()
     stats = asyncio.create_task(_print_stats(stats_line, interval_s)) if interval_s > 0 else None
     try:
         await task
+    except asyncio.CancelledError:
+        if not cancelled:
+            raise
     finally:
         waiting.cancel()
+        stopping.cancel()
         if stats is not None:
             stats.cancel()
             with contextlib.suppress(asyncio.CancelledError):

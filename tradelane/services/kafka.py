@@ -14,19 +14,27 @@ from pathlib import Path
 
 from tradelane.services.base import CONFIG_DIR, LocalService, render, require_tool, run_logged
 from tradelane.services.probes import kafka_ready
-from tradelane.settings import KafkaSettings
+from tradelane.settings import KafkaSettings, ServicesSettings
 
 MAIN_CLASS = "kafka.Kafka"
 STORAGE_TOOL = "kafka.tools.StorageTool"
 
 
 class Kafka(LocalService):
+    """The broker at ``kafka``'s first bootstrap server (default: the environment's), its
+    controller on the next port, its data under ``settings.home``. A test runs a second,
+    brand-new broker by passing a free port and a home of its own."""
+
     name = "kafka"
     ready_timeout_s = 90.0
 
+    def __init__(self, settings: ServicesSettings, kafka: KafkaSettings | None = None) -> None:
+        super().__init__(settings)
+        self._kafka = kafka
+
     @property
     def kafka(self) -> KafkaSettings:
-        return KafkaSettings()
+        return self._kafka or KafkaSettings()
 
     @property
     def host_port(self) -> tuple[str, int]:

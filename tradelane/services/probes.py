@@ -40,11 +40,14 @@ def http_json(url: str, timeout_s: float = 2.0) -> dict[str, object] | None:
 
 
 async def _kafka_metadata(bootstrap: str, timeout_s: float) -> bool:
-    from aiokafka.admin import AIOKafkaAdminClient
+    from tradelane import kafka as clients
+    from tradelane.settings import KafkaSettings
 
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000)
-    )
+    try:
+        settings = KafkaSettings(bootstrap_servers=bootstrap)
+    except ValueError:  # a bad TRADELANE_KAFKA_* setting: reported where the settings are read
+        return False
+    admin = clients.admin(settings, request_timeout_ms=int(timeout_s * 1000))
     try:
         await asyncio.wait_for(admin.start(), timeout_s)
         await asyncio.wait_for(admin.list_topics(), timeout_s)
