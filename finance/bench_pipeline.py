@@ -37,12 +37,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 
 from finance.demo_publish import publish_demo_terms
 from ingest.bench import cpu_seconds, machine, percentile
 from streams.app import shipment_topic
 from streams.bench import bench_booking
+from tradelane import kafka as clients
 from tradelane.admin import ensure_topics, topic_partitions
 from tradelane.contracts import (
     ClaimEvent,
@@ -203,9 +204,7 @@ async def _wait_for(log: Path, text: str, proc: subprocess.Popen[bytes], timeout
 
 
 async def _lag(kafka: KafkaSettings, group: str) -> int:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=kafka.bootstrap_servers, group_id=group, enable_auto_commit=False
-    )
+    consumer = clients.consumer(kafka, group_id=group)
     await consumer.start()
     try:
         tps = await topic_partitions(consumer, TRACKER_READINGS.name)
@@ -239,10 +238,8 @@ async def baseline(
     forwarder.loop_start()
     forwarder.subscribe(f"bench-baseline/{run}/+/readings", qos=1)
     await asyncio.to_thread(subscribed.wait, 10)
-    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers, linger_ms=5)
-    consumer = AIOKafkaConsumer(
-        topic.name, bootstrap_servers=kafka.bootstrap_servers, auto_offset_reset="earliest"
-    )
+    producer = clients.producer(kafka)
+    consumer = clients.consumer(kafka, topic.name)
     await producer.start()
     await consumer.start()
 
@@ -304,9 +301,9 @@ class _Latencies:
         ):
             # Latency comes from record timestamps, not from when a follower reads: large,
             # infrequent fetches keep the followers' load off the broker being measured.
-            consumer = AIOKafkaConsumer(
+            consumer = clients.consumer(
+                self.kafka,
                 topic,
-                bootstrap_servers=self.kafka.bootstrap_servers,
                 auto_offset_reset="latest",
                 fetch_min_bytes=256 * 1024,
                 fetch_max_wait_ms=250,
@@ -433,7 +430,7 @@ async def run_pipeline(
         for step in [*plan, [warm]]
         for s, d in step
     ]
-    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers, acks="all")
+    producer = clients.producer(kafka)
     await producer.start()
     try:
         for b in bookings:

@@ -29,13 +29,7 @@ from tradelane.settings import KafkaSettings
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT_CLASSES = {"AIOKafkaProducer", "AIOKafkaConsumer", "AIOKafkaAdminClient"}
 FACTORY_MODULE = "tradelane/kafka.py"
-MIGRATED_SEPARATELY = {
-    # migrated separately: another change to these files is under way
-    "streams/loop.py",
-    "streams/hotpath.py",
-    "finance/bench_pipeline.py",
-    "finance/pledge_stage.py",
-}
+MIGRATED_SEPARATELY: set[str] = set()
 IDEMPOTENCE_OFF = {
     # the fan-out benchmark's load producer, kept as it was measured
     "api/bench.py",
