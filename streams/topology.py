@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from finance.facility_state import pledged_set
 from finance.insurance import apply as insure
 from finance.insurance import repayment
 from finance.insurance.state import InsuranceState
@@ -32,6 +33,7 @@ from streams.state import ShipmentState
 from tradelane.contracts import (
     ClaimDecision,
     ClaimEvent,
+    Facility,
     IngestedReading,
     IngestedStatus,
     ShipmentBooking,
@@ -82,6 +84,8 @@ def apply_to_shipment(
     """Apply ``item`` to the shipment's ``state`` (in place) and to its insurance state
     (returned, never mutated; ``None`` while the shipment is not insured and has no state)."""
     out = Effects()
+    if context.insurance_priors:
+        context = _narrowed(context, state.shipment_id)
     if isinstance(item, ClaimDecision):
         return _insure(insurance, context, item, out), out
     latest = context.booking
@@ -109,6 +113,22 @@ def _insure(
         out.claims += claims
         out.commands += [c for c in map(repayment, claims) if c is not None]
     return state
+
+
+def _narrowed(context: Context, shipment_id: str) -> Context:
+    """The priors as one shipment's insurance state needs them: a facility names only this
+    shipment among those it pledges (or none). The state keeps one pledge per shipment named,
+    so a whole facility made every shipment's state as large as the credit line (700 pledges
+    in each, serialised with every change of each) and its first event O(shipments)."""
+    priors = [
+        r.model_copy(
+            update={"pledged_shipments": [shipment_id] if shipment_id in pledged_set(r) else []}
+        )
+        if isinstance(r, Facility)
+        else r
+        for r in context.insurance_priors
+    ]
+    return Context(context.booking, context.pledged_to, context.insured, priors)
 
 
 def _without_priors(context: Context) -> Context:

@@ -134,3 +134,23 @@ def test_an_insured_shipment_is_fed_a_registry_record_that_arrives_mid_voyage() 
     assert state is not None
     assert "pol-b" in state.model_dump_json()
     assert hot.memo.is_current(shipment, registries.generation)
+
+
+def test_a_shipment_insurance_state_holds_its_own_pledge_not_the_whole_credit_line() -> None:
+    from tests.unit.finance.insurance.builders import facility, policy
+
+    shipment, device = "shp-own", "trk-own"
+    others = [f"shp-other-{i}" for i in range(50)]
+    registries = Registries()
+    registries.learn(booking(shipment, [device]))
+    registries.learn(facility([*others, shipment]))
+    registries.learn(policy(policy_id="pol-own", shipment=shipment))
+    hot = HotPath(registries, "by-shipment", ("c-ship", "c-ins"), "finance-in")
+    hot.shipments.load(0, [])
+    hot.insurance.load(0, [])
+    for reading in voyage(device, 4):  # the departure feeds the insurance state its priors
+        hot.apply_batch([(0, shipment.encode(), READING + reading.model_dump_json().encode())])
+    state = hot.insurance.get(0, shipment.encode())
+    assert state is not None
+    assert list(state.pledges) == [shipment]
+    assert state.pledges[shipment].facility_id == "fac-1"
