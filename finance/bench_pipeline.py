@@ -41,7 +41,7 @@ from aiokafka import AIOKafkaConsumer
 
 from finance.demo_publish import publish_demo_terms
 from ingest.bench import cpu_seconds, machine, percentile
-from streams.app import shipment_topic
+from streams.app import finance_topic, pledge_group, shipment_topic
 from streams.bench import bench_booking
 from tradelane import kafka as clients
 from tradelane.admin import ensure_topics, topic_partitions
@@ -203,18 +203,26 @@ async def _wait_for(log: Path, text: str, proc: subprocess.Popen[bytes], timeout
         await asyncio.sleep(0.1)  # polling a child's log under a deadline
 
 
-async def _lag(kafka: KafkaSettings, group: str) -> int:
-    consumer = clients.consumer(kafka, group_id=group)
-    await consumer.start()
-    try:
-        tps = await topic_partitions(consumer, TRACKER_READINGS.name)
-        ends = await consumer.end_offsets(tps)
-        lag = 0
-        for tp in tps:
-            lag += ends[tp] - (await consumer.committed(tp) or 0)
-        return lag
-    finally:
-        await consumer.stop()
+async def _lag(kafka: KafkaSettings, app_id: str) -> int:
+    """Inputs the worker has not handled yet: readings it has not routed, routed records its
+    shipment loop has not applied, and pledged shipments' events its pledge loop has not."""
+    groups = {
+        app_id: (TRACKER_READINGS.name, shipment_topic(app_id)),
+        pledge_group(app_id): (finance_topic(app_id),),
+    }
+    lag = 0
+    for group, topics in groups.items():
+        consumer = clients.consumer(kafka, group_id=group)
+        await consumer.start()
+        try:
+            for topic in topics:
+                tps = await topic_partitions(consumer, topic)
+                ends = await consumer.end_offsets(tps)
+                for tp in tps:
+                    lag += ends[tp] - (await consumer.committed(tp) or 0)
+        finally:
+            await consumer.stop()
+    return lag
 
 
 async def baseline(
