@@ -161,15 +161,19 @@ def valued(state: FacilityState) -> Collateral:
 
 def revalued(state: FacilityState, collateral: Collateral, shipment_id: str) -> bool:
     """Re-value ``shipment_id``'s line in ``collateral`` (valued for this state's terms, FX
-    rates and other shipments); False when the shipment has no line there but should have
-    one (then ``collateral`` no longer matches the state and must be valued again in full)."""
+    rates and other shipments), adding it in its place if it is new; False when the shipment
+    has a line there but should have none (then ``collateral`` no longer matches the state and
+    must be valued again in full)."""
     terms = state.terms
     shipment = state.shipments.get(shipment_id)
     if terms is None or shipment is None or shipment_id not in pledged_set(terms):
         return shipment_id not in collateral.lines
-    if shipment_id not in collateral.lines:
-        return False
+    known = shipment_id in collateral.lines
     _value_line(state, terms, shipment, {}, collateral)
+    if not known:  # a pledged shipment's first record (its booking): its line joins in order
+        order = sorted(collateral.lines)
+        collateral.lines = {s: collateral.lines[s] for s in order}
+        collateral.eligible = {s: collateral.eligible[s] for s in order}
     return True
 
 

@@ -132,10 +132,14 @@ class FacilityState(_State):
         return None if self.terms is None else self.terms.limit.currency
 
     def shipment(self, shipment_id: str) -> ShipmentCollateral:
-        """The shipment's collateral record, created empty on first mention."""
+        """The shipment's collateral record, created empty on first mention. Records are kept
+        in id order, the order a state read back from its segments has, so that a restart
+        never changes the order anything iterates them in."""
         found = self.shipments.get(shipment_id)
         if found is None:
-            found = self.shipments[shipment_id] = ShipmentCollateral(shipment_id=shipment_id)
+            found = ShipmentCollateral(shipment_id=shipment_id)
+            grown = {**self.shipments, shipment_id: found}
+            self.shipments = {k: grown[k] for k in sorted(grown)}
         return found
 
     def pledged(self, shipment_id: str) -> bool:

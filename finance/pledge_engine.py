@@ -142,8 +142,15 @@ def _subject_value(state: FacilityState, item: EngineInput) -> tuple[str, Decima
     of such a step it is the sum of every pledged shipment's eligible value. A shipment event
     changes no terms, no FX rate and no other shipment's value inputs (cargo value,
     milestones, sale, severities, tamper), so if its own shipment's eligible value is the same
-    afterwards, the full sum - the same terms added in the same order - is ``state.base``."""
-    if isinstance(item, _NOT_SHIPMENT_EVENTS) or state.terms is None or state.clock is None:
+    afterwards, the full sum - the same terms added in the same order - is ``state.base``.
+    A booking is such an input too: it sets its own shipment's cargo value and plan only (the
+    worker feeds each shipment's booking before its first event, and valuing every shipment
+    for it made a hundred departures on one line cost seconds)."""
+    if state.terms is None or state.clock is None:
+        return None
+    if isinstance(item, ShipmentBooking):  # a booking sets its own shipment's cargo value
+        return item.shipment_id, _eligible(state, item.shipment_id)
+    if isinstance(item, _NOT_SHIPMENT_EVENTS):
         return None
     return item.subject, _eligible(state, item.subject)
 

@@ -43,7 +43,8 @@ from tradelane.contracts.registries import HaircutRule, ImpairmentKind
 from tradelane.ids import derive_id
 
 KEY = b.FAC.encode()
-SHIPMENTS = [b.SHP, b.SHP2, "shp-x"]
+SHIPMENTS = [b.SHP, b.SHP2, "shp-x", "shp-0"]
+"""shp-0 sorts before the set-up shipments: its line, booked late, goes first."""
 
 
 def shock(hours: int, g: float, shipment_id: str) -> ShipmentEvent:
@@ -238,3 +239,26 @@ def test_a_step_that_changes_nothing_writes_nothing() -> None:
     written = dict(table)
     assert not store.save(table, KEY, state, {b.SHP})
     assert table == written
+
+
+def test_a_shipment_booked_after_the_collateral_was_valued_takes_its_place_in_line() -> None:
+    """The worker keeps the facility's collateral valued line by line and re-values only the
+    shipment an input concerns; a pledged shipment booked later (whose id sorts first) must
+    appear where a full valuation puts it, in every later borrowing-base change."""
+    items: list[EngineInput] = [
+        b.facility(pledged_shipments=["shp-0", b.SHP, b.SHP2]),
+        b.booking(b.SHP),
+        b.eur_usd(),
+        b.milestone(Milestone.DEPARTED_ORIGIN, 1, True, b.SHP),
+        b.booking("shp-0"),
+        b.milestone(Milestone.DEPARTED_ORIGIN, 2, True, "shp-0"),
+        b.booking(b.SHP2),
+        b.milestone(Milestone.DEPARTED_ORIGIN, 3, True, b.SHP2),
+    ]
+    reference, fast = new_state(b.FAC), new_state(b.FAC)
+    changes = 0
+    for item in items:
+        reference, expected = apply(reference, item)
+        assert apply_in_place(fast, item) == expected
+        changes += sum(e.data.kind == "borrowing_base_changed" for e in expected.events)
+    assert changes == 3  # each departure moved the base, with every line in order

@@ -1,0 +1,62 @@
+"""The pipeline bench's short profile: bridge, worker (both engines) and sink started fresh on
+the real services, readings published over MQTT, events timed on all three output topics."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tradelane.settings import InfluxSettings, KafkaSettings, MqttSettings
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def test_a_short_pipeline_bench_times_every_output_topic(
+    mqtt_settings: MqttSettings,
+    kafka_settings: KafkaSettings,
+    influx_settings: InfluxSettings,
+    tmp_path: Path,
+) -> None:
+    figures = tmp_path / "pipeline.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tradelane.cli.main",
+            "bench",
+            "pipeline",
+            "--rates",
+            "200",
+            "--step-seconds",
+            "6",
+            "--shipments-per-step",
+            "20",
+            "--baseline-readings",
+            "2000",
+            "--json",
+            str(figures),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=420,
+        env=dict(os.environ),
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "highest sustained rate" in done.stdout
+    import json
+
+    result = json.loads(figures.read_text())
+    assert result["baseline_per_s"] > 0
+    (step,) = result["steps"]
+    assert step["published"] == 1200
+    latency = step["latency_ms"]
+    # every shipment's first reading departs (a drawdown), every tenth is a shock (an event,
+    # and the first a claim): all three output topics were reached and timed
+    assert latency["finance.events"]["n"] == 20
+    assert latency["insurance.claims"]["n"] == 20
+    assert latency["shipments.events"]["n"] >= 100
+    assert {"worker", "bridge", "sink", "kafka", "bench"} <= set(step["cpu_percent"])
