@@ -483,7 +483,12 @@ async def run_pipeline(
     logs = {name: tmp / f"{name}.log" for name in ("bridge", "worker", "sink")}
     procs["worker"] = _start(["worker", "--from-now", "--app-id", app_id], logs["worker"])
     procs["bridge"] = _start(
-        ["bridge", "--client-id", app_id, "--group", app_id, "--metrics-port", "-1"],
+        # A short session: the broker would otherwise queue every later reading for this
+        # bridge for a week after the run (800 MB of queues the broker saves every 5 s).
+        [
+            *("bridge", "--client-id", app_id, "--group", app_id, "--metrics-port", "-1"),
+            *("--session-expiry-s", "30"),
+        ],
         logs["bridge"],
     )
     from tradelane.services.probes import http_json
