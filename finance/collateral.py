@@ -199,6 +199,15 @@ def _value_line(
     )
 
 
+def current_base(state: FacilityState, shipment_id: str) -> Decimal:
+    """The borrowing base now, in the middle of a step that changed only ``shipment_id``: from
+    the collateral the state keeps (its line valued again), else summed in full."""
+    kept = state._collateral
+    if isinstance(kept, Collateral) and revalued(state, kept, shipment_id):
+        return sum(kept.eligible.values(), Decimal(0))
+    return base_total(state)
+
+
 def base_total(state: FacilityState) -> Decimal:
     """``borrowing_base(state).base`` without building the collateral lines."""
     terms = state.terms

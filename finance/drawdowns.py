@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from finance.collateral import base_total, haircut_of, valuation
+from finance.collateral import current_base, haircut_of, valuation
 from finance.conditions import impaired
 from finance.facility_state import FacilityState, ShipmentCollateral
 from finance.money import round_down
@@ -59,7 +59,7 @@ def attempt(step: Step, shipment_id: str, milestone: Milestone, cause_event_id: 
     state = step.state
     terms = state.terms
     shipment = state.shipments.get(shipment_id) or ShipmentCollateral(shipment_id=shipment_id)
-    base = base_total(state)
+    base = current_base(state, shipment_id)
     amount: Decimal | None = None
 
     def no_fx() -> bool:

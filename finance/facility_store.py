@@ -27,17 +27,24 @@ object it belongs to, so a state is parsed from the table only when someone else
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from finance.facility_state import FacilityState, ShipmentCollateral, load_state
 from tradelane.contracts import Facility, FxRate, ShipmentBooking
 from tradelane.contracts.finance import (
+    BorrowingBaseChanged,
     DayTick,
+    DrawdownExecuted,
+    DrawdownRejected,
     DrawdownRequested,
+    InterestAccrued,
+    MarginCallCured,
+    MarginCallExpired,
+    MarginCallIssued,
     RepaymentReceived,
     ResultCode,
     SaleReported,
@@ -78,14 +85,19 @@ def shipment_key(key: bytes, shipment_id: str) -> bytes:
     return segment_key(key, f"s:{shipment_id}")
 
 
-def touched(item: object, entries: int) -> set[str] | None:
+def touched(item: object, entries: int, events: Sequence[Any] = ()) -> set[str] | None:
     """The shipments whose records ``item``'s step may have changed; ``None``: any of them.
 
-    A step that posted ledger entries may have repaid across all shipments (the waterfall) and
-    a command may touch the shipment it names or all of them: both count as all. Otherwise a
-    shipment event or booking changes only its own shipment's record, and terms, an FX rate
-    or a day tick none (the property tests check this against a full serialisation)."""
-    if entries or isinstance(item, DrawdownRequested | RepaymentReceived | SaleReported):
+    A step that applied a repayment may have repaid across all shipments (the waterfall) and a
+    command may touch the shipment it names or all of them: both count as all. A step whose
+    entries are a drawdown or interest (``events`` says which) changes the drawn shipment's
+    record only: counting those as all made every departure on a line of 800 shipments write
+    all 800 records again. Otherwise a shipment event or booking changes only its own
+    shipment's record, and terms, an FX rate or a day tick none (the property tests check
+    this against a full serialisation)."""
+    if isinstance(item, DrawdownRequested | RepaymentReceived | SaleReported):
+        return None
+    if entries and any(not isinstance(e.data, _OWN_SHIPMENT_POSTINGS) for e in events):
         return None
     if isinstance(item, ShipmentBooking):
         return {item.shipment_id}
@@ -93,6 +105,18 @@ def touched(item: object, entries: int) -> set[str] | None:
         return set()
     subject = getattr(item, "subject", None)
     return {subject} if isinstance(subject, str) else None
+
+
+_OWN_SHIPMENT_POSTINGS = (
+    DrawdownExecuted,
+    DrawdownRejected,
+    BorrowingBaseChanged,
+    InterestAccrued,
+    MarginCallIssued,
+    MarginCallCured,
+    MarginCallExpired,
+)
+"""Events whose step's ledger entries concern the facility and the event's own shipment."""
 
 
 def merge(a: set[str] | None, b: set[str] | None) -> set[str] | None:

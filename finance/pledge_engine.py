@@ -95,7 +95,9 @@ def apply(state: FacilityState, item: EngineInput) -> tuple[FacilityState, Outpu
     record or command addressed to another facility); rule outcomes are result codes.
     """
     with localcontext(CONTEXT):
-        step = Step(state.model_copy(deep=True), input_key(item), state.clock)
+        working = state.model_copy(deep=True)
+        working._collateral = None  # the reference path values everything, every time
+        step = Step(working, input_key(item), state.clock)
         _dispatch(step, item)
         settle_proceeds(step)
         settle_base(step)

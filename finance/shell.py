@@ -108,7 +108,7 @@ class PledgeShell:
             for step in [*sync(item), item]:
                 outputs = pledge_engine.apply_in_place(state, step)
                 sends += _finance_sends(outputs, key)
-                changed = merge(changed, touched(step, len(outputs.entries)))
+                changed = merge(changed, touched(step, len(outputs.entries), outputs.events))
         except BaseException:
             self.store.forget(key)  # the held state may be half updated: read it again
             raise
