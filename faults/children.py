@@ -34,6 +34,11 @@ class Child:
     told_to_stop: bool = False
 
     def start(self) -> None:
+        """Start the process; one still running is killed first, so that a child never has
+        two processes (the later start would hide the earlier one from every stop)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
         self.told_to_stop = False
         with self.log.open("ab") as out:
             out.write(f"\n--- start {time.strftime('%H:%M:%S')} ---\n".encode())

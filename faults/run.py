@@ -411,6 +411,8 @@ async def _inject(state: _Run, injections: list[Injection], t0: float) -> None:
 
 async def _restart_later(state: _Run, child: Child, hold_s: float) -> None:
     await asyncio.sleep(hold_s)  # how long the process stays dead (the fault's own duration)
+    if child.running:  # an earlier fault's restart brought it back meanwhile
+        return
     for _ in range(2):  # a start that fails is a crash; restart once more, as a supervisor would
         child.start()
         try:

@@ -201,6 +201,7 @@ async def _resolve_kafka(
 
 
 async def _run(args: argparse.Namespace) -> int:
+    started = time.monotonic()
     stack = Stack()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -214,6 +215,7 @@ async def _run(args: argparse.Namespace) -> int:
         created = sum(o.action == "created" for o in outcomes)
         print(f"Topics {created} created, {len(outcomes) - created} already there")
         pipeline = Pipeline(mqtt_settings, mqtt5, kafka_settings, stop)
+        pipeline.started = started
         await pipeline.start(args)
         try:
             crossed = await _heartbeats(pipeline, args.heartbeats, args.interval, stop)
@@ -255,6 +257,8 @@ class Pipeline:
         self.worker: subprocess.Popen[bytes] | None = None
         self.api: subprocess.Popen[bytes] | None = None
         self.event_counts: dict[str, int] = {}
+        self.started = time.monotonic()
+        """When the demo started (the first worker event is timed from it)."""
         self.progress: FleetProgress | None = None
         # Ids of this run: a shared broker keeps earlier runs' (and tests') shipments, and a
         # worker group that had committed would first work through their backlog; a rerun of
@@ -398,6 +402,9 @@ class Pipeline:
                         if message.key is not None and not self._ours(message.key):
                             continue
                         event = ShipmentEvent.model_validate_json(message.value)
+                        if not self.event_counts:
+                            took = time.monotonic() - self.started
+                            print(f"  first worker event {took:.1f} s after the demo started")
                         self.event_counts[event.data.kind] = (
                             self.event_counts.get(event.data.kind, 0) + 1
                         )

@@ -282,6 +282,7 @@ def test_steps_that_post_drawdowns_and_repayments_write_back_what_they_changed()
     for item in items:
         reference, expected = apply(reference, item)
         outputs = apply_in_place(fast, item)
+        assert outputs == expected
         repaid += sum(e.data.kind == "repayment_applied" for e in outputs.events)
         store.save(table, KEY, fast, touched(item, len(outputs.entries), outputs.events))
         read_back = FacilityStore().load(table, KEY)
