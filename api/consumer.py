@@ -63,13 +63,8 @@ class ReadModelConsumer:
         self.stats = ConsumerStats()
 
     async def run(self, stop: asyncio.Event) -> None:
-        consumer = await clients.started(
-            lambda: clients.consumer(
-                self.settings,
-                client_id=f"{self.settings.client_id}-api",
-                auto_offset_reset="latest",
-            ),
-            "the API's read-model consumer",
+        consumer = await clients.started_reader(
+            self.settings, "api", "the API's read-model consumer"
         )
         try:
             registries = [tp for t in REGISTRIES for tp in await topic_partitions(consumer, t)]

@@ -114,6 +114,18 @@ def consumer(settings: KafkaSettings, *topics: str, **overrides: Any) -> AIOKafk
     return AIOKafkaConsumer(*topics, **consumer_options(settings, **overrides))
 
 
+async def started_reader(settings: KafkaSettings, role: str, what: str) -> AIOKafkaConsumer:
+    """A started consumer without a group, for partitions the caller assigns and seeks itself
+    (a read model or registry follower), named ``{client_id}-{role}`` in the broker's logs.
+    Where it starts is the caller's seek; ``latest`` only covers a partition it forgets."""
+    return await started(
+        lambda: consumer(
+            settings, client_id=f"{settings.client_id}-{role}", auto_offset_reset="latest"
+        ),
+        what,
+    )
+
+
 def admin(settings: KafkaSettings, **overrides: Any) -> AIOKafkaAdminClient:
     return AIOKafkaAdminClient(**admin_options(settings, **overrides))
 

@@ -125,13 +125,8 @@ class KafkaSubscriptionStore(SubscriptionStore):
         self.book.delete(subscription_id)
 
     async def run(self, stop: asyncio.Event) -> None:
-        consumer = await clients.started(
-            lambda: clients.consumer(
-                self.settings,
-                client_id=f"{self.settings.client_id}-api-webhooks",
-                auto_offset_reset="latest",
-            ),
-            "the API's webhook subscriptions consumer",
+        consumer = await clients.started_reader(
+            self.settings, "api-webhooks", "the API's webhook subscriptions consumer"
         )
         try:
             parts = [

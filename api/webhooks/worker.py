@@ -370,13 +370,8 @@ class WebhookWorker:
         return ends
 
     async def run(self, stop: asyncio.Event) -> None:
-        registries = await clients.started(
-            lambda: clients.consumer(
-                self.kafka,
-                client_id=f"{self.kafka.client_id}-webhooks-registries",
-                auto_offset_reset="latest",
-            ),
-            "the webhook worker's registry consumer",
+        registries = await clients.started_reader(
+            self.kafka, "webhooks-registries", "the webhook worker's registry consumer"
         )
         producer: AIOKafkaProducer | None = None
         events: AIOKafkaConsumer | None = None
