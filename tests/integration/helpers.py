@@ -64,6 +64,17 @@ class Tail:
         return self.records
 
 
+def run_tradelane(*args: str, timeout_s: float) -> subprocess.CompletedProcess[str]:
+    """``tradelane ARGS`` to its end, in this interpreter and environment; output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "tradelane.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        env=dict(os.environ),
+    )
+
+
 def wait_for_output(
     log: Path, text: str, proc: subprocess.Popen[bytes], timeout_s: float = 60.0
 ) -> None:

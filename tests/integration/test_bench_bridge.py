@@ -4,13 +4,11 @@ rate (it once hung for 400 s on a fresh setup, its publisher waiting for acknowl
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.integration.helpers import run_tradelane
 from tradelane.settings import KafkaSettings, MqttSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -20,15 +18,9 @@ def test_a_short_bridge_bench_drains_its_backlog(
     mqtt_settings: MqttSettings, kafka_settings: KafkaSettings, tmp_path: Path
 ) -> None:
     figures = tmp_path / "bridge.json"
-    done = subprocess.run(
-        [
-            *(sys.executable, "-m", "tradelane.cli.main", "bench", "bridge"),
-            *("--readings", "6000", "--devices", "100", "--json", str(figures)),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=dict(os.environ),
+    done = run_tradelane(
+        *("bench", "bridge", "--readings", "6000", "--devices", "100", "--json", str(figures)),
+        timeout_s=300,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     result = json.loads(figures.read_text())

@@ -3,13 +3,12 @@ the real services, readings published over MQTT, events timed on all three outpu
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
+import json
 from pathlib import Path
 
 import pytest
 
+from tests.integration.helpers import run_tradelane
 from tradelane.settings import InfluxSettings, KafkaSettings, MqttSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -22,33 +21,13 @@ def test_a_short_pipeline_bench_times_every_output_topic(
     tmp_path: Path,
 ) -> None:
     figures = tmp_path / "pipeline.json"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tradelane.cli.main",
-            "bench",
-            "pipeline",
-            "--rates",
-            "200",
-            "--step-seconds",
-            "6",
-            "--shipments-per-step",
-            "20",
-            "--baseline-readings",
-            "2000",
-            "--json",
-            str(figures),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=420,
-        env=dict(os.environ),
+    done = run_tradelane(
+        *("bench", "pipeline", "--rates", "200", "--step-seconds", "6"),
+        *("--shipments-per-step", "20", "--baseline-readings", "2000", "--json", str(figures)),
+        timeout_s=420,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "highest sustained rate" in done.stdout
-    import json
-
     result = json.loads(figures.read_text())
     assert result["baseline_per_s"] > 0
     (step,) = result["steps"]

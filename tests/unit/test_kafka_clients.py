@@ -29,7 +29,6 @@ from tradelane.settings import KafkaSettings
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT_CLASSES = {"AIOKafkaProducer", "AIOKafkaConsumer", "AIOKafkaAdminClient"}
 FACTORY_MODULE = "tradelane/kafka.py"
-MIGRATED_SEPARATELY: set[str] = set()
 IDEMPOTENCE_OFF = {
     # the fan-out benchmark's load producer, kept as it was measured
     "api/bench.py",
@@ -97,7 +96,7 @@ def test_no_module_builds_a_kafka_client_by_hand() -> None:
     offenders = [
         f"{path.relative_to(ROOT)}:{line} {name}"
         for path in _sources()
-        if str(path.relative_to(ROOT)) not in {FACTORY_MODULE, *MIGRATED_SEPARATELY}
+        if str(path.relative_to(ROOT)) != FACTORY_MODULE
         for line, name in _constructions(path)
     ]
     assert not offenders, "build Kafka clients with tradelane.kafka:\n" + "\n".join(offenders)
