@@ -132,6 +132,22 @@ def ledgers(verified: Mapping[str, tuple[bool, int, str]]) -> Check:
     )
 
 
+REFUSED = 3
+"""The exit status of a worker that refused to run beside another worker group."""
+
+
+def rival_groups(exits: Sequence[int | None]) -> Check:
+    """Every worker of another group started mid-run refused to run (exit 3)."""
+    ran = [e for e in exits if e != REFUSED]
+    return Check(
+        "second worker group refused",
+        "a worker of another app id on the same cluster",
+        f"{len(exits)} refused (exit {REFUSED})",
+        f"{len(exits) - len(ran)} refused" + (f"; {len(ran)} did not (exits {ran})" if ran else ""),
+        not ran,
+    )
+
+
 def crashes(exits: Iterable[str]) -> Check:
     """No process under test ended on its own."""
     found = list(exits)

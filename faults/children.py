@@ -115,6 +115,18 @@ def bridge(client_id: str, logs: Path) -> Child:
     )
 
 
+def rival_worker(app_id: str, logs: Path, n: int) -> Child:
+    """A worker of another group on the same cluster: it should refuse (exit 3) after
+    waiting briefly for the active group to stop."""
+    return Child(
+        name=f"rival-{n}",
+        argv=["worker", "--app-id", app_id, "--from-now", "--other-group-wait", "5"],
+        ready_text=f"worker {app_id}:",
+        log=logs / f"rival-{n}.log",
+        env=dict(FAST_FAILOVER),
+    )
+
+
 def worker(app_id: str, logs: Path, n: int) -> Child:
     return Child(
         name=f"worker-{n}",

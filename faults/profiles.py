@@ -26,6 +26,8 @@ class Profile:
     scale_cycles: int
     """Times a second worker joins the group and leaves it again (1 → 2 → 1)."""
     broker_restarts: int
+    rival_groups: int
+    """Workers of another app id started mid-run; each must refuse to run beside the group."""
     group_reset: bool
     malformed_rate: float
     """Share of readings followed by a malformed payload (0.11 ≈ 10 % of the traffic)."""
@@ -47,6 +49,7 @@ PROFILES: dict[str, Profile] = {
         worker_kills=2,
         scale_cycles=1,
         broker_restarts=1,
+        rival_groups=1,
         group_reset=True,
         malformed_rate=0.11,
         drain_timeout_s=300.0,
@@ -62,6 +65,7 @@ PROFILES: dict[str, Profile] = {
         worker_kills=10,
         scale_cycles=5,
         broker_restarts=1,
+        rival_groups=1,
         group_reset=True,
         malformed_rate=0.11,
         drain_timeout_s=900.0,

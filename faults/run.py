@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import secrets
+import subprocess
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -34,7 +35,7 @@ from devices.fleet import run_fleet
 from devices.manifest import Manifest
 from devices.plan import FleetPlan, plan_fleet, with_customs
 from faults import checks
-from faults.children import Child, ChildFailedError, bridge, worker
+from faults.children import Child, ChildFailedError, bridge, rival_worker, worker
 from faults.observe import Follower, group_lag, rewind_group
 from faults.oracle import Drawdown, Inputs, Outcomes, expected
 from faults.profiles import Profile
@@ -108,6 +109,8 @@ class _Run:
     crashes: list[str] = field(default_factory=list)
     spawned: int = 0
     broker_down_s: list[float] = field(default_factory=list)
+    rival_exits: list[int | None] = field(default_factory=list)
+    """Exit statuses of the workers of another group started mid-run (3: refused)."""
     every_child: list[Child] = field(default_factory=list)
     """Every process this run started, so an interrupted run leaves none behind."""
 
@@ -263,6 +266,8 @@ async def run(
             )
         state.note_crashes()
         result.append(checks.crashes(state.crashes))
+        if profile.rival_groups:
+            result.append(checks.rival_groups(state.rival_exits))
         result.append(checks.shipment_events(oracle, observed))
         await asyncio.to_thread(_write_diff, logs / "shipment-events-diff.json", oracle, observed)
         return Result(injections, result, figures)
@@ -400,6 +405,8 @@ async def _inject(state: _Run, injections: list[Injection], t0: float) -> None:
             state.workers.append(extra)
             scaling = asyncio.create_task(_scale_cycle(state, extra, inj.hold_s))
             holds.append(scaling)
+        elif inj.fault is Fault.RIVAL_GROUP:
+            holds.append(asyncio.create_task(_rival_group(state)))
         else:
             await _restart_broker(state)
     try:
@@ -441,6 +448,30 @@ async def _scale_cycle(state: _Run, extra: Child, hold_s: float) -> None:
         await asyncio.sleep(hold_s)  # how long the group stays at two workers
         await extra.stop()
     state.workers.remove(extra)
+
+
+async def _rival_group(state: _Run) -> None:
+    """Start a worker of another app id on the run's cluster and wait for it to refuse."""
+    rival = rival_worker(f"{state.app_id}-rival", state.logs, len(state.rival_exits) + 1)
+    state.every_child.append(rival)
+    rival.start()
+    exit_code = await _exit_of(rival, RIVAL_WAIT_S)
+    state.rival_exits.append(exit_code)
+    state.progress(f"  rival worker group: exit {exit_code}")
+
+
+RIVAL_WAIT_S = 120.0
+"""How long a rival worker may take to refuse (it waits 5 s for the group to stop, and its
+start waits out a restarting broker)."""
+
+
+async def _exit_of(child: Child, timeout_s: float) -> int | None:
+    """``child``'s exit status once it ends on its own; stopped (and that status) if it is
+    still running after ``timeout_s``."""
+    if child.proc is not None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            await asyncio.to_thread(child.proc.wait, timeout_s)
+    return await child.stop()
 
 
 async def _restart_broker(state: _Run) -> None:

@@ -25,6 +25,9 @@ class Fault(StrEnum):
     """A second worker joins the group and leaves (SIGTERM) ``hold_s`` later."""
     BROKER_RESTART = "broker_restart"
     """Stop the Kafka broker and start it again (``hold_s`` is not used)."""
+    RIVAL_GROUP = "rival_group"
+    """A worker with another app id starts on the same cluster; it must refuse to run (a
+    second group would write every shipment's events and every ledger a second time)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +51,7 @@ def plan(profile: Profile, seed: int) -> list[Injection]:
         + [Fault.WORKER_KILL] * profile.worker_kills
         + [Fault.SCALE_UP] * profile.scale_cycles
         + [Fault.BROKER_RESTART] * profile.broker_restarts
+        + [Fault.RIVAL_GROUP] * profile.rival_groups
     )
     if not kinds:
         return []
@@ -59,7 +63,7 @@ def plan(profile: Profile, seed: int) -> list[Injection]:
         at = start + slot * (i + rng.uniform(0.1, 0.5))
         if fault is Fault.SCALE_UP:
             hold = slot * rng.uniform(0.3, 0.45)
-        elif fault is Fault.BROKER_RESTART:
+        elif fault in (Fault.BROKER_RESTART, Fault.RIVAL_GROUP):
             hold = 0.0
         else:
             hold = rng.uniform(0.2, 2.0)

@@ -37,6 +37,7 @@ from finance.facility_state import FacilityState
 from finance.insurance.state import InsuranceState
 from finance.pledge_stage import PledgeStage
 from streams.hotpath import BOOKING, HotPath
+from streams.lease import hold
 from streams.loop import LoopConfig, PartitionLoop
 from streams.registries import Registries, follow
 from streams.rules import DEFAULT_RULES, StreamRules
@@ -67,9 +68,12 @@ def create_app(
     rules: StreamRules = DEFAULT_RULES,
     web_port: int | None = None,
     engines: bool = False,
+    lease: tuple[str, float] | None = None,
 ) -> faust.App:
     """Build the worker's faust app (not started): the registry follower and the loops.
-    ``engines``: run the insurance engine in the shipment step and the pledge loop."""
+    ``engines``: run the insurance engine in the shipment step and the pledge loop.
+    ``lease``: (member, term) of the worker lease this process acquired, kept while it runs
+    (:mod:`streams.lease`)."""
     datadir = Path(".tradelane") / "faust" / app_id
     datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(
@@ -115,6 +119,13 @@ def create_app(
 
     for loop in loops:
         app.task(loop.run)
+    if lease is not None:
+        member, term_s = lease
+
+        @app.task  # type: ignore[untyped-decorator]
+        async def hold_lease() -> None:
+            await hold(kafka, app_id, member, term_s)
+
     return app
 
 

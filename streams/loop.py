@@ -6,11 +6,16 @@ batch, through a :class:`Stage` (pure: no I/O):
 - records of routed topics become records of the stage's keyed topics (a repartition: readings
   are keyed by device, shipment state by shipment);
 - records of keyed topics (whose partitions are the stage's state partitions) are applied to
-  states held in memory (:mod:`streams.store`), and what they caused is produced at once; the
-  changelog records of the states they changed follow once Kafka has acknowledged those
-  effects (:meth:`PartitionLoop._produce`);
-- offsets are committed every ``COMMIT_INTERVAL_S`` and at every rebalance, always after the
-  producer has flushed: a committed input's effects are in Kafka before its offset is.
+  states held in memory (:mod:`streams.store`), one partition's records at a time, and what
+  they caused is produced at once, with the changelog records of the states they changed;
+- every ``commit_interval_ms`` (100 ms) and at every rebalance, each state partition's
+  transaction is committed with that partition's input offset (:mod:`streams.transactions`:
+  fencing and atomic hand-overs); routed inputs' offsets are committed after the producer
+  has flushed their re-keyed copies.
+
+With ``TRADELANE_KAFKA_TRANSACTIONS=false`` (or a broker without idempotent producers) the
+same loop runs at least once and unfenced: effects first, each batch's changelog records once
+Kafka has acknowledged its effects (:meth:`PartitionLoop._produce`), offsets after a flush.
 
 The worker runs two: the shipment loop (:class:`streams.hotpath.HotPath`, group = the app id)
 and the pledge loop (:class:`finance.pledge_stage.PledgeStage`, group ``{app}-pledge``).
@@ -41,13 +46,12 @@ from aiokafka.errors import CommitFailedError, IllegalStateError
 from streams.loop_timing import LoopTiming
 from streams.ownership import Ownership
 from streams.store import Send, Store
+from streams.transactions import Transactions
 from tradelane import kafka as clients
 from tradelane.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 
-COMMIT_INTERVAL_S = 0.5
-"""How often processed offsets are committed (a crash re-reads at most this much input)."""
 FETCH_MAX_RECORDS = 1_000
 """Most records one batch handles. A batch runs without yielding to the event loop, and
 aiokafka's heartbeats run on it: a batch that takes longer than the session timeout on a
@@ -115,13 +119,23 @@ class PartitionLoop:
         self.batches = 0
         self.restarts = 0
         self._positions: dict[TopicPartition, int] = {}
+        """Partitions with records handled since the last commit (the offset past them)."""
+        self._committed: dict[TopicPartition, int] = {}
+        """What this loop last committed per partition since its assignment."""
         self._lock = asyncio.Lock()
         self._last_commit = time.monotonic()
+        self._interval = kafka.commit_interval_ms / 1000
+        self._txns: Transactions | None = None
+        """The state partitions' transactional producers (None: at least once, unfenced)."""
         self._producer: AIOKafkaProducer | None = None
         self._tail: asyncio.Future[None] | None = None
         """The last batch's changelog writer (see :meth:`_produce`)."""
         self._suspended = False
         """Set when a commit was refused: nothing is applied until the next assignment."""
+        self._in_batch = False
+        """Set while a batch is being handled (a stop then must not commit)."""
+        self._failure: Exception | None = None
+        """An error of the rebalance listener, raised by the loop (which restarts)."""
         self._consumer: AIOKafkaConsumer | None = None
         self.timing = LoopTiming(config.group)
         self._slice = 64
@@ -158,8 +172,13 @@ class PartitionLoop:
 
     async def _run_once(self) -> None:
         self._positions.clear()
+        self._committed.clear()
         self._tail = None
+        self._failure = None
+        self._in_batch = False
         self._producer = clients.producer(self.kafka)
+        if self.kafka.exactly_once:
+            self._txns = Transactions(self.kafka, self.config.group)
         self._consumer = clients.consumer(
             self.kafka,
             group_id=self.config.group,
@@ -180,14 +199,18 @@ class PartitionLoop:
                     timeout_ms=100, max_records=FETCH_MAX_RECORDS
                 )
                 t1 = time.perf_counter()
+                if self._failure is not None:
+                    raise self._failure
                 async with self._lock:
                     await self._handle(batches)
                 t2 = time.perf_counter()
-                if time.monotonic() - self._last_commit >= COMMIT_INTERVAL_S:
+                if time.monotonic() - self._last_commit >= self._interval:
                     await self._commit()
                 self.timing.add(t0, t1, t2, time.perf_counter(), batches)
         except asyncio.CancelledError:
-            await self._stop(commit=True)  # a clean stop: what was handled is committed
+            # a clean stop commits what was handled; one in the middle of a batch commits
+            # nothing (the batch's offsets would pass records it never applied)
+            await self._stop(commit=not self._in_batch)
             raise
         except BaseException:
             await self._stop(commit=False)  # a failed batch's effects may be lost: re-read it
@@ -199,11 +222,14 @@ class PartitionLoop:
             if self._tail is not None:
                 self._tail.cancel()
                 self._tail = None
-        try:
-            async with self._lock:
-                await self._commit()
-        except Exception as exc:  # stopping anyway: the next owner re-reads from the last commit
-            log.warning("final commit failed: %r", exc)
+        else:
+            try:
+                async with self._lock:
+                    await self._commit()
+            except Exception as exc:  # stopping anyway: the next owner re-reads from the commit
+                log.warning("final commit failed: %r", exc)
+        if self._txns is not None:
+            await self._txns.close()  # a failed batch's open transactions are aborted
         if self._consumer is not None:
             await self._consumer.stop()
         if self._producer is not None:
@@ -212,6 +238,7 @@ class PartitionLoop:
     async def _handle(
         self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
     ) -> None:
+        self._in_batch = True
         sends: list[Send] = []
         records: list[Record] = []
         for tp, messages in batches.items():
@@ -230,6 +257,7 @@ class PartitionLoop:
             self._positions[tp] = messages[-1].offset + 1
         await self._apply_in_slices(records, sends)
         self.batches += 1
+        self._in_batch = False
 
     async def _apply_in_slices(self, records: list[Record], sends: list[Send]) -> None:
         """Apply ``records`` in slices of about ``SLICE_S`` of work, producing each slice's
@@ -237,20 +265,19 @@ class PartitionLoop:
         departures of one facility, each valuing its whole collateral) no longer holds the
         other loop, the heartbeats and the producer for a second, and the first records of a
         large batch leave before the last are applied."""
+        await self._produce(None, sends)
         done = 0
-        while True:
+        while done < len(records):
             part = records[done : done + self._slice]
             started = time.perf_counter()
-            sends += self.stage.apply(part)
-            await self._produce(sends)
+            for partition, group in _by_partition(part):
+                await self._produce(partition, self.stage.apply(group))
             done += len(part)
             if part:
                 took = max(time.perf_counter() - started, 1e-4)
                 self._slice = max(1, min(FETCH_MAX_RECORDS, int(len(part) * SLICE_S / took)))
-            if done >= len(records):
-                return
-            sends = []
-            await asyncio.sleep(0)  # let the other loop, heartbeats and the producer run
+            if done < len(records):
+                await asyncio.sleep(0)  # let the other loop, heartbeats and the producer run
 
     def _rewind(self, tp: TopicPartition, offset: int) -> None:
         """Records of a partition fetched while a rebalance was under way are not applied: the
@@ -261,15 +288,24 @@ class PartitionLoop:
         with contextlib.suppress(IllegalStateError):
             self._consumer.seek(tp, offset)
 
-    async def _produce(self, sends: list[Send]) -> None:
-        """Produce a batch's effects now, and its states' changelog records only once Kafka
-        has acknowledged every effect: a worker killed in between leaves a changelog that has
-        not seen the batch, so its next owner applies the batch again and sends the same
-        effects again (same ids), instead of continuing from a state whose effects were lost.
+    async def _produce(self, partition: int | None, sends: list[Send]) -> None:
+        """Produce what the inputs of state ``partition`` (None: routed inputs) caused.
+
+        With transactions, everything goes into the partition's open transaction at once.
+        Without, a batch's effects are produced now, and its states' changelog records only
+        once Kafka has acknowledged every effect: a worker killed in between leaves a
+        changelog that has not seen the batch, so its next owner applies the batch again and
+        sends the same effects again (same ids), instead of continuing from a state whose
+        effects were lost.
 
         The wait for acknowledgements runs beside the next batches, chained so that the
         changelog records of successive batches are sent in batch order; every commit (and
         every rebalance) waits for the chain first."""
+        if self._txns is not None and partition is not None:
+            await self._txns.send(partition, sends)
+            return
+        if not sends:
+            return
         assert self._producer is not None
         changelogs = {topic for _, topic in self.stage.stores}
         acks = [
@@ -307,20 +343,42 @@ class PartitionLoop:
         if self._consumer is None or self._producer is None:
             return
         await self._settle()
-        if not self._positions:
-            return
-        await self._producer.flush()
         assigned = self._consumer.assignment()
-        offsets = {tp: o for tp, o in self._positions.items() if tp in assigned}
+        offsets = await self._handled(assigned)
         self._positions.clear()
+        if not offsets:
+            return
+        if self._txns is not None:
+            keyed = {tp: o for tp, o in offsets.items() if tp.topic in self.stage.keyed}
+            await self._txns.commit(keyed)  # ProducerFenced: another worker owns one now
+            self._committed.update(keyed)
+            offsets = {tp: o for tp, o in offsets.items() if tp not in keyed}
+        await self._producer.flush()
         if offsets:
             try:
                 await self._consumer.commit(offsets)
+                self._committed.update(offsets)
             except CommitFailedError as exc:
                 # The group has moved on: this worker may no longer own what it holds. It
                 # applies nothing more until the rebalance tells it what it owns.
                 self._suspended = True
                 log.warning("commit refused (the group rebalanced); suspended: %s", exc)
+
+    async def _handled(self, assigned: set[TopicPartition]) -> dict[TopicPartition, int]:
+        """The offsets to commit: past every record handled since the last commit, and past
+        the transaction markers that follow them. A reader skips a transaction's commit
+        marker without returning a record for it, so committing the last record's offset + 1
+        would leave the group one record short of the end of every partition a transaction
+        wrote to, for good. The consumer's position counts them, and at a commit it is
+        exactly the next unhandled offset (every record a fetch returned has been applied,
+        routed or rewound by then)."""
+        assert self._consumer is not None
+        offsets: dict[TopicPartition, int] = {}
+        for tp in (set(self._positions) | set(self._committed)) & assigned:
+            position = await self._consumer.position(tp)
+            if position > self._committed.get(tp, -1):
+                offsets[tp] = position
+        return offsets
 
     async def revoked(self, tps: set[TopicPartition]) -> None:
         async with self._lock:
@@ -329,14 +387,39 @@ class PartitionLoop:
             except Exception as exc:  # the group moved on: the next owner re-reads
                 log.warning("commit before rebalance failed: %r", exc)
             self._positions.clear()
+            self._committed.clear()
             await self.owner.revoked(self._state_partitions(tps))
 
     async def assigned(self, tps: set[TopicPartition]) -> None:
-        await self.owner.assigned(self._state_partitions(tps))
-        self._suspended = False
+        partitions = self._state_partitions(tps)
+        async with self._lock:  # no batch is applied until its partitions have producers
+            await self.owner.assigned(partitions)
+            if self._txns is not None:
+                # A producer is kept only for a partition whose states were kept (it came
+                # back and no one wrote meanwhile); any other partition gets a new one,
+                # which fences its previous owner before its changelog and offsets are read.
+                kept = partitions & self.stage.stores[0][0].partitions
+                try:
+                    await self._txns.release(self._txns.held - kept)
+                    await self._txns.claim(partitions)
+                except Exception as exc:  # the consumer swallows a listener's errors
+                    self._failure = exc
+            self._suspended = False
 
     def _state_partitions(self, tps: set[TopicPartition]) -> set[int]:
         return {tp.partition for tp in tps if tp.topic in self.stage.keyed}
+
+
+def _by_partition(records: list[Record]) -> list[tuple[int, list[Record]]]:
+    """``records`` cut into runs of one state partition, in order (a batch holds each
+    partition's records together)."""
+    runs: list[tuple[int, list[Record]]] = []
+    for record in records:
+        if runs and runs[-1][0] == record[1]:
+            runs[-1][1].append(record)
+        else:
+            runs.append((record[1], [record]))
+    return runs
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -58,6 +58,7 @@ from tradelane.contracts import (
     TransportMode,
     Trigger,
     TriggerKind,
+    WorkerLease,
 )
 from tradelane.contracts.insurance import (
     ClaimApproved,
@@ -549,4 +550,11 @@ BY_MODEL[WebhookDelivery] = st.builds(
     status_code=st.none() | st.integers(100, 599),
     at=aware,
     next_attempt_at=st.none() | aware,
+)
+BY_MODEL[WorkerLease] = st.builds(
+    WorkerLease,
+    app_id=st.text(min_size=1, max_size=40),
+    member=st.text(min_size=1, max_size=60),
+    state=st.sampled_from(["held", "released"]),
+    term_s=st.floats(0.001, 3600, allow_nan=False, allow_infinity=False),
 )

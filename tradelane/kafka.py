@@ -6,8 +6,9 @@ Options (``overrides`` win in each):
 - producers: ``acks=all``, idempotence and compression from :class:`KafkaSettings`, a short
   linger and large batches (a few milliseconds of linger turn thousands of tiny requests into
   a few large ones, which is where a co-located broker spends its CPU);
-- consumers: no auto-commit (every process commits only what it has durably handled), start
-  at the earliest offset when a group has none, large fetches;
+- consumers: no auto-commit (every process commits only what it has durably handled),
+  ``read_committed`` (a fenced worker's aborted writes are never seen), start at the earliest
+  offset when a group has none, large fetches;
 - admin clients and the worker's faust app: the same servers and client id.
 
 Start-up: :func:`started` builds a client and starts it, retrying while Kafka refuses
@@ -79,6 +80,9 @@ def consumer_options(settings: KafkaSettings, **overrides: Any) -> dict[str, Any
         "bootstrap_servers": settings.bootstrap_servers,
         "client_id": settings.client_id,
         "enable_auto_commit": False,
+        # worker loops write in transactions: nothing of an aborted one (a fenced worker's
+        # last writes) is ever read
+        "isolation_level": "read_committed",
         "auto_offset_reset": "earliest",
         "fetch_max_bytes": 32 * 1024 * 1024,
         "max_partition_fetch_bytes": 4 * 1024 * 1024,

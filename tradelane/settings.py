@@ -72,6 +72,33 @@ class KafkaSettings(BaseSettings):
         Field(description="Producer batch compression"),
     ] = "lz4"
 
+    transactions: Annotated[
+        bool,
+        Field(
+            description=(
+                "Worker loops write each state partition's outputs, states and input offsets"
+                " in one Kafka transaction, which fences a worker that lost the partition"
+                " (needs idempotence; off, they are written at least once, unfenced)"
+            )
+        ),
+    ] = True
+    commit_interval_ms: Annotated[
+        int,
+        Field(
+            ge=10,
+            le=60_000,
+            description=(
+                "How often worker loops commit. With transactions, readers see a loop's"
+                " output only once it is committed: this bounds the latency it adds"
+            ),
+        ),
+    ] = 100
+
+    @property
+    def exactly_once(self) -> bool:
+        """Whether worker loops use transactions (they need idempotent producers)."""
+        return self.transactions and self.idempotence
+
     @property
     def compression_type(self) -> str | None:
         """The value aiokafka's ``compression_type`` expects."""

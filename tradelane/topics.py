@@ -33,6 +33,7 @@ from tradelane.contracts import (
     ShipmentEvent,
     WebhookDelivery,
     WebhookSubscription,
+    WorkerLease,
 )
 from tradelane.contracts.readings import DEVICE_ID_PATTERN
 
@@ -49,12 +50,17 @@ class KafkaTopic:
     value_model: type[BaseModel]
     key: str
     retention_ms: int | None = None
+    broker_time: bool = False
+    """Records are stamped with the broker's clock on append (``LogAppendTime``), so their
+    timestamps follow their order in the log."""
 
     def configs(self) -> dict[str, str]:
         """Topic-level configs to create it with."""
         out: dict[str, str] = {"cleanup.policy": self.cleanup_policy}
         if self.retention_ms is not None:
             out["retention.ms"] = str(self.retention_ms)
+        if self.broker_time:
+            out["message.timestamp.type"] = "LogAppendTime"
         return out
 
 
@@ -88,6 +94,10 @@ WEBHOOKS_DELIVERIES = KafkaTopic(
     "webhooks.deliveries", 3, "delete", WebhookDelivery, "subscription_id", 30 * DAY_MS
 )
 
+WORKERS_LEASE = KafkaTopic(
+    "workers.lease", 1, "delete", WorkerLease, "app_id", DAY_MS, broker_time=True
+)
+
 KAFKA_TOPICS: tuple[KafkaTopic, ...] = (
     TRACKER_READINGS,
     TRACKER_STATUS,
@@ -104,6 +114,7 @@ KAFKA_TOPICS: tuple[KafkaTopic, ...] = (
     FX_RATES,
     WEBHOOKS_SUBSCRIPTIONS,
     WEBHOOKS_DELIVERIES,
+    WORKERS_LEASE,
 )
 
 

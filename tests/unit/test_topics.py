@@ -40,6 +40,7 @@ def test_every_topic_named_by_the_architecture_is_declared() -> None:
         "fx.rates",
         "webhooks.subscriptions",
         "webhooks.deliveries",
+        "workers.lease",
     }
 
 

@@ -12,9 +12,17 @@ events (milestones, condition breaches with evidence, shock, tamper, battery, si
 deviation, ETA and delay) to shipments.events, with ids derived from their cause.
 
 Start more workers with the same --app-id to share the partitions; stop one and the others
-take over its shipments. A worker refuses to start (exit status 3) while another worker group
-(another --app-id) is active on the same Kafka cluster: two groups would both write every
-shipment's events and every facility's ledger. SIGTERM or Ctrl-C stops it cleanly.
+take over its shipments. One worker group runs per Kafka cluster: its workers hold a lease on
+the topic workers.lease, renewed every few seconds and released on a clean stop. A worker of
+another --app-id waits up to --other-group-wait for the lease to be released (or to lapse,
+--lease-term after the group's last renewal) and otherwise refuses to start (exit status 3):
+two groups would both write every shipment's events and every facility's ledger. A running
+worker that finds another group holding the lease stops at once (exit status 3).
+
+Each state partition's outputs, states and input offsets are written in one Kafka
+transaction (TRADELANE_KAFKA_TRANSACTIONS, on by default; TRADELANE_KAFKA_COMMIT_INTERVAL_MS,
+default 100): a worker that lost a partition to another cannot write for it any more.
+SIGTERM or Ctrl-C stops it cleanly.
 """
 
 
@@ -57,6 +65,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "refusing to start (default %(default)s: a killed worker stays a member until its "
         "session times out)",
     )
+    p.add_argument(
+        "--lease-term",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="how long one renewal of the worker lease holds it: a group whose every worker "
+        "was killed keeps the cluster this long (default %(default)s)",
+    )
     p.add_argument("--loglevel", default="warning", choices=("debug", "info", "warning", "error"))
     p.set_defaults(handler=_worker)
 
@@ -67,13 +83,19 @@ def _worker(args: argparse.Namespace) -> int:
 
     from streams.app import create_app, engines_app_id, pledge_group, prepare
     from streams.guard import SecondWorkerGroupError, refuse_second_group
+    from streams.lease import LeaseHeldError, acquire, member_id
     from tradelane.settings import KafkaSettings
 
+    if args.lease_term <= 0:
+        print("worker: --lease-term must be positive", file=sys.stderr)
+        return 2
     kafka = KafkaSettings()
     own = {args.app_id, engines_app_id(args.app_id), pledge_group(args.app_id)}
+    member = member_id()
     try:
         asyncio.run(refuse_second_group(kafka, own, args.other_group_wait))
-    except SecondWorkerGroupError as exc:
+        asyncio.run(acquire(kafka, args.app_id, member, args.lease_term, args.other_group_wait))
+    except (SecondWorkerGroupError, LeaseHeldError) as exc:
         print(f"worker {args.app_id}: refused: {exc}", file=sys.stderr, flush=True)
         return 3
     asyncio.run(prepare(kafka, args.app_id, from_now=args.from_now))
@@ -82,6 +104,7 @@ def _worker(args: argparse.Namespace) -> int:
         app_id=args.app_id,
         web_port=args.web_port,
         engines=not args.no_finance,
+        lease=(member, args.lease_term),
     )
     print(f"worker {args.app_id}: {kafka.bootstrap_servers}", flush=True)
     logging.getLogger("faust").setLevel(args.loglevel.upper())

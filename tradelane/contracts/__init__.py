@@ -98,6 +98,7 @@ from tradelane.contracts.webhooks import (
     WebhookSecret,
     WebhookSubscription,
 )
+from tradelane.contracts.workers import WorkerLease
 
 ShipmentEvent = Envelope[ShipmentEventData]
 """The value of ``shipments.events``: a CloudEvents envelope around one shipment event."""
@@ -121,6 +122,7 @@ ALL_CONTRACTS: dict[str, type[BaseModel]] = {
     "kafka.finance.ledger.v1": LedgerEntry,
     "kafka.webhooks.subscriptions.v1": WebhookSubscription,
     "kafka.webhooks.deliveries.v1": WebhookDelivery,
+    "kafka.workers.lease.v1": WorkerLease,
 }
 """Every contract by a stable export name: ``{transport}.{topic or payload}.v{version}``."""
 
@@ -203,6 +205,7 @@ __all__ = [
     "WebhookDelivery",
     "WebhookSecret",
     "WebhookSubscription",
+    "WorkerLease",
     "claim_event_type",
     "shipment_event_type",
 ]

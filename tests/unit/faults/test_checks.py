@@ -68,6 +68,9 @@ def test_effects_against_the_oracle(
         ),
         (checks.reprocessed({}, {}, {"c"}, {"c", "d"}, True, 9), False),
         (checks.reprocessed({}, {}, set(), set(), False, 9), False),
+        (checks.rival_groups([3]), True),
+        (checks.rival_groups([3, 0]), False),  # one ran beside the group
+        (checks.rival_groups([None]), False),
     ],
 )
 def test_verdicts(check: checks.Check, ok: bool) -> None:

@@ -24,19 +24,20 @@ def test_same_seed_same_schedule_other_seed_other_schedule() -> None:
 
 @given(
     seed=st.integers(0, 10_000),
-    counts=st.tuples(*(st.integers(0, 12) for _ in range(4))),
+    counts=st.tuples(*(st.integers(0, 12) for _ in range(5))),
     publish_s=st.floats(10, 600),
 )
 def test_every_fault_once_inside_the_window_and_scale_ups_end_before_the_next(
-    seed: int, counts: tuple[int, int, int, int], publish_s: float
+    seed: int, counts: tuple[int, int, int, int, int], publish_s: float
 ) -> None:
-    bridge, worker, scale, broker = counts
+    bridge, worker, scale, broker, rival = counts
     chosen = replace(
         SHORT,
         bridge_kills=bridge,
         worker_kills=worker,
         scale_cycles=scale,
         broker_restarts=broker,
+        rival_groups=rival,
         publish_s=publish_s,
     )
     schedule = plan(chosen, seed)
@@ -48,6 +49,7 @@ def test_every_fault_once_inside_the_window_and_scale_ups_end_before_the_next(
                 Fault.WORKER_KILL: worker,
                 Fault.SCALE_UP: scale,
                 Fault.BROKER_RESTART: broker,
+                Fault.RIVAL_GROUP: rival,
             }
         )
         - Counter()

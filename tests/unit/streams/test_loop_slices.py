@@ -53,7 +53,9 @@ def test_a_batch_is_applied_in_slices_with_other_tasks_running_between() -> None
         log: list[str] = []
         ticks = [0]
         stage = _Stage(log, ticks)
-        loop = PartitionLoop(KafkaSettings(), LoopConfig("g", ("in",)), stage, asyncio.Event())
+        loop = PartitionLoop(
+            KafkaSettings(transactions=False), LoopConfig("g", ("in",)), stage, asyncio.Event()
+        )
         loop._producer = _Producer(log)  # type: ignore[assignment]
         loop._slice = 3  # as if each record had taken a third of a slice's time
 
