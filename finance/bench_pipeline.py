@@ -447,6 +447,7 @@ async def run_pipeline(
     tmp: Path,
     sink: bool = True,
     hops: bool = False,
+    worker_processes: int = 2,
 ) -> PipelineFigures:
     kafka, mqtt_settings = KafkaSettings(), MqttSettings()
     run = uuid.uuid4().hex[:8]
@@ -480,8 +481,12 @@ async def run_pipeline(
     print(await publish_demo_terms(kafka, bookings, facility, insure=True), flush=True)
 
     procs: dict[str, subprocess.Popen[bytes]] = {}
-    logs = {name: tmp / f"{name}.log" for name in ("bridge", "worker", "sink")}
-    procs["worker"] = _start(["worker", "--from-now", "--app-id", app_id], logs["worker"])
+    logs = {name: tmp / f"{name}.log" for name in ("bridge", "worker", "pledge", "sink")}
+    worker = ["worker", "--from-now", "--app-id", app_id]
+    if worker_processes == 1:
+        procs["worker"] = _start(worker, logs["worker"])
+    else:  # the pledge process starts once the first holds the lease (same app id: it joins)
+        procs["worker"] = _start([*worker, "--part", "shipments"], logs["worker"])
     procs["bridge"] = _start(
         # A short session: the broker would otherwise queue every later reading for this
         # bridge for a week after the run (800 MB of queues the broker saves every 5 s).
@@ -507,6 +512,9 @@ async def run_pipeline(
     steps: list[StepFigures] = []
     try:
         await _wait_for(logs["worker"], f"worker {app_id}:", procs["worker"], 120)
+        if worker_processes == 2:
+            procs["pledge"] = _start([*worker, "--part", "pledge"], logs["pledge"])
+            await _wait_for(logs["pledge"], f"worker {app_id}:", procs["pledge"], 120)
         await _wait_for(logs["bridge"], "bridge ", procs["bridge"], 60)
         await latencies.start()
         publisher = LoadPublisher(mqtt_settings, f"bench-pub-{run}")
@@ -566,12 +574,15 @@ def bench_pipeline(
     json_path: Path | None = None,
     sink: bool = True,
     hops: bool = False,
+    worker_processes: int = 2,
 ) -> PipelineFigures:
     logs = Path(os.environ.get("TRADELANE_HOME", ".tradelane")) / "bench" / "pipeline"
     logs.mkdir(parents=True, exist_ok=True)
     print(f"Process logs in {logs}/", flush=True)
     figures = asyncio.run(
-        run_pipeline(rates, step_s, shipments_per_step, baseline_count, logs, sink, hops)
+        run_pipeline(
+            rates, step_s, shipments_per_step, baseline_count, logs, sink, hops, worker_processes
+        )
     )
     print(figures.text())
     if json_path is not None:

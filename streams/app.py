@@ -69,11 +69,13 @@ def create_app(
     web_port: int | None = None,
     engines: bool = False,
     lease: tuple[str, float] | None = None,
+    part: str = "all",
 ) -> faust.App:
     """Build the worker's faust app (not started): the registry follower and the loops.
     ``engines``: run the insurance engine in the shipment step and the pledge loop.
     ``lease``: (member, term) of the worker lease this process acquired, kept while it runs
-    (:mod:`streams.lease`)."""
+    (:mod:`streams.lease`). ``part``: which loops this process runs (``all``, ``shipments``
+    or ``pledge``): two processes, one for each, put the pledge loop's bursts on another core."""
     datadir = Path(".tradelane") / "faust" / app_id
     datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(
@@ -98,8 +100,10 @@ def create_app(
         finance_topic(app_id) if engines else None,
         rules,
     )
-    loops = [PartitionLoop(kafka, _config(app, app_id, hot.topics), hot, registry_ready)]
-    if engines:
+    loops = []
+    if part in ("all", "shipments"):
+        loops.append(PartitionLoop(kafka, _config(app, app_id, hot.topics), hot, registry_ready))
+    if engines and part in ("all", "pledge"):
         pledge = PledgeStage(registries, finance_topic(app_id), facilities_changelog(app_id))
         config = _config(app, pledge_group(app_id), pledge.topics)
         loops.append(PartitionLoop(kafka, config, pledge, registry_ready))
@@ -108,8 +112,10 @@ def create_app(
         # Catching up, only customs clearances travel (they can complete a delivery with no
         # reading to follow); live, every booking update does. Otherwise the shipment step
         # takes the latest booking from memory before each reading.
-        if isinstance(record, ShipmentBooking) and (
-            registry_ready.is_set() or record.customs_cleared_at is not None
+        if (
+            part != "pledge"
+            and isinstance(record, ShipmentBooking)
+            and (registry_ready.is_set() or record.customs_cleared_at is not None)
         ):
             await by_shipment.send(key=record.shipment_id.encode(), value=BOOKING + raw)
 

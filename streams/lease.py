@@ -137,8 +137,8 @@ class Keeper:
                 continue  # another group's record came first: look again
             if time.monotonic() >= deadline:
                 raise LeaseHeldError(
-                    f"worker group {other} holds this Kafka cluster's worker lease "
-                    f"(renewed within the last {self.term_s:.0f} s). Two groups would both "
+                    f"worker group {other} holds this Kafka cluster's worker lease (a group "
+                    "keeps it for its lease term after its last renewal). Two groups would both "
                     "write every shipment's events and every facility's ledger. Stop it, or "
                     "start this worker with its --app-id to share its work."
                 )

@@ -78,7 +78,7 @@ def test_a_group_whose_workers_were_all_killed_keeps_the_cluster_for_its_lease_t
     run = uuid.uuid4().hex[:8]
     first_id, second_id = f"it-lease-a-{run}", f"it-lease-b-{run}"
     fast = {"BROKER_SESSION_TIMEOUT": "6", "BROKER_HEARTBEAT_INTERVAL": "1"}
-    first = start(first_id, tmp_path / "a.log", "--lease-term", "120", env=fast)
+    first = start(first_id, tmp_path / "a.log", env=fast)
     wait_for_output(tmp_path / "a.log", f"worker {first_id}:", first)
     asyncio.run(wait_for_group(kafka_settings, first_id))
     first.kill()

@@ -113,6 +113,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="also time the intermediate hops (tracker.readings, the worker's by-shipment "
         "topic) to see where latency goes; reading every record adds load to the machine",
     )
+    pipe.add_argument(
+        "--worker-processes",
+        type=int,
+        choices=(1, 2),
+        default=2,
+        help="1: one worker process runs both loops; 2 (default): the shipment loop and the "
+        "pledge loop in a process each (`tradelane worker --part`), as a 2-core host runs them",
+    )
     pipe.add_argument("--json", type=Path, metavar="FILE", help="also write figures as JSON")
     pipe.set_defaults(handler=_bench_pipeline)
     recovery = which.add_parser(
@@ -185,6 +193,7 @@ def _bench_pipeline(args: argparse.Namespace) -> int:
         args.json,
         sink=not args.no_sink,
         hops=args.hops,
+        worker_processes=args.worker_processes,
     )
     return 0
 

@@ -66,6 +66,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "session times out)",
     )
     p.add_argument(
+        "--part",
+        choices=("all", "shipments", "pledge"),
+        default="all",
+        help="which loops this process runs: all (default), or only the shipment loop "
+        "(shipment state and the insurance engine) or only the pledge loop; start one of each "
+        "with the same --app-id to give the pledge engine's bursts a core of their own",
+    )
+    p.add_argument(
         "--lease-term",
         type=float,
         default=30.0,
@@ -86,6 +94,12 @@ def _worker(args: argparse.Namespace) -> int:
     from streams.lease import LeaseHeldError, acquire, member_id
     from tradelane.settings import KafkaSettings
 
+    if args.no_finance and args.part == "pledge":
+        print(
+            "worker: --part pledge runs the pledge engine, which --no-finance leaves out",
+            file=sys.stderr,
+        )
+        return 2
     if args.lease_term <= 0:
         print("worker: --lease-term must be positive", file=sys.stderr)
         return 2
@@ -96,7 +110,7 @@ def _worker(args: argparse.Namespace) -> int:
         asyncio.run(refuse_second_group(kafka, own, args.other_group_wait))
         asyncio.run(acquire(kafka, args.app_id, member, args.lease_term, args.other_group_wait))
     except (SecondWorkerGroupError, LeaseHeldError) as exc:
-        print(f"worker {args.app_id}: refused: {exc}", file=sys.stderr, flush=True)
+        print(f"worker {args.app_id} refused to start: {exc}", file=sys.stderr, flush=True)
         return 3
     asyncio.run(prepare(kafka, args.app_id, from_now=args.from_now))
     app = create_app(
@@ -105,6 +119,7 @@ def _worker(args: argparse.Namespace) -> int:
         web_port=args.web_port,
         engines=not args.no_finance,
         lease=(member, args.lease_term),
+        part=args.part,
     )
     print(f"worker {args.app_id}: {kafka.bootstrap_servers}", flush=True)
     logging.getLogger("faust").setLevel(args.loglevel.upper())
