@@ -430,11 +430,24 @@ async def _warm_up(publisher: LoadPublisher, latencies: _Latencies, device: str)
         latencies.sent[(device, seq)] = time.time()
         publisher.publish(readings_topic(device), _reading(device, seq))
     await publisher.drain()
-    shock_sent = latencies.sent[(device, SHOCK_EVERY - 1)]
+    # every loop warm: the shock's event, its claim, and the departure's drawdown (the
+    # pledge loop may run in a process of its own that joins its group later)
+    expected = {
+        SHIPMENTS_EVENTS.name: latencies.sent[(device, SHOCK_EVERY - 1)],
+        INSURANCE_CLAIMS.name: latencies.sent[(device, SHOCK_EVERY - 1)],
+        FINANCE_EVENTS.name: latencies.sent[(device, 0)],
+    }
     deadline = time.monotonic() + 300
-    while not any(at == shock_sent for at, _ in latencies.samples[SHIPMENTS_EVENTS.name]):
+    while not all(
+        any(at == sent for at, _ in latencies.samples[topic]) for topic, sent in expected.items()
+    ):
         if time.monotonic() > deadline:
-            raise RuntimeError("no event came through the pipeline within 5 minutes")
+            missing = [
+                t
+                for t, sent in expected.items()
+                if all(at != sent for at, _ in latencies.samples[t])
+            ]
+            raise RuntimeError(f"no event came through to {', '.join(missing)} within 5 minutes")
         await asyncio.sleep(0.2)  # polling the followers' samples under a deadline
     print("  warm", flush=True)
 
