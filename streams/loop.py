@@ -149,7 +149,6 @@ class PartitionLoop:
         # root's level: 4 % of a worker's time. It follows faust's level, never below info.
         quiet = max(logging.getLogger("faust").getEffectiveLevel(), logging.INFO)
         logging.getLogger("aiokafka").setLevel(quiet)
-        await self.ready.wait()
         delay = 1.0
         while True:
             started = time.monotonic()
@@ -193,6 +192,9 @@ class PartitionLoop:
             await self._producer.start()
             await self._consumer.start()
             self._consumer.subscribe(list(self.config.topics), listener=_Listener(self))
+            # the group is joined (and the partitions' producers claimed) in the background
+            # while the registries are read to their end; nothing is applied before that
+            await self.ready.wait()
             while True:
                 t0 = time.perf_counter()
                 batches = await self._consumer.getmany(

@@ -52,6 +52,7 @@ class Transactions:
         self._kafka, self._group = kafka, group
         self._producers: dict[int, AIOKafkaProducer] = {}
         self._open: set[int] = set()
+        self._beginning: dict[int, asyncio.Future[None]] = {}
         self._acks: dict[int, list[asyncio.Future[Any]]] = {}
 
     @property
@@ -120,9 +121,22 @@ class Transactions:
         if producer is None:
             raise RuntimeError(f"{self._group}: partition {partition} has no producer (not owned)")
         if partition not in self._open:
+            # shielded: a loop cancelled half way through a begin (a stop) must not begin
+            # the same transaction twice in its final commit (the producer refuses that)
+            begin = self._beginning.get(partition)
+            if begin is None:
+                begin = self._beginning[partition] = asyncio.ensure_future(
+                    self._begin(partition, producer)
+                )
+            await asyncio.shield(begin)
+        return producer
+
+    async def _begin(self, partition: int, producer: AIOKafkaProducer) -> None:
+        try:
             await producer.begin_transaction()
             self._open.add(partition)
-        return producer
+        finally:
+            self._beginning.pop(partition, None)
 
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
         """Commit each partition's open transaction with the input offsets of that partition

@@ -355,14 +355,19 @@ class Pipeline:
         port = wanted_port if wanted_port and not port_open("127.0.0.1", wanted_port) else 0
         port = port or free_port()
         self.api = _spawn_api(self.kafka_settings, port)
+        # announced once it answers; meanwhile the fleet starts (the API takes seconds to
+        # start, and the first events should not wait for it)
+        self.tasks.append(asyncio.create_task(self._announce_api(self.api, port)))
+
+    async def _announce_api(self, api: subprocess.Popen[bytes], port: int) -> None:
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
-        while http_json(url + "/healthz") is None:
-            if self.api.poll() is not None or time.monotonic() > deadline:
+        while await asyncio.to_thread(http_json, url + "/healthz") is None:
+            if api.poll() is not None or time.monotonic() > deadline:
                 print(f"API did not start (see {_api_log()})")
                 return
-            await asyncio.sleep(0.2)
-        print(f"Dashboard {url}/?key=demo-operator-key  (API docs {url}/docs)")
+            await asyncio.sleep(0.2)  # polling the API's health under a deadline
+        print(f"Dashboard {url}/?key=demo-operator-key  (API docs {url}/docs)", flush=True)
 
     def _ours(self, key: bytes) -> bool:
         """A record of this run's fleet (shipment, policy ``pol-…`` or facility key)."""
