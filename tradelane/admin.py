@@ -176,3 +176,17 @@ async def wait_for_group(
                 f"group {group} not stable with {members} member(s) in {timeout_s:.0f} s"
             )
         await asyncio.sleep(0.2)  # polling the coordinator under a deadline
+
+
+async def prepare_broker(settings: KafkaSettings) -> list[TopicOutcome]:
+    """Make a started broker ready for the first worker: every topic created, and the
+    broker's own topics for groups and transactions (made on their first use: a fresh
+    broker's first group and first transactional producer would otherwise wait for them)."""
+    outcomes = await ensure_topics(settings)
+    await describe_group(settings, "tradelane-warm-up")  # creates __consumer_offsets
+    producer = await clients.started(
+        lambda: clients.producer(settings, transactional_id="tradelane-warm-up"),
+        "the warm-up transactional producer",  # creates __transaction_state
+    )
+    await producer.stop()
+    return outcomes

@@ -41,10 +41,27 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _up(args: argparse.Namespace) -> int:
     statuses = manager.up(args.names)
+    if any(s.name == "kafka" for s in statuses):
+        _prepare_kafka()
     print("\nServices ready:")
     for s in statuses:
         print(f"  {s.name:<10} {s.endpoint:<28} {s.version}")
     return 0
+
+
+def _prepare_kafka() -> None:
+    """Topics, and the broker's group and transaction topics, made before the first demo."""
+    import asyncio
+
+    from tradelane.admin import prepare_broker
+    from tradelane.settings import KafkaSettings
+
+    outcomes = asyncio.run(prepare_broker(KafkaSettings()))
+    counts = {a: sum(1 for o in outcomes if o.action == a) for a in ("created", "exists")}
+    print(f"kafka: {counts['created']} topics created, {counts['exists']} already there")
+    for o in outcomes:
+        if o.action == "mismatch":
+            print(f"kafka: topic {o.name} differs from its contract: {o.detail}")
 
 
 def _down(args: argparse.Namespace) -> int:
