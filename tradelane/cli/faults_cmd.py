@@ -61,6 +61,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--broker-restarts", type=int, metavar="N", help="override the profile's count (0 or 1)"
     )
+    p.add_argument(
+        "--rival-groups",
+        type=int,
+        metavar="N",
+        help="override the profile's count of workers of another app id started mid-run",
+    )
     p.add_argument("--no-reset", action="store_true", help="skip the group reset and reprocess")
     p.add_argument(
         "--mosquitto-crash",
@@ -81,7 +87,13 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.mosquitto_crash is not None:
         return _mosquitto_crash(args)
-    counts = (args.bridge_kills, args.worker_kills, args.scale_cycles, args.broker_restarts)
+    counts = (
+        args.bridge_kills,
+        args.worker_kills,
+        args.scale_cycles,
+        args.broker_restarts,
+        args.rival_groups,
+    )
     if any(n is not None and n < 0 for n in counts):
         raise ServiceError("fault counts cannot be negative")
     chosen = profile(
@@ -90,6 +102,7 @@ def _run(args: argparse.Namespace) -> int:
         worker_kills=args.worker_kills,
         scale_cycles=args.scale_cycles,
         broker_restarts=args.broker_restarts,
+        rival_groups=args.rival_groups,
         group_reset=False if args.no_reset else None,
     )
     if not args.verbose:  # a restarting broker makes every client log each reconnect attempt
