@@ -118,20 +118,14 @@ def bridge(client_id: str, logs: Path) -> Child:
 def rival_worker(app_id: str, logs: Path, n: int) -> Child:
     """A worker of another group on the same cluster: it should refuse (exit 3) after
     waiting briefly for the active group to stop."""
-    return Child(
-        name=f"rival-{n}",
-        argv=["worker", "--app-id", app_id, "--from-now", "--other-group-wait", "5"],
-        ready_text=f"worker {app_id}:",
-        log=logs / f"rival-{n}.log",
-        env=dict(FAST_FAILOVER),
-    )
+    return worker(app_id, logs, n, "rival", "--other-group-wait", "5")
 
 
-def worker(app_id: str, logs: Path, n: int) -> Child:
+def worker(app_id: str, logs: Path, n: int, role: str = "worker", *extra: str) -> Child:
     return Child(
-        name=f"worker-{n}",
-        argv=["worker", "--app-id", app_id, "--from-now"],
+        name=f"{role}-{n}",
+        argv=["worker", "--app-id", app_id, "--from-now", *extra],
         ready_text=f"worker {app_id}:",
-        log=logs / f"worker-{n}.log",
+        log=logs / f"{role}-{n}.log",
         env=dict(FAST_FAILOVER),
     )

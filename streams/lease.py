@@ -33,10 +33,11 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from pydantic import ValidationError
 
 from tradelane import kafka as clients
+from tradelane.admin import ensure_topics
 from tradelane.contracts import WorkerLease
 from tradelane.settings import KafkaSettings
 from tradelane.topics import WORKERS_LEASE
@@ -173,9 +174,9 @@ class Keeper:
             batch = await self._consumer.getmany(self._tp, timeout_ms=1000)
             self.holding = fold(_parsed(batch.get(self._tp, [])), self.holding)
 
-    async def keep(self, lost: asyncio.Event) -> None:
-        """Renew every ``term / 6`` until cancelled; set ``lost`` if another group holds the
-        lease (then this worker must stop writing)."""
+    async def keep(self) -> str:
+        """Renew every ``term / 6`` until cancelled; return the other group's id if another
+        group holds the lease (then this worker must stop writing)."""
         while True:
             await asyncio.sleep(self.term_s / 6)  # the renewal period
             try:
@@ -185,15 +186,14 @@ class Keeper:
                 continue
             if other is not None:
                 log.critical("worker group %s holds the worker lease now", other)
-                lost.set()
-                return
+                return other
 
 
-def _parsed(messages: Iterable[object]) -> list[tuple[int, WorkerLease]]:
+def _parsed(messages: Iterable[ConsumerRecord[bytes, bytes]]) -> list[tuple[int, WorkerLease]]:
     out: list[tuple[int, WorkerLease]] = []
     for m in messages:
         try:
-            out.append((m.timestamp, WorkerLease.model_validate_json(m.value or b"")))  # type: ignore[attr-defined]
+            out.append((m.timestamp, WorkerLease.model_validate_json(m.value or b"")))
         except ValidationError:
             log.warning("unreadable worker lease record skipped")
     return out
@@ -203,8 +203,6 @@ async def acquire(
     kafka: KafkaSettings, app_id: str, member: str, term_s: float, wait_s: float
 ) -> None:
     """Take the lease for ``app_id`` before a worker starts (see :meth:`Keeper.acquire`)."""
-    from tradelane.admin import ensure_topics
-
     await ensure_topics(kafka, (WORKERS_LEASE,))
     keeper = Keeper(kafka, app_id, member, term_s)
     await keeper.start()
@@ -220,12 +218,10 @@ async def hold(kafka: KafkaSettings, app_id: str, member: str, term_s: float) ->
     open transactions are aborted, and nothing of it is read)."""
     keeper = Keeper(kafka, app_id, member, term_s)
     await keeper.start()
-    lost = asyncio.Event()
     try:
-        await keeper.keep(lost)
+        other = await keeper.keep()
     except asyncio.CancelledError:
         await keeper.stop(release=True)
         raise
-    if lost.is_set():
-        print(f"worker {app_id}: stopped: another worker group holds the lease", flush=True)
-        os._exit(3)
+    print(f"worker {app_id}: stopped: worker group {other} holds the lease", flush=True)
+    os._exit(3)

@@ -118,8 +118,8 @@ class PartitionLoop:
         self.owner = Ownership(kafka, stage)
         self.batches = 0
         self.restarts = 0
-        self._positions: dict[TopicPartition, int] = {}
-        """Partitions with records handled since the last commit (the offset past them)."""
+        self._touched: set[TopicPartition] = set()
+        """Partitions with records handled since the last commit."""
         self._committed: dict[TopicPartition, int] = {}
         """What this loop last committed per partition since its assignment."""
         self._lock = asyncio.Lock()
@@ -170,7 +170,7 @@ class PartitionLoop:
                 delay = min(delay * 2, 30.0)
 
     async def _run_once(self) -> None:
-        self._positions.clear()
+        self._touched.clear()
         self._committed.clear()
         self._tail = None
         self._failure = None
@@ -220,7 +220,7 @@ class PartitionLoop:
 
     async def _stop(self, commit: bool) -> None:
         if not commit:
-            self._positions.clear()
+            self._touched.clear()
             if self._tail is not None:
                 self._tail.cancel()
                 self._tail = None
@@ -256,7 +256,7 @@ class PartitionLoop:
                 ]
             else:
                 sends += self.stage.route(tp.topic, messages)
-            self._positions[tp] = messages[-1].offset + 1
+            self._touched.add(tp)
         await self._apply_in_slices(records, sends)
         self.batches += 1
         self._in_batch = False
@@ -347,7 +347,7 @@ class PartitionLoop:
         await self._settle()
         assigned = self._consumer.assignment()
         offsets = await self._handled(assigned)
-        self._positions.clear()
+        self._touched.clear()
         if not offsets:
             return
         if self._txns is not None:
@@ -376,7 +376,7 @@ class PartitionLoop:
         routed or rewound by then)."""
         assert self._consumer is not None
         offsets: dict[TopicPartition, int] = {}
-        for tp in (set(self._positions) | set(self._committed)) & assigned:
+        for tp in (self._touched | set(self._committed)) & assigned:
             position = await self._consumer.position(tp)
             if position > self._committed.get(tp, -1):
                 offsets[tp] = position
@@ -388,7 +388,7 @@ class PartitionLoop:
                 await self._commit()
             except Exception as exc:  # the group moved on: the next owner re-reads
                 log.warning("commit before rebalance failed: %r", exc)
-            self._positions.clear()
+            self._touched.clear()
             self._committed.clear()
             await self.owner.revoked(self._state_partitions(tps))
 

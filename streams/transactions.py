@@ -33,6 +33,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer, TopicPartition
 
+from streams.store import Send
 from tradelane import kafka as clients
 from tradelane.settings import KafkaSettings
 
@@ -106,9 +107,7 @@ class Transactions:
         with contextlib.suppress(Exception):
             await producer.stop()
 
-    async def send(
-        self, partition: int, sends: Iterable[tuple[str, bytes, bytes, int | None]]
-    ) -> None:
+    async def send(self, partition: int, sends: Iterable[Send]) -> None:
         """Produce ``sends`` (caused by inputs of ``partition``) in its open transaction."""
         producer = await self._begun(partition)
         acks = self._acks.setdefault(partition, [])
@@ -157,14 +156,11 @@ class Transactions:
             if mine:
                 await producer.send_offsets_to_transaction(mine, self._group)
             await producer.commit_transaction()
-        finally:
+        finally:  # a commit that succeeded means every send did
             self._open.discard(partition)
-            acks = self._drop_acks(partition)
-        failed = [a.exception() for a in acks if a.done() and not a.cancelled() and a.exception()]
-        if failed:  # the commit succeeding means every send did; this is only a safeguard
-            raise failed[0]  # type: ignore[misc]
+            self._drop_acks(partition)
 
-    def _drop_acks(self, partition: int) -> list[asyncio.Future[Any]]:
+    def _drop_acks(self, partition: int) -> None:
         """Forget ``partition``'s delivery futures, retrieving their errors so that a fenced
         producer's failed sends are not reported again as never retrieved."""
         acks = self._acks.pop(partition, [])
@@ -173,7 +169,6 @@ class Transactions:
                 ack.exception()
             else:
                 ack.add_done_callback(_retrieve)
-        return acks
 
 
 def _raise_failed(acks: list[asyncio.Future[Any]]) -> None:
