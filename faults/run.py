@@ -49,13 +49,13 @@ from tradelane import kafka as clients
 from tradelane.admin import ensure_topics
 from tradelane.contracts import (
     ClaimEvent,
-    DeadLetter,
     Facility,
     FxRate,
     IngestedReading,
     Policy,
     ShipmentBooking,
     ShipmentEvent,
+    read_dead_letter,
 )
 from tradelane.contracts.deadletter import DeadLetterReason
 from tradelane.contracts.finance import DrawdownExecuted, FinanceEvent
@@ -611,8 +611,8 @@ async def _outcomes_arrive(
 def _dead_letters(records: list[Any], devices: dict[str, str]) -> tuple[int, dict[str, int]]:
     count, bad = 0, defaultdict[str, int](int)
     for r in records:
-        letter = DeadLetter.model_validate_json(r.value)
-        if not _device_ids(letter.mqtt_topic, devices):
+        letter = read_dead_letter(r.value)
+        if letter.mqtt_topic is None or not _device_ids(letter.mqtt_topic, devices):
             continue
         count += 1
         if letter.reason not in MALFORMED_REASONS:

@@ -33,11 +33,12 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from ingest.adapters.registry import select
-from ingest.intake import IntakeLimits, intake, intake_status
+from ingest.intake import IntakeLimits, dead_letter, intake, intake_status
 from ingest.metrics import BridgeMetrics
 from ingest.seen import RecentlySeen
+from tradelane import deadletters
 from tradelane import kafka as clients
-from tradelane.contracts import DeadLetter, IngestedReading, IngestedStatus
+from tradelane.contracts import DeadLetter, DeadLetterReason, IngestedReading, IngestedStatus
 from tradelane.mqtt import AsyncioLoopAdapter, make_client
 from tradelane.settings import KafkaSettings, MqttSettings
 from tradelane.topics import (
@@ -237,14 +238,10 @@ class Bridge:
         received_at: datetime,
     ) -> None:
         self.metrics.received += 1
-        record: IngestedReading | IngestedStatus | DeadLetter
-        if topic.endswith("/status") and topic.startswith(MQTT_ROOT):
-            record = intake_status(topic, payload, received_at, self.config.limits)
-        else:
-            record = intake(topic, payload, received_at, self.adapters, self.config.limits)
+        record, value = self._decode(topic, payload, received_at)
         if isinstance(record, DeadLetter):
             self.metrics.deadlettered[record.reason.value] += 1
-            key = topic.encode()
+            key = (record.mqtt_topic or "").encode()
             target = TRACKER_DEADLETTER.name
         elif isinstance(record, IngestedStatus):
             key = record.status.device_id.encode()
@@ -255,13 +252,37 @@ class Bridge:
                 self.metrics.duplicates += 1
             key = reading.device_id.encode()
             target = TRACKER_READINGS.name
-        future = await producer.send(target, record.model_dump_json().encode(), key=key)
+        future = await producer.send(target, value, key=key)
         pending = _Pending(mid, qos, future, time.perf_counter())
         self._pending.append(pending)
         self.metrics.inflight = len(self._pending)
         future.add_done_callback(lambda _f: self._release_acks())
         if isinstance(record, IngestedReading):
             future.add_done_callback(self._count_forwarded)
+
+    def _decode(
+        self, topic: str, payload: bytes, received_at: datetime
+    ) -> tuple[IngestedReading | IngestedStatus | DeadLetter, bytes]:
+        """The record one message becomes, serialised. Whatever decoding or serialising
+        raises makes the message a dead letter too: an exception that escaped here would
+        leave the message unacknowledged, redelivered after every restart."""
+        record: IngestedReading | IngestedStatus | DeadLetter
+        try:
+            if topic.endswith("/status") and topic.startswith(MQTT_ROOT):
+                record = intake_status(topic, payload, received_at, self.config.limits)
+            else:
+                record = intake(topic, payload, received_at, self.adapters, self.config.limits)
+            return record, record.model_dump_json().encode()
+        except Exception as exc:
+            log.warning("message on %.200s could not be decoded: %r", topic, exc)
+            record = dead_letter(
+                topic,
+                payload,
+                received_at,
+                DeadLetterReason.DECODER_ERROR,
+                deadletters.describe(exc),
+            )
+            return record, record.model_dump_json().encode()
 
     def _count_forwarded(self, future: asyncio.Future[object]) -> None:
         if not future.cancelled() and future.exception() is None:

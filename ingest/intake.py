@@ -6,7 +6,6 @@ same record (and a dead letter the same id), which keeps redeliveries recognisab
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,6 +14,7 @@ from pydantic import ValidationError
 
 from ingest.adapters.base import Adapter, Rejected
 from ingest.adapters.errors import rejection_for
+from tradelane import deadletters
 from tradelane.contracts import (
     DeadLetter,
     DeadLetterReason,
@@ -22,7 +22,6 @@ from tradelane.contracts import (
     IngestedReading,
     IngestedStatus,
 )
-from tradelane.ids import derive_id, digest_bytes
 from tradelane.topics import MqttKind, parse_tracker_topic
 
 
@@ -41,7 +40,9 @@ def intake(
     adapters: Sequence[Adapter],
     limits: IntakeLimits = IntakeLimits(),
 ) -> IngestedReading | DeadLetter:
-    """Validate one message; never raises for bad input."""
+    """Validate one message; never raises for bad input: a refusal of an adapter keeps its
+    reason, anything else an adapter raises becomes ``decoder_error`` (or the reason a
+    validation error shows)."""
     try:
         if len(payload) > limits.max_payload_bytes:
             raise Rejected(
@@ -66,20 +67,17 @@ def intake(
         )
     except Rejected as rejected:
         return dead_letter(topic, payload, received_at, rejected.reason, rejected.message)
+    except Exception as exc:  # an input the adapter did not foresee: refused all the same
+        return dead_letter(
+            topic, payload, received_at, deadletters.reason_for(exc), deadletters.describe(exc)
+        )
 
 
 def dead_letter(
     topic: str, payload: bytes, received_at: datetime, reason: DeadLetterReason, message: str
 ) -> DeadLetter:
-    return DeadLetter(
-        id=derive_id("deadletter", topic, digest_bytes(payload)),
-        received_at=received_at,
-        mqtt_topic=topic,
-        payload_b64=base64.b64encode(payload).decode("ascii"),
-        payload_size=len(payload),
-        reason=reason,
-        message=message[:2000],
-    )
+    """The letter of a refused MQTT payload: a bounded prefix, its hash and size."""
+    return deadletters.for_mqtt(topic, payload, received_at, reason, message)
 
 
 def intake_status(
@@ -106,3 +104,7 @@ def intake_status(
         return IngestedStatus(status=status, received_at=received_at, mqtt_topic=topic)
     except Rejected as rejected:
         return dead_letter(topic, payload, received_at, rejected.reason, rejected.message)
+    except Exception as exc:  # see intake
+        return dead_letter(
+            topic, payload, received_at, deadletters.reason_for(exc), deadletters.describe(exc)
+        )

@@ -22,6 +22,7 @@ from tradelane.contracts import (
     ConditionProfile,
     DeadLetter,
     DeadLetterReason,
+    DeadLetterV1,
     DelayPredicted,
     DeviationEnded,
     DeviationStarted,
@@ -125,8 +126,8 @@ ingested = st.builds(
     mqtt_topic=texts,
     source_format=st.sampled_from(SourceFormat),
 )
-dead_letters = st.builds(
-    DeadLetter,
+dead_letters_v1 = st.builds(
+    DeadLetterV1,
     id=st.text(min_size=1, max_size=32),
     received_at=aware,
     mqtt_topic=texts,
@@ -134,6 +135,26 @@ dead_letters = st.builds(
     payload_size=st.integers(0, 10**6),
     reason=st.sampled_from(DeadLetterReason),
     message=texts,
+)
+_b64 = st.binary(max_size=64).map(lambda b: __import__("base64").b64encode(b).decode())
+_dead_letter_common = {
+    "id": st.text(min_size=1, max_size=32),
+    "received_at": aware,
+    "source": texts,
+    "reason": st.sampled_from(DeadLetterReason),
+    "message": texts,
+    "payload_prefix_b64": _b64,
+    "payload_truncated": st.booleans(),
+    "payload_size": st.integers(0, 10**6),
+    "payload_sha256": st.from_regex(r"\A[0-9a-f]{64}\Z"),
+}
+dead_letters = st.builds(DeadLetter, mqtt_topic=texts, **_dead_letter_common) | st.builds(
+    DeadLetter,
+    kafka_topic=texts,
+    kafka_partition=st.integers(0, 1000),
+    kafka_offset=st.integers(0, 2**62),
+    key_b64=st.none() | _b64,
+    **_dead_letter_common,
 )
 places = st.builds(
     Place,
@@ -271,6 +292,7 @@ BY_MODEL: dict[type[BaseModel], st.SearchStrategy[BaseModel]] = {
     DeviceStatus: statuses,
     IngestedReading: ingested,
     DeadLetter: dead_letters,
+    DeadLetterV1: dead_letters_v1,
     ShipmentBooking: bookings,
     Facility: facilities,
     Policy: policies,

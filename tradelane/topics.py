@@ -69,7 +69,12 @@ TRACKER_READINGS = KafkaTopic(
 )
 TRACKER_STATUS = KafkaTopic("tracker.status", 6, "delete", IngestedStatus, "device_id", 7 * DAY_MS)
 TRACKER_DEADLETTER = KafkaTopic(
-    "tracker.deadletter", 3, "delete", DeadLetter, "device_id or MQTT topic", 30 * DAY_MS
+    "tracker.deadletter",
+    3,
+    "delete",
+    DeadLetter,
+    "MQTT topic, or the Kafka topic the record came from",
+    30 * DAY_MS,
 )
 SHIPMENTS_REGISTRY = KafkaTopic("shipments.registry", 6, "compact", ShipmentBooking, "shipment_id")
 SHIPMENTS_EVENTS = KafkaTopic("shipments.events", 12, "delete", ShipmentEvent, "shipment_id")

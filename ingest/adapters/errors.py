@@ -33,12 +33,20 @@ def rejection_for(exc: ValidationError) -> Rejected:
     return Rejected(reason, "; ".join(parts) + more)
 
 
+def json_value(payload: bytes) -> Any:
+    """Parse a JSON payload, or refuse it as ``malformed_json``: not UTF-8, not JSON, an
+    integer of more digits than Python converts (4,300), or nesting deeper than the parser's
+    recursion allows."""
+    try:
+        return json.loads(payload)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError included
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]
+        raise Rejected(DeadLetterReason.MALFORMED_JSON, f"payload is not JSON: {reason}") from exc
+
+
 def json_object(payload: bytes) -> dict[str, Any]:
     """Parse a payload that must be one JSON object, or refuse it with the right reason."""
-    try:
-        message = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Rejected(DeadLetterReason.MALFORMED_JSON, f"payload is not JSON: {exc}") from exc
+    message = json_value(payload)
     if not isinstance(message, dict):
         raise Rejected(DeadLetterReason.SCHEMA_VIOLATION, "payload is not a JSON object")
     return message

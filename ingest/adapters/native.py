@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 from pydantic import ValidationError
 
 from ingest.adapters.base import Rejected
-from ingest.adapters.errors import rejection_for
+from ingest.adapters.errors import json_value, rejection_for
 from tradelane.contracts import DeadLetterReason, SourceFormat, TrackerReading
 from tradelane.topics import READINGS_FILTER, MqttKind, parse_tracker_topic
 
@@ -27,10 +26,7 @@ class NativeAdapter:
         parsed = parse_tracker_topic(topic)
         if parsed is None or parsed[1] is not MqttKind.READINGS:
             raise Rejected(DeadLetterReason.UNKNOWN_TOPIC, f"not a readings topic: {topic!r}")
-        try:
-            document = json.loads(payload)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise Rejected(DeadLetterReason.MALFORMED_JSON, f"payload is not JSON: {exc}") from exc
+        document = json_value(payload)
         try:
             reading = TrackerReading.model_validate(document)
         except ValidationError as exc:

@@ -53,7 +53,7 @@ class OwnTracksAdapter:
             "lat": message.get("lat"),
             "lon": message.get("lon"),
             "speed_kmh": message.get("vel", 0),
-            "heading_deg": (message.get("cog") or 0) % 360,
+            "heading_deg": _course(message.get("cog")),
             "fix": FixQuality.FIX_3D,
         }
         document = {
@@ -67,6 +67,17 @@ class OwnTracksAdapter:
             return TrackerReading.model_validate(document)
         except ValidationError as exc:
             raise rejection_for(exc) from exc
+
+
+def _course(cog: object) -> object:
+    """OwnTracks' course over ground folded into [0, 360); anything but a number is handed on
+    as it is, for the contract to refuse (``"x" % 360`` would raise, ``"%d" % 360`` would
+    even succeed)."""
+    if cog is None:
+        return 0
+    if isinstance(cog, int | float) and not isinstance(cog, bool):
+        return cog % 360
+    return cog
 
 
 def _epoch(seconds: int) -> datetime:

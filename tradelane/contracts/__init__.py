@@ -10,7 +10,12 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from tradelane.contracts.base import Contract, UtcDatetime
-from tradelane.contracts.deadletter import DeadLetter, DeadLetterReason
+from tradelane.contracts.deadletter import (
+    DeadLetter,
+    DeadLetterReason,
+    DeadLetterV1,
+    read_dead_letter,
+)
 from tradelane.contracts.envelope import Envelope, EventEnvelope
 from tradelane.contracts.events import (
     BatteryLow,
@@ -107,7 +112,8 @@ ALL_CONTRACTS: dict[str, type[BaseModel]] = {
     "mqtt.tracker_reading.v1": TrackerReading,
     "mqtt.device_status.v1": DeviceStatus,
     "kafka.tracker.readings.v1": IngestedReading,
-    "kafka.tracker.deadletter.v1": DeadLetter,
+    "kafka.tracker.deadletter.v1": DeadLetterV1,
+    "kafka.tracker.deadletter.v2": DeadLetter,
     "kafka.tracker.status.v1": IngestedStatus,
     "kafka.shipments.registry.v1": ShipmentBooking,
     "kafka.shipments.events.v1": ShipmentEvent,
@@ -151,6 +157,7 @@ __all__ = [
     "DataQualityGate",
     "DeadLetter",
     "DeadLetterReason",
+    "DeadLetterV1",
     "Decision",
     "DelayPredicted",
     "DeliveryOutcome",
@@ -207,5 +214,6 @@ __all__ = [
     "WebhookSubscription",
     "WorkerLease",
     "claim_event_type",
+    "read_dead_letter",
     "shipment_event_type",
 ]

@@ -4,6 +4,7 @@ reason; nothing raises, nothing is dropped."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -20,10 +21,13 @@ from tradelane.contracts import (
     IngestedStatus,
     SourceFormat,
 )
+from tradelane.contracts.deadletter import PAYLOAD_PREFIX_BYTES
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 ADAPTERS = select()
 TOPIC = "tradelane/v1/trackers/trk-1/readings"
+OT = "owntracks/alice/phone"
+SCHEMA = DeadLetterReason.SCHEMA_VIOLATION
 
 
 def reading(**overrides: object) -> bytes:
@@ -73,10 +77,47 @@ def test_bad_input_becomes_a_dead_letter_with_its_reason(
     out = intake(topic, payload, NOW, ADAPTERS)
     assert isinstance(out, DeadLetter)
     assert out.reason is reason, out.message
-    assert base64.b64decode(out.payload_b64) == payload
+    assert base64.b64decode(out.payload_prefix_b64) == payload[:PAYLOAD_PREFIX_BYTES]
+    assert out.payload_truncated is (len(payload) > PAYLOAD_PREFIX_BYTES)
+    assert out.payload_sha256 == hashlib.sha256(payload).hexdigest()
     assert out.payload_size == len(payload)
     assert out.mqtt_topic == topic
     assert out.message
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "reason"),
+    [
+        # an adapter that raised (course "x" % 360) instead of refusing
+        (OT, b'{"_type":"location","tst":1700000000,"lat":1,"lon":2,"cog":"x"}', SCHEMA),
+        (OT, b'{"_type":"location","tst":1700000000,"lat":1,"lon":2,"cog":"%d"}', SCHEMA),
+        # more digits than Python converts to an int
+        (TOPIC, b'{"seq": ' + b"7" * 5000 + b"}", DeadLetterReason.MALFORMED_JSON),
+        (OT, b'{"tst": ' + b"7" * 5000 + b"}", DeadLetterReason.MALFORMED_JSON),
+        # deeper than the JSON parser recurses, within the size limit
+        (TOPIC, b"[" * 60_000, DeadLetterReason.MALFORMED_JSON),
+        (OT, b'{"a":' * 6_000 + b"1" + b"}" * 6_000, DeadLetterReason.MALFORMED_JSON),
+        ("v3/app/devices/dev/up", b"[" * 60_000, DeadLetterReason.MALFORMED_JSON),
+    ],
+)
+def test_payloads_that_made_adapters_raise_become_dead_letters(
+    topic: str, payload: bytes, reason: DeadLetterReason
+) -> None:
+    out = intake(topic, payload, NOW, ADAPTERS)
+    assert isinstance(out, DeadLetter)
+    assert out.reason is reason, out.message
+    assert out.payload_size == len(payload)
+
+
+def test_a_dead_letter_keeps_a_bounded_prefix_with_the_hash_and_size() -> None:
+    payload = b"{" + b"x" * (60 * 1024) + b"}"
+    out = intake(TOPIC, payload, NOW, ADAPTERS)
+    assert isinstance(out, DeadLetter)
+    assert base64.b64decode(out.payload_prefix_b64) == payload[:PAYLOAD_PREFIX_BYTES]
+    assert out.payload_truncated
+    assert out.payload_size == len(payload)
+    assert out.payload_sha256 == hashlib.sha256(payload).hexdigest()
+    assert len(out.model_dump_json()) < 2 * PAYLOAD_PREFIX_BYTES + 4096
 
 
 def test_future_skew_limit_is_configurable() -> None:
