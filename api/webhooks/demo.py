@@ -2,8 +2,9 @@
 verifies every delivery's signature, and the delivery worker, all in the demo's process.
 
 It shows a bank's side of the integration: ``tradelane demo --webhooks`` prints each signed
-delivery as it arrives. The receiver binds 127.0.0.1 only, and the subscription is deleted when
-the demo stops.
+delivery as it arrives. The receiver binds 127.0.0.1 only, which the demo's worker allow-lists
+(the destination policy refuses loopback otherwise), and the subscription is deleted when the
+demo stops.
 """
 
 from __future__ import annotations
@@ -94,9 +95,17 @@ async def run_demo_webhooks(
         camt054=True,
         description="tradelane demo receiver",
     )
+    base = WebhookSettings()
     worker = WebhookWorker(
         kafka,
-        WebhookSettings(group_id=f"tradelane-demo-webhooks-{sub.subscription_id}"),
+        base.model_copy(
+            update={
+                "group_id": f"tradelane-demo-webhooks-{sub.subscription_id}",
+                # the demo's own receiver is on loopback, which the policy refuses by default
+                "allow_hosts": ",".join(filter(None, (base.allow_hosts, "127.0.0.1"))),
+            }
+        ),
+        box=store.box,
     )
     try:
         await store.save(sub)

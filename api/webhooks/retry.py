@@ -9,6 +9,12 @@ Ordering: deliveries of one subscription about one subject (a facility, policy o
 out one at a time in the order of their events; a failing head blocks only its own lane, never
 other subjects or other subscriptions. :class:`Lanes` holds that queue discipline; the worker
 drives it with the clock and the HTTP results.
+
+Isolation between subscriptions: a subscription has at most ``per_subscription`` requests in
+flight, so a receiver that hangs holds a few of the worker's connections, never all of them;
+and a :class:`Breaker` pauses a subscription whose attempts keep failing (every lane of it, not
+just the failing one) for a growing while, then lets one probe through. Other subscriptions'
+lanes are attempted as usual meanwhile.
 """
 
 from __future__ import annotations
@@ -78,6 +84,27 @@ def after_attempt(
     return Step(Verdict.RETRY, now + policy.delay_s(delivery_id, attempt))
 
 
+@dataclass(frozen=True, slots=True)
+class Breaker:
+    """After ``failures`` consecutive failed attempts of one subscription (any of its lanes),
+    pause it for ``pause_s``, doubling with every further failure up to ``cap_s``. When the
+    pause ends one attempt probes; a success closes the breaker."""
+
+    failures: int = 5
+    pause_s: float = 30.0
+    cap_s: float = 3600.0
+
+    def __post_init__(self) -> None:
+        if self.failures < 1 or self.pause_s <= 0 or self.cap_s < self.pause_s:
+            raise ValueError(f"invalid breaker {self!r}")
+
+    def pause_after(self, consecutive_failures: int) -> float | None:
+        """Seconds to pause after this many consecutive failures (``None``: no pause)."""
+        if consecutive_failures < self.failures:
+            return None
+        return min(self.cap_s, self.pause_s * 2.0 ** min(consecutive_failures - self.failures, 60))
+
+
 @dataclass(slots=True)
 class _Pending(Generic[ItemT]):
     item: ItemT
@@ -87,32 +114,70 @@ class _Pending(Generic[ItemT]):
 
 @dataclass(slots=True)
 class Lanes(Generic[ItemT]):
-    """FIFO lanes keyed by (subscription, subject); only a lane's head is ever attempted."""
+    """FIFO lanes keyed by (subscription, subject); only a lane's head is ever attempted.
+
+    With ``per_subscription`` set, at most that many lanes of one subscription are in flight at
+    once; with a ``breaker``, a subscription that keeps failing is paused as a whole."""
 
     policy: RetryPolicy
+    breaker: Breaker | None = None
+    per_subscription: int | None = None
     _lanes: dict[tuple[str, str], deque[_Pending[ItemT]]] = field(default_factory=dict)
     _in_flight: set[tuple[str, str]] = field(default_factory=set)
+    _flying: dict[str, int] = field(default_factory=dict)
+    _pending: dict[str, int] = field(default_factory=dict)
+    _failing: dict[str, int] = field(default_factory=dict)
+    _paused_until: dict[str, float] = field(default_factory=dict)
 
     def push(self, lane: tuple[str, str], item: ItemT, now: float) -> None:
         self._lanes.setdefault(lane, deque()).append(_Pending(item, 0, now))
+        self._pending[lane[0]] = self._pending.get(lane[0], 0) + 1
 
     def __len__(self) -> int:
-        return sum(len(q) for q in self._lanes.values())
+        return sum(self._pending.values())
+
+    def pending(self, subscription_id: str) -> int:
+        """Deliveries of one subscription still queued (in flight included)."""
+        return self._pending.get(subscription_id, 0)
+
+    def paused_until(self, subscription_id: str) -> float | None:
+        """When a subscription's breaker lets the next probe through (``None``: not paused)."""
+        return self._paused_until.get(subscription_id)
+
+    def _limit(self, subscription_id: str) -> int | None:
+        if self.breaker is not None and self._failing.get(subscription_id, 0) >= (
+            self.breaker.failures
+        ):
+            return 1  # half-open: one probe at a time
+        return self.per_subscription
 
     def due(self, now: float) -> list[tuple[tuple[str, str], ItemT, int]]:
         """Heads whose time has come and that are not already being attempted, each with the
-        number of the attempt about to be made; they are marked in flight."""
+        number of the attempt about to be made; they are marked in flight. Lanes of a paused
+        subscription, or of one at its in-flight limit, wait."""
         out: list[tuple[tuple[str, str], ItemT, int]] = []
         for lane, queue in self._lanes.items():
             head = queue[0]
-            if lane not in self._in_flight and head.due_at <= now:
-                self._in_flight.add(lane)
-                out.append((lane, head.item, head.attempt + 1))
+            sub = lane[0]
+            if lane in self._in_flight or head.due_at > now:
+                continue
+            if self._paused_until.get(sub, now) > now:
+                continue
+            limit = self._limit(sub)
+            if limit is not None and self._flying.get(sub, 0) >= limit:
+                continue
+            self._in_flight.add(lane)
+            self._flying[sub] = self._flying.get(sub, 0) + 1
+            out.append((lane, head.item, head.attempt + 1))
         return out
 
     def next_due_at(self) -> float | None:
         """The earliest time a head not in flight becomes due (``None``: nothing waits)."""
-        times = [q[0].due_at for lane, q in self._lanes.items() if lane not in self._in_flight]
+        times = [
+            max(q[0].due_at, self._paused_until.get(lane[0], 0.0))
+            for lane, q in self._lanes.items()
+            if lane not in self._in_flight
+        ]
         return min(times, default=None)
 
     def head(self, lane: tuple[str, str]) -> ItemT | None:
@@ -125,16 +190,36 @@ class Lanes(Generic[ItemT]):
         queue = self._lanes[lane]
         head = queue[0]
         head.attempt += 1
-        self._in_flight.discard(lane)
+        sub = lane[0]
+        if lane in self._in_flight:
+            self._in_flight.discard(lane)
+            self._flying[sub] = max(0, self._flying.get(sub, 0) - 1)
+        self._trip(sub, ok, now)
         step = after_attempt(self.policy, delivery_id, head.attempt, ok, now)
         if step.verdict is Verdict.RETRY:
             assert step.next_at is not None
             head.due_at = step.next_at
         else:
             queue.popleft()
+            self._pending[sub] -= 1
+            if not self._pending[sub]:
+                del self._pending[sub]
             if not queue:
                 del self._lanes[lane]
         return step
+
+    def _trip(self, subscription_id: str, ok: bool, now: float) -> None:
+        if self.breaker is None:
+            return
+        if ok:
+            self._failing.pop(subscription_id, None)
+            self._paused_until.pop(subscription_id, None)
+            return
+        failures = self._failing.get(subscription_id, 0) + 1
+        self._failing[subscription_id] = failures
+        pause = self.breaker.pause_after(failures)
+        if pause is not None:
+            self._paused_until[subscription_id] = now + pause
 
     def drop_subscription(self, subscription_id: str) -> list[ItemT]:
         """Remove every queued item of a subscription (it was disabled or deleted)."""
@@ -142,4 +227,6 @@ class Lanes(Generic[ItemT]):
         for lane in [lane for lane in self._lanes if lane[0] == subscription_id]:
             dropped.extend(p.item for p in self._lanes.pop(lane))
             self._in_flight.discard(lane)
+        for state in (self._flying, self._pending, self._failing, self._paused_until):
+            state.pop(subscription_id, None)
         return dropped

@@ -4,6 +4,10 @@ The owner of a subscription is the key that created it (role and party); a bank 
 sees and changes only its own subscriptions, an operator all of them. What a subscription can
 receive is decided at delivery time by the same tenancy rules as the rest of the API
 (:mod:`api.webhooks.audience`), so a filter naming another party's facility gets nothing.
+
+A URL must pass the destination policy (:mod:`api.webhooks.address`: public addresses, https)
+when it is set, and again at every delivery; a tenant holds at most
+``TRADELANE_WEBHOOKS_MAX_SUBSCRIPTIONS_PER_TENANT`` subscriptions.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from api.auth import Principal, Role
 from api.deps import PrincipalDep, StateDep
 from api.problems import problem_responses
 from api.service import ApiState
+from api.webhooks.address import DestinationRefusedError
 from api.webhooks.lifecycle import changed, created, rotated
 from api.webhooks.models import (
     DeliveryList,
@@ -29,11 +34,12 @@ from api.webhooks.models import (
     SubscriptionWithSecret,
 )
 from api.webhooks.signing import new_secret
-from api.webhooks.store import SubscriptionStore
+from api.webhooks.store import CapReachedError, SubscriptionStore
 from tradelane.contracts.webhooks import SubscriberRole, WebhookSubscription
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 ERRORS = problem_responses(400, 401, 404, 422, 503)
+CREATE_ERRORS = problem_responses(400, 401, 404, 409, 422, 503)
 
 
 def _store(api: ApiState) -> SubscriptionStore:
@@ -59,17 +65,31 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-@router.post("", status_code=201, response_model=SubscriptionWithSecret, responses=ERRORS)
+async def _allowed(store: SubscriptionStore, url: str) -> None:
+    try:
+        await store.check_destination(url)
+    except DestinationRefusedError as exc:
+        raise HTTPException(422, f"url refused: {exc}") from exc
+
+
+@router.post("", status_code=201, response_model=SubscriptionWithSecret, responses=CREATE_ERRORS)
 async def create_subscription(
     body: SubscriptionIn, api: StateDep, principal: PrincipalDep
 ) -> SubscriptionWithSecret:
     """Subscribe a URL to the events this key may see; the answer holds the signing secret,
-    shown only this once."""
+    shown only this once. 422 if the URL is not an allowed destination (public addresses over
+    https), 409 if the tenant already holds its maximum of subscriptions."""
     store = _store(api)
+    role = SubscriberRole(principal.role.value)
+    try:
+        store.check_cap(role, None if role is SubscriberRole.OPERATOR else principal.party)
+    except CapReachedError as exc:
+        raise HTTPException(409, str(exc)) from exc
+    await _allowed(store, body.url)
     secret = new_secret()
     sub = created(
         "wh_" + _random.token_urlsafe(16),
-        SubscriberRole(principal.role.value),
+        role,
         principal.party,
         secret,
         _now(),
@@ -101,6 +121,8 @@ async def update_subscription(
     disabled after its retry limit; replay what it missed with ``tradelane webhooks
     --replay``)."""
     sub = _owned(api, principal, subscription_id)
+    if body.url is not None:
+        await _allowed(_store(api), body.url)
     try:
         new = changed(sub, _now(), **body.model_dump(exclude_none=True))
     except ValidationError as exc:

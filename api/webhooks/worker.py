@@ -17,6 +17,15 @@ With tenant views on (``TRADELANE_WEBHOOKS_TENANT_VIEWS``), each event is also c
 ``tenants.{role}.{party}.{hash}`` topic of every bank or insurer that may see it
 (:func:`tradelane.topics.tenant_topic`), for tenants that consume Kafka rather than webhooks.
 
+Safety: every request goes through the destination policy (:mod:`api.webhooks.address`) with
+the checked addresses pinned for the connection (:mod:`api.webhooks.pinning`); the delivery log
+tells the subscriber only that an attempt failed ("delivery failed", "non-2xx response",
+"destination not allowed"), the details go to the operator's log; a subscription has a few
+requests in flight at most and is paused by a breaker while it keeps failing; a tenant with
+``max_pending_per_tenant`` deliveries queued has its fullest subscription disabled rather than
+the reader stopping for everyone. Subscription secrets are sealed at rest
+(:mod:`api.webhooks.sealing`).
+
 Replay (``Replay``) reads the same topics without a group, from a point in time or from given
 offsets, up to the end they had when the replay started, for one subscription, then stops.
 """
@@ -35,12 +44,15 @@ from datetime import UTC, datetime
 import aiohttp
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from api.webhooks.address import DestinationRefusedError, check_url
 from api.webhooks.audience import DELIVERED_TOPICS, Directory, recipients
 from api.webhooks.camt054 import CAMT_TYPES, notice_event
 from api.webhooks.delivery import Delivery, EventHead, delivery_id, request_headers
 from api.webhooks.lifecycle import active_secrets, disabled
 from api.webhooks.offsets import OffsetTracker
+from api.webhooks.pinning import PinnedResolver, RefusedAddressError
 from api.webhooks.retry import Lanes, Verdict
+from api.webhooks.sealing import SecretBox, box_from_settings, seal
 from api.webhooks.settings import WebhookSettings
 from api.webhooks.store import SubscriptionBook
 from tradelane import kafka as clients
@@ -66,6 +78,11 @@ log = logging.getLogger(__name__)
 REGISTRY_TOPICS = (FINANCE_FACILITIES.name, INSURANCE_POLICIES.name, WEBHOOKS_SUBSCRIPTIONS.name)
 COMMIT_INTERVAL_S = 1.0
 ERROR_TEXT_MAX = 300
+FAILED = "delivery failed"
+NON_2XX = "non-2xx response"
+REFUSED = "destination not allowed"
+"""What the delivery log says about a failure: enough for a subscriber to know its receiver
+did not take the delivery, nothing that would map what the worker can reach."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +103,8 @@ class WorkerStats:
     failed_attempts: int = 0
     gave_up: int = 0
     skipped: int = 0
+    refused: int = 0
+    shed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,9 +127,16 @@ class WebhookWorker:
     book: SubscriptionBook = field(default_factory=SubscriptionBook)
     stats: WorkerStats = field(default_factory=WorkerStats)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
+    box: SecretBox | None = None
 
     def __post_init__(self) -> None:
-        self.lanes: Lanes[Delivery] = Lanes(self.settings.policy())
+        self.lanes: Lanes[Delivery] = Lanes(
+            self.settings.policy(),
+            breaker=self.settings.breaker(),
+            per_subscription=self.settings.max_in_flight_per_subscription,
+        )
+        self.policy = self.settings.address_policy()
+        self._writes: list[WebhookSubscription] = []
         self.offsets = OffsetTracker()
         self._results: asyncio.Queue[_Result] = asyncio.Queue()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -180,6 +206,9 @@ class WebhookWorker:
                 notice = notice_event(json.loads(body))
         deliveries: list[Delivery] = []
         for sub in targets:
+            if not self._room_for(sub):
+                self.stats.shed += 1
+                continue
             bodies = [(head.id, body)]
             if sub.camt054 and notice is not None:
                 bodies.append((json.loads(notice)["id"], notice))
@@ -208,6 +237,24 @@ class WebhookWorker:
             self.lanes.push((delivery.subscription_id, head.subject), delivery, now)
         return len(deliveries)
 
+    def _room_for(self, sub: WebhookSubscription) -> bool:
+        """Whether ``sub``'s tenant may queue one more delivery. At the cap, the tenant's
+        subscription with the most queued deliveries (usually the one whose receiver is down)
+        is disabled and its queue dropped, so the tenant's own other subscriptions go on and
+        no other tenant waits; the owner re-enables it and replays (docs/webhooks.md)."""
+        own = self.book.owned_by(sub.owner_role, sub.owner_party)
+        cap = self.settings.max_pending_per_tenant
+        if sum(self.lanes.pending(s.subscription_id) for s in own) < cap:
+            return True
+        fullest = max(own, key=lambda s: (self.lanes.pending(s.subscription_id), s.subscription_id))
+        reason = (
+            f"disabled: its tenant reached {cap} undelivered deliveries "
+            "(TRADELANE_WEBHOOKS_MAX_PENDING_PER_TENANT); re-enable and replay from "
+            f"{datetime.fromtimestamp(self.clock(), UTC).isoformat(timespec='seconds')}"
+        )
+        self._disable_now(fullest.subscription_id, reason, self.clock())
+        return fullest.subscription_id != sub.subscription_id
+
     # --- attempts ------------------------------------------------------------------------
 
     async def _attempt(self, session: aiohttp.ClientSession, d: Delivery, attempt: int) -> None:
@@ -215,12 +262,17 @@ class WebhookWorker:
         if sub is None or sub.status is not SubscriptionStatus.ACTIVE:
             self._results.put_nowait(_Result(d, attempt, ok=False, skipped=True))
             return
+        try:
+            check_url(sub.url, self.policy)
+        except DestinationRefusedError as exc:
+            self._refused(d, attempt, str(exc))
+            return
         async with self._sem:
             now = self.clock()
             secrets = active_secrets(sub, datetime.fromtimestamp(now, UTC))
             headers = request_headers(d, secrets, int(now))
             status: int | None = None
-            error: str | None = None
+            detail: str | None = None
             try:
                 async with session.post(
                     sub.url, data=d.body, headers=headers, allow_redirects=False
@@ -228,11 +280,31 @@ class WebhookWorker:
                     status = response.status
                     await response.read()
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-                error = f"{type(exc).__name__}: {exc}"[:ERROR_TEXT_MAX]
+                if _refused_address(exc):
+                    self._refused(d, attempt, str(exc))
+                    return
+                detail = f"{type(exc).__name__}: {exc}"[:ERROR_TEXT_MAX]
         ok = status is not None and 200 <= status < 300
-        if status is not None and not ok:
-            error = f"HTTP {status}"
+        error = None if ok else (FAILED if status is None else NON_2XX)
+        if not ok:
+            log.warning(
+                "webhook %s attempt %d to subscription %s failed: %s",
+                d.delivery_id,
+                attempt,
+                d.subscription_id,
+                detail or f"HTTP {status}",
+            )
         self._results.put_nowait(_Result(d, attempt, ok, status=status, error=error))
+
+    def _refused(self, d: Delivery, attempt: int, why: str) -> None:
+        self.stats.refused += 1
+        log.warning(
+            "webhook %s to subscription %s refused by the destination policy: %s",
+            d.delivery_id,
+            d.subscription_id,
+            why,
+        )
+        self._results.put_nowait(_Result(d, attempt, ok=False, error=REFUSED))
 
     def _launch_due(self, session: aiohttp.ClientSession) -> None:
         for _lane, delivery, attempt in self.lanes.due(self.clock()):
@@ -273,6 +345,12 @@ class WebhookWorker:
             f"disabled after {result.attempt} failed attempts to deliver "
             f"{result.delivery.delivery_id} ({result.error})"
         )
+        self._disable_now(subscription_id, reason, now)
+        await self._write_back()
+
+    def _disable_now(self, subscription_id: str, reason: str, now: float) -> None:
+        """Disable in memory at once (its queue dropped, its offsets settled); the record is
+        written back to Kafka by :meth:`_write_back`."""
         log.error("ALERT webhook subscription %s %s", subscription_id, reason)
         for dropped in self.lanes.drop_subscription(subscription_id):
             self.offsets.settle((dropped.topic, dropped.partition), dropped.offset)
@@ -282,11 +360,17 @@ class WebhookWorker:
             return
         off = disabled(sub, reason, datetime.fromtimestamp(now, UTC))
         self.book.put(off)
-        if self._producer is not None:
+        self._writes.append(off)
+
+    async def _write_back(self) -> None:
+        writes, self._writes = self._writes, []
+        if self._producer is None or not writes:
+            return
+        box = self.book.box
+        assert box is not None, "the worker's book opens sealed records once it runs"
+        for off in writes:
             await self._producer.send_and_wait(
-                WEBHOOKS_SUBSCRIPTIONS.name,
-                off.model_dump_json().encode(),
-                key=subscription_id.encode(),
+                WEBHOOKS_SUBSCRIPTIONS.name, seal(off, box), key=off.subscription_id.encode()
             )
 
     async def _log(
@@ -370,6 +454,8 @@ class WebhookWorker:
         return ends
 
     async def run(self, stop: asyncio.Event) -> None:
+        if self.book.box is None:
+            self.book.box = self.box or box_from_settings(self.settings, self.kafka)
         registries = await clients.started_reader(
             self.kafka, "webhooks-registries", "the webhook worker's registry consumer"
         )
@@ -388,7 +474,10 @@ class WebhookWorker:
             ends = await self._seek_replay(events) if self.replay is not None else None
             if ends is not None:
                 self.ready.set()
-            async with aiohttp.ClientSession(timeout=timeout) as session:
+            connector = aiohttp.TCPConnector(
+                resolver=PinnedResolver(self.policy), limit=self.settings.concurrency
+            )
+            async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
                 await self._loop(events, session, stop, ends)
         finally:
             for task in list(self._tasks):
@@ -420,6 +509,7 @@ class WebhookWorker:
                         if ends is None or record.offset < ends[tp]:
                             self.route(tp.topic, tp.partition, record.offset, record.value)
                 await self._write_views()
+                await self._write_back()
             else:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._next_result(), 0.1)
@@ -461,3 +551,20 @@ class WebhookWorker:
             await events.commit(points)
         except Exception:  # a rebalance in progress: the next commit carries the same points
             log.warning("webhook offsets not committed this time", exc_info=True)
+
+
+def _refused_address(exc: BaseException) -> bool:
+    """Whether an aiohttp error was our resolver refusing an address (possibly wrapped)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, RefusedAddressError):
+            return True
+        seen.add(id(current))
+        inner = getattr(current, "os_error", None)
+        current = (
+            inner
+            if isinstance(inner, BaseException)
+            else (current.__cause__ or current.__context__)
+        )
+    return False

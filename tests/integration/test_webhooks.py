@@ -25,7 +25,6 @@ from decimal import Decimal
 import aiohttp
 import pytest
 from aiohttp import web
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from api.webhooks.lifecycle import created
@@ -33,6 +32,7 @@ from api.webhooks.settings import WebhookSettings
 from api.webhooks.signing import new_secret, sign_headers
 from api.webhooks.store import KafkaSubscriptionStore
 from api.webhooks.worker import Replay, WebhookWorker
+from tradelane import kafka as clients
 from tradelane.admin import topic_partitions
 from tradelane.contracts import Facility, FinanceEvent, Money
 from tradelane.contracts.finance import FINANCE_EVENT_SOURCE, MarginCallCured
@@ -125,9 +125,7 @@ def _event(unique: str, facility_id: str, n: int) -> FinanceEvent:
 async def _read_all(settings: KafkaSettings, topic: KafkaTopic, want: int) -> list[bytes]:
     """Every record of ``topic`` from the beginning, once at least ``want`` arrived (and a
     moment more, so an extra record would show)."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False
-    )
+    consumer = clients.consumer(settings, enable_auto_commit=False)
     await consumer.start()
     try:
         parts = await topic_partitions(consumer, topic.name)
@@ -173,7 +171,7 @@ async def test_signed_ordered_isolated_retried_disabled_and_replayed(
     secrets = {f"/{name}": new_secret() for name in banks}
     receiver = Receiver(secrets=secrets, fail_first={"/a": 4, "/c": 10_000})
     store = KafkaSubscriptionStore(kafka_settings)
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_settings.bootstrap_servers, acks="all")
+    producer = clients.producer(kafka_settings, acks="all")
     await producer.start()
     subs: dict[str, WebhookSubscription] = {}
     try:
@@ -210,6 +208,7 @@ async def test_signed_ordered_isolated_retried_disabled_and_replayed(
                 max_attempts=5,
                 timeout_s=5,
                 tenant_views=True,
+                allow_hosts="127.0.0.1",  # the receiver is on loopback
             )
             worker = WebhookWorker(kafka_settings, settings)
             produced: dict[str, list[str]] = defaultdict(list)

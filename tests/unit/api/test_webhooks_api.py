@@ -1,8 +1,10 @@
 """``/api/v1/webhooks``: tenants manage their own subscriptions; secrets shown once; rotation
-keeps the old secret valid for the overlap; bad input is a problem+json 422."""
+keeps the old secret valid for the overlap; bad input is a problem+json 422, a URL outside the
+destination policy too; a tenant past its subscription cap gets a 409. DNS is a fake here."""
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -11,16 +13,33 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.service import ApiState
+from api.webhooks.address import IPAddress
 from api.webhooks.lifecycle import active_secrets
+from api.webhooks.settings import WebhookSettings
 from api.webhooks.store import SubscriptionStore
 from tests.unit.api.conftest import BANK_A, BANK_B, INSURER, OPS
 
 HOOK = {"url": "https://bank-a.example/hooks", "event_types": ["tradelane.finance.*"]}
 
 
+DNS = {
+    "bank-a.example": ["93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"],
+    "x.example": ["93.184.215.15"],
+    "rebind.example": ["93.184.215.16", "127.0.0.1"],
+    "intranet.example": ["10.1.2.3"],
+    "v6.example": ["fc00::1"],
+}
+
+
+async def fake_lookup(host: str, port: int) -> list[IPAddress]:
+    if host not in DNS:
+        raise OSError(f"{host}: no such host")
+    return [ipaddress.ip_address(a) for a in DNS[host]]
+
+
 @pytest.fixture
 def hooks(state: ApiState) -> Iterator[tuple[TestClient, SubscriptionStore]]:
-    store = SubscriptionStore()
+    store = SubscriptionStore(WebhookSettings(max_subscriptions_per_tenant=3), fake_lookup)
     state.webhooks = store
     with TestClient(create_app(state)) as client:
         yield client, store
@@ -102,3 +121,49 @@ def test_bad_input_is_a_problem(
     answer = client.post("/api/v1/webhooks", json=body, headers=BANK_A)
     assert answer.status_code == 422
     assert answer.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://127.0.0.1/hooks",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://10.0.0.1/",
+        "https://[::1]/",
+        "https://[fc00::1]/",
+        "https://rebind.example/hooks",
+        "https://intranet.example/hooks",
+        "https://v6.example/hooks",
+        "https://nowhere.example/hooks",
+        "http://bank-a.example/hooks",
+    ],
+)
+def test_destinations_outside_the_policy_are_refused(
+    hooks: tuple[TestClient, SubscriptionStore], url: str
+) -> None:
+    client, store = hooks
+    answer = client.post("/api/v1/webhooks", json={"url": url}, headers=BANK_A)
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["detail"].startswith("url refused: ")
+    assert store.all() == []
+    sid = client.post("/api/v1/webhooks", json=HOOK, headers=BANK_A).json()["subscription_id"]
+    patched = client.patch(f"/api/v1/webhooks/{sid}", json={"url": url}, headers=BANK_A)
+    assert patched.status_code == 422
+    assert client.get(f"/api/v1/webhooks/{sid}", headers=BANK_A).json()["url"] == HOOK["url"]
+
+
+def test_a_tenant_past_its_cap_is_refused_others_are_not(
+    hooks: tuple[TestClient, SubscriptionStore],
+) -> None:
+    client, _ = hooks
+    for _ in range(3):
+        assert client.post("/api/v1/webhooks", json=HOOK, headers=BANK_A).status_code == 201
+    over = client.post("/api/v1/webhooks", json=HOOK, headers=BANK_A)
+    assert over.status_code == 409
+    assert over.headers["content-type"] == "application/problem+json"
+    assert "already has 3 webhook subscriptions" in over.json()["detail"]
+    assert client.post("/api/v1/webhooks", json=HOOK, headers=BANK_B).status_code == 201
+    first = client.get("/api/v1/webhooks", headers=BANK_A).json()["items"][0]
+    client.delete(f"/api/v1/webhooks/{first['subscription_id']}", headers=BANK_A)
+    assert client.post("/api/v1/webhooks", json=HOOK, headers=BANK_A).status_code == 201
