@@ -18,8 +18,9 @@ engine ignores what it already knows, so a restart or hand-over feeds them again
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import ConsumerRecord
@@ -27,11 +28,12 @@ from pydantic import BaseModel, ValidationError
 
 from finance import pledge_engine
 from finance.shell import COMMAND, PledgeShell
-from streams.hotpath import Memo
+from streams.hotpath import Memo, shipment_key
 from streams.registries import Registries
 from streams.store import RawView, Send, Store
-from tradelane.contracts import Envelope
-from tradelane.topics import FINANCE_COMMANDS, FINANCE_EVENTS, FINANCE_LEDGER
+from tradelane import deadletters
+from tradelane.contracts import Envelope, FinanceCommand
+from tradelane.topics import FINANCE_COMMANDS, FINANCE_EVENTS, FINANCE_LEDGER, TRACKER_DEADLETTER
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,10 @@ class PledgeStage:
     shell: PledgeShell = field(default_factory=PledgeShell)
     memo: Memo = field(default_factory=Memo)
     invalid: int = 0
+    source: str = "worker"
+    """Who dead-letters what this stage cannot read or apply (``worker:{group}``)."""
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    """When a dead letter was refused (nothing else here reads a clock)."""
 
     @property
     def keyed(self) -> frozenset[str]:
@@ -67,28 +73,62 @@ class PledgeStage:
     def route(self, topic: str, messages: Sequence[ConsumerRecord[bytes, bytes]]) -> list[Send]:
         """``finance.commands`` → the routing topic, tagged: a facility's inputs then form one
         log, so a replay after a hand-over applies them in the same order (consumed side by
-        side, the two topics interleaved differently on each read and forked a ledger)."""
-        return [
-            (self.finance_in, m.key, COMMAND + m.value, None) for m in messages if m.key and m.value
-        ]
-
-    def apply(self, records: list[tuple[str, int, bytes, bytes]]) -> list[Send]:
+        side, the two topics interleaved differently on each read and forked a ledger).
+        Commands are few: each is read here, and one that is unreadable (or has no facility
+        key) becomes a dead letter with its place on ``finance.commands``."""
         sends: list[Send] = []
-        for _topic, partition, key, tagged in records:
-            facility_id = key.decode()
-
-            def sync(item: pledge_engine.EngineInput, facility_id: str = facility_id) -> list[Any]:
-                return self._unseen(facility_id, item)
-
+        for m in messages:
             try:
-                outs = self.shell.handle(RawView(self.store, partition), key, tagged, sync)
-            except ValidationError as exc:  # not an input of this engine: counted, skipped
+                key = shipment_key(m.key)
+                FinanceCommand.model_validate_json(m.value or b"")
+            except Exception as exc:
                 self.invalid += 1
-                log.warning("facility %s: unreadable input skipped: %s", facility_id, exc)
+                sends.append(self._dead(topic, m.partition, m.offset, m.key, m.value, exc))
+                continue
+            sends.append((self.finance_in, key, COMMAND + (m.value or b""), None))
+        return sends
+
+    def apply(self, records: list[tuple[str, int, bytes, bytes, int]]) -> list[Send]:
+        """Apply the records in order. One that cannot be read, or whose application raises,
+        becomes a dead letter and the batch goes on: the shell leaves the facility's state as
+        it was before that record (it writes a state back only after a whole step), and what
+        this stage fed the facility for it is fed again with the next input."""
+        sends: list[Send] = []
+        for topic, partition, key, tagged, offset in records:
+            try:
+                facility_id = shipment_key(key).decode()
+
+                def sync(
+                    item: pledge_engine.EngineInput, facility_id: str = facility_id
+                ) -> list[Any]:
+                    return self._unseen(facility_id, item)
+
+                outs = self.shell.handle(RawView(self.store, partition), key, tagged, sync)
+            except Exception as exc:  # unreadable, or the engine failed on it: dead-lettered
+                self.invalid += 1
+                self.memo.forget(key.decode(errors="replace"))
+                applying = not isinstance(exc, ValidationError | ValueError)
+                log.warning("%s/%d@%d refused: %r", topic, partition, offset, exc)
+                sends.append(self._dead(topic, partition, offset, key, tagged, exc, applying))
                 continue
             sends += [(DESTINATIONS[dest], k, v, None) for dest, k, v in outs]
         sends += [(self.changelog, k, raw, p) for p, k, raw in self.store.drain()]
         return sends
+
+    def _dead(
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+        value: bytes | None,
+        exc: BaseException,
+        applying: bool = False,
+    ) -> Send:
+        letter = deadletters.for_error(
+            self.source, topic, partition, offset, key, value, self.clock(), exc, applying
+        )
+        return (TRACKER_DEADLETTER.name, topic.encode(), letter.model_dump_json().encode(), None)
 
     def drop(self, partitions: set[int]) -> None:
         self.store.drop(partitions)

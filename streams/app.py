@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +45,9 @@ from streams.registries import Registries, follow
 from streams.rules import DEFAULT_RULES, StreamRules
 from tradelane import kafka as kafka_clients
 from tradelane.admin import describe_group, ensure_topics, topic_partitions
-from tradelane.contracts import ShipmentBooking, ShipmentEvent
+from tradelane.contracts import DeadLetter, ShipmentBooking, ShipmentEvent
 from tradelane.kafka import retrying
+from tradelane.principals import Principal, topics_of
 from tradelane.settings import KafkaSettings
 from tradelane.topics import (
     DAY_MS,
@@ -52,6 +55,7 @@ from tradelane.topics import (
     FINANCE_EVENTS,
     INSURANCE_COMMANDS,
     SHIPMENTS_EVENTS,
+    TRACKER_DEADLETTER,
     TRACKER_READINGS,
     TRACKER_STATUS,
     KafkaTopic,
@@ -99,12 +103,18 @@ def create_app(
         (f"{app_id}-shipments-changelog", f"{app_id}-insurance-changelog"),
         finance_topic(app_id) if engines else None,
         rules,
+        source=f"worker:{app_id}",
     )
     loops = []
     if part in ("all", "shipments"):
         loops.append(PartitionLoop(kafka, _config(app, app_id, hot.topics), hot, registry_ready))
     if engines and part in ("all", "pledge"):
-        pledge = PledgeStage(registries, finance_topic(app_id), facilities_changelog(app_id))
+        pledge = PledgeStage(
+            registries,
+            finance_topic(app_id),
+            facilities_changelog(app_id),
+            source=f"worker:{pledge_group(app_id)}",
+        )
         config = _config(app, pledge_group(app_id), pledge.topics)
         loops.append(PartitionLoop(kafka, config, pledge, registry_ready))
 
@@ -119,20 +129,66 @@ def create_app(
         ):
             await by_shipment.send(key=record.shipment_id.encode(), value=BOOKING + raw)
 
-    @app.task  # type: ignore[untyped-decorator]
-    async def follow_registries() -> None:
-        await follow(kafka, registries, registry_ready, forward_booking)
+    dead_letters = _raw_topic(app, TRACKER_DEADLETTER.name)
 
+    async def refused(letter: DeadLetter) -> None:
+        key = (letter.kafka_topic or "").encode()
+        await dead_letters.send(key=key, value=letter.model_dump_json().encode())
+
+    async def follow_registries() -> None:
+        await follow(
+            kafka,
+            registries,
+            registry_ready,
+            forward_booking,
+            on_invalid=refused,
+            source=f"worker:{app_id}:{part}",
+        )
+
+    app.task(fatal("the registry follower", follow_registries))
     for loop in loops:
-        app.task(loop.run)
+        app.task(fatal(f"loop {loop.config.group}", loop.run))
     if lease is not None:
         member, term_s = lease
 
-        @app.task  # type: ignore[untyped-decorator]
         async def hold_lease() -> None:
             await hold(kafka, app_id, member, term_s)
 
+        app.task(fatal("the lease keeper", hold_lease))
+
     return app
+
+
+EXIT_CRASHED = 70
+"""The worker's exit status when one of its tasks crashed (``EX_SOFTWARE``)."""
+
+
+def fatal(
+    name: str, run: Callable[[], Awaitable[None]], exit: Callable[[int], object] = os._exit
+) -> Callable[[], Awaitable[None]]:
+    """``run`` as a worker task that takes the process down if it ever ends other than by
+    being cancelled. The loops, the follower and the lease keeper run until the worker stops;
+    faust logs a task that crashed and keeps the process, so a crashed loop would leave a
+    worker that holds its partitions, heartbeats and does nothing (one ``{}`` on
+    ``finance.commands`` once stopped every facility's money that way). Exiting (status
+    :data:`EXIT_CRASHED`, without a commit or a flush: open transactions are aborted, and the
+    next owner re-reads from the last commit) lets a supervisor start a sound worker."""
+
+    async def task() -> None:
+        try:
+            await run()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            log.critical("%s crashed; the worker exits", name, exc_info=exc)
+            print(f"worker: {name} crashed ({exc!r}); exiting", file=sys.stderr, flush=True)
+        else:
+            log.critical("%s ended; the worker exits", name)
+            print(f"worker: {name} ended; exiting", file=sys.stderr, flush=True)
+        exit(EXIT_CRASHED)
+
+    task.__name__ = task.__qualname__ = f"fatal_{name.replace(' ', '_')}"
+    return task
 
 
 def _config(app: faust.App, group: str, topics: tuple[str, ...]) -> LoopConfig:
@@ -235,7 +291,7 @@ async def prepare(
     group) and the finance commands (the pledge agent's group), which a fresh group would
     otherwise replay before it reached the present. ``extra_topics``: internal
     topics of extensions (the engines' routing topics and changelogs)."""
-    await ensure_topics(kafka)
+    await ensure_topics(kafka, topics_of(Principal.WORKER))
     await ensure_topics(kafka, (*internal_topics(app_id), *extra_topics))
     if from_now:
         inputs = (TRACKER_READINGS, TRACKER_STATUS, INSURANCE_COMMANDS)

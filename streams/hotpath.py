@@ -17,38 +17,59 @@ the same step as the shipment core instead of one Kafka hop later.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import ConsumerRecord
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from finance.insurance.state import InsuranceState
 from finance.shell import EVENT
 from streams.core import new_state
+from streams.loop import RecordFailedError
 from streams.registries import Registries
 from streams.rules import DEFAULT_RULES, StreamRules
 from streams.state import ShipmentState
 from streams.store import Send, Store
 from streams.topology import Context, ShipmentInput, apply_to_shipment
+from tradelane import deadletters
 from tradelane.contracts import (
     ClaimDecision,
     IngestedReading,
     IngestedStatus,
     ShipmentBooking,
 )
+from tradelane.deadletters import InvalidKeyError
 from tradelane.topics import (
     FINANCE_COMMANDS,
     INSURANCE_CLAIMS,
     INSURANCE_COMMANDS,
     SHIPMENTS_EVENTS,
+    TRACKER_DEADLETTER,
     TRACKER_READINGS,
     TRACKER_STATUS,
 )
 
 BOOKING, READING, STATUS, DECISION = b"B", b"R", b"S", b"D"
 """First byte of a record on the shipment topic: what the rest of it is."""
+
+
+def shipment_key(key: bytes | None) -> bytes:
+    """A shipment topic's key as it is used (a shipment id, UTF-8); raises otherwise."""
+    if not key:
+        raise InvalidKeyError("the record has no key (a shipment id)")
+    device_key(key)
+    return key
+
+
+def device_key(key: bytes | None) -> str:
+    """A tracker topic's key as a device id; raises for a key that is no text."""
+    try:
+        return key.decode() if key else ""
+    except UnicodeDecodeError as exc:
+        raise InvalidKeyError(f"the record's key is not UTF-8: {exc}") from exc
 
 
 def decode(value: bytes) -> ShipmentInput:
@@ -88,6 +109,12 @@ class Memo:
     def mark(self, key: str, records: Iterable[BaseModel]) -> None:
         for r in records:
             self._fed[_slot(key, r)] = r
+
+    def forget(self, key: str) -> None:
+        """``key``'s state lost what it was fed (a step failed and was not kept): feed again."""
+        self._current.pop(key, None)
+        for slot in [s for s in self._fed if s[0] == key]:
+            del self._fed[slot]
 
 
 def _slot(key: str, record: BaseModel) -> tuple[str, str, str]:
@@ -153,6 +180,10 @@ class HotPath:
     )
     memo: Memo = field(default_factory=Memo)
     totals: BatchCounts = field(default_factory=BatchCounts)
+    source: str = "worker"
+    """Who dead-letters what this stage cannot read (``worker:{group}``)."""
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    """When a dead letter was refused (nothing else here reads a clock)."""
 
     @property
     def keyed(self) -> frozenset[str]:
@@ -168,62 +199,99 @@ class HotPath:
         inputs = (TRACKER_READINGS.name, TRACKER_STATUS.name, self.by_shipment)
         return inputs + ((INSURANCE_COMMANDS.name,) if self.finance_topic else ())
 
-    def apply(self, records: list[tuple[str, int, bytes, bytes]]) -> list[Send]:
-        return self.apply_batch((p, k, v) for _, p, k, v in records)
-
-    def route(self, topic: str, messages: Sequence[ConsumerRecord[bytes, bytes]]) -> list[Send]:
-        """Readings, statuses and insurers' decisions → the shipment topic, keyed by shipment."""
-        target = self.by_shipment
-        if topic == INSURANCE_COMMANDS.name:
-            return [
-                (target, m.key, DECISION + m.value, None) for m in messages if m.key and m.value
-            ]
-        if topic == TRACKER_STATUS.name:
-            devices = self.registries.devices
-            pairs = [(devices.get(m.key.decode()) if m.key else None, m) for m in messages]
-            return [(target, s.encode(), STATUS + (m.value or b""), None) for s, m in pairs if s]
-        sends: list[Send] = []
-        for m in messages:
-            shipment = self._shipment_of(m.key, m.value or b"")
-            if shipment is not None:
-                sends.append((target, shipment, READING + (m.value or b""), None))
-        return sends
-
-    def _shipment_of(self, key: bytes | None, value: bytes) -> bytes | None:
-        """The shipment a reading belongs to: by its key (the device id), and by the reading
-        itself only when the key names no booked device; None when no booking names it."""
-        self.totals.readings += 1
-        devices = self.registries.devices
-        shipment = devices.get(key.decode()) if key else None
-        if shipment is None:
-            try:
-                shipment = devices.get(IngestedReading.model_validate_json(value).reading.device_id)
-            except ValidationError:
-                self.totals.invalid += 1
-                return None
-        if shipment is None:
-            self.totals.unrouted += 1
-            return None
-        return shipment.encode()
-
-    def apply_batch(self, records: Iterable[tuple[int, bytes, bytes]]) -> list[Send]:
-        """Apply (partition, key, value) records in order; return what to produce."""
+    def apply(self, records: list[tuple[str, int, bytes, bytes, int]]) -> list[Send]:
+        """Apply (topic, partition, key, value, offset) records in order; return what to
+        produce. A record that cannot be decoded, or whose key is no shipment id, becomes a
+        dead letter among the sends; one whose application raises raises
+        :class:`streams.loop.RecordFailedError` (the states it touched are dropped, to be
+        recovered from their changelogs)."""
         sends: list[Send] = []
         try:
-            for partition, key, value in records:
+            for index, (topic, partition, key, value, offset) in enumerate(records):
                 self.totals.inputs += 1
                 try:
                     item = decode(value)
-                except ValidationError:
+                    shipment_key(key)
+                except Exception as exc:  # unreadable: a dead letter, and on to the next
                     self.totals.invalid += 1
+                    sends.append(self._dead(topic, partition, offset, key, value, exc))
                     continue
-                self._apply(partition, key, item, sends)
+                try:
+                    self._apply(partition, key, item, sends)
+                except Exception as exc:
+                    raise RecordFailedError(index, exc) from exc
         except BaseException:
             self.shipments.discard_changes()
             self.insurance.discard_changes()
             raise
         sends += self._changelog()
         return sends
+
+    def apply_batch(self, records: Iterable[tuple[int, bytes, bytes]]) -> list[Send]:
+        """Apply (partition, key, value) records of the shipment topic in order (offsets:
+        their positions in ``records``); return what to produce."""
+        return self.apply([(self.by_shipment, p, k, v, i) for i, (p, k, v) in enumerate(records)])
+
+    def route(self, topic: str, messages: Sequence[ConsumerRecord[bytes, bytes]]) -> list[Send]:
+        """Readings, statuses and insurers' decisions → the shipment topic, keyed by shipment.
+        A record that can be routed nowhere because it is unreadable (no key, or a key or
+        value that is no text of ours) becomes a dead letter."""
+        target = self.by_shipment
+        sends: list[Send] = []
+        for m in messages:
+            try:
+                routed = self._route_one(topic, m)
+            except Exception as exc:
+                self.totals.invalid += 1
+                sends.append(self._dead(topic, m.partition, m.offset, m.key, m.value, exc))
+                continue
+            if routed is not None:
+                sends.append((target, routed[0], routed[1], None))
+        return sends
+
+    def _route_one(self, topic: str, m: ConsumerRecord[bytes, bytes]) -> tuple[bytes, bytes] | None:
+        """(shipment key, tagged value) of one routed record; None if no shipment of this
+        worker's registries is concerned (an unbooked device's reading or status)."""
+        if topic == INSURANCE_COMMANDS.name:
+            key = shipment_key(m.key)
+            ClaimDecision.model_validate_json(m.value or b"")  # an insurer's, rare: checked here
+            return key, DECISION + (m.value or b"")
+        if topic == TRACKER_STATUS.name:
+            shipment = self.registries.devices.get(device_key(m.key))
+            if shipment is None:
+                IngestedStatus.model_validate_json(m.value or b"")  # unreadable, or unbooked
+                return None
+            return shipment.encode(), STATUS + (m.value or b"")
+        shipment_id = self._shipment_of(m.key, m.value or b"")
+        return None if shipment_id is None else (shipment_id, READING + (m.value or b""))
+
+    def _shipment_of(self, key: bytes | None, value: bytes) -> bytes | None:
+        """The shipment a reading belongs to: by its key (the device id), and by the reading
+        itself only when the key names no booked device; None when no booking names it.
+        Raises when the key names no booked device and the value is no reading."""
+        self.totals.readings += 1
+        devices = self.registries.devices
+        shipment = devices.get(device_key(key)) if key else None
+        if shipment is None:
+            shipment = devices.get(IngestedReading.model_validate_json(value).reading.device_id)
+        if shipment is None:
+            self.totals.unrouted += 1
+            return None
+        return shipment.encode()
+
+    def _dead(
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+        value: bytes | None,
+        exc: BaseException,
+    ) -> Send:
+        letter = deadletters.for_error(
+            self.source, topic, partition, offset, key, value, self.clock(), exc
+        )
+        return (TRACKER_DEADLETTER.name, topic.encode(), letter.model_dump_json().encode(), None)
 
     def _apply(self, partition: int, key: bytes, item: ShipmentInput, sends: list[Send]) -> None:
         shipment = key.decode()

@@ -36,19 +36,23 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol, TypeAlias
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
-from aiokafka.errors import CommitFailedError, IllegalStateError
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from streams.loop_timing import LoopTiming
 from streams.ownership import Ownership
 from streams.store import Send, Store
-from streams.transactions import Transactions
+from streams.transactions import NotOwnedError, Transactions
+from tradelane import deadletters
 from tradelane import kafka as clients
+from tradelane.contracts import DeadLetterReason
 from tradelane.settings import KafkaSettings
+from tradelane.topics import TRACKER_DEADLETTER
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +73,40 @@ up to half a second per hop."""
 
 
 Message: TypeAlias = "ConsumerRecord[bytes, bytes]"
-Record = tuple[str, int, bytes, bytes]
-"""(topic, partition, key, value) of a record a stage applies."""
+Record = tuple[str, int, bytes, bytes, int]
+"""(topic, partition, key, value, offset) of a record a stage applies."""
+
+POISON_KEPT = 10_000
+"""Most records a loop remembers as failing to apply (see :class:`RecordFailedError`)."""
+
+
+class RecordFailedError(Exception):
+    """Applying the record at ``index`` of a batch raised ``cause``: a rule or engine failed on
+    a well-formed input. The stage cannot undo what the half-applied record did to the states
+    it holds (they are mutated in place), so the loop restarts from its last commit with its
+    states reloaded, and when the record comes again it is dead-lettered instead of applied:
+    in the partition's transaction, with its offset, so exactly once."""
+
+    def __init__(self, index: int, cause: BaseException) -> None:
+        super().__init__(f"record {index} of the batch failed: {cause!r}")
+        self.index, self.cause = index, cause
+
+
+class _Replay(Exception):  # noqa: N818 - a restart, not an error
+    """Restart from the last commit at once (a record was quarantined)."""
+
+
+RESTARTABLE: tuple[type[BaseException], ...] = (
+    KafkaError,
+    NotOwnedError,
+    OSError,
+    TimeoutError,
+    _Replay,
+)
+"""What makes a loop restart from its last commit: Kafka refusing a send or a commit (fenced,
+a rebalance, a broker gone for longer than the clients retry) and a quarantined record. Any
+other exception is a bug of the loop itself: it is raised, and the worker exits
+(:func:`streams.app.fatal`) for its supervisor to restart it, rather than run on half alive."""
 
 
 class Stage(Protocol):
@@ -92,7 +128,9 @@ class Stage(Protocol):
         ...
 
     def apply(self, records: list[Record]) -> list[Send]:
-        """Apply a batch of keyed records in order; what to produce, changelogs last."""
+        """Apply a batch of keyed records in order; what to produce, changelogs last. A record
+        that cannot be decoded becomes a dead letter among the sends; one whose application
+        raised and left states it cannot restore raises :class:`RecordFailedError`."""
         ...
 
     def drop(self, partitions: set[int]) -> None:
@@ -140,6 +178,9 @@ class PartitionLoop:
         self.timing = LoopTiming(config.group)
         self._slice = 64
         """Records per slice of a batch, adapted so that a slice takes about ``SLICE_S``."""
+        self.poison: dict[tuple[str, int, int], str] = {}
+        """Records that failed to apply, (topic, partition, offset) → why: dead-lettered
+        instead of applied when they come again (kept across the loop's restarts)."""
 
     async def run(self) -> None:
         """Consume until cancelled (the worker stopping). A failure (Kafka refusing a send, a
@@ -154,10 +195,15 @@ class PartitionLoop:
             started = time.monotonic()
             try:
                 await self._run_once()
-            except Exception as exc:
+            except RESTARTABLE as exc:
                 self.restarts += 1
                 self.stage.drop(set(self.stage.stores[0][0].partitions))
                 self.owner = Ownership(self.kafka, self.stage)
+                if isinstance(exc, _Replay):
+                    log.warning(
+                        "loop %s: %s; replaying from its last commit", self.config.group, exc
+                    )
+                    continue
                 if time.monotonic() - started > 60:
                     delay = 1.0
                 log.error(
@@ -252,7 +298,8 @@ class PartitionLoop:
                     self._rewind(tp, messages[0].offset)  # mid-rebalance: read them again
                     continue
                 records += [
-                    (tp.topic, tp.partition, m.key or b"", m.value or b"") for m in messages
+                    (tp.topic, tp.partition, m.key or b"", m.value or b"", m.offset)
+                    for m in messages
                 ]
             else:
                 sends += self.stage.route(tp.topic, messages)
@@ -273,13 +320,61 @@ class PartitionLoop:
             part = records[done : done + self._slice]
             started = time.perf_counter()
             for partition, group in _by_partition(part):
-                await self._produce(partition, self.stage.apply(group))
+                await self._produce(partition, self._apply(group))
             done += len(part)
             if part:
                 took = max(time.perf_counter() - started, 1e-4)
                 self._slice = max(1, min(FETCH_MAX_RECORDS, int(len(part) * SLICE_S / took)))
             if done < len(records):
                 await asyncio.sleep(0)  # let the other loop, heartbeats and the producer run
+
+    def _apply(self, group: list[Record]) -> list[Send]:
+        """The stage applied to one partition's run of records, the quarantined ones
+        dead-lettered instead (their letters go into the partition's transaction with the
+        offset that passes them). A record that fails now is quarantined and the loop
+        replays from its last commit (:class:`RecordFailedError`)."""
+        letters: list[Send] = []
+        if self.poison:
+            kept: list[Record] = []
+            for record in group:
+                why = self.poison.get((record[0], record[1], record[4]))
+                if why is None:
+                    kept.append(record)
+                else:
+                    letters.append(self._letter(record, why))
+            group = kept
+        try:
+            return letters + self.stage.apply(group)
+        except RecordFailedError as failed:
+            topic, partition, _key, _value, offset = group[failed.index]
+            if len(self.poison) >= POISON_KEPT:
+                self.poison.clear()  # met again, they fail again and are quarantined again
+            self.poison[(topic, partition, offset)] = deadletters.describe(failed.cause)
+            log.error(
+                "loop %s: %s/%d@%d failed to apply (%r); it will be dead-lettered",
+                self.config.group,
+                topic,
+                partition,
+                offset,
+                failed.cause,
+                exc_info=failed.cause,
+            )
+            raise _Replay(f"{topic}/{partition}@{offset} quarantined") from failed
+
+    def _letter(self, record: Record, why: str) -> Send:
+        topic, partition, key, value, offset = record
+        letter = deadletters.for_record(
+            f"worker:{self.config.group}",
+            topic,
+            partition,
+            offset,
+            key,
+            value,
+            datetime.now(UTC),
+            DeadLetterReason.APPLY_FAILED,
+            why,
+        )
+        return (TRACKER_DEADLETTER.name, topic.encode(), letter.model_dump_json().encode(), None)
 
     def _rewind(self, tp: TopicPartition, offset: int) -> None:
         """Records of a partition fetched while a rebalance was under way are not applied: the

@@ -11,13 +11,15 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
+from tradelane import deadletters
 from tradelane import kafka as clients
 from tradelane.admin import topic_partitions
-from tradelane.contracts import Facility, FxRate, Policy, ShipmentBooking
+from tradelane.contracts import DeadLetter, Facility, FxRate, Policy, ShipmentBooking
 from tradelane.settings import KafkaSettings
 from tradelane.topics import FINANCE_FACILITIES, FX_RATES, INSURANCE_POLICIES, SHIPMENTS_REGISTRY
 
@@ -66,6 +68,7 @@ FOLLOWED: dict[str, type[BaseModel]] = {
 }
 
 OnLive = Callable[[BaseModel, bytes], Awaitable[None]]
+OnInvalid = Callable[[DeadLetter], Awaitable[None]]
 
 
 async def follow(
@@ -74,6 +77,8 @@ async def follow(
     ready: asyncio.Event,
     on_record: OnLive | None = None,
     topics: tuple[str, ...] = tuple(FOLLOWED),
+    on_invalid: OnInvalid | None = None,
+    source: str = "worker",
 ) -> None:
     """Load every followed topic, set ``ready``, then keep following (forever).
 
@@ -82,12 +87,19 @@ async def follow(
     retries) starts the follower again from the beginning after a backoff: learning a record
     twice is harmless, and nothing waiting on ``ready`` is left waiting for good. The new
     follower continues after the last record the failed one handled.
+
+    A record that cannot be read, or whose learning raises, is skipped and handed to
+    ``on_invalid`` as a dead letter (``source`` says who refused it). Every follower reads
+    every registry whole, from the beginning at each start, so the same letter (same id) is
+    written again by each process and at each start.
     """
     delay = 1.0
     positions: dict[TopicPartition, int] = {}
     while True:
         try:
-            await _follow_once(kafka, registries, ready, on_record, topics, positions)
+            await _follow_once(
+                kafka, registries, ready, on_record, topics, positions, on_invalid, source
+            )
         except Exception as exc:
             log.error("registry follower failed (%r); reading again in %.0f s", exc, delay)
             await asyncio.sleep(delay)  # backoff before reconnecting
@@ -101,6 +113,8 @@ async def _follow_once(
     on_record: OnLive | None,
     topics: tuple[str, ...],
     positions: dict[TopicPartition, int],
+    on_invalid: OnInvalid | None = None,
+    source: str = "worker",
 ) -> None:
     consumer = await clients.started(
         lambda: clients.consumer(kafka, auto_offset_reset="latest"), "the registry follower"
@@ -128,12 +142,28 @@ async def _follow_once(
                     positions[tp] = message.offset + 1
                     if message.value is None:
                         continue
+                    applying = False
                     try:
                         record = model.model_validate_json(message.value)
-                    except ValidationError:
+                        applying = True
+                        registries.learn(record)
+                    except Exception as exc:  # unreadable, or unlearnable: skipped
                         registries.invalid += 1
+                        if on_invalid is not None:
+                            await on_invalid(
+                                deadletters.for_error(
+                                    source,
+                                    tp.topic,
+                                    tp.partition,
+                                    message.offset,
+                                    message.key,
+                                    message.value,
+                                    datetime.now(UTC),
+                                    exc,
+                                    applying,
+                                )
+                            )
                         continue
-                    registries.learn(record)
                     if on_record is not None:
                         await on_record(record, message.value)
     finally:

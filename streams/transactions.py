@@ -46,6 +46,11 @@ transaction is aborted: by its successor's producer at once, or by this timeout 
 takes its partitions over. It must exceed a commit interval plus the slowest batch."""
 
 
+class NotOwnedError(RuntimeError):
+    """A partition's inputs were to be produced while this loop holds no producer for it (it
+    was given up meanwhile): the loop restarts from its last commit."""
+
+
 class Transactions:
     """The transactional producers of one loop's owned state partitions."""
 
@@ -118,7 +123,7 @@ class Transactions:
     async def _begun(self, partition: int) -> AIOKafkaProducer:
         producer = self._producers.get(partition)
         if producer is None:
-            raise RuntimeError(f"{self._group}: partition {partition} has no producer (not owned)")
+            raise NotOwnedError(f"{self._group}: partition {partition} has no producer (not owned)")
         if partition not in self._open:
             # shielded: a loop cancelled half way through a begin (a stop) must not begin
             # the same transaction twice in its final commit (the producer refuses that)

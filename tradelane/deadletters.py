@@ -31,6 +31,10 @@ _RANGE_ERRORS = frozenset(
 _VERSION_FIELDS = frozenset({"schema_version", "schemaversion", "specversion"})
 
 
+class InvalidKeyError(ValueError):
+    """A Kafka record without the key its topic requires, or with a key that is no text."""
+
+
 def for_mqtt(
     topic: str,
     payload: bytes,
@@ -115,6 +119,8 @@ def reason_for(exc: BaseException) -> DeadLetterReason:
         if kinds and kinds <= _RANGE_ERRORS:
             return DeadLetterReason.OUT_OF_RANGE
         return DeadLetterReason.SCHEMA_VIOLATION
+    if isinstance(exc, InvalidKeyError):
+        return DeadLetterReason.INVALID_KEY
     if isinstance(exc, UnicodeDecodeError):
         return DeadLetterReason.MALFORMED_JSON
     return DeadLetterReason.DECODER_ERROR

@@ -39,7 +39,7 @@ class EchoStage:
 
     def apply(self, records: list[Record]) -> list[Send]:
         sends: list[Send] = []
-        for _, partition, key, value in records:
+        for _, partition, key, value, _offset in records:
             self.store.put(partition, key, value)
             sends.append((self.out, key, value, None))
         return sends + [(self.changelog, k, v, p) for p, k, v in self.store.drain()]

@@ -42,7 +42,7 @@ class _Stage:
 
     def apply(self, records: list[Record]) -> list[Send]:
         self.log.append(f"apply {len(records)} at tick {self.ticks[0]}")
-        return [("out", k, v, None) for _, _, k, v in records]
+        return [("out", k, v, None) for _, _, k, v, _ in records]
 
     def drop(self, partitions: set[int]) -> None:
         return None
@@ -66,7 +66,7 @@ def test_a_batch_is_applied_in_slices_with_other_tasks_running_between() -> None
 
         ticker = asyncio.create_task(other())
         await asyncio.sleep(0)
-        records: list[Record] = [("in", 0, b"k", str(i).encode()) for i in range(7)]
+        records: list[Record] = [("in", 0, b"k", str(i).encode(), i) for i in range(7)]
         await loop._apply_in_slices(records, [])
         ticker.cancel()
         return log, ticks
