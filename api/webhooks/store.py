@@ -76,7 +76,9 @@ class SubscriptionBook:
         kept.append(delivery)
 
     def apply(self, topic: str, key: bytes | None, value: bytes | None) -> None:
-        """Fold one Kafka record; unreadable records are counted and skipped."""
+        """Fold one Kafka record; unreadable records are counted and skipped. A subscription
+        whose latest record does not open (another key, tampered) is forgotten until a
+        readable one arrives: neither delivered to nor rewritten from an older version."""
         try:
             if topic == WEBHOOKS_SUBSCRIPTIONS.name:
                 if value is None:
@@ -91,6 +93,10 @@ class SubscriptionBook:
                 self.log(WebhookDelivery.model_validate_json(value))
         except (ValueError, SealingError):
             self.unreadable += 1
+            if topic == WEBHOOKS_SUBSCRIPTIONS.name and key is not None:
+                # the held version may be older than the one that did not open: fail closed
+                self.subscriptions.pop(key.decode(errors="replace"), None)
+                self.stale.discard(key.decode(errors="replace"))
 
 
 class CapReachedError(Exception):

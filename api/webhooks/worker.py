@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import aiohttp
+from aiohttp.abc import AbstractResolver
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from api.webhooks.address import DestinationRefusedError, check_url
@@ -128,6 +129,8 @@ class WebhookWorker:
     stats: WorkerStats = field(default_factory=WorkerStats)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     box: SecretBox | None = None
+    resolver: AbstractResolver | None = None
+    """The DNS behind the destination policy (default: the system's); tests fake it."""
 
     def __post_init__(self) -> None:
         self.lanes: Lanes[Delivery] = Lanes(
@@ -475,7 +478,8 @@ class WebhookWorker:
             if ends is not None:
                 self.ready.set()
             connector = aiohttp.TCPConnector(
-                resolver=PinnedResolver(self.policy), limit=self.settings.concurrency
+                resolver=PinnedResolver(self.policy, self.resolver),
+                limit=self.settings.concurrency,
             )
             async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
                 await self._loop(events, session, stop, ends)
