@@ -9,7 +9,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the kernel imports api only lazily, inside the command
+    from api.webhooks.sealing import SecretBox
     from api.webhooks.worker import Replay
+    from tradelane.settings import KafkaSettings
 
 HELP = """\
 Deliver finance.events, insurance.claims and shipments.events to the webhook subscriptions in
@@ -22,6 +24,16 @@ logged. Every attempt goes to the delivery log, webhooks.deliveries.
 --replay SUBSCRIPTION_ID redelivers one subscription's events from --since (a time) or
 --from-offset TOPIC:PARTITION:OFFSET (repeatable) up to the current end, then exits; receivers
 see the same webhook-id as the first time and can de-duplicate.
+
+Destinations must be public addresses over https (checked when subscribing and at every
+delivery); TRADELANE_WEBHOOKS_ALLOW_HOSTS opens others for development. Subscription secrets are
+encrypted at rest with TRADELANE_WEBHOOKS_SECRET_KEYS (comma-separated Fernet keys, the first
+encrypts); without it a local setup uses a key generated under .tradelane/secrets/, and a
+process whose Kafka is not local refuses to start.
+
+--generate-key prints a new key. To rotate: put the new key first and keep the old one after
+it (NEW,OLD) for the API and the worker, run --reencrypt (rewrites every subscription under the
+new key), then drop the old key.
 """
 
 
@@ -53,6 +65,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=10.0,
         metavar="SECONDS",
         help="print a stats line this often (0: never)",
+    )
+    p.add_argument(
+        "--generate-key",
+        action="store_true",
+        help="print a new key for TRADELANE_WEBHOOKS_SECRET_KEYS and exit",
+    )
+    p.add_argument(
+        "--reencrypt",
+        action="store_true",
+        help="rewrite every stored subscription sealed under the first key, then exit",
     )
     p.set_defaults(handler=_webhooks)
 
@@ -89,8 +111,53 @@ def _replay(args: argparse.Namespace) -> Replay | None:
 
 
 def _webhooks(args: argparse.Namespace) -> int:
+    from tradelane.services.process import ServiceError
+
+    if args.generate_key or args.reencrypt:
+        if args.generate_key and args.reencrypt:
+            raise ServiceError("--generate-key and --reencrypt are separate steps")
+        if args.replay is not None or args.since is not None or args.from_offset:
+            raise ServiceError("--generate-key and --reencrypt take no replay options")
+    if args.generate_key:
+        from api.webhooks.sealing import new_key
+
+        print(new_key())
+        return 0
+    if args.reencrypt:
+        return asyncio.run(_reencrypt())
     replay = _replay(args)
     return asyncio.run(_run(args.group, replay, args.stats_interval))
+
+
+def _box(kafka: KafkaSettings) -> SecretBox:
+    """The secret box, or a :class:`ServiceError` saying why there is none (a production
+    process without a configured key)."""
+    from api.webhooks.sealing import MissingKeyError, box_from_settings
+    from api.webhooks.settings import WebhookSettings
+    from tradelane.services.process import ServiceError
+
+    try:
+        return box_from_settings(WebhookSettings(), kafka)
+    except (MissingKeyError, ValueError) as exc:
+        raise ServiceError(str(exc)) from exc
+
+
+async def _reencrypt() -> int:
+    from api.webhooks.store import KafkaSubscriptionStore
+    from tradelane.settings import KafkaSettings
+
+    kafka = KafkaSettings()
+    store = KafkaSubscriptionStore(kafka, box=_box(kafka))
+    try:
+        await store.load()
+        rewritten = await store.reencrypt()
+    finally:
+        await store.close()
+    print(
+        f"webhooks re-encrypted: {rewritten} of {len(store.book.subscriptions)} subscriptions "
+        f"rewritten under the first key, {store.book.unreadable} records unreadable"
+    )
+    return 0 if store.book.unreadable == 0 else 1
 
 
 async def _run(group: str | None, replay: Replay | None, stats_interval: float) -> int:
@@ -103,7 +170,7 @@ async def _run(group: str | None, replay: Replay | None, stats_interval: float) 
     settings = WebhookSettings()
     if group is not None:
         settings = settings.model_copy(update={"group_id": group})
-    worker = WebhookWorker(kafka, settings, replay=replay)
+    worker = WebhookWorker(kafka, settings, replay=replay, box=_box(kafka))
 
     def announce() -> str:
         what = (

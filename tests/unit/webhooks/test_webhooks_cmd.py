@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from api.webhooks.sealing import SecretBox
 from tradelane.cli.main import main
 from tradelane.cli.webhooks_cmd import parse_offset
 
@@ -36,3 +37,34 @@ def test_inconsistent_retry_settings_are_a_clear_error(
     monkeypatch.setenv("TRADELANE_WEBHOOKS_RETRY_CAP_S", "10")
     assert main(["webhooks"]) == 2
     assert "RETRY_CAP_S must be >= RETRY_BASE_S" in capsys.readouterr().err
+
+
+def test_generate_key_prints_a_usable_key(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["webhooks", "--generate-key"]) == 0
+    key = capsys.readouterr().out.strip()
+    box = SecretBox.parse(key)
+    assert box.decrypt(box.encrypt(b"whsec_x")) == b"whsec_x"
+    assert main(["webhooks", "--generate-key", "--reencrypt"]) == 2
+    assert "separate steps" in capsys.readouterr().err
+    assert main(["webhooks", "--reencrypt", "--replay", "wh_x"]) == 2
+    assert "no replay options" in capsys.readouterr().err
+
+
+def test_a_production_worker_without_a_key_refuses_to_start(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("TRADELANE_WEBHOOKS_SECRET_KEYS", raising=False)
+    monkeypatch.setenv("TRADELANE_KAFKA_BOOTSTRAP_SERVERS", "kafka-1.internal:9092")
+    for args in (["webhooks"], ["webhooks", "--reencrypt"]):
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert "TRADELANE_WEBHOOKS_SECRET_KEYS is not set" in err
+        assert "--generate-key" in err
+
+
+def test_a_bad_allow_list_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TRADELANE_WEBHOOKS_ALLOW_HOSTS", "127.0.0.1,http://x")
+    assert main(["webhooks"]) == 2
+    assert "allow-list entry 'http://x'" in capsys.readouterr().err
