@@ -20,7 +20,8 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from api import routes_finance, routes_live, routes_shipments
-from api.auth import load_keys
+from api.auth import KeyRing, demo_keys_allowed, is_loopback, load_keys
+from api.body_limit import BodyLimit
 from api.consumer import ReadModelConsumer
 from api.deps import PrincipalDep, StateDep
 from api.history import History
@@ -45,13 +46,29 @@ def _asyncapi() -> dict[str, Any]:
     return asyncapi_document()
 
 
+class InsecureConfigError(ValueError):
+    """A configuration the server refuses to start with."""
+
+
+def check_keys(keys: KeyRing, host: str) -> None:
+    """Refuse the public demo keys unless the server binds a loopback address."""
+    if keys.demo and not demo_keys_allowed(host):
+        raise InsecureConfigError(
+            f"refusing to serve the public demo keys on {host}, which other machines can "
+            "reach: set TRADELANE_API_KEYS_FILE to a key file made by `tradelane api keys add` "
+            "(docs/api.md), or bind 127.0.0.1"
+        )
+
+
 def build_state(
     settings: ApiSettings | None = None,
     kafka: KafkaSettings | None = None,
     influx: InfluxSettings | None = None,
+    host: str | None = None,
 ) -> ApiState:
     """The production wiring: keys from settings, a Kafka follower, InfluxDB history and the
-    finance readers."""
+    finance readers. ``host`` is the address the server binds (``None``: not known, treated as
+    reachable from anywhere); it decides whether demo keys and ``?key=`` are accepted."""
     from api.finance_reads import FinanceReads
     from api.webhooks.store import KafkaSubscriptionStore
 
@@ -59,13 +76,16 @@ def build_state(
     kafka = kafka or KafkaSettings()
     model = ReadModel(events_kept=settings.events_kept)
     hub = Hub(model, settings.client_queue_max)
+    keys = load_keys(settings.keys_file)
+    check_keys(keys, host or "0.0.0.0")  # noqa: S104 - unknown: assume the worst
     state = ApiState(
         settings=settings,
-        keys=load_keys(settings.keys_file),
+        keys=keys,
         model=model,
         hub=hub,
         history=History(influx or InfluxSettings()),
-        finance=FinanceReads(kafka),
+        finance=FinanceReads(kafka, settings),
+        loopback=host is not None and is_loopback(host),
     )
     state.consumer = ReadModelConsumer(kafka, model, hub, settings.readings_lookback_s)
     state.webhooks = KafkaSubscriptionStore(kafka)
@@ -130,15 +150,20 @@ def create_app(state: ApiState | None = None) -> FastAPI:
                         await t
             if api_state.history is not None:
                 await api_state.history.close()
+            close = getattr(api_state.finance, "close", None)
+            if close is not None:
+                close()
 
     app = FastAPI(
         title="Tradelane API",
         version=__version__,
         summary="Shipments in transit, their live feed, pledge facilities and cargo claims.",
         lifespan=lifespan,
+        responses=problem_responses(413, 429),
     )
     app.state.api = api_state
     install(app)
+    app.add_middleware(BodyLimit, max_bytes=api_state.settings.max_body_bytes)
     app.include_router(routes_shipments.router)
     app.include_router(routes_finance.router)
     app.include_router(routes_live.router)

@@ -20,13 +20,15 @@ from api.models import (
     Page,
     PolicyList,
 )
+from api.off_loop import ReadBusyError
 from api.problems import problem_responses
 from api.projection import ClaimView, FacilityView
+from api.ratelimit import retry_after
 from api.service import ApiState
 
 router = APIRouter(prefix="/api/v1", tags=["finance"])
-ERRORS = problem_responses(401, 404, 422)
-KAFKA_ERRORS = problem_responses(401, 404, 422, 503)
+ERRORS = problem_responses(401, 404, 422, 429)
+KAFKA_ERRORS = problem_responses(401, 404, 422, 429, 503)
 
 
 def _summary(view: FacilityView) -> FacilitySummary:
@@ -44,6 +46,10 @@ def _summary(view: FacilityView) -> FacilitySummary:
         open_margin_calls=sum(s == "open" for s in view.margin_calls.values()),
         pledged_shipments=len(f.pledged_shipments) if f else 0,
     )
+
+
+def _busy(exc: ReadBusyError) -> HTTPException:
+    return HTTPException(503, str(exc), headers={"Retry-After": retry_after(exc.retry_after_s)})
 
 
 def _facility(api: ApiState, principal: Principal, facility_id: str) -> FacilityView:
@@ -96,6 +102,8 @@ async def facility_ledger(facility_id: str, api: StateDep, principal: PrincipalD
         raise HTTPException(503, "ledger reading is not configured")
     try:
         return await api.finance.ledger(facility_id)
+    except ReadBusyError as exc:
+        raise _busy(exc) from exc
     except (TimeoutError, OSError) as exc:
         raise HTTPException(503, f"Kafka did not answer: {type(exc).__name__}") from exc
 
@@ -119,8 +127,17 @@ async def facility_calendar(
     when = start or datetime.now(UTC)
     if when.tzinfo is None:
         raise HTTPException(422, "start needs a time zone")
+    pledged = view.facility.pledged_shipments
+    if len(pledged) > api.settings.calendar_max_shipments:
+        raise HTTPException(
+            422,
+            f"the facility pledges {len(pledged)} shipments, more than this server computes on "
+            f"request ({api.settings.calendar_max_shipments}); use `tradelane finance calendar`",
+        )
     try:
-        return await api.finance.calendar(facility_id, when, 7 * weeks)
+        return await api.finance.calendar(facility_id, when, 7 * weeks, pledged)
+    except ReadBusyError as exc:
+        raise _busy(exc) from exc
     except LookupError as exc:
         raise HTTPException(404, str(exc)) from exc
     except (TimeoutError, OSError) as exc:

@@ -1,12 +1,13 @@
 """The live feed: ``/api/v1/live/ws`` (WebSocket) and ``/api/v1/live/sse`` (Server-Sent Events).
 
 Both take the same filter parameters (``shipment``, ``status``, ``alert``, ``type``, ``bbox``;
-repeat a parameter or separate values with commas) and the key as ``?key=`` or a header.
+repeat a parameter or separate values with commas) and the key in a header (the WebSocket also
+as a subprotocol, for browsers), or as ``?key=`` when the server binds loopback.
 Each message is one JSON feed item (see docs/api.md). The WebSocket also accepts
 ``{"filter": {...}}`` messages from the client that replace its filter.
 
-Close codes: 4401 bad key, 4422 bad filter, 4008 the client fell too far behind (its queue
-filled with items that are never dropped; reconnect and re-read state over REST).
+Close codes: 4401 bad key, 4429 rate limited, 4422 bad filter, 4008 the client fell too far
+behind (its queue filled with items that are never dropped; reconnect and re-read state over REST).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, WebSocket, WebSock
 from fastapi.responses import StreamingResponse
 
 from api.auth import Principal
-from api.deps import LivePrincipalDep, StateDep, api_key_header
+from api.deps import LivePrincipalDep, StateDep, api_key_header, authenticate, client_address
 from api.feed_filter import FeedFilter
 from api.hub import Subscriber
 from api.problems import problem_responses
@@ -30,7 +31,7 @@ from api.service import ApiState
 router = APIRouter(prefix="/api/v1/live", tags=["live"])
 KEEPALIVE_S = 15.0
 YIELD_EVERY = 64
-CLOSE_BAD_KEY, CLOSE_BAD_FILTER, CLOSE_TOO_SLOW = 4401, 4422, 4008
+CLOSE_BAD_KEY, CLOSE_BAD_FILTER, CLOSE_TOO_SLOW, CLOSE_RATE_LIMITED = 4401, 4422, 4008, 4429
 
 FilterList = Annotated[list[str] | None, Query()]
 
@@ -81,7 +82,8 @@ async def live_sse(
     bbox: Annotated[str | None, Query()] = None,
 ) -> StreamingResponse:
     """Server-Sent Events: ``event: <type>`` + ``data: <item JSON>`` per item; a comment every
-    15 s keeps proxies from closing an idle stream. The key may also come as ``?key=``."""
+    15 s keeps proxies from closing an idle stream. The key may also come as ``?key=`` when the
+    server binds loopback."""
     try:
         feed_filter = _filter(shipment, status, alert, type, bbox)
     except ValueError as exc:
@@ -114,12 +116,37 @@ async def live_sse(
     )
 
 
-def _ws_principal(websocket: WebSocket, api: ApiState) -> Principal | None:
-    key = websocket.query_params.get("key") or websocket.headers.get(api_key_header.model.name)
+WS_PROTOCOL = "tradelane"
+WS_KEY_PROTOCOL = "tradelane-key."
+"""A browser cannot set headers on a WebSocket, but it can offer subprotocols: the dashboard
+offers ``tradelane`` and ``tradelane-key.<KEY>``, and the server answers ``tradelane``."""
+
+
+def _offered(websocket: WebSocket) -> list[str]:
+    header = websocket.headers.get("sec-websocket-protocol", "")
+    return [p.strip() for p in header.split(",") if p.strip()]
+
+
+def _ws_key(websocket: WebSocket, api: ApiState) -> str | None:
+    """The presented key: a header, the key subprotocol, or (loopback only) ``?key=``."""
+    key = websocket.headers.get(api_key_header.model.name)
     auth = websocket.headers.get("authorization", "")
     if not key and auth.lower().startswith("bearer "):
         key = auth[7:].strip()
-    return api.keys.lookup(key)
+    if not key:
+        offered = [p for p in _offered(websocket) if p.startswith(WS_KEY_PROTOCOL)]
+        key = offered[0][len(WS_KEY_PROTOCOL) :] if offered else None
+    if not key and api.loopback:
+        key = websocket.query_params.get("key")
+    return key
+
+
+def _ws_principal(websocket: WebSocket, api: ApiState) -> Principal | int:
+    """The principal, or the close code: 4401 no valid key, 4429 rate limited."""
+    try:
+        return authenticate(api, _ws_key(websocket, api), client_address(websocket))
+    except HTTPException as exc:
+        return CLOSE_RATE_LIMITED if exc.status_code == 429 else CLOSE_BAD_KEY
 
 
 def _ws_filter(params: dict[str, Any]) -> FeedFilter:
@@ -141,10 +168,14 @@ def _ws_filter(params: dict[str, Any]) -> FeedFilter:
 async def live_ws(websocket: WebSocket) -> None:
     """WebSocket live feed (see the module doc for messages and close codes)."""
     api: ApiState = websocket.app.state.api
-    await websocket.accept()
-    principal = _ws_principal(websocket, api)
-    if principal is None:
-        await websocket.close(CLOSE_BAD_KEY, "a valid API key is required")
+    await websocket.accept(subprotocol=WS_PROTOCOL if WS_PROTOCOL in _offered(websocket) else None)
+    principal = await asyncio.to_thread(_ws_principal, websocket, api)
+    if principal == CLOSE_RATE_LIMITED:
+        await websocket.close(CLOSE_RATE_LIMITED, "rate limit exceeded: retry later")
+        return
+    if not isinstance(principal, Principal):
+        reason = "a valid API key is required" + ("" if api.loopback else " (in a header)")
+        await websocket.close(CLOSE_BAD_KEY, reason)
         return
     query = websocket.query_params
     try:

@@ -1,10 +1,11 @@
 """What one API process holds: the read model, the live-feed hub, the Kafka follower, the
-InfluxDB reader, the finance readers and the key ring. Handlers reach it through
+InfluxDB reader, the finance readers, the key ring and the rate limits. Handlers reach it through
 ``request.app.state.api``; tests build one with their own parts."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -15,6 +16,7 @@ from api.history import History
 from api.hub import Hub
 from api.models import CalendarOut, LedgerOut
 from api.projection import ReadModel
+from api.ratelimit import Limit, RateLimiter
 from api.settings import ApiSettings
 from api.webhooks.store import SubscriptionStore
 
@@ -22,7 +24,9 @@ from api.webhooks.store import SubscriptionStore
 class FinanceReader(Protocol):
     async def ledger(self, facility_id: str) -> LedgerOut: ...
 
-    async def calendar(self, facility_id: str, start: datetime, days: int) -> CalendarOut: ...
+    async def calendar(
+        self, facility_id: str, start: datetime, days: int, pledged: Iterable[str] = ()
+    ) -> CalendarOut: ...
 
 
 @dataclass
@@ -37,3 +41,17 @@ class ApiState:
     webhooks: SubscriptionStore | None = None
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    loopback: bool = False
+    """The server binds a loopback address only: ``?key=`` is accepted (for the dashboard's
+    live feed), and so are the demo keys. False unless the server says so."""
+    key_limits: RateLimiter | None = None
+    address_limits: RateLimiter | None = None
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        if self.key_limits is None:
+            self.key_limits = RateLimiter(Limit(s.rate_per_key, s.burst_per_key))
+        if self.address_limits is None:
+            self.address_limits = RateLimiter(
+                Limit(s.rate_unauthenticated, s.burst_unauthenticated)
+            )

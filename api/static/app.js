@@ -158,7 +158,15 @@ function scheduleList() {
 function connectLive() {
   if (state.socket) state.socket.close();
   const proto = location.protocol === "https:" ? "wss" : "ws";
-  const socket = new WebSocket(`${proto}://${location.host}/api/v1/live/ws?key=${encodeURIComponent(state.key)}`);
+  const url = `${proto}://${location.host}/api/v1/live/ws`;
+  // the key travels as a subprotocol (a header), never in the URL: servers off loopback
+  // refuse ?key=; a key with characters a subprotocol cannot carry falls back to the URL
+  let socket;
+  try {
+    socket = new WebSocket(url, ["tradelane", `tradelane-key.${state.key}`]);
+  } catch (_) {
+    socket = new WebSocket(`${url}?key=${encodeURIComponent(state.key)}`);
+  }
   state.socket = socket;
   socket.onopen = () => setLive(true);
   socket.onclose = (ev) => {

@@ -1,5 +1,5 @@
-"""Helpers for the API's integration tests: a real ``tradelane api`` process with its own key
-file, registry records on Kafka, and HTTP/WebSocket calls with deadlines."""
+"""Helpers for the API's integration tests: a real ``tradelane api`` process with its own
+hashed key file, registry records on Kafka, and HTTP/WebSocket calls with deadlines."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from typing import Any
 import httpx2 as httpx
 from aiokafka import AIOKafkaProducer
 
+from api.auth import hash_key, new_key
 from finance.demo_terms import demo_facility
 from tests.integration.helpers import stop_process, wait_for_output
 from tradelane.services.probes import free_port
@@ -32,6 +33,7 @@ class RunningApi:
     parties: dict[str, str]
     """bank_a, bank_b -> the bank id their key acts for."""
     log: Path
+    pid: int
 
     def get(self, path: str, key: str, timeout_s: float = 30.0) -> httpx.Response:
         return httpx.get(f"{self.url}{path}", headers={"X-API-Key": key}, timeout=timeout_s)
@@ -51,50 +53,54 @@ def wait_until(check: Callable[[], Any], timeout_s: float, what: str, every_s: f
         time.sleep(every_s)  # polling an external process under a deadline
 
 
+def write_key_file(path: Path, roles: dict[str, tuple[str, str | None]]) -> dict[str, str]:
+    """A key file of argon2 hashes for ``roles`` (name -> (role, party)); returns name -> key."""
+    keys: dict[str, str] = {}
+    entries = []
+    for name, (role, party) in roles.items():
+        key_id, keys[name] = new_key()
+        entry = {"id": key_id, "hash": hash_key(keys[name]), "role": role, "name": name}
+        entries.append(entry | ({"party": party} if party else {}))
+    path.write_text(json.dumps({"keys": entries}))
+    return keys
+
+
 @contextmanager
 def running_api(
-    tmp_path: Path, unique: str, ready_timeout_s: float = 180.0
+    tmp_path: Path,
+    unique: str,
+    ready_timeout_s: float = 180.0,
+    host: str = "127.0.0.1",
+    env: dict[str, str] | None = None,
 ) -> Iterator[RunningApi]:
-    """``tradelane api`` on a free loopback port with keys for two banks and an insurer whose
-    party ids carry ``unique``; ready (read model caught up) on entry, stopped on exit."""
-    keys = {
-        "operator": f"ops-{unique}",
-        "bank_a": f"bank-a-{unique}",
-        "bank_b": f"bank-b-{unique}",
-        "insurer": f"ins-{unique}",
-    }
+    """``tradelane api`` on a free port of ``host`` (reached over loopback) with a hashed key
+    file for two banks and an insurer whose party ids carry ``unique``; ready (read model
+    caught up) on entry, stopped on exit. ``env`` adds settings (``TRADELANE_API_*``)."""
     key_file = tmp_path / "keys.json"
-    key_file.write_text(
-        json.dumps(
-            {
-                "keys": [
-                    {"key": keys["operator"], "role": "operator", "name": "ops"},
-                    {"key": keys["bank_a"], "role": "bank", "name": "a", "party": f"A{unique}"},
-                    {"key": keys["bank_b"], "role": "bank", "name": "b", "party": f"B{unique}"},
-                    {
-                        "key": keys["insurer"],
-                        "role": "insurer",
-                        "name": "i",
-                        "party": "demo-insurer",
-                    },
-                ]
-            }
-        )
+    keys = write_key_file(
+        key_file,
+        {
+            "operator": ("operator", None),
+            "bank_a": ("bank", f"A{unique}"),
+            "bank_b": ("bank", f"B{unique}"),
+            "insurer": ("insurer", "demo-insurer"),
+        },
     )
     port = free_port()
     log = tmp_path / "api.log"
-    env = {**os.environ, "TRADELANE_API_KEYS_FILE": str(key_file)}
+    environment = {**os.environ, **(env or {}), "TRADELANE_API_KEYS_FILE": str(key_file)}
+    command = ["api", "--host", host, "--port", str(port)]
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tradelane.cli.main", "api", "--port", str(port)],
+            [sys.executable, "-m", "tradelane.cli.main", *command],
             stdout=out,
             stderr=subprocess.STDOUT,
-            env=env,
+            env=environment,
         )
     try:
         wait_for_output(log, "api listening on", proc, timeout_s=60)
         parties = {"bank_a": f"A{unique}", "bank_b": f"B{unique}"}
-        api = RunningApi(f"http://127.0.0.1:{port}", keys, parties, log)
+        api = RunningApi(f"http://127.0.0.1:{port}", keys, parties, log, proc.pid)
 
         def ready() -> bool:
             assert proc.poll() is None, log.read_text()[-3000:]

@@ -36,6 +36,7 @@ def state() -> ApiState:
         hub=Hub(model, 50),
         history=None,
         finance=None,
+        loopback=True,
     )
 
 

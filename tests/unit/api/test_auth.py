@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 
+from api import auth
 from api.access import can_see_item
-from api.auth import DEMO_KEYS, Principal, Role, load_keys
+from api.app import InsecureConfigError, check_keys
+from api.auth import DEMO_KEYS, Principal, Role, hash_key, is_loopback, load_keys, new_key
 from api.feed_item import FeedItem, ItemType
 from api.service import ApiState
 from tests.unit.api import records
@@ -17,27 +21,93 @@ from tests.unit.api.conftest import BANK_A, BANK_B, INSURER, KEYS, OPS
 PROBLEM = "application/problem+json"
 
 
-def test_key_file_yaml(tmp_path: Path) -> None:
+def _entry(role: str, name: str, party: str | None = None) -> tuple[str, dict[str, str]]:
+    key_id, key = new_key()
+    entry = {"id": key_id, "hash": hash_key(key), "role": role, "name": name}
+    return key, entry | ({"party": party} if party else {})
+
+
+def test_key_file_of_hashes(tmp_path: Path) -> None:
+    ops_key, ops = _entry("operator", "desk")
+    bank_key, bank = _entry("bank", "b", "bank-9")
     path = tmp_path / "keys.yaml"
-    path.write_text(
-        "keys:\n"
-        "  - {key: ops-secret-1, role: operator, name: desk}\n"
-        "  - {key: bank-secret-1, role: bank, name: b, party: bank-9}\n"
-    )
+    path.write_text(yaml.safe_dump({"keys": [ops, bank]}))
+    assert ops_key not in path.read_text()
     ring = load_keys(path)
-    assert ring.lookup("ops-secret-1") == Principal(name="desk", role=Role.OPERATOR)
-    found = ring.lookup("bank-secret-1")
+    assert ring.lookup(ops_key) == Principal(name="desk", role=Role.OPERATOR)
+    found = ring.authenticate(bank_key)
     assert found is not None
-    assert found.party == "bank-9"
+    assert (found.principal.party, found.key_id) == ("bank-9", bank["id"])
+    assert ring.lookup(bank_key[:-1] + ("A" if bank_key[-1] != "A" else "B")) is None
+    assert ring.lookup(ops_key.replace(ops["id"], bank["id"])) is None  # id of another key
     assert ring.lookup("demo-operator-key") is None
     assert ring.lookup(None) is None
+    assert not ring.demo
+
+
+def test_a_verified_key_is_remembered_not_rehashed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key, entry = _entry("operator", "desk")
+    path = tmp_path / "keys.json"
+    path.write_text(json.dumps({"keys": [entry]}))
+    ring = load_keys(path)
+    checks: list[str] = []
+    real = auth.HASHER
+
+    class Counting:
+        def verify(self, stored: str, presented: str) -> bool:
+            checks.append(presented)
+            return real.verify(stored, presented)
+
+    monkeypatch.setattr(auth, "HASHER", Counting())
+    for _ in range(3):
+        assert ring.lookup(key) is not None
+    assert ring.lookup(key[:-2] + "xx") is None
+    assert ring.lookup(key[:-2] + "xx") is None
+    assert len(checks) == 3  # the good key once; a wrong one is checked every time
+
+
+def test_plain_text_keys_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "keys.yaml"
+    path.write_text("keys:\n  - {key: ops-secret-1, role: operator, name: desk}\n")
+    with pytest.raises(ValueError, match="plain-text key"):
+        load_keys(path)
 
 
 def test_a_bank_key_needs_its_bank(tmp_path: Path) -> None:
+    _, entry = _entry("bank", "b")
     path = tmp_path / "keys.json"
-    path.write_text('{"keys": [{"key": "bank-secret-1", "role": "bank", "name": "b"}]}')
+    path.write_text(json.dumps({"keys": [entry]}))
     with pytest.raises(ValueError, match="needs a party"):
         load_keys(path)
+
+
+def test_a_missing_key_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="does not exist"):
+        load_keys(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.2", True),
+        ("::1", True),
+        ("localhost", True),
+        ("0.0.0.0", False),  # noqa: S104
+        ("::", False),
+        ("10.1.2.3", False),
+        ("api.example", False),
+    ],
+)
+def test_demo_keys_only_on_loopback(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+    if loopback:
+        check_keys(load_keys(None), host)
+    else:
+        with pytest.raises(InsecureConfigError, match="refusing to serve the public demo keys"):
+            check_keys(load_keys(None), host)
 
 
 def test_demo_keys_without_a_file() -> None:
