@@ -173,8 +173,15 @@ class FinanceReads:
         )
 
     def close(self) -> None:
-        if isinstance(self.off_loop.executor, _Lazy | ProcessPoolExecutor):
-            self.off_loop.executor.shutdown(wait=False, cancel_futures=True)
+        """Stop the worker processes, a computation under way included: it would otherwise
+        hold the server's exit for as long as it runs (the process pool waits for it)."""
+        executor = self.off_loop.executor
+        pool = executor.made if isinstance(executor, _Lazy) else executor
+        if isinstance(pool, ProcessPoolExecutor):
+            workers = list((getattr(pool, "_processes", None) or {}).values())  # no public call
+            pool.shutdown(wait=False, cancel_futures=True)
+            for worker in workers:
+                worker.terminate()
 
     async def ledger(self, facility_id: str) -> LedgerOut:
         at = await self._positions(self.settings, ledger_inputs(facility_id))
@@ -203,6 +210,10 @@ class _Lazy(Executor):
         if self._made is None:
             self._made = self._make()
         return self._made.submit(fn, *args, **kwargs)
+
+    @property
+    def made(self) -> Executor | None:
+        return self._made
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         if self._made is not None:

@@ -4,6 +4,7 @@ which take as long as a test wants: each marks that it started, then waits for a
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -15,10 +16,11 @@ from tradelane.settings import KafkaSettings
 
 def rebuild(folder: str, _settings: KafkaSettings, facility_id: str) -> FacilityState:
     """A facility state with the demo terms, once ``folder/release`` exists; appends the
-    facility id to ``folder/started`` first."""
+    facility id to ``folder/started`` and writes its process id to ``folder/pid`` first."""
     where = Path(folder)
     with (where / "started").open("a") as started:
         started.write(facility_id + "\n")
+    (where / "pid").write_text(str(os.getpid()))
     deadline = time.monotonic() + 60
     while not (where / "release").exists():
         if time.monotonic() > deadline:

@@ -4,9 +4,13 @@ and computations are bounded."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
@@ -146,6 +150,34 @@ def test_another_tenant_is_answered_while_a_calendar_computes(
             assert client.get(path, headers=BANK_B).status_code == 404
     finally:
         reads.close()
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split()[0] in "ZX"
+    except FileNotFoundError:
+        return True
+
+
+async def test_closing_stops_a_computation_under_way(tmp_path: Path) -> None:
+    reads = FinanceReads(
+        KafkaSettings(),
+        ApiSettings(read_timeout_s=60),
+        positions=_fixed_positions,
+        rebuild=partial(slow_reads.rebuild, str(tmp_path)),
+    )  # the production executor: a lazily made process pool
+    running = asyncio.create_task(reads.calendar("fac-a", datetime.now(UTC), 7))
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "pid").exists():
+        assert time.monotonic() < deadline, "the computation never started"
+        await asyncio.sleep(0.01)  # polling a condition under a deadline
+    pid = int((tmp_path / "pid").read_text())
+    assert not _gone(pid)
+    reads.close()
+    wait_for(lambda: _gone(pid), 10, "worker process gone")
+    running.cancel()
+    with contextlib.suppress(asyncio.CancelledError, BrokenProcessPool):
+        await running
 
 
 def test_reads_are_bounded_and_time_out_into_503(state: ApiState, tmp_path: Path) -> None:
