@@ -35,6 +35,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from api.webhooks.settings import WebhookSettings
 from tradelane.contracts.webhooks import WebhookSubscription
+from tradelane.services.process import ServiceError
 from tradelane.settings import KafkaSettings, ServicesSettings
 
 SEALED_VERSION = 2
@@ -46,8 +47,9 @@ class SealingError(ValueError):
     """A record could not be opened (wrong key, tampered, or not a subscription)."""
 
 
-class MissingKeyError(RuntimeError):
-    """A production process has no encryption key configured."""
+class MissingKeyError(ServiceError):
+    """A production process has no encryption key configured (a ``ServiceError``, so every
+    command that meets it, the API's and the worker's, exits 2 with the message)."""
 
 
 @dataclass(frozen=True)

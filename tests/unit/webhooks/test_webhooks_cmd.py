@@ -50,12 +50,12 @@ def test_generate_key_prints_a_usable_key(capsys: pytest.CaptureFixture[str]) ->
     assert "no replay options" in capsys.readouterr().err
 
 
-def test_a_production_worker_without_a_key_refuses_to_start(
+def test_a_production_worker_or_api_without_a_key_refuses_to_start(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.delenv("TRADELANE_WEBHOOKS_SECRET_KEYS", raising=False)
     monkeypatch.setenv("TRADELANE_KAFKA_BOOTSTRAP_SERVERS", "kafka-1.internal:9092")
-    for args in (["webhooks"], ["webhooks", "--reencrypt"]):
+    for args in (["webhooks"], ["webhooks", "--reencrypt"], ["api", "--port", "0"]):
         assert main(args) == 2
         err = capsys.readouterr().err
         assert "TRADELANE_WEBHOOKS_SECRET_KEYS is not set" in err
