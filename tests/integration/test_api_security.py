@@ -211,6 +211,13 @@ async def test_a_bank_never_reads_another_banks_data(
     listed = api.get("/api/v1/facilities?limit=1000", bank_a).json()["items"]
     assert {f["facility_id"] for f in listed} == {fa}
     assert api.get(f"/api/v1/facilities/{fa}", bank_a).status_code == 200
+    # its own ledger and calendar: read from Kafka in the API's worker process
+    ledger = api.get(f"/api/v1/facilities/{fa}/ledger", bank_a, timeout_s=60)
+    assert ledger.status_code == 200, ledger.text
+    assert ledger.json()["facility_id"] == fa
+    calendar = api.get(f"/api/v1/facilities/{fa}/calendar", bank_a, timeout_s=60)
+    assert calendar.status_code == 200, calendar.text
+    assert calendar.json()["facility_id"] == fa
 
     # live feed: bank A's WebSocket and SSE carry its own finance event, never bank B's
     ws_items: list[dict[str, Any]] = []
