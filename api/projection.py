@@ -211,7 +211,7 @@ def apply(model: ReadModel, topic: str, value: bytes | None) -> list[FeedItem]:
         return []
     try:
         return handler(model, value)
-    except ValueError:  # pydantic's ValidationError included
+    except Exception:  # pydantic's ValidationError, or a well-formed record of odd content
         model.unreadable += 1
         return []
 

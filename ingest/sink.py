@@ -23,11 +23,11 @@ from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 from influxdb_client.client.write_api_async import WriteApiAsync
 from pydantic import ValidationError
 
-from ingest.intake import dead_letter
 from ingest.points import to_lines
 from tradelane import kafka as clients
 from tradelane.admin import topic_partitions
-from tradelane.contracts import DeadLetterReason, IngestedReading, ShipmentBooking
+from tradelane.contracts import IngestedReading, ShipmentBooking
+from tradelane.deadletters import for_error
 from tradelane.settings import InfluxSettings, KafkaSettings
 from tradelane.topics import SHIPMENTS_REGISTRY, TRACKER_DEADLETTER, TRACKER_READINGS
 
@@ -127,7 +127,7 @@ class Sink:
             return
         try:
             booking = ShipmentBooking.model_validate_json(value)
-        except ValidationError:
+        except ValidationError:  # the worker's registry follower dead-letters it
             log.warning("ignoring an invalid shipments.registry record")
             return
         for device in booking.trackers:
@@ -203,18 +203,23 @@ class Sink:
         for batch in batches.values():
             for rec in batch:
                 try:
-                    records.append(IngestedReading.model_validate_json(rec.value))
-                except ValidationError as exc:
+                    records.append(IngestedReading.model_validate_json(rec.value or b""))
+                except Exception as exc:  # unreadable: a dead letter, and on to the next
                     self.stats.bad_records += 1
-                    letter = dead_letter(
-                        f"kafka:{rec.topic}/{rec.partition}@{rec.offset}",
-                        rec.value or b"",
+                    letter = for_error(
+                        "sink",
+                        rec.topic,
+                        rec.partition,
+                        rec.offset,
+                        rec.key,
+                        rec.value,
                         datetime.now(UTC),
-                        DeadLetterReason.SCHEMA_VIOLATION,
-                        str(exc),
-                    ).model_copy(update={"source": "sink"})
+                        exc,
+                    )
                     await deadletters.send_and_wait(
-                        TRACKER_DEADLETTER.name, letter.model_dump_json().encode()
+                        TRACKER_DEADLETTER.name,
+                        letter.model_dump_json().encode(),
+                        key=rec.topic.encode(),
                     )
         return records
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from aiokafka import AIOKafkaProducer
 
 from api.webhooks.pinning import Lookup, check_destination, system_lookup
-from api.webhooks.sealing import SealingError, SecretBox, box_from_settings, seal, unseal
+from api.webhooks.sealing import SecretBox, box_from_settings, seal, unseal
 from api.webhooks.settings import WebhookSettings
 from tradelane import kafka as clients
 from tradelane.admin import topic_partitions
@@ -91,7 +91,7 @@ class SubscriptionBook:
                     self.put(sub, stale=opened.stale)
             elif topic == WEBHOOKS_DELIVERIES.name and value is not None:
                 self.log(WebhookDelivery.model_validate_json(value))
-        except (ValueError, SealingError):
+        except Exception:  # ValidationError, SealingError, JSON nested too deep: unreadable
             self.unreadable += 1
             if topic == WEBHOOKS_SUBSCRIPTIONS.name and key is not None:
                 # the held version may be older than the one that did not open: fail closed

@@ -161,7 +161,7 @@ class WebhookWorker:
                 self.directory.add_facility(Facility.model_validate_json(value))
             elif topic == INSURANCE_POLICIES.name:
                 self.directory.add_policy(Policy.model_validate_json(value))
-        except ValueError:
+        except Exception:  # unreadable: counted and skipped, never the worker's end
             self.stats.unreadable += 1
 
     async def _load_registries(self, consumer: AIOKafkaConsumer) -> None:
@@ -197,7 +197,7 @@ class WebhookWorker:
         tp = (topic, partition)
         try:
             head = EventHead.model_validate_json(value or b"")
-        except ValueError:
+        except Exception:  # unreadable: counted and skipped, never the worker's end
             self.stats.unreadable += 1
             self.offsets.read(tp, offset, 0)
             return 0

@@ -21,12 +21,13 @@ from typing import Any
 
 import pytest
 from aiokafka import ConsumerRecord
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from api.projection import SOURCE_TOPICS, ReadModel
 from api.projection import apply as project
+from api.webhooks.worker import REGISTRY_TOPICS, WebhookWorker
 from finance.pledge_stage import PledgeStage
 from ingest.adapters.base import Adapter, Rejected
 from ingest.adapters.registry import ADAPTERS, select
@@ -37,12 +38,17 @@ from streams.registries import FOLLOWED, Registries
 from tests.samples import booking
 from tests.unit.finance import builders as fin
 from tests.unit.fuzz import payloads as gen
+from tests.unit.webhooks.test_audience import SUBS, directory
 from tradelane import deadletters
 from tradelane.contracts import DeadLetter, IngestedReading, IngestedStatus
+from tradelane.settings import KafkaSettings
 from tradelane.topics import (
     FINANCE_COMMANDS,
+    FINANCE_EVENTS,
+    INSURANCE_CLAIMS,
     INSURANCE_COMMANDS,
     KAFKA_TOPICS,
+    SHIPMENTS_EVENTS,
     TRACKER_DEADLETTER,
     TRACKER_READINGS,
     TRACKER_STATUS,
@@ -170,6 +176,22 @@ def _check_topic(topic: str, key: bytes | None, value: bytes) -> None:
         _letters_bounded(_pledge().apply([(topic, 0, key or b"", value, 3)]))
     if topic in SOURCE_TOPICS:
         project(ReadModel(), topic, value)
+    if topic in WEBHOOK_ROUTED:
+        _webhooks().route(topic, 0, 7, value)
+    if topic in REGISTRY_TOPICS:
+        _webhooks().apply_registry(topic, key, value)
+
+
+WEBHOOK_ROUTED = {FINANCE_EVENTS.name, INSURANCE_CLAIMS.name, SHIPMENTS_EVENTS.name}
+
+
+def _webhooks() -> WebhookWorker:
+    """The webhook worker with a directory and subscriptions, as it routes events."""
+    worker = WebhookWorker(KafkaSettings(), clock=lambda: 0.0)
+    worker.directory = directory()
+    for sub in SUBS:
+        worker.book.put(sub)
+    return worker
 
 
 def _topic_payloads(topic: str) -> st.SearchStrategy[bytes]:
@@ -211,7 +233,7 @@ def test_the_generator_reaches_the_nasty_cases() -> None:
     seeds: list[Any] = gen.owntracks_seeds()
     found: list[bytes] = []
 
-    @gen.per_target(1)
+    @settings(max_examples=200, deadline=None, database=None)
     @given(payload=gen.mutated(seeds))
     def collect(payload: bytes) -> None:
         found.append(payload)
