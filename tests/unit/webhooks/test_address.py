@@ -191,3 +191,22 @@ def test_urls_allowed(url: str, policy: AddressPolicy, port: int, allow_listed: 
 def test_bad_allow_list_entries_are_named(entry: str) -> None:
     with pytest.raises(ValueError, match="allow-list entry"):
         AddressPolicy.parse([entry])
+
+
+@given(
+    st.one_of(
+        st.sampled_from(NON_PUBLIC_V4).flatmap(lambda net: st.ip_addresses(network=net)),
+        st.sampled_from(NON_PUBLIC_V6).flatmap(lambda net: st.ip_addresses(network=net)),
+    ),
+    st.sampled_from(["http", "https"]),
+    st.one_of(st.none(), st.integers(min_value=1, max_value=65535)),
+)
+def test_no_url_reaches_a_non_public_literal(
+    address: IPAddress, scheme: str, port: int | None
+) -> None:
+    host = str(address) if address.version == 4 else f"[{address}]"
+    url = f"{scheme}://{host}{'' if port is None else f':{port}'}/hooks"
+    with pytest.raises(DestinationRefusedError):
+        check_url(url, OPEN)
+    if address in ipaddress.ip_network("10.0.0.0/8"):
+        assert check_url(url, DEV).allow_listed
