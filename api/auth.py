@@ -44,8 +44,8 @@ KEY_ID_LENGTH = 12
 _KEY = re.compile(r"tl_(?P<id>[0-9a-f]{12})_[A-Za-z0-9_-]{32,200}")
 HASHER = PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1)
 """argon2id with the OWASP minimum (19 MiB, 2 passes): the keys are 256-bit random secrets, so
-the hash guards a leaked key file, not a guessable password; these costs keep one check near
-20 ms and bound the memory of concurrent checks."""
+the hash guards a leaked key file, not a guessable password; these costs keep one check in the
+tens of milliseconds and bound the memory of concurrent checks."""
 _VERIFYING = threading.BoundedSemaphore(2)
 """At most two argon2 checks at once: each takes 19 MiB, and wrong secrets must not exhaust
 memory (the per-address rate limit bounds how often they come)."""
