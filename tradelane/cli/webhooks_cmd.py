@@ -187,13 +187,16 @@ async def _run(group: str | None, replay: Replay | None, stats_interval: float) 
         s = worker.stats
         return (
             f"  events {s.events_read:,}  delivered {s.delivered:,}  failed attempts "
-            f"{s.failed_attempts:,}  gave up {s.gave_up}  pending {len(worker.lanes)}"
+            f"{s.failed_attempts:,}  gave up {s.gave_up}  pending {len(worker.lanes)}  "
+            f"refused {s.refused:,}  shed {s.shed:,}"
         )
 
     await run_until_signalled(worker.run, worker.ready, announce, stats_line, stats_interval)
     s = worker.stats
     print(
         f"webhooks stopped: {s.delivered} delivered, {s.failed_attempts} failed attempts, "
-        f"{s.gave_up} given up, {s.skipped} skipped, {s.unreadable} unreadable records"
+        f"{s.gave_up} given up, {s.skipped} skipped, {s.unreadable} unreadable records, "
+        f"{s.refused} attempts refused by the destination policy, {s.shed} deliveries shed "
+        "at a tenant's pending cap"
     )
     return 0
