@@ -101,11 +101,19 @@ async def facility_ledger(facility_id: str, api: StateDep, principal: PrincipalD
     if api.finance is None:
         raise HTTPException(503, "ledger reading is not configured")
     try:
-        return await api.finance.ledger(facility_id)
+        ledger = await api.finance.ledger(facility_id)
     except ReadBusyError as exc:
         raise _busy(exc) from exc
     except (TimeoutError, OSError) as exc:
         raise HTTPException(503, f"Kafka did not answer: {type(exc).__name__}") from exc
+    cap = api.settings.ledger_max_entries
+    if len(ledger.entries) > cap:
+        raise HTTPException(
+            422,
+            f"the ledger holds {len(ledger.entries)} entries, more than this server returns "
+            f"({cap}); use `tradelane ledger export`",
+        )
+    return ledger
 
 
 @router.get(

@@ -70,3 +70,6 @@ class ApiSettings(BaseSettings):
         int,
         Field(ge=0, description="Largest facility (pledged shipments) whose calendar is served"),
     ] = 5000
+    ledger_max_entries: Annotated[
+        int, Field(ge=0, description="Largest ledger (entries) served over REST; larger: 422")
+    ] = 20_000

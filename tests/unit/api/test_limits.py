@@ -22,10 +22,12 @@ from api.auth import KeyRing
 from api.body_limit import too_large
 from api.finance_reads import FinanceReads, Positions, process_pool
 from api.hub import Hub
+from api.models import LedgerOut
 from api.service import ApiState
 from api.settings import ApiSettings
 from tests.unit.api import slow_reads
 from tests.unit.api.conftest import BANK_A, BANK_B, KEYS, OPS
+from tests.unit.finance.test_ledger import ledger
 from tradelane.settings import KafkaSettings
 
 SMALL = ApiSettings(max_body_bytes=2048)
@@ -216,3 +218,24 @@ def test_a_facility_too_large_is_refused(state: ApiState, tmp_path: Path) -> Non
     assert refused.status_code == 422
     assert "pledges 1 shipments" in refused.json()["detail"]
     assert not (tmp_path / "started").exists()
+
+
+def test_a_ledger_too_large_is_refused(state: ApiState) -> None:
+    entries = ledger()
+    out = LedgerOut(
+        facility_id="fac-a", entries=entries, unreadable=0, verified=True, head_hash=None
+    )
+    with ThreadPoolExecutor(1) as executor:
+        state.finance = FinanceReads(
+            KafkaSettings(),
+            positions=_fixed_positions,
+            ledger_reader=lambda _settings, _facility: out,
+            executor=executor,
+        )
+        fits = ApiSettings(ledger_max_entries=len(entries))
+        with _app(state, fits) as client:
+            assert client.get("/api/v1/facilities/fac-a/ledger", headers=OPS).status_code == 200
+        with _app(state, ApiSettings(ledger_max_entries=len(entries) - 1)) as client:
+            refused = client.get("/api/v1/facilities/fac-a/ledger", headers=OPS)
+    assert refused.status_code == 422
+    assert f"holds {len(entries)} entries" in refused.json()["detail"]
