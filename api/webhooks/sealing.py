@@ -145,14 +145,17 @@ def unseal(value: bytes, box: SecretBox | None) -> Opened:
         raise SealingError("a sealed record needs the webhook secret keys")
     stale = False
     opened: list[dict[str, Any]] = []
-    for entry in data.get("secrets") or []:
+    entries = data.get("secrets")
+    if not isinstance(entries, list):
+        raise SealingError("a sealed record's secrets are not a list")
+    for entry in entries:
         if not isinstance(entry, dict) or not isinstance(entry.get("sealed"), str):
             raise SealingError("a sealed secret entry is malformed")
         token = entry["sealed"]
         inner = json.loads(box.decrypt(token))
-        if not isinstance(inner, dict) or inner.get("subscription_id") != data.get(
-            "subscription_id"
-        ):
+        if not isinstance(inner, dict) or not isinstance(inner.get("secret"), str):
+            raise SealingError("a sealed secret entry is malformed")
+        if inner.get("subscription_id") != data.get("subscription_id"):
             raise SealingError("a sealed secret belongs to another subscription")
         stale = stale or not box.sealed_with_current(token)
         opened.append(

@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from api.webhooks.lifecycle import created, rotated
 from api.webhooks.sealing import (
@@ -140,3 +142,30 @@ def test_production_without_a_key_refuses_to_start(tmp_path: Path) -> None:
     assert load_box(NEW, tmp_path / "k", "kafka.internal:9092") == SecretBox.parse(NEW)
     with pytest.raises(ValueError, match="Fernet keys"):
         load_box("not-a-key", tmp_path / "k", "kafka.internal:9092")
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner),
+    max_leaves=12,
+)
+
+
+@given(
+    st.one_of(
+        st.binary(max_size=200),
+        JSON.map(lambda v: json.dumps(v).encode()),
+        st.fixed_dictionaries(
+            {"schema_version": st.sampled_from([1, 2, 3, "2"]), "secrets": JSON}
+        ).map(lambda v: json.dumps(v).encode()),
+    )
+)
+def test_hostile_records_fail_only_as_unreadable(value: bytes) -> None:
+    """Whatever sits on the topic, opening it raises a ValueError (the book counts it as
+    unreadable) or yields a valid subscription; it never crashes the follower."""
+    box = SecretBox.parse(NEW)
+    try:
+        opened = unseal(value, box)
+    except ValueError:
+        return
+    assert isinstance(opened.subscription, WebhookSubscription)
