@@ -167,10 +167,11 @@ async def _run(group: str | None, replay: Replay | None, stats_interval: float) 
     from tradelane.settings import KafkaSettings
 
     kafka = KafkaSettings()
+    box = _box(kafka)  # before connecting: without a key a production worker stops here
     settings = WebhookSettings()
     if group is not None:
         settings = settings.model_copy(update={"group_id": group})
-    worker = WebhookWorker(kafka, settings, replay=replay, box=_box(kafka))
+    worker = WebhookWorker(kafka, settings, replay=replay, box=box)
 
     def announce() -> str:
         what = (
