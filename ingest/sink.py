@@ -21,7 +21,6 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 from influxdb_client.client.write_api_async import WriteApiAsync
-from pydantic import ValidationError
 
 from ingest.points import to_lines
 from tradelane import kafka as clients
@@ -68,6 +67,7 @@ class Sink:
         self.config = config or SinkConfig()
         self.stats = SinkStats()
         self.ready = asyncio.Event()
+        self._follow: asyncio.Task[None] | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         registry = await clients.started(
@@ -89,7 +89,7 @@ class Sink:
         )
         try:
             await self._load_registry(registry)
-            follow = asyncio.create_task(self._follow_registry(registry, stop))
+            follow = self._follow = asyncio.create_task(self._follow_registry(registry, stop))
             readings: AIOKafkaConsumer | None = None
             try:
                 readings = await clients.started(self._readings_consumer, "the sink's consumer")
@@ -127,7 +127,7 @@ class Sink:
             return
         try:
             booking = ShipmentBooking.model_validate_json(value)
-        except ValidationError:  # the worker's registry follower dead-letters it
+        except Exception:  # the worker's registry follower dead-letters it
             log.warning("ignoring an invalid shipments.registry record")
             return
         for device in booking.trackers:
@@ -167,6 +167,7 @@ class Sink:
         in_flight: tuple[asyncio.Task[bool], dict[TopicPartition, int]] | None = None
         try:
             while not stop.is_set():
+                self._check_follower()
                 batches = await consumer.getmany(
                     timeout_ms=self.config.poll_timeout_ms, max_records=self.config.batch_max
                 )
@@ -182,6 +183,17 @@ class Sink:
         finally:
             if in_flight is not None:
                 await self._settle(consumer, *in_flight)
+
+    def _check_follower(self) -> None:
+        """If the registry follower failed, the sink fails too (exits non-zero, for its
+        supervisor to restart it) instead of writing on with a shipment map that no longer
+        follows the registry."""
+        follow = self._follow
+        if follow is None or not follow.done() or follow.cancelled():
+            return
+        error = follow.exception()
+        if error is not None:
+            raise RuntimeError(f"the sink's registry follower failed: {error!r}") from error
 
     async def _settle(
         self,
