@@ -35,6 +35,7 @@ from api.webhooks import routes as routes_webhooks
 from api.webhooks.store import SubscriptionStore
 from tradelane import __version__
 from tradelane.asyncapi import asyncapi_document
+from tradelane.principals import Principal
 from tradelane.settings import InfluxSettings, KafkaSettings
 
 STATIC = Path(__file__).parent / "static"
@@ -73,7 +74,7 @@ def build_state(
     from api.webhooks.store import KafkaSubscriptionStore
 
     settings = settings or ApiSettings()
-    kafka = kafka or KafkaSettings()
+    kafka = kafka or KafkaSettings().as_principal(Principal.API)
     model = ReadModel(events_kept=settings.events_kept)
     hub = Hub(model, settings.client_queue_max)
     keys = load_keys(settings.keys_file)

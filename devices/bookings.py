@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 async def reachable(settings: KafkaSettings, timeout_s: float = 3.0) -> bool:
     """Does Kafka answer a metadata request? (``--bookings auto`` decides with this.)"""
-    return await kafka_ready_async(settings.bootstrap_servers, timeout_s)
+    return await kafka_ready_async(settings, timeout_s)
 
 
 class BookingPublisher:

@@ -17,6 +17,7 @@ import contextlib
 import ssl
 import struct
 
+from tradelane.services.mosquitto_access import GATEWAY
 from tradelane.settings import MqttSettings
 
 CONNECT, CONNACK, PUBLISH_QOS1, PUBACK = 0x10, 0x20, 0x32, 0x40
@@ -60,7 +61,8 @@ class LoadPublisher:
     hands the buffer to the kernel (and waits while the broker is slower than the load)."""
 
     def __init__(self, settings: MqttSettings, client_id: str) -> None:
-        self.settings = settings
+        # one connection publishing for many trackers: a gateway, unless a user is configured
+        self.settings = settings.as_principal(GATEWAY)
         self.client_id = client_id
         self.sent = 0
         self.acked = 0
@@ -70,10 +72,14 @@ class LoadPublisher:
 
     async def connect(self) -> None:
         s = self.settings
-        context = ssl.create_default_context() if s.tls else None
+        context = (
+            ssl.create_default_context(cafile=str(s.ca_file) if s.ca_file else None)
+            if s.tls
+            else None
+        )
         reader, writer = await asyncio.open_connection(s.host, s.port, ssl=context)
-        password = s.password.get_secret_value() if s.password else None
-        writer.write(connect_packet(self.client_id, s.username, password))
+        username, password = s.login() or (None, None)
+        writer.write(connect_packet(self.client_id, username, password))
         await writer.drain()
         ack = await asyncio.wait_for(reader.readexactly(4), 10)
         if ack[0] != CONNACK or ack[3] != 0:

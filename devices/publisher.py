@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import logging
 import socket
 from collections import deque
@@ -38,23 +36,17 @@ import paho.mqtt.client as mqtt
 from devices.config import ConnectionMode, FleetConfig
 from devices.device import Tracker
 from devices.messages import Kind, Outgoing
+from devices.provisioning import provision_local_fleet
 from tradelane.contracts import DeviceState, DeviceStatus
+from tradelane.credentials import device_password
 from tradelane.mqtt import make_client
+from tradelane.services.mosquitto_access import GATEWAY
 from tradelane.settings import MqttSettings
 from tradelane.topics import status_topic
 
 log = logging.getLogger(__name__)
 
 AckCallback = Callable[[Outgoing, bool], None]
-
-
-def device_password(secret: str, device_id: str) -> str:
-    """Per-device MQTT password derived from a fleet secret (provision the broker the same way).
-
-    >>> device_password("s3cret", "sim1-t00000") == device_password("s3cret", "sim1-t00000")
-    True
-    """
-    return hmac.new(secret.encode(), device_id.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 class Connection:
@@ -273,6 +265,18 @@ class FleetPublisher:
     def _will(self, tracker: Tracker) -> tuple[str, bytes]:
         return tracker.status_topic, tracker.status_payload(online=False, ts=None)
 
+    async def _fleet_secret(self) -> str | None:
+        """The secret each device's password derives from: the configured one, or (logging in
+        through the local keyring) the machine's fleet secret, after letting the local broker
+        accept this fleet. None when the settings name one login for every connection."""
+        if self.config.device_secret:
+            return self.config.device_secret
+        s = self.settings
+        if s.username is not None or s.anonymous or s.cert_file is not None:
+            return None
+        ids = [tr.spec.device_id for tr in self.trackers]
+        return await provision_local_fleet(s, ids)
+
     def gateway_id(self, k: int) -> str:
         return f"{self.config.id_prefix}-gw{k}"
 
@@ -280,14 +284,12 @@ class FleetPublisher:
         """Connect every connection and announce every tracker ``online`` (retained)."""
         cfg = self.config
         if self.mode is ConnectionMode.PER_DEVICE:
+            secret = await self._fleet_secret()
             for tr in self.trackers:
-                user, password = (
-                    self.settings.username,
-                    (self.settings.password.get_secret_value() if self.settings.password else None),
-                )
-                if cfg.device_secret:
+                user = password = None  # None: the settings' own login (explicit or anonymous)
+                if secret:
                     user = tr.spec.device_id
-                    password = device_password(cfg.device_secret, tr.spec.device_id)
+                    password = device_password(secret, tr.spec.device_id)
                 self.connections.append(
                     Connection(
                         self.settings,
@@ -313,7 +315,7 @@ class FleetPublisher:
                 )
                 self.connections.append(
                     Connection(
-                        self.settings,
+                        self.settings.as_principal(GATEWAY),
                         gw,
                         self._on_ack,
                         window=cfg.window,

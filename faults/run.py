@@ -122,7 +122,7 @@ class _Run:
 
     @property
     def app_id(self) -> str:
-        return f"faults-{self.run_id}"
+        return f"tradelane-streams-faults-{self.run_id}"
 
     def note_crashes(self) -> None:
         for child in [self.bridge, *self.workers]:

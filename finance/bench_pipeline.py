@@ -469,7 +469,7 @@ async def run_pipeline(
     base = await baseline(kafka, mqtt_settings, run, baseline_count)
     print(f"  {base:,.0f} readings/s", flush=True)
 
-    app_id, facility = f"bench-pipe-{run}", f"fac-bench-{run}"
+    app_id, facility = f"tradelane-streams-bench-pipe-{run}", f"fac-bench-{run}"
     booked = datetime.now(UTC).replace(microsecond=0)
     plan = [
         [(f"bp-{run}-s{k}-{i}", f"bp-{run}-s{k}-{i}-t") for i in range(shipments_per_step)]
@@ -514,7 +514,7 @@ async def run_pipeline(
     if sink and http_json(f"{InfluxSettings().url}/health") is not None:
         procs["sink"] = _start(
             # from now: not the history of earlier runs; uncompressed: InfluxDB is on loopback
-            ["sink", "--group", f"{app_id}-sink", "--from-now", "--no-gzip"],
+            ["sink", "--group", f"tradelane-sink-bench-{run}", "--from-now", "--no-gzip"],
             logs["sink"],
         )
     latencies = _Latencies(

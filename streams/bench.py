@@ -178,7 +178,7 @@ async def _run(
 ) -> BenchResult:
     kafka = KafkaSettings()
     run = uuid.uuid4().hex[:8]
-    app_id = f"bench-worker-{run}"
+    app_id = f"tradelane-streams-bench-{run}"
     devices = [f"bw-{run}-{i}" for i in range(shipments)]
     await ensure_topics(kafka)  # a fresh broker has none yet, and the bookings go first
     producer = clients.producer(kafka, linger_ms=20)

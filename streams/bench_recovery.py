@@ -142,7 +142,10 @@ async def _probe(kafka: KafkaSettings, app_id: str, run: str, table_shipments: i
 async def _run(shipments: int) -> BenchResult:
     kafka = KafkaSettings()
     run = uuid.uuid4().hex[:8]
-    baseline_app, app_id = f"bench-recovery-{run}-empty", f"bench-recovery-{run}"
+    baseline_app, app_id = (
+        f"tradelane-streams-recovery-{run}-empty",
+        f"tradelane-streams-recovery-{run}",
+    )
     print(f"Baseline: a worker on an empty table ({baseline_app})", flush=True)
     await prepare(kafka, baseline_app)
     baseline = await _probe(kafka, baseline_app, f"{run}e", 0)

@@ -18,7 +18,11 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import (
+    TopicAlreadyExistsError,
+    TopicAuthorizationFailedError,
+    for_code,
+)
 
 from tradelane import kafka as clients
 from tradelane.kafka import BROKER_WAIT_S, KafkaNotReadyError, retrying
@@ -78,7 +82,8 @@ async def _ensure_topics(
                 topic_configs=topic.configs() if with_configs else {},
             )
             try:
-                await admin.create_topics([new])
+                response = await admin.create_topics([new])
+                _raise_topic_errors(response)
                 outcomes.append(TopicOutcome(topic.name, "created", _describe(topic)))
             except TopicAlreadyExistsError:
                 outcomes.append(TopicOutcome(topic.name, "exists", "created concurrently"))
@@ -124,6 +129,19 @@ async def _await_visible(
         if time.monotonic() > deadline:
             raise TimeoutError(f"topics not visible after {timeout_s:.0f}s: {counts}")
         await asyncio.sleep(0.1)  # polling interval of a deadline-bounded wait
+
+
+def _raise_topic_errors(response: Any) -> None:
+    """aiokafka returns per-topic errors instead of raising them: raise the first, so that a
+    refused creation (no CREATE grant) says so instead of waiting for a topic that never
+    comes."""
+    for topic, code, message, *_ in response.topic_errors:
+        if code == TopicAuthorizationFailedError.errno:
+            raise TopicAuthorizationFailedError(
+                f"creating topic {topic}: this principal may not create or describe it"
+            )
+        if code:
+            raise for_code(code)(f"creating topic {topic}: {message}")
 
 
 def _describe(topic: KafkaTopic) -> str:

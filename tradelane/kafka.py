@@ -36,6 +36,7 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
     UnknownTopicOrPartitionError,
 )
+from aiokafka.helpers import create_ssl_context
 
 from tradelane.services.process import ServiceError
 from tradelane.settings import KafkaSettings
@@ -59,6 +60,24 @@ class KafkaNotReadyError(ServiceError, TimeoutError):
 # --- options and factories -------------------------------------------------------------------
 
 
+def security_options(settings: KafkaSettings) -> dict[str, Any]:
+    """How a client proves who it is: SASL/SCRAM with the settings' login, over TLS for
+    ``SASL_SSL`` (the CA from ``ssl_cafile``, else the system's)."""
+    options: dict[str, Any] = {"security_protocol": settings.security_protocol}
+    login = settings.login()
+    if login is not None:
+        options |= {
+            "sasl_mechanism": settings.sasl_mechanism,
+            "sasl_plain_username": login[0],
+            "sasl_plain_password": login[1],
+        }
+    if settings.security_protocol == "SASL_SSL":
+        options["ssl_context"] = create_ssl_context(
+            cafile=str(settings.ssl_cafile) if settings.ssl_cafile else None
+        )
+    return options
+
+
 def producer_options(settings: KafkaSettings, **overrides: Any) -> dict[str, Any]:
     """The keyword arguments of every ``AIOKafkaProducer`` (``overrides`` win)."""
     options: dict[str, Any] = {
@@ -71,7 +90,7 @@ def producer_options(settings: KafkaSettings, **overrides: Any) -> dict[str, Any
         "max_batch_size": BATCH_BYTES,
         "max_request_size": 4 * 1024 * 1024,
     }
-    return options | overrides
+    return options | security_options(settings) | overrides
 
 
 def consumer_options(settings: KafkaSettings, **overrides: Any) -> dict[str, Any]:
@@ -87,7 +106,7 @@ def consumer_options(settings: KafkaSettings, **overrides: Any) -> dict[str, Any
         "fetch_max_bytes": 32 * 1024 * 1024,
         "max_partition_fetch_bytes": 4 * 1024 * 1024,
     }
-    return options | overrides
+    return options | security_options(settings) | overrides
 
 
 def admin_options(settings: KafkaSettings, **overrides: Any) -> dict[str, Any]:
@@ -96,18 +115,30 @@ def admin_options(settings: KafkaSettings, **overrides: Any) -> dict[str, Any]:
         "bootstrap_servers": settings.bootstrap_servers,
         "client_id": settings.client_id,
     }
-    return options | overrides
+    return options | security_options(settings) | overrides
 
 
 def faust_options(settings: KafkaSettings) -> dict[str, Any]:
     """The broker settings of the worker's faust app (its own clients: acks from all
     replicas, the producers' compression and linger)."""
-    return {
+    options: dict[str, Any] = {
         "broker": settings.faust_broker,
         "producer_acks": -1,
         "producer_compression_type": settings.compression_type,
         "producer_linger": LINGER_MS / 1000,
     }
+    login = settings.login()
+    if login is not None:
+        import faust  # here: only the worker pays for importing faust
+
+        security = security_options(settings)
+        options["broker_credentials"] = faust.SASLCredentials(
+            username=login[0],
+            password=login[1],
+            mechanism=settings.sasl_mechanism,
+            ssl_context=security.get("ssl_context"),
+        )
+    return options
 
 
 def producer(settings: KafkaSettings, **overrides: Any) -> AIOKafkaProducer:

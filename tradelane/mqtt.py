@@ -40,11 +40,15 @@ def make_client(
         manual_ack=manual_ack,
         clean_session=None if mqtt5 else not persistent_session,
     )
-    if settings.username is not None:
-        password = settings.password.get_secret_value() if settings.password else None
-        client.username_pw_set(settings.username, password)
+    login = settings.login()
+    if login is not None:
+        client.username_pw_set(*login)
     if settings.tls:
-        client.tls_set()
+        client.tls_set(
+            ca_certs=str(settings.ca_file) if settings.ca_file else None,
+            certfile=str(settings.cert_file) if settings.cert_file else None,
+            keyfile=str(settings.key_file) if settings.key_file else None,
+        )
     client.reconnect_delay_set(min_delay=1, max_delay=30)
     return client
 

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tradelane import credentials
+
 
 class MqttSettings(BaseSettings):
     """Where the MQTT broker is and how to log in."""
@@ -24,10 +26,56 @@ class MqttSettings(BaseSettings):
     url: Annotated[str, Field(description="mqtt://host:port (mqtts:// for TLS)")] = (
         "mqtt://127.0.0.1:1883"
     )
-    username: str | None = None
-    password: SecretStr | None = None
+    username: Annotated[
+        str | None,
+        Field(description="MQTT user; unset, the local keyring's entry for the principal"),
+    ] = None
+    password: Annotated[SecretStr | None, Field(description="MQTT password")] = None
+    principal: Annotated[
+        str,
+        Field(
+            description=(
+                "Which local user's password to use when no username is set (the bridge and"
+                " the simulator pick their own; tools and tests use tradelane-admin)"
+            )
+        ),
+    ] = "tradelane-admin"
+    credentials_file: Annotated[
+        Path | None,
+        Field(description="The local keyring; unset, TRADELANE_HOME/secrets/mqtt.json"),
+    ] = None
+    anonymous: Annotated[
+        bool,
+        Field(description="Connect without credentials (only the demo's embedded broker)"),
+    ] = False
+    ca_file: Annotated[
+        Path | None, Field(description="CA that signed the broker's certificate (mqtts://)")
+    ] = None
+    cert_file: Annotated[
+        Path | None, Field(description="Client certificate for mutual TLS (its name is the user)")
+    ] = None
+    key_file: Annotated[Path | None, Field(description="The client certificate's key")] = None
     client_id_prefix: str = "tradelane"
     keepalive_s: Annotated[int, Field(ge=5, le=3600)] = 30
+
+    def keyring(self) -> Path:
+        return self.credentials_file or credentials.mqtt_file(ServicesSettings().home)
+
+    def login(self) -> tuple[str, str] | None:
+        """(user, password), or None to connect anonymously or by client certificate. An
+        explicit username wins; else the principal's entry in the local keyring."""
+        if self.anonymous or self.cert_file is not None:
+            return None
+        if self.username is not None:
+            return self.username, self.password.get_secret_value() if self.password else ""
+        return self.principal, credentials.password(self.keyring(), self.principal, "MQTT")
+
+    def as_principal(self, principal: str) -> MqttSettings:
+        """These settings for a service logging in as ``principal`` unless a username (or
+        anonymous access) was configured explicitly."""
+        if self.username is not None or self.anonymous:
+            return self
+        return self.model_copy(update={"principal": principal})
 
     @field_validator("url")
     @classmethod
@@ -60,6 +108,44 @@ class KafkaSettings(BaseSettings):
         "127.0.0.1:9092"
     )
     client_id: str = "tradelane"
+    security_protocol: Annotated[
+        Literal["SASL_PLAINTEXT", "SASL_SSL", "PLAINTEXT"],
+        Field(
+            description=(
+                "How clients authenticate: SASL over plain TCP (loopback) or TLS;"
+                " PLAINTEXT only for the demo's embedded broker"
+            )
+        ),
+    ] = "SASL_PLAINTEXT"
+    sasl_mechanism: Annotated[
+        Literal["SCRAM-SHA-512", "SCRAM-SHA-256"], Field(description="SASL mechanism")
+    ] = "SCRAM-SHA-512"
+    username: Annotated[
+        str | None,
+        Field(description="Kafka user; unset, the local keyring's entry for the principal"),
+    ] = None
+    password: Annotated[SecretStr | None, Field(description="Kafka password")] = None
+    principal: Annotated[
+        str,
+        Field(
+            description=(
+                "Which local principal's password to use when no username is set"
+                " (each service command picks its own; tools and tests use admin)"
+            )
+        ),
+    ] = "admin"
+    credentials_file: Annotated[
+        Path | None,
+        Field(
+            description=(
+                "The local keyring written by `tradelane services up`;"
+                " unset, TRADELANE_HOME/secrets/kafka.json"
+            )
+        ),
+    ] = None
+    ssl_cafile: Annotated[
+        Path | None, Field(description="CA bundle that signed the brokers' certificates")
+    ] = None
     idempotence: Annotated[
         bool,
         Field(
@@ -93,6 +179,31 @@ class KafkaSettings(BaseSettings):
             ),
         ),
     ] = 100
+
+    @property
+    def sasl(self) -> bool:
+        return self.security_protocol.startswith("SASL")
+
+    def keyring(self) -> Path:
+        """Where this process looks up its principal's password."""
+        return self.credentials_file or credentials.kafka_file(ServicesSettings().home)
+
+    def login(self) -> tuple[str, str] | None:
+        """(user, password) for SASL, or None without SASL. An explicit username wins; else
+        the principal's entry in the local keyring (a clear error when there is none)."""
+        if not self.sasl:
+            return None
+        if self.username is not None:
+            secret = self.password.get_secret_value() if self.password else ""
+            return self.username, secret
+        return self.principal, credentials.password(self.keyring(), self.principal)
+
+    def as_principal(self, principal: str) -> KafkaSettings:
+        """These settings for a service logging in as ``principal`` (its own grants) unless
+        an explicit username was configured (production: one secret per container)."""
+        if self.username is not None:
+            return self
+        return self.model_copy(update={"principal": principal})
 
     @property
     def exactly_once(self) -> bool:
@@ -142,6 +253,17 @@ class ServicesSettings(BaseSettings):
         Path.home() / ".cache" / "tradelane"
     )
     kafka_version: str = "4.2.0"
+    mqtt_tls_port: Annotated[
+        int, Field(ge=1, le=65535, description="Mosquitto's TLS listener (local CA)")
+    ] = 8883
+    mqtt_mtls_port: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=65535,
+            description="Mosquitto's mutual-TLS listener (the certificate's name is the user)",
+        ),
+    ] = 8884
     influxdb_version: str = "2.8.0"
 
 

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
-from aiokafka import AIOKafkaProducer
 
 from api.auth import hash_key, new_key
 from finance.demo_terms import demo_facility
 from tests.integration.helpers import stop_process, wait_for_output
+from tradelane import kafka as clients
 from tradelane.services.probes import free_port
 from tradelane.settings import KafkaSettings
 from tradelane.topics import FINANCE_FACILITIES
@@ -117,7 +117,7 @@ async def publish_facilities(
 ) -> tuple[str, str]:
     """Facility ``fa-{unique}`` of the API's bank A pledging ``bank_a``, and ``fb-{unique}`` of
     its bank B pledging ``bank_b``; returns their ids."""
-    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers, acks="all")
+    producer = clients.producer(kafka, acks="all")
     await producer.start()
     ids = (f"fa-{unique}", f"fb-{unique}")
     banks = (api.parties["bank_a"], api.parties["bank_b"])

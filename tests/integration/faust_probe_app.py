@@ -7,10 +7,13 @@ import os
 
 import faust
 
+from tradelane.kafka import faust_options
+from tradelane.settings import KafkaSettings
+
 SUFFIX = os.environ["PROBE_SUFFIX"]
 app = faust.App(
     f"tradelane-probe-{SUFFIX}",
-    broker=os.environ["PROBE_BROKER"],
+    **faust_options(KafkaSettings()),  # the broker and the admin's login, from the environment
     store="memory://",
     web_enabled=False,
     topic_partitions=1,

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRecord, TopicPartition
 
 from ingest.bridge import Bridge, BridgeConfig
+from tradelane import kafka as clients
 from tradelane.admin import topic_partitions
 from tradelane.mqtt import forget_session
 from tradelane.settings import KafkaSettings, MqttSettings
@@ -26,9 +27,7 @@ class Tail:
 
     def __init__(self, settings: KafkaSettings, topic: str) -> None:
         self.topic = topic
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False
-        )
+        self.consumer = clients.consumer(settings, enable_auto_commit=False)
         self.records: list[ConsumerRecord[bytes, bytes]] = []
         self.start_offsets: dict[TopicPartition, int] = {}
 

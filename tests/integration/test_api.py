@@ -96,7 +96,9 @@ async def test_live_feed_rest_history_and_roles(
         sink_task = asyncio.create_task(sink.run(stop))
         try:
             await asyncio.wait_for(sink.ready.wait(), 60)
-            async with bridge_and_worker(mqtt_settings, kafka_settings, f"api-{unique}", tmp_path):
+            async with bridge_and_worker(
+                mqtt_settings, kafka_settings, f"tradelane-streams-api-{unique}", tmp_path
+            ):
                 await simulate_reefer_failure(prefix)
 
                 async def positions_and_alerts() -> bool:

@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 
+from tradelane import kafka as clients
 from tradelane.settings import KafkaSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -23,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 async def test_faust_worker_counts_into_a_table_and_stops_cleanly(
     kafka_settings: KafkaSettings, unique: str, tmp_path: Path
 ) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_settings.bootstrap_servers)
+    admin = clients.admin(kafka_settings)
     await admin.start()
     try:
         await admin.create_topics(
@@ -35,7 +35,9 @@ async def test_faust_worker_counts_into_a_table_and_stops_cleanly(
     env = {
         **os.environ,
         "PROBE_SUFFIX": unique,
-        "PROBE_BROKER": kafka_settings.faust_broker,
+        "TRADELANE_KAFKA_BOOTSTRAP_SERVERS": kafka_settings.bootstrap_servers,
+        # the child runs in another folder: the keyring's path must not be relative
+        "TRADELANE_KAFKA_CREDENTIALS_FILE": str(kafka_settings.keyring().resolve()),
         "PYTHONPATH": str(HERE),
     }
     log = (tmp_path / "worker.log").open("wb")
@@ -58,12 +60,8 @@ async def test_faust_worker_counts_into_a_table_and_stops_cleanly(
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    out = AIOKafkaConsumer(
-        f"probe.out.{unique}",
-        bootstrap_servers=kafka_settings.bootstrap_servers,
-        auto_offset_reset="earliest",
-    )
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_settings.bootstrap_servers)
+    out = clients.consumer(kafka_settings, f"probe.out.{unique}", auto_offset_reset="earliest")
+    producer = clients.producer(kafka_settings)
     await out.start()
     await producer.start()
     try:

@@ -144,12 +144,17 @@ async def _points(influx: InfluxSettings, device: str) -> int:
 def test_every_process_waits_for_a_fresh_broker_then_works(
     mqtt_settings: MqttSettings, influx_settings: InfluxSettings, unique: str, tmp_path: Path
 ) -> None:
-    app_id, bridge_id = f"fresh-{unique}", f"fresh-bridge-{unique}"
-    sink_group, hooks_group = f"fresh-sink-{unique}", f"fresh-webhooks-{unique}"
+    app_id, bridge_id = f"tradelane-streams-fresh-{unique}", f"fresh-bridge-{unique}"
+    sink_group, hooks_group = f"tradelane-sink-fresh-{unique}", f"tradelane-webhooks-fresh-{unique}"
     api_port = free_port()
     with fresh_broker(tmp_path) as broker:
         kafka = broker.kafka
-        env = {**os.environ, "TRADELANE_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers}
+        broker.passwords()  # the keyring exists before the broker does, as after `services up`
+        env = {
+            **os.environ,
+            "TRADELANE_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+            "TRADELANE_KAFKA_CREDENTIALS_FILE": str(broker.keyring),
+        }
         commands = {
             "worker": ["worker", "--app-id", app_id],
             "bridge": [
@@ -179,7 +184,7 @@ def test_every_process_waits_for_a_fresh_broker_then_works(
             with warnings.catch_warnings():
                 # the broker runs detached, remembered by pid: its Popen is dropped running
                 warnings.simplefilter("ignore", ResourceWarning)
-                broker.launch()
+                broker.up()  # launch, wait until it answers, provision its users
             by_name = {c.name: c for c in children}
             # 3. Each process ends up working.
             _wait_alive(by_name["worker"], f"worker {app_id}: {kafka.bootstrap_servers}", 150)

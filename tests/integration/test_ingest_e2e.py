@@ -9,13 +9,14 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import TopicPartition
 from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 
 from ingest.bridge import Bridge, BridgeConfig
 from ingest.sink import Sink, SinkConfig
 from tests.integration.helpers import Tail
 from tests.samples import booking as sample_booking
+from tradelane import kafka as clients
 from tradelane.contracts import IngestedReading, TrackerReading
 from tradelane.mqtt import forget_session, make_client
 from tradelane.settings import InfluxSettings, KafkaSettings, MqttSettings
@@ -71,7 +72,7 @@ async def test_mqtt_to_kafka_to_influxdb(
     devices = [f"{prefix}{i}" for i in range(N_DEVICES)]
     shipment = f"shp-{unique}"
     booking = sample_booking(shipment, devices[:2])
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_settings.bootstrap_servers)
+    producer = clients.producer(kafka_settings)
     await producer.start()
     try:
         await producer.send_and_wait(
@@ -157,9 +158,7 @@ async def test_mqtt_to_kafka_to_influxdb(
 
 async def _commit(kafka: KafkaSettings, group: str, offsets: dict[TopicPartition, int]) -> None:
     """Give a new consumer group its starting offsets."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=kafka.bootstrap_servers, group_id=group, enable_auto_commit=False
-    )
+    consumer = clients.consumer(kafka, group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
         consumer.assign(list(offsets))

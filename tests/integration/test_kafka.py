@@ -7,9 +7,10 @@ import asyncio
 import time
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import NewTopic
 
+from tradelane import kafka as clients
 from tradelane.admin import ensure_topics
 from tradelane.settings import KafkaSettings
 from tradelane.topics import KAFKA_TOPICS
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.integration
 
 
 async def _create(settings: KafkaSettings, name: str, partitions: int) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    admin = clients.admin(settings)
     await admin.start()
     try:
         await admin.create_topics([NewTopic(name, partitions, 1)])
@@ -40,8 +41,8 @@ async def test_idempotent_producer_and_consumer_group(
 ) -> None:
     topic = f"itest.idem.{unique}"
     await _create(kafka_settings, topic, 3)
-    producer = AIOKafkaProducer(
-        bootstrap_servers=kafka_settings.bootstrap_servers,
+    producer = clients.producer(
+        kafka_settings,
         enable_idempotence=True,
         acks="all",
         linger_ms=5,
@@ -57,9 +58,9 @@ async def test_idempotent_producer_and_consumer_group(
         await producer.stop()
     assert {m.partition for m in metadata} == {0, 1, 2}
 
-    consumer = AIOKafkaConsumer(
+    consumer = clients.consumer(
+        kafka_settings,
         topic,
-        bootstrap_servers=kafka_settings.bootstrap_servers,
         group_id=f"itest-group-{unique}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -78,9 +79,7 @@ async def test_idempotent_producer_and_consumer_group(
 async def test_transactions_commit_and_abort(kafka_settings: KafkaSettings, unique: str) -> None:
     topic = f"itest.tx.{unique}"
     await _create(kafka_settings, topic, 1)
-    producer = AIOKafkaProducer(
-        bootstrap_servers=kafka_settings.bootstrap_servers, transactional_id=f"itest-tx-{unique}"
-    )
+    producer = clients.producer(kafka_settings, transactional_id=f"itest-tx-{unique}")
     await producer.start()
     try:
         async with producer.transaction():
@@ -94,11 +93,8 @@ async def test_transactions_commit_and_abort(kafka_settings: KafkaSettings, uniq
     finally:
         await producer.stop()
 
-    committed_reader = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=kafka_settings.bootstrap_servers,
-        auto_offset_reset="earliest",
-        isolation_level="read_committed",
+    committed_reader = clients.consumer(
+        kafka_settings, topic, auto_offset_reset="earliest", isolation_level="read_committed"
     )
     await committed_reader.start()
     try:
@@ -109,11 +105,8 @@ async def test_transactions_commit_and_abort(kafka_settings: KafkaSettings, uniq
         await committed_reader.stop()
     assert got == [b"committed-1", b"committed-2", b"committed-3"]
 
-    raw_reader = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=kafka_settings.bootstrap_servers,
-        auto_offset_reset="earliest",
-        isolation_level="read_uncommitted",
+    raw_reader = clients.consumer(
+        kafka_settings, topic, auto_offset_reset="earliest", isolation_level="read_uncommitted"
     )
     await raw_reader.start()
     try:
@@ -130,7 +123,7 @@ async def test_topics_are_created_idempotently_with_their_layout(
     again = await ensure_topics(kafka_settings)
     assert {o.name for o in again} == {t.name for t in KAFKA_TOPICS}
     assert all(o.action == "exists" for o in again), again
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_settings.bootstrap_servers)
+    admin = clients.admin(kafka_settings)
     await admin.start()
     try:
         described = await admin.describe_topics([t.name for t in KAFKA_TOPICS])

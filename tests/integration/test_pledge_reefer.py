@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
 import streams.core
 from devices.config import FleetConfig
@@ -27,6 +26,7 @@ from finance.fx_feed import latest, simulated_rates
 from finance.ledger_store import LedgerStore
 from finance.pledge_engine import run
 from finance.rebuild import read_topic
+from tradelane import kafka as clients
 from tradelane.cli.main import main
 from tradelane.contracts import (
     CollateralStatus,
@@ -121,7 +121,7 @@ def _facility(facility_id: str, shipment_id: str, currency: str) -> Facility:
 
 
 async def _produce(settings: KafkaSettings, topic: str, items: list[tuple[str, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
+    producer = clients.producer(settings, acks="all")
     await producer.start()
     try:
         sent = [await producer.send(topic, value=v, key=k.encode()) for k, v in items]

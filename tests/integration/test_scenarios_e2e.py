@@ -120,7 +120,9 @@ async def test_every_scenario_end_to_end(
         ]
 
     async with (
-        bridge_and_worker(mqtt_settings, kafka_settings, f"it-scn-{unique}", tmp_path) as run,
+        bridge_and_worker(
+            mqtt_settings, kafka_settings, f"tradelane-streams-scn-{unique}", tmp_path
+        ) as run,
         Tail(kafka_settings, SHIPMENTS_EVENTS.name) as shipment_tail,
         Tail(kafka_settings, FINANCE_EVENTS.name) as finance_tail,
         Tail(kafka_settings, INSURANCE_CLAIMS.name) as claim_tail,

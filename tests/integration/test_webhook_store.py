@@ -11,11 +11,11 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from api.webhooks.lifecycle import created, rotated
 from api.webhooks.signing import new_secret
 from api.webhooks.store import KafkaSubscriptionStore
+from tradelane import kafka as clients
 from tradelane.contracts.webhooks import DeliveryOutcome, SubscriberRole, WebhookDelivery
 from tradelane.settings import KafkaSettings
 from tradelane.topics import WEBHOOKS_DELIVERIES
@@ -75,7 +75,7 @@ async def test_changes_travel_between_stores(kafka_settings: KafkaSettings, uniq
             status_code=204,
             at=now,
         )
-        producer = AIOKafkaProducer(bootstrap_servers=kafka_settings.bootstrap_servers)
+        producer = clients.producer(kafka_settings)
         await producer.start()
         try:
             await producer.send_and_wait(

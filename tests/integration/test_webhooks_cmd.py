@@ -31,9 +31,9 @@ def test_runs_announces_and_stops_cleanly(
     kafka_settings: KafkaSettings, unique: str, tmp_path: Path
 ) -> None:
     log = tmp_path / "webhooks.log"
-    proc = _start(log, "--group", f"test-webhooks-cmd-{unique}", "--stats-interval", "0")
+    proc = _start(log, "--group", f"tradelane-webhooks-cmd-{unique}", "--stats-interval", "0")
     try:
-        wait_for_output(log, f"group test-webhooks-cmd-{unique}", proc)
+        wait_for_output(log, f"group tradelane-webhooks-cmd-{unique}", proc)
     finally:
         status = stop_process(proc)
     assert status == 0, log.read_text()

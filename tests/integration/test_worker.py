@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from tests.integration.helpers import Tail, stop_process, wait_for_output
 from tests.samples import booking
+from tradelane import kafka as clients
 from tradelane.contracts import Gps, IngestedReading, ShipmentEvent, TrackerReading
 from tradelane.settings import KafkaSettings
 from tradelane.topics import SHIPMENTS_EVENTS, SHIPMENTS_REGISTRY, TRACKER_READINGS
@@ -63,11 +63,11 @@ async def test_worker_turns_readings_into_shipment_events(
 ) -> None:
     shipment, device = f"shp-{unique}", f"wk-{unique}"
     log = tmp_path / "worker.log"
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_settings.bootstrap_servers)
+    producer = clients.producer(kafka_settings)
     await producer.start()
-    worker = start_worker(f"it-streams-{unique}", log)
+    worker = start_worker(f"tradelane-streams-it-{unique}", log)
     try:
-        wait_for_output(log, f"worker it-streams-{unique}:", worker)
+        wait_for_output(log, f"worker tradelane-streams-it-{unique}:", worker)
         async with Tail(kafka_settings, SHIPMENTS_EVENTS.name) as tail:
             await producer.send_and_wait(
                 SHIPMENTS_REGISTRY.name,

@@ -22,6 +22,7 @@ import streams.core
 from tests.integration.helpers import Tail, stop_process, wait_for_output
 from tests.integration.test_worker import voyage
 from tests.samples import booking
+from tradelane import kafka as clients
 from tradelane.admin import members_with_partitions
 from tradelane.contracts import IngestedReading, MilestoneReached, ShipmentEvent
 from tradelane.settings import KafkaSettings
@@ -66,9 +67,9 @@ def oracle(shipment: str, device: str) -> dict[str, str]:
 async def test_killing_one_of_two_workers_loses_and_duplicates_nothing(
     kafka_settings: KafkaSettings, unique: str, tmp_path: Path
 ) -> None:
-    app_id = f"it-failover-{unique}"
+    app_id = f"tradelane-streams-failover-{unique}"
     pairs = {f"fo{unique}-shp{i:03d}": f"fo{unique}-t{i:03d}" for i in range(SHIPMENTS)}
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_settings.bootstrap_servers, acks="all")
+    producer = clients.producer(kafka_settings, acks="all")
     await producer.start()
     # Bookings first: a worker reads the registry to its end before it routes a reading.
     for shipment, device in pairs.items():

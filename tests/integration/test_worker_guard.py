@@ -40,7 +40,7 @@ def test_a_second_worker_group_is_refused_until_the_first_stops(
     kafka_settings: KafkaSettings, tmp_path: Path
 ) -> None:
     run = uuid.uuid4().hex[:8]
-    first_id, second_id = f"it-guard-a-{run}", f"it-guard-b-{run}"
+    first_id, second_id = f"tradelane-streams-guard-a-{run}", f"tradelane-streams-guard-b-{run}"
     first = start(first_id, tmp_path / "a.log")
     try:
         wait_for_output(tmp_path / "a.log", f"worker {first_id}:", first)
@@ -76,7 +76,7 @@ def test_a_group_whose_workers_were_all_killed_keeps_the_cluster_for_its_lease_t
     """The consumer-group check alone let a second group start while the first group's only
     worker was being restarted: the lease does not."""
     run = uuid.uuid4().hex[:8]
-    first_id, second_id = f"it-lease-a-{run}", f"it-lease-b-{run}"
+    first_id, second_id = f"tradelane-streams-lease-a-{run}", f"tradelane-streams-lease-b-{run}"
     fast = {"BROKER_SESSION_TIMEOUT": "6", "BROKER_HEARTBEAT_INTERVAL": "1"}
     first = start(first_id, tmp_path / "a.log", env=fast)
     wait_for_output(tmp_path / "a.log", f"worker {first_id}:", first)

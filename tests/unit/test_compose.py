@@ -4,14 +4,21 @@ and the brokers' listeners, and every app command is a real CLI subcommand."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from pydantic_settings import BaseSettings
 
+from api.settings import ApiSettings
+from api.webhooks.settings import WebhookSettings
 from tradelane.cli.main import build_parser
+from tradelane.principals import Principal, service_grants
+from tradelane.services.compose_secrets import environment
+from tradelane.services.kafka_access import compose_script, password_variable
 from tradelane.settings import InfluxSettings, KafkaSettings, MqttSettings, env_vars
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,8 +49,13 @@ def host_port(service: dict[str, Any]) -> int:
     return int(mapping.split(":")[-2])
 
 
+def _settings_env(cls: type[BaseSettings]) -> set[str]:
+    prefix = str(cls.model_config.get("env_prefix", ""))
+    return {f"{prefix}{name}".upper() for name in cls.model_fields}
+
+
 def test_app_env_names_are_real_settings() -> None:
-    known = set(env_vars())
+    known = set(env_vars()) | _settings_env(ApiSettings) | _settings_env(WebhookSettings)
     for name, service in app_services().items():
         unknown = {k for k in service["environment"] if k.startswith("TRADELANE_")} - known
         assert not unknown, f"{name}: {unknown} are not read by tradelane/settings.py"
@@ -56,9 +68,11 @@ def test_app_services_reach_brokers_on_their_listening_ports() -> None:
     assert mqtt.hostname in services
     assert mqtt.port == 1883
     kafka_host, kafka_port = env["TRADELANE_KAFKA_BOOTSTRAP_SERVERS"].split(":")
-    kafka_env = services[kafka_host]["environment"]
-    assert f"PLAINTEXT://{kafka_host}:{kafka_port}" in kafka_env["KAFKA_ADVERTISED_LISTENERS"]
-    assert f":{kafka_port}" in kafka_env["KAFKA_LISTENERS"]
+    assert kafka_host in services
+    start = (ROOT / "config" / "kafka" / "compose-start.sh").read_text()
+    protocol = env["TRADELANE_KAFKA_SECURITY_PROTOCOL"]
+    assert f"advertised.listeners={protocol}://{kafka_host}:{kafka_port}" in start
+    assert f"listeners={protocol}://:{kafka_port}" in start
     influx = urlsplit(env["TRADELANE_INFLUX_URL"])
     assert influx.hostname in services
     assert (
@@ -98,3 +112,56 @@ def test_every_app_command_is_a_cli_subcommand_or_named_as_pending() -> None:
         assert command in commands or command in NOT_YET_BUILT, f"{name}: {command}"
     built_but_listed = {c for c in NOT_YET_BUILT if c in commands}
     assert not built_but_listed, f"remove from NOT_YET_BUILT: {built_but_listed}"
+
+
+PRINCIPAL_OF = {
+    "bridge": Principal.BRIDGE,
+    "sink": Principal.SINK,
+    "worker": Principal.WORKER,
+    "api": Principal.API,
+    "webhooks": Principal.WEBHOOKS,
+    "simulator": Principal.SIMULATOR,
+    "topics": Principal.ADMIN,
+}
+
+
+def test_each_app_logs_in_to_kafka_as_its_own_user() -> None:
+    for name, service in app_services().items():
+        env = service["environment"]
+        principal = PRINCIPAL_OF[name]
+        assert env["TRADELANE_KAFKA_SECURITY_PROTOCOL"].startswith("SASL"), name
+        assert env["TRADELANE_KAFKA_USERNAME"] == principal.value, name
+        assert env["TRADELANE_KAFKA_PASSWORD"].startswith(f"${{{password_variable(principal)}:?"), (
+            name
+        )
+
+
+def test_the_compose_acl_script_is_the_grants() -> None:
+    script = (ROOT / "config" / "kafka" / "acls.sh").read_text()
+    assert script == compose_script(service_grants()), "run `tradelane access compose-script`"
+
+
+def test_every_required_secret_is_made_by_compose_secrets() -> None:
+    text = (ROOT / "docker-compose.yml").read_text()
+    required = set(re.findall(r"\$\{([A-Z_]+):\?", text))
+    script = (ROOT / "config" / "kafka" / "acls.sh").read_text()
+    required |= set(re.findall(r"\$\{([A-Z_]+):\?", script))
+    assert required, "compose requires no secret?"
+    assert not required - set(environment()), required - set(environment())
+    assert not re.search(r"\$\{[A-Z_]*(PASSWORD|TOKEN|KEYS)[A-Z_]*:-", text), "a default secret"
+
+
+def test_no_shipped_mqtt_config_accepts_anonymous_clients_beyond_loopback() -> None:
+    for path in (ROOT / "config" / "mosquitto").glob("*.conf"):
+        lines = [ln.split() for ln in path.read_text().splitlines() if ln and ln[0] != "#"]
+        anonymous = ["allow_anonymous", "true"] in lines
+        listeners = [ln for ln in lines if ln and ln[0] == "listener"]
+        assert listeners, path.name
+        if anonymous:
+            assert all(ln[-1] == "127.0.0.1" for ln in listeners), path.name
+
+
+def test_the_api_serves_hashed_keys_from_a_file() -> None:
+    api = app_services()["api"]
+    assert api["environment"]["TRADELANE_API_KEYS_FILE"].startswith("/run/secrets/")
+    assert any("api-keys.yaml" in v for v in api["volumes"])

@@ -343,10 +343,10 @@ async def test_partitions_of_a_forbidden_topic_fail_at_once() -> None:
 @pytest.mark.parametrize(
     ("command", "waited_for"),
     [
-        (["worker", "--app-id", "t-deadline"], "listing consumer groups"),
+        (["worker", "--app-id", "tradelane-streams-t-deadline"], "listing consumer groups"),
         (["bridge", "--metrics-port", "-1", "--stats-interval", "0"], "starting bridge "),
         (["sink", "--stats-interval", "0"], "starting the sink's registry consumer"),
-        (["webhooks", "--stats-interval", "0"], "starting the webhook worker's registry"),
+        (["webhooks", "--stats-interval", "0"], "creating topics"),
     ],
 )
 def test_a_process_gives_up_after_the_deadline_with_a_clear_error(
@@ -356,6 +356,7 @@ def test_a_process_gives_up_after_the_deadline_with_a_clear_error(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("TRADELANE_KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{free_port()}")
+    monkeypatch.setenv("TRADELANE_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")  # no keyring needed
     monkeypatch.setattr(clients, "BROKER_WAIT_S", 0.3)
     assert main(command) == 2
     err = capsys.readouterr().err

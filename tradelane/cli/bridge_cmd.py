@@ -115,9 +115,12 @@ def _bridge(args: argparse.Namespace) -> int:
 async def _run(config: BridgeConfig, stats_interval: float) -> int:
     from ingest.bridge import Bridge, BridgeFailedError
     from tradelane.cli.running import run_until_signalled
+    from tradelane.principals import Principal
+    from tradelane.services.mosquitto_access import BRIDGE
     from tradelane.settings import KafkaSettings, MqttSettings
 
-    mqtt_settings, kafka_settings = MqttSettings(), KafkaSettings()
+    mqtt_settings = MqttSettings().as_principal(BRIDGE)
+    kafka_settings = KafkaSettings().as_principal(Principal.BRIDGE)
     bridge = Bridge(mqtt_settings, kafka_settings, config)
 
     def announce() -> str:

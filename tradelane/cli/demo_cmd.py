@@ -38,7 +38,9 @@ from tradelane.contracts import (
     TrackerReading,
 )
 from tradelane.mqtt import forget_session, make_client
+from tradelane.principals import WORKER_PREFIX
 from tradelane.services.embedded import EmbeddedBroker, start_mqtt, start_tansu
+from tradelane.services.mosquitto_access import BRIDGE
 from tradelane.services.probes import free_port, http_json, kafka_ready_async, port_open
 from tradelane.services.process import ServiceError
 from tradelane.settings import InfluxSettings, KafkaSettings, MqttSettings, ServicesSettings
@@ -179,7 +181,7 @@ def _resolve_mqtt(
     stack.embedded.append(broker)
     print(f"MQTT   {broker.url} ({broker.kind})" + "".join(f"\n         {n}" for n in broker.notes))
     return configured.model_copy(
-        update={"url": broker.url, "username": None, "password": None}
+        update={"url": broker.url, "username": None, "password": None, "anonymous": True}
     ), broker.mqtt5
 
 
@@ -187,7 +189,7 @@ async def _resolve_kafka(
     mode: str, stack: Stack, services: ServicesSettings
 ) -> tuple[KafkaSettings, bool]:
     configured = KafkaSettings()
-    if mode != "embedded" and await kafka_ready_async(configured.bootstrap_servers):
+    if mode != "embedded" and await kafka_ready_async(configured):
         print(f"Kafka  {configured.bootstrap_servers} (configured)")
         return configured, False
     if mode == "configured":
@@ -196,7 +198,11 @@ async def _resolve_kafka(
     stack.embedded.append(broker)
     print(f"Kafka  {broker.url} ({broker.kind})" + "".join(f"\n         {n}" for n in broker.notes))
     return configured.model_copy(
-        update={"bootstrap_servers": broker.url, "idempotence": False}
+        update={
+            "bootstrap_servers": broker.url,
+            "idempotence": False,
+            "security_protocol": "PLAINTEXT",
+        }
     ), True
 
 
@@ -243,7 +249,7 @@ class Pipeline:
         self.mqtt_settings, self.mqtt5, self.kafka_settings = mqtt_settings, mqtt5, kafka_settings
         self.stop = stop
         self.bridge = Bridge(
-            mqtt_settings,
+            mqtt_settings.as_principal(BRIDGE),
             kafka_settings,
             BridgeConfig(
                 client_id="tradelane-demo-bridge",
@@ -272,7 +278,7 @@ class Pipeline:
         self.tasks.append(asyncio.create_task(self.bridge.run(self.stop)))
         await asyncio.wait_for(self.bridge.subscribed.wait(), 30)
         print("Bridge subscribed: MQTT -> tracker.readings / tracker.deadletter")
-        self.worker = _spawn_worker(self.kafka_settings, f"tradelane-demo-{self.run}")
+        self.worker = _spawn_worker(self.kafka_settings, f"{WORKER_PREFIX}-demo-{self.run}")
         self.tasks.append(asyncio.create_task(self._show_events()))
         self.tasks.append(asyncio.create_task(self._show_finance()))
         print(
@@ -543,6 +549,7 @@ def _spawn_worker(kafka: KafkaSettings, app_id: str) -> subprocess.Popen[bytes]:
         **os.environ,
         "TRADELANE_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
         "TRADELANE_KAFKA_IDEMPOTENCE": str(kafka.idempotence).lower(),
+        "TRADELANE_KAFKA_SECURITY_PROTOCOL": kafka.security_protocol,
     }
     log = ServicesSettings().home.resolve() / "run" / "demo-worker.log"
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -573,6 +580,7 @@ def _spawn_api(kafka: KafkaSettings, port: int) -> subprocess.Popen[bytes]:
         **os.environ,
         "TRADELANE_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
         "TRADELANE_KAFKA_IDEMPOTENCE": str(kafka.idempotence).lower(),
+        "TRADELANE_KAFKA_SECURITY_PROTOCOL": kafka.security_protocol,
     }
     env.pop("TRADELANE_API_KEYS_FILE", None)
     log = _api_log()

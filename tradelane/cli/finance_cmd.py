@@ -113,6 +113,7 @@ def _load(facility_id: str, path: Path | None) -> FacilityState:
 def _fx_feed(args: argparse.Namespace) -> int:
     from finance.fx_feed import simulated_rates
     from finance.fx_publisher import publish_rates
+    from tradelane.principals import Principal
     from tradelane.services.process import ServiceError
     from tradelane.settings import KafkaSettings
 
@@ -132,7 +133,7 @@ def _fx_feed(args: argparse.Namespace) -> int:
         for rate in rates:
             print(f"{rate.as_of.isoformat()}  {rate.base}/{rate.quote}  {rate.rate}")
         return 0
-    settings = KafkaSettings()
+    settings = KafkaSettings().as_principal(Principal.SIMULATOR)
     sent = asyncio.run(publish_rates(settings, rates))
     print(f"published {sent} rates to fx.rates at {settings.bootstrap_servers}")
     return 0

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from tradelane import __version__
 from tradelane.cli import (
+    access_cmd,
     api_cmd,
     bench_cmd,
     bridge_cmd,
@@ -35,6 +36,7 @@ them in real time (pledge credit lines, parametric cargo insurance).
 Start here:
   tradelane demo              run the whole pipeline on embedded brokers (Ctrl-C stops it)
   tradelane services up       start real Mosquitto, Kafka and InfluxDB on loopback for dev/tests
+                              (authenticated: each service logs in as itself; see `access`)
   tradelane topics create     create every Kafka topic with its declared layout
 
 Settings come from TRADELANE_* environment variables (see README.md, 'Settings').
@@ -54,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in (
         services_cmd,
+        access_cmd,
         topics_cmd,
         schemas_cmd,
         demo_cmd,

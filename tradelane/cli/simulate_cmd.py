@@ -275,7 +275,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
 def _write_credentials(args: argparse.Namespace) -> int:
     from devices.config import FleetConfig
-    from devices.publisher import device_password
+    from tradelane.credentials import device_password
 
     if not args.device_secret:
         raise ServiceError("--write-credentials needs --device-secret")
@@ -297,6 +297,7 @@ async def _run(args: argparse.Namespace) -> int:
     from devices.config import PER_DEVICE_LIMIT, ConnectionMode, Departures, FleetConfig
     from devices.faults import FaultKnobs
     from devices.fleet import run_fleet
+    from tradelane.principals import Principal
     from tradelane.settings import KafkaSettings, MqttSettings
 
     trackers = args.trackers or 20
@@ -350,7 +351,7 @@ async def _run(args: argparse.Namespace) -> int:
     if args.pledge_to is not None and not args.pledge_to.strip():
         raise ServiceError("--pledge-to needs a facility id, e.g. --pledge-to fac-demo")
     if args.bookings != "off":
-        candidate = KafkaSettings()
+        candidate = KafkaSettings().as_principal(Principal.SIMULATOR)
         if await reachable(candidate):
             kafka = candidate
         elif args.bookings == "on" or finance:

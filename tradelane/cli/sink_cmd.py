@@ -75,9 +75,11 @@ def _sink(args: argparse.Namespace) -> int:
 async def _run(config: SinkConfig, stats_interval: float) -> int:
     from ingest.sink import Sink
     from tradelane.cli.running import run_until_signalled
+    from tradelane.principals import Principal
     from tradelane.settings import InfluxSettings, KafkaSettings
 
-    kafka, influx = KafkaSettings(), InfluxSettings()
+    kafka = KafkaSettings().as_principal(Principal.SINK)
+    influx = InfluxSettings()
     sink = Sink(kafka, influx, config)
 
     def announce() -> str:

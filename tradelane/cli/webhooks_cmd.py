@@ -163,11 +163,15 @@ async def _reencrypt() -> int:
 async def _run(group: str | None, replay: Replay | None, stats_interval: float) -> int:
     from api.webhooks.settings import WebhookSettings
     from api.webhooks.worker import WebhookWorker
+    from tradelane.admin import ensure_topics
     from tradelane.cli.running import run_until_signalled
+    from tradelane.principals import Principal, topics_of
     from tradelane.settings import KafkaSettings
 
-    kafka = KafkaSettings()
+    kafka = KafkaSettings().as_principal(Principal.WEBHOOKS)
     box = _box(kafka)  # before connecting: without a key a production worker stops here
+    # its own topics (subscriptions, deliveries) have no other creator on a fresh cluster
+    await ensure_topics(kafka, topics_of(Principal.WEBHOOKS))
     settings = WebhookSettings()
     if group is not None:
         settings = settings.model_copy(update={"group_id": group})

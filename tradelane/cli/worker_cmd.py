@@ -92,6 +92,7 @@ def _worker(args: argparse.Namespace) -> int:
     from streams.app import create_app, engines_app_id, pledge_group, prepare
     from streams.guard import SecondWorkerGroupError, refuse_second_group
     from streams.lease import LeaseHeldError, acquire, member_id
+    from tradelane.principals import WORKER_PREFIX, Principal
     from tradelane.settings import KafkaSettings
 
     if args.no_finance and args.part == "pledge":
@@ -103,7 +104,15 @@ def _worker(args: argparse.Namespace) -> int:
     if args.lease_term <= 0:
         print("worker: --lease-term must be positive", file=sys.stderr)
         return 2
-    kafka = KafkaSettings()
+    kafka = KafkaSettings().as_principal(Principal.WORKER)
+    if kafka.username is None and kafka.sasl and not args.app_id.startswith(WORKER_PREFIX):
+        print(
+            f"worker: --app-id {args.app_id} is outside the worker principal's grants (its"
+            f" topics, groups and transactional ids start with {WORKER_PREFIX!r}); use an app id"
+            f" that starts with it, or log in as a user granted the new prefix",
+            file=sys.stderr,
+        )
+        return 2
     own = {args.app_id, engines_app_id(args.app_id), pledge_group(args.app_id)}
     member = member_id()
     try:

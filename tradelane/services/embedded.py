@@ -21,6 +21,8 @@ from tradelane.services.mosquitto import mosquitto_binary
 from tradelane.services.probes import free_port, port_open
 from tradelane.services.process import ServiceError, wait_until
 
+OPEN_NOTE = "open to anonymous clients, on 127.0.0.1 only (`tradelane services up` is not)"
+
 
 @dataclass
 class EmbeddedBroker:
@@ -105,7 +107,7 @@ def start_mqtt(run_dir: Path, prefer: str = "auto") -> EmbeddedBroker:
         data = run_dir / "embedded-mosquitto"
         data.mkdir(parents=True, exist_ok=True)
         conf = render(
-            CONFIG_DIR / "mosquitto" / "mosquitto.conf",
+            CONFIG_DIR / "mosquitto" / "embedded.conf",
             data / "mosquitto.conf",
             port=port,
             data_dir=data,
@@ -113,7 +115,13 @@ def start_mqtt(run_dir: Path, prefer: str = "auto") -> EmbeddedBroker:
         log = run_dir / "embedded-mosquitto.log"
         proc = _spawn([binary, "-c", str(conf)], log)
         _wait_port(port, proc, "embedded Mosquitto", log)
-        return EmbeddedBroker("mosquitto (embedded)", f"mqtt://127.0.0.1:{port}", proc, log)
+        return EmbeddedBroker(
+            "mosquitto (embedded)",
+            f"mqtt://127.0.0.1:{port}",
+            proc,
+            log,
+            notes=[OPEN_NOTE],
+        )
     amqtt = shutil.which("amqtt") or str(Path(sys.executable).with_name("amqtt"))
     conf_path = run_dir / "embedded-amqtt.yaml"
     conf_path.parent.mkdir(parents=True, exist_ok=True)
@@ -132,5 +140,5 @@ def start_mqtt(run_dir: Path, prefer: str = "auto") -> EmbeddedBroker:
         proc,
         log,
         mqtt5=False,
-        notes=["MQTT 3.1.1 only: plain subscriptions, no shared subscriptions"],
+        notes=["MQTT 3.1.1 only: plain subscriptions, no shared subscriptions", OPEN_NOTE],
     )

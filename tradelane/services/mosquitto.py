@@ -5,7 +5,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Iterable
+from pathlib import Path
 
+from tradelane.services import mosquitto_access as access
+from tradelane.services import tls
 from tradelane.services.base import CONFIG_DIR, LocalService, render, run_logged
 from tradelane.services.probes import port_open
 from tradelane.services.process import ServiceError
@@ -25,6 +29,14 @@ class Mosquitto(LocalService):
     @property
     def mqtt(self) -> MqttSettings:
         return MqttSettings()
+
+    @property
+    def password_file(self) -> Path:
+        return self.data_dir / "passwords"
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.home / "tls"
 
     def endpoint(self) -> str:
         return f"mqtt://{self.mqtt.host}:{self.mqtt.port}"
@@ -47,13 +59,32 @@ class Mosquitto(LocalService):
         if binary is None:
             raise ServiceError("mosquitto binary not found after install")
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        access.write_service_users(self.password_file, self.home)
+        ca = tls.ensure_ca(self.tls_dir)
+        server = tls.ensure_server(ca, self.tls_dir)
         conf = render(
             CONFIG_DIR / "mosquitto" / "mosquitto.conf",
             self.data_dir / "mosquitto.conf",
             port=self.mqtt.port,
+            tls_port=self.settings.mqtt_tls_port,
+            mtls_port=self.settings.mqtt_mtls_port,
             data_dir=self.data_dir,
+            password_file=self.password_file,
+            acl_file=CONFIG_DIR / "mosquitto" / "acl",
+            ca_file=ca.cert,
+            cert_file=server.cert,
+            key_file=server.key,
         )
         self.process.start([binary, "-c", str(conf)])
+
+    def add_devices(self, device_ids: Iterable[str]) -> int:
+        """Let these devices log in (passwords derived from the local fleet secret); the
+        running broker re-reads its password file. Returns how many were new."""
+        added = access.add_devices(self.password_file, self.home, device_ids)
+        pid = self.process.pid()
+        if added and pid is not None:
+            access.reload(pid)
+        return added
 
     def ready(self) -> bool:
         return port_open(self.mqtt.host, self.mqtt.port)

@@ -9,6 +9,10 @@ import json
 import socket
 import urllib.error
 import urllib.request
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tradelane.settings import KafkaSettings
 
 
 def port_open(host: str, port: int, timeout_s: float = 0.5) -> bool:
@@ -39,15 +43,13 @@ def http_json(url: str, timeout_s: float = 2.0) -> dict[str, object] | None:
     return body if isinstance(body, dict) else None
 
 
-async def _kafka_metadata(bootstrap: str, timeout_s: float) -> bool:
+async def _kafka_metadata(settings: KafkaSettings, timeout_s: float) -> bool:
     from tradelane import kafka as clients
-    from tradelane.settings import KafkaSettings
 
-    try:
-        settings = KafkaSettings(bootstrap_servers=bootstrap)
-    except ValueError:  # a bad TRADELANE_KAFKA_* setting: reported where the settings are read
+    try:  # building the client reads the local keyring, which may be missing
+        admin = clients.admin(settings, request_timeout_ms=int(timeout_s * 1000))
+    except Exception:
         return False
-    admin = clients.admin(settings, request_timeout_ms=int(timeout_s * 1000))
     try:
         await asyncio.wait_for(admin.start(), timeout_s)
         await asyncio.wait_for(admin.list_topics(), timeout_s)
@@ -59,14 +61,15 @@ async def _kafka_metadata(bootstrap: str, timeout_s: float) -> bool:
             await admin.close()
 
 
-async def kafka_ready_async(bootstrap: str, timeout_s: float = 3.0) -> bool:
-    """True when the broker answers a metadata request (not merely an open port)."""
-    host, _, port = bootstrap.split(",")[0].strip().rpartition(":")
+async def kafka_ready_async(settings: KafkaSettings, timeout_s: float = 3.0) -> bool:
+    """True when the broker answers a metadata request of a client logged in with
+    ``settings`` (not merely an open port)."""
+    host, _, port = settings.bootstrap_servers.split(",")[0].strip().rpartition(":")
     if not port_open(host, int(port)):
         return False
-    return await _kafka_metadata(bootstrap, timeout_s)
+    return await _kafka_metadata(settings, timeout_s)
 
 
-def kafka_ready(bootstrap: str, timeout_s: float = 3.0) -> bool:
+def kafka_ready(settings: KafkaSettings, timeout_s: float = 3.0) -> bool:
     """Blocking form of :func:`kafka_ready_async`, for code outside an event loop."""
-    return asyncio.run(kafka_ready_async(bootstrap, timeout_s))
+    return asyncio.run(kafka_ready_async(settings, timeout_s))

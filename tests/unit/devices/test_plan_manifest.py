@@ -18,9 +18,9 @@ from devices.faults import FaultKnobs
 from devices.manifest import Ledger, Manifest, SeqRanges, build_manifest, expand
 from devices.messages import Kind
 from devices.plan import plan_fleet
-from devices.publisher import device_password
 from tradelane.cli.main import build_parser
 from tradelane.contracts import ProfileKind, ShipmentBooking
+from tradelane.credentials import device_password
 
 from .conftest import START, config, plan, run_engine
 
