@@ -9,11 +9,13 @@ where no such file exists and each container gets its own secret).
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import hmac
 import json
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from tradelane.services.process import ServiceError
@@ -57,8 +59,7 @@ def write_private(path: Path, data: str | bytes, *, exclusive: bool = False) -> 
         with os.fdopen(fd, "wb") as out:
             out.write(raw)
         return
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # created 0600
     with os.fdopen(fd, "wb") as out:
         out.write(raw)
     os.replace(tmp, path)
@@ -81,12 +82,17 @@ def ensure(path: Path, principals: tuple[str, ...]) -> dict[str, str]:
     """Every principal's password, generating (and saving) the missing ones. Existing
     passwords are kept, so running it again changes nothing."""
     known = load(path)
-    missing = [p for p in principals if p not in known]
-    if missing:
-        known |= {p: secrets.token_urlsafe(24) for p in missing}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(path.parent, 0o700)
-        write_private(path, json.dumps(known, indent=2, sort_keys=True))
+    if all(p in known for p in principals):
+        return known
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    with path.with_name(f".{path.name}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two processes creating it must agree on one secret
+        known = load(path)
+        missing = [p for p in principals if p not in known]
+        if missing:
+            known |= {p: secrets.token_urlsafe(24) for p in missing}
+            write_private(path, json.dumps(known, indent=2, sort_keys=True))
     return known
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -85,3 +86,17 @@ def test_compose_secrets_are_private_complete_and_never_overwritten(tmp_path: Pa
     assert written
     with pytest.raises(ServiceError, match="exists"):
         compose_secrets.write(out)
+
+
+def test_fleets_provisioned_at_once_keep_each_others_devices(tmp_path: Path) -> None:
+    """Four fleets adding their devices at the same moment (the fault suite does): every
+    device ends up in the password file."""
+    passwords = tmp_path / "passwords"
+    fleets = [[f"f{k}-d{i}" for i in range(25)] for k in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        added = list(
+            pool.map(lambda ids: mosquitto_access.add_devices(passwords, tmp_path, ids), fleets)
+        )
+    assert added == [25] * 4
+    users = {line.split(":", 1)[0] for line in passwords.read_text().splitlines()}
+    assert users == {d for fleet in fleets for d in fleet}

@@ -19,11 +19,13 @@ reads a password file of salted PBKDF2-SHA512 hashes (Mosquitto's ``$7$`` format
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
 import hashlib
 import os
 import secrets
 import signal
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from tradelane import credentials
@@ -74,9 +76,27 @@ def _write(path: Path, users: dict[str, str]) -> None:
     credentials.write_private(path, lines)
 
 
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold the password file's lock: fleets provisioned at the same time (the fault suite
+    starts four) would otherwise each write the file without the others' devices."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.with_name(f".{path.name}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def write_service_users(path: Path, home: Path) -> None:
     """Make the password file hold the service users' current passwords (devices kept)."""
     ring = keyring(home)
+    with _locked(path):
+        _update_service_users(path, ring)
+
+
+def _update_service_users(path: Path, ring: dict[str, str]) -> None:
     users = _read(path)
     for user in SERVICE_USERS:
         if user not in users or not verify(ring[user], users[user]):
@@ -88,17 +108,17 @@ def add_devices(path: Path, home: Path, device_ids: Iterable[str]) -> int:
     """Add devices (password derived from the fleet secret) missing from the password file;
     returns how many were added. The broker sees them after :func:`reload`."""
     secret = keyring(home)[credentials.FLEET_SECRET]
-    users = _read(path)
-    added = 0
     for device in device_ids:
         if device in SERVICE_USERS or ":" in device:
             raise ValueError(f"{device!r} cannot be a device's user name")
-        if device not in users:
+    with _locked(path):
+        users = _read(path)
+        new = [d for d in dict.fromkeys(device_ids) if d not in users]
+        for device in new:
             users[device] = password_hash(credentials.device_password(secret, device))
-            added += 1
-    if added:
-        _write(path, users)
-    return added
+        if new:
+            _write(path, users)
+    return len(new)
 
 
 def reload(pid: int) -> None:
