@@ -2,7 +2,10 @@
 
 Waterfall, for every repayment: accrued interest first, then principal - of the named shipment
 only when one is named, across all shipments (ids sorted) when none is - and whatever is left
-is the borrower's surplus (reported, not posted: it is not the bank's money).
+is the borrower's surplus. The waterfall never takes more than is owed, so outstanding never
+goes below zero: a payout or proceeds larger than the loan pay it off, and the rest is booked
+as received in full and held for the borrower (``borrower_payable``, a liability), reported
+as ``surplus`` in ``RepaymentApplied``. The cash came in; it is not the bank's money.
 
 Proceeds: a delivered shipment repays the principal lent against it from its proceeds, taken
 as the cargo value after haircut (a reported sale gives the proceeds explicitly). Proceeds
@@ -94,8 +97,9 @@ def repay(
     interest = min(state.interest_due, amount)
     state.interest_due -= interest
     principal = _allocate(step, amount - interest, shipment_id)
+    surplus = amount - interest - principal
     entry = None
-    if interest + principal > 0:  # proceeds of a total loss move no money
+    if amount > 0:  # proceeds of a total loss move no money
         entry = step.post(
             LedgerEntryKind.REPAYMENT,
             (cause_id,),
@@ -103,11 +107,13 @@ def repay(
             now,
             fx,
             [
-                (LedgerAccount.FUNDING, Direction.DEBIT, interest + principal),
+                (LedgerAccount.FUNDING, Direction.DEBIT, amount),
                 (LedgerAccount.INTEREST_RECEIVABLE, Direction.CREDIT, interest),
                 (LedgerAccount.LOAN_PRINCIPAL, Direction.CREDIT, principal),
+                (LedgerAccount.BORROWER_PAYABLE, Direction.CREDIT, surplus),
             ],
         )
+    if interest + principal > 0:
         step.repaid = True
     step.emit(
         RepaymentApplied(
@@ -119,7 +125,7 @@ def repay(
             fx=fx,
             interest_paid=step.money(interest),
             principal_paid=step.money(principal),
-            surplus=step.money(amount - interest - principal),
+            surplus=step.money(surplus),
             outstanding_after=step.money(state.principal),
             at=now,
             ledger_seq=None if entry is None else entry.seq,

@@ -82,6 +82,9 @@ class LedgerAccount(StrEnum):
     """Income: interest earned (credit raises)."""
     FUNDING = "funding"
     """Asset: the bank's settlement account (credit: cash out to the borrower; debit: cash in)."""
+    BORROWER_PAYABLE = "borrower_payable"
+    """Liability: cash received for the borrower beyond what it owed (a payout or proceeds
+    larger than principal and interest), held for the borrower (credit raises)."""
 
 
 class Direction(StrEnum):
