@@ -7,7 +7,9 @@ arrival harmless without remembering event ids:
 * severities only grow (a breach that lasted 3 h stays a 3 h breach after it ends);
 * breach and deviation episodes are keyed by kind and start time: a late ``BreachStarted``
   for an episode already ended does not reopen it;
-* each tracker keeps its latest silence verdict by event time; an older verdict is ignored;
+* each tracker keeps its latest health evidence by event time: a silence counts from the
+  tracker's last reading (``last_seen``), a resume from the reading that ended it, so a resume
+  always clears the silence it ends, whenever and by whichever tracker the silence was judged;
 * only the latest tamper time is kept: the cargo counts as tampered with if it is at or after
   departure (opening doors while loading at the origin is not an impairment).
 """
@@ -113,7 +115,7 @@ def observe(shipment: ShipmentCollateral, data: ShipmentEventData) -> None:
             _close(shipment, f"deviation:{data.started_at.isoformat()}")
             _worsen(shipment, ImpairmentKind.DEVIATION, as_severity(data.max_distance_km))
         case TrackerSilent():
-            _verdict(shipment, data.device_id, data.at, silent=True)
+            _verdict(shipment, data.device_id, data.last_seen, silent=True)
         case TrackerResumed():
             _verdict(shipment, data.device_id, data.at, silent=False)
         case EtaChanged() | DelayPredicted():

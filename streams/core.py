@@ -176,27 +176,36 @@ def _remember_outputs(state: ShipmentState, key: str, events: list[ShipmentEvent
 
 
 def _on_status(state: ShipmentState, item: IngestedStatus, out: _Emitter) -> None:
-    """A last will (``offline``) marks the tracker silent at once, in processing time: the
-    broker publishes it when the connection is lost, and its only time is when the bridge
-    received it. ``online`` changes nothing: the next reading resumes the tracker."""
-    if item.status.state is not DeviceState.OFFLINE:
+    """A device's status, placed in event time (the bridge's receive time never reaches a
+    rule: it is processing time, and a backlog would move every facility clock to it).
+
+    - ``online`` may announce the device's reporting interval: silence is judged against it.
+    - ``offline`` with the device's own time, at or after its last reading, is a planned
+      retirement (a clean goodbye): not a silence, and the tracker is not judged silent until
+      it reports again.
+    - ``offline`` without a time of its own (or an older one: a will set when it connected) is
+      the broker's last will: the connection was lost, so the tracker is silent from its last
+      reading on. A tracker never heard from has nothing to place in event time."""
+    status = item.status
+    track = state.devices.setdefault(status.device_id, DeviceTrack())
+    if status.reporting_interval_s is not None:
+        track.announced_interval_s = status.reporting_interval_s
+        track.interval_s = status.reporting_interval_s
+    if status.state is not DeviceState.OFFLINE:
+        track.retired = False
         return
-    device = item.status.device_id
-    track = state.devices.setdefault(device, DeviceTrack())
-    if track.silent:
+    if status.ts is not None and (track.last_ts is None or status.ts >= track.last_ts):
+        track.retired = True
         return
-    track.silent = True
-    track.silent_since = track.last_ts or item.received_at
+    since = track.last_ts
+    if track.silent or track.retired or since is None:
+        return
+    track.silent, track.silent_since = True, since
     out.emit(
-        TrackerSilent(
-            device_id=device,
-            last_seen=track.silent_since,
-            at=item.received_at,
-            judged_by="last_will",
-        ),
-        item.received_at,
-        device,
-        item.received_at.isoformat(),
+        TrackerSilent(device_id=status.device_id, last_seen=since, at=since, judged_by="last_will"),
+        since,
+        status.device_id,
+        f"will:{since.isoformat()}",
     )
 
 
@@ -323,9 +332,8 @@ def _device_health(
     late: bool,
 ) -> None:
     if track.last_ts is not None and r.ts > track.last_ts:
-        gap = int((r.ts - track.last_ts).total_seconds())
-        if gap > 0:
-            track.interval_s = gap if track.interval_s is None else min(track.interval_s, gap)
+        _learn_interval(track, int((r.ts - track.last_ts).total_seconds()))
+    track.retired = False  # reporting again
     if track.last_ts is None or r.ts > track.last_ts:
         track.last_ts = r.ts
     if track.silent:
@@ -353,7 +361,7 @@ def _device_health(
     # Event-time silence: this reading moves event time on; any other tracker of the shipment
     # that has not reported for k of its intervals is silent.
     for device_id, other in state.devices.items():
-        if device_id == r.device_id or other.silent or other.last_ts is None:
+        if device_id == r.device_id or other.silent or other.retired or other.last_ts is None:
             continue
         interval = other.interval_s or rules.default_interval_s
         if r.ts - other.last_ts > timedelta(seconds=rules.silence_intervals * interval):
@@ -366,6 +374,25 @@ def _device_health(
                 device_id,
                 other.last_ts.isoformat(),
             )
+
+
+GAP_WINDOW = 64
+"""How many recent gaps the learned interval remembers."""
+MAX_LEARNED_INTERVAL_S = 3600
+"""A learned interval is capped: the gap a real outage leaves must not make every later
+silence take hours to notice."""
+
+
+def _learn_interval(track: DeviceTrack, gap: int) -> None:
+    """Learn the interval from the gaps between readings: the longest of the recent ones
+    (capped), unless the device announced one. The longest, because a device reports faster
+    while an alarm lasts and slower again after it: the first normal gap after a long alarm
+    burst may still be judged a silence, which the next reading resumes."""
+    if gap <= 0:
+        return
+    track.recent_gaps.append(min(gap, MAX_LEARNED_INTERVAL_S))
+    del track.recent_gaps[:-GAP_WINDOW]
+    track.interval_s = track.announced_interval_s or max(track.recent_gaps)
 
 
 def _ref(r: TrackerReading) -> ReadingRef:
@@ -500,12 +527,13 @@ def _geofences(
 
     if state.at_place is not None:
         place = route.places[state.at_place]
-        here = (
-            distance_km(p, (place.lat, place.lon)) <= place.radius_km * rules.geofence_exit_factor
-        )
+        away = distance_km(p, (place.lat, place.lon))
+        here = away <= place.radius_km * rules.geofence_exit_factor
         # A next place close by (a port's distribution centre, inside the port's hysteresis
-        # ring) is arrived at as soon as the reading is inside it: leaving needs no detour.
-        onward = any(
+        # ring) is arrived at as soon as the reading is inside it: leaving needs no detour. But
+        # only once the reading is out of the current place itself: a factory inside its export
+        # port's geofence is still being loaded while its fixes stay at the factory.
+        onward = away > place.radius_km and any(
             j > state.at_place
             and j not in state.entered
             and distance_km(p, (nxt.lat, nxt.lon)) <= nxt.radius_km

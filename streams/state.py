@@ -48,6 +48,14 @@ class DeviceQuality(BaseModel):
 class DeviceTrack(BaseModel):
     last_ts: datetime | None = None
     interval_s: int | None = None
+    """The reporting interval silence is judged against: the one the device announced in its
+    status, else the longest of its recent gaps (an alarm burst's short gaps must not make its
+    normal interval look like a silence)."""
+    announced_interval_s: int | None = None
+    recent_gaps: list[int] = Field(default_factory=list)
+    retired: bool = False
+    """The device said goodbye itself (an ``offline`` status with its own time): a planned
+    retirement, never judged silent until it reports again."""
     recent_seqs: list[int] = Field(default_factory=list)
     next_seq: int | None = None
     """The sequence number expected next: a device's readings are applied in its seq order."""

@@ -1,0 +1,225 @@
+"""One time base: what a tracker's connection does is placed in event time, never at the
+moment the bridge happened to receive it, and silences are judged against the interval the
+device really keeps."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from finance.conditions import observe
+from finance.facility_state import ShipmentCollateral
+from streams.core import new_state, step
+from tests.samples import booking
+from tests.unit.streams.test_core import SHANGHAI, T0, booked, kinds, reading, run
+from tradelane.contracts import (
+    DeviceState,
+    DeviceStatus,
+    IngestedStatus,
+    Milestone,
+    MilestoneReached,
+    Place,
+    PlaceKind,
+    ShipmentBooking,
+    TrackerResumed,
+    TrackerSilent,
+    TransportMode,
+)
+
+AT_SEA = (30.0, 122.5)
+
+
+def status(
+    device: str,
+    state: DeviceState,
+    received_minutes: float,
+    ts_minutes: float | None = None,
+    interval_s: int | None = None,
+) -> IngestedStatus:
+    return IngestedStatus(
+        status=DeviceStatus(
+            device_id=device,
+            state=state,
+            ts=None if ts_minutes is None else T0 + timedelta(minutes=ts_minutes),
+            reporting_interval_s=interval_s,
+        ),
+        received_at=T0 + timedelta(minutes=received_minutes),
+        mqtt_topic=f"tradelane/v1/trackers/{device}/status",
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(backlog_minutes=st.floats(min_value=0, max_value=60 * 24 * 60))
+def test_a_last_will_is_placed_at_the_trackers_last_reading(backlog_minutes: float) -> None:
+    """However long after the connection was lost the bridge received the will (a backlog, a
+    restart), the silence starts at the last reading and no event is later than the input."""
+    state = booked()
+    events = run(state, [reading(0, 0, SHANGHAI), reading(1, 15, AT_SEA)])
+    events += step(state, status("trk-a", DeviceState.OFFLINE, 15 + backlog_minutes))
+    silences = [e.data for e in events if isinstance(e.data, TrackerSilent)]
+    assert len(silences) == 1
+    assert silences[0].at == silences[0].last_seen == T0 + timedelta(minutes=15)
+    assert max(e.time for e in events) <= T0 + timedelta(minutes=15)
+
+
+def test_the_same_will_twice_is_one_silence_with_one_id() -> None:
+    state = booked()
+    run(state, [reading(0, 0, SHANGHAI), reading(1, 15, AT_SEA)])
+    first = step(state, status("trk-a", DeviceState.OFFLINE, 30))
+    again = step(state, status("trk-a", DeviceState.OFFLINE, 90))
+    assert kinds(first) == ["tracker_silent"]
+    assert again == []
+
+
+def test_a_planned_retirement_is_not_a_silence() -> None:
+    """A clean goodbye carries the device's own time: no silence, then or later."""
+    state = booked()
+    events = run(state, [reading(0, 0, SHANGHAI), reading(1, 15, AT_SEA, device="trk-b")])
+    events += step(state, status("trk-a", DeviceState.OFFLINE, 20, ts_minutes=16))
+    # the other tracker keeps reporting for days: trk-a stays retired, not silent
+    events += run(state, [reading(k, 15 + 15 * k, AT_SEA, device="trk-b") for k in range(2, 400)])
+    assert "tracker_silent" not in kinds(events)
+
+
+def test_a_will_set_at_connect_time_is_still_a_will() -> None:
+    """A device may put its connect time in its will: older than its last reading, so the
+    broker sent it because the connection was lost."""
+    state = booked()
+    run(state, [reading(0, 0, SHANGHAI), reading(1, 15, AT_SEA)])
+    events = step(state, status("trk-a", DeviceState.OFFLINE, 40, ts_minutes=0))
+    assert kinds(events) == ["tracker_silent"]
+
+
+def _alarm_burst_then_normal(device: str, seq: int) -> list:  # type: ignore[type-arg]
+    """15-minute readings, an alarm burst at 2-minute intervals for an hour, then 15 minutes
+    again for two days."""
+    items, t = [], 0.0
+    for gap, count in ((15, 8), (2, 30), (15, 200)):
+        for _ in range(count):
+            t += gap
+            items.append(reading(seq, t, AT_SEA, device=device))
+            seq += 1
+    return items
+
+
+def _interleave(a: list, b: list) -> list:  # type: ignore[type-arg]
+    return sorted([*a, *b], key=lambda item: item.reading.ts)
+
+
+def test_an_alarm_burst_costs_at_most_one_resumed_silence_without_an_announcement() -> None:
+    """Without an announced interval the first normal gap after a long burst may look like a
+    silence; the next reading resumes it, and the learned interval then holds."""
+    state = booked()
+    events = run(state, [reading(0, 0, SHANGHAI)])
+    events += run(
+        state,
+        _interleave(_alarm_burst_then_normal("trk-a", 1), _alarm_burst_then_normal("trk-b", 0)),
+    )
+    health = [(e.data.kind, e.data.device_id) for e in events if e.data.kind.startswith("tracker")]
+    for device in ("trk-a", "trk-b"):
+        mine = [k for k, d in health if d == device]
+        assert mine in ([], ["tracker_silent", "tracker_resumed"]), (device, mine)
+
+
+def test_an_alarm_burst_is_no_silence_when_the_interval_was_announced() -> None:
+    state = booked()
+    for device in ("trk-a", "trk-b"):
+        step(state, status(device, DeviceState.ONLINE, 0, ts_minutes=0, interval_s=900))
+    events = run(state, [reading(0, 0, SHANGHAI)])
+    events += run(
+        state,
+        _interleave(_alarm_burst_then_normal("trk-a", 1), _alarm_burst_then_normal("trk-b", 0)),
+    )
+    assert "tracker_silent" not in kinds(events)
+
+
+def test_the_announced_interval_is_what_silence_is_judged_against() -> None:
+    """A device that announced 15 minutes, heard every 2 minutes so far, is not silent after
+    10 minutes without a reading; after 3 announced intervals it is."""
+    state = booked()
+    step(state, status("trk-a", DeviceState.ONLINE, 0, ts_minutes=0, interval_s=900))
+    items = [reading(k, 2 * (k + 1), AT_SEA) for k in range(9)]
+    items += [reading(k, 18 + 2 * k, AT_SEA, device="trk-b") for k in range(30)]
+    events = run(state, items)
+    silences = [e.data for e in events if isinstance(e.data, TrackerSilent)]
+    assert [s.device_id for s in silences] == ["trk-a"]
+    assert silences[0].at - silences[0].last_seen > timedelta(minutes=45)
+
+
+def _collateral() -> ShipmentCollateral:
+    return ShipmentCollateral(shipment_id="shp-1")
+
+
+@given(order=st.permutations([0, 1]))
+def test_a_resume_clears_its_silence_in_any_order(order: list[int]) -> None:
+    """Silence judged from another tracker at day 2 (last seen day 1); the silent tracker's
+    flushed reading of day 1.5 resumes it: healthy, whichever event arrives first."""
+    day = timedelta(days=1)
+    silence = TrackerSilent(
+        device_id="trk-a", last_seen=T0 + day, at=T0 + 2 * day, judged_by="event_time"
+    )
+    resume = TrackerResumed(device_id="trk-a", at=T0 + 1.5 * day, silent_s=43200)
+    shipment = _collateral()
+    for k in order:
+        observe(shipment, [silence, resume][k])
+    assert shipment.silent_trackers == []
+
+
+@given(order=st.permutations([0, 1, 2]))
+def test_a_later_silence_after_a_resume_counts_in_any_order(order: list[int]) -> None:
+    day = timedelta(days=1)
+    events = [
+        TrackerSilent(
+            device_id="trk-a", last_seen=T0 + day, at=T0 + 2 * day, judged_by="event_time"
+        ),
+        TrackerResumed(device_id="trk-a", at=T0 + 3 * day, silent_s=172800),
+        TrackerSilent(
+            device_id="trk-a", last_seen=T0 + 4 * day, at=T0 + 4 * day, judged_by="last_will"
+        ),
+    ]
+    shipment = _collateral()
+    for k in order:
+        observe(shipment, events[k])
+    assert shipment.silent_trackers == ["trk-a"]
+
+
+def _factory_inside_its_port() -> ShipmentBooking:
+    """A factory 3 km from the port's centre, inside the port's 15 km geofence: a road leg to
+    the port, then the sea."""
+    factory = Place(
+        locode="CNSHA",
+        name="Pudong plant",
+        kind=PlaceKind.FACTORY,
+        lat=31.25,
+        lon=121.50,
+        radius_km=1.0,
+    )
+    port = Place(
+        locode="CNSHA",
+        name="Shanghai",
+        kind=PlaceKind.SEAPORT,
+        lat=31.23,
+        lon=121.47,
+        radius_km=15.0,
+    )
+    plain = booking("shp-1", ["trk-a", "trk-b"])
+    road = plain.legs[0].model_copy(
+        update={"mode": TransportMode.ROAD, "origin": factory, "destination": port, "waypoints": []}
+    )
+    sea = plain.legs[0].model_copy(update={"origin": port})
+    return plain.model_copy(update={"origin": factory, "legs": [road, sea]})
+
+
+def test_the_goods_depart_only_when_they_leave_the_factory_not_on_its_second_fix() -> None:
+    state = new_state("shp-1")
+    step(state, _factory_inside_its_port())
+    loading = [reading(k, 15 * k, (31.2502, 121.5003)) for k in range(8)]  # at the plant
+    events = run(state, loading)
+    assert "milestone_reached" not in kinds(events)
+    # the container reaches the quay, 6 km from the plant: it has left the factory
+    events = run(state, [reading(8, 200, (31.22, 121.44))])
+    reached = [e.data.milestone for e in events if isinstance(e.data, MilestoneReached)]
+    assert reached[0] is Milestone.DEPARTED_ORIGIN
+    assert events[0].time == T0 + timedelta(minutes=200)
