@@ -1,13 +1,17 @@
-"""Finance data the read model does not hold: a facility's ledger and its funding calendar.
+"""A facility's ledger (read whole from Kafka) and its funding calendar (from the read model).
 
-Both are read on request from Kafka by the finance package's own readers (the ledger store
-and the state rebuild), so the API shows exactly what ``tradelane ledger`` and ``tradelane
-finance calendar`` show, verified the same way. Reading and replaying is CPU-heavy (a
-facility of 400 shipments took 38 s), so it runs in a worker process through
-:class:`~api.off_loop.OffLoop`, cached under the end offsets of the partitions it reads: the
-ledger under its facility's ``finance.ledger`` partition, the rebuilt state under every input
-partition. A request first asks Kafka for those offsets (one cheap round trip); an unchanged
-facility is then answered from memory.
+The ledger's entries are not kept in memory, so ``/ledger`` reads them on request with the
+finance package's own reader and verifies them, exactly as ``tradelane ledger verify`` does,
+and states the position they fold to (:mod:`finance.positions`). Reading and verifying is
+CPU-heavy, so it runs in a worker process through :class:`~api.off_loop.OffLoop`, cached
+under the end offset of the facility's ``finance.ledger`` partition (one cheap round trip
+to Kafka per request; an unchanged facility is answered from memory).
+
+The calendar is a pure projection of what the read model already holds (the position its
+ledger folds to, terms, the latest base and its collateral lines, bookings, ETAs and
+milestones reached; :func:`calendar_inputs`), so it costs microseconds per shipment and is
+computed in the request. No second run of the pledge engine: ``tradelane finance calendar``
+folds the same topics into the same read model and calls the same functions.
 """
 
 from __future__ import annotations
@@ -21,21 +25,24 @@ from datetime import datetime
 
 from aiokafka import TopicPartition
 
-from api.models import CalendarLineOut, CalendarOut, LedgerOut
+from api.models import CalendarLineOut, CalendarOut, LedgerOut, LedgerPositionOut
 from api.off_loop import OffLoop
+from api.projection import FacilityView, ReadModel
 from api.settings import ApiSettings
-from finance.calendar import funding_calendar
-from finance.facility_state import FacilityState
+from finance.calendar import CalendarInputs, FundingCalendar, ShipmentPlan, funding_calendar
+from finance.conditions import learn_booking
+from finance.facility_state import ShipmentCollateral
 from finance.ledger import verify
 from finance.ledger_store import LedgerStore, partition_for
-from finance.rebuild import rebuild_state
+from finance.positions import Position, fold
 from tradelane import kafka as clients
+from tradelane.contracts import Milestone
+from tradelane.contracts.finance import LedgerEntry
 from tradelane.settings import KafkaSettings
 from tradelane.topics import (
-    FINANCE_COMMANDS,
+    FINANCE_EVENTS,
     FINANCE_FACILITIES,
     FINANCE_LEDGER,
-    FX_RATES,
     SHIPMENTS_EVENTS,
     SHIPMENTS_REGISTRY,
 )
@@ -49,16 +56,62 @@ def ledger_inputs(facility_id: str) -> dict[str, list[str] | None]:
     return {FINANCE_LEDGER.name: [facility_id]}
 
 
-def calendar_inputs(facility_id: str, pledged: Iterable[str]) -> dict[str, list[str] | None]:
-    """Topic → keys read by :func:`finance.rebuild.rebuild_state` for a facility."""
+def calendar_topics(facility_id: str, pledged: Iterable[str]) -> dict[str, list[str]]:
+    """Topic → keys whose records make a facility's calendar (what ``tradelane finance
+    calendar`` folds into a read model; the API's read model follows them all)."""
     shipments = sorted(set(pledged))
     return {
         FINANCE_FACILITIES.name: [facility_id],
-        FINANCE_COMMANDS.name: [facility_id],
-        FX_RATES.name: None,
         SHIPMENTS_REGISTRY.name: shipments,
         SHIPMENTS_EVENTS.name: shipments,
+        FINANCE_EVENTS.name: [facility_id],
+        FINANCE_LEDGER.name: [facility_id],
     }
+
+
+def position_out(position: Position) -> LedgerPositionOut:
+    """A position as the API states it (the same in the summary, ledger and calendar)."""
+    return LedgerPositionOut(
+        currency=position.currency,
+        outstanding=str(position.principal),
+        interest_due=str(position.interest_due),
+        borrower_payable=str(position.borrower_payable),
+        ledger_entries=position.entries,
+        ledger_seq=position.head_seq,
+        ledger_hash=position.head_hash,
+        as_of=position.as_of,
+        ledger_verified=position.verified,
+    )
+
+
+def shipment_plan(model: ReadModel, shipment_id: str) -> ShipmentPlan:
+    """What the read model knows of a shipment's plan and progress."""
+    view = model.shipments.get(shipment_id)
+    if view is None:
+        return ShipmentPlan(shipment_id)
+    planned: dict[Milestone, datetime] = {}
+    if view.booking is not None:
+        scratch = ShipmentCollateral(shipment_id=shipment_id)
+        learn_booking(scratch, view.booking)  # the engine's own reading of a booking's plan
+        planned = dict(scratch.planned)
+    known = {m.value: m for m in Milestone}
+    reached = {known[k]: at for k, at in view.milestones.items() if k in known}
+    return ShipmentPlan(shipment_id, planned, view.eta, reached)
+
+
+def calendar_inputs(model: ReadModel, view: FacilityView) -> CalendarInputs:
+    """A facility's calendar inputs, from the read model alone."""
+    if view.facility is None:
+        raise LookupError(f"facility {view.facility_id!r} has no terms yet")
+    pledged = sorted(set(view.facility.pledged_shipments))
+    return CalendarInputs(
+        terms=view.facility,
+        position=view.position,
+        base=view.base,
+        collateral=dict(view.collateral),
+        shipments={s: shipment_plan(model, s) for s in pledged},
+        repaid_shipment=dict(view.repaid_shipment),
+    )
 
 
 async def end_offsets(
@@ -90,30 +143,33 @@ async def end_offsets(
 
 
 def read_ledger(settings: KafkaSettings, facility_id: str) -> LedgerOut:
-    """The verified ledger (runs in a worker process)."""
+    """The verified ledger and the position it folds to (runs in a worker process)."""
 
     async def read() -> LedgerOut:
         stored = await LedgerStore(settings).read(facility_id)
-        result = verify(facility_id, stored.entries)
-        return LedgerOut(
-            facility_id=facility_id,
-            entries=list(stored.entries),
-            unreadable=len(stored.unreadable),
-            verified=not result.problems and not stored.unreadable,
-            head_hash=result.head_hash,
-        )
+        return ledger_out(facility_id, list(stored.entries), len(stored.unreadable))
 
     return asyncio.run(read())
 
 
-def rebuild_facility(settings: KafkaSettings, facility_id: str) -> FacilityState:
-    """The facility state replayed from Kafka (runs in a worker process; the state pickles
-    back to the API process)."""
-    return asyncio.run(rebuild_state(settings, facility_id))
+def ledger_out(facility_id: str, entries: list[LedgerEntry], unreadable: int = 0) -> LedgerOut:
+    result = verify(facility_id, entries)
+    return LedgerOut(
+        facility_id=facility_id,
+        entries=entries,
+        unreadable=unreadable,
+        verified=not result.problems and not unreadable,
+        head_hash=result.head_hash,
+        position=position_out(fold(facility_id, entries)),
+    )
 
 
-def calendar_out(state: FacilityState, start: datetime, days: int) -> CalendarOut:
-    cal = funding_calendar(state, start, days=days)
+def calendar(model: ReadModel, view: FacilityView, start: datetime, days: int) -> FundingCalendar:
+    """The facility's funding calendar, projected from the read model."""
+    return funding_calendar(calendar_inputs(model, view), start, days=days)
+
+
+def calendar_out(cal: FundingCalendar, position: Position) -> CalendarOut:
     return CalendarOut(
         facility_id=cal.facility_id,
         currency=cal.currency,
@@ -121,6 +177,8 @@ def calendar_out(state: FacilityState, start: datetime, days: int) -> CalendarOu
         end=cal.end,
         outstanding=str(cal.outstanding),
         base=str(cal.base),
+        headroom=str(cal.headroom),
+        position=position_out(position),
         lines=[
             CalendarLineOut(
                 day=line.day,
@@ -129,6 +187,7 @@ def calendar_out(state: FacilityState, start: datetime, days: int) -> CalendarOu
                 milestone=line.milestone.value,
                 amount=None if line.amount is None else str(line.amount.amount),
                 overdue=line.overdue,
+                status=line.status,
             )
             for line in cal.lines
         ],
@@ -142,10 +201,10 @@ def process_pool(workers: int) -> ProcessPoolExecutor:
 
 
 class FinanceReads:
-    """Ledger and calendar of one facility, read from Kafka off the event loop when asked.
+    """The ledger of one facility, read from Kafka off the event loop when asked.
 
-    ``positions``, ``ledger_reader`` and ``rebuild`` are the Kafka edges; tests replace them.
-    The latter two must be picklable module-level functions when ``executor`` is a process pool.
+    ``positions`` and ``ledger_reader`` are the Kafka edges; tests replace them. The latter
+    must be a picklable module-level function when ``executor`` is a process pool.
     """
 
     def __init__(
@@ -156,16 +215,13 @@ class FinanceReads:
         positions: Callable[[KafkaSettings, Mapping[str, list[str] | None]], Awaitable[Positions]]
         | None = None,
         ledger_reader: Callable[[KafkaSettings, str], LedgerOut] = read_ledger,
-        rebuild: Callable[[KafkaSettings, str], FacilityState] = rebuild_facility,
     ) -> None:
         api = api or ApiSettings()
         self.settings = settings
-        self.max_shipments = api.calendar_max_shipments
         self._executor = executor
         self._workers = api.read_workers
         self._positions = positions or end_offsets
         self._ledger_reader = ledger_reader
-        self._rebuild = rebuild
         self.off_loop = OffLoop(
             executor or _Lazy(lambda: process_pool(self._workers)),
             api.read_pending_max,
@@ -188,15 +244,6 @@ class FinanceReads:
         return await self.off_loop.run(
             ("ledger", facility_id, at), self._ledger_reader, self.settings, facility_id
         )
-
-    async def calendar(
-        self, facility_id: str, start: datetime, days: int, pledged: Iterable[str] = ()
-    ) -> CalendarOut:
-        at = await self._positions(self.settings, calendar_inputs(facility_id, pledged))
-        state = await self.off_loop.run(
-            ("state", facility_id, at), self._rebuild, self.settings, facility_id
-        )
-        return await asyncio.to_thread(calendar_out, state, start, days)
 
 
 class _Lazy(Executor):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -79,6 +79,21 @@ class SeriesOut(BaseModel):
     points: list[dict[str, float | str | None]]
 
 
+class LedgerPositionOut(BaseModel):
+    """A facility's balances folded from its ledger (``finance.positions``): the figures the
+    summary, the ledger view, the chart and the calendar all state."""
+
+    currency: str | None
+    outstanding: str = Field(description="Principal outstanding (loan_principal balance)")
+    interest_due: str
+    borrower_payable: str = Field(description="Received beyond what was owed: the borrower's")
+    ledger_entries: int
+    ledger_seq: int | None = Field(description="Head of the chain the figures reflect")
+    ledger_hash: str
+    as_of: datetime | None = Field(description="Event time of the head entry")
+    ledger_verified: bool = Field(description="Every entry seen continued the chain")
+
+
 class FacilitySummary(BaseModel):
     facility_id: str
     bank_id: str | None
@@ -86,22 +101,33 @@ class FacilitySummary(BaseModel):
     currency: str | None
     limit: str | None
     base: str | None
-    outstanding: str
+    outstanding: str = Field(description="The ledger's principal (``position.outstanding``)")
     headroom: str | None
     updated_at: datetime | None
     open_margin_calls: int
     pledged_shipments: int
+    position: LedgerPositionOut
 
 
 class HistoryPoint(BaseModel):
+    """The position after one ledger entry (one point per entry, in chain order)."""
+
     at: datetime
-    base: str | None
+    seq: int
+    kind: str
     outstanding: str
+    interest_due: str
+
+
+class BasePoint(BaseModel):
+    at: datetime
+    base: str
 
 
 class FacilityDetail(FacilitySummary):
     facility: Facility | None
     history: list[HistoryPoint]
+    base_history: list[BasePoint]
     drawdowns: list[dict[str, Any]]
     margin_calls: dict[str, str]
     events: list[dict[str, Any]]
@@ -113,6 +139,7 @@ class LedgerOut(BaseModel):
     unreadable: int
     verified: bool
     head_hash: str | None
+    position: LedgerPositionOut | None = None
 
 
 class CalendarLineOut(BaseModel):
@@ -122,6 +149,7 @@ class CalendarLineOut(BaseModel):
     milestone: str
     amount: str | None
     overdue: bool
+    status: Literal["expected", "overdue", "done"]
 
 
 class CalendarOut(BaseModel):
@@ -129,8 +157,10 @@ class CalendarOut(BaseModel):
     currency: str
     start: date
     end: date
-    outstanding: str
+    outstanding: str = Field(description="The ledger's principal, as in the summary")
     base: str
+    headroom: str
+    position: LedgerPositionOut
     lines: list[CalendarLineOut]
 
 

@@ -23,6 +23,7 @@ from typing import Annotated, Any, get_args
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.feed_item import FeedItem, ItemType
+from finance import positions as ledger
 from tradelane.contracts import (
     ClaimEvent,
     DelayPredicted,
@@ -37,8 +38,10 @@ from tradelane.contracts import (
 from tradelane.contracts.base import UtcDatetime
 from tradelane.contracts.finance import (
     BorrowingBaseChanged,
+    CollateralLine,
     DrawdownExecuted,
     FinanceEvent,
+    LedgerEntry,
     MarginCallCured,
     MarginCallExpired,
     MarginCallIssued,
@@ -47,6 +50,7 @@ from tradelane.contracts.finance import (
 from tradelane.topics import (
     FINANCE_EVENTS,
     FINANCE_FACILITIES,
+    FINANCE_LEDGER,
     INSURANCE_CLAIMS,
     INSURANCE_POLICIES,
     SHIPMENTS_EVENTS,
@@ -80,7 +84,8 @@ FLAG_SET = {
 }
 FLAG_CLEARED = {"tracker_resumed": "tracker_silent", "deviation_ended": "deviated"}
 HISTORY_KEPT = 5000
-"""Borrowing-base/outstanding points kept per facility (oldest go first)."""
+"""Borrowing-base points kept per facility, and ledger points served in a chart (oldest go
+first)."""
 
 
 @dataclass(slots=True)
@@ -114,19 +119,59 @@ class ShipmentView:
 
 @dataclass(slots=True)
 class FacilityView:
-    """A pledge facility: terms, current figures and their history."""
+    """A pledge facility: terms, its ledger's position, the latest borrowing base.
+
+    Every balance comes from ``position``, the fold of the facility's ledger
+    (:mod:`finance.positions`), never from the figures finance events repeat: events and
+    entries travel on two topics and reach this model in either order, and only the ledger
+    is the books. The base and its collateral lines are the engine's valuation, which only
+    events carry (``BorrowingBaseChanged``)."""
 
     facility_id: str
     facility: Facility | None = None
     base: Decimal | None = None
-    outstanding: Decimal = Decimal(0)
-    headroom: Decimal | None = None
+    base_at: datetime | None = None
+    collateral: dict[str, CollateralLine] = field(default_factory=dict)
+    """The latest base's line per pledged shipment (value, advance rate, haircut)."""
+    position: ledger.Position = field(default_factory=lambda: ledger.Position(""))
+    repaid_shipment: dict[int, str | None] = field(default_factory=dict)
+    """Ledger seq of a repayment -> the shipment it named (from ``RepaymentApplied``)."""
     updated_at: datetime | None = None
-    history: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=HISTORY_KEPT))
+    base_history: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=HISTORY_KEPT))
     drawdowns: list[dict[str, Any]] = field(default_factory=list)
     margin_calls: dict[str, str] = field(default_factory=dict)
     events: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=500))
     seen: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        if self.position.facility_id != self.facility_id:
+            self.position = ledger.Position(self.facility_id)
+
+    @property
+    def outstanding(self) -> Decimal:
+        """Outstanding principal as the ledger states it."""
+        return self.position.principal
+
+    @property
+    def headroom(self) -> Decimal | None:
+        """min(base, limit) - outstanding; ``None`` before any base is known."""
+        if self.base is None:
+            return None
+        limit = self.base if self.facility is None else self.facility.limit.amount
+        return self.position.headroom(self.base, limit)
+
+    def history(self) -> list[dict[str, Any]]:
+        """The chart's outstanding series: one point per ledger entry, in chain order."""
+        return [
+            {
+                "at": m.at,
+                "seq": m.seq,
+                "kind": m.kind.value,
+                "outstanding": str(m.principal_after),
+                "interest_due": str(m.interest_after),
+            }
+            for m in self.position.movements[-HISTORY_KEPT:]
+        ]
 
 
 @dataclass(slots=True)
@@ -399,17 +444,15 @@ def _finance_event(model: ReadModel, value: bytes) -> list[FeedItem]:
     data = event.data
     point: dict[str, Any] | None = None
     if isinstance(data, BorrowingBaseChanged):
-        view.base, view.outstanding = data.base.amount, data.outstanding.amount
-        view.headroom = data.headroom.amount
-        point = {"at": data.at, "base": str(data.base.amount), "outstanding": str(view.outstanding)}
-    elif isinstance(data, DrawdownExecuted | RepaymentApplied):
-        view.outstanding = data.outstanding_after.amount
-        if view.base is not None:
-            view.headroom = view.base - view.outstanding
-        base = None if view.base is None else str(view.base)
-        point = {"at": data.at, "base": base, "outstanding": str(view.outstanding)}
-        if isinstance(data, DrawdownExecuted):
-            view.drawdowns.append(envelope["data"])
+        if view.base_at is None or data.at >= view.base_at:
+            view.base, view.base_at = data.base.amount, data.at
+            view.collateral = {line.shipment_id: line for line in data.collateral}
+        point = {"at": data.at, "base": str(data.base.amount)}
+    elif isinstance(data, DrawdownExecuted):
+        view.drawdowns.append(envelope["data"])
+    elif isinstance(data, RepaymentApplied):
+        if data.ledger_seq is not None:
+            view.repaid_shipment[data.ledger_seq] = data.shipment_id
     elif isinstance(data, MarginCallIssued):
         view.margin_calls[data.margin_call_id] = "open"
     elif isinstance(data, MarginCallCured):
@@ -418,7 +461,7 @@ def _finance_event(model: ReadModel, value: bytes) -> list[FeedItem]:
         view.margin_calls[data.margin_call_id] = "expired"
     if point is not None:
         point["at"] = point["at"].isoformat()
-        view.history.append(point)
+        view.base_history.append(point)
     shipment_id = envelope["data"].get("shipment_id")
     return [
         FeedItem(
@@ -429,6 +472,15 @@ def _finance_event(model: ReadModel, value: bytes) -> list[FeedItem]:
             facility_id=event.subject,
         )
     ]
+
+
+def _ledger_entry(model: ReadModel, value: bytes) -> list[FeedItem]:
+    """Fold one ledger entry into its facility's position (in chain order; a duplicate or an
+    entry that does not continue the chain changes nothing). No feed item: the finance event
+    of the same step announces the movement."""
+    entry = LedgerEntry.model_validate_json(value)
+    ledger.advance(model.facility(entry.facility_id).position, entry)
+    return []
 
 
 def _policy(model: ReadModel, value: bytes) -> list[FeedItem]:
@@ -491,6 +543,7 @@ _HANDLERS = {
     SHIPMENTS_EVENTS.name: _shipment_event,
     FINANCE_FACILITIES.name: _facility,
     FINANCE_EVENTS.name: _finance_event,
+    FINANCE_LEDGER.name: _ledger_entry,
     INSURANCE_POLICIES.name: _policy,
     INSURANCE_CLAIMS.name: _claim_event,
 }

@@ -10,7 +10,9 @@ from fastapi import APIRouter, HTTPException, Query
 from api.access import can_see_facility, can_see_policy
 from api.auth import Principal
 from api.deps import PrincipalDep, StateDep
+from api.finance_reads import calendar, calendar_out, position_out
 from api.models import (
+    BasePoint,
     CalendarOut,
     ClaimOut,
     FacilityDetail,
@@ -45,6 +47,7 @@ def _summary(view: FacilityView) -> FacilitySummary:
         updated_at=view.updated_at,
         open_margin_calls=sum(s == "open" for s in view.margin_calls.values()),
         pledged_shipments=len(f.pledged_shipments) if f else 0,
+        position=position_out(view.position),
     )
 
 
@@ -82,12 +85,14 @@ def list_facilities(
 
 @router.get("/facilities/{facility_id}", response_model=FacilityDetail, responses=ERRORS)
 def get_facility(facility_id: str, api: StateDep, principal: PrincipalDep) -> FacilityDetail:
-    """Terms, borrowing base, outstanding and headroom, their history, drawdowns, events."""
+    """Terms, borrowing base, the ledger's position and its history (one point per entry, in
+    chain order), drawdowns, events."""
     view = _facility(api, principal, facility_id)
     return FacilityDetail(
         **_summary(view).model_dump(),
         facility=view.facility,
-        history=sorted((HistoryPoint.model_validate(p) for p in view.history), key=lambda p: p.at),
+        history=[HistoryPoint.model_validate(p) for p in view.history()],
+        base_history=[BasePoint.model_validate(p) for p in view.base_history],
         drawdowns=list(view.drawdowns),
         margin_calls=dict(view.margin_calls),
         events=list(view.events)[-200:],
@@ -116,20 +121,17 @@ async def facility_ledger(facility_id: str, api: StateDep, principal: PrincipalD
     return ledger
 
 
-@router.get(
-    "/facilities/{facility_id}/calendar", response_model=CalendarOut, responses=KAFKA_ERRORS
-)
-async def facility_calendar(
+@router.get("/facilities/{facility_id}/calendar", response_model=CalendarOut, responses=ERRORS)
+def facility_calendar(
     facility_id: str,
     api: StateDep,
     principal: PrincipalDep,
     weeks: Annotated[int, Query(ge=1, le=26)] = 4,
     start: Annotated[datetime | None, Query(description="Default: now")] = None,
 ) -> CalendarOut:
-    """Expected drawdowns and repayments, rebuilt from Kafka (as `tradelane finance calendar`)."""
+    """Expected drawdowns and repayments, projected from the ledger's position, the latest
+    base, plans, ETAs and milestones reached (as `tradelane finance calendar`)."""
     view = _facility(api, principal, facility_id)
-    if api.finance is None:
-        raise HTTPException(503, "calendar reading is not configured")
     if view.facility is None:
         raise HTTPException(404, f"facility {facility_id!r} has no terms yet")
     when = start or datetime.now(UTC)
@@ -142,14 +144,7 @@ async def facility_calendar(
             f"the facility pledges {len(pledged)} shipments, more than this server computes on "
             f"request ({api.settings.calendar_max_shipments}); use `tradelane finance calendar`",
         )
-    try:
-        return await api.finance.calendar(facility_id, when, 7 * weeks, pledged)
-    except ReadBusyError as exc:
-        raise _busy(exc) from exc
-    except LookupError as exc:
-        raise HTTPException(404, str(exc)) from exc
-    except (TimeoutError, OSError) as exc:
-        raise HTTPException(503, f"Kafka did not answer: {type(exc).__name__}") from exc
+    return calendar_out(calendar(api.model, view, when, 7 * weeks), view.position)
 
 
 @router.get("/policies", response_model=PolicyList, responses=ERRORS)

@@ -5,16 +5,14 @@ InfluxDB reader, the finance readers, the key ring and the rate limits. Handlers
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Protocol
 
 from api.auth import KeyRing
 from api.consumer import ReadModelConsumer
 from api.history import History
 from api.hub import Hub
-from api.models import CalendarOut, LedgerOut
+from api.models import LedgerOut
 from api.projection import ReadModel
 from api.ratelimit import Limit, RateLimiter
 from api.settings import ApiSettings
@@ -22,11 +20,10 @@ from api.webhooks.store import SubscriptionStore
 
 
 class FinanceReader(Protocol):
-    async def ledger(self, facility_id: str) -> LedgerOut: ...
+    """What the API reads from Kafka on request: a facility's whole ledger (the calendar is
+    projected from the read model, see api/finance_reads.py)."""
 
-    async def calendar(
-        self, facility_id: str, start: datetime, days: int, pledged: Iterable[str] = ()
-    ) -> CalendarOut: ...
+    async def ledger(self, facility_id: str) -> LedgerOut: ...
 
 
 @dataclass

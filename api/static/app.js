@@ -295,13 +295,17 @@ async function showFinance(selected) {
   }
   if (!chosen) return;
   const d = await api(`/api/v1/facilities/${encodeURIComponent(chosen)}`);
-  $("#facility-title").textContent = `${d.facility_id}: borrowing base vs outstanding (${d.currency || ""})`;
-  const base = d.history.filter((p) => p.base !== null).map((p) => [new Date(p.at), Number(p.base)]);
+  // Outstanding is the ledger's: one point per entry, in chain order, from the same fold as
+  // the summary's figure, so its last point is the summary's outstanding. Base comes from the
+  // engine's valuations. Money is never below zero, so neither is the axis.
+  const head = d.position.ledger_seq === null ? "no ledger entries" : `ledger seq ${d.position.ledger_seq}`;
+  $("#facility-title").textContent = `${d.facility_id}: borrowing base vs outstanding (${d.currency || ""}), ${head}`;
+  const base = d.base_history.map((p) => [new Date(p.at), Number(p.base)]);
   const out = d.history.map((p) => [new Date(p.at), Number(p.outstanding)]);
   lineChart($("#finance-chart"), [
     { name: "base", cls: "base", color: "#3ecf8e", points: base, step: true },
     { name: "outstanding", cls: "outstanding", color: "#f5a524", points: out, step: true },
-  ]);
+  ], { floor: 0 });
   const dtb = $("#drawdown-table tbody");
   dtb.replaceChildren();
   for (const dd of d.drawdowns.slice().reverse()) row(dtb, [when(dd.at), dd.shipment_id, dd.milestone.replace(/_/g, " "), money(dd.amount)]);
@@ -309,7 +313,7 @@ async function showFinance(selected) {
   ctb.replaceChildren();
   try {
     const cal = await api(`/api/v1/facilities/${encodeURIComponent(chosen)}/calendar`);
-    for (const l of cal.lines) row(ctb, [`${l.day}${l.overdue ? " (overdue)" : ""}`, l.kind, l.shipment_id, amount(l.amount)]);
+    for (const l of cal.lines) row(ctb, [`${l.day}${l.status === "expected" ? "" : ` (${l.status})`}`, l.kind, l.shipment_id, amount(l.amount)]);
   } catch (err) {
     row(ctb, [err.message, "", "", ""]);
   }

@@ -80,7 +80,7 @@ export function zoomTo(svg, points) {
 }
 
 // A time-series chart. series: [{name, cls, points: [[Date, number]], step}], band: [lo, hi].
-export function lineChart(svg, series, { band = null, unit = "" } = {}) {
+export function lineChart(svg, series, { band = null, unit = "", floor = null } = {}) {
   svg.replaceChildren();
   const W = 600, H = 260, L = 52, R = 10, T = 10, B = 28;
   const all = series.flatMap((s) => s.points).filter((p) => p[1] !== null && !Number.isNaN(p[1]));
@@ -96,6 +96,7 @@ export function lineChart(svg, series, { band = null, unit = "" } = {}) {
   if (hi === lo) { hi += 1; lo -= 1; }
   const margin = (hi - lo) * 0.08;
   lo -= margin; hi += margin;
+  if (floor !== null) lo = Math.max(lo, floor); // an axis below a floor invents a dip
   const x = (t) => L + ((t.getTime() - t0) / (t1 - t0)) * (W - L - R);
   const y = (v) => T + (1 - (v - lo) / (hi - lo)) * (H - T - B);
   el("line", { class: "axis", x1: L, y1: H - B, x2: W - R, y2: H - B }, svg);

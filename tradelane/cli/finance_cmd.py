@@ -5,23 +5,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # the kernel imports finance only lazily, inside the command
-    from finance.facility_state import FacilityState
 
 CALENDAR_HELP = """\
 For the next weeks (default 4), the drawdowns a pledge facility should expect - each pledged
-shipment's scheduled tranches, dated from its planned milestones and latest ETA, priced as the
-engine would price them today (current FX rate and haircut, the advance rate of the status the
-milestone brings) - and the repayments its deliveries should bring, in the facility currency.
-Milestones that are due but not reached are listed first as overdue.
+shipment's scheduled tranches, dated from its planned milestones and latest ETA, priced from
+the latest borrowing base's collateral line (value, haircut) at the advance rate of the status
+the milestone brings - and the repayments its deliveries should bring, in the facility
+currency. Milestones due but not reached are listed first as overdue; those reached in the
+window as done, with what the ledger says was drawn.
 
-The facility's state is rebuilt by replaying its inputs from Kafka (finance.facilities,
-shipments.registry, shipments.events, fx.rates, finance.commands) through the pledge engine,
-or read from a JSON state snapshot with --state (as the finance worker stores it).
+Outstanding is the facility ledger's principal, the figure the API's summary, ledger view
+and chart state. Nothing is re-run: the records of finance.facilities, shipments.registry,
+shipments.events, finance.events and finance.ledger under the facility and its pledged
+shipments are folded into the API's read model and projected as the API projects them.
+--save FILE keeps those records (JSON lines); --records FILE reads them instead of Kafka.
 """
 
 FX_HELP = """\
@@ -47,8 +47,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     calendar.add_argument("--facility", required=True, metavar="ID", help="facility id")
     calendar.add_argument(
-        "--state", type=Path, help="a facility state JSON file instead of replaying Kafka"
+        "--records", type=Path, help="records saved with --save, instead of reading Kafka"
     )
+    calendar.add_argument("--save", type=Path, help="write the records read to FILE")
     calendar.add_argument(
         "--start", type=date.fromisoformat, help="first day, YYYY-MM-DD (default: today, UTC)"
     )
@@ -74,40 +75,69 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _calendar(args: argparse.Namespace) -> int:
-    from finance.calendar import funding_calendar, render
+    from api.finance_reads import calendar
+    from api.projection import ReadModel, apply
+    from finance.calendar import render
     from tradelane.services.process import ServiceError
 
     if args.weeks < 1:
         raise ServiceError("--weeks must be >= 1")
-    state = _load(args.facility, args.state)
+    records = _read_records(args.records) if args.records else _kafka_records(args.facility)
+    if args.save is not None:
+        lines = (json.dumps({"topic": t, "value": v.decode()}) + "\n" for t, v in records)
+        args.save.write_text("".join(lines))
+    model = ReadModel()
+    for topic, value in records:
+        apply(model, topic, value)
+    view = model.facilities.get(args.facility)
+    if view is None or view.facility is None:
+        raise ServiceError(f"no facility {args.facility!r} on finance.facilities")
     start_day: date = args.start or datetime.now(UTC).date()
     start = datetime.combine(start_day, time(0), tzinfo=UTC)
-    try:
-        calendar = funding_calendar(state, start, days=7 * args.weeks)
-    except ValueError as exc:
-        raise ServiceError(str(exc)) from exc
-    print(render(calendar), end="")
+    print(render(calendar(model, view, start, 7 * args.weeks)), end="")
     return 0
 
 
-def _load(facility_id: str, path: Path | None) -> FacilityState:
-    from finance.facility_state import load_state
-    from finance.rebuild import rebuild_state
+def _read_records(path: Path) -> list[tuple[str, bytes]]:
     from tradelane.services.process import ServiceError
-    from tradelane.settings import KafkaSettings
 
-    if path is None:
-        try:
-            return asyncio.run(rebuild_state(KafkaSettings(), facility_id))
-        except LookupError as exc:
-            raise ServiceError(str(exc)) from exc
     try:
-        state = load_state(path.read_bytes())
+        lines = path.read_text().splitlines()
+        parsed = [json.loads(line) for line in lines if line.strip()]
+        return [(str(r["topic"]), str(r["value"]).encode()) for r in parsed]
     except OSError as exc:
         raise ServiceError(f"cannot read {path}: {exc.strerror}") from exc
-    if state.facility_id != facility_id:
-        raise ServiceError(f"{path} holds facility {state.facility_id!r}, not {facility_id!r}")
-    return state
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ServiceError(f"{path} is not a records file ({exc})") from exc
+
+
+def _kafka_records(facility_id: str) -> list[tuple[str, bytes]]:
+    """The records of every topic the calendar folds, under the facility's and its pledged
+    shipments' keys (the facility record first, to learn which shipments)."""
+    from api.finance_reads import calendar_topics
+    from finance.rebuild import read_topic
+    from tradelane.contracts import Facility
+    from tradelane.settings import KafkaSettings
+    from tradelane.topics import FINANCE_FACILITIES
+
+    settings = KafkaSettings()
+
+    async def read() -> list[tuple[str, bytes]]:
+        found = await read_topic(settings, FINANCE_FACILITIES.name, [facility_id])
+        pledged: list[str] = []
+        for record in found:
+            try:
+                pledged = Facility.model_validate_json(record.value or b"").pledged_shipments
+            except ValueError:
+                continue
+        out: list[tuple[str, bytes]] = []
+        for topic, keys in calendar_topics(facility_id, pledged).items():
+            if keys:
+                records = await read_topic(settings, topic, keys)
+                out += [(topic, r.value) for r in records if r.value is not None]
+        return out
+
+    return asyncio.run(read())
 
 
 def _fx_feed(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ from decimal import Decimal
 from pydantic import BaseModel
 
 from finance.demo_terms import demo_facility, demo_policy
+from finance.ledger import build_entry
 from tests.samples import booking
 from tradelane.contracts import (
     BreachRule,
@@ -24,10 +25,16 @@ from tradelane.contracts import (
 )
 from tradelane.contracts.events import BreachKind, TrackerResumed, TrackerSilent
 from tradelane.contracts.finance import (
+    GENESIS_HASH,
     AppliedFx,
     BorrowingBaseChanged,
+    CollateralLine,
+    Direction,
     DrawdownExecuted,
     FinanceEvent,
+    LedgerAccount,
+    LedgerEntry,
+    LedgerEntryKind,
 )
 from tradelane.contracts.insurance import ClaimPaid, ClaimRaised, MeasureUnit, PayeeRole
 from tradelane.contracts.registries import TriggerKind
@@ -35,6 +42,7 @@ from tradelane.ids import derive_id
 from tradelane.topics import (
     FINANCE_EVENTS,
     FINANCE_FACILITIES,
+    FINANCE_LEDGER,
     INSURANCE_CLAIMS,
     INSURANCE_POLICIES,
     SHIPMENTS_EVENTS,
@@ -137,7 +145,13 @@ def usd(amount: str) -> Money:
     return Money(amount=Decimal(amount), currency="USD")
 
 
-def base_changed(facility_id: str, base: str, outstanding: str, minutes: int) -> Record:
+def base_changed(
+    facility_id: str,
+    base: str,
+    outstanding: str,
+    minutes: int,
+    collateral: list[CollateralLine] | None = None,
+) -> Record:
     at = T0 + timedelta(minutes=minutes)
     data = BorrowingBaseChanged(
         facility_id=facility_id,
@@ -146,12 +160,44 @@ def base_changed(facility_id: str, base: str, outstanding: str, minutes: int) ->
         previous_base=usd("0"),
         outstanding=usd(outstanding),
         headroom=usd(str(Decimal(base) - Decimal(outstanding))),
-        collateral=[],
+        collateral=collateral or [],
     )
     return _finance(facility_id, data, at)
 
 
+def drawdown_entry(
+    facility_id: str,
+    shipment_id: str,
+    amount: str,
+    minutes: int,
+    seq: int = 0,
+    prev_hash: str = GENESIS_HASH,
+    milestone: Milestone = Milestone.DEPARTED_ORIGIN,
+) -> LedgerEntry:
+    """The ledger entry the engine posts for a drawdown (its id from shipment and milestone)."""
+    return build_entry(
+        facility_id=facility_id,
+        seq=seq,
+        prev_hash=prev_hash,
+        kind=LedgerEntryKind.DRAWDOWN,
+        cause_key=(shipment_id, milestone.value),
+        cause_event_id=derive_id("evt", shipment_id, milestone.value),
+        at=T0 + timedelta(minutes=minutes),
+        currency="USD",
+        fx=AppliedFx(base="USD", quote="USD", rate=Decimal(1)),
+        legs=[
+            (LedgerAccount.LOAN_PRINCIPAL, Direction.DEBIT, Decimal(amount)),
+            (LedgerAccount.FUNDING, Direction.CREDIT, Decimal(amount)),
+        ],
+    )
+
+
+def ledger(entry: LedgerEntry) -> Record:
+    return _wire(FINANCE_LEDGER.name, entry)
+
+
 def drawdown(facility_id: str, shipment_id: str, amount: str, after: str, minutes: int) -> Record:
+    """The ``DrawdownExecuted`` event (citing the first ledger position)."""
     at = T0 + timedelta(minutes=minutes)
     data = DrawdownExecuted(
         facility_id=facility_id,
@@ -165,7 +211,7 @@ def drawdown(facility_id: str, shipment_id: str, amount: str, after: str, minute
         fx=AppliedFx(base="USD", quote="USD", rate=Decimal(1)),
         at=at,
         ledger_seq=0,
-        ledger_hash="0" * 64,
+        ledger_hash=drawdown_entry(facility_id, shipment_id, amount, minutes).hash,
     )
     return _finance(facility_id, data, at)
 
@@ -250,6 +296,7 @@ def fleet() -> list[Record]:
         breach("shp-a"),
         base_changed("fac-a", "150000", "0", 10),
         drawdown("fac-a", "shp-a", "75000", "75000", 11),
+        ledger(drawdown_entry("fac-a", "shp-a", "75000", 11)),
         base_changed("fac-b", "90000", "0", 10),
         claim_raised("pol-shp-a", "shp-a"),
     ]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from api.feed_item import ItemType
 from api.projection import ReadModel, apply
 from tests.unit.api import records as r
+from tradelane.contracts import Milestone
 from tradelane.topics import SHIPMENTS_EVENTS, TRACKER_READINGS
 
 
@@ -91,11 +94,14 @@ def test_unreadable_records_are_counted_not_fatal() -> None:
 def test_facility_figures_and_history() -> None:
     model = fold(r.fleet())
     view = model.facilities["fac-a"]
-    assert (view.base, view.outstanding, view.headroom) == (150000, 75000, 75000)
-    assert [(p["base"], p["outstanding"]) for p in view.history] == [
-        ("150000", "0"),
-        ("150000", "75000"),
-    ]
+    assert (view.base, view.outstanding, view.headroom) == (
+        Decimal(150000),
+        Decimal(75000),
+        Decimal(75000),
+    )
+    assert [(p["seq"], p["outstanding"]) for p in view.history()] == [(0, "75000")]
+    assert [p["base"] for p in view.base_history] == ["150000"]
+    assert view.position.head_hash == r.drawdown_entry("fac-a", "shp-a", "75000", 11).hash
     assert len(view.drawdowns) == 1
     assert model.banks_of("shp-a") == {"bank-a"}
     assert model.banks_of("shp-b") == {"bank-b"}
@@ -114,3 +120,23 @@ def test_replaying_the_same_records_gives_the_same_model() -> None:
     first, second = fold(r.fleet()), fold(r.fleet())
     assert first.shipments["shp-a"] == second.shipments["shp-a"]
     assert first.facilities["fac-a"] == second.facilities["fac-a"]
+
+
+def test_outstanding_is_the_ledger_not_what_events_repeat() -> None:
+    """Events and entries reach the model in either order; only the entries move balances."""
+    first = r.drawdown_entry("fac-a", "shp-a", "75000", 11)
+    second = r.drawdown_entry(
+        "fac-a", "shp-a", "25000", 12, seq=1, prev_hash=first.hash, milestone=Milestone.DELIVERED
+    )
+    model = fold([r.facility("fac-a", "bank-a", ["shp-a"]), r.ledger(first)])
+    view = model.facilities["fac-a"]
+    assert view.outstanding == 75000
+    fold([r.base_changed("fac-a", "150000", "0", 13)], model)  # an event saying 0 moves nothing
+    assert (view.outstanding, view.headroom) == (Decimal(75000), Decimal(75000))
+    fold([r.ledger(first), r.ledger(second)], model)  # a redelivery, then the next entry
+    assert view.outstanding == 100000
+    assert [p["outstanding"] for p in view.history()] == ["75000", "100000"]
+    forged = second.model_copy(update={"seq": 2})
+    fold([r.ledger(forged)], model)  # does not continue the chain: ignored, reported
+    assert view.outstanding == 100000
+    assert not view.position.verified

@@ -50,7 +50,10 @@ def test_facility_detail_history_and_drawdowns(client: TestClient) -> None:
         "75000",
         "75000",
     )
-    assert [p["outstanding"] for p in detail["history"]] == ["0", "75000"]
+    assert [p["outstanding"] for p in detail["history"]] == ["75000"]
+    assert [p["base"] for p in detail["base_history"]] == ["150000"]
+    assert detail["position"]["outstanding"] == detail["outstanding"]
+    assert detail["position"]["ledger_seq"] == 0
     assert detail["drawdowns"][0]["amount"] == {"amount": "75000", "currency": "USD"}
 
 
@@ -66,3 +69,19 @@ def test_dashboard_and_openapi_are_served(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert "/api/v1/shipments/{shipment_id}/track" in paths
     assert "/api/v1/live/sse" in paths
+
+
+def test_calendar_states_the_summary_balance_and_a_reached_milestone_as_done(
+    client: TestClient,
+) -> None:
+    summary = client.get("/api/v1/facilities/fac-a", headers=OPS).json()
+    cal = client.get("/api/v1/facilities/fac-a/calendar?start=2026-11-21T00:00:00Z", headers=OPS)
+    assert cal.status_code == 200, cal.text
+    body = cal.json()
+    assert body["outstanding"] == summary["outstanding"] == summary["history"][-1]["outstanding"]
+    assert body["position"] == summary["position"]
+    assert body["headroom"] == summary["headroom"]
+    departure = [line for line in body["lines"] if line["milestone"] == "departed_origin"]
+    assert [(d["status"], d["amount"], d["overdue"]) for d in departure] == [
+        ("done", "75000", False)
+    ]

@@ -1,12 +1,12 @@
-"""``tradelane ledger verify --file`` and ``tradelane finance calendar --state`` (no Kafka)."""
+"""``tradelane ledger verify --file`` and ``tradelane finance calendar --records`` (no Kafka)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from finance.facility_state import dump_state
 from tests.unit.finance.builders import (
     FAC,
     breach_progress,
@@ -17,6 +17,7 @@ from tests.unit.finance.builders import (
     setup,
     tick,
 )
+from tests.unit.finance.test_calendar import DEPARTED, published
 from tradelane.cli.main import main
 from tradelane.contracts import Milestone
 
@@ -70,19 +71,24 @@ def test_verify_checks_an_anchor(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["ledger", "verify", "--facility", FAC, "--anchor", "nonsense"]) == 2
 
 
-def test_calendar_from_a_state_file_matches_the_docs(
+def test_calendar_from_saved_records_matches_the_docs(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    state, _ = play([*setup(), milestone(Milestone.DEPARTED_ORIGIN, 1)])
-    path = tmp_path / "state.json"
-    path.write_text(dump_state(state))
-    argv = ["finance", "calendar", "--facility", FAC, "--state", str(path), "--start", "2026-03-02"]
+    path = tmp_path / "records.jsonl"
+    lines = [json.dumps({"topic": t, "value": v.decode()}) for t, v in published(DEPARTED)]
+    path.write_text("\n".join(lines) + "\n")
+    argv = ["finance", "calendar", "--facility", FAC, "--records", str(path)]
+    argv += ["--start", "2026-03-02", "--save", str(tmp_path / "again.jsonl")]
     assert main(argv) == 0
     out = capsys.readouterr().out
+    assert "outstanding 66,000.00  base 132,000.00  headroom 66,000.00" in out
     docs = DOCS.read_text()
     for line in out.splitlines():
         assert line in docs, f"docs/finance.md lacks the calendar line {line!r}"
+    assert (tmp_path / "again.jsonl").read_text() == path.read_text()
     assert main([*argv[:3], "fac-other", *argv[4:]]) == 2
+    path.write_text("not json\n")
+    assert main(argv) == 2
 
 
 def test_fx_feed_dry_run_is_deterministic(capsys: pytest.CaptureFixture[str]) -> None:
