@@ -24,6 +24,10 @@ machine's conditions, and with --json write the same figures for run-to-run comp
            seconds from its start to an event that needs the recovered state, less startup
   engines  no services: the pledge and insurance engines' per-event cost (the agents' code
            without Kafka) for a facility of --shipments pledged shipments; events/s, µs/event
+  truth    no services: simulated fleets (every scenario) replayed through the pure cores in
+           several delivery orders (ideal, published, backlog, slow tracker, late reading,
+           store-and-forward flush); milestones, alarms, claims, tranches and interest
+           compared with the simulator's manifest
   api      live-feed fan-out: a fresh 'tradelane api' process, --clients WebSocket clients,
            readings produced at --rate/s for --duration s; reports p50/p99 event -> client
            latency and the server's CPU
@@ -157,6 +161,32 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     engines.add_argument("--json", type=Path, metavar="FILE", help="also write figures as JSON")
     engines.set_defaults(handler=_bench_engines)
+    truth = which.add_parser(
+        "truth",
+        help="no services: outputs of the pure cores vs the simulator's ground truth",
+        description="Simulates a fleet per scenario (no broker), replays its messages through "
+        "the pure cores (shipment core, insurance, pledge engine) in each delivery order and "
+        "compares milestones, alarms, claims, tranches and interest with the manifest. "
+        "Orders: ideal (event time), published (the simulator at 1x), backlog (an hour of "
+        "readings late, statuses and wills on time), slow (one tracker 50 min late), late "
+        "(one reading 16 min late), flush (one tracker's 6 h of readings in one burst). "
+        "Shipments follow from --trackers (one or two trackers each).",
+    )
+    truth.add_argument(
+        "--scenarios", default="all", help="comma-separated scenarios or 'all' (default all)"
+    )
+    truth.add_argument(
+        "--orders", default="all", help="comma-separated delivery orders or 'all' (default all)"
+    )
+    truth.add_argument("--seed", type=int, default=11, help="fleet seed (default %(default)s)")
+    truth.add_argument(
+        "--trackers", type=int, default=8, help="trackers per scenario (default %(default)s)"
+    )
+    truth.add_argument(
+        "--workers", type=int, default=0, help="processes (default: CPUs, at most 2)"
+    )
+    truth.add_argument("--json", type=Path, metavar="FILE", help="also write figures as JSON")
+    truth.set_defaults(handler=_bench_truth)
 
 
 def _bench_engines(args: argparse.Namespace) -> int:
@@ -170,6 +200,31 @@ def _bench_engines(args: argparse.Namespace) -> int:
     if not sizes or min(sizes) < 1 or args.seconds <= 0 or args.events < 1:
         raise ServiceError("--shipments must be >= 1, --seconds > 0, --events >= 1")
     bench_engines(sizes, args.seconds, args.events, args.json)
+    return 0
+
+
+def _names(text: str, known: tuple[str, ...], what: str) -> list[str]:
+    from tradelane.services.process import ServiceError
+
+    if text.strip() == "all":
+        return list(known)
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in known]
+    if not names or unknown:
+        raise ServiceError(f"--{what}: unknown {unknown or text!r}; known: {', '.join(known)}")
+    return names
+
+
+def _bench_truth(args: argparse.Namespace) -> int:
+    from faults.truth.bench import SCENARIO_NAMES, bench_truth
+    from faults.truth.orders import ORDERS
+    from tradelane.services.process import ServiceError
+
+    if args.trackers < 1 or args.workers < 0:
+        raise ServiceError("--trackers must be >= 1 and --workers >= 0")
+    scenarios = _names(args.scenarios, SCENARIO_NAMES, "scenarios")
+    orders = _names(args.orders, tuple(ORDERS), "orders")
+    bench_truth(scenarios, args.seed, args.trackers, orders, args.json, args.workers or None)
     return 0
 
 

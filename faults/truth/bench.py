@@ -1,0 +1,226 @@
+"""``tradelane bench truth``: how true the cores' outputs are, per scenario and delivery order.
+
+For each scenario the fleet is simulated once (:mod:`faults.truth.stream`), every delivery
+order (:mod:`faults.truth.orders`) is replayed through the pure cores
+(:mod:`faults.truth.replay`), and the outputs are compared with the manifest
+(:mod:`faults.truth.compare`). The interest reference is the principal of the ideal order's
+tranches and repayments moved to their true times. Scenarios run in separate processes (each
+is independent and deterministic); nothing here touches a service.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from devices.scenarios import SCENARIOS
+from faults.truth.compare import (
+    AlarmScore,
+    ClaimScore,
+    MilestoneScore,
+    TrancheScore,
+    booked_interest,
+    detected_alarms,
+    detected_milestones,
+    expected_claims,
+    planted_alarms,
+    principal_flows,
+    raised_claims,
+    reference_interest,
+    score_alarms,
+    score_claims,
+    score_milestones,
+    score_milestones_by_kind,
+    score_tranches,
+    true_milestones,
+)
+from faults.truth.orders import ORDERS
+from faults.truth.replay import Cache, Outputs, replay, terms_for
+from faults.truth.stream import fleet_config, simulate
+from tradelane.contracts import Milestone, TrackerReading
+
+SCENARIO_NAMES = tuple(SCENARIOS)
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One (scenario, delivery order)'s figures."""
+
+    scenario: str
+    order: str
+    shipments: int
+    trackers: int
+    messages: int
+    milestones: MilestoneScore
+    milestones_by_kind: dict[str, MilestoneScore]
+    alarms: AlarmScore
+    claims: ClaimScore
+    tranches: TrancheScore
+    interest_booked: Decimal
+    interest_reference: Decimal
+
+    def as_json(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc["milestones"]["within_share"] = round(self.milestones.within_share, 4)
+        for kind, score in self.milestones_by_kind.items():
+            doc["milestones_by_kind"][kind]["within_share"] = round(score.within_share, 4)
+        doc["interest_booked"] = str(self.interest_booked)
+        doc["interest_reference"] = str(self.interest_reference)
+        doc["interest_difference"] = str(self.interest_booked - self.interest_reference)
+        return doc
+
+
+def run_scenario(scenario: str, seed: int, trackers: int, orders: Sequence[str]) -> list[Row]:
+    """Every order of one scenario (deterministic for the arguments)."""
+    fleet = simulate(fleet_config(scenario, seed, trackers))
+    manifest = fleet.manifest
+    truth = [s for r in manifest.shipments for s in true_milestones(r)]
+    true_at = {(s.shipment_id, s.milestone): s.at for s in truth}
+    departures = {s.shipment_id: s.at for s in truth if s.milestone is Milestone.DEPARTED_ORIGIN}
+    readings: dict[str, list[TrackerReading]] = {}
+    for m in fleet.messages:
+        if m.reading is not None:
+            readings.setdefault(m.shipment_id, []).append(m.reading)
+    terms = terms_for(fleet)
+    planted = planted_alarms(manifest)
+    expected = expected_claims(manifest, terms.policies, readings)
+    cache: Cache = {}
+    ideal: Outputs | None = None
+    wanted = ["ideal", *(o for o in orders if o != "ideal")]
+    rows = []
+    for name in wanted:
+        out = replay(fleet, ORDERS[name](fleet.messages, seed), cache)
+        if name == "ideal":
+            ideal = out
+        if name not in orders:
+            continue
+        assert ideal is not None
+        assert ideal.horizon is not None
+        raised, paid = raised_claims(out.claims)
+        detected = detected_milestones(out.events.values())
+        rows.append(
+            Row(
+                scenario=scenario,
+                order=name,
+                shipments=len(manifest.shipments),
+                trackers=len(manifest.devices),
+                messages=len(fleet.messages),
+                milestones=score_milestones(truth, detected),
+                milestones_by_kind=score_milestones_by_kind(truth, detected),
+                alarms=score_alarms(planted, detected_alarms(out.events.values())),
+                claims=score_claims(expected, raised, paid),
+                tranches=score_tranches(out.finance, departures),
+                interest_booked=booked_interest(out.finance),
+                interest_reference=reference_interest(
+                    principal_flows(ideal.finance, true_at), terms.facility, ideal.horizon
+                ),
+            )
+        )
+    return rows
+
+
+def run(
+    scenarios: Sequence[str],
+    seed: int,
+    trackers: int,
+    orders: Sequence[str],
+    workers: int | None = None,
+) -> list[Row]:
+    """All scenarios, in parallel processes (``workers``, default: the CPUs, at most 2)."""
+    workers = workers or min(2, os.cpu_count() or 1, len(scenarios))
+    if workers <= 1:
+        return [r for s in scenarios for r in run_scenario(s, seed, trackers, orders)]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(run_scenario, s, seed, trackers, orders) for s in scenarios]
+        return [r for f in futures for r in f.result()]
+
+
+def _alarm_cell(score: AlarmScore) -> str:
+    found = [f"{k} {score.detected[k]}/{n}" for k, n in score.planted.items() if n]
+    return ", ".join(found) or "-"
+
+
+def _false_cell(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {n}" for k, n in counts.items() if n) or "0"
+
+
+def table(rows: Sequence[Row]) -> str:
+    """The figures as a fixed-width table, one line per (scenario, order), then details."""
+    head = (
+        f"{'scenario':<15}{'order':<10}{'miles t/d':>10}{'<=30m':>7}{'maxerr h':>9}"
+        f"{'false':>6}  {'claims e/r/tier/paid/false':<27}{'tranches ok/rej/early':<22}"
+        f"{'interest':>11}{'reference':>11}{'diff':>10}"
+    )
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        m, c, t = r.milestones, r.claims, r.tranches
+        rejected = sum(t.rejected.values())
+        lines.append(
+            f"{r.scenario:<15}{r.order:<10}{f'{m.truth}/{m.matched}':>10}"
+            f"{m.within_share * 100:>6.1f}%{m.max_error_s / 3600:>9.2f}{m.false:>6}  "
+            f"{f'{c.expected}/{c.raised}/{c.right_tier}/{c.paid}/{c.false}':<27}"
+            f"{f'{t.released}/{rejected}/{t.before_departure}':<22}"
+            f"{r.interest_booked:>11,}{r.interest_reference:>11,}"
+            f"{r.interest_booked - r.interest_reference:>10,}"
+        )
+    lines.append("")
+    lines.append("alarms: planted incidents detected; false alarms; rejected tranches by code")
+    for r in rows:
+        t = r.tranches
+        codes = ", ".join(f"{k} {n}" for k, n in t.rejected.items()) or "0"
+        lead = f" (max lead {t.max_lead_h:.1f} h)" if t.before_departure else ""
+        lines.append(
+            f"  {r.scenario:<15}{r.order:<10} detected: {_alarm_cell(r.alarms)}; "
+            f"false: {_false_cell(r.alarms.false)}; rejected: {codes}{lead}"
+        )
+    lines.append("")
+    lines.append("milestones per kind: matched/truth, share within 30 min, max error (h)")
+    for r in rows:
+        cells = [
+            f"{k} {s.matched}/{s.truth} {s.within_share * 100:.0f}% {s.max_error_s / 3600:.1f}"
+            for k, s in r.milestones_by_kind.items()
+        ]
+        lines.append(f"  {r.scenario:<15}{r.order:<10} " + "; ".join(cells))
+    return "\n".join(lines)
+
+
+def bench_truth(
+    scenarios: Sequence[str],
+    seed: int,
+    trackers: int,
+    orders: Sequence[str],
+    json_path: Path | None = None,
+    workers: int | None = None,
+) -> list[Row]:
+    """Run, print the table, and write the figures as JSON when asked."""
+    print(
+        f"bench truth: scenarios {', '.join(scenarios)}; orders {', '.join(orders)}; "
+        f"seed {seed}, {trackers} trackers (pure cores, no services) ...",
+        flush=True,
+    )
+    began = time.perf_counter()
+    rows = run(scenarios, seed, trackers, orders, workers)
+    seconds = time.perf_counter() - began
+    print(table(rows))
+    print(f"\n{len(rows)} runs in {seconds:.1f} s")
+    if json_path is not None:
+        doc = {
+            "bench": "truth",
+            "seed": seed,
+            "trackers": trackers,
+            "scenarios": list(scenarios),
+            "orders": list(orders),
+            "seconds": round(seconds, 1),
+            "rows": [r.as_json() for r in rows],
+        }
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(doc, indent=1) + "\n")
+        print(f"figures written to {json_path}")
+    return rows
