@@ -1,6 +1,7 @@
-"""camt.054 notices for drawdowns and claim payouts: every rendering has the structure of a
-camt.054.001.08 Bank-to-Customer Debit/Credit Notification (element order, cardinality and
-simple types of the schema's elements it uses) and carries the event's amount and direction."""
+"""camt.054 notices for drawdowns, repayments and claim payouts: every rendering has the
+structure of a camt.054.001.08 Bank-to-Customer Debit/Credit Notification (element order,
+cardinality and simple types of the schema's elements it uses) and carries the event's amounts
+and direction; a repayment's surplus is its own entry, held for the borrower."""
 
 from __future__ import annotations
 
@@ -18,7 +19,12 @@ from api.webhooks.camt054 import NAMESPACE, notice_event, render
 from tests import strategies as base  # first: it completes tests.finance_strategies
 from tests.finance_strategies import applied_fx, hex64
 from tradelane.contracts import ClaimPaid, Milestone, Money, PayeeRole
-from tradelane.contracts.finance import AppliedFx, DrawdownExecuted
+from tradelane.contracts.finance import (
+    AppliedFx,
+    DrawdownExecuted,
+    RepaymentApplied,
+    RepaymentSource,
+)
 
 N = f"{{{NAMESPACE}}}"
 # element -> its children in schema order: (name, min occurs, max occurs); None = unbounded
@@ -39,6 +45,7 @@ SCHEMA: dict[str, list[tuple[str, int, int | None]]] = {
         ("ValDt", 0, 1),
         ("BkTxCd", 1, 1),
         ("NtryDtls", 0, None),
+        ("AddtlNtryInf", 0, 1),
     ],
     "Sts": [("Cd", 1, 1)],
     "BookgDt": [("DtTm", 1, 1)],
@@ -61,6 +68,7 @@ TEXT = {
     "NtryRef": r"^.{1,35}$",
     "EndToEndId": r"^.{1,35}$",
     "Ustrd": r"^.{1,140}$",
+    "AddtlNtryInf": r"^.{1,500}$",
     "Id": r"^.{1,35}$",
     "Cd": r"^.{1,35}$",
     "Issr": r"^.{1,35}$",
@@ -146,6 +154,51 @@ def test_every_notice_has_the_camt054_structure(
     indicator = root.find(f".//{N}CdtDbtInd")
     assert indicator is not None
     assert indicator.text == ("DBIT" if isinstance(event, DrawdownExecuted) else "CRDT")
+
+
+eur = st.decimals(min_value=0, max_value=10**9, places=2).map(
+    lambda a: Money(amount=a, currency="EUR")
+)
+repayments = st.builds(
+    RepaymentApplied,
+    facility_id=base.ids,
+    shipment_id=st.none() | base.ids,
+    cause_id=base.claim_ids,
+    source=st.sampled_from(RepaymentSource),
+    received=base.money,
+    fx=applied_fx,
+    interest_paid=eur,
+    principal_paid=eur,
+    surplus=eur,
+    outstanding_after=eur,
+    at=base.aware,
+    ledger_seq=st.none() | st.integers(0, 2**40),
+    ledger_hash=st.none() | hex64,
+)
+
+
+@settings(max_examples=50, deadline=None)
+@given(event=repayments, event_id=st.text(min_size=1, max_size=64))
+def test_a_repayment_notice_books_what_was_owed_and_the_surplus_apart(
+    event: RepaymentApplied, event_id: str
+) -> None:
+    xml = render(event_id, "tradelane.finance.repayment_applied.v1", event.model_dump(mode="json"))
+    paid = event.interest_paid.amount + event.principal_paid.amount
+    if paid == 0 and event.surplus.amount == 0:
+        assert xml is None  # a total loss's proceeds move no money
+        return
+    assert xml is not None
+    root = ET.fromstring(xml)  # noqa: S314 (our own output)
+    check(root)
+    found = {
+        (e.findtext(f"{N}BkTxCd/{N}Prtry/{N}Cd")): Decimal(e.findtext(f"{N}Amt") or "")
+        for e in root.iter(f"{N}Ntry")
+    }
+    expected = {"TRADELANE/REPAYMENT": paid, "TRADELANE/SURPLUS_TO_BORROWER": event.surplus.amount}
+    assert found == {k: v for k, v in expected.items() if v > 0}
+    assert {e.text for e in root.iter(f"{N}CdtDbtInd")} == {"CRDT"}
+    note = root.findtext(f".//{N}AddtlNtryInf") or ""
+    assert f"outstanding after {event.outstanding_after.amount:.2f} EUR" in note
 
 
 def test_the_checker_can_fail() -> None:
