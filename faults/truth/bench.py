@@ -30,6 +30,7 @@ from faults.truth.compare import (
     detected_alarms,
     detected_milestones,
     expected_claims,
+    expected_tranches,
     planted_alarms,
     principal_flows,
     raised_claims,
@@ -116,7 +117,9 @@ def run_scenario(scenario: str, seed: int, trackers: int, orders: Sequence[str])
                 milestones_by_kind=score_milestones_by_kind(truth, detected),
                 alarms=score_alarms(planted, detected_alarms(out.events.values())),
                 claims=score_claims(expected, raised, paid),
-                tranches=score_tranches(out.finance, departures),
+                tranches=score_tranches(
+                    out.finance, departures, expected_tranches(terms.facility, truth)
+                ),
                 interest_booked=booked_interest(out.finance),
                 interest_reference=reference_interest(
                     principal_flows(ideal.finance, true_at), terms.facility, ideal.horizon
@@ -155,7 +158,7 @@ def table(rows: Sequence[Row]) -> str:
     """The figures as a fixed-width table, one line per (scenario, order), then details."""
     head = (
         f"{'scenario':<15}{'order':<10}{'miles t/d':>10}{'<=30m':>7}{'maxerr h':>9}"
-        f"{'false':>6}  {'claims e/r/tier/paid/false':<27}{'tranches ok/rej/early':<22}"
+        f"{'false':>6}  {'claims e/r/tier/paid/false':<27}{'tranches e/ok/rej/early':<24}"
         f"{'interest':>11}{'reference':>11}{'diff':>10}"
     )
     lines = [head, "-" * len(head)]
@@ -166,7 +169,7 @@ def table(rows: Sequence[Row]) -> str:
             f"{r.scenario:<15}{r.order:<10}{f'{m.truth}/{m.matched}':>10}"
             f"{m.within_share * 100:>6.1f}%{m.max_error_s / 3600:>9.2f}{m.false:>6}  "
             f"{f'{c.expected}/{c.raised}/{c.right_tier}/{c.paid}/{c.false}':<27}"
-            f"{f'{t.released}/{rejected}/{t.before_departure}':<22}"
+            f"{f'{t.expected}/{t.released}/{rejected}/{t.before_departure}':<24}"
             f"{r.interest_booked:>11,}{r.interest_reference:>11,}"
             f"{r.interest_booked - r.interest_reference:>10,}"
         )

@@ -371,6 +371,8 @@ def score_claims(expected: Sequence[ClaimKey], raised: Sequence[ClaimKey], paid:
 
 @dataclass(frozen=True, slots=True)
 class TrancheScore:
+    expected: int
+    """Scheduled tranches whose milestone truly happened (one per shipment and milestone)."""
     released: int
     rejected: dict[str, int] = field(default_factory=dict)
     """Result code -> count."""
@@ -380,8 +382,21 @@ class TrancheScore:
     """The largest such lead, in hours."""
 
 
+def expected_tranches(facility: Facility, truth: Iterable[Stamp]) -> int:
+    """One tranche per pledged shipment and scheduled milestone it truly reached."""
+    scheduled = {m for m, share in facility.drawdown_schedule.items() if share > 0}
+    pledged = set(facility.pledged_shipments)
+    return len(
+        {
+            (s.shipment_id, s.milestone)
+            for s in truth
+            if s.milestone.value in scheduled and s.shipment_id in pledged
+        }
+    )
+
+
 def score_tranches(
-    finance: Iterable[FinanceEvent], departures: Mapping[str, float]
+    finance: Iterable[FinanceEvent], departures: Mapping[str, float], expected: int = 0
 ) -> TrancheScore:
     released, early, lead = 0, 0, 0.0
     rejected: Counter[str] = Counter()
@@ -395,7 +410,7 @@ def score_tranches(
                 lead = max(lead, (left - data.at.timestamp()) / 3600.0)
         elif isinstance(data, DrawdownRejected):
             rejected[f"{data.milestone.value}:{data.code.value}"] += 1
-    return TrancheScore(released, dict(sorted(rejected.items())), early, lead)
+    return TrancheScore(expected, released, dict(sorted(rejected.items())), early, lead)
 
 
 def booked_interest(finance: Iterable[FinanceEvent]) -> Decimal:

@@ -4,27 +4,45 @@ same way every time."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 from faults.truth.compare import (
     Alarm,
     ClaimKey,
     Stamp,
+    expected_tranches,
     minutes_out_of_band,
+    principal_flows,
     reference_interest,
     score_alarms,
     score_claims,
     score_milestones,
+    score_tranches,
     tier_for,
 )
 from faults.truth.orders import FLUSH_S, LATE_S, ORDERS, SLOW_S, backlog, flush, late, slow
 from faults.truth.replay import Cache, replay
 from faults.truth.stream import Message, MessageKind, fleet_config, simulate
 from finance.demo_terms import demo_facility
-from tradelane.contracts import DeviceState, DeviceStatus, Milestone, TrackerReading, TriggerKind
+from tradelane.contracts import (
+    DeviceState,
+    DeviceStatus,
+    Milestone,
+    Money,
+    TrackerReading,
+    TriggerKind,
+)
+from tradelane.contracts.finance import (
+    DrawdownExecuted,
+    DrawdownRejected,
+    FinanceEvent,
+    ResultCode,
+)
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC).timestamp()
 SHIPMENTS = {"dev-a": "shp-a", "dev-b": "shp-b"}
@@ -230,3 +248,58 @@ def test_a_simulated_fleet_publishes_and_replays_the_same_way_every_time() -> No
     assert list(once.events) == list(cached.events) == list(again.events)
     assert [e.id for e in once.finance] == [e.id for e in again.finance]
     assert once.events
+
+
+def _finance(kind: type[BaseModel], **fields: Any) -> FinanceEvent:
+    """A finance event with only the fields the comparisons read (no ledger, no FX)."""
+    data: dict[str, Any] = {"data": kind.model_construct(**fields)}
+    return FinanceEvent.model_construct(**data)
+
+
+def test_tranches_released_before_the_goods_moved_are_counted_with_their_lead() -> None:
+    left = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    events = [
+        _finance(
+            DrawdownExecuted,
+            shipment_id="s1",
+            milestone=Milestone.DEPARTED_ORIGIN,
+            at=left - timedelta(hours=3),
+            amount=Money(amount=Decimal("100"), currency="USD"),
+        ),
+        _finance(
+            DrawdownExecuted,
+            shipment_id="s2",
+            milestone=Milestone.DEPARTED_ORIGIN,
+            at=left + timedelta(minutes=5),
+            amount=Money(amount=Decimal("50"), currency="USD"),
+        ),
+        _finance(
+            DrawdownRejected,
+            shipment_id="s2",
+            milestone=Milestone.ARRIVED_DESTINATION,
+            code=ResultCode.CARGO_IMPAIRED,
+        ),
+    ]
+    departures = {"s1": left.timestamp(), "s2": left.timestamp()}
+    score = score_tranches(events, departures, expected=4)
+    assert (score.expected, score.released, score.before_departure) == (4, 2, 1)
+    assert score.max_lead_h == 3.0
+    assert score.rejected == {"arrived_destination:cargo_impaired": 1}
+    truth = {("s1", Milestone.DEPARTED_ORIGIN): left.timestamp()}
+    flows = principal_flows(events, truth)  # s1's tranche moved to the true departure
+    assert flows == [
+        (left.timestamp(), Decimal("100")),
+        ((left + timedelta(minutes=5)).timestamp(), Decimal("50")),
+    ]
+
+
+def test_expected_tranches_follow_the_schedule_and_the_true_milestones() -> None:
+    facility = demo_facility("fac-t", ["s1", "s2"])  # departure and arrival tranches
+    truth = [
+        Stamp("s1", Milestone.DEPARTED_ORIGIN, 0, 1.0),
+        Stamp("s1", Milestone.ARRIVED_DESTINATION, 2, 2.0),
+        Stamp("s1", Milestone.DELIVERED, 2, 3.0),
+        Stamp("s2", Milestone.DEPARTED_ORIGIN, 0, 1.0),
+        Stamp("s3", Milestone.DEPARTED_ORIGIN, 0, 1.0),  # not pledged
+    ]
+    assert expected_tranches(facility, truth) == 3
