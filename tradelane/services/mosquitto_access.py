@@ -121,6 +121,15 @@ def add_devices(path: Path, home: Path, device_ids: Iterable[str]) -> int:
     return len(new)
 
 
-def reload(pid: int) -> None:
-    """Ask Mosquitto to re-read its password and ACL files (connections stay up)."""
+def reload(pid: int) -> bool:
+    """Ask Mosquitto to re-read its password and ACL files (connections stay up). Only a
+    process that is Mosquitto gets the signal: a stale pid file may name a reused pid, and a
+    SIGHUP ends most other processes."""
+    try:
+        name = Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return False
+    if name != "mosquitto":
+        return False
     os.kill(pid, signal.SIGHUP)
+    return True
