@@ -22,6 +22,7 @@ from tradelane.contracts import (
     IngestedReading,
     IngestedStatus,
 )
+from tradelane.contracts.readings import CLOCK_TOLERANCE_S
 from tradelane.topics import MqttKind, parse_tracker_topic
 
 
@@ -30,7 +31,7 @@ class IntakeLimits:
     """What the bridge accepts at all, before any contract is consulted."""
 
     max_payload_bytes: int = 64 * 1024
-    max_future_skew: timedelta = timedelta(minutes=10)
+    max_future_skew: timedelta = timedelta(seconds=CLOCK_TOLERANCE_S)
 
 
 def intake(

@@ -127,8 +127,9 @@ def step(
         state.duplicates += 1
         return [ShipmentEvent.model_validate_json(e) for e in state.recent_outputs.get(key, [])]
     _remember(track, reading.seq)
-    ahead = int((reading.ts - item.received_at).total_seconds())
-    track.quality.clock_ahead_s = max(track.quality.clock_ahead_s, ahead)
+    # the latest reading's lead, not the largest ever: one reading from a clock that was
+    # briefly ahead must not mark the tracker poor for the rest of the voyage
+    track.quality.clock_ahead_s = max(0, int((reading.ts - item.received_at).total_seconds()))
     if state.booking is not None:
         for ready in _in_sequence(track, reading, rules):
             _on_reading(state, track, ready, out, rules)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tradelane.contracts import TransportMode
+from tradelane.contracts.readings import CLOCK_TOLERANCE_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +70,9 @@ class StreamRules:
     """A tracker with a GNSS fix in fewer of its last 20 readings than this is degraded…"""
     quality_fix_recover: float = 0.7
     """…and good again only from this share (hysteresis)…"""
-    quality_max_clock_ahead_s: int = 300
-    """…one whose readings lie this far ahead of their arrival is poor (its clock is wrong)…"""
+    quality_max_clock_ahead_s: int = CLOCK_TOLERANCE_S
+    """…one whose latest reading lies this far ahead of its arrival is poor (its clock is
+    wrong; the bridge's tolerance, and it recovers once its readings are on time again)…"""
     quality_max_disagreement_c: float = 3.0
     """…and so is one whose temperature differs from another tracker's this much."""
     evidence_max_readings: int = 200

@@ -20,6 +20,10 @@ from pydantic import Field
 from tradelane.contracts.base import Contract, UtcDatetime
 
 DEVICE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+CLOCK_TOLERANCE_S = 600
+"""How far ahead of its receipt a reading's own time may lie: the bridge dead-letters what is
+further ahead, and the worker's quality view calls a tracker's clock wrong from the same
+point, so the two never disagree about one reading."""
 DeviceId = Annotated[
     str,
     Field(
