@@ -302,6 +302,11 @@ async function showFinance(selected) {
   $("#facility-title").textContent = `${d.facility_id}: borrowing base vs outstanding (${d.currency || ""}), ${head}`;
   const base = d.base_history.map((p) => [new Date(p.at), Number(p.base)]);
   const out = d.history.map((p) => [new Date(p.at), Number(p.outstanding)]);
+  const last = Math.max(...[...base, ...out].map((p) => p[0].getTime()));
+  for (const series of [base, out]) {  // a step series holds its last value to the right edge
+    const end = series[series.length - 1];
+    if (end && end[0].getTime() < last) series.push([new Date(last), end[1]]);
+  }
   lineChart($("#finance-chart"), [
     { name: "base", cls: "base", color: "#3ecf8e", points: base, step: true },
     { name: "outstanding", cls: "outstanding", color: "#f5a524", points: out, step: true },
