@@ -184,8 +184,15 @@ def table(rows: Sequence[Row]) -> str:
             f"false: {_false_cell(r.alarms.false)}; rejected: {codes}{lead}"
         )
     lines.append("")
-    lines.append("milestones per kind: matched/truth, share within 30 min, max error (h)")
+    lines.append(
+        "milestones per kind: matched/truth, share within 30 min, max error (h); "
+        "an order is listed when it differs from its scenario's first order"
+    )
+    first: dict[str, dict[str, MilestoneScore]] = {}
     for r in rows:
+        shown = first.setdefault(r.scenario, r.milestones_by_kind)
+        if shown is not r.milestones_by_kind and shown == r.milestones_by_kind:
+            continue
         cells = [
             f"{k} {s.matched}/{s.truth} {s.within_share * 100:.0f}% {s.max_error_s / 3600:.1f}"
             for k, s in r.milestones_by_kind.items()

@@ -4,6 +4,7 @@ same way every time."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
+from faults.truth.bench import run_scenario, table
 from faults.truth.compare import (
     Alarm,
     ClaimKey,
@@ -303,3 +305,16 @@ def test_expected_tranches_follow_the_schedule_and_the_true_milestones() -> None
         Stamp("s3", Milestone.DEPARTED_ORIGIN, 0, 1.0),  # not pledged
     ]
     assert expected_tranches(facility, truth) == 3
+
+
+def test_a_scenario_run_gives_one_row_per_order_as_a_table_and_json() -> None:
+    rows = run_scenario("theft", 3, 1, ["late", "ideal"])
+    assert [r.order for r in rows] == ["ideal", "late"]
+    assert all(r.milestones.truth > 0 and r.tranches.expected == 2 for r in rows)
+    assert rows[0].alarms.planted["tamper"] == 1  # the planted theft, whatever was detected
+    text = table(rows)
+    assert text.count("theft") >= 4  # two figure lines, two alarm lines
+    doc = json.loads(json.dumps([r.as_json() for r in rows]))
+    assert Decimal(doc[0]["interest_difference"]) == (
+        rows[0].interest_booked - rows[0].interest_reference
+    )
