@@ -261,7 +261,7 @@ def _on_reading(
             _geofences(state, route, position, r, out, rules)
             _deviation(state, route, position, r, out, rules)
             _eta(state, route, position, r, out, rules)
-    _alarms(state, track, r, out, rules)  # after the geofences: tamper depends on where
+    _alarms(state, track, r, out, rules, late)  # after the geofences: tamper depends on where
     _conditions(state, r, out, rules)
 
 
@@ -421,8 +421,27 @@ def _evidence(readings: list[TrackerReading], value: str | None = None) -> Evide
     )
 
 
+def _at_a_stop(state: ShipmentState, r: TrackerReading, late: bool) -> bool:
+    """Whether ``r`` was taken at a planned stop: by its own fix when it has one (a late reading
+    cannot use the shipment's current place); an in-order reading without a fix is where the
+    shipment is; a late one without a fix cannot be placed, so its light proves nothing."""
+    assert state.booking is not None
+    if r.gps is not None and r.gps.fix.value != "none":
+        p = (r.gps.lat, r.gps.lon)
+        return any(
+            distance_km(p, (place.lat, place.lon)) <= place.radius_km
+            for place in route_of(state.booking).places
+        )
+    return late or state.at_place is not None
+
+
 def _alarms(
-    state: ShipmentState, track: DeviceTrack, r: TrackerReading, out: _Emitter, rules: StreamRules
+    state: ShipmentState,
+    track: DeviceTrack,
+    r: TrackerReading,
+    out: _Emitter,
+    rules: StreamRules,
+    late: bool = False,
 ) -> None:
     assert state.booking is not None
     limit = state.booking.condition.shock_max_g or rules.default_shock_limit_g
@@ -441,9 +460,13 @@ def _alarms(
         )
     # Light before departure or inside a planned stop's geofence is a door opened for loading,
     # handling or inspection; light anywhere else, or the tracker's own tamper flag, is tampering.
+    # Each reading is judged where and when it was taken, not by the shipment's state when it
+    # arrived: a loading-dock reading flushed after another tracker saw the departure was still
+    # taken at the dock.
     lit = r.light_lux is not None and r.light_lux > rules.light_tamper_lux
-    loading = state.departed_origin_at is None  # still at the origin, being packed
-    opened = r.tamper or (lit and state.at_place is None and not loading)
+    departed = state.departed_origin_at
+    loading = departed is None or r.ts < departed  # still at the origin, being packed
+    opened = r.tamper or (lit and not loading and not _at_a_stop(state, r, late))
     if opened and not track.tamper_open:
         out.emit(
             TamperDetected(

@@ -223,3 +223,21 @@ def test_the_goods_depart_only_when_they_leave_the_factory_not_on_its_second_fix
     reached = [e.data.milestone for e in events if isinstance(e.data, MilestoneReached)]
     assert reached[0] is Milestone.DEPARTED_ORIGIN
     assert events[0].time == T0 + timedelta(minutes=200)
+
+
+def test_a_late_loading_dock_reading_is_not_tamper() -> None:
+    """Tracker A carries the shipment out of the port; tracker B's reading with the doors open
+    at the dock, taken 16 minutes before the departure, arrives after it: handling, not
+    tamper. The same light at sea, on time, is tamper."""
+    state = booked()
+    run(state, [reading(0, 0, SHANGHAI), reading(0, 5, SHANGHAI, device="trk-b")])
+    events = run(state, [reading(1, 60, AT_SEA)])  # A: departed at minute 60
+    assert Milestone.DEPARTED_ORIGIN in [
+        e.data.milestone for e in events if isinstance(e.data, MilestoneReached)
+    ]
+    late = run(state, [reading(1, 44, SHANGHAI, device="trk-b", light_lux=800.0)])
+    assert "tamper_detected" not in kinds(late)
+    unplaced = run(state, [reading(2, 50, None, device="trk-b", light_lux=800.0)])
+    assert "tamper_detected" not in kinds(unplaced)  # late and without a fix: not placeable
+    at_sea = run(state, [reading(2, 120, AT_SEA, light_lux=800.0)])
+    assert kinds(at_sea).count("tamper_detected") == 1
