@@ -22,15 +22,19 @@ from typing import Any
 
 from devices.scenarios import SCENARIOS
 from faults.truth.compare import (
+    Alarm,
     AlarmScore,
     ClaimScore,
     MilestoneScore,
+    Miss,
     TrancheScore,
     booked_interest,
     detected_alarms,
     detected_milestones,
     expected_claims,
     expected_tranches,
+    false_alarms,
+    milestone_misses,
     planted_alarms,
     principal_flows,
     raised_claims,
@@ -66,6 +70,10 @@ class Row:
     tranches: TrancheScore
     interest_booked: Decimal
     interest_reference: Decimal
+    misses: list[Miss]
+    """True milestones detected off by more than 30 min or not at all (JSON only)."""
+    false_alarms: list[Alarm]
+    """The alarms no planted incident explains (JSON only)."""
 
     def as_json(self) -> dict[str, Any]:
         doc = asdict(self)
@@ -106,6 +114,7 @@ def run_scenario(scenario: str, seed: int, trackers: int, orders: Sequence[str])
         assert ideal.horizon is not None
         raised, paid = raised_claims(out.claims)
         detected = detected_milestones(out.events.values())
+        alarms = detected_alarms(out.events.values())
         rows.append(
             Row(
                 scenario=scenario,
@@ -115,7 +124,7 @@ def run_scenario(scenario: str, seed: int, trackers: int, orders: Sequence[str])
                 messages=len(fleet.messages),
                 milestones=score_milestones(truth, detected),
                 milestones_by_kind=score_milestones_by_kind(truth, detected),
-                alarms=score_alarms(planted, detected_alarms(out.events.values())),
+                alarms=score_alarms(planted, alarms),
                 claims=score_claims(expected, raised, paid),
                 tranches=score_tranches(
                     out.finance, departures, expected_tranches(terms.facility, truth)
@@ -124,6 +133,8 @@ def run_scenario(scenario: str, seed: int, trackers: int, orders: Sequence[str])
                 interest_reference=reference_interest(
                     principal_flows(ideal.finance, true_at), terms.facility, ideal.horizon
                 ),
+                misses=milestone_misses(truth, detected),
+                false_alarms=false_alarms(planted, alarms),
             )
         )
     return rows
@@ -219,7 +230,7 @@ def bench_truth(
     rows = run(scenarios, seed, trackers, orders, workers)
     seconds = time.perf_counter() - began
     print(table(rows))
-    print(f"\n{len(rows)} runs in {seconds:.1f} s")
+    print(f"\n{len(rows)} runs in {seconds:.1f} s (load average {os.getloadavg()[0]:.2f})")
     if json_path is not None:
         doc = {
             "bench": "truth",
@@ -228,6 +239,7 @@ def bench_truth(
             "scenarios": list(scenarios),
             "orders": list(orders),
             "seconds": round(seconds, 1),
+            "loadavg_1m": round(os.getloadavg()[0], 2),
             "rows": [r.as_json() for r in rows],
         }
         json_path.parent.mkdir(parents=True, exist_ok=True)

@@ -152,6 +152,32 @@ def score_milestones(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Miss:
+    """A true milestone detected late, early or not at all (``error_s`` None: missed)."""
+
+    shipment_id: str
+    milestone: str
+    leg: int | None
+    error_s: float | None
+
+
+def milestone_misses(
+    truth: Sequence[Stamp], detected: Sequence[Stamp], tolerance_s: float = TOLERANCE_S
+) -> list[Miss]:
+    """Every true milestone not detected within ``tolerance_s``: where a rule is off."""
+    seen: dict[tuple[str, Milestone, int | None], float] = {}
+    for d in detected:
+        seen.setdefault(d.key, d.at)
+    out = []
+    for t in truth:
+        at = seen.get(t.key)
+        if at is None or abs(at - t.at) > tolerance_s:
+            error = None if at is None else at - t.at
+            out.append(Miss(t.shipment_id, t.milestone.value, t.leg, error))
+    return out
+
+
 def score_milestones_by_kind(
     truth: Sequence[Stamp], detected: Sequence[Stamp], tolerance_s: float = TOLERANCE_S
 ) -> dict[str, MilestoneScore]:
@@ -208,6 +234,11 @@ def detected_alarms(events: Iterable[ShipmentEvent]) -> list[Alarm]:
         at = getattr(data, "at", None) or getattr(data, "started_at", None) or event.time
         out.append(Alarm(kind, event.subject, getattr(data, "device_id", None), at.timestamp()))
     return out
+
+
+def false_alarms(planted: Sequence[Alarm], detected: Sequence[Alarm]) -> list[Alarm]:
+    """The alarms no planted incident explains (the list behind :attr:`AlarmScore.false`)."""
+    return [a for a in detected if not any(_covers(p, a) for p in planted)]
 
 
 def _covers(planted: Alarm, alarm: Alarm) -> bool:

@@ -16,8 +16,11 @@ from faults.truth.bench import run_scenario, table
 from faults.truth.compare import (
     Alarm,
     ClaimKey,
+    Miss,
     Stamp,
     expected_tranches,
+    false_alarms,
+    milestone_misses,
     minutes_out_of_band,
     principal_flows,
     reference_interest,
@@ -174,6 +177,10 @@ def test_score_milestones_counts_matches_errors_and_false_ones() -> None:
     assert (score.truth, score.matched, score.within, score.false, score.missed) == (3, 2, 1, 2, 1)
     assert score.max_error_s == 7200.0
     assert score.within_share == pytest.approx(1 / 3)
+    assert milestone_misses(truth, detected) == [
+        Miss("s", "arrived_destination", 1, 7200.0),
+        Miss("s", "delivered", 1, None),
+    ]
 
 
 def test_score_alarms_detects_planted_incidents_and_counts_unexplained_ones() -> None:
@@ -193,6 +200,10 @@ def test_score_alarms_detects_planted_incidents_and_counts_unexplained_ones() ->
     assert score.detected == {"breach": 0, "shock": 0, "tamper": 1, "silence": 1, "deviation": 0}
     assert score.false == {"breach": 0, "shock": 0, "tamper": 1, "silence": 1, "deviation": 0}
     assert score.planted["tamper"] == 1
+    assert [(a.kind, a.shipment_id) for a in false_alarms(planted, detected)] == [
+        ("silence", "s2"),
+        ("tamper", "s4"),
+    ]
 
 
 def test_claim_tiers_and_scores() -> None:
