@@ -238,7 +238,7 @@ def render_sample() -> bytes:
 
 def test_other_types_have_no_notice_and_the_cloudevent_wraps_the_xml() -> None:
     assert render("e", "tradelane.finance.margin_call_issued.v1", {}) is None
-    event = {
+    event: dict[str, object] = {
         "specversion": "1.0",
         "id": "evt-1",
         "source": "/tradelane/finance",
