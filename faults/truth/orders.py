@@ -14,10 +14,11 @@ event-time results.
 ``backlog``     the worker is an hour behind on readings (and booking updates) from a moment
                 shortly before the first last will (else a seeded moment); statuses and wills
                 are on their own topic and are processed on time, before that hour of readings
-``slow``        one tracker's messages all arrive 50 minutes late
-``late``        one reading arrives 16 minutes late
-``flush``       one tracker buffers 6 hours of readings mid-voyage and flushes them in one
-                burst at the reconnect, on top of the published order
+``slow``        one tracker's messages all arrive 50 minutes late (a tracker with a sibling in
+                its shipment, if any)
+``late``        one reading arrives 16 minutes late (one that saw light, if any)
+``flush``       one tracker (with a sibling, if any) buffers 6 hours of readings mid-voyage and
+                flushes them in one burst at the reconnect, on top of the published order
 ==============  ===============================================================================
 """
 
@@ -85,7 +86,15 @@ def backlog(messages: Sequence[Message], seed: int) -> list[Delivery]:
 
 
 def _devices(messages: Sequence[Message]) -> list[str]:
-    return sorted({m.device_id for m in messages if m.device_id is not None})
+    """Trackers that share their shipment with another (else all): a lone tracker's lateness
+    moves its whole shipment's event time together, which event-time rules absorb; a sibling's
+    readings are what judge a late tracker silent or a late reading out of place."""
+    trackers: dict[str, set[str]] = {}
+    for m in messages:
+        if m.device_id is not None:
+            trackers.setdefault(m.shipment_id, set()).add(m.device_id)
+    shared = sorted(d for own in trackers.values() if len(own) > 1 for d in own)
+    return shared or sorted(d for own in trackers.values() for d in own)
 
 
 def slow(messages: Sequence[Message], seed: int) -> list[Delivery]:
@@ -98,11 +107,16 @@ def slow(messages: Sequence[Message], seed: int) -> list[Delivery]:
 
 
 def late(messages: Sequence[Message], seed: int) -> list[Delivery]:
-    """One reading (drawn from the seed, mid-run) 16 minutes late."""
+    """One reading (drawn from the seed, mid-run) 16 minutes late: one that saw light (doors
+    open at a dock or a break-in, what tamper rules judge) if any does, else any."""
     lo, hi = _middle(messages, 0.1, 0.9)
-    candidates = [
-        m.index for m in messages if m.kind is MessageKind.READING and lo <= m.published_at <= hi
+    mid = [
+        m
+        for m in messages
+        if m.reading is not None and m.kind is MessageKind.READING and lo <= m.published_at <= hi
     ]
+    lit = [m.index for m in mid if m.reading is not None and (m.reading.light_lux or 0) > 0]
+    candidates = lit or [m.index for m in mid]
     chosen = rng_for(seed, "truth-order", "late").choice(candidates) if candidates else -1
     return _sorted([(m.published_at + (LATE_S if m.index == chosen else 0.0), m) for m in messages])
 

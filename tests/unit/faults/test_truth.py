@@ -50,7 +50,7 @@ from tradelane.contracts.finance import (
 )
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC).timestamp()
-SHIPMENTS = {"dev-a": "shp-a", "dev-b": "shp-b"}
+SHIPMENTS = {"dev-a": "shp-a", "dev-b": "shp-b", "dev-c": "shp-a"}
 
 
 def reading(
@@ -159,6 +159,29 @@ def test_flush_holds_one_trackers_readings_and_releases_them_in_order() -> None:
     assert max(held[0][0] - m.published_at for _, m in held) <= FLUSH_S
     seqs = [m.reading.seq for _, m in held if m.reading]
     assert seqs == sorted(seqs)
+
+
+def test_slow_and_flush_pick_a_tracker_with_a_sibling_and_late_a_reading_that_saw_light() -> None:
+    messages = stream()  # dev-a and dev-b ride alone
+    for k in range(80):
+        messages.append(reading(len(messages), "dev-c", k, T0 + k * 900.0 + 60.0))
+    lit = messages[len(messages) // 2]
+    assert lit.reading is not None
+    messages[lit.index] = Message(
+        lit.index,
+        lit.kind,
+        lit.published_at,
+        lit.shipment_id,
+        lit.device_id,
+        lit.topic,
+        reading=lit.reading.model_copy(update={"light_lux": 400.0}),
+    )
+    for seed in range(5):
+        for order in (slow, flush):
+            moved = {m.device_id for at, m in order(messages, seed) if at > m.published_at}
+            assert moved <= {"dev-a", "dev-c"}
+            assert len(moved) == 1
+        assert [m.index for at, m in late(messages, seed) if at > m.published_at] == [lit.index]
 
 
 def test_score_milestones_counts_matches_errors_and_false_ones() -> None:
