@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 
+from streams import plausibility
 from streams.route import Route, route_of
 from streams.rules import DEFAULT_RULES, StreamRules
 from streams.state import RECENT_OUTPUTS, RECENT_SEQS, DeviceTrack, Excursion, ShipmentState
@@ -52,6 +53,7 @@ from tradelane.contracts import (
     MilestoneReached,
     PlaceKind,
     QualityGrade,
+    ReadingImplausible,
     ReadingRef,
     ShipmentBooking,
     ShipmentEvent,
@@ -239,6 +241,7 @@ def _on_reading(
     state: ShipmentState, track: DeviceTrack, r: TrackerReading, out: _Emitter, rules: StreamRules
 ) -> None:
     assert state.booking is not None
+    r = _plausible_part(state, track, r, out)
     _quality(state, track, r, out, rules)
     late = state.last_ts is not None and r.ts < state.last_ts
     if late:
@@ -263,6 +266,39 @@ def _on_reading(
             _eta(state, route, position, r, out, rules)
     _alarms(state, track, r, out, rules, late)  # after the geofences: tamper depends on where
     _conditions(state, r, out, rules)
+
+
+def _plausible_part(
+    state: ShipmentState, track: DeviceTrack, r: TrackerReading, out: _Emitter
+) -> TrackerReading:
+    """The gate before the rules: report what no tracker could produce, and pass on only the
+    rest of the reading (see :mod:`streams.plausibility`)."""
+    assert state.booking is not None
+    last_fix = plausibility.Fix(*track.last_fix) if track.last_fix else None
+    limit = plausibility.max_speed_kmh(route_of(state.booking).modes)
+    verdict = plausibility.assess(r, last_fix, track.last_temperature, limit)
+    fix = plausibility.fix_of(r)
+    if verdict.position_ok and fix is not None and (last_fix is None or r.ts >= last_fix.ts):
+        track.last_fix = (fix.ts, fix.lat, fix.lon)
+    newer = track.last_temperature is None or r.ts >= track.last_temperature[0]
+    if verdict.temperature_ok and r.temperature_c is not None and newer:
+        track.last_temperature = (r.ts, r.temperature_c)
+    if verdict.plausible:
+        return r
+    track.implausible += 1
+    out.emit(
+        ReadingImplausible(
+            device_id=r.device_id,
+            seq=r.seq,
+            at=r.ts,
+            reasons=[reason[:120] for reason in verdict.reasons[:4]],
+            evidence=_evidence([r]),
+        ),
+        r.ts,
+        r.device_id,
+        f"implausible:{r.seq}",
+    )
+    return plausibility.usable(r, verdict)
 
 
 QUALITY_WINDOW = 20

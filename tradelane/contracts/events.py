@@ -183,6 +183,19 @@ class QualityGrade(StrEnum):
     POOR = "poor"
 
 
+class ReadingImplausible(Contract):
+    """A reading no tracker could physically produce (an impossible jump, a sensor value
+    beyond its range or rate of change): kept on ``tracker.readings``, but the rules did not
+    use what is implausible about it, so it moved no milestone, alarm or money."""
+
+    kind: Literal["reading_implausible"] = "reading_implausible"
+    device_id: DeviceId
+    seq: Annotated[int, Field(ge=0)]
+    at: UtcDatetime
+    reasons: list[Annotated[str, Field(max_length=120)]] = Field(min_length=1, max_length=4)
+    evidence: Evidence
+
+
 class DataQualityChanged(Contract):
     """A tracker's data-quality grade moved (see docs/streams.md, "Data quality"): engines
     that pay or lend on its readings can hold back while it is poor."""
@@ -260,6 +273,7 @@ ShipmentEventData = Annotated[
     | TrackerSilent
     | TrackerResumed
     | DataQualityChanged
+    | ReadingImplausible
     | DeviationStarted
     | DeviationEnded
     | EtaChanged

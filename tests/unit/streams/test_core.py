@@ -173,8 +173,9 @@ def test_shock_tamper_and_silence() -> None:
 def test_route_deviation() -> None:
     state = booked()
     run(state, voyage()[:2])
-    off = [reading(10 + i, 200 + 30 * i, (10.0, 150.0)) for i in range(4)]  # Pacific, far off
-    back = reading(20, 400, (30.5, 122.0))  # back near the planned lane
+    day = 60 * 24  # minutes: a ship needs days to get 3,500 km off its lane and back
+    off = [reading(10 + i, 5 * day + 30 * i, (10.0, 150.0)) for i in range(4)]  # Pacific
+    back = reading(20, 10 * day, (30.5, 122.0))  # back near the planned lane
     events = run(state, [*off, back])
     assert kinds(events).count("deviation_started") == 1
     assert kinds(events).count("deviation_ended") == 1
