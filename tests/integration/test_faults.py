@@ -40,6 +40,8 @@ def test_short_fault_profile_keeps_every_promise(
         check=False,
     )
     print(done.stdout[-6000:])
+    # why a run ended early, when it did
+    print(f"faults exit status {done.returncode}\n{done.stderr[-4000:]}", file=sys.stderr)
     doc = json.loads(report.read_text())
     failed = [c for c in doc["checks"] if not c["ok"]]
     assert not failed, (failed, done.stdout[-4000:])
