@@ -33,7 +33,12 @@ class StreamRules:
     battery_low_pct: float = 20.0
     battery_ok_pct: float = 30.0
     silence_intervals: int = 3
-    """A tracker is silent once event time passes k × its reporting interval without it."""
+    """A tracker is silent once event time passes k × its reporting interval without it…"""
+    silence_lateness_s: int = 3600
+    """…plus this much when the event time is another tracker's: trackers of one shipment
+    reach the worker with different delays (one behind a slow network, one flushing its store),
+    and a tracker an hour behind its sibling is late, not silent. Its own last will needs no
+    allowance."""
     default_interval_s: int = 900
     geofence_exit_factor: float = 1.5
     """Hysteresis: leaving a place needs this × its radius, so GPS noise does not flap."""

@@ -137,15 +137,16 @@ def test_an_alarm_burst_is_no_silence_when_the_interval_was_announced() -> None:
 
 def test_the_announced_interval_is_what_silence_is_judged_against() -> None:
     """A device that announced 15 minutes, heard every 2 minutes so far, is not silent after
-    10 minutes without a reading; after 3 announced intervals it is."""
+    10 minutes without a reading; judged by its sibling's readings, it is once 3 announced
+    intervals and the hour allowed for one tracker lagging behind another have passed."""
     state = booked()
     step(state, status("trk-a", DeviceState.ONLINE, 0, ts_minutes=0, interval_s=900))
     items = [reading(k, 2 * (k + 1), AT_SEA) for k in range(9)]
-    items += [reading(k, 18 + 2 * k, AT_SEA, device="trk-b") for k in range(30)]
+    items += [reading(k, 18 + 2 * k, AT_SEA, device="trk-b") for k in range(70)]
     events = run(state, items)
     silences = [e.data for e in events if isinstance(e.data, TrackerSilent)]
     assert [s.device_id for s in silences] == ["trk-a"]
-    assert silences[0].at - silences[0].last_seen > timedelta(minutes=45)
+    assert silences[0].at - silences[0].last_seen > timedelta(minutes=45 + 60)
 
 
 def _collateral() -> ShipmentCollateral:
@@ -241,3 +242,17 @@ def test_a_late_loading_dock_reading_is_not_tamper() -> None:
     assert "tamper_detected" not in kinds(unplaced)  # late and without a fix: not placeable
     at_sea = run(state, [reading(2, 120, AT_SEA, light_lux=800.0)])
     assert kinds(at_sea).count("tamper_detected") == 1
+
+
+def test_a_tracker_an_hour_behind_its_sibling_is_late_not_silent() -> None:
+    """Tracker B's readings reach the worker 50 minutes after tracker A's (a slow network):
+    when A's readings move event time on, B is behind, not silent."""
+    state = booked()
+    a = [reading(k, 15 * k, AT_SEA) for k in range(40)]
+    b = [reading(k, 15 * k, AT_SEA, device="trk-b") for k in range(40)]
+    delivered = sorted(
+        [(x.reading.ts, x) for x in a] + [(x.reading.ts + timedelta(minutes=50), x) for x in b],
+        key=lambda pair: pair[0],
+    )
+    events = run(state, [x for _, x in delivered])
+    assert "tracker_silent" not in kinds(events)
