@@ -8,6 +8,9 @@ zero."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from datetime import timedelta
 from decimal import Decimal
@@ -19,7 +22,7 @@ import pytest
 from finance.ledger import balances, verify
 from tests.integration.api_helpers import running_api, wait_until
 from tests.integration.helpers import Tail, run_tradelane, stop_process, wait_for_output
-from tests.integration.test_worker import T0, start_worker, voyage
+from tests.integration.test_worker import T0, voyage
 from tests.samples import booking
 from tradelane import kafka as clients
 from tradelane.contracts import CollateralStatus, Facility, Money
@@ -46,7 +49,20 @@ from tradelane.topics import (
     TRACKER_READINGS,
 )
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(420)]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(720)]
+
+
+def _worker(app_id: str, log: Path) -> subprocess.Popen[bytes]:
+    """A worker that waits up to 5 minutes for another group (a fault run on the shared
+    cluster) to release the lease, instead of the default 90 s."""
+    with log.open("ab") as out:
+        command = ["worker", "--from-now", "--app-id", app_id, "--other-group-wait", "300"]
+        return subprocess.Popen(
+            [sys.executable, "-m", "tradelane.cli.main", *command],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=dict(os.environ),
+        )
 
 
 def _usd(amount: str) -> Money:
@@ -91,9 +107,9 @@ async def test_summary_chart_calendar_and_ledger_state_one_balance(
         log = tmp_path / "worker.log"
         producer = clients.producer(kafka_settings)
         await producer.start()
-        worker = start_worker(app_id, log)
+        worker = _worker(app_id, log)
         try:
-            wait_for_output(log, f"worker {app_id}:", worker)
+            wait_for_output(log, f"worker {app_id}:", worker, timeout_s=330)
             async with (
                 Tail(kafka_settings, FINANCE_EVENTS.name) as events,
                 Tail(kafka_settings, FINANCE_LEDGER.name) as ledger_tail,
