@@ -16,7 +16,9 @@ reaches the same holder, so of two groups that start at the same moment exactly 
 the one whose record the broker appended first.
 
 - a worker starts only once the lease is free or already its group's (:func:`acquire`,
-  waiting up to ``--other-group-wait``), else exits with status 3;
+  waiting up to ``--other-group-wait``), else exits with status 3; a lease another group let
+  run out without releasing it is taken only a whole term after it ran out, so a holder cut
+  off by a broker restart, which renews as soon as Kafka is back, keeps it;
 - while it runs it renews and re-reads (:class:`Keeper`); should another group ever hold the
   lease (its own renewals stopped longer than a term, and another group took over), the
   worker stops at once with status 3 rather than write beside it.
@@ -57,14 +59,23 @@ class LeaseHeldError(RuntimeError):
 
 @dataclass(frozen=True)
 class Holding:
-    """Who holds the lease after some records: a group and its members' expiry times (ms)."""
+    """Who holds the lease after some records: a group and its members' expiry times (ms), and
+    whether its last member let go cleanly."""
 
     app_id: str | None = None
     members: dict[str, int] = field(default_factory=dict)
+    released: bool = False
 
     def holder(self, now_ms: int) -> str | None:
         """The group holding the lease at ``now_ms``, or None when it is free."""
         return self.app_id if any(expiry > now_ms for expiry in self.members.values()) else None
+
+    def lapsed(self, now_ms: int) -> str | None:
+        """The group whose lease ran out at ``now_ms`` without being released: it may be dead,
+        or only cut off from Kafka for a while (a broker restart)."""
+        if self.app_id is None or self.released or self.holder(now_ms) is not None:
+            return None
+        return self.app_id
 
 
 def fold(records: Iterable[tuple[int, WorkerLease]], start: Holding | None = None) -> Holding:
@@ -79,7 +90,12 @@ def fold(records: Iterable[tuple[int, WorkerLease]], start: Holding | None = Non
             live.pop(record.member, None)
         else:
             live[record.member] = ts + int(record.term_s * 1000)
-        holding = Holding(record.app_id if live else None, live)
+        if live:
+            holding = Holding(record.app_id, live)
+        elif record.state == "released":
+            holding = Holding(record.app_id, {}, released=True)
+        else:
+            holding = Holding(holding.app_id, {}, holding.released)
     return holding
 
 
@@ -130,7 +146,7 @@ class Keeper:
         deadline = time.monotonic() + wait_s
         while True:
             await self.catch_up()
-            other = self._other()
+            other = self._other() or self._recently_lapsed()
             if other is None:
                 await self.renew()
                 if self._other() is None:
@@ -152,6 +168,17 @@ class Keeper:
         await self._write("held")
         await self.catch_up()
         return self._other()
+
+    def _recently_lapsed(self) -> str | None:
+        """Another group whose lease ran out unreleased less than a term ago: taken over only
+        a whole term after it ran out, because a holder cut off by a broker restart renews as
+        soon as Kafka is back and must find its lease still its own."""
+        now_ms = int(time.time() * 1000)
+        lapsed = self.holding.lapsed(now_ms)
+        if lapsed in (None, self.app_id):
+            return None
+        ran_out = max(self.holding.members.values())
+        return lapsed if now_ms - ran_out < self.term_s * 1000 else None
 
     def _other(self) -> str | None:
         holder = self.holding.holder(int(time.time() * 1000))

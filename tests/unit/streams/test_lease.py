@@ -84,3 +84,17 @@ def test_one_holder_at_a_time_and_only_from_its_own_records(
         ts += gap * 10
         records.append((ts, lease(app, app + member, state)))
     assert fold(records) == holding
+
+
+def test_a_lease_that_ran_out_unreleased_is_lapsed_and_a_released_one_is_free() -> None:
+    """What a newcomer must watch for a term before taking over (the holder may only be cut
+    off by a broker restart) and what it may take at once (a clean release)."""
+    ran_out = fold([(0, lease("a", "a1"))])
+    assert ran_out.lapsed(TERM_MS - 1) is None  # still held
+    assert ran_out.lapsed(TERM_MS + 1) == "a"
+    released = fold([(0, lease("a", "a1")), (1_000, lease("a", "a1", "released"))])
+    assert released.holder(2_000) is None
+    assert released.lapsed(TERM_MS + 1) is None
+    taken = fold([(TERM_MS + 5, lease("b", "b1"))], ran_out)
+    assert taken.holder(TERM_MS + 6) == "b"
+    assert taken.lapsed(TERM_MS + 6) is None
