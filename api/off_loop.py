@@ -1,7 +1,8 @@
 """Expensive reads computed off the event loop: bounded, deduplicated, cached.
 
-A facility's ledger check or calendar rebuild can take seconds to minutes of CPU. Run on the
-event loop, it froze every other tenant's requests and live feeds. :class:`OffLoop` runs such
+A facility's ledger read and check can take seconds to minutes of CPU (the calendar, once
+rebuilt the same way, is now projected from the read model). Run on the event loop, it froze
+every other tenant's requests and live feeds. :class:`OffLoop` runs such
 a computation in an executor (in production a process pool, so not even the GIL is shared),
 and:
 
