@@ -46,12 +46,15 @@ from finance.repayments import (
 )
 from finance.step import Outputs, Step
 from tradelane.contracts import (
+    BreachEnded,
+    DeviationEnded,
     Facility,
     FxRate,
     Milestone,
     MilestoneReached,
     ShipmentBooking,
     ShipmentEvent,
+    TrackerResumed,
 )
 from tradelane.contracts.finance import (
     DayTick,
@@ -237,12 +240,19 @@ def _dispatch(step: Step, item: EngineInput) -> None:
             _shipment_event(step, item)
 
 
+RETRIED_ON_CLEARING = (ResultCode.TRACKER_UNHEALTHY, ResultCode.CARGO_IMPAIRED)
+"""Automatic tranches rejected for a condition that can clear: tried again when it does."""
+
+
 def _shipment_event(step: Step, event: ShipmentEvent) -> None:
     state = step.state
     shipment_id = event.subject
     shipment = state.shipment(shipment_id)
     observe(shipment, event.data)
     data = event.data
+    if isinstance(data, TrackerResumed | BreachEnded | DeviationEnded):
+        _retry_cleared(step, shipment_id, event.id)
+        return
     if not isinstance(data, MilestoneReached) or not state.pledged(shipment_id):
         return
     milestone = data.milestone
@@ -258,6 +268,31 @@ def _shipment_event(step: Step, event: ShipmentEvent) -> None:
     ):
         step.result = attempt(step, shipment_id, milestone, event.id)
         shipment.attempted[milestone] = step.result
+
+
+def _retry_cleared(step: Step, shipment_id: str, cause_event_id: str) -> None:
+    """A tracker resumed or a breach or deviation ended: try again, once per clearing event,
+    every automatic tranche of the shipment that was rejected for such a condition. Every
+    rule is checked again (a tranche still impaired is rejected again, with the clearing event
+    as its cause); the tranche's ledger id is its (shipment, milestone), so none is paid
+    twice."""
+    state = step.state
+    terms = state.terms
+    shipment = state.shipment(shipment_id)
+    if terms is None or not terms.auto_drawdown or not state.pledged(shipment_id):
+        return
+    retry = [
+        m
+        for m, result in shipment.attempted.items()
+        if result in RETRIED_ON_CLEARING and m not in shipment.drawn
+    ]
+    key = f"retry:{cause_event_id}"
+    if not retry or key in state.handled:
+        return  # a redelivered clearing event retries nothing twice
+    for milestone in retry:
+        result = attempt(step, shipment_id, milestone, cause_event_id)
+        shipment.attempted[milestone] = step.result = result
+        state.handled[key] = result
 
 
 def _advance(step: Step, at: datetime) -> None:

@@ -124,3 +124,24 @@ def test_setup_is_what_the_docstring_says() -> None:
     state, _ = play([*setup(), milestone(DEP, 1)])
     assert state.principal == Decimal("66000.00")
     assert state.facility_id == FAC
+
+
+def test_a_tranche_rejected_for_a_silent_tracker_is_paid_once_the_tracker_resumes() -> None:
+    """Departure while the tracker is judged silent: rejected; the tracker resumes: the same
+    tranche is drawn, once, however often the resume is delivered."""
+    items = _inputs({}, [silent(0), milestone(DEP, 1)])
+    _, before = play(items)
+    codes = [e.data.code for o in before for e in o.events if e.data.kind == "drawdown_rejected"]
+    assert codes == [R.TRACKER_UNHEALTHY]
+    state, after = play([resumed(2), resumed(2)], play(items)[0])
+    drawn = [e for o in after for e in o.events if e.data.kind == "drawdown_executed"]
+    assert len(drawn) == 1
+    assert drawn[0].data.milestone is DEP
+    assert DEP in state.shipment(SHP).drawn
+
+
+def test_a_tranche_still_impaired_when_a_tracker_resumes_stays_rejected() -> None:
+    items = _inputs({}, [silent(0), breach_started(0.5), milestone(DEP, 1)])
+    state, _ = play(items)
+    _, after = play([resumed(2)], state)
+    assert not [e for o in after for e in o.events if e.data.kind == "drawdown_executed"]
