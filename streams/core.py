@@ -591,13 +591,16 @@ def _geofences(
         away = distance_km(p, (place.lat, place.lon))
         here = away <= place.radius_km * rules.geofence_exit_factor
         # A next place close by (a port's distribution centre, inside the port's hysteresis
-        # ring) is arrived at as soon as the reading is inside it: leaving needs no detour. But
-        # only once the reading is out of the current place itself: a factory inside its export
-        # port's geofence is still being loaded while its fixes stay at the factory.
-        onward = away > place.radius_km and any(
+        # ring) is arrived at as soon as the reading is inside it: leaving needs no detour.
+        # When the reading lies inside both, the tighter geofence says where it is: a factory
+        # inside its export port's geofence is still being loaded while its fixes stay at the
+        # factory, and a warehouse inside its import port's is reached when they are there.
+        inside = away <= place.radius_km
+        onward = any(
             j > state.at_place
             and j not in state.entered
             and distance_km(p, (nxt.lat, nxt.lon)) <= nxt.radius_km
+            and (not inside or nxt.radius_km < place.radius_km)
             for j, nxt in enumerate(route.places)
         )
         if here and not onward:

@@ -256,3 +256,42 @@ def test_a_tracker_an_hour_behind_its_sibling_is_late_not_silent() -> None:
     )
     events = run(state, [x for _, x in delivered])
     assert "tracker_silent" not in kinds(events)
+
+
+def test_a_warehouse_inside_its_import_port_is_reached_when_the_fixes_are_there() -> None:
+    """The tighter geofence says where a reading is: inside both the import port and its
+    warehouse, the container has reached the warehouse (the destination)."""
+    port = Place(
+        locode="NLRTM",
+        name="Rotterdam",
+        kind=PlaceKind.SEAPORT,
+        lat=51.95,
+        lon=4.14,
+        radius_km=15.0,
+    )
+    warehouse = Place(
+        locode="NLRTM",
+        name="Maasvlakte DC",
+        kind=PlaceKind.WAREHOUSE,
+        lat=51.97,
+        lon=4.10,
+        radius_km=1.0,
+    )
+    plain = booking("shp-1", ["trk-a", "trk-b"])
+    sea = plain.legs[0].model_copy(update={"destination": port})
+    road = plain.legs[0].model_copy(
+        update={
+            "mode": TransportMode.ROAD,
+            "origin": port,
+            "destination": warehouse,
+            "waypoints": [],
+        }
+    )
+    state = new_state("shp-1")
+    step(state, plain.model_copy(update={"destination": warehouse, "legs": [sea, road]}))
+    day = 60 * 24
+    run(state, [reading(0, 0, SHANGHAI), reading(1, 60, AT_SEA)])
+    run(state, [reading(2, 30 * day, (51.95, 4.14))])  # in the port
+    events = run(state, [reading(3, 30 * day + 120, (51.9702, 4.1003))])  # at the warehouse
+    reached = [e.data.milestone for e in events if isinstance(e.data, MilestoneReached)]
+    assert Milestone.ARRIVED_DESTINATION in reached
