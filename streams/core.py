@@ -401,8 +401,8 @@ def _device_health(
         if device_id == r.device_id or other.silent or other.retired or other.last_ts is None:
             continue
         interval = other.interval_s or rules.default_interval_s
-        allowed = rules.silence_intervals * interval + rules.silence_lateness_s
-        if r.ts - other.last_ts > timedelta(seconds=allowed):
+        limit = rules.silence_intervals * interval + rules.silence_lateness_s
+        if r.ts - other.last_ts > timedelta(seconds=limit):
             other.silent, other.silent_since = True, other.last_ts
             out.emit(
                 TrackerSilent(
