@@ -281,18 +281,15 @@ def _retry_cleared(step: Step, shipment_id: str, cause_event_id: str) -> None:
     shipment = state.shipment(shipment_id)
     if terms is None or not terms.auto_drawdown or not state.pledged(shipment_id):
         return
-    retry = [
-        m
-        for m, result in shipment.attempted.items()
-        if result in RETRIED_ON_CLEARING and m not in shipment.drawn
-    ]
     key = f"retry:{cause_event_id}"
-    if not retry or key in state.handled:
-        return  # a redelivered clearing event retries nothing twice
-    for milestone in retry:
-        result = attempt(step, shipment_id, milestone, cause_event_id)
-        shipment.attempted[milestone] = step.result = result
-        state.handled[key] = result
+    if key in state.handled:
+        return  # a redelivered clearing event retries nothing, whatever happened in between
+    state.handled[key] = ResultCode.OK
+    for milestone, result in list(shipment.attempted.items()):
+        if result in RETRIED_ON_CLEARING and milestone not in shipment.drawn:
+            shipment.attempted[milestone] = step.result = attempt(
+                step, shipment_id, milestone, cause_event_id
+            )
 
 
 def _advance(step: Step, at: datetime) -> None:
