@@ -273,10 +273,8 @@ def _plausible_part(
 ) -> TrackerReading:
     """The gate before the rules: report what no tracker could produce, and pass on only the
     rest of the reading (see :mod:`streams.plausibility`)."""
-    assert state.booking is not None
     last_fix = plausibility.Fix(*track.last_fix) if track.last_fix else None
-    limit = plausibility.max_speed_kmh(route_of(state.booking).modes)
-    verdict = plausibility.assess(r, last_fix, track.last_temperature, limit)
+    verdict = plausibility.assess(r, last_fix, track.last_temperature, plausibility.MAX_SPEED_KMH)
     fix = plausibility.fix_of(r)
     if verdict.position_ok and fix is not None and (last_fix is None or r.ts >= last_fix.ts):
         track.last_fix = (fix.ts, fix.lat, fix.lon)
@@ -285,7 +283,6 @@ def _plausible_part(
         track.last_temperature = (r.ts, r.temperature_c)
     if verdict.plausible:
         return r
-    track.implausible += 1
     out.emit(
         ReadingImplausible(
             device_id=r.device_id,

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from tradelane.contracts import TrackerReading, TransportMode
+from tradelane.contracts import TrackerReading
 from tradelane.geo import distance_km
 
 MAX_SPEED_KMH = 1200.0
@@ -47,12 +47,6 @@ class Verdict:
     @property
     def plausible(self) -> bool:
         return self.position_ok and self.shock_ok and self.temperature_ok
-
-
-def max_speed_kmh(modes: tuple[TransportMode, ...]) -> float:
-    """The fastest the shipment may move (the same for every mode, see ``MAX_SPEED_KMH``)."""
-    del modes
-    return MAX_SPEED_KMH
 
 
 def fix_of(r: TrackerReading) -> Fix | None:

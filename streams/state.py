@@ -56,7 +56,6 @@ class DeviceTrack(BaseModel):
     last_fix: tuple[datetime, float, float] | None = None
     """The latest plausible fix (time, lat, lon): what the next one is judged against."""
     last_temperature: tuple[datetime, float] | None = None
-    implausible: int = 0
     retired: bool = False
     """The device said goodbye itself (an ``offline`` status with its own time): a planned
     retirement, never judged silent until it reports again."""
