@@ -9,6 +9,7 @@ where no such file exists and each container gets its own secret).
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import hmac
@@ -16,6 +17,7 @@ import json
 import os
 import secrets
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from tradelane.services.process import ServiceError
@@ -78,6 +80,19 @@ def load(path: Path) -> dict[str, str]:
     return raw
 
 
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold ``path``'s lock file while reading and rewriting it: two processes (or threads)
+    updating it at once would otherwise each write it without the other's change."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.with_name(f".{path.name}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def ensure(path: Path, principals: tuple[str, ...]) -> dict[str, str]:
     """Every principal's password, generating (and saving) the missing ones. Existing
     passwords are kept, so running it again changes nothing."""
@@ -86,8 +101,7 @@ def ensure(path: Path, principals: tuple[str, ...]) -> dict[str, str]:
         return known
     path.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(path.parent, 0o700)
-    with path.with_name(f".{path.name}.lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # two processes creating it must agree on one secret
+    with locked(path):  # two processes creating it must agree on one secret
         known = load(path)
         missing = [p for p in principals if p not in known]
         if missing:

@@ -19,13 +19,11 @@ reads a password file of salted PBKDF2-SHA512 hashes (Mosquitto's ``$7$`` format
 from __future__ import annotations
 
 import base64
-import contextlib
-import fcntl
 import hashlib
 import os
 import secrets
 import signal
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 from tradelane import credentials
@@ -76,23 +74,10 @@ def _write(path: Path, users: dict[str, str]) -> None:
     credentials.write_private(path, lines)
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Hold the password file's lock: fleets provisioned at the same time (the fault suite
-    starts four) would otherwise each write the file without the others' devices."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.with_name(f".{path.name}.lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 def write_service_users(path: Path, home: Path) -> None:
     """Make the password file hold the service users' current passwords (devices kept)."""
     ring = keyring(home)
-    with _locked(path):
+    with credentials.locked(path):
         _update_service_users(path, ring)
 
 
@@ -111,7 +96,7 @@ def add_devices(path: Path, home: Path, device_ids: Iterable[str]) -> int:
     for device in device_ids:
         if device in SERVICE_USERS or ":" in device:
             raise ValueError(f"{device!r} cannot be a device's user name")
-    with _locked(path):
+    with credentials.locked(path):
         users = _read(path)
         new = [d for d in dict.fromkeys(device_ids) if d not in users]
         for device in new:
