@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 
-from streams import plausibility
+from streams import motion, plausibility
 from streams.route import Route, route_of
 from streams.rules import DEFAULT_RULES, StreamRules
 from streams.state import RECENT_OUTPUTS, RECENT_SEQS, DeviceTrack, Excursion, ShipmentState
@@ -51,6 +51,7 @@ from tradelane.contracts import (
     IngestedStatus,
     Milestone,
     MilestoneReached,
+    Place,
     PlaceKind,
     QualityGrade,
     ReadingImplausible,
@@ -231,7 +232,7 @@ def _on_booking(state: ShipmentState, booking: ShipmentBooking, out: _Emitter) -
         if state.status is not ShipmentStatus.DELIVERED:
             state.status = ShipmentStatus.CUSTOMS_CLEARED
         _milestone(state, out, Milestone.CUSTOMS_CLEARED, cleared, None, None)
-        _maybe_delivered(state, out, cleared)
+        _maybe_delivered(state, out)
 
 
 # --- readings -----------------------------------------------------------------------------------
@@ -247,24 +248,28 @@ def _on_reading(
     if late:
         state.late_readings += 1
     _device_health(state, track, r, out, rules, late)
+    fix = (r.gps.lat, r.gps.lon) if r.gps is not None and r.gps.fix.value != "none" else None
+    motion.feed(track.motion, r.ts, r.shock_g, fix)
     if r.temperature_c is not None:
         state.mkt_sum += math.exp(-MKT_DH_OVER_R / (r.temperature_c + 273.15))
         state.mkt_n += 1
     if not late:
         state.last_ts = r.ts
         route = route_of(state.booking)
-        if r.gps is not None and r.gps.fix.value != "none":
-            position = (r.gps.lat, r.gps.lon)
-            state.position = position
+        if r.gps is not None and fix is not None:
+            state.position = fix
             state.speed_kmh = (
                 r.gps.speed_kmh
                 if state.speed_kmh is None
                 else (0.7 * state.speed_kmh + 0.3 * r.gps.speed_kmh)
             )
-            _geofences(state, route, position, r, out, rules)
-            _deviation(state, route, position, r, out, rules)
-            _eta(state, route, position, r, out, rules)
+            _geofences(state, route, fix, r, out, rules, track.motion)
+            _deviation(state, route, fix, r, out, rules)
+            _eta(state, route, fix, r, out, rules)
+    if fix is not None and (track.motion.fix_at is None or r.ts >= track.motion.fix_at):
+        motion.restart(track.motion, r.ts, fix, r.shock_g)
     _alarms(state, track, r, out, rules, late)  # after the geofences: tamper depends on where
+    _unloading(state, track, r, out, rules)
     _conditions(state, r, out, rules)
 
 
@@ -576,9 +581,13 @@ def _geofences(
     r: TrackerReading,
     out: _Emitter,
     rules: StreamRules,
+    seen: motion.Motion,
 ) -> None:
+    """Departures and arrivals proved by the fix ``p`` of ``r``, timed by what the tracker
+    felt since its previous fix (:mod:`streams.motion`) when it was blind in between."""
     ts = r.ts
     last = len(route.places) - 1
+    left: datetime | None = None
 
     def proof() -> Evidence:  # built only when a milestone needs it, not for every reading
         return _evidence([r])
@@ -604,14 +613,17 @@ def _geofences(
             return
         index, arrived = state.at_place, state.arrived_at
         state.at_place, state.arrived_at = None, None
-        dwell = int((ts - arrived).total_seconds()) if arrived else None
+        left = _left(seen, place, rules, ts, arrived)
+        dwell = int((left - arrived).total_seconds()) if arrived else None
         if index not in state.departed:
             state.departed.append(index)
             if index == 0:
-                _departed_origin(state, ts, out, proof())
+                _departed_origin(state, left, out, proof())
             elif index < last:
                 state.status = ShipmentStatus.IN_TRANSIT
-                _milestone(state, out, Milestone.DEPARTED_TRANSSHIPMENT, ts, index, dwell, proof())
+                _milestone(
+                    state, out, Milestone.DEPARTED_TRANSSHIPMENT, left, index, dwell, proof()
+                )
     for index, place in enumerate(route.places):
         if distance_km(p, (place.lat, place.lon)) > place.radius_km:
             continue
@@ -621,9 +633,10 @@ def _geofences(
         if index in state.entered or index == 0:
             continue
         state.entered.append(index)
-        state.at_place, state.arrived_at = index, ts
+        reached = motion.reached_at(seen, ts, left)
+        state.at_place, state.arrived_at = index, reached
         if state.departed_origin_at is None:
-            _departed_origin(state, ts, out, proof())
+            _departed_origin(state, left or reached, out, proof())
         if index < last:
             bonded = place.kind in (PlaceKind.BONDED_ZONE, PlaceKind.WAREHOUSE)
             state.status = (
@@ -633,22 +646,73 @@ def _geofences(
                 state,
                 out,
                 Milestone.ENTERED_BONDED_WAREHOUSE if bonded else Milestone.ARRIVED_TRANSSHIPMENT,
-                ts,
+                reached,
                 index,
                 None,
                 proof(),
             )
         else:
-            state.status = ShipmentStatus.ARRIVED
-            state.milestones[Milestone.ARRIVED_DESTINATION] = ts
-            _milestone(state, out, Milestone.ARRIVED_DESTINATION, ts, index, None, proof())
-            if place.kind is PlaceKind.BONDED_ZONE:
-                state.status = ShipmentStatus.IN_BONDED_WAREHOUSE
-                _milestone(state, out, Milestone.ENTERED_BONDED_WAREHOUSE, ts, index, None, proof())
-            _maybe_delivered(state, out, ts)
+            _arrived_destination(state, out, place, index, reached, proof())
         return
     if state.departed_origin_at is None and state.at_place is None:
         _departed_origin(state, ts, out, proof())  # first seen already away from the origin
+
+
+def _left(
+    seen: motion.Motion,
+    place: Place,
+    rules: StreamRules,
+    ts: datetime,
+    arrived: datetime | None,
+) -> datetime:
+    """When the goods left ``place``, which the fix at ``ts`` shows them away from: when they
+    started moving after the tracker's last fix there, if it was blind since."""
+    there = seen.fix_pos is not None and (
+        distance_km(seen.fix_pos, (place.lat, place.lon))
+        <= place.radius_km * rules.geofence_exit_factor
+    )
+    left = motion.left_at(seen, there, ts)
+    return max(left, arrived) if arrived is not None else left
+
+
+def _arrived_destination(
+    state: ShipmentState,
+    out: _Emitter,
+    place: Place,
+    index: int,
+    at: datetime,
+    evidence: Evidence,
+) -> None:
+    """Arrival is not delivery: the goods are handed over once unloaded (:func:`_unloading`)."""
+    state.status = ShipmentStatus.ARRIVED
+    state.milestones[Milestone.ARRIVED_DESTINATION] = at
+    _milestone(state, out, Milestone.ARRIVED_DESTINATION, at, index, None, evidence)
+    if place.kind is PlaceKind.BONDED_ZONE:
+        state.status = ShipmentStatus.IN_BONDED_WAREHOUSE
+        _milestone(state, out, Milestone.ENTERED_BONDED_WAREHOUSE, at, index, None, evidence)
+
+
+def _unloading(
+    state: ShipmentState, track: DeviceTrack, r: TrackerReading, out: _Emitter, rules: StreamRules
+) -> None:
+    """The hand-over at the destination: its doors open to unload (light) and close again
+    behind the goods. A tracker's light is the peak of its interval, so the doors closed by
+    its last lit reading, which the next dark one confirms. A tracker that sees no light there
+    for ``unloading_timeout_minutes`` counts the goods delivered when that time is up."""
+    arrived = state.milestones.get(Milestone.ARRIVED_DESTINATION)
+    if arrived is None or state.unloaded_at is not None or r.ts < arrived:
+        return
+    lit = r.light_lux is not None and r.light_lux > rules.light_tamper_lux
+    if lit:
+        if track.lit_at_destination is None or r.ts > track.lit_at_destination:
+            track.lit_at_destination = r.ts
+        return
+    if track.lit_at_destination is not None and r.ts > track.lit_at_destination:
+        state.unloaded_at = track.lit_at_destination
+    elif r.ts - arrived >= timedelta(minutes=rules.unloading_timeout_minutes):
+        state.unloaded_at = r.ts
+    if state.unloaded_at is not None:
+        _maybe_delivered(state, out)
 
 
 def _departed_origin(
@@ -662,13 +726,14 @@ def _departed_origin(
     _milestone(state, out, Milestone.DEPARTED_ORIGIN, ts, 0, None, evidence)
 
 
-def _maybe_delivered(state: ShipmentState, out: _Emitter, ts: datetime) -> None:
-    """Delivered once the goods are at their destination and cleared customs (either order)."""
-    arrived = state.milestones.get(Milestone.ARRIVED_DESTINATION)
+def _maybe_delivered(state: ShipmentState, out: _Emitter) -> None:
+    """Delivered once the goods are unloaded at their destination and cleared customs (either
+    order)."""
+    unloaded = state.unloaded_at
     cleared = state.milestones.get(Milestone.CUSTOMS_CLEARED)
-    if arrived is None or cleared is None or Milestone.DELIVERED in state.milestones:
+    if unloaded is None or cleared is None or Milestone.DELIVERED in state.milestones:
         return
-    at = max(arrived, cleared)
+    at = max(unloaded, cleared)
     state.milestones[Milestone.DELIVERED] = at
     state.status = ShipmentStatus.DELIVERED
     _close_cumulative(state, out, at)

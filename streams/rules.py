@@ -30,6 +30,10 @@ class StreamRules:
     """A gap between two readings counts towards a breach for at most this long."""
     default_shock_limit_g: float = 10.0
     light_tamper_lux: float = 50.0
+    unloading_timeout_minutes: int = 240
+    """At the destination, the doors opening and closing again is the hand-over; a tracker
+    that has seen no light there after this long counts the goods delivered anyway (a tracker
+    without a light sensor, or one buried in the load)."""
     battery_low_pct: float = 20.0
     battery_ok_pct: float = 30.0
     silence_intervals: int = 3

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from streams.motion import Motion
 from tradelane.contracts import (
     BreachKind,
     Milestone,
@@ -70,6 +71,10 @@ class DeviceTrack(BaseModel):
     silent: bool = False
     silent_since: datetime | None = None
     quality: DeviceQuality = Field(default_factory=DeviceQuality)
+    motion: Motion = Field(default_factory=Motion)
+    """Its readings since its last fix, for timing a crossing the receiver did not see."""
+    lit_at_destination: datetime | None = None
+    """Its latest reading with light (doors open) at the destination: the unloading."""
 
 
 class Excursion(BaseModel):
@@ -97,6 +102,8 @@ class ShipmentState(BaseModel):
     entered: list[int] = Field(default_factory=list)
     departed: list[int] = Field(default_factory=list)
     departed_origin_at: datetime | None = None
+    unloaded_at: datetime | None = None
+    """When the doors closed on the unloaded goods at the destination (the hand-over)."""
     last_ts: datetime | None = None
     position: tuple[float, float] | None = None
     speed_kmh: float | None = None

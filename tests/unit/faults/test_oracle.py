@@ -10,6 +10,7 @@ from finance.demo_terms import demo_facility, demo_policy
 from finance.fx_feed import simulated_rates
 from tests.integration.test_worker import T0, voyage
 from tests.samples import booking
+from tradelane.contracts import IngestedReading
 
 SHIPMENT, DEVICE, FACILITY = "shp-or1", "dev-or1", "fac-or1"
 
@@ -17,6 +18,8 @@ SHIPMENT, DEVICE, FACILITY = "shp-or1", "dev-or1", "fac-or1"
 def inputs(readings_factor: int = 1, customs: bool = False) -> Inputs:
     b = booking(SHIPMENT, [DEVICE])
     trip = voyage(DEVICE)
+    if customs:  # then unloaded at the destination: the doors open and close again
+        trip += [unloading(trip[-1], 1, 900.0), unloading(trip[-1], 2, 0.0)]
     readings = [r for r in trip for _ in range(readings_factor)]  # each copy redelivered
     cleared = trip[-1].reading.ts - timedelta(hours=1)
     return Inputs(
@@ -27,6 +30,18 @@ def inputs(readings_factor: int = 1, customs: bool = False) -> Inputs:
         policies={SHIPMENT: [demo_policy(SHIPMENT, b.cargo.value, b.shipper)]},
         fx=simulated_rates(7, T0, count=1),
     )
+
+
+def unloading(arrival: IngestedReading, n: int, lux: float) -> IngestedReading:
+    """The ``n``-th reading 15 minutes apart after ``arrival``, at the same place."""
+    r = arrival.reading.model_copy(
+        update={
+            "seq": arrival.reading.seq + n,
+            "ts": arrival.reading.ts + timedelta(minutes=15 * n),
+            "light_lux": lux,
+        }
+    )
+    return IngestedReading(reading=r, received_at=r.ts, mqtt_topic=arrival.mqtt_topic)
 
 
 def test_departure_draws_down_and_a_warm_reefer_raises_a_temperature_claim() -> None:

@@ -92,16 +92,59 @@ def test_milestones_of_a_voyage() -> None:
     assert milestones[0].in_spec
     assert milestones[1].at == T0 + timedelta(days=30)
     assert all(e.subject == "shp-1" and e.type.startswith("tradelane.shipment.") for e in events)
-    # Customs clearance arrives on the registry: cleared, then delivered (both already true).
+    # Customs clearance arrives on the registry; arrival is not delivery: the goods are handed
+    # over when the doors, opened to unload them, close again (the last lit reading).
     cleared = booking("shp-1", ["trk-a", "trk-b"]).model_copy(
-        update={"customs_cleared_at": T0 + timedelta(days=31)}
+        update={"customs_cleared_at": T0 + timedelta(days=30, minutes=10)}
     )
     after = step(state, cleared)
     assert [e.data.milestone for e in after if isinstance(e.data, MilestoneReached)] == [
-        Milestone.CUSTOMS_CLEARED,
-        Milestone.DELIVERED,
+        Milestone.CUSTOMS_CLEARED
+    ]
+    day30 = 60 * 24 * 30
+    unloading = [
+        reading(4, day30 + 20, None, light_lux=0.0),
+        reading(5, day30 + 35, None, light_lux=900.0),
+        reading(6, day30 + 50, None, light_lux=400.0),
+        reading(7, day30 + 65, None, light_lux=0.0),
+    ]
+    handed = [e.data for e in run(state, unloading) if isinstance(e.data, MilestoneReached)]
+    assert [(m.milestone, m.at) for m in handed] == [
+        (Milestone.DELIVERED, T0 + timedelta(minutes=day30 + 50))
     ]
     assert state.status.value == "delivered"
+
+
+def test_delivery_waits_for_customs_and_unloading_in_either_order() -> None:
+    state = booked()
+    day30 = 60 * 24 * 30
+    run(state, [*voyage(), reading(4, day30 + 15, None, light_lux=800.0)])
+    done = run(state, [reading(5, day30 + 30, None, light_lux=0.0)])
+    assert not [e for e in done if isinstance(e.data, MilestoneReached)]  # not cleared yet
+    cleared = booking("shp-1", ["trk-a", "trk-b"]).model_copy(
+        update={"customs_cleared_at": T0 + timedelta(days=31)}
+    )
+    after = [e.data for e in step(state, cleared) if isinstance(e.data, MilestoneReached)]
+    assert [(m.milestone, m.at) for m in after] == [
+        (Milestone.CUSTOMS_CLEARED, T0 + timedelta(days=31)),
+        (Milestone.DELIVERED, T0 + timedelta(days=31)),
+    ]
+
+
+def test_a_tracker_that_sees_no_light_delivers_after_the_unloading_timeout() -> None:
+    state = booked()
+    step(
+        state,
+        booking("shp-1", ["trk-a", "trk-b"]).model_copy(update={"customs_cleared_at": T0}),
+    )
+    day30 = 60 * 24 * 30
+    run(state, voyage())
+    early = run(state, [reading(4, day30 + 239, None)])
+    assert not [e for e in early if isinstance(e.data, MilestoneReached)]
+    late = [e.data for e in run(state, [reading(5, day30 + 240, None)])]
+    assert [(m.milestone, m.at) for m in late if isinstance(m, MilestoneReached)] == [
+        (Milestone.DELIVERED, T0 + timedelta(minutes=day30 + 240))
+    ]
 
 
 def test_temperature_breach_starts_progresses_and_ends_with_evidence() -> None:
