@@ -2,15 +2,17 @@
 
 For one shipment (all in the facility currency)::
 
-    value     = cargo value x current FX rate                     (half-even to minor unit)
+    value     = secured cargo value x current FX rate             (half-even to minor unit)
     eligible  = min(value x advance_rate(status) x (1 - haircut),
                     concentration_limit x facility limit)          (rounded down)
 
-and the base is the sum of the eligible amounts. The concentration cap is a share of the
-*limit*, not of the base, so one shipment's eligibility never changes because another shipment
-was damaged or delivered. A shipment is eligible only while it is pledged, has a known cargo
-value and a collateral status (it has departed); an FX rate that is missing counts as zero,
-the conservative reading.
+and the base is the sum of the eligible amounts. The secured cargo value is the cargo value, at
+most the amount the facility's terms pledge and the amount the collateral register granted
+(:mod:`finance.collateral_register`: one cargo secures its value once across facilities).
+The concentration cap is a share of the *limit*, not of the base, so one shipment's
+eligibility never changes because another shipment was damaged or delivered. A shipment is
+eligible only while it is pledged, has a known cargo value and a collateral status (it has
+departed); an FX rate that is missing counts as zero, the conservative reading.
 """
 
 from __future__ import annotations
@@ -51,6 +53,23 @@ def status_of(shipment: ShipmentCollateral) -> CollateralStatus | None:
         return CollateralStatus.DELIVERED
     latest = latest_milestone(shipment)
     return None if latest is None else STATUS_AFTER[latest]
+
+
+def secured_value(terms: Facility, shipment: ShipmentCollateral) -> Money | None:
+    """What of the cargo value the facility's pledge secures (in the cargo's currency): the
+    cargo value, at most the amount the terms pledge (``Facility.pledge_amounts``) and at most
+    what the collateral register granted (``PledgeDecided``). An amount in another currency
+    than the cargo's secures nothing. ``None`` without a cargo value."""
+    cargo = shipment.cargo_value
+    if cargo is None:
+        return None
+    amount = cargo.amount
+    for cap in (terms.pledge_amounts.get(shipment.shipment_id), shipment.pledge_granted):
+        if cap is not None:
+            amount = min(amount, cap.amount) if cap.currency == cargo.currency else Decimal(0)
+    if amount == cargo.amount:
+        return cargo
+    return Money(amount=max(amount, Decimal(0)), currency=cargo.currency)
 
 
 def haircut_of(shipment: ShipmentCollateral, terms: Facility) -> Decimal:
@@ -94,7 +113,8 @@ def valuation(
     if terms is None or shipment.cargo_value is None:
         return None
     currency = terms.limit.currency
-    cargo = shipment.cargo_value
+    cargo = secured_value(terms, shipment)
+    assert cargo is not None
     if rates is None:
         converted = convert(cargo.amount, cargo.currency, currency, state.fx)
     else:

@@ -30,9 +30,13 @@ from tradelane.contracts.finance import (
     DrawdownRejected,
     LedgerAccount,
     LedgerEntryKind,
+    PledgeCode,
     ResultCode,
 )
 from tradelane.ids import derive_id
+
+REFUSED = (PledgeCode.COLLATERAL_ALREADY_PLEDGED, PledgeCode.PLEDGE_CURRENCY_MISMATCH)
+"""The collateral register's outcomes that leave a pledge securing nothing."""
 
 
 def scheduled_share(state: FacilityState, milestone: Milestone) -> Decimal:
@@ -75,6 +79,7 @@ def attempt(step: Step, shipment_id: str, milestone: Milestone, cause_event_id: 
             (ResultCode.FACILITY_UNKNOWN, lambda: terms is None),
             (ResultCode.ALREADY_DRAWN, lambda: milestone in shipment.drawn),
             (ResultCode.SHIPMENT_NOT_PLEDGED, lambda: not state.pledged(shipment_id)),
+            (ResultCode.COLLATERAL_ALREADY_PLEDGED, lambda: shipment.pledge_code in REFUSED),
             (ResultCode.MILESTONE_NOT_SCHEDULED, lambda: scheduled_share(state, milestone) <= 0),
             (ResultCode.MILESTONE_NOT_REACHED, lambda: milestone not in shipment.reached),
             (ResultCode.FACILITY_FROZEN, lambda: state.margin_call is not None),

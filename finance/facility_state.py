@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from tradelane.contracts import Facility, FxRate, Milestone, Money
 from tradelane.contracts.base import UtcDatetime
-from tradelane.contracts.finance import GENESIS_HASH, RepaymentSource, ResultCode
+from tradelane.contracts.finance import GENESIS_HASH, PledgeCode, RepaymentSource, ResultCode
 from tradelane.contracts.registries import ImpairmentKind
 
 
@@ -69,6 +69,12 @@ class ShipmentCollateral(_State):
         default={}, description="device -> (time of latest verdict, silent?)"
     )
     sold: bool = False
+    pledge_code: PledgeCode | None = None
+    """The collateral register's latest decision on this facility's pledge of the shipment
+    (``None``: none received, the pledge counts as the terms say)."""
+    pledge_granted: Money | None = None
+    """The part of the cargo value the pledge secures, as the register decided (cargo
+    currency); the shipment is valued at most at it."""
     pending_proceeds: PendingProceeds | None = None
     proceeds_applied: bool = False
 

@@ -45,6 +45,7 @@ from tradelane.contracts.finance import (
     MarginCallCured,
     MarginCallExpired,
     MarginCallIssued,
+    PledgeDecided,
     RepaymentReceived,
     ResultCode,
     SaleReported,
@@ -99,7 +100,7 @@ def touched(item: object, entries: int, events: Sequence[Any] = ()) -> set[str] 
         return None
     if entries and any(not isinstance(e.data, _OWN_SHIPMENT_POSTINGS) for e in events):
         return None
-    if isinstance(item, ShipmentBooking):
+    if isinstance(item, ShipmentBooking | PledgeDecided):
         return {item.shipment_id}
     if isinstance(item, Facility | FxRate | DayTick):
         return set()
@@ -115,6 +116,7 @@ _OWN_SHIPMENT_POSTINGS = (
     MarginCallIssued,
     MarginCallCured,
     MarginCallExpired,
+    PledgeDecided,
 )
 """Events whose step's ledger entries concern the facility and the event's own shipment."""
 

@@ -17,6 +17,9 @@ Inputs (one facility per state; the caller routes by ``facility_id`` or by pledg
 ``RepaymentReceived``       cash from the borrower or an insurer, once per ``cause_id``
 ``SaleReported``            pledged goods sold, with their proceeds
 ``DayTick``                 event time reached ``at``: close days (interest), expire calls
+``PledgeDecided``           the collateral register's decision on a pledge of the facility's
+                            (its own: the shipment is valued at most at ``granted``; a later
+                            one of another facility: told only); once per ``decision_id``
 ==========================  ================================================================
 
 Each step: (1) inputs with an event time advance the facility clock (never backwards) and close
@@ -63,6 +66,7 @@ from tradelane.contracts.finance import (
     InterestAccrued,
     LedgerAccount,
     LedgerEntryKind,
+    PledgeDecided,
     RepaymentReceived,
     ResultCode,
     SaleReported,
@@ -77,6 +81,7 @@ EngineInput = (
     | RepaymentReceived
     | SaleReported
     | DayTick
+    | PledgeDecided
 )
 
 __all__ = [
@@ -135,6 +140,7 @@ _NOT_SHIPMENT_EVENTS = (
     RepaymentReceived,
     SaleReported,
     DayTick,
+    PledgeDecided,
 )
 
 
@@ -153,7 +159,7 @@ def _subject_value(state: FacilityState, item: EngineInput) -> tuple[str, Decima
     for it made a hundred departures on one line cost seconds)."""
     if state.terms is None or state.clock is None:
         return None
-    if isinstance(item, ShipmentBooking):  # a booking sets its own shipment's cargo value
+    if isinstance(item, ShipmentBooking | PledgeDecided):  # its own shipment's value only
         return item.shipment_id, _eligible(state, item.shipment_id)
     if isinstance(item, _NOT_SHIPMENT_EVENTS):
         return None
@@ -192,6 +198,8 @@ def input_key(item: EngineInput) -> str:
             return item.cause_id
         case DayTick():
             return f"tick:{item.at.isoformat()}"
+        case PledgeDecided():
+            return f"pledge:{item.decision_id}"
         case _:  # a shipment event (a parametrised envelope cannot be a class pattern)
             return item.id
 
@@ -235,9 +243,29 @@ def _dispatch(step: Step, item: EngineInput) -> None:
         case DayTick():
             _own(step, item.facility_id)
             _advance(step, item.at)
+        case PledgeDecided():
+            _own(step, item.facility_id)
+            _pledge_decided(step, item)
         case _:  # a shipment event
             _advance(step, item.time)
             _shipment_event(step, item)
+
+
+def _pledge_decided(step: Step, decision: PledgeDecided) -> None:
+    """The collateral register decided on a pledge of this facility's shipment: its own (the
+    shipment is valued at most at what it secures from now on) or a later one, of another
+    facility, that was capped or refused (announced only). Published once per decision; the
+    facility clock does not move (the decision follows the shipment's input, whose event
+    reaches the facility next)."""
+    state = step.state
+    key = f"pledge:{decision.decision_id}"
+    if key in state.handled:
+        return  # a redelivered decision: its first application stands
+    state.handled[key] = ResultCode.OK
+    if decision.concerns == "own_pledge":
+        shipment = state.shipment(decision.shipment_id)
+        shipment.pledge_code, shipment.pledge_granted = decision.code, decision.granted
+    step.emit(decision, decision.decision_id)
 
 
 RETRIED_ON_CLEARING = (ResultCode.TRACKER_UNHEALTHY, ResultCode.CARGO_IMPAIRED)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from finance.collateral import haircut_of
+from finance.collateral import haircut_of, secured_value
 from finance.facility_state import PendingProceeds, ShipmentCollateral
 from finance.money import convert, find_rate, round_half_even
 from finance.results import first_failure
@@ -239,7 +239,7 @@ def settle_proceeds(step: Step) -> None:
             continue
         received = pending.amount
         if received is None:
-            value = shipment.cargo_value
+            value = secured_value(terms, shipment)  # the facility's share of the cargo
             if value is None:
                 continue
             after_cut = value.amount * (1 - haircut_of(shipment, terms))

@@ -18,10 +18,11 @@ from finance.insurance import apply as insure
 from finance.insurance.handoff import repayment
 from finance.insurance.state import InsuranceState
 from tradelane.contracts import ClaimDecision, ShipmentEvent
-from tradelane.contracts.finance import FinanceCommand
+from tradelane.contracts.finance import FinanceCommand, PledgeDecided
 
-EVENT, COMMAND, DECISION = b"E", b"C", b"D"
-"""First byte of a routed message: a shipment event, a finance command, an insurer decision."""
+EVENT, COMMAND, DECISION, PLEDGE = b"E", b"C", b"D", b"P"
+"""First byte of a routed message: a shipment event, a finance command, an insurer decision,
+the collateral register's decision on a pledge (``PledgeDecided``)."""
 
 S = TypeVar("S")
 
@@ -96,11 +97,13 @@ class PledgeShell:
     ) -> list[Send]:
         """Apply the routed message ``value`` (and first what ``sync`` says the state must
         know before it) to the facility ``key``; write the table; return what to send."""
-        item: pledge_engine.EngineInput = (
-            ShipmentEvent.model_validate_json(value[1:])
-            if value[:1] == EVENT
-            else FinanceCommand.model_validate_json(value[1:]).data
-        )
+        item: pledge_engine.EngineInput
+        if value[:1] == EVENT:
+            item = ShipmentEvent.model_validate_json(value[1:])
+        elif value[:1] == PLEDGE:
+            item = PledgeDecided.model_validate_json(value[1:])
+        else:
+            item = FinanceCommand.model_validate_json(value[1:]).data
         state = self.store.load(table, key) or pledge_engine.new_state(key.decode())
         sends: list[Send] = []
         changed: set[str] | None = set()

@@ -35,6 +35,7 @@ from aiokafka.errors import KafkaError, for_code
 from aiokafka.protocol.commit import OffsetFetchRequest
 from pydantic import BaseModel
 
+from finance.collateral_register import Register
 from finance.facility_state import FacilityState
 from finance.insurance.state import InsuranceState
 from finance.pledge_stage import PledgeStage
@@ -104,6 +105,7 @@ def create_app(
         finance_topic(app_id) if engines else None,
         rules,
         source=f"worker:{app_id}",
+        register_changelog=collateral_changelog(app_id) if engines else None,
     )
     loops = []
     if part in ("all", "shipments"):
@@ -235,6 +237,11 @@ def facilities_changelog(app_id: str) -> str:
     return f"{app_id}-facilities-changelog"
 
 
+def collateral_changelog(app_id: str) -> str:
+    """The shipment loop's collateral registers (one pledge per cargo), keyed by shipment."""
+    return f"{app_id}-collateral-changelog"
+
+
 def shipment_topic(app_id: str) -> str:
     """The internal topic that carries every input of a shipment to its partition."""
     return f"{app_id}-by-shipment"
@@ -257,6 +264,7 @@ def internal_topics(app_id: str) -> tuple[KafkaTopic, ...]:
         KafkaTopic(
             f"{app_id}-insurance-changelog", PARTITIONS, "compact", InsuranceState, "shipment_id"
         ),
+        KafkaTopic(collateral_changelog(app_id), PARTITIONS, "compact", Register, "shipment_id"),
         KafkaTopic(
             finance_topic(app_id),
             FINANCE_EVENTS.partitions,

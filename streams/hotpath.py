@@ -5,6 +5,9 @@ here. For every input this applies :func:`streams.topology.apply_to_shipment` to
 in memory (:class:`streams.store.Store`: shipment state and insurance state, both keyed by
 shipment id, in the input's partition), and returns what to produce, in order:
 
+- the collateral register's decisions on the shipment's pledges → the pledge engine's routing
+  topic, keyed by each facility concerned, before anything else the input caused (see
+  :meth:`HotPath._register`);
 - shipment events → ``shipments.events``; claim events → ``insurance.claims``; lender payouts →
   ``finance.commands``; shipment events of pledged shipments → the pledge engine's routing topic;
 - then one changelog record per shipment whose state the batch changed (coalesced: a shipment
@@ -25,8 +28,9 @@ from typing import Any
 from aiokafka import ConsumerRecord
 from pydantic import BaseModel
 
+from finance.collateral_register import Register, decide, pledges_of
 from finance.insurance.state import InsuranceState
-from finance.shell import EVENT
+from finance.shell import EVENT, PLEDGE
 from streams.core import new_state
 from streams.loop import RecordFailedError
 from streams.registries import Registries
@@ -178,7 +182,20 @@ class HotPath:
             InsuranceState.model_validate_json, lambda s: s.model_dump_json().encode()
         )
     )
+    register_changelog: str | None = None
+    """The collateral registers' changelog; None: no register (it runs only with the engines,
+    ``finance_topic`` set)."""
+    registers: Store[Register] = field(
+        default_factory=lambda: Store(
+            Register.model_validate_json, lambda s: s.model_dump_json().encode()
+        )
+    )
+    """Each shipment's collateral register: which facility's pledge secures what of its cargo
+    (:mod:`finance.collateral_register`), keyed by shipment id in the shipment's partition."""
     memo: Memo = field(default_factory=Memo)
+    registered: dict[str, int] = field(default_factory=dict)
+    """Shipment id → the registries' generation its register last saw (nothing can have
+    changed for it since: the check is skipped)."""
     totals: BatchCounts = field(default_factory=BatchCounts)
     source: str = "worker"
     """Who dead-letters what this stage cannot read (``worker:{group}``)."""
@@ -191,7 +208,18 @@ class HotPath:
 
     @property
     def stores(self) -> tuple[tuple[Store[Any], str], ...]:
-        return (self.shipments, self.changelogs[0]), (self.insurance, self.changelogs[1])
+        stores: tuple[tuple[Store[Any], str], ...] = (
+            (self.shipments, self.changelogs[0]),
+            (self.insurance, self.changelogs[1]),
+        )
+        if self._registering:
+            assert self.register_changelog is not None
+            stores += ((self.registers, self.register_changelog),)
+        return stores
+
+    @property
+    def _registering(self) -> bool:
+        return self.finance_topic is not None and self.register_changelog is not None
 
     @property
     def topics(self) -> tuple[str, ...]:
@@ -223,6 +251,8 @@ class HotPath:
         except BaseException:
             self.shipments.discard_changes()
             self.insurance.discard_changes()
+            self.registers.discard_changes()
+            self.registered.clear()  # what it remembered may have been of the dropped states
             raise
         sends += self._changelog()
         return sends
@@ -293,8 +323,41 @@ class HotPath:
         )
         return (TRACKER_DEADLETTER.name, topic.encode(), letter.model_dump_json().encode(), None)
 
+    def _register(self, partition: int, key: bytes, item: ShipmentInput, sends: list[Send]) -> None:
+        """Bring the shipment's collateral register up to date with the pledges the registries
+        hold now (every facility's, the one place that sees them all: the register is keyed by
+        shipment) and send each decision to its facility's partition of the routing topic,
+        ahead of the shipment events of the same input, so a facility never sees an event of
+        a shipment before the decision on its pledge. Decided at a reading or a status with
+        an event time (that time is the decision's); the register is written with the
+        shipment's changelog in the batch's transaction."""
+        at = _event_time(item)
+        shipment = key.decode()
+        reg = self.registries
+        if at is None or self.registered.get(shipment) == reg.generation:
+            return
+        register = self.registers.get(partition, key)
+        facilities = reg.pledges.get(shipment, ())
+        if register is None and not facilities:
+            self.registered[shipment] = reg.generation
+            return
+        terms = {f: reg.facilities[f] for f in sorted(facilities) if f in reg.facilities}
+        booking = reg.bookings.get(shipment)
+        cargo = booking.cargo.value if booking is not None else None
+        current = register or Register(shipment_id=shipment)
+        after, decisions = decide(current, pledges_of(terms, shipment), cargo, at)
+        if after is not register:
+            self.registers.put(partition, key, after)
+        assert self.finance_topic is not None
+        for decision in decisions:
+            value = PLEDGE + decision.model_dump_json().encode()
+            sends.append((self.finance_topic, decision.facility_id.encode(), value, None))
+        self.registered[shipment] = reg.generation
+
     def _apply(self, partition: int, key: bytes, item: ShipmentInput, sends: list[Send]) -> None:
         shipment = key.decode()
+        if self._registering:
+            self._register(partition, key, item, sends)
         state = self.shipments.get(partition, key) or new_state(shipment)
         insurance = self.insurance.get(partition, key)
         context, priors = self._context(shipment, item)
@@ -333,8 +396,7 @@ class HotPath:
 
     def _changelog(self) -> list[Send]:
         sends: list[Send] = []
-        stores: tuple[Store[Any], Store[Any]] = (self.shipments, self.insurance)
-        for store, topic in zip(stores, self.changelogs, strict=True):
+        for store, topic in self.stores:
             for partition, key, raw in store.drain():
                 sends.append((topic, key, raw, partition))
                 self.totals.states_written += 1
@@ -345,7 +407,18 @@ class HotPath:
         gone = set(partitions)
         self.shipments.drop(gone)
         self.insurance.drop(gone)
+        self.registers.drop(gone)
+        self.registered = {}
         self.memo = Memo()  # whoever wrote them next fed them too; feeding again is harmless
+
+
+def _event_time(item: ShipmentInput) -> datetime | None:
+    """The event time an input carries (a reading's, a status's when it has one)."""
+    if isinstance(item, IngestedReading):
+        return item.reading.ts
+    if isinstance(item, IngestedStatus):
+        return item.status.ts
+    return None
 
 
 def _json(model: BaseModel) -> bytes:

@@ -29,6 +29,8 @@ from tradelane.contracts.finance import (
     MarginCallCured,
     MarginCallExpired,
     MarginCallIssued,
+    PledgeCode,
+    PledgeDecided,
     Posting,
     RepaymentApplied,
     RepaymentReceived,
@@ -61,6 +63,7 @@ facilities = st.builds(
     margin_call_threshold=fractions,
     interest_rate=fractions,
     day_count=st.sampled_from(DayCount),
+    pledge_amounts=st.dictionaries(ids, money, max_size=2),
 )
 
 hex64 = st.from_regex(r"\A[0-9a-f]{64}\Z")
@@ -196,6 +199,19 @@ finance_data = st.one_of(
         facility_id=ids,
         cause_id=fee_ids,
         code=st.sampled_from(ResultCode),
+        at=aware,
+    ),
+    st.builds(
+        PledgeDecided,
+        facility_id=ids,
+        shipment_id=ids,
+        decision_id=st.text(min_size=1, max_size=64),
+        concerns=st.sampled_from(["own_pledge", "later_pledge"]),
+        code=st.sampled_from(PledgeCode),
+        cargo_value=money,
+        requested=st.none() | money,
+        granted=money,
+        pledged_elsewhere=money,
         at=aware,
     ),
     st.builds(

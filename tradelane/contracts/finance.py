@@ -43,6 +43,7 @@ class ResultCode(StrEnum):
     ALREADY_APPLIED = "already_applied"
     ALREADY_DRAWN = "already_drawn"
     SHIPMENT_NOT_PLEDGED = "shipment_not_pledged"
+    COLLATERAL_ALREADY_PLEDGED = "collateral_already_pledged"
     MILESTONE_NOT_SCHEDULED = "milestone_not_scheduled"
     MILESTONE_NOT_REACHED = "milestone_not_reached"
     FACILITY_FROZEN = "facility_frozen"
@@ -245,6 +246,50 @@ class RepaymentRejected(Contract):
     at: UtcDatetime
 
 
+class PledgeCode(StrEnum):
+    """What the collateral register decided about one pledge of a shipment's cargo."""
+
+    PLEDGE_ACCEPTED = "pledge_accepted"
+    """The whole pledged value fits in what no earlier pledge holds."""
+    PLEDGE_CAPPED_TO_CARGO_VALUE = "pledge_capped_to_cargo_value"
+    """Only part of it does: the pledge secures the cargo value earlier pledges left."""
+    COLLATERAL_ALREADY_PLEDGED = "collateral_already_pledged"
+    """Earlier pledges hold the whole cargo value: the pledge secures nothing."""
+    PLEDGE_CURRENCY_MISMATCH = "pledge_currency_mismatch"
+    """The pledged amount is not in the cargo's currency: the pledge secures nothing."""
+
+
+class PledgeDecided(Contract):
+    """The collateral register's decision on a pledge of a shipment's cargo, as one facility
+    sees it (schema version 1 of the ``pledge_decided`` kind).
+
+    ``concerns = own_pledge``: this facility's own pledge was decided and ``granted`` is what it
+    secures now (the engine values the shipment at most at ``granted``). ``later_pledge``: a
+    later pledge of the same cargo, to another facility, was capped or refused; this
+    facility's pledge is unchanged (``granted`` states it again). Both facilities' records of
+    one decision carry the same ``decision_id`` and ``code``; neither names the other
+    facility, its bank or its terms: ``pledged_elsewhere`` is all of the others' share either
+    learns. The register also emits this record as the pledge engine's input (on the
+    worker's routing topic); the engine publishes it on ``finance.events`` unchanged.
+    """
+
+    kind: Literal["pledge_decided"] = "pledge_decided"
+    facility_id: FacilityId
+    shipment_id: ShipmentId
+    decision_id: Annotated[str, Field(min_length=1, max_length=64)]
+    concerns: Literal["own_pledge", "later_pledge"]
+    code: PledgeCode
+    cargo_value: Money = Field(description="The cargo's value the register decided on")
+    requested: Money | None = Field(
+        description="What this facility's terms pledge; None: the whole cargo value"
+    )
+    granted: Money = Field(description="The part of the cargo value this facility's pledge secures")
+    pledged_elsewhere: Money = Field(
+        description="The part of the cargo value other facilities' pledges secure"
+    )
+    at: UtcDatetime
+
+
 class InterestAccrued(Contract):
     kind: Literal["interest_accrued"] = "interest_accrued"
     facility_id: FacilityId
@@ -268,7 +313,8 @@ FinanceEventData = Annotated[
     | MarginCallExpired
     | RepaymentApplied
     | RepaymentRejected
-    | InterestAccrued,
+    | InterestAccrued
+    | PledgeDecided,
     Field(discriminator="kind"),
 ]
 

@@ -62,7 +62,12 @@ class Facility(Contract):
     """An inventory-pledge credit line from a bank to a borrower (schema version 1).
 
     The fields after ``pledged_shipments`` were added compatibly (every earlier record still
-    parses, and their defaults mean what an earlier record meant: no haircuts, no interest).
+    parses, and their defaults mean what an earlier record meant: no haircuts, no interest,
+    every pledged shipment's whole cargo value pledged).
+
+    A shipment's cargo can secure only its value once, across every facility: the worker's
+    collateral register (``finance.collateral_register``) accepts, caps or refuses each pledge
+    in the order it saw them and tells the facilities concerned (``PledgeDecided``).
     """
 
     schema_version: Literal[1] = 1
@@ -88,6 +93,14 @@ class Facility(Contract):
         Decimal(0)
     )
     day_count: DayCount = DayCount.ACT_365F
+    pledge_amounts: Annotated[
+        dict[ShipmentId, Money],
+        Field(
+            description="Shipment id -> the part of its cargo value pledged to this facility, "
+            "in the cargo's currency; a pledged shipment not named here pledges its whole "
+            "cargo value. Ignored for shipments not in pledged_shipments."
+        ),
+    ] = {}
 
 
 class TriggerKind(StrEnum):

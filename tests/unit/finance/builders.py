@@ -44,6 +44,8 @@ from tradelane.contracts import (
 from tradelane.contracts.finance import (
     DayTick,
     DrawdownRequested,
+    PledgeCode,
+    PledgeDecided,
     RepaymentReceived,
     RepaymentSource,
     SaleReported,
@@ -64,6 +66,10 @@ def at(hours: float) -> datetime:
 
 def usd(amount: str | int) -> Money:
     return Money(amount=Decimal(amount), currency="USD")
+
+
+def eur(amount: str | int) -> Money:
+    return Money(amount=Decimal(amount), currency="EUR")
 
 
 def facility(**overrides: object) -> Facility:
@@ -273,6 +279,39 @@ def sale(
 
 def tick(hours: float) -> DayTick:
     return DayTick(facility_id=FAC, at=at(hours))
+
+
+def pledge_decided(
+    granted: str,
+    hours: float = 0.5,
+    shipment_id: str = SHP,
+    code: PledgeCode | None = None,
+    concerns: str = "own_pledge",
+    n: int = 0,
+) -> PledgeDecided:
+    """The collateral register's decision on fac-1's pledge of an EUR 200,000 cargo: it
+    secures ``granted`` EUR (capped when less than the cargo, refused at zero)."""
+    amount = Decimal(granted)
+    if code is None:
+        code = (
+            PledgeCode.PLEDGE_ACCEPTED
+            if amount >= 200_000
+            else PledgeCode.PLEDGE_CAPPED_TO_CARGO_VALUE
+            if amount > 0
+            else PledgeCode.COLLATERAL_ALREADY_PLEDGED
+        )
+    return PledgeDecided(
+        facility_id=FAC,
+        shipment_id=shipment_id,
+        decision_id=derive_id("test_pledge", shipment_id, granted, code, concerns, n),
+        concerns=concerns,
+        code=code,
+        cargo_value=Money(amount=Decimal(200_000), currency="EUR"),
+        requested=None,
+        granted=Money(amount=amount, currency="EUR"),
+        pledged_elsewhere=Money(amount=Decimal(200_000) - amount, currency="EUR"),
+        at=at(hours),
+    )
 
 
 def setup(**terms: object) -> list[EngineInput]:

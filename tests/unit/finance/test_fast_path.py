@@ -27,7 +27,7 @@ from finance import pledge_engine
 from finance.facility_state import dump_state, load_state, new_state
 from finance.facility_store import LAYOUT, FacilityStore, shipment_key, touched
 from finance.pledge_engine import EngineInput, apply, apply_in_place
-from finance.shell import COMMAND, EVENT, PledgeShell
+from finance.shell import COMMAND, EVENT, PLEDGE, PledgeShell
 from tests.unit.finance import builders as b
 from tests.unit.finance.test_properties import inputs, terms
 from tradelane.contracts import (
@@ -38,7 +38,12 @@ from tradelane.contracts import (
     ShipmentEvent,
     ShockDetected,
 )
-from tradelane.contracts.finance import FinanceCommand, finance_command_type
+from tradelane.contracts.finance import (
+    FinanceCommand,
+    PledgeCode,
+    PledgeDecided,
+    finance_command_type,
+)
 from tradelane.contracts.registries import HaircutRule, ImpairmentKind
 from tradelane.ids import derive_id
 
@@ -61,13 +66,38 @@ def facility_update(draw: st.DrawFn) -> Facility:
     """New terms midway: other rates and limits, shipments pledged or released."""
     options = draw(terms)
     pledged = draw(st.lists(st.sampled_from(SHIPMENTS), unique=True, max_size=3))
+    amounts = draw(
+        st.dictionaries(
+            st.sampled_from(SHIPMENTS),
+            st.builds(b.usd, st.sampled_from(["500", "150000"]))
+            | st.builds(b.eur, st.sampled_from(["150000"])),
+            max_size=2,
+        )
+    )
     shock_cut = draw(st.sampled_from([Decimal("0.3"), Decimal(1)]))
     base = b.facility(**options)
     rules = [
         *base.haircut_schedule,
         HaircutRule(impairment=ImpairmentKind.SHOCK, min_severity=Decimal(10), haircut=shock_cut),
     ]
-    return b.facility(**options, pledged_shipments=pledged, haircut_schedule=rules)
+    return b.facility(
+        **options, pledged_shipments=pledged, haircut_schedule=rules, pledge_amounts=amounts
+    )
+
+
+@st.composite
+def pledge_decision(draw: st.DrawFn) -> PledgeDecided:
+    """The collateral register's word on a pledge: capped, refused, accepted or another
+    facility's later pledge; sometimes the same decision again (a redelivery)."""
+    granted = draw(st.sampled_from(["0", "50000", "200000"]))
+    return b.pledge_decided(
+        granted,
+        draw(st.integers(0, 24 * 30)),
+        draw(st.sampled_from(SHIPMENTS)),
+        draw(st.none() | st.sampled_from(PledgeCode)),
+        draw(st.sampled_from(["own_pledge", "later_pledge"])),
+        draw(st.integers(0, 2)),
+    )
 
 
 story_inputs: st.SearchStrategy[EngineInput] = st.one_of(
@@ -75,6 +105,7 @@ story_inputs: st.SearchStrategy[EngineInput] = st.one_of(
     inputs,
     inputs,
     facility_update(),
+    pledge_decision(),
     st.builds(
         b.booking,
         st.sampled_from(SHIPMENTS),
@@ -156,6 +187,8 @@ def test_apply_leaves_its_input_alone(items: list[EngineInput]) -> None:
 def _message(item: EngineInput) -> bytes:
     if isinstance(item, ShipmentEvent):
         return EVENT + item.model_dump_json().encode()
+    if isinstance(item, PledgeDecided):
+        return PLEDGE + item.model_dump_json().encode()
     command = FinanceCommand(
         id=derive_id("test-command", pledge_engine.input_key(item)),
         source="/tests",

@@ -57,6 +57,9 @@ inputs: st.SearchStrategy[EngineInput] = st.one_of(
     ),
     st.builds(b.sale, AMOUNTS, HOURS, CAUSES.map(lambda c: f"sale-{c}"), PLEDGED),
     st.builds(b.tick, HOURS),
+    st.builds(
+        b.pledge_decided, st.sampled_from(["0", "50000", "200000"]), HOURS, PLEDGED
+    ),  # the collateral register capping, refusing or restoring a pledge
 )
 terms = st.fixed_dictionaries(
     {

@@ -28,6 +28,7 @@ from tests.unit.finance.builders import (
     facility,
     milestone,
     play,
+    pledge_decided,
     repayment,
     request,
     resumed,
@@ -65,6 +66,9 @@ CASES: list[tuple[str, Mapping[str, object], list[EngineInput], R]] = [
     ("milestone drawn before",      {},                 [milestone(DEP, 1), request(DEP, 2)],         R.ALREADY_DRAWN),
     ("shipment not pledged",        {},                 [milestone(DEP, 1, shipment_id="shp-9"), request(DEP, 2, shipment_id="shp-9")], R.SHIPMENT_NOT_PLEDGED),
     ("sale of unpledged goods",     {},                 [sale("9", 2, shipment_id="shp-9")],          R.SHIPMENT_NOT_PLEDGED),
+    ("pledged to another bank",     {},                 [pledge_decided("0"), milestone(DEP, 1)],     R.COLLATERAL_ALREADY_PLEDGED),
+    ("pledged elsewhere, manual",   MANUAL,             [pledge_decided("0"), milestone(DEP, 1), request(DEP, 2)], R.COLLATERAL_ALREADY_PLEDGED),
+    ("capped pledge draws on less", {},                 [pledge_decided("100000"), milestone(DEP, 1)], R.OK),
     ("milestone not in schedule",   {},                 [milestone(ARR, 1), request(ARR, 2)],         R.MILESTONE_NOT_SCHEDULED),
     ("milestone not reached",       {},                 [request(WH, 2)],                             R.MILESTONE_NOT_REACHED),
     ("margin call open",            {},                 [*MARGIN_CALL, milestone(DEP, 20, shipment_id=SHP2)], R.FACILITY_FROZEN),
@@ -83,6 +87,9 @@ CASES: list[tuple[str, Mapping[str, object], list[EngineInput], R]] = [
     # precedence: several rules broken, the first in precedence order is reported
     ("drawn beats frozen",          {},                 [*MARGIN_CALL, request(DEP, 20)],             R.ALREADY_DRAWN),
     ("unpledged beats no FX",       {"no_fx": True},    [milestone(DEP, 1, shipment_id="shp-9"), request(DEP, 2, shipment_id="shp-9")], R.SHIPMENT_NOT_PLEDGED),
+    ("unpledged beats elsewhere",   {},                 [pledge_decided("0", shipment_id="shp-9"), milestone(DEP, 1, shipment_id="shp-9"), request(DEP, 2, shipment_id="shp-9")], R.SHIPMENT_NOT_PLEDGED),
+    ("elsewhere beats unscheduled", {},                 [pledge_decided("0"), milestone(ARR, 1), request(ARR, 2)], R.COLLATERAL_ALREADY_PLEDGED),
+    ("elsewhere beats no FX",       {"no_fx": True},    [pledge_decided("0"), milestone(DEP, 1)],     R.COLLATERAL_ALREADY_PLEDGED),
     ("frozen beats impaired",       {},                 [*MARGIN_CALL, milestone(WH, 20)],            R.FACILITY_FROZEN),  # breach still open
     ("impaired beats silent",       MANUAL,             [milestone(DEP, 1), tamper(2), silent(2), request(DEP, 3)], R.CARGO_IMPAIRED),
     ("silent beats no FX",          {"no_fx": True},    [silent(0), milestone(DEP, 1)],               R.TRACKER_UNHEALTHY),
