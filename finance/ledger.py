@@ -16,9 +16,13 @@ On Kafka, an append-only topic, "rewriting" history can only mean appending a re
 claims an earlier position, or deleting records. :func:`verify` accepts byte-identical
 re-deliveries of an entry (producer retries, a worker re-running a step) and fails on anything
 else: a changed field, a second version of a position, a gap, a broken link, an unbalanced
-entry, an id used twice. What a hash chain cannot do alone is authenticate who appended: a
-bank that keeps the head hash it was sent (``ledger_seq``/``ledger_hash`` on every money event)
-can pin it with ``anchor`` and so detect a truncated or re-forged chain.
+entry, an id used twice. What a hash chain cannot do alone is authenticate who appended: so the
+worker signs each facility's head at every batch that extended it (a
+:class:`~tradelane.contracts.finance.LedgerCheckpoint`, :mod:`finance.checkpoints`), and
+:func:`verify` given the checkpoints and the trusted public keys also requires every
+checkpoint to verify and to match the recomputed chain, and the chain's last entry to be
+covered by one. A bank that keeps a head hash it was sent (``ledger_seq``/``ledger_hash`` on
+every money event) can still pin it with ``anchor``.
 """
 
 from __future__ import annotations
@@ -30,11 +34,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from finance.checkpoints import checkpoint_id, signature_ok, trusted
 from tradelane.contracts.finance import (
     GENESIS_HASH,
     AppliedFx,
     Direction,
     LedgerAccount,
+    LedgerCheckpoint,
     LedgerEntry,
     LedgerEntryKind,
     Posting,
@@ -142,6 +150,18 @@ class Problem:
 
 
 @dataclass(frozen=True, slots=True)
+class Signatures:
+    """What the checkpoints said, when they were checked."""
+
+    checkpoints: int
+    """Distinct checkpoint records read (identical redeliveries count once)."""
+    signed_seq: int | None
+    """The highest seq a valid checkpoint covers (``None``: none is valid)."""
+    key_ids: tuple[str, ...]
+    """The keys that signed the valid checkpoints."""
+
+
+@dataclass(frozen=True, slots=True)
 class VerifyResult:
     facility_id: str
     entries: int
@@ -149,6 +169,8 @@ class VerifyResult:
     head_seq: int | None
     head_hash: str
     problems: tuple[Problem, ...] = field(default=())
+    signatures: Signatures | None = None
+    """``None`` when the checkpoints were not checked (the hash chain alone)."""
 
     @property
     def ok(self) -> bool:
@@ -159,11 +181,18 @@ def verify(
     facility_id: str,
     stored: Iterable[LedgerEntry],
     anchor: tuple[int, str] | None = None,
+    checkpoints: Iterable[LedgerCheckpoint] | None = None,
+    keys: Iterable[Ed25519PublicKey] = (),
 ) -> VerifyResult:
     """Recompute ``facility_id``'s chain from ``stored`` (in storage order).
 
     ``anchor`` = (seq, hash) that the verifier obtained independently (e.g. from a
     ``DrawdownExecuted`` event): the chain must contain exactly that entry.
+
+    ``checkpoints`` (the facility's signed heads, in storage order) and ``keys`` (the trusted
+    public keys): each checkpoint must be signed by one of ``keys`` and match the recomputed
+    chain, and a valid checkpoint must cover the chain's last entry (else the entries after
+    the last valid one are an unsigned tail). ``None``: the hash chain alone is checked.
     """
     accepted: list[LedgerEntry] = []
     problems: list[Problem] = []
@@ -193,6 +222,9 @@ def verify(
         if seq >= len(accepted) or accepted[seq].hash != expected:
             found = accepted[seq].hash if seq < len(accepted) else "no such entry"
             problems.append(Problem(seq, None, f"anchor mismatch: expected {expected}, {found}"))
+    signatures = None
+    if checkpoints is not None:
+        signatures = _check_checkpoints(facility_id, accepted, checkpoints, keys, problems)
     return VerifyResult(
         facility_id=facility_id,
         entries=len(accepted),
@@ -200,7 +232,86 @@ def verify(
         head_seq=len(accepted) - 1 if accepted else None,
         head_hash=prev,
         problems=tuple(problems),
+        signatures=signatures,
     )
+
+
+def _check_checkpoints(
+    facility_id: str,
+    chain: Sequence[LedgerEntry],
+    checkpoints: Iterable[LedgerCheckpoint],
+    keys: Iterable[Ed25519PublicKey],
+    problems: list[Problem],
+) -> Signatures:
+    """Check every checkpoint against ``chain`` (the accepted entries, by seq); require the
+    chain's last entry to be covered. Appends to ``problems``."""
+    by_id = trusted(keys)
+    seen: set[LedgerCheckpoint] = set()
+    signed_seq: int | None = None
+    signers: set[str] = set()
+    for checkpoint in checkpoints:
+        if checkpoint in seen:
+            continue  # an identical redelivery (a producer retry, a re-run step)
+        seen.add(checkpoint)
+        fault = checkpoint_fault(facility_id, chain, checkpoint, by_id)
+        if fault is not None:
+            where = f"checkpoint of seq {checkpoint.seq} (key {checkpoint.key_id})"
+            problems.append(Problem(checkpoint.seq, None, f"{where}: {fault}"))
+            continue
+        signed_seq = checkpoint.seq if signed_seq is None else max(signed_seq, checkpoint.seq)
+        signers.add(checkpoint.key_id)
+    first_unsigned = 0 if signed_seq is None else signed_seq + 1
+    if first_unsigned < len(chain):
+        last = len(chain) - 1
+        span = (
+            f"seq {first_unsigned}" if first_unsigned == last else f"seqs {first_unsigned}-{last}"
+        )
+        problems.append(
+            Problem(
+                first_unsigned,
+                chain[first_unsigned].entry_id,
+                f"unsigned tail: {span} covered by no valid checkpoint (appended without the "
+                "signing key, or its checkpoint was lost)",
+            )
+        )
+    return Signatures(len(seen), signed_seq, tuple(sorted(signers)))
+
+
+def checkpoint_fault(
+    facility_id: str,
+    chain: Sequence[LedgerEntry],
+    checkpoint: LedgerCheckpoint,
+    keys: dict[str, Ed25519PublicKey],
+) -> str | None:
+    """Why ``checkpoint`` does not vouch for ``chain`` (the first reason, in this order), or
+    ``None`` when it is valid: signed by a trusted key and naming exactly the chain's entry."""
+    c = checkpoint
+    if c.facility_id != facility_id:
+        return f"belongs to facility {c.facility_id!r}"
+    if c.checkpoint_id != checkpoint_id(c.facility_id, c.seq):
+        return "checkpoint id is not derived from (facility, seq)"
+    key = keys.get(c.key_id)
+    if key is None:
+        known = ", ".join(sorted(keys)) or "none given"
+        return f"signed by an untrusted key (trusted: {known})"
+    if not signature_ok(c, key):
+        return "signature does not verify: the checkpoint was forged or altered"
+    if c.entry_count != c.seq + 1:
+        return f"entry_count {c.entry_count} is not seq + 1"
+    if c.seq >= len(chain):
+        return (
+            f"signs an entry the chain does not have (it has {len(chain)} entries): "
+            "entries were removed"
+        )
+    entry = chain[c.seq]
+    if entry.hash != c.head_hash:
+        return (
+            f"signed head hash {c.head_hash}, but the chain's entry has {entry.hash}: "
+            "the chain was re-forged"
+        )
+    if entry.at != c.at:
+        return f"covers event time {c.at.isoformat()}, the entry's is {entry.at.isoformat()}"
+    return None
 
 
 def _check_entry(entry: LedgerEntry, prev: str, ids_at: dict[str, int]) -> list[Problem]:

@@ -8,7 +8,10 @@ them in order through :class:`finance.shell.PledgeShell` (the same per-message c
 ``tradelane bench engines`` times) on facility states held in memory, in the segmented layout
 of :mod:`finance.facility_store`; a segment written several times in a batch reaches the
 changelog once. Outputs: finance events → ``finance.events`` and ledger entries →
-``finance.ledger`` (key facility id, in this order).
+``finance.ledger`` (key facility id, in this order), then for each facility whose chain the
+batch extended one signed checkpoint of its new head → ``finance.checkpoints``
+(:mod:`finance.checkpoints`), all in the state partition's transaction: a chain never becomes
+visible to a ``read_committed`` reader without the signature that vouches for it.
 
 Before an input the facility's state is brought up to date with the registries held in memory
 (terms, the booking of the shipment concerned, FX rates), each record once per process (the
@@ -27,13 +30,21 @@ from aiokafka import ConsumerRecord
 from pydantic import BaseModel, ValidationError
 
 from finance import pledge_engine
+from finance.checkpoints import CheckpointSigner
 from finance.shell import COMMAND, PledgeShell
 from streams.hotpath import Memo, shipment_key
 from streams.registries import Registries
 from streams.store import RawView, Send, Store
 from tradelane import deadletters
 from tradelane.contracts import Envelope, FinanceCommand
-from tradelane.topics import FINANCE_COMMANDS, FINANCE_EVENTS, FINANCE_LEDGER, TRACKER_DEADLETTER
+from tradelane.contracts.finance import LedgerEntry
+from tradelane.topics import (
+    FINANCE_CHECKPOINTS,
+    FINANCE_COMMANDS,
+    FINANCE_EVENTS,
+    FINANCE_LEDGER,
+    TRACKER_DEADLETTER,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +68,9 @@ class PledgeStage:
     """Who dead-letters what this stage cannot read or apply (``worker:{group}``)."""
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     """When a dead letter was refused (nothing else here reads a clock)."""
+    signer: CheckpointSigner | None = None
+    """Signs each facility's new ledger head once per batch (the worker always has one,
+    :func:`finance.ledger_keys.load_signer`; ``None`` writes no checkpoints)."""
 
     @property
     def keyed(self) -> frozenset[str]:
@@ -94,6 +108,7 @@ class PledgeStage:
         it was before that record (it writes a state back only after a whole step), and what
         this stage fed the facility for it is fed again with the next input."""
         sends: list[Send] = []
+        heads: dict[bytes, bytes] = {}  # facility key → the last entry appended to its chain
         for topic, partition, key, tagged, offset in records:
             try:
                 facility_id = shipment_key(key).decode()
@@ -112,8 +127,21 @@ class PledgeStage:
                 sends.append(self._dead(topic, partition, offset, key, tagged, exc, applying))
                 continue
             sends += [(DESTINATIONS[dest], k, v, None) for dest, k, v in outs]
+            heads.update((k, v) for dest, k, v in outs if dest == "ledger")
+        sends += self._checkpoints(heads)
         sends += [(self.changelog, k, raw, p) for p, k, raw in self.store.drain()]
         return sends
+
+    def _checkpoints(self, heads: dict[bytes, bytes]) -> list[Send]:
+        """One signed checkpoint per facility head (deterministic: a re-run batch writes the
+        same bytes; a batch cut elsewhere signs other heads of the same chain, all valid)."""
+        if self.signer is None:
+            return []
+        out: list[Send] = []
+        for key, raw in heads.items():
+            checkpoint = self.signer.sign(LedgerEntry.model_validate_json(raw))
+            out.append((FINANCE_CHECKPOINTS.name, key, checkpoint.model_dump_json().encode(), None))
+        return out
 
     def _dead(
         self,

@@ -35,9 +35,11 @@ from aiokafka.errors import KafkaError, for_code
 from aiokafka.protocol.commit import OffsetFetchRequest
 from pydantic import BaseModel
 
+from finance.checkpoints import CheckpointSigner
 from finance.collateral_register import Register
 from finance.facility_state import FacilityState
 from finance.insurance.state import InsuranceState
+from finance.ledger_keys import load_signer
 from finance.pledge_stage import PledgeStage
 from streams.hotpath import BOOKING, HotPath
 from streams.lease import hold
@@ -49,7 +51,7 @@ from tradelane.admin import describe_group, ensure_topics, topic_partitions
 from tradelane.contracts import DeadLetter, ShipmentBooking, ShipmentEvent
 from tradelane.kafka import retrying
 from tradelane.principals import Principal, topics_of
-from tradelane.settings import KafkaSettings
+from tradelane.settings import KafkaSettings, LedgerSettings
 from tradelane.topics import (
     DAY_MS,
     FINANCE_COMMANDS,
@@ -75,12 +77,16 @@ def create_app(
     engines: bool = False,
     lease: tuple[str, float] | None = None,
     part: str = "all",
+    signer: CheckpointSigner | None = None,
 ) -> faust.App:
     """Build the worker's faust app (not started): the registry follower and the loops.
     ``engines``: run the insurance engine in the shipment step and the pledge loop.
     ``lease``: (member, term) of the worker lease this process acquired, kept while it runs
     (:mod:`streams.lease`). ``part``: which loops this process runs (``all``, ``shipments``
-    or ``pledge``): two processes, one for each, put the pledge loop's bursts on another core."""
+    or ``pledge``): two processes, one for each, put the pledge loop's bursts on another core.
+    ``signer``: signs the ledger checkpoints of the pledge loop; unset, the key is resolved
+    from the settings (:func:`finance.ledger_keys.load_signer`, which refuses a non-loopback
+    Kafka without a configured key)."""
     datadir = Path(".tradelane") / "faust" / app_id
     datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(
@@ -116,6 +122,7 @@ def create_app(
             finance_topic(app_id),
             facilities_changelog(app_id),
             source=f"worker:{pledge_group(app_id)}",
+            signer=signer or load_signer(LedgerSettings(), kafka.bootstrap_servers),
         )
         config = _config(app, pledge_group(app_id), pledge.topics)
         loops.append(PartitionLoop(kafka, config, pledge, registry_ready))

@@ -13,9 +13,11 @@ import uuid
 
 import pytest
 
+from finance.checkpoints import CheckpointSigner
+from finance.ledger_keys import load_signer
 from tradelane.admin import ensure_topics
 from tradelane.services import manager
-from tradelane.settings import InfluxSettings, KafkaSettings, MqttSettings
+from tradelane.settings import InfluxSettings, KafkaSettings, LedgerSettings, MqttSettings
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -47,6 +49,13 @@ def kafka_settings() -> KafkaSettings:
     settings = KafkaSettings()
     asyncio.run(ensure_topics(settings))
     return settings
+
+
+@pytest.fixture(scope="session")
+def ledger_signer(kafka_settings: KafkaSettings) -> CheckpointSigner:
+    """This machine's ledger signing key, resolved as the worker and `tradelane ledger verify`
+    resolve it (on loopback: the generated local key file)."""
+    return load_signer(LedgerSettings(), kafka_settings.bootstrap_servers)
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ into its ``BY_MODEL``, so every finance contract is covered by the round-trip te
 
 from __future__ import annotations
 
+import base64
 from decimal import Decimal
 
 from hypothesis import strategies as st
@@ -24,6 +25,7 @@ from tradelane.contracts.finance import (
     FinanceEvent,
     InterestAccrued,
     LedgerAccount,
+    LedgerCheckpoint,
     LedgerEntry,
     LedgerEntryKind,
     MarginCallCured,
@@ -103,6 +105,17 @@ ledger_entries = st.builds(
     postings=st.lists(postings, min_size=2, max_size=4),
     prev_hash=hex64,
     hash=hex64,
+)
+ledger_checkpoints = st.builds(
+    LedgerCheckpoint,
+    checkpoint_id=fee_ids,
+    facility_id=ids,
+    seq=st.integers(0, 2**40),
+    head_hash=hex64,
+    entry_count=st.integers(1, 2**40),
+    at=aware,
+    key_id=st.from_regex(r"\A[0-9a-f]{16}\Z"),
+    signature=st.binary(min_size=64, max_size=64).map(lambda b: base64.b64encode(b).decode()),
 )
 finance_data = st.one_of(
     st.builds(
@@ -275,4 +288,5 @@ FINANCE_BY_MODEL: dict[type[BaseModel], st.SearchStrategy[BaseModel]] = {
     FinanceEvent: finance_events,
     FinanceCommand: finance_commands,
     LedgerEntry: ledger_entries,
+    LedgerCheckpoint: ledger_checkpoints,
 }

@@ -25,6 +25,7 @@ from tradelane.services.process import ServiceError
 SECRETS_DIR = "secrets"
 KAFKA_FILE = "kafka.json"
 MQTT_FILE = "mqtt.json"
+LEDGER_KEY_FILE = "ledger-signing.key"
 FLEET_SECRET = "fleet-secret"  # noqa: S105 - the name of an entry, not a secret
 """The MQTT keyring's entry from which every simulated device's password is derived."""
 
@@ -39,6 +40,11 @@ def kafka_file(home: Path) -> Path:
 
 def mqtt_file(home: Path) -> Path:
     return home / SECRETS_DIR / MQTT_FILE
+
+
+def ledger_key_file(home: Path) -> Path:
+    """The ledger signing key a loopback setup generates (see ``finance.ledger_keys``)."""
+    return home / SECRETS_DIR / LEDGER_KEY_FILE
 
 
 def device_password(secret: str, device_id: str) -> str:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from tradelane.topics import (
+    FINANCE_CHECKPOINTS,
     FINANCE_COMMANDS,
     FINANCE_EVENTS,
     FINANCE_FACILITIES,
@@ -120,6 +121,7 @@ READS: dict[Principal, tuple[KafkaTopic, ...]] = {
         FINANCE_EVENTS,
         FINANCE_COMMANDS,
         FINANCE_LEDGER,
+        FINANCE_CHECKPOINTS,
         INSURANCE_POLICIES,
         INSURANCE_CLAIMS,
         FX_RATES,
@@ -148,6 +150,7 @@ WRITES: dict[Principal, tuple[KafkaTopic, ...]] = {
         FINANCE_EVENTS,
         FINANCE_COMMANDS,
         FINANCE_LEDGER,
+        FINANCE_CHECKPOINTS,
         INSURANCE_CLAIMS,
         INSURANCE_COMMANDS,
         TRACKER_DEADLETTER,

@@ -230,6 +230,42 @@ class KafkaSettings(BaseSettings):
         return "kafka://" + ";".join(s.strip() for s in self.bootstrap_servers.split(","))
 
 
+def is_loopback_only(bootstrap_servers: str) -> bool:
+    """Whether every Kafka broker in ``bootstrap_servers`` is on loopback: a developer's or CI's
+    machine, where a key generated into a local file is an acceptable default."""
+    hosts = [s.strip().rsplit(":", 1)[0].strip("[]").lower() for s in bootstrap_servers.split(",")]
+    return all(h in {"localhost", "::1"} or h.startswith("127.") for h in hosts if h)
+
+
+class LedgerSettings(BaseSettings):
+    """The key the worker signs ledger checkpoints with (``finance.checkpoints``)."""
+
+    model_config = SettingsConfigDict(env_prefix="TRADELANE_LEDGER_", frozen=True, extra="ignore")
+
+    signing_key: Annotated[
+        SecretStr | None,
+        Field(
+            description=(
+                "Ed25519 private key signing ledger checkpoints: a PKCS#8 PEM, or the raw"
+                " 32-byte seed in base64 (`tradelane ledger generate-key`); required when Kafka"
+                " is not on loopback"
+            )
+        ),
+    ] = None
+    signing_key_file: Annotated[
+        Path | None,
+        Field(
+            description=(
+                "Where a loopback setup keeps the key it generates (and reads it from) when no"
+                " signing key is set; unset, TRADELANE_HOME/secrets/ledger-signing.key"
+            )
+        ),
+    ] = None
+
+    def key_file(self) -> Path:
+        return self.signing_key_file or credentials.ledger_key_file(ServicesSettings().home)
+
+
 class InfluxSettings(BaseSettings):
     """The InfluxDB 2.x API endpoint that telemetry history goes to."""
 
@@ -270,6 +306,7 @@ class ServicesSettings(BaseSettings):
 SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (
     MqttSettings,
     KafkaSettings,
+    LedgerSettings,
     InfluxSettings,
     ServicesSettings,
 )

@@ -27,6 +27,7 @@ from tradelane.contracts import (
     FxRate,
     IngestedReading,
     IngestedStatus,
+    LedgerCheckpoint,
     LedgerEntry,
     Policy,
     ShipmentBooking,
@@ -86,6 +87,11 @@ FINANCE_COMMANDS = KafkaTopic(
 FINANCE_LEDGER = KafkaTopic(
     "finance.ledger", 6, "delete", LedgerEntry, "facility_id", retention_ms=-1
 )
+FINANCE_CHECKPOINTS = KafkaTopic(
+    "finance.checkpoints", 6, "delete", LedgerCheckpoint, "facility_id", retention_ms=-1
+)
+"""Signed heads of the ledger chains, partitioned like ``finance.ledger`` (same key, same count)
+and kept as long: every checkpoint stays verifiable, and a later one never hides an earlier."""
 INSURANCE_POLICIES = KafkaTopic("insurance.policies", 3, "compact", Policy, "policy_id")
 INSURANCE_CLAIMS = KafkaTopic("insurance.claims", 6, "delete", ClaimEvent, "policy_id")
 INSURANCE_COMMANDS = KafkaTopic(
@@ -113,6 +119,7 @@ KAFKA_TOPICS: tuple[KafkaTopic, ...] = (
     FINANCE_EVENTS,
     FINANCE_COMMANDS,
     FINANCE_LEDGER,
+    FINANCE_CHECKPOINTS,
     INSURANCE_POLICIES,
     INSURANCE_CLAIMS,
     INSURANCE_COMMANDS,

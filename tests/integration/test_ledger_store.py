@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 
+from finance.checkpoints import CheckpointSigner
 from finance.facility_state import new_state
 from finance.ledger_store import LedgerStore
 from finance.pledge_engine import run
@@ -43,13 +44,16 @@ def _ledger(facility_id: str) -> list[LedgerEntry]:
 
 
 def test_ledger_on_kafka_verifies_and_a_forgery_fails(
-    kafka_settings: KafkaSettings, unique: str, capsys: pytest.CaptureFixture[str]
+    kafka_settings: KafkaSettings,
+    ledger_signer: CheckpointSigner,
+    unique: str,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     facility_id = f"fac-{unique}"
     entries = _ledger(facility_id)
     assert len(entries) >= 3
-    store = LedgerStore(kafka_settings)
-    asyncio.run(store.append(entries))
+    store = LedgerStore(kafka_settings, signer=ledger_signer)
+    asyncio.run(store.append(entries))  # and the head's signed checkpoint
     asyncio.run(store.append(entries[:2]))  # a producer retry re-sends identical records
 
     stored = asyncio.run(store.read(facility_id))

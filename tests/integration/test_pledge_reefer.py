@@ -21,6 +21,7 @@ from devices.config import FleetConfig
 from devices.engine import FleetEngine
 from devices.messages import Kind
 from devices.plan import SimShipment, plan_fleet
+from finance.checkpoints import CheckpointSigner
 from finance.facility_state import new_state
 from finance.fx_feed import latest, simulated_rates
 from finance.ledger_store import LedgerStore
@@ -131,7 +132,10 @@ async def _produce(settings: KafkaSettings, topic: str, items: list[tuple[str, b
 
 
 def test_pledged_reefer_failure_draws_cuts_calls_and_verifies(
-    kafka_settings: KafkaSettings, unique: str, capsys: pytest.CaptureFixture[str]
+    kafka_settings: KafkaSettings,
+    ledger_signer: CheckpointSigner,
+    unique: str,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     target, derived = _reefer_failure(f"p{unique}")
     sid = target.shipment_id
@@ -173,7 +177,7 @@ def test_pledged_reefer_failure_draws_cuts_calls_and_verifies(
             [(facility_id, e.model_dump_json().encode()) for e in finance],
         )
     )
-    asyncio.run(LedgerStore(kafka_settings).append(entries))
+    asyncio.run(LedgerStore(kafka_settings, signer=ledger_signer).append(entries))  # + head
     published = asyncio.run(read_topic(kafka_settings, FINANCE_EVENTS.name, [facility_id]))
     assert [FinanceEvent.model_validate_json(r.value or b"") for r in published] == finance
     assert main(["ledger", "verify", "--facility", facility_id]) == 0

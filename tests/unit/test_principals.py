@@ -21,6 +21,7 @@ from tradelane.principals import (
 )
 from tradelane.services.kafka_access import plan, scram_entry
 from tradelane.topics import (
+    FINANCE_CHECKPOINTS,
     FINANCE_COMMANDS,
     FINANCE_LEDGER,
     INSURANCE_COMMANDS,
@@ -31,7 +32,9 @@ from tradelane.topics import (
 GRANTS = service_grants()
 
 
-@pytest.mark.parametrize("topic", [FINANCE_COMMANDS, INSURANCE_COMMANDS, FINANCE_LEDGER])
+@pytest.mark.parametrize(
+    "topic", [FINANCE_COMMANDS, INSURANCE_COMMANDS, FINANCE_LEDGER, FINANCE_CHECKPOINTS]
+)
 def test_only_the_worker_writes_money(topic: object) -> None:
     name = topic.name  # type: ignore[attr-defined]
     writers = [p for p in SERVICE_PRINCIPALS if can(GRANTS, p, Operation.WRITE, name)]

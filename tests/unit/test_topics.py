@@ -34,6 +34,7 @@ def test_every_topic_named_by_the_architecture_is_declared() -> None:
         "finance.events",
         "finance.commands",
         "finance.ledger",
+        "finance.checkpoints",
         "insurance.policies",
         "insurance.claims",
         "insurance.commands",

@@ -19,6 +19,10 @@ another --app-id waits up to --other-group-wait for the lease to be released (or
 two groups would both write every shipment's events and every facility's ledger. A running
 worker that finds another group holding the lease stops at once (exit status 3).
 
+The pledge loop signs each facility's ledger head (finance.checkpoints) with the Ed25519 key
+TRADELANE_LEDGER_SIGNING_KEY; on a machine whose Kafka is on loopback it generates one into
+.tradelane/secrets/ledger-signing.key, elsewhere it refuses to start without it (exit status 2).
+
 Each state partition's outputs, states and input offsets are written in one Kafka
 transaction (TRADELANE_KAFKA_TRANSACTIONS, on by default; TRADELANE_KAFKA_COMMIT_INTERVAL_MS,
 default 100): a worker that lost a partition to another cannot write for it any more.
@@ -113,6 +117,13 @@ def _worker(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    signer = None
+    if not args.no_finance and args.part in ("all", "pledge"):
+        from finance.ledger_keys import load_signer
+        from tradelane.settings import LedgerSettings
+
+        # before anything connects: a production worker without its key stops here (exit 2)
+        signer = load_signer(LedgerSettings(), kafka.bootstrap_servers)
     own = {args.app_id, engines_app_id(args.app_id), pledge_group(args.app_id)}
     member = member_id()
     try:
@@ -129,6 +140,7 @@ def _worker(args: argparse.Namespace) -> int:
         engines=not args.no_finance,
         lease=(member, args.lease_term),
         part=args.part,
+        signer=signer,
     )
     print(f"worker {args.app_id}: {kafka.bootstrap_servers}", flush=True)
     logging.getLogger("faust").setLevel(args.loglevel.upper())

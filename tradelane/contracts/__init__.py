@@ -46,6 +46,7 @@ from tradelane.contracts.events import (
 from tradelane.contracts.finance import (
     FinanceCommand,
     FinanceEvent,
+    LedgerCheckpoint,
     LedgerEntry,
 )
 from tradelane.contracts.insurance import (
@@ -127,6 +128,7 @@ ALL_CONTRACTS: dict[str, type[BaseModel]] = {
     "kafka.finance.events.v1": FinanceEvent,
     "kafka.finance.commands.v1": FinanceCommand,
     "kafka.finance.ledger.v1": LedgerEntry,
+    "kafka.finance.checkpoints.v1": LedgerCheckpoint,
     "kafka.webhooks.subscriptions.v1": WebhookSubscription,
     "kafka.webhooks.deliveries.v1": WebhookDelivery,
     "kafka.workers.lease.v1": WorkerLease,
@@ -180,6 +182,7 @@ __all__ = [
     "Gps",
     "IngestedReading",
     "IngestedStatus",
+    "LedgerCheckpoint",
     "LedgerEntry",
     "Leg",
     "MeasureUnit",

@@ -1,5 +1,6 @@
 """Inventory-pledge finance on the wire: the pledge engine's events (``finance.events``), the
-commands it accepts (``finance.commands``) and its hash-chained ledger (``finance.ledger``).
+commands it accepts (``finance.commands``), its hash-chained ledger (``finance.ledger``) and
+the signed checkpoints of that ledger (``finance.checkpoints``).
 
 Events and commands are discriminated unions on ``kind``, like shipment events. Envelopes carry
 ``type = tradelane.finance.{kind}.v1`` (events) or ``tradelane.finance.command.{kind}.v1``
@@ -128,6 +129,40 @@ class LedgerEntry(Contract):
     postings: Annotated[list[Posting], Field(min_length=2)]
     prev_hash: Sha256Hex
     hash: Sha256Hex
+
+
+CHECKPOINT_ALGORITHM: Literal["ed25519"] = "ed25519"
+KeyId = Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")]
+"""A signing key's id: the first 16 hex digits of SHA-256 over its raw 32-byte public key."""
+Ed25519Signature = Annotated[str, Field(pattern=r"^[A-Za-z0-9+/]{86}==$")]
+"""A 64-byte Ed25519 signature, standard base64 with padding."""
+
+
+class LedgerCheckpoint(Contract):
+    """A facility's chain head, signed (``finance.checkpoints``, key ``facility_id``).
+
+    The worker signs one for a facility's new head whenever a batch appended entries to its
+    chain, in the same Kafka transaction as those entries. ``signature`` is Ed25519 over
+    ``"tradelane-ledger-checkpoint\n"`` followed by the canonical JSON of every other field
+    (sorted keys, no whitespace, as for ledger hashes; see ``finance.checkpoints`` and
+    docs/finance.md), so a holder of the public key verifies it in any language. The head
+    hash covers every entry up to ``seq``: a verified checkpoint vouches for the whole chain
+    before it. Everything here derives from the chain (``at`` is the head entry's event
+    time) and Ed25519 signatures are deterministic, so a re-run step writes the same bytes.
+    """
+
+    schema_version: Literal[1] = 1
+    checkpoint_id: Annotated[
+        str, Field(min_length=1, max_length=64, description="derive_id of (facility, seq)")
+    ]
+    facility_id: FacilityId
+    seq: Annotated[int, Field(ge=0, description="The head entry's position in the chain")]
+    head_hash: Annotated[Sha256Hex, Field(description="The head entry's hash")]
+    entry_count: Annotated[int, Field(ge=1, description="Entries covered: seq + 1")]
+    at: Annotated[UtcDatetime, Field(description="Event time of the head entry")]
+    algorithm: Literal["ed25519"] = CHECKPOINT_ALGORITHM
+    key_id: KeyId
+    signature: Ed25519Signature
 
 
 # --- events ---------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""``tradelane ledger verify --file`` and ``tradelane finance calendar --records`` (no Kafka)."""
+"""``tradelane finance calendar --records`` and ``fx-feed`` (no Kafka); ``tradelane ledger``
+is tested in ``test_ledger_cli.py``."""
 
 from __future__ import annotations
 
@@ -7,68 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.finance.builders import (
-    FAC,
-    breach_progress,
-    breach_started,
-    milestone,
-    play,
-    repayment,
-    setup,
-    tick,
-)
+from tests.unit.finance.builders import FAC
 from tests.unit.finance.test_calendar import DEPARTED, published
 from tradelane.cli.main import main
-from tradelane.contracts import Milestone
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "finance.md"
-
-
-def _export(tmp_path: Path) -> Path:
-    _, outputs = play(
-        [
-            *setup(),
-            milestone(Milestone.DEPARTED_ORIGIN, 1),
-            breach_started(30),
-            breach_progress(30, 300),
-            tick(72),
-            repayment("70000", 73),
-        ]
-    )
-    path = tmp_path / "ledger.jsonl"
-    path.write_text("".join(e.model_dump_json() + "\n" for o in outputs for e in o.entries))
-    return path
-
-
-def test_verify_a_good_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["ledger", "verify", "--facility", FAC, "--file", str(_export(tmp_path))]) == 0
-    assert "verified" in capsys.readouterr().out
-
-
-def test_verify_names_a_tampered_entry(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = _export(tmp_path)
-    lines = path.read_text().splitlines()
-    assert '"amount":"66000.00"' in lines[0]
-    lines[0] = lines[0].replace('"amount":"66000.00"', '"amount":"6600.00"', 1)
-    lines.append("not json at all")
-    path.write_text("\n".join(lines) + "\n")
-    assert main(["ledger", "verify", "--facility", FAC, "--file", str(path)]) == 1
-    err = capsys.readouterr().err
-    assert "VERIFICATION FAILED" in err
-    assert "seq 0, entry " in err
-    assert "hash mismatch" in err
-    assert "debits do not equal credits" in err
-    assert f"line {len(lines)}: not a ledger entry" in err
-
-
-def test_verify_checks_an_anchor(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = _export(tmp_path)
-    wrong = f"1:{'ab' * 32}"
-    assert (
-        main(["ledger", "verify", "--facility", FAC, "--file", str(path), "--anchor", wrong]) == 1
-    )
-    assert "anchor mismatch" in capsys.readouterr().err
-    assert main(["ledger", "verify", "--facility", FAC, "--anchor", "nonsense"]) == 2
 
 
 def test_calendar_from_saved_records_matches_the_docs(
