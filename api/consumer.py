@@ -69,7 +69,7 @@ class ReadModelConsumer:
         try:
             registries = [tp for t in REGISTRIES for tp in await topic_partitions(consumer, t)]
             consumer.assign(registries)
-            await consumer.seek_to_beginning(*registries)
+            await clients.rewind(consumer, *registries)
             await self._drain_to(consumer, await consumer.end_offsets(registries), stop)
             rest = [
                 tp
@@ -96,7 +96,7 @@ class ReadModelConsumer:
         readings = [tp for tp in rest if tp.topic == TRACKER_READINGS.name]
         others = [tp for tp in rest if tp.topic != TRACKER_READINGS.name]
         if others:
-            await consumer.seek_to_beginning(*others)
+            await clients.rewind(consumer, *others)
         if not readings:
             return
         since = int(time.time() * 1000) - self.lookback_ms
@@ -108,7 +108,7 @@ class ReadModelConsumer:
         for tp in readings:
             hit = found.get(tp)
             if hit is None:
-                await consumer.seek_to_end(tp)
+                await clients.fast_forward(consumer, tp)
             else:
                 consumer.seek(tp, hit.offset)
 

@@ -32,7 +32,7 @@ class Follower:
         for tp in tps:
             hit = found.get(tp)
             if hit is None:
-                await self.consumer.seek_to_end(tp)
+                await clients.fast_forward(self.consumer, tp)
             else:
                 self.consumer.seek(tp, hit.offset)
         for tp in tps:  # resolve positions now, so nothing written after ``since_ms`` is missed

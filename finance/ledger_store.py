@@ -247,7 +247,7 @@ class _Reader:
         if end <= (start or 0):
             return []
         if start is None:  # the log's first offset: records deleted before it were deleted
-            await self.consumer.seek_to_beginning(tp)
+            await clients.rewind(self.consumer, tp)
         else:
             self.consumer.seek(tp, start)
         out: list[ConsumerRecord[bytes, bytes]] = []

@@ -54,7 +54,7 @@ async def read_topic(
         if not tps:
             return []
         consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
+        await clients.rewind(consumer, *tps)
         ends = await consumer.end_offsets(tps)
         out: list[Record] = []
         while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:

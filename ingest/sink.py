@@ -137,7 +137,7 @@ class Sink:
     async def _load_registry(self, consumer: AIOKafkaConsumer) -> None:
         tps = await topic_partitions(consumer, SHIPMENTS_REGISTRY.name)
         consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
+        await clients.rewind(consumer, *tps)
         ends = await consumer.end_offsets(tps)
         while not await _caught_up(consumer, ends):
             for batch in (await consumer.getmany(timeout_ms=500)).values():

@@ -126,7 +126,7 @@ class Keeper:
         found = await self._consumer.offsets_for_times({self._tp: since})
         at = found.get(self._tp)
         if at is None:
-            await self._consumer.seek_to_end(self._tp)
+            await clients.fast_forward(self._consumer, self._tp)
         else:
             self._consumer.seek(self._tp, at.offset)
 

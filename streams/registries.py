@@ -122,7 +122,7 @@ async def _follow_once(
     try:
         tps = [tp for topic in topics for tp in await topic_partitions(consumer, topic)]
         consumer.assign(tps)
-        await consumer.seek_to_beginning(*(tp for tp in tps if tp not in positions))
+        await clients.rewind(consumer, *(tp for tp in tps if tp not in positions))
         for tp in tps:
             if tp in positions:
                 consumer.seek(tp, positions[tp])

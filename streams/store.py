@@ -152,7 +152,7 @@ async def recover(
     await consumer.start()
     try:
         consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
+        await clients.rewind(consumer, *tps)
         ends = await consumer.end_offsets(tps)
         pending = {tp for tp in tps if ends[tp] > 0}
         while pending:

@@ -28,7 +28,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import (
     KafkaConnectionError,
@@ -159,6 +159,30 @@ async def started_reader(settings: KafkaSettings, role: str, what: str) -> AIOKa
         ),
         what,
     )
+
+
+async def rewind(consumer: AIOKafkaConsumer, *tps: TopicPartition) -> dict[TopicPartition, int]:
+    """Position ``tps`` at the first offset their logs still hold, and return those offsets.
+
+    Not ``seek_to_beginning``: that only asks the fetcher for a reset, and a reset it already
+    had in flight for a freshly assigned partition (with ``auto_offset_reset="latest"``, as
+    every reader that seeks itself is made) answers the request with the *latest* offset, so
+    the read silently starts at the end: a ledger read without its checkpoints, a changelog
+    restored empty. An explicit offset cannot be overtaken that way."""
+    starts: dict[TopicPartition, int] = await consumer.beginning_offsets(list(tps))
+    for tp, offset in starts.items():
+        consumer.seek(tp, offset)
+    return starts
+
+
+async def fast_forward(
+    consumer: AIOKafkaConsumer, *tps: TopicPartition
+) -> dict[TopicPartition, int]:
+    """Position ``tps`` at their current ends (explicitly, see :func:`rewind`)."""
+    ends: dict[TopicPartition, int] = await consumer.end_offsets(list(tps))
+    for tp, offset in ends.items():
+        consumer.seek(tp, offset)
+    return ends
 
 
 def admin(settings: KafkaSettings, **overrides: Any) -> AIOKafkaAdminClient:

@@ -194,7 +194,7 @@ class KafkaSubscriptionStore(SubscriptionStore):
         try:
             parts = await topic_partitions(consumer, WEBHOOKS_SUBSCRIPTIONS.name)
             consumer.assign(parts)
-            await consumer.seek_to_beginning(*parts)
+            await clients.rewind(consumer, *parts)
             ends = await consumer.end_offsets(parts)
             while any([await consumer.position(tp) < end for tp, end in ends.items()]):
                 batches = await consumer.getmany(timeout_ms=500)
@@ -224,7 +224,7 @@ class KafkaSubscriptionStore(SubscriptionStore):
                 for tp in await topic_partitions(consumer, topic)
             ]
             consumer.assign(parts)
-            await consumer.seek_to_beginning(*parts)
+            await clients.rewind(consumer, *parts)
             while not stop.is_set():
                 batches = await consumer.getmany(timeout_ms=500)
                 for tp, records in batches.items():

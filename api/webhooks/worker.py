@@ -167,7 +167,7 @@ class WebhookWorker:
     async def _load_registries(self, consumer: AIOKafkaConsumer) -> None:
         parts = [tp for t in REGISTRY_TOPICS for tp in await topic_partitions(consumer, t)]
         consumer.assign(parts)
-        await consumer.seek_to_beginning(*parts)
+        await clients.rewind(consumer, *parts)
         ends = await consumer.end_offsets(parts)
         while any([await consumer.position(tp) < end for tp, end in ends.items()]):
             await self._read_registries(consumer, 200)

@@ -43,7 +43,7 @@ class Tail:
     async def _seek_to_end(self) -> None:
         tps = await topic_partitions(self.consumer, self.topic)
         self.consumer.assign(tps)
-        await self.consumer.seek_to_end(*tps)
+        await clients.fast_forward(self.consumer, *tps)
         for tp in tps:  # resolve positions now, so nothing published after entry is missed
             self.start_offsets[tp] = await self.consumer.position(tp)
 

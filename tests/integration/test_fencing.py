@@ -55,7 +55,7 @@ async def _values(kafka: KafkaSettings, topic: str, isolation: str) -> list[byte
     try:
         tp = TopicPartition(topic, 0)
         consumer.assign([tp])
-        await consumer.seek_to_beginning(tp)
+        await clients.rewind(consumer, tp)
         end = (await consumer.end_offsets([tp]))[tp]
         values: list[bytes] = []
         while await consumer.position(tp) < end:

@@ -130,7 +130,7 @@ async def _read_all(settings: KafkaSettings, topic: KafkaTopic, want: int) -> li
     try:
         parts = await topic_partitions(consumer, topic.name)
         consumer.assign(parts)
-        await consumer.seek_to_beginning(*parts)
+        await clients.rewind(consumer, *parts)
         ends = await consumer.end_offsets(parts)
         values: list[bytes] = []
         deadline = time.monotonic() + 30

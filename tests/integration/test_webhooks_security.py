@@ -194,7 +194,7 @@ async def _raw_subscriptions(kafka: KafkaSettings, ids: set[str]) -> dict[str, b
     try:
         parts = await topic_partitions(consumer, WEBHOOKS_SUBSCRIPTIONS.name)
         consumer.assign(parts)
-        await consumer.seek_to_beginning(*parts)
+        await clients.rewind(consumer, *parts)
         ends = await consumer.end_offsets(parts)
         found: dict[str, bytes] = {}
         while any([await consumer.position(tp) < end for tp, end in ends.items()]):

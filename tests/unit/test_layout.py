@@ -4,6 +4,7 @@ imports the packages built on it, and those only lazily, inside functions."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,3 +46,16 @@ def test_user_layout_is_in_place() -> None:
         "constraints.txt",
     ]:
         assert (ROOT / name).exists(), name
+
+
+def test_readers_position_partitions_by_explicit_offset() -> None:
+    """``seek_to_beginning``/``seek_to_end`` can be overtaken by a reset already in flight
+    (see :func:`tradelane.kafka.rewind`): every reader uses ``rewind``/``fast_forward``."""
+    root = Path(__file__).resolve().parents[2]
+    offenders = [
+        str(path.relative_to(root))
+        for package in ("api", "devices", "faults", "finance", "ingest", "streams", "tradelane")
+        for path in (root / package).rglob("*.py")
+        if re.search(r"\.seek_to_(beginning|end)\(", path.read_text())
+    ]
+    assert offenders == []
