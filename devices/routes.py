@@ -502,14 +502,16 @@ def build_voyage(
         rough = k in tweaks.rough_stops
         g = (8.0, 30.0) if rough else (1.0, 3.5)
         if k < len(hops):
-            handling.append(
-                HandlingEvent(
-                    arrive + rng.uniform(0.05, 0.3) * dwell_h * HOUR, "discharge", place, *g
-                )
-            )
-            handling.append(
-                HandlingEvent(depart - rng.uniform(0.05, 0.3) * dwell_h * HOUR, "load", place, *g)
-            )
+            discharge = arrive + rng.uniform(0.05, 0.3) * dwell_h * HOUR
+            load = depart - rng.uniform(0.05, 0.3) * dwell_h * HOUR
+            handling.append(HandlingEvent(discharge, "discharge", place, *g))
+            handling.append(HandlingEvent(load, "load", place, *g))
+            if rough:
+                # A rough crew knocks the box at every set-down of the move, not once: on the
+                # terminal tractor, then in the stack (or the hold), 15-30 min apart.
+                for t_move, kind in ((discharge, "stack"), (load, "stow")):
+                    at = t_move + rng.uniform(15.0, 30.0) * 60.0
+                    handling.append(HandlingEvent(at, kind, place, *g))
         if role is StopRole.IMPORT:
             customs_cleared = arrive + rng.uniform(0.5, 0.8) * dwell_h * HOUR
             if rng.random() < 0.2:  # customs inspection opens the doors (authorised)

@@ -279,7 +279,7 @@ def _plausible_part(
     """The gate before the rules: report what no tracker could produce, and pass on only the
     rest of the reading (see :mod:`streams.plausibility`)."""
     last_fix = plausibility.Fix(*track.last_fix) if track.last_fix else None
-    verdict = plausibility.assess(r, last_fix, track.last_temperature, plausibility.MAX_SPEED_KMH)
+    verdict = plausibility.assess(r, last_fix, track.last_temperature, _speed_limit_kmh(state))
     fix = plausibility.fix_of(r)
     if verdict.position_ok and fix is not None and (last_fix is None or r.ts >= last_fix.ts):
         track.last_fix = (fix.ts, fix.lat, fix.lon)
@@ -301,6 +301,17 @@ def _plausible_part(
         f"implausible:{r.seq}",
     )
     return plausibility.usable(r, verdict)
+
+
+def _speed_limit_kmh(state: ShipmentState) -> float:
+    """How fast the shipment may go between two fixes: the fastest mode of the leg it is on
+    (the one after the last place it left), of the leg before it and of every leg after it.
+    The leg before: a tracker's backlog, or a tracker another one has overtaken, may still
+    report from it. Every leg after: a tracker without a fix through a port or an airport next
+    reports from a later leg (a truck's last fix before the airport, the next one aloft)."""
+    assert state.booking is not None
+    since = max(max(state.departed, default=0) - 1, 0)
+    return plausibility.speed_limit_kmh(leg.mode for leg in state.booking.legs[since:])
 
 
 QUALITY_WINDOW = 20

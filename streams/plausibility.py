@@ -11,16 +11,32 @@ Pure functions of (what the tracker last plausibly reported, the reading).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from tradelane.contracts import TrackerReading
+from tradelane.contracts import TrackerReading, TransportMode
 from tradelane.geo import distance_km
 
-MAX_SPEED_KMH = 1200.0
-"""Faster than any freighter, truck or vessel: a fix that needs more is a glitch or a forgery.
-One limit for every mode for now (a ship doing 300 km/h is as impossible, but synthetic and
-real tracks alike hold coarse fixes, and a per-mode limit needs the active leg)."""
+SPEED_LIMIT_KMH: dict[TransportMode, float] = {
+    TransportMode.ROAD: 200.0,
+    TransportMode.RAIL: 400.0,
+    TransportMode.SEA: 100.0,
+    TransportMode.AIR: 1400.0,
+}
+"""The fastest a consignment can go by each mode, with a margin; a fix that needs more is a
+glitch or a forgery. The speed is a straight line between two fixes, never more than the
+distance travelled, so these bound the true speed from above.
+
+- road: trucks are governed to 90-130 km/h; 200 leaves room for a van on an empty autobahn;
+- rail: freight trains run at 100-160 km/h, parcel trains on high-speed lines up to 350;
+- sea: container ships cruise at 15-25 knots, the fastest cargo ferries at 40 (74 km/h); 100
+  km/h is 54 knots;
+- air: freighters cruise at 850-930 km/h through the air, and a jet stream adds up to 300 km/h
+  over the ground (the fastest subsonic ground speeds recorded are near 1,300 km/h).
+"""
+DEFAULT_SPEED_LIMIT_KMH = 1400.0
+"""When the mode is not known (no booking, a mode without a limit): the fastest of them."""
 FIX_NOISE_KM = 2.0
 """Two good fixes a few seconds apart may still differ by this much."""
 MAX_SHOCK_G = 200.0
@@ -47,6 +63,15 @@ class Verdict:
     @property
     def plausible(self) -> bool:
         return self.position_ok and self.shock_ok and self.temperature_ok
+
+
+def speed_limit_kmh(modes: Iterable[TransportMode]) -> float:
+    """The limit for a consignment that may be travelling by any of ``modes`` between two
+    fixes: the fastest of them (the default when none is given)."""
+    return max(
+        (SPEED_LIMIT_KMH.get(m, DEFAULT_SPEED_LIMIT_KMH) for m in modes),
+        default=DEFAULT_SPEED_LIMIT_KMH,
+    )
 
 
 def fix_of(r: TrackerReading) -> Fix | None:

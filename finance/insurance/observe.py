@@ -25,7 +25,7 @@ from tradelane.contracts import (
     TamperDetected,
 )
 
-from .state import Observation, ShipmentObservations
+from .state import SHOCK_SIGHTINGS, Observation, ShipmentObservations
 
 TEMPERATURE_BREACHES = frozenset({BreachKind.TEMPERATURE_HIGH, BreachKind.TEMPERATURE_LOW})
 
@@ -60,6 +60,7 @@ def observe(
             seen = Observation(
                 measure=event.g, at=event.at, event_id=event_id, evidence=event.evidence
             )
+            obs = _keep_strongest(obs, f"{event.device_id}/{event.at.isoformat()}", seen)
             return _keep_max(obs, "shocks", event.device_id, seen)
         case TamperDetected():
             if event.device_id in obs.tampers:
@@ -112,6 +113,22 @@ def _keep_max(
     if held is not None and held.measure >= seen.measure:
         return obs
     return obs.model_copy(update={field: {**table, key: seen}})
+
+
+def _keep_strongest(obs: ShipmentObservations, key: str, seen: Observation) -> ShipmentObservations:
+    """Add a shock sighting, keeping the strongest :data:`SHOCK_SIGHTINGS` (by g, then key: the
+    same set whatever order the events came in)."""
+    table = obs.shock_sightings
+    held = table.get(key)
+    if held is not None and held.measure >= seen.measure:
+        return obs
+    kept = {**table, key: seen}
+    if len(kept) > SHOCK_SIGHTINGS:
+        weakest = min(kept, key=lambda k: (kept[k].measure, k))
+        if weakest == key:
+            return obs
+        del kept[weakest]
+    return obs.model_copy(update={"shock_sightings": kept})
 
 
 def _note_devices(obs: ShipmentObservations, event: ShipmentEventData) -> ShipmentObservations:

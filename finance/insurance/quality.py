@@ -17,6 +17,13 @@ A tracker that passes every check agrees. The gate passes when enough trackers a
 quorum: the policy's number, else a strict majority of the shipment's trackers), the evidence
 is internally consistent and cites no tracker foreign to the shipment. Failing trackers do not
 block on their own: with three trackers and one silent, two still make a majority.
+
+No single observation moves money: the agreeing trackers' readings that show the tier must
+number at least ``min_observations`` (2 by default), from one tracker or several together.
+A breach or a deviation counts the readings of its episode; shocks and tampers (one reading
+per report) count the reports that lie within ``confirm_within_s`` of one another, so one
+shock is confirmed by the same tracker's next shock of the tier or by another tracker's. An
+arrival is exempt: a stray reading can only make a delay shorter.
 """
 
 from __future__ import annotations
@@ -41,7 +48,13 @@ from .triggers import Proof
 
 FIX_RANK = {FixQuality.NONE: 0, FixQuality.FIX_2D: 1, FixQuality.FIX_3D: 2, FixQuality.DGPS: 3}
 BLOCKING = frozenset(
-    {GateCode.NO_EVIDENCE, GateCode.INCONSISTENT, GateCode.FOREIGN_DEVICE, GateCode.QUORUM}
+    {
+        GateCode.NO_EVIDENCE,
+        GateCode.INCONSISTENT,
+        GateCode.FOREIGN_DEVICE,
+        GateCode.QUORUM,
+        GateCode.UNCONFIRMED,
+    }
 )
 
 
@@ -71,6 +84,7 @@ def assess(
     required = required_quorum(gate, trackers if trackers is not None else devices_seen)
     findings: list[GateFinding] = []
     union: set[str] = set()
+    confirming: list[ReadingRef] = []
     for proof in proofs:
         if proof.evidence is None or not proof.evidence.readings:
             if gate.require_evidence:
@@ -83,13 +97,45 @@ def assess(
         good, device_findings = _agreeing(proof, gate)
         findings.extend(device_findings)
         union |= good
-        if quorum_over == "each" and len(good) < required:
-            findings.append(_quorum(len(good), required))
+        seen = [r for r in proof.evidence.readings if r.device_id in good] if proof.confirm else []
+        if quorum_over == "each":
+            if len(good) < required:
+                findings.append(_quorum(len(good), required))
+            elif proof.confirm:
+                findings.extend(_unconfirmed(len(seen), gate))
+        else:
+            confirming.extend(seen)
     with_evidence = [p for p in proofs if p.evidence is not None and p.evidence.readings]
-    if quorum_over == "union" and with_evidence and len(union) < required:
-        findings.append(_quorum(len(union), required))
+    if quorum_over == "union" and with_evidence:
+        if len(union) < required:
+            findings.append(_quorum(len(union), required))
+        elif any(p.confirm for p in with_evidence):
+            findings.extend(_unconfirmed(confirmed(confirming, gate.confirm_within_s), gate))
     passed = not any(f.code in BLOCKING for f in findings)
     return Verdict(passed=passed, findings=tuple(findings))
+
+
+def confirmed(refs: Sequence[ReadingRef], within_s: int) -> int:
+    """The most distinct readings in ``refs`` that lie within ``within_s`` of one another: how
+    many observations confirm each other (one reading alone confirms nothing)."""
+    times = sorted({(r.device_id, r.seq): r.ts for r in refs}.values())
+    best, first = 0, 0
+    for last, ts in enumerate(times):
+        while (ts - times[first]).total_seconds() > within_s:
+            first += 1
+        best = max(best, last - first + 1)
+    return best
+
+
+def _unconfirmed(observations: int, gate: DataQualityGate) -> list[GateFinding]:
+    if observations >= gate.min_observations:
+        return []
+    return [
+        GateFinding(
+            code=GateCode.UNCONFIRMED,
+            detail=f"{observations} of {gate.min_observations} observations",
+        )
+    ]
 
 
 def _quorum(good: int, required: int) -> GateFinding:

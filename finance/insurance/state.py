@@ -20,6 +20,9 @@ from pydantic import BaseModel, ConfigDict
 
 from tradelane.contracts import BreachRule, Evidence, GateFinding, Policy, TriggerKind
 
+SHOCK_SIGHTINGS = 32
+"""How many of a shipment's strongest shocks the engine keeps as evidence."""
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -50,6 +53,9 @@ class ShipmentObservations(_Frozen):
     """Key ``{breach}/consecutive/{started_at}`` per episode, ``{breach}/cumulative`` per trip."""
     shocks: dict[str, Observation] = {}
     """Key device id: the device's largest shock."""
+    shock_sightings: dict[str, Observation] = {}
+    """Key ``{device}/{at}``: the strongest :data:`SHOCK_SIGHTINGS` shocks of any tracker, each
+    with its reading, so a shock can be confirmed by another reading (added compatibly)."""
     tampers: dict[str, Observation] = {}
     """Key device id: the device's first tamper."""
     deviations: dict[str, Observation] = {}

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Literal
@@ -52,6 +52,10 @@ class Proof:
     contiguous: bool = True
     """False for a cumulative total, whose readings may legitimately have gaps between
     episodes: then only coverage counts, not the longest gap."""
+    confirm: bool = True
+    """Whether its readings must make up the gate's ``min_observations``. False for an
+    arrival: a stray reading inside the destination can only bring the arrival forward, and
+    so shorten a delay, never lengthen it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +103,7 @@ def evaluate(trigger: Trigger, obs: ShipmentObservations) -> Hit | None:
         case TriggerKind.TEMPERATURE:
             return _temperature(trigger, obs)
         case TriggerKind.SHOCK:
-            return _per_device(trigger, obs.shocks)
+            return _shock(trigger, obs)
         case TriggerKind.TAMPER:
             return _per_device(trigger, obs.tampers)
         case TriggerKind.DELAY:
@@ -187,6 +191,21 @@ def _per_device(trigger: Trigger, by_device: dict[str, Observation]) -> Hit | No
     return _hit(trigger, measure, proofs, cause, quorum_over="union")
 
 
+def _shock(trigger: Trigger, obs: ShipmentObservations) -> Hit | None:
+    """The largest shock sets the tier; every sighting that reaches the tier is a proof, so
+    another reading of the same tracker, or another tracker, can confirm it."""
+    hit = _per_device(trigger, obs.shocks)
+    if hit is None:
+        return None
+    sightings = sorted(
+        (key, o) for key, o in obs.shock_sightings.items() if o.measure >= hit.threshold
+    )
+    if not sightings:  # a state from before the sightings were kept
+        return hit
+    proofs = tuple(Proof(o.evidence, o.at) for _, o in sightings)
+    return replace(hit, proofs=proofs)
+
+
 def _deviation(trigger: Trigger, obs: ShipmentObservations) -> Hit | None:
     if not obs.deviations:
         return None
@@ -202,7 +221,7 @@ def _delay(trigger: Trigger, obs: ShipmentObservations) -> Hit | None:
     delay_h = (arrival.at - planned).total_seconds() / 3600
     if delay_h <= 0:
         return None
-    proofs = (Proof(arrival.evidence, arrival.at),)
+    proofs = (Proof(arrival.evidence, arrival.at, confirm=False),)
     if trigger.per_day_share is None:
         return _hit(trigger, delay_h, proofs, arrival)
     start_h = min(t.threshold for t in trigger.tiers)

@@ -41,9 +41,9 @@ def start_worker(app_id: str, log: Path) -> subprocess.Popen[bytes]:
 
 
 def voyage(device: str) -> list[IngestedReading]:
-    points = [(0, (31.23, 121.47), 5.0), (60, (30.0, 122.5), 5.0)]
-    points += [(120 + 5 * i, (29.0, 123.0), 12.0) for i in range(10)]
-    points += [(180, (29.0, 123.0), 5.0), (60 * 24 * 30, (51.95, 4.14), 5.0)]
+    points = [(0, (31.23, 121.47), 5.0), (60, (30.9, 121.9), 5.0)]
+    points += [(120 + 5 * i, (30.6, 122.3), 12.0) for i in range(10)]
+    points += [(180, (30.6, 122.3), 5.0), (60 * 24 * 30, (51.95, 4.14), 5.0)]
     out = []
     for seq, (minutes, (lat, lon), temp) in enumerate(points):
         r = TrackerReading(

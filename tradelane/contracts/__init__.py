@@ -120,7 +120,7 @@ ALL_CONTRACTS: dict[str, type[BaseModel]] = {
     "kafka.shipments.registry.v1": ShipmentBooking,
     "kafka.shipments.events.v1": ShipmentEvent,
     "kafka.finance.facilities.v1": Facility,
-    "kafka.insurance.policies.v1": Policy,
+    "kafka.insurance.policies.v2": Policy,
     "kafka.fx.rates.v1": FxRate,
     "kafka.event_envelope.v1": EventEnvelope,
     "kafka.insurance.claims.v1": ClaimEvent,

@@ -69,6 +69,10 @@ class GateCode(StrEnum):
     HDOP = "hdop"
     COVERAGE = "coverage"
     QUORUM = "quorum"
+    UNCONFIRMED = "unconfirmed"
+    """Fewer readings show the tier than the gate's ``min_observations``: an isolated reading
+    that neither the same tracker's next readings nor another tracker confirmed (added with
+    policy version 2)."""
 
 
 class GateFinding(Contract):

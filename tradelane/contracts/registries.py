@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from tradelane.contracts.base import Contract, UtcDatetime
 from tradelane.contracts.money import Currency, Fraction, Money, Rate
@@ -122,6 +122,10 @@ class DataQualityGate(Contract):
     A trigger that fails the gate still raises its claim, in ``needs_review``: bad data delays
     a payout to a human decision, it never silently drops a claim. Defaults suit trackers
     reporting every 5-15 minutes.
+
+    ``min_observations`` and ``confirm_within_s`` came with policy version 2: an isolated
+    reading (one shock, one temperature off its neighbours) no longer pays on its own. A
+    version-1 policy's gates keep their meaning, one observation (see :class:`Policy`).
     """
 
     require_evidence: bool = Field(
@@ -146,6 +150,23 @@ class DataQualityGate(Contract):
             "shipment's trackers",
         ),
     ] = None
+    min_observations: Annotated[
+        int,
+        Field(
+            ge=1,
+            description="Readings of agreeing trackers that must show the tier, from one "
+            "tracker or several together: 2 means an isolated reading is confirmed by the "
+            "same tracker's next readings or by another tracker before money moves",
+        ),
+    ] = 2
+    confirm_within_s: Annotated[
+        int,
+        Field(
+            ge=0,
+            description="Shock and tamper: how far apart in event time the observations that "
+            "confirm one another may lie",
+        ),
+    ] = 3600
 
 
 class Trigger(Contract):
@@ -176,13 +197,18 @@ class Trigger(Contract):
 
 
 class Policy(Contract):
-    """A parametric cargo policy on one shipment (schema version 1).
+    """A parametric cargo policy on one shipment (schema version 2).
 
     ``loss_payee`` None means: the lender when the shipment is pledged to a facility, else the
     insured. ``gate`` was added compatibly.
+
+    Version 2 changed the gate's default: a trigger pays without review only on at least two
+    observations (``DataQualityGate.min_observations``). A version-1 record still parses and
+    keeps its meaning: every gate it states or defaults to takes one observation, unless it
+    names ``min_observations`` itself.
     """
 
-    schema_version: Literal[1] = 1
+    schema_version: Literal[1, 2] = 2
     policy_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
     insurer_id: PartyId
     insured_id: PartyId
@@ -192,6 +218,35 @@ class Policy(Contract):
     loss_payee: PartyId | None = None
     triggers: Annotated[list[Trigger], Field(min_length=1)]
     gate: DataQualityGate = DataQualityGate()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _version_1_gates(cls, data: Any) -> Any:
+        """A version-1 record's gates take one observation (what version 1 meant)."""
+        if not isinstance(data, dict) or data.get("schema_version") != 1:
+            return data
+        return {
+            **data,
+            "gate": _one_observation(data.get("gate", {})),
+            "triggers": [
+                {**t, "gate": _one_observation(t["gate"])}
+                if isinstance(t, dict) and t.get("gate") is not None
+                else t
+                for t in data.get("triggers", [])
+            ],
+        }
+
+
+def _one_observation(gate: Any) -> Any:
+    if isinstance(gate, DataQualityGate):
+        return (
+            gate
+            if "min_observations" in gate.model_fields_set
+            else gate.model_copy(update={"min_observations": 1})
+        )
+    if isinstance(gate, dict):
+        return {"min_observations": 1, **gate}
+    return gate
 
 
 class FxRate(Contract):

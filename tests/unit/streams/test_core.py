@@ -74,7 +74,7 @@ def kinds(events: list[ShipmentEvent]) -> list[str]:
 def voyage() -> list[IngestedReading]:
     return [
         reading(0, 0, SHANGHAI),
-        reading(1, 60, (30.0, 122.5)),  # left the port: departed origin
+        reading(1, 60, (30.9, 121.9)),  # left the port: departed origin
         reading(2, 60 * 24 * 10, SINGAPORE_STRAIT),
         reading(3, 60 * 24 * 30, ROTTERDAM),  # arrived at destination
     ]
@@ -150,8 +150,8 @@ def test_a_tracker_that_sees_no_light_delivers_after_the_unloading_timeout() -> 
 def test_temperature_breach_starts_progresses_and_ends_with_evidence() -> None:
     state = booked()
     run(state, voyage()[:2])
-    hot = [reading(10 + i, 120 + 5 * i, (29.0, 123.0), temp=11.0 + (i % 3)) for i in range(13)]
-    cool = reading(23, 120 + 5 * 13, (29.0, 123.0), temp=5.0)
+    hot = [reading(10 + i, 120 + 5 * i, (30.6, 122.3), temp=11.0 + (i % 3)) for i in range(13)]
+    cool = reading(23, 120 + 5 * 13, (30.6, 122.3), temp=5.0)
     events = run(state, [*hot, cool])
     started = [e.data for e in events if isinstance(e.data, BreachStarted)]
     progress = [e.data for e in events if isinstance(e.data, BreachProgress)]
@@ -173,9 +173,9 @@ def test_short_excursions_and_the_departure_grace_do_not_breach() -> None:
     state = booked()
     run(state, voyage()[:2])
     blips = [
-        reading(10, 61, (30.0, 122.6), temp=15.0),  # within the grace period
-        reading(11, 120, (29.0, 123.0), temp=12.0),
-        reading(12, 140, (29.0, 123.0), temp=5.0),
+        reading(10, 61, (30.9, 122.0), temp=15.0),  # within the grace period
+        reading(11, 120, (30.6, 122.3), temp=12.0),
+        reading(12, 140, (30.6, 122.3), temp=5.0),
     ]  # 20 min outside: below 30
     assert "breach_started" not in kinds(run(state, blips))
 
@@ -196,10 +196,10 @@ def test_shock_tamper_and_silence() -> None:
     events = run(
         state,
         [
-            reading(0, 100, (29.5, 123.0), device="trk-b"),
-            reading(2, 120, (29.0, 123.0), shock_g=14.0),
-            reading(3, 135, (29.0, 123.0), light_lux=400.0),
-            reading(4, 150, (29.0, 123.0), light_lux=500.0),  # still open: no second event
+            reading(0, 100, (30.7, 122.2), device="trk-b"),
+            reading(2, 120, (30.6, 122.3), shock_g=14.0),
+            reading(3, 135, (30.6, 122.3), light_lux=400.0),
+            reading(4, 150, (30.6, 122.3), light_lux=500.0),  # still open: no second event
             reading(5, 600, (28.0, 124.0)),  # trk-b silent for > 3 of its intervals
         ],
     )
@@ -238,8 +238,8 @@ def test_duplicates_and_redelivery_never_change_the_events(data: st.DataObject) 
     """Any interleaving of redeliveries yields the same set of event ids as one clean pass."""
     base = [
         *voyage()[:2],
-        *[reading(10 + i, 120 + 5 * i, (29.0, 123.0), temp=12.0) for i in range(10)],
-        reading(30, 200, (29.0, 123.0), temp=5.0),
+        *[reading(10 + i, 120 + 5 * i, (30.6, 122.3), temp=12.0) for i in range(10)],
+        reading(30, 200, (30.6, 122.3), temp=5.0),
         voyage()[3],
     ]
     clean = {e.id for e in run(booked(), base)}
@@ -274,18 +274,18 @@ def test_a_last_will_marks_the_tracker_silent_once_and_a_reading_resumes_it() ->
         ("tracker_silent", "last_will")
     ]
     assert step(state, will) == first  # redelivered: the same event again, nothing new
-    resumed = run(state, [reading(2, 240, (29.0, 123.0))])
+    resumed = run(state, [reading(2, 240, (30.6, 122.3))])
     assert kinds(resumed).count("tracker_resumed") == 1
 
 
 def test_a_backlog_flush_resumes_a_silent_tracker_only_once_caught_up() -> None:
     state = booked()
     run(state, voyage()[:2])
-    run(state, [reading(0, 60, (30.0, 122.5), device="trk-b")])
-    live = [reading(2 + i, 75 + 15 * i, (29.5, 123.0)) for i in range(8)]  # trk-a goes on
+    run(state, [reading(0, 60, (30.9, 121.9), device="trk-b")])
+    live = [reading(2 + i, 75 + 15 * i, (30.7, 122.2)) for i in range(8)]  # trk-a goes on
     events = run(state, live)
     assert kinds(events).count("tracker_silent") == 1  # trk-b, by event time
-    backlog = [reading(1 + i, 75 + 15 * i, (29.5, 123.0), device="trk-b") for i in range(8)]
+    backlog = [reading(1 + i, 75 + 15 * i, (30.7, 122.2), device="trk-b") for i in range(8)]
     flushed = run(state, backlog)
     assert kinds(flushed).count("tracker_resumed") == 1
     assert kinds(flushed).count("tracker_silent") == 0
@@ -319,7 +319,7 @@ def test_light_at_a_planned_stop_is_handling_not_tamper() -> None:
     run(state, voyage()[:1])  # at the origin port
     events = run(state, [reading(1, 5, SHANGHAI, light_lux=800.0)])
     assert "tamper_detected" not in kinds(events)
-    events = run(state, [reading(2, 300, (29.0, 123.0), light_lux=800.0)])  # at sea
+    events = run(state, [reading(2, 300, (30.6, 122.3), light_lux=800.0)])  # at sea
     assert kinds(events).count("tamper_detected") == 1
 
 
@@ -328,7 +328,7 @@ def test_state_and_events_stay_far_below_kafkas_message_limit() -> None:
     event must stay well below Kafka's default 1 MB message size."""
     state = booked()
     run(state, voyage()[:2])
-    hot = [reading(10 + i, 120 + 2 * i, (29.0, 123.0), temp=12.0) for i in range(400)]
+    hot = [reading(10 + i, 120 + 2 * i, (30.6, 122.3), temp=12.0) for i in range(400)]
     events = run(state, hot)
     assert len(state.model_dump_json()) < 400_000
     assert max(len(e.model_dump_json()) for e in events) < 100_000
@@ -353,16 +353,16 @@ def test_data_quality_grades(case: str, grade: str | None, reason: str | None) -
     state = booked()
     run(state, voyage()[:2])
     if case == "clock ahead":
-        items = [_ingested(reading(2, 120, (29.0, 123.0)), received_minutes=100)]
+        items = [_ingested(reading(2, 120, (30.6, 122.3)), received_minutes=100)]
     elif case == "trackers disagree":
         items = [
-            reading(0, 120, (29.0, 123.0), temp=5.0, device="trk-b"),
-            reading(2, 125, (29.0, 123.0), temp=11.0),
+            reading(0, 120, (30.6, 122.3), temp=5.0, device="trk-b"),
+            reading(2, 125, (30.6, 122.3), temp=11.0),
         ]
     elif case == "no fix":
         items = [reading(2 + i, 120 + 15 * i, None) for i in range(20)]
     else:
-        items = [reading(2 + i, 120 + 15 * i, (29.0, 123.0)) for i in range(20)]
+        items = [reading(2 + i, 120 + 15 * i, (30.6, 122.3)) for i in range(20)]
     changed = [e.data for e in run(state, items) if e.data.kind == "data_quality_changed"]
     if grade is None:
         assert changed == []
@@ -376,7 +376,7 @@ def test_a_poor_tracker_takes_milestones_out_of_spec() -> None:
     run(state, [reading(0, 0, SHANGHAI)])
     # 15 and then 20 minutes fast: beyond the bridge's tolerance, the clock is wrong
     run(state, [_ingested(reading(1, 20, SHANGHAI), received_minutes=5)])
-    departed = [e.data for e in run(state, [_ingested(reading(2, 60, (30.0, 122.5)), 40)])]
+    departed = [e.data for e in run(state, [_ingested(reading(2, 60, (30.9, 121.9)), 40)])]
     milestone = next(d for d in departed if isinstance(d, MilestoneReached))
     assert milestone.in_spec is False
 
@@ -388,6 +388,6 @@ def test_a_clock_that_was_briefly_ahead_recovers() -> None:
     run(state, [reading(0, 0, SHANGHAI)])
     run(state, [_ingested(reading(1, 20, SHANGHAI), received_minutes=5)])
     run(state, [reading(k, 20 + 15 * (k - 1), SHANGHAI) for k in range(2, 6)])
-    departed = [e.data for e in run(state, [reading(6, 60 * 24 * 3, (30.0, 122.5))])]
+    departed = [e.data for e in run(state, [reading(6, 60 * 24 * 3, (30.9, 121.9))])]
     milestone = next(d for d in departed if isinstance(d, MilestoneReached))
     assert milestone.in_spec is True

@@ -52,7 +52,7 @@ def test_a_store_forgets_a_failed_batch_and_dropped_partitions() -> None:
 def voyage(device: str, n: int) -> list[IngestedReading]:
     out = []
     for seq in range(n):
-        lat, lon = (31.23, 121.47) if seq < 2 else (30.0 - seq * 0.1, 122.5 + seq * 0.1)
+        lat, lon = (31.23, 121.47) if seq < 2 else (31.1 - seq * 0.02, 121.6 + seq * 0.02)
         r = TrackerReading(
             device_id=device,
             seq=seq,

@@ -16,7 +16,7 @@ from tests.unit.streams.test_core import ROTTERDAM, SHANGHAI, booked, reading
 from tradelane.contracts import IngestedReading, ShipmentEvent
 
 INTERVAL_MIN = 15
-AT_SEA = (29.0, 123.0)
+AT_SEA = (31.1, 121.55)
 
 
 def run(

@@ -8,12 +8,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from streams import plausibility
-from streams.plausibility import MAX_SHOCK_G, MAX_SPEED_KMH, Fix, assess, implied_speed_kmh
+from streams.plausibility import (
+    DEFAULT_SPEED_LIMIT_KMH,
+    MAX_SHOCK_G,
+    Fix,
+    assess,
+    implied_speed_kmh,
+)
+from streams.plausibility import DEFAULT_SPEED_LIMIT_KMH as MAX_SPEED_KMH
 from tests.unit.streams.test_core import ROTTERDAM, SHANGHAI, T0, booked, kinds, reading, run
-from tradelane.contracts import MilestoneReached, ReadingImplausible
+from tradelane.contracts import MilestoneReached, ReadingImplausible, TransportMode
 from tradelane.geo import distance_km
 
-AT_SEA = (30.0, 122.5)
+AT_SEA = (30.9, 121.9)
 
 
 @given(
@@ -76,3 +83,57 @@ def test_a_500_g_reading_raises_no_shock() -> None:
     assert "reading_implausible" in kinds(events)
     real = run(state, [reading(3, 90, AT_SEA, shock_g=30.0)])
     assert "shock_detected" in kinds(real)
+
+
+MODES = st.sampled_from(list(plausibility.SPEED_LIMIT_KMH))
+
+
+@given(
+    mode=MODES,
+    share=st.floats(min_value=0.0, max_value=1.0),
+    minutes=st.floats(min_value=1, max_value=60 * 12),
+    bearing=st.floats(min_value=-1.0, max_value=1.0),
+)
+def test_a_track_within_its_modes_limit_is_never_flagged(
+    mode: TransportMode, share: float, minutes: float, bearing: float
+) -> None:
+    """Any move at most as fast as the mode allows passes, whatever its direction."""
+    limit = plausibility.SPEED_LIMIT_KMH[mode]
+    km = limit * share * minutes / 60 * 0.999  # a hair under: floating point
+    dlat, dlon = km * bearing, km * (1 - abs(bearing))  # a diagonal no longer than km
+    start = Fix(T0, 10.0, 20.0)
+    lat, lon = 10.0 + dlat / 111.2 / 2, 20.0 + dlon / 111.2 / 2
+    r = reading(1, minutes, (lat, lon)).reading
+    assert distance_km((10.0, 20.0), (lat, lon)) <= km
+    assert assess(r, start, None, plausibility.speed_limit_kmh([mode])).position_ok
+
+
+@given(
+    modes=st.lists(MODES, max_size=4),
+    km=st.floats(min_value=3_000, max_value=15_000),
+    seconds=st.floats(min_value=-3600, max_value=3600),
+)
+def test_a_teleport_is_flagged_whatever_the_timestamps(
+    modes: list[TransportMode], km: float, seconds: float
+) -> None:
+    """Thousands of km within an hour, forwards or backwards in time: no mode does that."""
+    start = Fix(T0 + timedelta(hours=2), 0.0, 0.0)
+    end = (min(km / 111.2, 89.0), 0.0)
+    r = reading(1, 120 + seconds / 60, end).reading
+    assert not assess(r, start, None, plausibility.speed_limit_kmh(modes)).position_ok
+
+
+def test_the_limit_is_the_fastest_mode_and_the_default_when_none_is_known() -> None:
+    assert plausibility.speed_limit_kmh([TransportMode.SEA]) == 100.0
+    assert plausibility.speed_limit_kmh([TransportMode.ROAD, TransportMode.SEA]) == 200.0
+    assert plausibility.speed_limit_kmh([]) == plausibility.DEFAULT_SPEED_LIMIT_KMH
+    assert plausibility.speed_limit_kmh([TransportMode.AIR]) <= DEFAULT_SPEED_LIMIT_KMH
+
+
+def test_a_ship_at_300_kmh_is_flagged_on_a_sea_leg() -> None:
+    """The sample booking is one sea leg: 300 km in an hour is no ship's."""
+    state = booked()
+    run(state, [reading(0, 0, SHANGHAI)])
+    events = run(state, [reading(1, 60, (28.7, 121.8))])  # ~285 km south
+    assert "reading_implausible" in kinds(events)
+    assert "milestone_reached" not in kinds(events)

@@ -28,7 +28,7 @@ from tradelane.contracts import (
     TransportMode,
 )
 
-AT_SEA = (30.0, 122.5)
+AT_SEA = (30.9, 121.9)
 
 
 def status(

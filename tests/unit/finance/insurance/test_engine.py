@@ -201,7 +201,7 @@ def test_payouts_of_all_claims_are_capped_at_the_sum_insured() -> None:
         trigger(TriggerKind.DEVIATION, full),
         deductible="0",
     )
-    state, out = run([shipment_booking(), p, breach(30), shock(20)])
+    state, out = run([shipment_booking(), p, breach(30), shock(20), shock(18, at_min=62)])
     amounts = [e.amount.amount for e in paid(out)]
     assert amounts == [Decimal("70000.00"), Decimal("30000.00")]
     assert paid(out)[1].capped
