@@ -205,6 +205,7 @@ def _on_status(state: ShipmentState, item: IngestedStatus, out: _Emitter) -> Non
     if track.silent or track.retired or since is None:
         return
     track.silent, track.silent_since = True, since
+    _flush_tamper(track, out)
     out.emit(
         TrackerSilent(device_id=status.device_id, last_seen=since, at=since, judged_by="last_will"),
         since,
@@ -417,6 +418,7 @@ def _device_health(
         limit = rules.silence_intervals * interval + rules.silence_lateness_s
         if r.ts - other.last_ts > timedelta(seconds=limit):
             other.silent, other.silent_since = True, other.last_ts
+            _flush_tamper(other, out)
             out.emit(
                 TrackerSilent(
                     device_id=device_id, last_seen=other.last_ts, at=r.ts, judged_by="event_time"
@@ -517,18 +519,12 @@ def _alarms(
     departed = state.departed_origin_at
     loading = departed is None or r.ts < departed  # still at the origin, being packed
     opened = r.tamper or (lit and not loading and not _at_a_stop(state, r, late))
-    if opened and not track.tamper_open:
-        out.emit(
-            TamperDetected(
-                device_id=r.device_id,
-                at=r.ts,
-                light_lux=r.light_lux,
-                evidence=_evidence([r], "light_lux"),
-            ),
-            r.ts,
-            r.device_id,
-            r.seq,
-        )
+    pending = track.tamper_pending
+    if pending is not None:  # the reading after an opening says whether it was one
+        _tamper(out, pending, [pending, r] if opened else [pending])
+        track.tamper_pending = None
+    elif opened and not track.tamper_open:
+        track.tamper_pending = r
     track.tamper_open = opened
     if r.battery_pct is not None:
         if r.battery_pct < rules.battery_low_pct and not track.battery_low:
@@ -541,6 +537,33 @@ def _alarms(
             )
         elif r.battery_pct >= rules.battery_ok_pct:
             track.battery_low = False
+
+
+def _tamper(out: _Emitter, opening: TrackerReading, readings: list[TrackerReading]) -> None:
+    """Report an opening once the tracker's next reading has said whether it lasted: still
+    open (or the tamper switch still set), the report cites both readings, and no single
+    reading (a glint of light, a glitch) becomes a confirmed tamper alone; closed again, it
+    cites the opening only, and the claim it may raise waits for review. The report keeps
+    the opening's time and id."""
+    out.emit(
+        TamperDetected(
+            device_id=opening.device_id,
+            at=opening.ts,
+            light_lux=opening.light_lux,
+            evidence=_evidence(readings, "light_lux"),
+        ),
+        opening.ts,
+        opening.device_id,
+        opening.seq,
+    )
+
+
+def _flush_tamper(track: DeviceTrack, out: _Emitter) -> None:
+    """A tracker that goes silent right after an opening (destroyed, or its battery gone)
+    never confirms it: report the opening as it stands."""
+    if track.tamper_pending is not None:
+        _tamper(out, track.tamper_pending, [track.tamper_pending])
+        track.tamper_pending = None
 
 
 # --- milestones ---------------------------------------------------------------------------------

@@ -319,8 +319,32 @@ def test_light_at_a_planned_stop_is_handling_not_tamper() -> None:
     run(state, voyage()[:1])  # at the origin port
     events = run(state, [reading(1, 5, SHANGHAI, light_lux=800.0)])
     assert "tamper_detected" not in kinds(events)
-    events = run(state, [reading(2, 300, (30.6, 122.3), light_lux=800.0)])  # at sea
-    assert kinds(events).count("tamper_detected") == 1
+    opened = run(state, [reading(2, 300, (30.6, 122.3), light_lux=800.0)])  # at sea
+    assert "tamper_detected" not in kinds(opened)  # the next reading says whether it lasted
+    events = run(state, [reading(3, 302, (30.6, 122.3), light_lux=600.0)])
+    tampers = [e for e in events if isinstance(e.data, TamperDetected)]
+    assert len(tampers) == 1
+    assert tampers[0].data.at == T0 + timedelta(minutes=300)  # the opening's time
+    evidence = tampers[0].data.evidence
+    assert evidence is not None
+    assert [r.seq for r in evidence.readings] == [2, 3]
+
+
+def test_a_glint_of_light_is_reported_unconfirmed_and_a_silent_tracker_flushes_its_opening() -> (
+    None
+):
+    state = booked()
+    run(state, voyage()[:2])
+    run(state, [reading(2, 300, (30.6, 122.3), light_lux=800.0)])
+    closed = [e.data for e in run(state, [reading(3, 315, (30.6, 122.3), light_lux=0.0)])]
+    glint = [e for e in closed if isinstance(e, TamperDetected)]
+    assert len(glint) == 1
+    assert glint[0].evidence is not None
+    assert [r.seq for r in glint[0].evidence.readings] == [2]  # one observation: review
+    run(state, [reading(4, 400, (30.6, 122.3), light_lux=900.0)])  # opened, then destroyed
+    later = [reading(k, 400 + 15 * k, (30.6, 122.3), device="trk-b") for k in range(1, 60)]
+    flushed = [e.data for e in run(state, later) if isinstance(e.data, TamperDetected)]
+    assert [(t.device_id, t.at) for t in flushed] == [("trk-a", T0 + timedelta(minutes=400))]
 
 
 def test_state_and_events_stay_far_below_kafkas_message_limit() -> None:

@@ -240,7 +240,10 @@ def test_a_late_loading_dock_reading_is_not_tamper() -> None:
     assert "tamper_detected" not in kinds(late)
     unplaced = run(state, [reading(2, 50, None, device="trk-b", light_lux=800.0)])
     assert "tamper_detected" not in kinds(unplaced)  # late and without a fix: not placeable
-    at_sea = run(state, [reading(2, 120, AT_SEA, light_lux=800.0)])
+    at_sea = run(
+        state,
+        [reading(2, 120, AT_SEA, light_lux=800.0), reading(3, 122, AT_SEA, light_lux=800.0)],
+    )
     assert kinds(at_sea).count("tamper_detected") == 1
 
 
