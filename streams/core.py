@@ -622,6 +622,9 @@ def _geofences(
     ts = r.ts
     last = len(route.places) - 1
     left: datetime | None = None
+    # A fix inside a place counts as arriving there only when the goods are slow enough to be
+    # stopping: a truck passing a warehouse at 45 km/h on its way elsewhere has not arrived.
+    settled = r.gps is None or r.gps.speed_kmh <= rules.arrival_speed_kmh
 
     def proof() -> Evidence:  # built only when a milestone needs it, not for every reading
         return _evidence([r])
@@ -636,7 +639,7 @@ def _geofences(
         # inside its export port's geofence is still being loaded while its fixes stay at the
         # factory, and a warehouse inside its import port's is reached when they are there.
         inside = away <= place.radius_km
-        onward = any(
+        onward = settled and any(
             j > state.at_place
             and j not in state.entered
             and distance_km(p, (nxt.lat, nxt.lon)) <= nxt.radius_km
@@ -664,7 +667,7 @@ def _geofences(
         if index == 0 and state.departed_origin_at is None:
             state.at_place, state.arrived_at = 0, ts
             return
-        if index in state.entered or index == 0:
+        if index in state.entered or index == 0 or not settled:
             continue
         state.entered.append(index)
         reached = motion.reached_at(seen, ts, left)
@@ -931,8 +934,9 @@ def _conditions(state: ShipmentState, r: TrackerReading, out: _Emitter, rules: S
         return
     for kind, value, limit in _band(state, r):
         outside = _outside(kind, value, limit)
+        key = f"{kind.value}/{r.device_id}"
         _consecutive(
-            state.consecutive.setdefault(kind, Excursion(breach=kind)),
+            state.consecutive.setdefault(key, Excursion(breach=kind, device_id=r.device_id)),
             r,
             value,
             limit,
@@ -942,7 +946,7 @@ def _conditions(state: ShipmentState, r: TrackerReading, out: _Emitter, rules: S
             state.mkt(),
         )
         _cumulative(
-            state.cumulative.setdefault(kind, Excursion(breach=kind)),
+            state.cumulative.setdefault(key, Excursion(breach=kind, device_id=r.device_id)),
             r,
             value,
             limit,
@@ -950,6 +954,14 @@ def _conditions(state: ShipmentState, r: TrackerReading, out: _Emitter, rules: S
             out,
             rules,
         )
+
+
+def _cause(ex: Excursion, rule: str, *rest: str) -> tuple[str, ...]:
+    """An excursion event's cause: its breach kind, rule, tracker and the rule's own parts
+    (the tracker is left out for a state kept before excursions were per tracker, so its
+    events keep their ids)."""
+    own = () if ex.device_id is None else (ex.device_id,)
+    return (ex.breach.value, rule, *own, *rest)
 
 
 def _keep(ex: Excursion, r: TrackerReading, rules: StreamRules) -> None:
@@ -970,8 +982,9 @@ def _consecutive(
     pick = min if ex.breach is BreachKind.TEMPERATURE_LOW else max
     if outside:
         if not ex.out:
-            ex.out, ex.since, ex.peak, ex.readings, ex.started, ex.steps = (
+            ex.out, ex.since, ex.last_ts, ex.peak, ex.readings, ex.started, ex.steps = (
                 True,
+                r.ts,
                 r.ts,
                 value,
                 [],
@@ -997,9 +1010,7 @@ def _consecutive(
                     value=value,
                 ),
                 r.ts,
-                ex.breach.value,
-                "consecutive",
-                since,
+                *_cause(ex, "consecutive", since),
             )
         _progress(ex, BreachRule.CONSECUTIVE, r.ts, duration, out, rules, since)
         return
@@ -1018,9 +1029,7 @@ def _consecutive(
                     evidence=_evidence(ex.readings, _field(ex.breach)),
                 ),
                 r.ts,
-                ex.breach.value,
-                "consecutive",
-                ex.since.isoformat(),
+                *_cause(ex, "consecutive", ex.since.isoformat()),
             )
         ex.out, ex.since, ex.readings, ex.started, ex.steps, ex.peak = (
             False,
@@ -1067,8 +1076,7 @@ def _cumulative(
                 value=value,
             ),
             r.ts,
-            ex.breach.value,
-            "cumulative",
+            *_cause(ex, "cumulative"),
         )
     _progress(ex, BreachRule.CUMULATIVE, r.ts, duration, out, rules)
 
@@ -1098,9 +1106,7 @@ def _progress(
             evidence=_evidence(ex.readings, _field(ex.breach)),
         ),
         at,
-        ex.breach.value,
-        rule.value,
-        *cause,
+        *_cause(ex, rule.value, *cause),
         steps,
     )
 
@@ -1138,7 +1144,5 @@ def _close_cumulative(state: ShipmentState, out: _Emitter, at: datetime) -> None
                     evidence=_evidence(ex.readings, _field(ex.breach)),
                 ),
                 at,
-                ex.breach.value,
-                "cumulative",
-                "end",
+                *_cause(ex, "cumulative", "end"),
             )

@@ -16,8 +16,10 @@ readings since its last fix and keeps two instants:
   handling and does not end it; two consecutive moving readings do).
 
 When a fix then proves a departure from the place of the last fix, the goods left at
-``moving_from``; when it proves an arrival, they arrived at ``still_from``. Without fix-less
-readings in between, or from a tracker that reports no vibration, the fix's own time stands.
+``moving_from``; when it proves an arrival, they arrived at ``still_from``. A departure the
+fixes followed all the way (a truck leaving a port whose geofence is 15 km wide is proved only
+by its first fix beyond) is timed by ``run_from``, where the current movement began, fixes or
+not. From a tracker that reports no vibration, the fix's own time stands.
 
 Pure state and functions; the state lives in each tracker's :class:`~streams.state.DeviceTrack`.
 """
@@ -50,6 +52,11 @@ class Motion(BaseModel):
     still_from: datetime | None = None
     high_before: bool = False
     """The previous reading was moving (a second one in a row ends a run at rest)."""
+    run_from: datetime | None = None
+    """Where the current movement began, fixes or not: the first of two consecutive moving
+    readings, kept through one reading at rest (a red light, a lock) and forgotten after two."""
+    run_high_at: datetime | None = None
+    rests: int = 0
 
 
 def moving(g: float) -> bool:
@@ -64,6 +71,7 @@ def feed(m: Motion, ts: datetime, g: float | None, fix: tuple[float, float] | No
     if g is None:
         m.blind = True
         return
+    _run(m, ts, g)
     if moving(g):
         if m.moving_from is None:
             if m.high_at is not None:
@@ -78,6 +86,21 @@ def feed(m: Motion, ts: datetime, g: float | None, fix: tuple[float, float] | No
     m.high_before = False
     if m.still_from is None:
         m.still_from = ts
+
+
+def _run(m: Motion, ts: datetime, g: float) -> None:
+    if moving(g):
+        m.rests = 0
+        if m.run_from is None:
+            if m.run_high_at is not None:
+                m.run_from = m.run_high_at
+            else:
+                m.run_high_at = ts
+        return
+    m.rests += 1
+    m.run_high_at = None
+    if m.rests >= 2:
+        m.run_from = None
 
 
 def restart(m: Motion, ts: datetime, pos: tuple[float, float], g: float | None) -> None:
@@ -95,9 +118,12 @@ def left_at(m: Motion, seen_there: bool, ts: datetime) -> datetime:
     """When the goods left the place of the tracker's last fix, which a fix at ``ts`` shows
     them away from. ``seen_there``: that last fix was inside the place (else the tracker saw
     the goods elsewhere since, and ``ts`` stands)."""
-    if not seen_there or m.unseen == 0 or m.blind:
+    if m.blind:
         return ts
-    start = m.moving_from or m.high_at
+    if not seen_there or m.unseen == 0:  # seen all the way: since the movement began
+        start = m.run_from or m.run_high_at
+    else:
+        start = m.moving_from or m.high_at
     return start if start is not None and start <= ts else ts
 
 

@@ -45,6 +45,9 @@ class StreamRules:
     allowance."""
     default_interval_s: int = 900
     geofence_exit_factor: float = 1.5
+    arrival_speed_kmh: float = 15.0
+    """A fix inside a place counts as an arrival only at or below this speed (stopping or
+    manoeuvring in a yard, a berth or an apron), not a vehicle passing through."""
     """Hysteresis: leaving a place needs this × its radius, so GPS noise does not flap."""
     deviation_km: dict[TransportMode, float] = field(
         default_factory=lambda: {

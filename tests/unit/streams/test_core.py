@@ -40,13 +40,14 @@ def reading(
     pos: tuple[float, float] | None,
     temp: float = 5.0,
     device: str = "trk-a",
+    speed: float = 10.0,
     **extra: object,
 ) -> IngestedReading:
     r = TrackerReading(
         device_id=device,
         seq=seq,
         ts=T0 + timedelta(minutes=minutes),
-        gps=None if pos is None else Gps(lat=pos[0], lon=pos[1], speed_kmh=30),
+        gps=None if pos is None else Gps(lat=pos[0], lon=pos[1], speed_kmh=speed),
         temperature_c=temp,
         battery_pct=90,
         **extra,  # type: ignore[arg-type]

@@ -36,10 +36,11 @@ def test_an_air_departure_is_when_the_aircraft_started_shaking_not_the_next_fix(
     assert left_at(m, True, at(13 * 60)) == at(75)
 
 
-def test_a_lone_jolt_is_handling_and_a_move_without_blind_readings_keeps_its_fix_time() -> None:
+def test_a_lone_jolt_is_handling_and_a_fix_without_movement_keeps_its_time() -> None:
     assert left_at(stretch([REST, JOLT, REST]), True, at(60)) == at(60)
     assert left_at(stretch([]), True, at(15)) == at(15)
-    assert left_at(stretch([REST, MOVING, MOVING]), False, at(60)) == at(60)  # last fix elsewhere
+    # seen all the way (no blind readings), or last seen elsewhere: since the movement began
+    assert left_at(stretch([REST, MOVING, MOVING]), False, at(60)) == at(30)
 
 
 def test_a_tracker_without_vibration_readings_is_timed_by_its_fix() -> None:
@@ -82,3 +83,15 @@ def test_the_core_times_a_blind_departure_by_motion() -> None:
     assert [(d.milestone, d.at) for d in departed] == [
         (Milestone.DEPARTED_ORIGIN, VOYAGE_T0 + timedelta(minutes=60))
     ]
+
+
+def test_a_departure_seen_by_every_fix_is_when_the_movement_began_a_stop_included() -> None:
+    m = Motion()
+    for i, g in enumerate([REST, REST, MOVING, MOVING, REST, MOVING, MOVING]):
+        feed(m, at(15 * i), g, PORT)
+        restart(m, at(15 * i), PORT, g)
+    assert left_at(m, True, at(90)) == at(30)  # one reading at rest (a red light) kept it
+    for i, g in enumerate([REST, REST, MOVING, MOVING], start=7):
+        feed(m, at(15 * i), g, PORT)
+        restart(m, at(15 * i), PORT, g)
+    assert left_at(m, True, at(150)) == at(135)  # two at rest: a stop, then a new movement
