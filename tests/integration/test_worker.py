@@ -50,7 +50,7 @@ def voyage(device: str) -> list[IngestedReading]:
             device_id=device,
             seq=seq,
             ts=T0 + timedelta(minutes=minutes),
-            gps=Gps(lat=lat, lon=lon, speed_kmh=30),
+            gps=Gps(lat=lat, lon=lon, speed_kmh=30 if seq < len(points) - 1 else 0),
             temperature_c=temp,
             battery_pct=90,
         )
