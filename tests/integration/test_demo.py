@@ -46,6 +46,43 @@ def check_pipeline_ran(out: str) -> None:
     assert online == 6
     assert sent > 0
     assert forwarded > 0
+    check_fleet_waited_for_the_worker(out)
+    check_events_in_event_time_order(out)
+    check_summary(out)
+
+
+def check_fleet_waited_for_the_worker(out: str) -> None:
+    ready = out.index("Worker ready after")
+    assert ready < out.index("Fleet: 6 trackers"), out
+    assert "Waiting for the worker to join its consumer groups" in out[:ready]
+
+
+def check_events_in_event_time_order(out: str) -> None:
+    """Event lines (``  YYYY-MM-DD HH:MM subject: what``) come oldest first; one that came
+    after a later one was already shown says so ([late])."""
+    shown = re.findall(r"^  (\d{4}-\d\d-\d\d \d\d:\d\d) \S+: (.*)$", out, re.MULTILINE)
+    in_order = [when for when, what in shown if not what.endswith("[late]")]
+    assert in_order == sorted(in_order), out
+
+
+def check_summary(out: str) -> None:
+    """The closing summary, read back from Kafka, with the demo facility's ledger verified."""
+    summary = out[out.index("Summary (from finance.ledger") :]
+    for figure in (
+        "drawdowns",
+        "rejected tranches",
+        "haircuts",
+        "margin calls",
+        "interest booked",
+        "claims",
+        "tamper",
+    ):
+        assert f"\n  {figure} " in summary, summary
+    ledger = r"ledger demo-line-\w+: \d+ entries(, [^\n]*)?, verified OK\n"
+    assert re.search(ledger, summary), summary
+    assert re.search(
+        r"clean run: 0 claims, 0 tamper, 0 rejected tranches|NOT a clean run:", summary
+    )
 
 
 @pytest.mark.parametrize("mqtt_broker", ["amqtt", "mosquitto"])
@@ -107,3 +144,4 @@ def test_ctrl_c_stops_everything_cleanly() -> None:
     assert proc.returncode == 0, "".join(lines) + out
     assert "Demo stopped after" in out
     assert "stopped with an error" not in out
+    check_summary(out)

@@ -1,10 +1,12 @@
 """``tradelane demo``: run the pipeline on whatever brokers are there, or embedded ones.
 
-Brokers up, topics created, then the pipeline as built so far: a simulated fleet publishing
-over MQTT, the bridge appending to Kafka, the telemetry sink writing InfluxDB (when one
-answers), and heartbeat readings whose MQTT → Kafka latency is printed. Each later stage
-(streams, finance, API) plugs in here: the API serves the dashboard, and the demo prints
-its URL.
+Brokers up, topics created, then the whole pipeline: the bridge, the worker (a child process),
+the telemetry sink (when InfluxDB answers), the API (a child process), the demo terms, and,
+once the worker's consumer groups hold their partitions, the simulated fleet. What the worker
+emits feeds the picture (:mod:`tradelane.cli.demo_view`: a live table on a terminal, plain
+lines elsewhere) in event-time order; heartbeat readings time MQTT -> Kafka. When it stops it
+prints a summary read back from Kafka and verifies each demo facility's ledger
+(:mod:`tradelane.cli.demo_feed`).
 """
 
 from __future__ import annotations
@@ -18,25 +20,34 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from tradelane import kafka as clients
 from tradelane.admin import ensure_topics
+from tradelane.cli.demo_feed import (
+    SUMMARY_TOPICS,
+    Ours,
+    await_assignment,
+    await_worker,
+    end_offsets,
+    feed,
+    summarise,
+)
+from tradelane.cli.demo_view import DemoView, LiveDisplay, PlainDisplay, Summary
 from tradelane.contracts import (
-    BreachEnded,
-    BreachStarted,
-    DataQualityChanged,
+    ClaimEvent,
     IngestedReading,
-    MilestoneReached,
     ShipmentBooking,
     ShipmentEvent,
     TrackerReading,
 )
+from tradelane.contracts.finance import FinanceEvent
 from tradelane.mqtt import forget_session, make_client
 from tradelane.principals import WORKER_PREFIX
 from tradelane.services.embedded import EmbeddedBroker, start_mqtt, start_tansu
@@ -53,7 +64,9 @@ from tradelane.topics import (
 )
 
 if TYPE_CHECKING:  # the kernel imports the stages only lazily, inside the command
+    from devices.config import FleetConfig
     from devices.fleet import FleetProgress
+    from devices.plan import FleetPlan
     from ingest.sink import Sink
 
 HEARTBEAT_DEVICE = "demo-heartbeat"
@@ -70,14 +83,28 @@ Brokers (--brokers):
   configured  only use the configured brokers; fail if they do not answer
 
 It creates the topics and starts:
-  - a simulated fleet (--trackers, --scenario, --speedup; bookings to shipments.registry),
   - the bridge (MQTT -> tracker.readings / tracker.deadletter),
+  - the worker (shipment state, pledge and insurance engines; log in .tradelane/run/),
   - the telemetry sink, when InfluxDB answers at TRADELANE_INFLUX_URL (else it says so),
   - the API with the dashboard (--api-port; --no-api turns it off), whose URL it prints,
   - with --webhooks, a webhook subscription for the demo bank, a local receiver that verifies
     each delivery's signature and prints it, and the delivery worker (docs/webhooks.md),
-then publishes a heartbeat reading every --interval seconds, printing its MQTT -> Kafka latency,
-and a status line every 5 s (fleet, bridge, sink). Ctrl-C stops everything it started.
+  - once the worker's consumer groups hold their partitions (it waits, showing progress), a
+    simulated fleet (--trackers, --scenario, --speedup; bookings to shipments.registry)
+    pledged to a demo credit line and insured (--no-finance: neither),
+then publishes a heartbeat reading every --interval seconds, timing MQTT -> Kafka.
+
+On a terminal it shows a live table of the shipments (route and mode, status and last
+milestone, trackers, temperature and last alarm, pledged and drawn) and the latest events;
+elsewhere (a pipe, CI) it prints one line per event and a status line every 5 s. Events are
+shown in event-time order: each is held about 2 s and released oldest first (an event older
+than one already shown is marked [late]).
+
+It stops on Ctrl-C, after --heartbeats N, after --duration SECONDS, or when every tracker of
+the fleet retired (without --heartbeats), and prints a summary read back from Kafka:
+drawdowns, rejected tranches, haircuts, margin calls, repayments, interest booked, claims
+and tamper, and each demo facility's ledger verified (as 'tradelane ledger verify' does).
+Exit status 1 when a ledger fails verification or fewer heartbeats crossed than asked.
 """
 
 
@@ -134,6 +161,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="subscribe a local receiver for the demo bank and print signed deliveries",
     )
+    _add_stop_options(parser)
+    parser.set_defaults(handler=_demo)
+
+
+def _add_stop_options(parser: argparse.ArgumentParser) -> None:
+    """When the demo stops (besides Ctrl-C) and how often it sends heartbeats."""
     parser.add_argument(
         "--heartbeats",
         type=int,
@@ -142,18 +175,30 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="stop after N heartbeats have crossed (default 0: run until Ctrl-C)",
     )
     parser.add_argument(
+        "--duration",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="stop after SECONDS once the fleet started (default 0: no limit)",
+    )
+    parser.add_argument(
         "--interval",
         type=float,
         default=2.0,
         metavar="SECONDS",
         help="seconds between heartbeats (default 2)",
     )
-    parser.set_defaults(handler=_demo)
 
 
 def _demo(args: argparse.Namespace) -> int:
-    if args.heartbeats < 0 or args.interval <= 0 or args.trackers < 0 or args.speedup <= 0:
-        raise ServiceError("--heartbeats/--trackers must be >= 0, --interval/--speedup > 0")
+    if (
+        min(args.heartbeats, args.trackers, args.duration) < 0
+        or args.interval <= 0
+        or args.speedup <= 0
+    ):
+        raise ServiceError(
+            "--heartbeats/--trackers/--duration must be >= 0, --interval/--speedup > 0"
+        )
     return asyncio.run(_run(args))
 
 
@@ -220,22 +265,45 @@ async def _run(args: argparse.Namespace) -> int:
         outcomes = await ensure_topics(kafka_settings, with_configs=not embedded_kafka)
         created = sum(o.action == "created" for o in outcomes)
         print(f"Topics {created} created, {len(outcomes) - created} already there")
-        pipeline = Pipeline(mqtt_settings, mqtt5, kafka_settings, stop)
+        pipeline = Pipeline(mqtt_settings, mqtt5, kafka_settings, stop, fresh_kafka=embedded_kafka)
         pipeline.started = started
-        await pipeline.start(args)
         try:
+            await pipeline.start(args)
+            if args.duration:
+                loop.call_later(args.duration, stop.set)
             crossed = await _heartbeats(pipeline, args.heartbeats, args.interval, stop)
         finally:
             stop.set()
             await pipeline.close()
         print(f"Demo stopped after {crossed} heartbeat(s) crossed MQTT -> Kafka.")
-        return 0 if args.heartbeats == 0 or crossed >= args.heartbeats else 1
+        summary = await pipeline.summary()
+        print("\n".join(summary.lines()), flush=True)
+        ok = all(v.ok for v in summary.ledgers)
+        return 0 if ok and (args.heartbeats == 0 or crossed >= args.heartbeats) else 1
     finally:
         stack.close()
 
 
+def _is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+async def _with_spinner(
+    text: str, wait: Callable[[Callable[[str], None]], Awaitable[float]]
+) -> float:
+    """Run ``wait(progress)``; on a terminal under a ``rich`` spinner whose text the progress
+    updates, elsewhere printing each progress line."""
+    if not _is_terminal():
+        return await wait(lambda line: print(line, flush=True))
+    from rich.console import Console
+
+    with Console().status(text) as status:
+        return await wait(lambda line: status.update(line.strip()))
+
+
 class Pipeline:
-    """The stages the demo runs in this process: bridge, sink (if InfluxDB answers), fleet."""
+    """The stages the demo runs in this process: bridge, sink (if InfluxDB answers), fleet;
+    the worker and the API as child processes; the view of what they do."""
 
     def __init__(
         self,
@@ -243,11 +311,14 @@ class Pipeline:
         mqtt5: bool,
         kafka_settings: KafkaSettings,
         stop: asyncio.Event,
+        fresh_kafka: bool = False,
     ) -> None:
         from ingest.bridge import Bridge, BridgeConfig
 
         self.mqtt_settings, self.mqtt5, self.kafka_settings = mqtt_settings, mqtt5, kafka_settings
         self.stop = stop
+        self.fresh_kafka = fresh_kafka
+        """Kafka was started by the demo (empty): the worker needs no ``--from-now``."""
         self.bridge = Bridge(
             mqtt_settings.as_principal(BRIDGE),
             kafka_settings,
@@ -262,7 +333,7 @@ class Pipeline:
         self.sink: Sink | None = None
         self.worker: subprocess.Popen[bytes] | None = None
         self.api: subprocess.Popen[bytes] | None = None
-        self.event_counts: dict[str, int] = {}
+        self.events_seen = 0
         self.started = time.monotonic()
         """When the demo started (the first worker event is timed from it)."""
         self.progress: FleetProgress | None = None
@@ -272,89 +343,158 @@ class Pipeline:
         self.run = uuid.uuid4().hex[:6]
         self.prefix = f"demo{self.run}"
         self.facility = f"demo-line-{self.run}"
+        self.app_id = f"{WORKER_PREFIX}-demo-{self.run}"
+        self.facilities: list[str] = []
+        self.view = DemoView()
+        self.display: PlainDisplay = (
+            LiveDisplay(self.view) if _is_terminal() else PlainDisplay(self.view)
+        )
+        self.worker_log = (_worker_log(), 0)
+        """The worker's log file and its size when the worker started."""
+        self.since: dict[TopicPartition, int] = {}
+        """Where the summarised topics ended before this run's first record."""
+        self.fleet_running = False
         self.tasks: list[asyncio.Task[object]] = []
 
     async def start(self, args: argparse.Namespace) -> None:
         self.tasks.append(asyncio.create_task(self.bridge.run(self.stop)))
         await asyncio.wait_for(self.bridge.subscribed.wait(), 30)
         print("Bridge subscribed: MQTT -> tracker.readings / tracker.deadletter")
-        self.worker = _spawn_worker(self.kafka_settings, f"{WORKER_PREFIX}-demo-{self.run}")
-        self.tasks.append(asyncio.create_task(self._show_events()))
-        self.tasks.append(asyncio.create_task(self._show_finance()))
+        self.since = await end_offsets(self.kafka_settings, SUMMARY_TOPICS)
+        self.worker_log = (_worker_log(), _size(_worker_log()))
+        self.worker = _spawn_worker(self.kafka_settings, self.app_id, not self.fresh_kafka)
         print(
             f"Worker started (pid {self.worker.pid}): readings -> shipment state -> "
-            "shipments.events"
+            "shipments.events" + (", pledge and insurance engines" if args.finance else "")
         )
+        await self._start_feeds()
+        await self._start_sink()
+        if args.api:
+            await self._start_api(args.api_port)
+        if args.webhooks and args.finance:
+            self._start_webhooks()
+        plan = await self._plan_and_pledge(args) if args.trackers else None
+        await self._await_worker(args.finance)
+        self.display.start()
+        if plan is not None and not self.stop.is_set():
+            self._start_fleet(args, plan)
+        self.tasks.append(asyncio.create_task(self._tick()))
+
+    async def _start_feeds(self) -> None:
+        """Consumers of the worker's outputs (into the view) and of the readings (the
+        temperature column), each positioned before anything is published."""
+        feeds: tuple[tuple[tuple[str, ...], Ours], ...] = (
+            ((SHIPMENTS_EVENTS.name, FINANCE_EVENTS.name, INSURANCE_CLAIMS.name), self._ours),
+            ((TRACKER_READINGS.name,), lambda _key: True),  # the view knows its devices
+        )
+        for topics, ours in feeds:
+            ready = asyncio.Event()
+            self.tasks.append(
+                asyncio.create_task(
+                    feed(self.kafka_settings, topics, ours, self._on_record, self.stop, ready)
+                )
+            )
+            await asyncio.wait_for(ready.wait(), 60)
+
+    async def _start_sink(self) -> None:
         influx = InfluxSettings()
         health = http_json(influx.url.rstrip("/") + "/health")
-        if health is not None and health.get("status") == "pass":
-            from ingest.sink import Sink, SinkConfig
-
-            self.sink = Sink(
-                self.kafka_settings,
-                influx,
-                SinkConfig(group_id="tradelane-demo-sink", from_beginning=False),
-            )
-            self.tasks.append(asyncio.create_task(self.sink.run(self.stop)))
-            await asyncio.wait_for(self.sink.ready.wait(), 60)
-            print(f"Sink writing telemetry to InfluxDB {influx.url} bucket {influx.bucket}")
-        else:
+        if health is None or health.get("status") != "pass":
             print(
                 f"Sink off: no InfluxDB answers at {influx.url} "
                 "('tradelane services up influxdb' starts one)"
             )
-        if args.api:
-            await self._start_api(args.api_port)
-        if args.webhooks and args.finance:
-            from api.webhooks.demo import run_demo_webhooks
-            from finance.demo_terms import DEMO_BANK
+            return
+        from ingest.sink import Sink, SinkConfig
 
-            def report(line: str) -> None:
-                print(line, flush=True)
+        self.sink = Sink(
+            self.kafka_settings,
+            influx,
+            SinkConfig(group_id="tradelane-demo-sink", from_beginning=False),
+        )
+        self.tasks.append(asyncio.create_task(self.sink.run(self.stop)))
+        await asyncio.wait_for(self.sink.ready.wait(), 60)
+        print(f"Sink writing telemetry to InfluxDB {influx.url} bucket {influx.bucket}")
 
-            self.tasks.append(
-                asyncio.create_task(
-                    run_demo_webhooks(self.kafka_settings, DEMO_BANK, self.stop, report)
-                )
-            )
-        if args.trackers:
-            from devices.config import FleetConfig
-            from devices.fleet import run_fleet
+    def _start_webhooks(self) -> None:
+        from api.webhooks.demo import run_demo_webhooks
+        from finance.demo_terms import DEMO_BANK
 
-            config = FleetConfig(
-                start=datetime.now(UTC).replace(microsecond=0) - timedelta(days=40),
-                trackers=args.trackers,
-                scenario=args.scenario,
-                speedup=args.speedup,
-                duration_s=None,
-                prefix=self.prefix,
+        self.tasks.append(
+            asyncio.create_task(
+                run_demo_webhooks(self.kafka_settings, DEMO_BANK, self.stop, self.display.notice)
             )
-            from devices.plan import plan_fleet
+        )
 
-            plan = await asyncio.get_running_loop().run_in_executor(None, plan_fleet, config)
-            if args.finance:
-                await _pledge_and_insure(
-                    self.kafka_settings, [s.booking for s in plan.shipments], self.facility
-                )
-            self.tasks.append(
-                asyncio.create_task(
-                    run_fleet(
-                        config,
-                        self.mqtt_settings,
-                        self.kafka_settings,
-                        self.stop,
-                        progress=self._on_progress,
-                        mqtt5=self.mqtt5,
-                        progress_interval_s=1.0,
-                        plan=plan,
-                    )
-                )
+    async def _plan_and_pledge(self, args: argparse.Namespace) -> tuple[FleetConfig, FleetPlan]:
+        from devices.config import FleetConfig
+        from devices.plan import plan_fleet
+
+        config = FleetConfig(
+            start=datetime.now(UTC).replace(microsecond=0) - timedelta(days=40),
+            trackers=args.trackers,
+            scenario=args.scenario,
+            speedup=args.speedup,
+            duration_s=None,
+            prefix=self.prefix,
+        )
+        plan = await asyncio.get_running_loop().run_in_executor(None, plan_fleet, config)
+        bookings = [s.booking for s in plan.shipments]
+        for booking in bookings:
+            self.view.book(booking, pledged=args.finance)
+        if args.finance:
+            await _pledge_and_insure(self.kafka_settings, bookings, self.facility)
+            self.facilities.append(self.facility)
+        return config, plan
+
+    async def _await_worker(self, finance: bool) -> None:
+        """Wait (under a deadline, with progress) until the worker's loops hold their
+        partitions: readings published before would wait for its first rebalance."""
+        from streams.app import pledge_group
+
+        worker = self.worker
+        assert worker is not None
+        groups = [self.app_id, *([pledge_group(self.app_id)] if finance else [])]
+        print(f"Waiting for the worker to join its consumer groups ({', '.join(groups)})")
+        took = await _with_spinner(
+            "waiting for the worker",
+            lambda progress: await_worker(
+                self.kafka_settings, groups, worker, self.worker_log, progress, self.stop
+            ),
+        )
+        if not self.stop.is_set():
+            print(f"Worker ready after {took:.1f} s: its consumer groups hold their partitions")
+
+    def _start_fleet(
+        self, args: argparse.Namespace, planned: tuple[FleetConfig, FleetPlan]
+    ) -> None:
+        from devices.fleet import run_fleet
+
+        config, plan = planned
+
+        async def fleet() -> None:
+            self.fleet_running = True
+            await run_fleet(
+                config,
+                self.mqtt_settings,
+                self.kafka_settings,
+                self.stop,
+                progress=self._on_progress,
+                mqtt5=self.mqtt5,
+                progress_interval_s=1.0,
+                plan=plan,
             )
-            print(
-                f"Fleet: {args.trackers} trackers, scenario {args.scenario}, "
-                f"{args.speedup:g}x simulated time"
-            )
-        self.tasks.append(asyncio.create_task(self._status()))
+            self.fleet_running = False
+            if not self.stop.is_set():
+                self.display.notice("Fleet finished: every tracker retired")
+                if not args.heartbeats:
+                    self.stop.set()
+
+        self.tasks.append(asyncio.create_task(fleet()))
+        self.display.notice(
+            f"Fleet: {args.trackers} trackers, scenario {args.scenario}, "
+            f"{args.speedup:g}x simulated time"
+        )
 
     async def _start_api(self, wanted_port: int) -> None:
         """The API (and dashboard) as its own process, like the worker; print its URL."""
@@ -370,86 +510,66 @@ class Pipeline:
         deadline = time.monotonic() + 60
         while await asyncio.to_thread(http_json, url + "/healthz") is None:
             if api.poll() is not None or time.monotonic() > deadline:
-                print(f"API did not start (see {_api_log()})")
+                self.display.notice(f"API did not start (see {_api_log()})")
                 return
             await asyncio.sleep(0.2)  # polling the API's health under a deadline
-        print(f"Dashboard {url}/?key=demo-operator-key  (API docs {url}/docs)", flush=True)
+        self.display.notice(f"Dashboard {url}/?key=demo-operator-key  (API docs {url}/docs)")
 
-    def _ours(self, key: bytes) -> bool:
+    def _ours(self, key: bytes | None) -> bool:
         """A record of this run's fleet (shipment, policy ``pol-…`` or facility key)."""
+        if not key:
+            return False
         text = key.decode(errors="replace")
         return text.startswith((self.prefix, f"pol-{self.prefix}", self.facility))
 
-    async def _show_finance(self) -> None:
-        """Print drawdowns, haircuts, margin calls, repayments and claims as they happen."""
-        topics = (FINANCE_EVENTS.name, INSURANCE_CLAIMS.name)
-        consumer = clients.consumer(self.kafka_settings, *topics, auto_offset_reset="latest")
-        await consumer.start()
-        try:
-            await _await_assignment(consumer)
-            while not self.stop.is_set():
-                for tp, batch in (await consumer.getmany(timeout_ms=500)).items():
-                    for message in batch:
-                        if message.key not in (None, b"") and not self._ours(message.key):
-                            continue
-                        line = _describe_money(tp.topic, message.value)
-                        if line:
-                            print(f"  {line}", flush=True)
-        finally:
-            await consumer.stop()
-
-    async def _show_events(self) -> None:
-        """Print shipment events as the worker emits them (ETA updates and breach progress
-        are counted in the status line instead)."""
-        consumer = clients.consumer(
-            self.kafka_settings, SHIPMENTS_EVENTS.name, auto_offset_reset="latest"
-        )
-        await consumer.start()
-        try:
-            await _await_assignment(consumer)
-            while not self.stop.is_set():
-                for batch in (await consumer.getmany(timeout_ms=500)).values():
-                    for message in batch:
-                        if message.key is not None and not self._ours(message.key):
-                            continue
-                        event = ShipmentEvent.model_validate_json(message.value)
-                        if not self.event_counts:
-                            took = time.monotonic() - self.started
-                            print(f"  first worker event {took:.1f} s after the demo started")
-                        self.event_counts[event.data.kind] = (
-                            self.event_counts.get(event.data.kind, 0) + 1
-                        )
-                        line = _describe(event)
-                        if line:
-                            print(f"  event {event.subject}: {line}", flush=True)
-        finally:
-            await consumer.stop()
+    def _on_record(self, topic: str, value: bytes) -> None:
+        if topic == TRACKER_READINGS.name:
+            self.view.reading(IngestedReading.model_validate_json(value).reading)
+            return
+        event: ShipmentEvent | FinanceEvent | ClaimEvent
+        if topic == SHIPMENTS_EVENTS.name:
+            event = ShipmentEvent.model_validate_json(value)
+            if not self.events_seen:
+                took = time.monotonic() - self.started
+                self.display.notice(f"  first worker event {took:.1f} s after the demo started")
+            self.events_seen += 1
+        elif topic == FINANCE_EVENTS.name:
+            event = FinanceEvent.model_validate_json(value)
+        else:
+            event = ClaimEvent.model_validate_json(value)
+        self.view.offer(event, time.monotonic())
 
     def _on_progress(self, progress: FleetProgress) -> None:
         self.progress = progress
 
-    async def _status(self, every_s: float = 5.0) -> None:
+    async def _tick(self, every_s: float = 0.25, status_every_s: float = 5.0) -> None:
+        """Release the view's reorder buffer; the status line every 5 s (live: each tick)."""
+        next_status = time.monotonic() + status_every_s
         while not self.stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stop.wait(), every_s)
-            if self.stop.is_set():
-                return
-            m = self.bridge.metrics
-            parts = [
-                f"bridge {m.forwarded:,} forwarded, {sum(m.deadlettered.values()):,} dead-lettered"
-            ]
-            if self.progress is not None:
-                p = self.progress
-                parts.insert(
-                    0,
-                    f"fleet {p.online}/{p.trackers} online, sim "
-                    f"{p.sim_time:%Y-%m-%d %H:%M}, {p.readings_sent:,} sent, "
-                    f"{p.buffered:,} buffered",
-                )
-            if self.sink is not None:
-                parts.append(f"sink {self.sink.stats.points_written:,} points")
-            parts.append(f"worker {sum(self.event_counts.values()):,} events")
-            print("  " + " | ".join(parts), flush=True)
+            now = time.monotonic()
+            self.display.refresh(now)
+            if self.display.live or (now >= next_status and not self.stop.is_set()):
+                next_status = now + status_every_s
+                self.display.status(self._status_text())
+
+    def _status_text(self) -> str:
+        m = self.bridge.metrics
+        parts = [
+            f"bridge {m.forwarded:,} forwarded, {sum(m.deadlettered.values()):,} dead-lettered"
+        ]
+        if self.progress is not None:
+            p = self.progress
+            parts.insert(
+                0,
+                f"fleet {p.online}/{p.trackers} online, sim {p.sim_time:%Y-%m-%d %H:%M}, "
+                f"{p.readings_sent:,} sent, {p.buffered:,} buffered",
+            )
+        if self.sink is not None:
+            parts.append(f"sink {self.sink.stats.points_written:,} points")
+        parts.append(f"worker {self.events_seen:,} events")
+        return " | ".join(parts)
 
     async def close(self) -> None:
         for child in (self.worker, self.api):
@@ -463,12 +583,17 @@ class Pipeline:
                 await asyncio.to_thread(child.wait, 60)
             except subprocess.TimeoutExpired:
                 child.kill()
+        self.display.finish()
         for result in results:
             if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
                 print(f"  a stage stopped with an error: {result!r}")
         # The demo is ephemeral: drop its bridge session so the broker stops queueing for it.
         with contextlib.suppress(OSError, TimeoutError):
             forget_session(self.mqtt_settings, self.bridge.config.client_id, mqtt5=self.mqtt5)
+
+    async def summary(self) -> Summary:
+        """What the pipeline produced in this run, read back from Kafka."""
+        return await summarise(self.kafka_settings, self.since, self._ours, self.facilities)
 
 
 async def _heartbeats(
@@ -482,11 +607,14 @@ async def _heartbeats(
     await consumer.start()
     crossed = 0
     try:
-        await _await_assignment(consumer)
+        await await_assignment(consumer)
         publisher.connect(settings.host, settings.port, settings.keepalive_s)
         publisher.loop_start()
         first_seq = time.time_ns() // 1_000_000  # strictly increases across demo runs
-        print("Heartbeats: tracker --MQTT--> bridge --Kafka--> tracker.readings (Ctrl-C stops)")
+        if not stop.is_set():
+            pipeline.display.notice(
+                "Heartbeats: tracker --MQTT--> bridge --Kafka--> tracker.readings (Ctrl-C stops)"
+            )
         for i in range(count or 2**62):
             if stop.is_set():
                 break
@@ -504,10 +632,9 @@ async def _heartbeats(
                     break
                 raise ServiceError(f"heartbeat seq {reading.seq} did not reach Kafka in 30 s")
             crossed += 1
-            print(
+            pipeline.display.heartbeat(
                 f"  heartbeat {crossed}: seq {reading.seq} on {TRACKER_READINGS.name} after "
-                f"{(time.perf_counter() - sent) * 1000:.1f} ms",
-                flush=True,
+                f"{(time.perf_counter() - sent) * 1000:.1f} ms"
             )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), interval_s)
@@ -516,17 +643,6 @@ async def _heartbeats(
         publisher.disconnect()
         await consumer.stop()
     return crossed
-
-
-async def _await_assignment(consumer: AIOKafkaConsumer, timeout_s: float = 30.0) -> None:
-    """Resolve the consumer's start positions before publishing, so nothing is skipped."""
-    deadline = time.monotonic() + timeout_s
-    while not consumer.assignment():
-        if time.monotonic() > deadline:
-            raise ServiceError("Kafka consumer got no partitions of tracker.readings")
-        await consumer.getmany(timeout_ms=200)
-    for tp in consumer.assignment():
-        await consumer.position(tp)
 
 
 async def _await_reading(
@@ -543,27 +659,34 @@ async def _await_reading(
     return None
 
 
-def _spawn_worker(kafka: KafkaSettings, app_id: str) -> subprocess.Popen[bytes]:
-    """The stream processor runs as its own process (faust owns its event loop)."""
+def _worker_log() -> Path:
+    return ServicesSettings().home.resolve() / "run" / "demo-worker.log"
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _spawn_worker(kafka: KafkaSettings, app_id: str, from_now: bool) -> subprocess.Popen[bytes]:
+    """The stream processor runs as its own process (faust owns its event loop).
+    ``from_now``: skip the inputs' history (a shared broker); an empty one has none."""
     env = {
         **os.environ,
         "TRADELANE_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
         "TRADELANE_KAFKA_IDEMPOTENCE": str(kafka.idempotence).lower(),
         "TRADELANE_KAFKA_SECURITY_PROTOCOL": kafka.security_protocol,
     }
-    log = ServicesSettings().home.resolve() / "run" / "demo-worker.log"
+    log = _worker_log()
     log.parent.mkdir(parents=True, exist_ok=True)
+    # at info, the log says when each consumer group synced (what the demo waits for)
+    command = [sys.executable, "-m", "tradelane.cli.main", "worker", "--loglevel", "info"]
+    command += ["--app-id", app_id]
     with log.open("ab") as out:
         return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tradelane.cli.main",
-                "worker",
-                "--from-now",
-                "--app-id",
-                app_id,
-            ],
+            command + (["--from-now"] if from_now else []),
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
@@ -594,24 +717,6 @@ def _spawn_api(kafka: KafkaSettings, port: int) -> subprocess.Popen[bytes]:
         )
 
 
-def _describe(event: ShipmentEvent) -> str | None:
-    d = event.data
-    when = f"{event.time:%Y-%m-%d %H:%M}"
-    if isinstance(d, MilestoneReached):
-        where = f" at {d.place}" if d.place else ""
-        return f"{d.milestone.value}{where} ({when}){'' if d.in_spec else ', not in spec'}"
-    if isinstance(d, BreachStarted):
-        return f"{d.breach.value} breach started ({d.rule.value}, {d.value:.1f} vs {d.limit})"
-    if isinstance(d, BreachEnded):
-        return f"{d.breach.value} breach ended after {d.duration_s // 60} min, peak {d.peak:.1f}"
-    if isinstance(d, DataQualityChanged):
-        why = "; ".join(d.reasons) or "recovered"
-        return f"tracker {d.device_id} data quality {d.previous.value} -> {d.grade.value}: {why}"
-    if d.kind in ("eta_changed", "breach_progress"):
-        return None
-    return f"{d.kind.replace('_', ' ')} ({when})"
-
-
 async def _pledge_and_insure(
     kafka: KafkaSettings, bookings: list[ShipmentBooking], facility_id: str
 ) -> None:
@@ -620,24 +725,3 @@ async def _pledge_and_insure(
     from finance.demo_publish import publish_demo_terms
 
     print(await publish_demo_terms(kafka, bookings, facility_id, insure=True))
-
-
-def _describe_money(topic: str, value: bytes) -> str | None:
-    from tradelane.contracts import ClaimEvent
-    from tradelane.contracts.finance import FinanceEvent
-
-    if topic == INSURANCE_CLAIMS.name:
-        claim = ClaimEvent.model_validate_json(value)
-        data = claim.data.model_dump(mode="json")
-        amount = data.get("amount") or data.get("payout")
-        money = f" {amount['amount']} {amount['currency']}" if isinstance(amount, dict) else ""
-        return f"claim {claim.subject}: {claim.data.kind.replace('_', ' ')}{money}"
-    event = FinanceEvent.model_validate_json(value)
-    if event.data.kind in ("interest_accrued", "borrowing_base_changed"):
-        return None
-    data = event.data.model_dump(mode="json")
-    amount = data.get("amount")
-    money = f" {amount['amount']} {amount['currency']}" if isinstance(amount, dict) else ""
-    code = f" ({data['code']})" if data.get("code") else ""
-    shipment = f" {data['shipment_id']}" if data.get("shipment_id") else ""
-    return f"finance {event.subject}: {event.data.kind.replace('_', ' ')}{shipment}{money}{code}"
