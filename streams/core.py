@@ -934,8 +934,9 @@ def _conditions(state: ShipmentState, r: TrackerReading, out: _Emitter, rules: S
         return
     for kind, value, limit in _band(state, r):
         outside = _outside(kind, value, limit)
+        key = f"{kind.value}/{r.device_id}"
         _consecutive(
-            state.consecutive.setdefault(kind, Excursion(breach=kind)),
+            state.consecutive.setdefault(key, Excursion(breach=kind, device_id=r.device_id)),
             r,
             value,
             limit,
@@ -945,7 +946,7 @@ def _conditions(state: ShipmentState, r: TrackerReading, out: _Emitter, rules: S
             state.mkt(),
         )
         _cumulative(
-            state.cumulative.setdefault(kind, Excursion(breach=kind)),
+            state.cumulative.setdefault(key, Excursion(breach=kind, device_id=r.device_id)),
             r,
             value,
             limit,
@@ -953,6 +954,14 @@ def _conditions(state: ShipmentState, r: TrackerReading, out: _Emitter, rules: S
             out,
             rules,
         )
+
+
+def _cause(ex: Excursion, rule: str, *rest: str) -> tuple[str, ...]:
+    """An excursion event's cause: its breach kind, rule, tracker and the rule's own parts
+    (the tracker is left out for a state kept before excursions were per tracker, so its
+    events keep their ids)."""
+    own = () if ex.device_id is None else (ex.device_id,)
+    return (ex.breach.value, rule, *own, *rest)
 
 
 def _keep(ex: Excursion, r: TrackerReading, rules: StreamRules) -> None:
@@ -973,8 +982,9 @@ def _consecutive(
     pick = min if ex.breach is BreachKind.TEMPERATURE_LOW else max
     if outside:
         if not ex.out:
-            ex.out, ex.since, ex.peak, ex.readings, ex.started, ex.steps = (
+            ex.out, ex.since, ex.last_ts, ex.peak, ex.readings, ex.started, ex.steps = (
                 True,
+                r.ts,
                 r.ts,
                 value,
                 [],
@@ -1000,9 +1010,7 @@ def _consecutive(
                     value=value,
                 ),
                 r.ts,
-                ex.breach.value,
-                "consecutive",
-                since,
+                *_cause(ex, "consecutive", since),
             )
         _progress(ex, BreachRule.CONSECUTIVE, r.ts, duration, out, rules, since)
         return
@@ -1021,9 +1029,7 @@ def _consecutive(
                     evidence=_evidence(ex.readings, _field(ex.breach)),
                 ),
                 r.ts,
-                ex.breach.value,
-                "consecutive",
-                ex.since.isoformat(),
+                *_cause(ex, "consecutive", ex.since.isoformat()),
             )
         ex.out, ex.since, ex.readings, ex.started, ex.steps, ex.peak = (
             False,
@@ -1070,8 +1076,7 @@ def _cumulative(
                 value=value,
             ),
             r.ts,
-            ex.breach.value,
-            "cumulative",
+            *_cause(ex, "cumulative"),
         )
     _progress(ex, BreachRule.CUMULATIVE, r.ts, duration, out, rules)
 
@@ -1101,9 +1106,7 @@ def _progress(
             evidence=_evidence(ex.readings, _field(ex.breach)),
         ),
         at,
-        ex.breach.value,
-        rule.value,
-        *cause,
+        *_cause(ex, rule.value, *cause),
         steps,
     )
 
@@ -1141,7 +1144,5 @@ def _close_cumulative(state: ShipmentState, out: _Emitter, at: datetime) -> None
                     evidence=_evidence(ex.readings, _field(ex.breach)),
                 ),
                 at,
-                ex.breach.value,
-                "cumulative",
-                "end",
+                *_cause(ex, "cumulative", "end"),
             )

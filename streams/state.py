@@ -80,9 +80,14 @@ class DeviceTrack(BaseModel):
 
 
 class Excursion(BaseModel):
-    """A condition excursion in progress (consecutive rule) or the trip's total (cumulative)."""
+    """One tracker's condition excursion in progress (consecutive rule) or its trip total
+    (cumulative). Kept per tracker: a tracker's readings are applied in its own sequence, so
+    its excursion is the same whatever order the trackers' readings arrive in (merged, a
+    tracker flushing its store after its sibling's live readings split and stretched them)."""
 
     breach: BreachKind
+    device_id: str | None = None
+    """The tracker it follows (None: a state from before excursions were kept per tracker)."""
     since: datetime | None = None
     last_ts: datetime | None = None
     out: bool = False
@@ -110,8 +115,9 @@ class ShipmentState(BaseModel):
     position: tuple[float, float] | None = None
     speed_kmh: float | None = None
     devices: dict[str, DeviceTrack] = Field(default_factory=dict)
-    consecutive: dict[BreachKind, Excursion] = Field(default_factory=dict)
-    cumulative: dict[BreachKind, Excursion] = Field(default_factory=dict)
+    consecutive: dict[str, Excursion] = Field(default_factory=dict)
+    """Per ``"{breach kind}/{device}"``: each tracker's excursion of its own readings."""
+    cumulative: dict[str, Excursion] = Field(default_factory=dict)
     deviation_since: datetime | None = None
     deviation_open: bool = False
     deviation_max_km: float = 0.0

@@ -30,12 +30,22 @@ from .state import SHOCK_SIGHTINGS, Observation, ShipmentObservations
 TEMPERATURE_BREACHES = frozenset({BreachKind.TEMPERATURE_HIGH, BreachKind.TEMPERATURE_LOW})
 
 
-def temperature_key(breach: BreachKind, rule: BreachRule, started_at: str) -> str:
-    """Consecutive episodes are told apart by their start; the cumulative total is one per
-    breach kind for the whole trip."""
+def temperature_key(
+    breach: BreachKind, rule: BreachRule, started_at: str, device: str | None = None
+) -> str:
+    """Consecutive episodes are told apart by their start and tracker; the cumulative total is
+    one per breach kind and tracker for the whole trip. ``device`` is the one tracker an
+    event's evidence cites (the streams keep excursions per tracker); None for an event citing
+    several (written before that), which keeps its former key."""
+    own = "" if device is None else f"/{device}"
     if rule is BreachRule.CUMULATIVE:
-        return f"{breach}/cumulative"
-    return f"{breach}/consecutive/{started_at}"
+        return f"{breach}/cumulative{own}"
+    return f"{breach}/consecutive/{started_at}{own}"
+
+
+def _one_device(evidence: Evidence | None) -> str | None:
+    devices = set() if evidence is None else {r.device_id for r in evidence.readings}
+    return devices.pop() if len(devices) == 1 else None
 
 
 def observe(
@@ -46,7 +56,9 @@ def observe(
     match event:
         case BreachProgress() | BreachEnded() if event.breach in TEMPERATURE_BREACHES:
             at = event.at if isinstance(event, BreachProgress) else event.ended_at
-            key = temperature_key(event.breach, event.rule, event.started_at.isoformat())
+            key = temperature_key(
+                event.breach, event.rule, event.started_at.isoformat(), _one_device(event.evidence)
+            )
             seen = Observation(
                 measure=float(event.duration_s),
                 at=at,

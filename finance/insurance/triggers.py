@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -153,27 +154,71 @@ def _latest(observations: list[Observation]) -> Observation:
 
 
 def _temperature(trigger: Trigger, obs: ShipmentObservations) -> Hit | None:
-    episodes = sorted(
-        (o for o in obs.temperature.values() if o.rule is BreachRule.CONSECUTIVE),
-        key=lambda o: (o.started_at or o.at, o.event_id),
+    episodes = _clusters(
+        (key, o) for key, o in obs.temperature.items() if o.rule is BreachRule.CONSECUTIVE
     )
     if not trigger.cumulative:
         if not episodes:
             return None
-        longest = max(episodes, key=lambda o: (o.measure, -o.at.timestamp()))
-        proof = Proof(longest.evidence, longest.at, claimed_s=longest.measure)
-        return _hit(trigger, longest.measure / 60, (proof,), longest)
-    totals = [o for o in obs.temperature.values() if o.rule is BreachRule.CUMULATIVE]
-    from_totals = sum(o.measure for o in totals)
-    from_episodes = sum(o.measure for o in episodes)
+        longest = max(episodes, key=lambda c: (c[0].measure, -c[0].at.timestamp()))
+        hit = _hit(trigger, longest[0].measure / 60, (), longest[0], quorum_over="union")
+        if hit is None:
+            return None
+        # A tracker agrees when its own episode reached the tier; its readings must cover the
+        # tier's duration (what pays), not the whole episode: a 14-hour excursion proves a
+        # 6-hour tier with the readings of its first hours, whatever arrived when.
+        tier_s = hit.threshold * 60
+        proofs = tuple(
+            Proof(o.evidence, o.at, claimed_s=min(o.measure, tier_s))
+            for o in longest
+            if o.measure >= tier_s
+        )
+        return replace(hit, proofs=proofs)
+    totals = _per_kind_totals(obs)
+    from_totals = sum(max(o.measure for o in own) for own in totals.values())
+    from_episodes = sum(c[0].measure for c in episodes)
     if from_totals >= from_episodes and totals:
-        ordered = sorted(totals, key=lambda o: o.event_id)
+        ordered = sorted((o for own in totals.values() for o in own), key=lambda o: o.event_id)
         proofs = tuple(Proof(o.evidence, o.at, o.measure, contiguous=False) for o in ordered)
-        return _hit(trigger, from_totals / 60, proofs, _latest(totals))
+        return _hit(trigger, from_totals / 60, proofs, _latest(ordered), quorum_over="union")
     if not episodes:
         return None
-    proofs = tuple(Proof(o.evidence, o.at, claimed_s=o.measure) for o in episodes)
-    return _hit(trigger, from_episodes / 60, proofs, _latest(episodes))
+    proofs = tuple(Proof(o.evidence, o.at, claimed_s=c[0].measure) for c in episodes for o in c)
+    cause = _latest([c[0] for c in episodes])
+    return _hit(trigger, from_episodes / 60, proofs, cause, quorum_over="union")
+
+
+def _per_kind_totals(obs: ShipmentObservations) -> dict[str, list[Observation]]:
+    """Each breach kind's cumulative totals, one per tracker (keyed ``{kind}/cumulative/…``)."""
+    out: dict[str, list[Observation]] = {}
+    for key, o in sorted(obs.temperature.items()):
+        if o.rule is BreachRule.CUMULATIVE:
+            out.setdefault(key.split("/", 1)[0], []).append(o)
+    return out
+
+
+def _clusters(episodes: Iterable[tuple[str, Observation]]) -> list[list[Observation]]:
+    """One excursion per group of overlapping episodes of one breach kind, longest first.
+
+    The streams keep an excursion per tracker (a tracker's readings in its own order), so one
+    warm container is one episode per tracker; those whose spans (start to latest report)
+    overlap are the same excursion, seen by each tracker that reported it. A function of the
+    set of episodes, not of the order their events arrived in: a tracker whose readings were
+    held in its store joins the excursion when they arrive."""
+    ordered = sorted(
+        ((key.split("/", 1)[0], o.started_at or o.at, key, o) for key, o in episodes),
+        key=lambda e: (e[0], e[1], e[2]),
+    )
+    groups: list[list[Observation]] = []
+    kind, end = "", None
+    for breach, start, _, o in ordered:
+        if groups and breach == kind and end is not None and start <= end:
+            groups[-1].append(o)
+            end = max(end, o.at)
+        else:
+            groups.append([o])
+            kind, end = breach, o.at
+    return [sorted(g, key=lambda o: (-o.measure, o.at, o.event_id)) for g in groups]
 
 
 def _per_device(trigger: Trigger, by_device: dict[str, Observation]) -> Hit | None:
