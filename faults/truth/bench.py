@@ -24,9 +24,11 @@ from devices.scenarios import SCENARIOS
 from faults.truth.compare import (
     Alarm,
     AlarmScore,
+    ClaimKey,
     ClaimScore,
     MilestoneScore,
     Miss,
+    Stamp,
     TrancheScore,
     booked_interest,
     detected_alarms,
@@ -47,8 +49,8 @@ from faults.truth.compare import (
     true_milestones,
 )
 from faults.truth.orders import ORDERS
-from faults.truth.replay import Cache, Outputs, replay, terms_for
-from faults.truth.stream import fleet_config, simulate
+from faults.truth.replay import Cache, Outputs, Terms, replay, terms_for
+from faults.truth.stream import Fleet, fleet_config, simulate
 from tradelane.contracts import Milestone, TrackerReading
 
 SCENARIO_NAMES = tuple(SCENARIOS)
@@ -86,57 +88,81 @@ class Row:
         return doc
 
 
-def run_scenario(scenario: str, seed: int, trackers: int, orders: Sequence[str]) -> list[Row]:
-    """Every order of one scenario (deterministic for the arguments)."""
-    fleet = simulate(fleet_config(scenario, seed, trackers))
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """What a fleet's outputs are judged against: its manifest's truth and its terms."""
+
+    fleet: Fleet
+    terms: Terms
+    truth: list[Stamp]
+    true_at: dict[tuple[str, Milestone], float]
+    departures: dict[str, float]
+    planted: list[Alarm]
+    expected: list[ClaimKey]
+
+
+def reference(fleet: Fleet, terms: Terms | None = None) -> Reference:
+    """The truth of ``fleet`` under ``terms`` (default: :func:`terms_for`)."""
     manifest = fleet.manifest
     truth = [s for r in manifest.shipments for s in true_milestones(r)]
-    true_at = {(s.shipment_id, s.milestone): s.at for s in truth}
-    departures = {s.shipment_id: s.at for s in truth if s.milestone is Milestone.DEPARTED_ORIGIN}
     readings: dict[str, list[TrackerReading]] = {}
     for m in fleet.messages:
         if m.reading is not None:
             readings.setdefault(m.shipment_id, []).append(m.reading)
-    terms = terms_for(fleet)
-    planted = planted_alarms(manifest)
-    expected = expected_claims(manifest, terms.policies, readings)
+    terms = terms_for(fleet) if terms is None else terms
+    return Reference(
+        fleet=fleet,
+        terms=terms,
+        truth=truth,
+        true_at={(s.shipment_id, s.milestone): s.at for s in truth},
+        departures={s.shipment_id: s.at for s in truth if s.milestone is Milestone.DEPARTED_ORIGIN},
+        planted=planted_alarms(manifest),
+        expected=expected_claims(manifest, terms.policies, readings),
+    )
+
+
+def score(ref: Reference, scenario: str, order: str, out: Outputs, ideal: Outputs) -> Row:
+    """One order's outputs against the truth; the interest reference is the ideal order's
+    principal moved to its true times."""
+    assert ideal.horizon is not None
+    truth, facility = ref.truth, ref.terms.facility
+    raised, paid = raised_claims(out.claims)
+    detected = detected_milestones(out.events.values())
+    alarms = detected_alarms(out.events.values())
+    return Row(
+        scenario=scenario,
+        order=order,
+        shipments=len(ref.fleet.manifest.shipments),
+        trackers=len(ref.fleet.manifest.devices),
+        messages=len(ref.fleet.messages),
+        milestones=score_milestones(truth, detected),
+        milestones_by_kind=score_milestones_by_kind(truth, detected),
+        alarms=score_alarms(ref.planted, alarms),
+        claims=score_claims(ref.expected, raised, paid),
+        tranches=score_tranches(out.finance, ref.departures, expected_tranches(facility, truth)),
+        interest_booked=booked_interest(out.finance),
+        interest_reference=reference_interest(
+            principal_flows(ideal.finance, ref.true_at), facility, ideal.horizon
+        ),
+        misses=milestone_misses(truth, detected),
+        false_alarms=false_alarms(ref.planted, alarms),
+    )
+
+
+def run_scenario(scenario: str, seed: int, trackers: int, orders: Sequence[str]) -> list[Row]:
+    """Every order of one scenario (deterministic for the arguments)."""
+    fleet = simulate(fleet_config(scenario, seed, trackers))
+    ref = reference(fleet)
     cache: Cache = {}
     ideal: Outputs | None = None
-    wanted = ["ideal", *(o for o in orders if o != "ideal")]
     rows = []
-    for name in wanted:
+    for name in ["ideal", *(o for o in orders if o != "ideal")]:
         out = replay(fleet, ORDERS[name](fleet.messages, seed), cache)
         if name == "ideal":
             ideal = out
-        if name not in orders:
-            continue
-        assert ideal is not None
-        assert ideal.horizon is not None
-        raised, paid = raised_claims(out.claims)
-        detected = detected_milestones(out.events.values())
-        alarms = detected_alarms(out.events.values())
-        rows.append(
-            Row(
-                scenario=scenario,
-                order=name,
-                shipments=len(manifest.shipments),
-                trackers=len(manifest.devices),
-                messages=len(fleet.messages),
-                milestones=score_milestones(truth, detected),
-                milestones_by_kind=score_milestones_by_kind(truth, detected),
-                alarms=score_alarms(planted, alarms),
-                claims=score_claims(expected, raised, paid),
-                tranches=score_tranches(
-                    out.finance, departures, expected_tranches(terms.facility, truth)
-                ),
-                interest_booked=booked_interest(out.finance),
-                interest_reference=reference_interest(
-                    principal_flows(ideal.finance, true_at), terms.facility, ideal.horizon
-                ),
-                misses=milestone_misses(truth, detected),
-                false_alarms=false_alarms(planted, alarms),
-            )
-        )
+        if name in orders:
+            assert ideal is not None
+            rows.append(score(ref, scenario, name, out, ideal))
     return rows
 
 

@@ -85,10 +85,11 @@ class Terms:
     fx: tuple[FxRate, ...]
 
 
-def terms_for(fleet: Fleet) -> Terms:
-    """``tradelane simulate --pledge-to fac-truth --insure``'s terms for ``fleet``."""
+def terms_for(fleet: Fleet, facility_id: str = FACILITY_ID) -> Terms:
+    """``tradelane simulate --pledge-to fac-truth --insure``'s terms for ``fleet`` (a run on
+    shared topics names its own credit line)."""
     bookings = {b.shipment_id: b for b in fleet.bookings}
-    facility = demo_facility(FACILITY_ID, sorted(bookings))
+    facility = demo_facility(facility_id, sorted(bookings))
     policies = {s: demo_policy(s, b.cargo.value, b.shipper) for s, b in sorted(bookings.items())}
     fx = simulated_rates(FX_SEED, min(b.booked_at for b in bookings.values()), count=1)
     return Terms(facility, policies, tuple(fx))
@@ -103,7 +104,8 @@ def _shipment(
     insurance: InsuranceState | None = None
     priors: list[BaseModel] = [booking, terms.facility, terms.policies[shipment]]
     latest = booking
-    pledged = [FACILITY_ID]
+    facility_id = terms.facility.facility_id
+    pledged = [facility_id]
     steps: list[_Step] = []
     for processed_at, msg in deliveries:
         item: ShipmentInput
@@ -124,9 +126,9 @@ def _shipment(
         if effects.priors_applied:
             priors = []
         finance: list[pledge_engine.EngineInput] = [
-            e for f, e in effects.to_facilities if f == FACILITY_ID
+            e for f, e in effects.to_facilities if f == facility_id
         ]
-        finance += [c.data for c in effects.commands if c.subject == FACILITY_ID]
+        finance += [c.data for c in effects.commands if c.subject == facility_id]
         if effects.events or effects.claims or finance:
             steps.append(
                 _Step(
@@ -139,9 +141,27 @@ def _shipment(
     return steps
 
 
-def replay(fleet: Fleet, deliveries: Sequence[Delivery], cache: Cache | None = None) -> Outputs:
-    """Run ``deliveries`` (a permutation of ``fleet.messages``) through the cores."""
-    terms = terms_for(fleet)
+def finance_causes(cache: Cache) -> dict[int, str]:
+    """Publish index → shipment of every delivered message whose step fed the credit line (a
+    shipment event of a pledged shipment, a pledge decision, a lender payout), over the runs
+    ``cache`` holds."""
+    return {
+        step.key[1]: shipment
+        for (shipment, _), steps in cache.items()
+        for step in steps
+        if step.finance
+    }
+
+
+def replay(
+    fleet: Fleet,
+    deliveries: Sequence[Delivery],
+    cache: Cache | None = None,
+    terms: Terms | None = None,
+) -> Outputs:
+    """Run ``deliveries`` (a permutation of ``fleet.messages``) through the cores, under
+    ``terms`` (default :func:`terms_for`; a cache serves one set of terms only)."""
+    terms = terms_for(fleet) if terms is None else terms
     cache = {} if cache is None else cache
     per_shipment: dict[str, list[Delivery]] = {b.shipment_id: [] for b in fleet.bookings}
     for delivery in deliveries:
@@ -163,7 +183,7 @@ def replay(fleet: Fleet, deliveries: Sequence[Delivery], cache: Cache | None = N
         finance += step.finance
     if fleet.messages:
         out.horizon = utc(max(m.event_at for m in fleet.messages))
-        finance.append(DayTick(facility_id=FACILITY_ID, at=out.horizon))
-    _, results = pledge_engine.run(pledge_engine.new_state(FACILITY_ID), finance)
+        finance.append(DayTick(facility_id=terms.facility.facility_id, at=out.horizon))
+    _, results = pledge_engine.run(pledge_engine.new_state(terms.facility.facility_id), finance)
     out.finance = [e for r in results for e in r.events]
     return out

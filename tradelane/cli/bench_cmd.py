@@ -170,7 +170,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "Orders: ideal (event time), published (the simulator at 1x), backlog (an hour of "
         "readings late, statuses and wills on time), slow (one tracker 50 min late), late "
         "(one reading 16 min late), flush (one tracker's 6 h of readings in one burst). "
-        "Shipments follow from --trackers (one or two trackers each).",
+        "Shipments follow from --trackers (one or two trackers each). With --pipeline the "
+        "same messages in the same orders go over real MQTT through a bridge and a worker "
+        "(child processes) instead, and the outputs read back from Kafka are scored the same "
+        "way and compared with the pure replay of the same order and of the ideal order.",
     )
     truth.add_argument(
         "--scenarios", default="all", help="comma-separated scenarios or 'all' (default all)"
@@ -186,6 +189,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--workers", type=int, default=0, help="processes (default: CPUs, at most 2)"
     )
     truth.add_argument("--json", type=Path, metavar="FILE", help="also write figures as JSON")
+    truth.add_argument(
+        "--pipeline",
+        action="store_true",
+        help="through the running services (MQTT -> bridge -> Kafka -> worker), not the pure "
+        "cores; prints the differences from the pure replay",
+    )
+    truth.add_argument(
+        "--logs",
+        type=Path,
+        default=Path(".tradelane/bench/truth"),
+        help="with --pipeline: the bridge's and worker's logs (default %(default)s)",
+    )
     truth.set_defaults(handler=_bench_truth)
 
 
@@ -224,6 +239,13 @@ def _bench_truth(args: argparse.Namespace) -> int:
         raise ServiceError("--trackers must be >= 1 and --workers >= 0")
     scenarios = _names(args.scenarios, SCENARIO_NAMES, "scenarios")
     orders = _names(args.orders, tuple(ORDERS), "orders")
+    if args.pipeline:
+        from faults.truth.pipeline import bench_truth_pipeline
+
+        results = bench_truth_pipeline(
+            scenarios, args.seed, args.trackers, orders, args.logs, args.json
+        )
+        return 0 if all(not r.vs_replay for r in results) else 1
     bench_truth(scenarios, args.seed, args.trackers, orders, args.json, args.workers or None)
     return 0
 
