@@ -787,6 +787,15 @@ def _maybe_delivered(state: ShipmentState, out: _Emitter) -> None:
 # --- route deviation and ETA --------------------------------------------------------------------
 
 
+def _active_legs(state: ShipmentState, route: Route) -> tuple[int, ...]:
+    """The legs the goods can be on: the one after the last place they left, and the next (a
+    stop passed without a fix inside it). Measured against the whole route, a theft stop
+    39 km off its road leg lay 11 km from the sea leg, inside the sea's 150 km corridor."""
+    last = len(route.legs_points) - 1
+    current = min(max(state.departed, default=0), last)
+    return (current, min(current + 1, last))
+
+
 def _deviation(
     state: ShipmentState,
     route: Route,
@@ -796,7 +805,7 @@ def _deviation(
     rules: StreamRules,
 ) -> None:
     ts = r.ts
-    distance, leg = route.corridor_km(p)
+    distance, leg = route.corridor_km(p, _active_legs(state, route))
     # The corridor is the mode's width, but never wider than a share of the leg: 40 km is
     # sane slack round a 600 km truck run, not round a 15 km drive from port to warehouse.
     limit = min(

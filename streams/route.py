@@ -17,7 +17,7 @@ class Route:
     legs_points: tuple[tuple[LatLon, ...], ...]
     """Per leg: origin, waypoints, destination."""
     modes: tuple[TransportMode, ...]
-    _corridor: dict[LatLon, tuple[float, int]] = field(
+    _corridor: dict[tuple[LatLon, tuple[int, ...] | None], tuple[float, int]] = field(
         default_factory=dict, compare=False, repr=False
     )
     """The last position's corridor distance: the rules ask for it twice per reading."""
@@ -29,18 +29,22 @@ class Route:
             out.extend(leg if not out else leg[1:])
         return out
 
-    def corridor_km(self, p: LatLon) -> tuple[float, int]:
-        """Distance to the planned route and the index of the nearest leg."""
-        known = self._corridor.get(p)
+    def corridor_km(self, p: LatLon, among: tuple[int, ...] | None = None) -> tuple[float, int]:
+        """Distance to the planned route and the index of the nearest leg (of ``among`` only,
+        when given: the legs the goods can be on)."""
+        known = self._corridor.get((p, among))
         if known is not None:
             return known
         best, best_leg = float("inf"), 0
         for i, leg in enumerate(self.legs_points):
+            if among is not None and i not in among:
+                continue
             d = polyline_distance_km(p, list(leg))
             if d < best:
                 best, best_leg = d, i
-        self._corridor.clear()
-        self._corridor[p] = (best, best_leg)
+        if len(self._corridor) >= 4:
+            self._corridor.clear()
+        self._corridor[(p, among)] = (best, best_leg)
         return best, best_leg
 
     def leg_km(self, leg: int) -> float:

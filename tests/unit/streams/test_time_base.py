@@ -298,3 +298,29 @@ def test_a_warehouse_inside_its_import_port_is_reached_when_the_fixes_are_there(
     events = run(state, [reading(3, 30 * day + 120, (51.9702, 4.1003))])  # at the warehouse
     reached = [e.data.milestone for e in events if isinstance(e.data, MilestoneReached)]
     assert Milestone.ARRIVED_DESTINATION in reached
+
+
+def test_deviation_is_measured_against_the_legs_the_goods_can_be_on() -> None:
+    """A stop far off the road leg now driven, but near the sea leg already behind, is a
+    deviation: the whole route's nearest leg hid a theft stop inside the sea corridor."""
+    from streams.core import _active_legs
+    from streams.route import route_of
+
+    plain = booking("shp-1", ["trk-a", "trk-b"])
+    port = plain.legs[0].destination
+    inland = Place(
+        locode="NLRTM", name="Inland DC", kind=PlaceKind.WAREHOUSE, lat=52.3, lon=4.9, radius_km=2
+    )
+    road = plain.legs[0].model_copy(
+        update={"mode": TransportMode.ROAD, "origin": port, "destination": inland, "waypoints": []}
+    )
+    b = plain.model_copy(update={"destination": inland, "legs": [plain.legs[0], road]})
+    route = route_of(b)
+    state = new_state("shp-1")
+    step(state, b)
+    off_road = (51.5, 3.6)  # near the sea lane into Rotterdam, ~90 km off the road leg
+    assert route.corridor_km(off_road)[1] == 0  # the whole route: the sea leg is nearest
+    state.departed = [0, 1]  # left the port: on the road leg
+    distance, leg = route.corridor_km(off_road, _active_legs(state, route))
+    assert leg == 1
+    assert distance > 50
