@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from rich.console import Console
 
@@ -22,6 +23,7 @@ from tests.unit.api.records import (
     drawdown_entry,
     silent,
 )
+from tradelane.cli.demo_feed import _last_line, synced_groups
 from tradelane.cli.demo_view import (
     DemoView,
     LedgerVerdict,
@@ -252,3 +254,20 @@ def test_a_summary_names_claims_rejections_and_haircuts() -> None:
     assert "tranche rejected: shp-a arrived_destination: cargo_impaired (x1)" in lines
     assert "claim raised: shp-a temperature tier 0: 45 minutes >= 30" in lines
     assert "haircut 50%: shp-a" in lines
+
+
+def test_the_worker_is_ready_once_its_log_says_each_group_synced(tmp_path: Path) -> None:
+    """On the embedded Tansu broker the coordinator describes no assignments: the demo reads
+    aiokafka's line in the worker's log, after where the log ended when the worker started."""
+    log = tmp_path / "demo-worker.log"
+    log.write_text("... Successfully synced group old-run with generation 0\n")
+    offset = log.stat().st_size
+    with log.open("a") as f:
+        f.write(
+            "[2026-12-06 15:25:08,680] [1] [INFO] Successfully synced group app-pledge with "
+            "generation 0 \nworker app refused to start: another worker group is active\n"
+            "Traceback (most recent call last):\n  File ...\n"
+        )
+    assert synced_groups(log, offset) == {"app-pledge"}
+    assert synced_groups(tmp_path / "missing.log", 0) == set()
+    assert _last_line(log, offset).startswith("worker app refused to start")

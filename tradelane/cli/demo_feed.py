@@ -149,15 +149,28 @@ SYNCED = re.compile(r"Successfully synced group (\S+) with generation")
 """aiokafka's line (at info) when a consumer joined its group and got its assignment."""
 
 
-def synced_groups(log: Path, offset: int) -> set[str]:
-    """The groups the worker's log reports joined and assigned after byte ``offset``."""
+def _log_since(log: Path, offset: int) -> str:
     try:
         with log.open("rb") as f:
             f.seek(offset)
-            text = f.read().decode(errors="replace")
+            return f.read().decode(errors="replace")
     except OSError:
-        return set()
-    return set(SYNCED.findall(text))
+        return ""
+
+
+def _last_line(log: Path, offset: int) -> str:
+    """Why the worker exited: its own last message (``worker …``), else the last line that is
+    not part of a traceback."""
+    lines = [line for line in _log_since(log, offset).splitlines() if line[:1] not in ("", " ")]
+    own = [line for line in lines if line.startswith("worker")]
+    other = [line for line in lines if not line.startswith("Traceback")]
+    found = own or other
+    return found[-1][:300] if found else ""
+
+
+def synced_groups(log: Path, offset: int) -> set[str]:
+    """The groups the worker's log reports joined and assigned after byte ``offset``."""
+    return set(SYNCED.findall(_log_since(log, offset)))
 
 
 def _signed(result: VerifyResult) -> str:
@@ -193,7 +206,12 @@ async def await_worker(
     waiting = list(groups)
     while waiting and not stop.is_set():
         if worker.poll() is not None:
-            raise ServiceError(f"the worker exited with status {worker.returncode}; see {log[0]}")
+            last = _last_line(*log)
+            raise ServiceError(
+                f"the worker exited with status {worker.returncode}"
+                + (f": {last}" if last else "")
+                + f" (see {log[0]})"
+            )
         synced = synced_groups(*log)
         waiting = [
             g for g in waiting if g not in synced and await members_with_partitions(settings, g) < 1
