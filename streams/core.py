@@ -133,9 +133,10 @@ def step(
     # the latest reading's lead, not the largest ever: one reading from a clock that was
     # briefly ahead must not mark the tracker poor for the rest of the voyage
     track.quality.clock_ahead_s = max(0, int((reading.ts - item.received_at).total_seconds()))
+    stored = _from_store(track, item, rules)
     if state.booking is not None:
         for ready in _in_sequence(track, reading, rules):
-            _on_reading(state, track, ready, out, rules)
+            _on_reading(state, track, ready, out, rules, stored or ready is not reading)
     _remember_outputs(state, key, out.events)
     return out.events
 
@@ -169,6 +170,22 @@ def _in_sequence(track: DeviceTrack, r: TrackerReading, rules: StreamRules) -> l
             break
         track.next_seq = track.held[0].seq  # give the gap up
     return ready
+
+
+def _from_store(track: DeviceTrack, item: IngestedReading, rules: StreamRules) -> bool:
+    """Whether ``item`` judges no sibling silent: it came from the tracker's store (received
+    long after it was taken: a coverage gap), or the tracker flushed its store less than
+    ``flush_grace_s`` ago (receive time). Trackers of one container leave a gap together, and
+    the one that flushes first must not call its sibling silent while the sibling's own flush
+    is a few minutes behind."""
+    received = item.received_at
+    if received - item.reading.ts > timedelta(seconds=rules.stored_after_s):
+        if track.flushed_at is None or received > track.flushed_at:
+            track.flushed_at = received
+        return True
+    return track.flushed_at is not None and received - track.flushed_at < timedelta(
+        seconds=rules.flush_grace_s
+    )
 
 
 def _remember_outputs(state: ShipmentState, key: str, events: list[ShipmentEvent]) -> None:
@@ -240,7 +257,12 @@ def _on_booking(state: ShipmentState, booking: ShipmentBooking, out: _Emitter) -
 
 
 def _on_reading(
-    state: ShipmentState, track: DeviceTrack, r: TrackerReading, out: _Emitter, rules: StreamRules
+    state: ShipmentState,
+    track: DeviceTrack,
+    r: TrackerReading,
+    out: _Emitter,
+    rules: StreamRules,
+    stored: bool = False,
 ) -> None:
     assert state.booking is not None
     r = _plausible_part(state, track, r, out)
@@ -248,7 +270,7 @@ def _on_reading(
     late = state.last_ts is not None and r.ts < state.last_ts
     if late:
         state.late_readings += 1
-    _device_health(state, track, r, out, rules, late)
+    _device_health(state, track, r, out, rules, late or stored)
     fix = (r.gps.lat, r.gps.lon) if r.gps is not None and r.gps.fix.value != "none" else None
     motion.feed(track.motion, r.ts, r.shock_g, fix)
     if r.temperature_c is not None:
@@ -380,8 +402,9 @@ def _device_health(
     r: TrackerReading,
     out: _Emitter,
     rules: StreamRules,
-    late: bool,
+    quiet: bool,
 ) -> None:
+    """``quiet``: the reading is late or was held or stored, so it judges no sibling silent."""
     if track.last_ts is not None and r.ts > track.last_ts:
         _learn_interval(track, int((r.ts - track.last_ts).total_seconds()))
     track.retired = False  # reporting again
@@ -407,7 +430,7 @@ def _device_health(
                 r.device_id,
                 r.seq,
             )
-    if late:
+    if quiet:
         return
     # Event-time silence: this reading moves event time on; any other tracker of the shipment
     # that has not reported for k of its intervals is silent.

@@ -45,6 +45,13 @@ class StreamRules:
     allowance."""
     default_interval_s: int = 900
     geofence_exit_factor: float = 1.5
+    stored_after_s: int = 900
+    """A reading the bridge received this long after it was taken came from the tracker's
+    store (a coverage gap, a flush): it judges no sibling silent, since the sibling may be
+    flushing its own store behind it."""
+    flush_grace_s: int = 3600
+    """For this long (receive time) after a tracker flushed its store, its readings judge no
+    sibling silent either: the sibling left the same gap and may flush a little later."""
     arrival_speed_kmh: float = 15.0
     """A fix inside a place counts as an arrival only at or below this speed (stopping or
     manoeuvring in a yard, a berth or an apron), not a vehicle passing through."""

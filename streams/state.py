@@ -68,6 +68,8 @@ class DeviceTrack(BaseModel):
     (at most the reorder lateness of event time, see :mod:`streams.core`)."""
     battery_low: bool = False
     tamper_open: bool = False
+    flushed_at: datetime | None = None
+    """When (receive time) it last delivered a reading from its store."""
     tamper_pending: TrackerReading | None = None
     """An opening not yet reported: the tracker's next reading confirms it or not."""
     silent: bool = False

@@ -17,6 +17,7 @@ from tests.unit.streams.test_core import SHANGHAI, T0, booked, kinds, reading, r
 from tradelane.contracts import (
     DeviceState,
     DeviceStatus,
+    IngestedReading,
     IngestedStatus,
     Milestone,
     MilestoneReached,
@@ -324,3 +325,28 @@ def test_deviation_is_measured_against_the_legs_the_goods_can_be_on() -> None:
     distance, leg = route.corridor_km(off_road, _active_legs(state, route))
     assert leg == 1
     assert distance > 50
+
+
+def test_the_tracker_that_flushes_its_store_first_calls_no_sibling_silent() -> None:
+    """Both trackers of a container leave a coverage gap of 10 hours; A's buffered readings
+    reach the bridge ten minutes before B's. B was never silent: it was flushing behind A."""
+    state = booked()
+    run(state, [reading(0, 0, AT_SEA), reading(0, 0, AT_SEA, device="trk-b")])
+    gap = range(1, 41)  # 15-minute readings, all held in the trackers' stores
+    flushed_a = [_received(reading(k, 15 * k, AT_SEA), 15 * 41) for k in gap]
+    flushed_b = [_received(reading(k, 15 * k, AT_SEA, device="trk-b"), 15 * 41 + 10) for k in gap]
+    events = run(state, [*flushed_a, _received(reading(41, 15 * 41, AT_SEA), 15 * 41)])
+    events += run(state, flushed_b)
+    assert "tracker_silent" not in kinds(events)
+    # B stops after its flush; A's live readings judge it again once A's flush grace is over
+    live = [_received(reading(k, 15 * k, AT_SEA), 15 * k + 1) for k in range(42, 60)]
+    in_grace = [r for r in live if r.received_at < T0 + timedelta(minutes=15 * 41 + 60)]
+    assert "tracker_silent" not in kinds(run(state, in_grace))
+    silent = [e.data for e in run(state, live[len(in_grace) :]) if e.data.kind == "tracker_silent"]
+    assert [(s.device_id, s.last_seen) for s in silent] == [  # type: ignore[union-attr]
+        ("trk-b", T0 + timedelta(minutes=600))
+    ]
+
+
+def _received(item: IngestedReading, minutes: float) -> IngestedReading:
+    return item.model_copy(update={"received_at": T0 + timedelta(minutes=minutes)})
