@@ -32,7 +32,14 @@ from pydantic import BaseModel
 from streams import motion, plausibility
 from streams.route import Route, route_of
 from streams.rules import DEFAULT_RULES, StreamRules
-from streams.state import RECENT_OUTPUTS, RECENT_SEQS, DeviceTrack, Excursion, ShipmentState
+from streams.state import (
+    RECENT_OUTPUTS,
+    RECENT_SEQS,
+    DeviceQuality,
+    DeviceTrack,
+    Excursion,
+    ShipmentState,
+)
 from tradelane.contracts import (
     BatteryLow,
     BreachEnded,
@@ -353,11 +360,15 @@ def _quality(
     del q.recent_fix[:-QUALITY_WINDOW]
     if track.last_ts is not None and r.ts > track.last_ts:
         q.max_gap_s = max(q.max_gap_s, int((r.ts - track.last_ts).total_seconds()))
+    if r.light_lux is not None and r.light_lux > rules.light_tamper_lux:
+        q.lit_at = r.ts if q.lit_at is None else max(q.lit_at, r.ts)
     if r.temperature_c is not None:
         q.last_temp = (r.ts, r.temperature_c)
         for device_id, other in state.devices.items():
             theirs = other.quality.last_temp
             if device_id == r.device_id or theirs is None:
+                continue
+            if _airing(q, r.ts) or _airing(other.quality, theirs[0]):
                 continue
             if abs(theirs[0] - r.ts) <= AGREEMENT_WINDOW:
                 gap = round(abs(theirs[1] - r.temperature_c), 2)
@@ -394,6 +405,12 @@ def _quality(
         r.device_id,
         r.seq,
     )
+
+
+def _airing(q: DeviceQuality, ts: datetime) -> bool:
+    """Whether the doors were open round ``ts`` for this tracker (light within half an hour):
+    outside air mixes in unevenly, so two trackers of one container honestly disagree then."""
+    return q.lit_at is not None and abs(ts - q.lit_at) <= AGREEMENT_WINDOW
 
 
 def _device_health(

@@ -42,7 +42,10 @@ class DeviceQuality(BaseModel):
     """Furthest a reading's time lay ahead of when the bridge received it (a fast clock)."""
     last_temp: tuple[datetime, float] | None = None
     disagreement_c: float | None = None
-    """Largest temperature gap seen to another tracker of the shipment within half an hour."""
+    """Largest temperature gap seen to another tracker of the shipment within half an hour,
+    doors closed on both (see ``lit_at``)."""
+    lit_at: datetime | None = None
+    """Its latest reading with light (doors open): no agreement is judged near it."""
     grade: QualityGrade = QualityGrade.GOOD
 
 

@@ -350,3 +350,25 @@ def test_the_tracker_that_flushes_its_store_first_calls_no_sibling_silent() -> N
 
 def _received(item: IngestedReading, minutes: float) -> IngestedReading:
     return item.model_copy(update={"received_at": T0 + timedelta(minutes=minutes)})
+
+
+def test_trackers_disagree_honestly_while_the_doors_are_open() -> None:
+    """Outside air mixes in unevenly while the doors are open: two trackers of one container
+    read 5 C apart then, and neither is poor; with the doors closed, the same gap is."""
+    state = booked()
+    run(state, [reading(0, 0, AT_SEA, temp=5.0), reading(0, 2, AT_SEA, device="trk-b", temp=5.0)])
+    aired = run(
+        state,
+        [
+            reading(1, 15, AT_SEA, temp=9.0, light_lux=900.0),
+            reading(1, 17, AT_SEA, device="trk-b", temp=4.0, light_lux=900.0),
+            reading(2, 30, AT_SEA, temp=8.0),
+            reading(2, 32, AT_SEA, device="trk-b", temp=4.5),
+        ],
+    )
+    assert "data_quality_changed" not in kinds(aired)
+    closed = run(
+        state,
+        [reading(3, 120, AT_SEA, temp=10.0), reading(3, 122, AT_SEA, device="trk-b", temp=5.0)],
+    )
+    assert "data_quality_changed" in kinds(closed)
