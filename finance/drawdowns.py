@@ -19,10 +19,11 @@ from decimal import Decimal
 
 from finance.collateral import current_base, haircut_of, valuation
 from finance.conditions import impaired
-from finance.facility_state import FacilityState, ShipmentCollateral
+from finance.facility_state import BookedMovement, FacilityState, ShipmentCollateral
 from finance.money import round_down
 from finance.results import first_failure
 from finance.step import Step
+from finance.value_dating import open_window, record
 from tradelane.contracts import Milestone
 from tradelane.contracts.finance import (
     Direction,
@@ -140,6 +141,18 @@ def _execute(
     shipment.drawn[milestone] = amount
     if state.accrued_until is None:
         state.accrued_until = now.date()
+        open_window(state, now)  # nothing was owed before the first tranche
+    record(
+        state,
+        BookedMovement(
+            at=now,
+            cause_id=cause_event_id,
+            kind="drawdown",
+            shipment_id=shipment.shipment_id,
+            amount=amount,
+            principal={shipment.shipment_id: amount},
+        ),
+    )
     entry = step.post(
         LedgerEntryKind.DRAWDOWN,
         (shipment.shipment_id, milestone.value),

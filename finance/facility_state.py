@@ -15,6 +15,9 @@ What the state remembers, and why it stays bounded:
 * per shipment: the worst severity seen per impairment kind (6 kinds), the latest tamper time,
   the open and closed condition keys (one per breach or deviation episode), each tracker's
   latest silence verdict;
+* per facility, for value dating: the last 60 closed days (end-of-day principal, rate,
+  interest) and the drawdowns and repayments booked since the window began
+  (:mod:`finance.value_dating`);
 * per facility: the id and outcome of every command decided (repayments, sales, drawdown
   requests), so a payout or a sale delivered twice is applied once and a redelivered command
   never changes its first outcome - the same property TigerBeetle gets by persisting failed
@@ -26,14 +29,14 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from tradelane.contracts import Facility, FxRate, Milestone, Money
 from tradelane.contracts.base import UtcDatetime
 from tradelane.contracts.finance import GENESIS_HASH, PledgeCode, RepaymentSource, ResultCode
-from tradelane.contracts.registries import ImpairmentKind
+from tradelane.contracts.registries import DayCount, ImpairmentKind
 
 
 class _State(BaseModel):
@@ -93,6 +96,35 @@ class ShipmentCollateral(_State):
         return sorted(d for d, (_, silent) in self.tracker_verdicts.items() if silent)
 
 
+class ClosedDay(_State):
+    """A closed day as booked: its end-of-day principal, the rate it accrued at and the
+    interest booked for it (after any correction). Kept for the value-dating window, so a
+    back-dated repayment can re-price the days it should have reduced."""
+
+    day: date
+    principal: Decimal
+    annual_rate: Decimal
+    day_count: DayCount
+    interest: Decimal
+
+
+class BookedMovement(_State):
+    """A principal movement booked in the value-dating window: a drawdown (``principal``:
+    what each shipment was lent) or a repayment (its amount in the facility currency and its
+    waterfall: ``interest``, ``principal`` per shipment, ``surplus``). ``at`` is its value
+    date. A back-dated repayment replays the movements after its value date to re-split
+    them as an event-time-ordered run would have."""
+
+    at: UtcDatetime
+    cause_id: str
+    kind: Literal["drawdown", "repayment"]
+    shipment_id: str | None = None
+    amount: Decimal = Decimal(0)
+    interest: Decimal = Decimal(0)
+    principal: dict[str, Decimal] = {}
+    surplus: Decimal = Decimal(0)
+
+
 class MarginCall(_State):
     margin_call_id: str
     issued_at: UtcDatetime
@@ -121,6 +153,17 @@ class FacilityState(_State):
     handled: dict[str, ResultCode] = {}
     ledger_seq: int = 0
     ledger_hash: str = GENESIS_HASH
+    window_from: UtcDatetime | None = Field(
+        default=None,
+        description="Earliest value date the facility can book at: closed_days and movements "
+        "hold everything from it on (None: nothing yet)",
+    )
+    closed_days: list[ClosedDay] = Field(
+        default=[], description="The last closed days, oldest first (value-dating window)"
+    )
+    movements: list[BookedMovement] = Field(
+        default=[], description="Drawdowns and repayments since window_from, by value date"
+    )
     _collateral: Any = PrivateAttr(default=None)
     """The last :class:`finance.collateral.Collateral` valued for this state (never stored:
     a state read back values its collateral in full once)."""

@@ -13,6 +13,7 @@ line of 1,000 shipments. Here a facility ``F`` is stored under several keys of t
 ``F\\x00fx``                the FX rates held
 ``F\\x00handled``           every command decided, with its outcome
 ``F\\x00index``             the ids of the shipments held, sorted
+``F\\x00window``            the value-dating window: closed days and booked movements
 ``F\\x00s:{shipment_id}``   one shipment's collateral record
 ==========================  ==============================================================
 
@@ -33,7 +34,13 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
-from finance.facility_state import FacilityState, ShipmentCollateral, load_state
+from finance.facility_state import (
+    BookedMovement,
+    ClosedDay,
+    FacilityState,
+    ShipmentCollateral,
+    load_state,
+)
 from tradelane.contracts import Facility, FxRate, ShipmentBooking
 from tradelane.contracts.finance import (
     BorrowingBaseChanged,
@@ -64,11 +71,20 @@ class Table(Protocol):
 
 
 LAYOUT = b'{"layout":"segments"'
-_BIG = {"shipments", "terms", "fx", "handled"}
+_BIG = {"shipments", "terms", "fx", "handled", "closed_days", "movements"}
 _TERMS = TypeAdapter(Facility | None)
 _FX = TypeAdapter(dict[str, FxRate])
 _HANDLED = TypeAdapter(dict[str, ResultCode])
 _INDEX = TypeAdapter(list[str])
+
+
+class _Window(BaseModel):
+    """The value-dating window (:mod:`finance.value_dating`): changed only when a day closes
+    or money moves, so kept out of the header every timed input rewrites."""
+
+    model_config = ConfigDict(extra="forbid")
+    closed_days: list[ClosedDay] = []
+    movements: list[BookedMovement] = []
 
 
 class _Header(BaseModel):
@@ -138,6 +154,9 @@ class _Written:
     """How many shipments the written index lists (-1: none written in this layout)."""
     handled: int = -1
     """How many decided commands the written ``handled`` segment holds."""
+    window: tuple[object, object] | None = None
+    """The (closed days, movements) lists last written: the engine replaces them, never
+    changes them in place, so an unchanged window is the same objects."""
 
 
 class FacilityStore:
@@ -172,6 +191,8 @@ class FacilityStore:
         state.terms = _TERMS.validate_json(part("terms", b"null"))
         state.fx = _FX.validate_json(part("fx", b"{}"))
         state.handled = _HANDLED.validate_json(part("handled", b"{}"))
+        window = _Window.model_validate_json(part("window", b"{}"))
+        state.closed_days, state.movements = window.closed_days, window.movements
         shipments: dict[str, ShipmentCollateral] = {}
         for shipment_id in _INDEX.validate_json(part("index", b"[]")):
             k = shipment_key(key, shipment_id)
@@ -180,7 +201,14 @@ class FacilityStore:
             shipments[shipment_id] = ShipmentCollateral.model_validate_json(value)
         state.shipments = shipments
         self._written[key] = _Written(
-            state, raw, header.rev, segments, state.terms, len(shipments), len(state.handled)
+            state,
+            raw,
+            header.rev,
+            segments,
+            state.terms,
+            len(shipments),
+            len(state.handled),
+            (state.closed_days, state.movements),
         )
         return state
 
@@ -223,6 +251,15 @@ class FacilityStore:
         if shipments is None or len(state.handled) != held.handled:
             put(segment_key(key, "handled"), _HANDLED.dump_json(state.handled))
             held.handled = len(state.handled)
+        window = (state.closed_days, state.movements)
+        held_window = held.window
+        if (
+            shipments is None
+            or held_window is None
+            or any(a is not b for a, b in zip(window, held_window, strict=True))
+        ):
+            put(segment_key(key, "window"), _window_json(state))
+            held.window = window
         core = state.model_dump_json(exclude=_BIG).encode()
         if not writes and held.header.endswith(b',"core":' + core + b"}"):
             return False
@@ -233,3 +270,8 @@ class FacilityStore:
         table[key] = header
         held.header = header
         return True
+
+
+def _window_json(state: FacilityState) -> bytes:
+    window = _Window(closed_days=state.closed_days, movements=state.movements)
+    return window.model_dump_json().encode()

@@ -31,13 +31,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, localcontext
 
 from finance.collateral import valuation
 from finance.conditions import learn_booking, observe
 from finance.drawdowns import attempt, scheduled_share
-from finance.facility_state import FacilityState, new_state
+from finance.facility_state import ClosedDay, FacilityState, new_state
 from finance.interest import daily_interest, days_to_close
 from finance.margin import settle_base
 from finance.money import CONTEXT, identity, pair
@@ -48,6 +48,7 @@ from finance.repayments import (
     settle_proceeds,
 )
 from finance.step import Outputs, Step
+from finance.value_dating import open_window, record_day
 from tradelane.contracts import (
     BreachEnded,
     DeviationEnded,
@@ -71,6 +72,7 @@ from tradelane.contracts.finance import (
     ResultCode,
     SaleReported,
 )
+from tradelane.contracts.registries import DayCount
 
 EngineInput = (
     Facility
@@ -285,7 +287,7 @@ def _shipment_event(step: Step, event: ShipmentEvent) -> None:
         return
     milestone = data.milestone
     if milestone is Milestone.DELIVERED:
-        delivery_proceeds(shipment, event.id, step)
+        delivery_proceeds(shipment, event.id, event.time)
     terms = state.terms
     if (
         terms is not None
@@ -321,47 +323,66 @@ def _retry_cleared(step: Step, shipment_id: str, cause_event_id: str) -> None:
 
 
 def _advance(step: Step, at: datetime) -> None:
-    """Move the facility clock to ``at`` (if later) and accrue every day it closed."""
+    """Move the facility clock to ``at`` (if later) and accrue every day it closed; each
+    closed day is kept for value dating (:mod:`finance.value_dating`)."""
     state = step.state
     clock = at if state.clock is None else max(state.clock, at)
     state.clock = step.now = clock
     if state.accrued_until is None:
         return
+    open_window(state, clock)  # a state written before the window was kept
     terms = state.terms
     for day in days_to_close(state.accrued_until, clock.date()):
-        if terms is None or state.principal <= 0 or terms.interest_rate <= 0:
-            continue
-        currency = terms.limit.currency
-        amount = daily_interest(state.principal, terms.interest_rate, terms.day_count, currency)
-        if amount <= 0:
-            continue
-        state.interest_due += amount
-        end_of_day = datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
-        cause = f"day:{day.isoformat()}"
-        entry = step.post(
-            LedgerEntryKind.INTEREST,
-            (day.isoformat(),),
-            cause,
-            end_of_day,
-            identity(currency),
-            [
-                (LedgerAccount.INTEREST_RECEIVABLE, Direction.DEBIT, amount),
-                (LedgerAccount.INTEREST_INCOME, Direction.CREDIT, amount),
-            ],
-        )
-        step.emit(
-            InterestAccrued(
-                facility_id=state.facility_id,
+        rate = Decimal(0) if terms is None else terms.interest_rate
+        day_count = DayCount.ACT_365F if terms is None else terms.day_count
+        amount = Decimal(0)
+        if terms is not None and state.principal > 0 and rate > 0:
+            amount = daily_interest(state.principal, rate, day_count, terms.limit.currency)
+        record_day(
+            state,
+            ClosedDay(
                 day=day,
-                principal=step.money(state.principal),
-                annual_rate=terms.interest_rate,
-                day_count=terms.day_count,
-                amount=step.money(amount),
-                interest_due_after=step.money(state.interest_due),
-                at=end_of_day,
-                ledger_seq=entry.seq,
-                ledger_hash=entry.hash,
+                principal=state.principal,
+                annual_rate=rate,
+                day_count=day_count,
+                interest=max(amount, Decimal(0)),
             ),
-            day.isoformat(),
         )
+        if amount > 0:
+            assert terms is not None
+            _post_interest(step, terms, day, amount)
     state.accrued_until = max(state.accrued_until, clock.date())
+
+
+def _post_interest(step: Step, terms: Facility, day: date, amount: Decimal) -> None:
+    """Book one day's interest (an entry and an ``InterestAccrued``), stamped at its end."""
+    state = step.state
+    currency = terms.limit.currency
+    state.interest_due += amount
+    end_of_day = datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
+    entry = step.post(
+        LedgerEntryKind.INTEREST,
+        (day.isoformat(),),
+        f"day:{day.isoformat()}",
+        end_of_day,
+        identity(currency),
+        [
+            (LedgerAccount.INTEREST_RECEIVABLE, Direction.DEBIT, amount),
+            (LedgerAccount.INTEREST_INCOME, Direction.CREDIT, amount),
+        ],
+    )
+    step.emit(
+        InterestAccrued(
+            facility_id=state.facility_id,
+            day=day,
+            principal=step.money(state.principal),
+            annual_rate=terms.interest_rate,
+            day_count=terms.day_count,
+            amount=step.money(amount),
+            interest_due_after=step.money(state.interest_due),
+            at=end_of_day,
+            ledger_seq=entry.seq,
+            ledger_hash=entry.hash,
+        ),
+        day.isoformat(),
+    )

@@ -79,7 +79,7 @@ class Position:
     head_seq: int | None = None
     head_hash: str = GENESIS_HASH
     as_of: datetime | None = None
-    """Event time of the last entry taken."""
+    """The latest event time of the entries taken (a value-dated entry may be earlier)."""
     movements: list[Movement] = field(default_factory=list)
     duplicates: int = 0
     problems: list[str] = field(default_factory=list)
@@ -140,13 +140,18 @@ def advance(position: Position, entry: LedgerEntry) -> bool:
     principal = _net(entry, LedgerAccount.LOAN_PRINCIPAL)
     interest = _net(entry, LedgerAccount.INTEREST_RECEIVABLE)
     payable = -_net(entry, LedgerAccount.BORROWER_PAYABLE)
+    accrued = -_net(entry, LedgerAccount.INTEREST_INCOME)
     position.principal += principal
     position.interest_due += interest
     position.borrower_payable += payable
-    position.drawn += max(principal, ZERO)
-    position.principal_repaid += max(-principal, ZERO)
-    position.interest_accrued += max(interest, ZERO)
-    position.interest_paid += max(-interest, ZERO)
+    if entry.kind is LedgerEntryKind.DRAWDOWN:
+        position.drawn += principal
+    else:  # a repayment, or an adjustment re-splitting later repayments (either sign)
+        position.principal_repaid -= principal
+    # Interest income is what accrued (an adjustment may lower it); receivable moves by what
+    # accrued less what was paid.
+    position.interest_accrued += accrued
+    position.interest_paid += accrued - interest
     if position.principal < 0 or position.interest_due < 0:
         position.problems.append(
             f"seq {entry.seq}, entry {entry.entry_id}: the ledger goes below zero "
@@ -166,7 +171,9 @@ def advance(position: Position, entry: LedgerEntry) -> bool:
             interest_after=position.interest_due,
         )
     )
-    position.head_seq, position.head_hash, position.as_of = entry.seq, entry.hash, entry.at
+    position.head_seq, position.head_hash = entry.seq, entry.hash
+    # A value-dated repayment's entries carry its (earlier) event time: as_of never moves back.
+    position.as_of = entry.at if position.as_of is None else max(position.as_of, entry.at)
     return True
 
 
@@ -215,7 +222,14 @@ def by_shipment(
     principal: dict[str, Decimal] = dict.fromkeys(ids, ZERO)
     unattributed = ZERO
     for move in position.movements:
-        if move.principal > 0:
+        if move.principal > 0 and move.kind is LedgerEntryKind.INTEREST_ADJUSTMENT:
+            target = named.get(move.seq)  # principal a re-split repayment no longer repaid
+            back = target if target in principal else (ids[0] if ids else None)
+            if back is None:
+                unattributed += move.principal
+            else:
+                principal[back] += move.principal
+        elif move.principal > 0:
             found = owner.get(move.entry_id)
             if found is None:
                 unattributed += move.principal

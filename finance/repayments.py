@@ -7,6 +7,10 @@ goes below zero: a payout or proceeds larger than the loan pay it off, and the r
 as received in full and held for the borrower (``borrower_payable``, a liability), reported
 as ``surplus`` in ``RepaymentApplied``. The cash came in; it is not the bank's money.
 
+Every repayment is booked as of its value date (its event time), whenever it arrives:
+:mod:`finance.value_dating` replays the facility's recent window with it in its place, and
+:mod:`finance.value_adjustment` posts what that changes for the days already closed.
+
 Proceeds: a delivered shipment repays the principal lent against it from its proceeds, taken
 as the cargo value after haircut (a reported sale gives the proceeds explicitly). Proceeds
 wait in the shipment's record until an FX rate allows converting them, then are applied once.
@@ -19,13 +23,21 @@ never changes its first outcome. A rejected command is retried under a new id.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from finance.collateral import haircut_of, secured_value
-from finance.facility_state import PendingProceeds, ShipmentCollateral
+from finance.facility_state import (
+    BookedMovement,
+    FacilityState,
+    PendingProceeds,
+    ShipmentCollateral,
+)
 from finance.money import convert, find_rate, round_half_even
 from finance.results import first_failure
 from finance.step import Step
+from finance.value_adjustment import adjust
+from finance.value_dating import WINDOW_DAYS, Rebooked, Split, bookable, rebook
 from tradelane.contracts import Money
 from tradelane.contracts.finance import (
     Direction,
@@ -37,23 +49,8 @@ from tradelane.contracts.finance import (
     RepaymentSource,
     ResultCode,
     SaleReported,
+    ValueDateLimited,
 )
-
-
-def _allocate(step: Step, available: Decimal, shipment_id: str | None) -> Decimal:
-    """Reduce shipment principals by up to ``available``; returns the principal repaid."""
-    state = step.state
-    if shipment_id is not None:
-        order = [state.shipments[shipment_id]] if shipment_id in state.shipments else []
-    else:
-        order = [state.shipments[k] for k in sorted(state.shipments)]
-    paid = Decimal(0)
-    for shipment in order:
-        share = min(shipment.principal, available - paid)
-        shipment.principal -= share
-        paid += share
-    state.principal -= paid
-    return paid
 
 
 def _owed(step: Step, shipment_id: str | None) -> Decimal:
@@ -71,8 +68,10 @@ def repay(
     source: RepaymentSource,
     received: Money,
     shipment_id: str | None,
+    value_date: datetime,
 ) -> ResultCode:
-    """Apply ``received`` through the waterfall (after the caller's own checks)."""
+    """Apply ``received`` through the waterfall (after the caller's own checks), booked as of
+    ``value_date`` (its event time; see :mod:`finance.value_dating`)."""
     state = step.state
     currency = state.currency
     now = step.now
@@ -94,26 +93,25 @@ def repay(
         return code
     assert converted is not None
     amount, fx = converted
-    interest = min(state.interest_due, amount)
-    state.interest_due -= interest
-    principal = _allocate(step, amount - interest, shipment_id)
-    surplus = amount - interest - principal
+    at = _value_date(step, cause_id, min(value_date, now))
+    split = _rebook(step, cause_id, at, amount, shipment_id) if amount > 0 else NO_SPLIT
+    principal = split.principal_total
     entry = None
     if amount > 0:  # proceeds of a total loss move no money
         entry = step.post(
             LedgerEntryKind.REPAYMENT,
             (cause_id,),
             cause_id,
-            now,
+            at,
             fx,
             [
                 (LedgerAccount.FUNDING, Direction.DEBIT, amount),
-                (LedgerAccount.INTEREST_RECEIVABLE, Direction.CREDIT, interest),
+                (LedgerAccount.INTEREST_RECEIVABLE, Direction.CREDIT, split.interest),
                 (LedgerAccount.LOAN_PRINCIPAL, Direction.CREDIT, principal),
-                (LedgerAccount.BORROWER_PAYABLE, Direction.CREDIT, surplus),
+                (LedgerAccount.BORROWER_PAYABLE, Direction.CREDIT, split.surplus),
             ],
         )
-    if interest + principal > 0:
+    if split.interest + principal > 0:
         step.repaid = True
     step.emit(
         RepaymentApplied(
@@ -123,17 +121,80 @@ def repay(
             source=source,
             received=received,
             fx=fx,
-            interest_paid=step.money(interest),
+            interest_paid=step.money(split.interest),
             principal_paid=step.money(principal),
-            surplus=step.money(surplus),
+            surplus=step.money(split.surplus),
             outstanding_after=step.money(state.principal),
-            at=now,
+            at=at,
             ledger_seq=None if entry is None else entry.seq,
             ledger_hash=None if entry is None else entry.hash,
         ),
         cause_id,
     )
     return code
+
+
+NO_SPLIT = Split(Decimal(0), {}, Decimal(0))
+
+
+def _rebook(
+    step: Step, cause_id: str, at: datetime, amount: Decimal, shipment_id: str | None
+) -> Split:
+    """Book ``amount`` as of ``at``: replay the window with it in place, take the replayed
+    figures as the facility's and post their correction (before the repayment's own entry,
+    so the ledger never holds less interest or principal than the repayment takes)."""
+    state = step.state
+    assert state.currency is not None
+    booked = BookedMovement(
+        at=at, cause_id=cause_id, kind="repayment", shipment_id=shipment_id, amount=amount
+    )
+    rebooked = rebook(state, at, booked, state.currency)
+    principal_before, due_before = state.principal, state.interest_due
+    _settle(state, rebooked)
+    split = rebooked.split
+    adjust(
+        step,
+        rebooked,
+        cause_id,
+        principal=(principal_before, state.principal + split.principal_total),
+        receivable=(due_before, state.interest_due + split.interest),
+    )
+    return split
+
+
+def _value_date(step: Step, cause_id: str, value_date: datetime) -> datetime:
+    """``value_date`` when the window reaches back to it, else the clock (announced)."""
+    state, now = step.state, step.now
+    assert now is not None
+    if value_date >= now or bookable(state, value_date):
+        return value_date
+    if state.window_from is not None:
+        step.emit(
+            ValueDateLimited(
+                facility_id=state.facility_id,
+                cause_id=cause_id,
+                value_date=value_date,
+                window_from=state.window_from,
+                window_days=WINDOW_DAYS,
+                at=now,
+            ),
+            cause_id,
+        )
+    return now
+
+
+def _settle(state: FacilityState, rebooked: Rebooked) -> None:
+    """Take the replayed window's figures as the facility's."""
+    changed = Decimal(0)
+    for shipment_id, principal in rebooked.principals.items():
+        shipment = state.shipments.get(shipment_id)
+        if shipment is not None and shipment.principal != principal:
+            changed += principal - shipment.principal
+            shipment.principal = principal
+    state.principal += changed
+    state.interest_due = rebooked.due
+    state.closed_days = rebooked.days
+    state.movements = rebooked.movements
 
 
 def _reject(step: Step, cause_id: str, code: ResultCode) -> ResultCode:
@@ -174,6 +235,7 @@ def repayment_received(step: Step, command: RepaymentReceived) -> ResultCode:
             source=command.source,
             received=command.amount,
             shipment_id=shipment_id,
+            value_date=command.at,
         )
     else:
         _reject(step, command.cause_id, code)
@@ -212,13 +274,13 @@ def sale_reported(step: Step, command: SaleReported) -> ResultCode:
     return code
 
 
-def delivery_proceeds(shipment: ShipmentCollateral, cause_id: str, step: Step) -> None:
-    """Queue the proceeds of a delivered shipment (once; a sale reported first wins)."""
+def delivery_proceeds(shipment: ShipmentCollateral, cause_id: str, at: datetime) -> None:
+    """Queue the proceeds of a delivered shipment (once; a sale reported first wins), value
+    dated at the delivery event's time."""
     if shipment.sold or shipment.proceeds_applied or shipment.pending_proceeds is not None:
         return
-    assert step.now is not None
     shipment.pending_proceeds = PendingProceeds(
-        cause_id=cause_id, source=RepaymentSource.DELIVERY, at=step.now
+        cause_id=cause_id, source=RepaymentSource.DELIVERY, at=at
     )
 
 
@@ -254,5 +316,6 @@ def settle_proceeds(step: Step) -> None:
             source=pending.source,
             received=received,
             shipment_id=shipment_id,
+            value_date=pending.at,
         )
         shipment.pending_proceeds, shipment.proceeds_applied = None, True

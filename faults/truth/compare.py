@@ -32,6 +32,7 @@ from tradelane.contracts.finance import (
     DrawdownRejected,
     FinanceEvent,
     InterestAccrued,
+    InterestAdjusted,
     RepaymentApplied,
     RepaymentSource,
 )
@@ -445,8 +446,15 @@ def score_tranches(
 
 
 def booked_interest(finance: Iterable[FinanceEvent]) -> Decimal:
+    """Interest income: every day's accrual plus every value-dated repayment's correction of
+    the days it reached back into (an ``InterestAdjusted`` amount is signed)."""
     return sum(
-        (e.data.amount.amount for e in finance if isinstance(e.data, InterestAccrued)), Decimal(0)
+        (
+            e.data.amount.amount
+            for e in finance
+            if isinstance(e.data, InterestAccrued | InterestAdjusted)
+        ),
+        Decimal(0),
     )
 
 

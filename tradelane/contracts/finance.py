@@ -98,6 +98,10 @@ class LedgerEntryKind(StrEnum):
     DRAWDOWN = "drawdown"
     REPAYMENT = "repayment"
     INTEREST = "interest"
+    INTEREST_ADJUSTMENT = "interest_adjustment"
+    """A back-dated repayment's correction of the days closed after its value date (and of
+    the split of repayments booked after it): interest income up or down, and what the
+    later repayments' waterfall moves between interest, principal and the borrower."""
 
 
 class Posting(Contract):
@@ -339,6 +343,75 @@ class InterestAccrued(Contract):
     ledger_hash: Sha256Hex
 
 
+class AdjustedDay(Contract):
+    """One closed day whose end-of-day principal a value-dated movement changed."""
+
+    day: date
+    annual_rate: Fraction
+    day_count: DayCount
+    principal_before: Money = Field(description="End-of-day principal as booked before")
+    principal_after: Money = Field(description="End-of-day principal as of the value date on")
+    interest_before: Money
+    interest_after: Money
+
+
+class ResplitRepayment(Contract):
+    """A repayment booked after the value date whose waterfall the value-dated one changed
+    (it took interest that the later one had paid, or principal it had repaid)."""
+
+    cause_id: CauseId
+    at: UtcDatetime
+    interest_before: Money
+    interest_after: Money
+    principal_before: Money
+    principal_after: Money
+    surplus_before: Money
+    surplus_after: Money
+
+
+class InterestAdjusted(Contract):
+    """A repayment arrived after the facility clock had closed days past its event time (an
+    insurer's payout whose evidence came late): it is booked as of its event time, and this
+    correction, posted as an ``interest_adjustment`` ledger entry, makes the books what an
+    event-time-ordered run would have booked, to the cent.
+
+    ``amount`` is the change of interest income (negative: the days after the value date
+    carried less principal); ``principal_change`` and ``surplus_change`` are what the
+    re-split later repayments move (``principal_change`` negative: more principal repaid).
+    The sum of every ``InterestAccrued.amount`` and ``InterestAdjusted.amount`` is the
+    facility's interest income."""
+
+    kind: Literal["interest_adjusted"] = "interest_adjusted"
+    facility_id: FacilityId
+    cause_id: CauseId = Field(description="The value-dated repayment's cause id")
+    value_date: UtcDatetime = Field(description="Its event time, as of which it is booked")
+    booked_at: UtcDatetime = Field(description="The facility clock when it was booked")
+    amount: Money = Field(description="Change of interest income (signed)")
+    principal_change: Money = Field(description="Change of outstanding principal (signed)")
+    surplus_change: Money = Field(description="Change of what is held for the borrower (signed)")
+    interest_due_after: Money
+    outstanding_after: Money
+    days: list[AdjustedDay]
+    repayments: list[ResplitRepayment]
+    at: UtcDatetime = Field(description="The value date (the ledger entry's event time)")
+    ledger_seq: Annotated[int, Field(ge=0)]
+    ledger_hash: Sha256Hex
+
+
+class ValueDateLimited(Contract):
+    """A repayment's event time lies before the window of closed days the facility keeps
+    (``window_from``): it is booked at the facility clock instead, and the days between its
+    event time and the clock keep the interest they were booked with."""
+
+    kind: Literal["value_date_limited"] = "value_date_limited"
+    facility_id: FacilityId
+    cause_id: CauseId
+    value_date: UtcDatetime = Field(description="The repayment's event time")
+    window_from: UtcDatetime = Field(description="The earliest time the facility can book at")
+    window_days: Annotated[int, Field(ge=1)]
+    at: UtcDatetime = Field(description="The facility clock: what it was booked at")
+
+
 FinanceEventData = Annotated[
     DrawdownExecuted
     | DrawdownRejected
@@ -349,6 +422,8 @@ FinanceEventData = Annotated[
     | RepaymentApplied
     | RepaymentRejected
     | InterestAccrued
+    | InterestAdjusted
+    | ValueDateLimited
     | PledgeDecided,
     Field(discriminator="kind"),
 ]

@@ -21,6 +21,7 @@ from tests.unit.finance import builders as b
 from tests.unit.finance.test_properties import inputs, terms
 from tradelane.contracts import Milestone
 from tradelane.contracts.finance import (
+    InterestAdjusted,
     LedgerAccount,
     LedgerEntry,
     RepaymentApplied,
@@ -57,6 +58,8 @@ def test_fold_of_the_ledger_is_the_engine_state(
                 surplus += envelope.data.surplus.amount
                 if envelope.data.ledger_seq is not None:
                     named[envelope.data.ledger_seq] = envelope.data.shipment_id
+            elif isinstance(envelope.data, InterestAdjusted):
+                surplus += envelope.data.surplus_change.amount
         position = fold(b.FAC, ledger)
         assert position.verified, position.problems
         assert position.principal == state.principal >= 0
