@@ -1,7 +1,7 @@
 """The scenario-truth suite's short profile through the real pipeline: the nominal fleet of
-`tradelane bench truth` (4 trackers) in two delivery orders (ideal, and a backlog whose last
-wills overtake an hour of readings) published over MQTT through a bridge and a worker (child
-processes), its outputs read back from Kafka.
+`tradelane bench truth` (5 trackers: 4 shipments, one of them with two trackers) in two delivery
+orders (ideal, and one of the pair's trackers 50 minutes behind its sibling) published over MQTT
+through a bridge and a worker (child processes), its outputs read back from Kafka.
 
 The pipeline must book what the pure cores book for the same order: the same milestones at the
 same times, the same tranches (shipment, milestone, amount, time), no claim, the same interest
@@ -24,8 +24,8 @@ from tradelane.settings import KafkaSettings, MqttSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1500)]
 SEED = 11
-TRACKERS = 4
-ORDERS = ("ideal", "backlog")
+TRACKERS = 5
+ORDERS = ("ideal", "slow")
 
 
 def test_pipeline_books_what_the_pure_replay_books(
