@@ -196,6 +196,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "cores; prints the differences from the pure replay",
     )
     truth.add_argument(
+        "--interleave",
+        action="store_true",
+        help="with --pipeline: do not wait between different shipments' causes of credit-line "
+        "events within a day (the worker's batches decide which reaches the line first)",
+    )
+    truth.add_argument(
         "--logs",
         type=Path,
         default=Path(".tradelane/bench/truth"),
@@ -243,7 +249,7 @@ def _bench_truth(args: argparse.Namespace) -> int:
         from faults.truth.pipeline import bench_truth_pipeline
 
         results = bench_truth_pipeline(
-            scenarios, args.seed, args.trackers, orders, args.logs, args.json
+            scenarios, args.seed, args.trackers, orders, args.logs, args.json, args.interleave
         )
         return 0 if all(not r.vs_replay for r in results) else 1
     bench_truth(scenarios, args.seed, args.trackers, orders, args.json, args.workers or None)
