@@ -36,6 +36,13 @@ IDEMPOTENCE_OFF = {
 SKIPPED_DIRS = {"tests", "node_modules", "build", "dist", "__pycache__"}
 
 
+@pytest.fixture(autouse=True)
+def _credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Options are built without the machine's keyring: these tests run on any checkout."""
+    monkeypatch.setenv("TRADELANE_KAFKA_USERNAME", "tradelane-test")
+    monkeypatch.setenv("TRADELANE_KAFKA_PASSWORD", "test-password")
+
+
 def _sources() -> list[Path]:
     return [
         path
