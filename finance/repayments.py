@@ -85,12 +85,7 @@ def repay(
         ]
     )
     if code is not ResultCode.OK:
-        step.emit(
-            RepaymentRejected(facility_id=state.facility_id, cause_id=cause_id, code=code, at=now),
-            cause_id,
-            code.value,
-        )
-        return code
+        return _reject(step, cause_id, code)
     assert converted is not None
     amount, fx = converted
     at = _value_date(step, cause_id, min(value_date, now))

@@ -31,6 +31,12 @@ from tradelane.contracts.finance import (
 DEP = Milestone.DEPARTED_ORIGIN
 
 
+def _value_dated(ledger: list[LedgerEntry]) -> bool:
+    """Some entry was booked as of an event time before an earlier entry's: a repayment
+    value dated (docs/finance.md, Known limitations: its per-shipment split)."""
+    return any(later.at < max(e.at for e in ledger[:i]) for i, later in enumerate(ledger) if i)
+
+
 @settings(
     max_examples=int(os.environ.get("FINANCE_EXAMPLES", "150")),
     deadline=None,
@@ -69,11 +75,15 @@ def test_fold_of_the_ledger_is_the_engine_state(
         assert position.entries == state.ledger_seq
         assert all(m.principal_after >= 0 for m in position.movements)
         split = by_shipment(position, [b.SHP, b.SHP2], named)
+        for shipment_id, line in split.shipments.items():
+            engine = state.shipments.get(shipment_id)
+            assert dict(line.drawn) == ({} if engine is None else engine.drawn)
+        if _value_dated(ledger):
+            continue  # per shipment, a value-dated repayment is spread by the fold's rule
         assert split.unattributed == 0
         for shipment_id, line in split.shipments.items():
             engine = state.shipments.get(shipment_id)
             assert line.principal == (Decimal(0) if engine is None else engine.principal)
-            assert dict(line.drawn) == ({} if engine is None else engine.drawn)
     sums = balances(ledger)
     assert sums[LedgerAccount.BORROWER_PAYABLE] == -surplus
     assert verify(b.FAC, ledger).ok
