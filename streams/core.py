@@ -224,6 +224,8 @@ def _on_status(state: ShipmentState, item: IngestedStatus, out: _Emitter) -> Non
         return
     if status.ts is not None and (track.last_ts is None or status.ts >= track.last_ts):
         track.retired = True
+        if state.booking is not None:
+            _customs(state, out)  # the last tracker gone: a clearance no longer waits
         return
     since = track.last_ts
     if track.silent or track.retired or since is None:
@@ -236,6 +238,8 @@ def _on_status(state: ShipmentState, item: IngestedStatus, out: _Emitter) -> Non
         status.device_id,
         f"will:{since.isoformat()}",
     )
+    if state.booking is not None:
+        _customs(state, out)
 
 
 def _remember(track: DeviceTrack, seq: int) -> None:
@@ -251,13 +255,27 @@ def _remember(track: DeviceTrack, seq: int) -> None:
 
 def _on_booking(state: ShipmentState, booking: ShipmentBooking, out: _Emitter) -> None:
     state.booking = booking
-    cleared = booking.customs_cleared_at
-    if cleared is not None and Milestone.CUSTOMS_CLEARED not in state.milestones:
-        state.milestones[Milestone.CUSTOMS_CLEARED] = cleared
-        if state.status is not ShipmentStatus.DELIVERED:
-            state.status = ShipmentStatus.CUSTOMS_CLEARED
-        _milestone(state, out, Milestone.CUSTOMS_CLEARED, cleared, None, None)
-        _maybe_delivered(state, out)
+    _customs(state, out)
+
+
+def _customs(state: ShipmentState, out: _Emitter) -> None:
+    """Customs clearance, from the registry, once the shipment's event time has reached it.
+    The registry is read ahead of a backlog of readings: applied on arrival, a clearance
+    overtook the departure it followed, and the departure tranche was priced as goods in a
+    warehouse (80 %) instead of in transit (60 %). While no tracker is left to report (all
+    retired or silent), nothing will move event time on, so it applies at once."""
+    assert state.booking is not None
+    cleared = state.booking.customs_cleared_at
+    if cleared is None or Milestone.CUSTOMS_CLEARED in state.milestones:
+        return
+    reporting = any(not t.retired and not t.silent for t in state.devices.values())
+    if reporting and (state.last_ts is None or state.last_ts < cleared):
+        return
+    state.milestones[Milestone.CUSTOMS_CLEARED] = cleared
+    if state.status is not ShipmentStatus.DELIVERED:
+        state.status = ShipmentStatus.CUSTOMS_CLEARED
+    _milestone(state, out, Milestone.CUSTOMS_CLEARED, cleared, None, None)
+    _maybe_delivered(state, out)
 
 
 # --- readings -----------------------------------------------------------------------------------
@@ -285,6 +303,7 @@ def _on_reading(
         state.mkt_n += 1
     if not late:
         state.last_ts = r.ts
+        _customs(state, out)
         route = route_of(state.booking)
         if r.gps is not None and fix is not None:
             state.position = fix

@@ -16,8 +16,11 @@ from tradelane.contracts import (
     BreachKind,
     BreachProgress,
     BreachStarted,
+    DeviceState,
+    DeviceStatus,
     Gps,
     IngestedReading,
+    IngestedStatus,
     Milestone,
     MilestoneReached,
     ShipmentEvent,
@@ -96,7 +99,7 @@ def test_milestones_of_a_voyage() -> None:
     # Customs clearance arrives on the registry; arrival is not delivery: the goods are handed
     # over when the doors, opened to unload them, close again (the last lit reading).
     cleared = booking("shp-1", ["trk-a", "trk-b"]).model_copy(
-        update={"customs_cleared_at": T0 + timedelta(days=30, minutes=10)}
+        update={"customs_cleared_at": T0 + timedelta(days=30, minutes=-10)}
     )
     after = step(state, cleared)
     assert [e.data.milestone for e in after if isinstance(e.data, MilestoneReached)] == [
@@ -125,11 +128,31 @@ def test_delivery_waits_for_customs_and_unloading_in_either_order() -> None:
     cleared = booking("shp-1", ["trk-a", "trk-b"]).model_copy(
         update={"customs_cleared_at": T0 + timedelta(days=31)}
     )
-    after = [e.data for e in step(state, cleared) if isinstance(e.data, MilestoneReached)]
+    # read from the registry ahead of the readings of its time: it waits for event time
+    assert not [e for e in step(state, cleared) if isinstance(e.data, MilestoneReached)]
+    later = run(state, [reading(6, 60 * 24 * 31 + 5, None)])
+    after = [e.data for e in later if isinstance(e.data, MilestoneReached)]
     assert [(m.milestone, m.at) for m in after] == [
         (Milestone.CUSTOMS_CLEARED, T0 + timedelta(days=31)),
         (Milestone.DELIVERED, T0 + timedelta(days=31)),
     ]
+
+
+def test_a_clearance_applies_at_once_when_no_tracker_is_left_to_report() -> None:
+    state = booked()
+    day30 = 60 * 24 * 30
+    run(state, [*voyage(), reading(4, day30 + 15, None, light_lux=800.0)])
+    run(state, [reading(5, day30 + 30, None, light_lux=0.0)])
+    for device in ("trk-a", "trk-b"):
+        status = DeviceStatus(
+            device_id=device, state=DeviceState.OFFLINE, ts=T0 + timedelta(minutes=day30 + 40)
+        )
+        step(state, IngestedStatus(status=status, received_at=status.ts, mqtt_topic="s"))
+    cleared = booking("shp-1", ["trk-a", "trk-b"]).model_copy(
+        update={"customs_cleared_at": T0 + timedelta(days=33)}
+    )
+    after = [e.data for e in step(state, cleared) if isinstance(e.data, MilestoneReached)]
+    assert [m.milestone for m in after] == [Milestone.CUSTOMS_CLEARED, Milestone.DELIVERED]
 
 
 def test_a_tracker_that_sees_no_light_delivers_after_the_unloading_timeout() -> None:
