@@ -144,6 +144,9 @@ def _route(booking: ShipmentBooking) -> tuple[str, str]:
     return f"{booking.origin.locode} > {booking.destination.locode}", f"{modes}{via}"
 
 
+_INTEREST_KINDS = frozenset({LedgerEntryKind.INTEREST, LedgerEntryKind.INTEREST_ADJUSTMENT})
+
+
 class DemoView:
     """The picture, fed by bookings, readings and events; ``advance`` releases the buffer."""
 
@@ -157,6 +160,7 @@ class DemoView:
         self.late = 0
         self.counts: dict[str, int] = {}
         self._devices: dict[str, str] = {}
+        self._seen: set[str] = set()
 
     def book(self, booking: ShipmentBooking, pledged: bool) -> None:
         route, mode = _route(booking)
@@ -179,7 +183,12 @@ class DemoView:
             row.temperature_c, row.temperature_at = reading.temperature_c, reading.ts
 
     def offer(self, event: AnyEvent, now: float) -> None:
-        """An event as consumed; shown once released (see :class:`ReorderBuffer`)."""
+        """An event as consumed; shown once released (see :class:`ReorderBuffer`). A copy of
+        one already offered (a redelivered reading re-emits its events with their ids) is
+        dropped: consumers de-duplicate by id."""
+        if event.id in self._seen:
+            return
+        self._seen.add(event.id)
         self.buffer.offer(event.time, event, now)
 
     def advance(self, now: float) -> list[Happening]:
@@ -502,10 +511,8 @@ class Summary:
                 _add(self.drawn, p.currency, p.amount)
             elif entry.kind is LedgerEntryKind.REPAYMENT and p.account is LedgerAccount.FUNDING:
                 _add(self.repaid, p.currency, p.amount)
-            elif entry.kind is LedgerEntryKind.INTEREST and p.account is (
-                LedgerAccount.INTEREST_INCOME
-            ):
-                _add(self.interest, p.currency, p.amount)
+            elif entry.kind in _INTEREST_KINDS and p.account is LedgerAccount.INTEREST_INCOME:
+                _add(self.interest, p.currency, p.amount)  # a value-dated correction included
         self.drawdowns += entry.kind is LedgerEntryKind.DRAWDOWN
         self.repayments += entry.kind is LedgerEntryKind.REPAYMENT
         self.interest_entries += entry.kind is LedgerEntryKind.INTEREST
