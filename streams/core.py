@@ -678,80 +678,99 @@ def _geofences(
 ) -> None:
     """Departures and arrivals proved by the fix ``p`` of ``r``, timed by what the tracker
     felt since its previous fix (:mod:`streams.motion`) when it was blind in between."""
-    ts = r.ts
-    last = len(route.places) - 1
-    left: datetime | None = None
     # A fix inside a place counts as arriving there only when the goods are slow enough to be
     # stopping: a truck passing a warehouse at 45 km/h on its way elsewhere has not arrived.
     settled = r.gps is None or r.gps.speed_kmh <= rules.arrival_speed_kmh
-
-    def proof() -> Evidence:  # built only when a milestone needs it, not for every reading
-        return _evidence([r])
-
+    left: datetime | None = None
     if state.at_place is not None:
-        place = route.places[state.at_place]
-        away = distance_km(p, (place.lat, place.lon))
-        here = away <= place.radius_km * rules.geofence_exit_factor
-        # A next place close by (a port's distribution centre, inside the port's hysteresis
-        # ring) is arrived at as soon as the reading is inside it: leaving needs no detour.
-        # When the reading lies inside both, the tighter geofence says where it is: a factory
-        # inside its export port's geofence is still being loaded while its fixes stay at the
-        # factory, and a warehouse inside its import port's is reached when they are there.
-        inside = away <= place.radius_km
-        onward = settled and any(
-            j > state.at_place
-            and j not in state.entered
-            and distance_km(p, (nxt.lat, nxt.lon)) <= nxt.radius_km
-            and (not inside or nxt.radius_km < place.radius_km)
-            for j, nxt in enumerate(route.places)
-        )
-        if here and not onward:
+        if _still_there(state, route, p, rules, settled):
             return
-        index, arrived = state.at_place, state.arrived_at
-        state.at_place, state.arrived_at = None, None
-        left = _left(seen, place, rules, ts, arrived)
-        dwell = int((left - arrived).total_seconds()) if arrived else None
-        if index not in state.departed:
-            state.departed.append(index)
-            if index == 0:
-                _departed_origin(state, left, out, proof())
-            elif index < last:
-                state.status = ShipmentStatus.IN_TRANSIT
-                _milestone(
-                    state, out, Milestone.DEPARTED_TRANSSHIPMENT, left, index, dwell, proof()
-                )
+        left = _leave(state, route, r, out, rules, seen)
     for index, place in enumerate(route.places):
         if distance_km(p, (place.lat, place.lon)) > place.radius_km:
             continue
         if index == 0 and state.departed_origin_at is None:
-            state.at_place, state.arrived_at = 0, ts
+            state.at_place, state.arrived_at = 0, r.ts
             return
         if index in state.entered or index == 0 or not settled:
             continue
-        state.entered.append(index)
-        reached = motion.reached_at(seen, ts, left)
-        state.at_place, state.arrived_at = index, reached
-        if state.departed_origin_at is None:
-            _departed_origin(state, left or reached, out, proof())
-        if index < last:
-            bonded = place.kind in (PlaceKind.BONDED_ZONE, PlaceKind.WAREHOUSE)
-            state.status = (
-                ShipmentStatus.IN_BONDED_WAREHOUSE if bonded else ShipmentStatus.AT_TRANSSHIPMENT
-            )
-            _milestone(
-                state,
-                out,
-                Milestone.ENTERED_BONDED_WAREHOUSE if bonded else Milestone.ARRIVED_TRANSSHIPMENT,
-                reached,
-                index,
-                None,
-                proof(),
-            )
-        else:
-            _arrived_destination(state, out, place, index, reached, proof())
+        _enter(state, route, index, r, out, motion.reached_at(seen, r.ts, left), left)
         return
     if state.departed_origin_at is None and state.at_place is None:
-        _departed_origin(state, ts, out, proof())  # first seen already away from the origin
+        _departed_origin(state, r.ts, out, _evidence([r]))  # first seen already away
+
+
+def _still_there(
+    state: ShipmentState, route: Route, p: tuple[float, float], rules: StreamRules, settled: bool
+) -> bool:
+    """Whether the fix ``p`` keeps the goods at their current place. Leaving needs 1.5 x its
+    radius, unless the fix is already inside a next place of the route (a port's distribution
+    centre, inside the port's hysteresis ring: leaving needs no detour). When the fix lies
+    inside both, the tighter geofence says where it is: a factory inside its export port's
+    geofence is still being loaded while its fixes stay at the factory, and a warehouse
+    inside its import port's is reached when they are there."""
+    assert state.at_place is not None
+    place = route.places[state.at_place]
+    away = distance_km(p, (place.lat, place.lon))
+    inside = away <= place.radius_km
+    onward = settled and any(
+        j > state.at_place
+        and j not in state.entered
+        and distance_km(p, (nxt.lat, nxt.lon)) <= nxt.radius_km
+        and (not inside or nxt.radius_km < place.radius_km)
+        for j, nxt in enumerate(route.places)
+    )
+    return away <= place.radius_km * rules.geofence_exit_factor and not onward
+
+
+def _leave(
+    state: ShipmentState,
+    route: Route,
+    r: TrackerReading,
+    out: _Emitter,
+    rules: StreamRules,
+    seen: motion.Motion,
+) -> datetime:
+    """The goods left their current place: the departure milestone (once per place), timed
+    when they started moving (:func:`_left`). Returns that time."""
+    assert state.at_place is not None
+    index, arrived = state.at_place, state.arrived_at
+    state.at_place, state.arrived_at = None, None
+    left = _left(seen, route.places[index], rules, r.ts, arrived)
+    if index in state.departed:
+        return left
+    state.departed.append(index)
+    if index == 0:
+        _departed_origin(state, left, out, _evidence([r]))
+    elif index < len(route.places) - 1:
+        state.status = ShipmentStatus.IN_TRANSIT
+        dwell = int((left - arrived).total_seconds()) if arrived else None
+        _milestone(state, out, Milestone.DEPARTED_TRANSSHIPMENT, left, index, dwell, _evidence([r]))
+    return left
+
+
+def _enter(
+    state: ShipmentState,
+    route: Route,
+    index: int,
+    r: TrackerReading,
+    out: _Emitter,
+    reached: datetime,
+    left: datetime | None,
+) -> None:
+    """The goods reached place ``index`` (not the origin) at ``reached``."""
+    place = route.places[index]
+    state.entered.append(index)
+    state.at_place, state.arrived_at = index, reached
+    if state.departed_origin_at is None:
+        _departed_origin(state, left or reached, out, _evidence([r]))
+    if index == len(route.places) - 1:
+        _arrived_destination(state, out, place, index, reached, _evidence([r]))
+        return
+    bonded = place.kind in (PlaceKind.BONDED_ZONE, PlaceKind.WAREHOUSE)
+    state.status = ShipmentStatus.IN_BONDED_WAREHOUSE if bonded else ShipmentStatus.AT_TRANSSHIPMENT
+    milestone = Milestone.ENTERED_BONDED_WAREHOUSE if bonded else Milestone.ARRIVED_TRANSSHIPMENT
+    _milestone(state, out, milestone, reached, index, None, _evidence([r]))
 
 
 def _left(
