@@ -15,15 +15,18 @@ allowed. A rejected automatic tranche can be requested again with ``DrawdownRequ
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
+from finance.accrual import close_days
 from finance.collateral import current_base, haircut_of, valuation
 from finance.conditions import impaired
 from finance.facility_state import BookedMovement, FacilityState, ShipmentCollateral
 from finance.money import round_down
 from finance.results import first_failure
 from finance.step import Step
-from finance.value_dating import open_window, record
+from finance.value_adjustment import adjust, settle, value_date
+from finance.value_dating import Rebooked, open_window, reach_back, rebook, record
 from tradelane.contracts import Milestone
 from tradelane.contracts.finance import (
     Direction,
@@ -58,9 +61,14 @@ def tranche_amount(
     return max(round_down(raw, state.currency), Decimal(0))
 
 
-def attempt(step: Step, shipment_id: str, milestone: Milestone, cause_event_id: str) -> ResultCode:
-    """Decide one drawdown; on success post it and emit ``DrawdownExecuted``, else
-    ``DrawdownRejected`` with the first broken rule. Returns the code."""
+def attempt(
+    step: Step, shipment_id: str, milestone: Milestone, cause_event_id: str, at: datetime
+) -> ResultCode:
+    """Decide one drawdown caused by ``cause_event_id`` at event time ``at`` (a milestone,
+    a request, a clearing event): ``DrawdownExecuted`` and its entry, or ``DrawdownRejected``
+    with the first broken rule. The rules see the facility as it stands at the clock (what
+    the bank knows when it releases money); the outcome carries ``at``, and a tranche is lent
+    as of it (:func:`_lend`)."""
     state = step.state
     terms = state.terms
     shipment = state.shipments.get(shipment_id) or ShipmentCollateral(shipment_id=shipment_id)
@@ -100,6 +108,7 @@ def attempt(step: Step, shipment_id: str, milestone: Milestone, cause_event_id: 
     )
     now = step.now
     assert now is not None, "drawdowns are decided at an event time"
+    at = min(at, now)
     if code is not ResultCode.OK:
         step.emit(
             DrawdownRejected(
@@ -109,7 +118,7 @@ def attempt(step: Step, shipment_id: str, milestone: Milestone, cause_event_id: 
                 code=code,
                 requested=None if amount is None or terms is None else step.money(amount),
                 headroom=None if terms is None else step.money(base - state.principal),
-                at=now,
+                at=at,
             ),
             shipment_id,
             milestone.value,
@@ -117,7 +126,7 @@ def attempt(step: Step, shipment_id: str, milestone: Milestone, cause_event_id: 
         )
         return code
     assert amount is not None
-    _execute(step, state.shipment(shipment_id), milestone, amount, base, cause_event_id)
+    _execute(step, state.shipment(shipment_id), milestone, amount, base, cause_event_id, at)
     return code
 
 
@@ -128,36 +137,32 @@ def _execute(
     amount: Decimal,
     base: Decimal,
     cause_event_id: str,
+    at: datetime,
 ) -> None:
+    """Release ``amount``: lend it as of ``at`` (its cause's event time), post it and
+    announce it with the headroom it was decided on."""
     state = step.state
-    now = step.now
     found = valuation(state, shipment)
-    assert now is not None
     assert found is not None
-    assert state.terms is not None
     headroom = base - state.principal
-    state.principal += amount
-    shipment.principal += amount
     shipment.drawn[milestone] = amount
-    if state.accrued_until is None:
-        state.accrued_until = now.date()
-        open_window(state, now)  # nothing was owed before the first tranche
-    record(
-        state,
-        BookedMovement(
-            at=now,
-            cause_id=cause_event_id,
-            kind="drawdown",
-            shipment_id=shipment.shipment_id,
-            amount=amount,
-            principal={shipment.shipment_id: amount},
-        ),
+    drawdown_id = derive_id("drawdown", state.facility_id, shipment.shipment_id, milestone.value)
+    first = state.accrued_until is None
+    at = _value_date(step, drawdown_id, at)
+    movement = BookedMovement(
+        at=at,
+        cause_id=cause_event_id,
+        kind="drawdown",
+        shipment_id=shipment.shipment_id,
+        amount=amount,
+        principal={shipment.shipment_id: amount},
     )
+    rebooked = _lend(state, movement)
     entry = step.post(
         LedgerEntryKind.DRAWDOWN,
         (shipment.shipment_id, milestone.value),
         cause_event_id,
-        now,
+        at,
         found.fx,
         [
             (LedgerAccount.LOAN_PRINCIPAL, Direction.DEBIT, amount),
@@ -169,18 +174,63 @@ def _execute(
             facility_id=state.facility_id,
             shipment_id=shipment.shipment_id,
             milestone=milestone,
-            drawdown_id=derive_id(
-                "drawdown", state.facility_id, shipment.shipment_id, milestone.value
-            ),
+            drawdown_id=drawdown_id,
             amount=step.money(amount),
             share=scheduled_share(state, milestone),
             headroom_before=step.money(headroom),
-            outstanding_after=step.money(state.principal),
+            outstanding_after=step.money(state.principal if rebooked is None else rebooked[1]),
             fx=found.fx,
-            at=now,
+            at=at,
             ledger_seq=entry.seq,
             ledger_hash=entry.hash,
         ),
         shipment.shipment_id,
         milestone.value,
     )
+    if rebooked is not None:
+        adjust(
+            step,
+            rebooked[0],
+            drawdown_id,
+            principal=(rebooked[1], state.principal),
+            receivable=(rebooked[2], state.interest_due),
+            cause_event_id=cause_event_id,
+        )
+    if first and step.now is not None:
+        close_days(step, step.now.date())  # the days since the milestone owed interest on it
+
+
+def _value_date(step: Step, drawdown_id: str, at: datetime) -> datetime:
+    """The date a tranche is lent as of: its cause's event time ``at``. The line's first
+    tranche opens the window there (nothing was owed before it); a later one is booked at
+    ``at`` when the window reaches back to it (or can: :func:`reach_back`), else at the
+    clock, announced (:func:`finance.value_adjustment.value_date`)."""
+    state = step.state
+    if state.accrued_until is None:
+        state.accrued_until = at.date()
+        open_window(state, at)
+        return at
+    reach_back(state, at)
+    return value_date(step, drawdown_id, at)
+
+
+def _lend(
+    state: FacilityState, movement: BookedMovement
+) -> tuple[Rebooked, Decimal, Decimal] | None:
+    """Lend ``movement`` (a drawdown) as of its value date. When days were closed or
+    movements booked after that date, the window is replayed with the drawdown in its place
+    (:func:`finance.value_dating.rebook`) and taken as the facility's; returns the replay and
+    the principal and interest due the ledger holds right after the drawdown's own entry, so
+    the caller can post the correction. ``None``: nothing after it, lent as booked."""
+    shipment = state.shipments[movement.shipment_id or ""]
+    later = state.movements and state.movements[-1].at > movement.at
+    closed = state.accrued_until is not None and state.accrued_until > movement.at.date()
+    if not (later or closed) or state.currency is None:
+        state.principal += movement.amount
+        shipment.principal += movement.amount
+        record(state, movement)
+        return None
+    after_entry = (state.principal + movement.amount, state.interest_due)
+    rebooked = rebook(state, movement.at, movement, state.currency)
+    settle(state, rebooked)
+    return rebooked, *after_entry

@@ -31,16 +31,16 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime
 from decimal import Decimal, localcontext
 
+from finance.accrual import close_days
 from finance.collateral import valuation
 from finance.conditions import learn_booking, observe
 from finance.drawdowns import attempt, scheduled_share
-from finance.facility_state import ClosedDay, FacilityState, new_state
-from finance.interest import daily_interest, days_to_close
+from finance.facility_state import FacilityState, new_state
 from finance.margin import settle_base
-from finance.money import CONTEXT, identity, pair
+from finance.money import CONTEXT, pair
 from finance.repayments import (
     delivery_proceeds,
     repayment_received,
@@ -48,7 +48,7 @@ from finance.repayments import (
     settle_proceeds,
 )
 from finance.step import Outputs, Step
-from finance.value_dating import open_window, record_day
+from finance.value_dating import open_window
 from tradelane.contracts import (
     BreachEnded,
     DeviationEnded,
@@ -62,17 +62,12 @@ from tradelane.contracts import (
 )
 from tradelane.contracts.finance import (
     DayTick,
-    Direction,
     DrawdownRequested,
-    InterestAccrued,
-    LedgerAccount,
-    LedgerEntryKind,
     PledgeDecided,
     RepaymentReceived,
     ResultCode,
     SaleReported,
 )
-from tradelane.contracts.registries import DayCount
 
 EngineInput = (
     Facility
@@ -231,7 +226,7 @@ def _dispatch(step: Step, item: EngineInput) -> None:
             if item.request_id in state.handled:
                 step.result = ResultCode.ALREADY_APPLIED
                 return
-            step.result = attempt(step, item.shipment_id, item.milestone, item.request_id)
+            step.result = attempt(step, item.shipment_id, item.milestone, item.request_id, item.at)
             if step.result is not ResultCode.FACILITY_UNKNOWN:
                 state.handled[item.request_id] = step.result
         case RepaymentReceived():
@@ -281,7 +276,7 @@ def _shipment_event(step: Step, event: ShipmentEvent) -> None:
     observe(shipment, event.data)
     data = event.data
     if isinstance(data, TrackerResumed | BreachEnded | DeviationEnded):
-        _retry_cleared(step, shipment_id, event.id)
+        _retry_cleared(step, shipment_id, event.id, event.time)
         return
     if not isinstance(data, MilestoneReached) or not state.pledged(shipment_id):
         return
@@ -296,11 +291,11 @@ def _shipment_event(step: Step, event: ShipmentEvent) -> None:
         and milestone not in shipment.attempted
         and milestone not in shipment.drawn
     ):
-        step.result = attempt(step, shipment_id, milestone, event.id)
+        step.result = attempt(step, shipment_id, milestone, event.id, event.time)
         shipment.attempted[milestone] = step.result
 
 
-def _retry_cleared(step: Step, shipment_id: str, cause_event_id: str) -> None:
+def _retry_cleared(step: Step, shipment_id: str, cause_event_id: str, at: datetime) -> None:
     """A tracker resumed or a breach or deviation ended: try again, once per clearing event,
     every automatic tranche of the shipment that was rejected for such a condition. Every
     rule is checked again (a tranche still impaired is rejected again, with the clearing event
@@ -318,7 +313,7 @@ def _retry_cleared(step: Step, shipment_id: str, cause_event_id: str) -> None:
     for milestone, result in list(shipment.attempted.items()):
         if result in RETRIED_ON_CLEARING and milestone not in shipment.drawn:
             shipment.attempted[milestone] = step.result = attempt(
-                step, shipment_id, milestone, cause_event_id
+                step, shipment_id, milestone, cause_event_id, at
             )
 
 
@@ -331,58 +326,4 @@ def _advance(step: Step, at: datetime) -> None:
     if state.accrued_until is None:
         return
     open_window(state, clock)  # a state written before the window was kept
-    terms = state.terms
-    for day in days_to_close(state.accrued_until, clock.date()):
-        rate = Decimal(0) if terms is None else terms.interest_rate
-        day_count = DayCount.ACT_365F if terms is None else terms.day_count
-        amount = Decimal(0)
-        if terms is not None and state.principal > 0 and rate > 0:
-            amount = daily_interest(state.principal, rate, day_count, terms.limit.currency)
-        record_day(
-            state,
-            ClosedDay(
-                day=day,
-                principal=state.principal,
-                annual_rate=rate,
-                day_count=day_count,
-                interest=max(amount, Decimal(0)),
-            ),
-        )
-        if amount > 0:
-            assert terms is not None
-            _post_interest(step, terms, day, amount)
-    state.accrued_until = max(state.accrued_until, clock.date())
-
-
-def _post_interest(step: Step, terms: Facility, day: date, amount: Decimal) -> None:
-    """Book one day's interest (an entry and an ``InterestAccrued``), stamped at its end."""
-    state = step.state
-    currency = terms.limit.currency
-    state.interest_due += amount
-    end_of_day = datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
-    entry = step.post(
-        LedgerEntryKind.INTEREST,
-        (day.isoformat(),),
-        f"day:{day.isoformat()}",
-        end_of_day,
-        identity(currency),
-        [
-            (LedgerAccount.INTEREST_RECEIVABLE, Direction.DEBIT, amount),
-            (LedgerAccount.INTEREST_INCOME, Direction.CREDIT, amount),
-        ],
-    )
-    step.emit(
-        InterestAccrued(
-            facility_id=state.facility_id,
-            day=day,
-            principal=step.money(state.principal),
-            annual_rate=terms.interest_rate,
-            day_count=terms.day_count,
-            amount=step.money(amount),
-            interest_due_after=step.money(state.interest_due),
-            at=end_of_day,
-            ledger_seq=entry.seq,
-            ledger_hash=entry.hash,
-        ),
-        day.isoformat(),
-    )
+    close_days(step, clock.date())

@@ -29,15 +29,15 @@ from decimal import Decimal
 from finance.collateral import haircut_of, secured_value
 from finance.facility_state import (
     BookedMovement,
-    FacilityState,
     PendingProceeds,
     ShipmentCollateral,
 )
 from finance.money import convert, find_rate, round_half_even
 from finance.results import first_failure
 from finance.step import Step
-from finance.value_adjustment import adjust
-from finance.value_dating import WINDOW_DAYS, Rebooked, Split, bookable, rebook
+from finance.value_adjustment import adjust, settle
+from finance.value_adjustment import value_date as dated
+from finance.value_dating import NO_SPLIT, Split, rebook
 from tradelane.contracts import Money
 from tradelane.contracts.finance import (
     Direction,
@@ -49,7 +49,6 @@ from tradelane.contracts.finance import (
     RepaymentSource,
     ResultCode,
     SaleReported,
-    ValueDateLimited,
 )
 
 
@@ -81,14 +80,20 @@ def repay(
     code = first_failure(
         [
             (ResultCode.FX_RATE_MISSING, lambda: converted is None),
-            (ResultCode.NOTHING_OWED, lambda: _owed(step, shipment_id) <= 0),
+            # An insurer pays the lender as loss payee whatever the loan owes: a payout beyond
+            # the debt is the borrower's (``borrower_payable``), never refused, so it books the
+            # same whether it arrives before or after the shipment's debt is cleared.
+            (
+                ResultCode.NOTHING_OWED,
+                lambda: source is not RepaymentSource.INSURANCE and _owed(step, shipment_id) <= 0,
+            ),
         ]
     )
     if code is not ResultCode.OK:
         return _reject(step, cause_id, code)
     assert converted is not None
     amount, fx = converted
-    at = _value_date(step, cause_id, min(value_date, now))
+    at = dated(step, cause_id, min(value_date, now))
     split = _rebook(step, cause_id, at, amount, shipment_id) if amount > 0 else NO_SPLIT
     principal = split.principal_total
     entry = None
@@ -129,9 +134,6 @@ def repay(
     return code
 
 
-NO_SPLIT = Split(Decimal(0), {}, Decimal(0))
-
-
 def _rebook(
     step: Step, cause_id: str, at: datetime, amount: Decimal, shipment_id: str | None
 ) -> Split:
@@ -145,7 +147,7 @@ def _rebook(
     )
     rebooked = rebook(state, at, booked, state.currency)
     principal_before, due_before = state.principal, state.interest_due
-    _settle(state, rebooked)
+    settle(state, rebooked)
     split = rebooked.split
     adjust(
         step,
@@ -155,41 +157,6 @@ def _rebook(
         receivable=(due_before, state.interest_due + split.interest),
     )
     return split
-
-
-def _value_date(step: Step, cause_id: str, value_date: datetime) -> datetime:
-    """``value_date`` when the window reaches back to it, else the clock (announced)."""
-    state, now = step.state, step.now
-    assert now is not None
-    if value_date >= now or bookable(state, value_date):
-        return value_date
-    if state.window_from is not None:
-        step.emit(
-            ValueDateLimited(
-                facility_id=state.facility_id,
-                cause_id=cause_id,
-                value_date=value_date,
-                window_from=state.window_from,
-                window_days=WINDOW_DAYS,
-                at=now,
-            ),
-            cause_id,
-        )
-    return now
-
-
-def _settle(state: FacilityState, rebooked: Rebooked) -> None:
-    """Take the replayed window's figures as the facility's."""
-    changed = Decimal(0)
-    for shipment_id, principal in rebooked.principals.items():
-        shipment = state.shipments.get(shipment_id)
-        if shipment is not None and shipment.principal != principal:
-            changed += principal - shipment.principal
-            shipment.principal = principal
-    state.principal += changed
-    state.interest_due = rebooked.due
-    state.closed_days = rebooked.days
-    state.movements = rebooked.movements
 
 
 def _reject(step: Step, cause_id: str, code: ResultCode) -> ResultCode:

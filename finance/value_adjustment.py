@@ -1,12 +1,13 @@
-"""The correcting posting of a value-dated repayment: one ``interest_adjustment`` entry.
+"""The correcting posting of a value-dated movement: one ``interest_adjustment`` entry.
 
-A repayment booked as of a value date before the facility clock changes what was already
-booked after that date (see :mod:`finance.value_dating`): the interest of the closed days
-(their end-of-day principal is lower), and the waterfall of the repayments booked after it
-(it paid interest they had paid, so they repay more principal or hand more back). The ledger
-is append-only, so those differences are posted now, in one balanced entry whose id derives
-from the repayment's cause (a redelivered repayment is refused before it gets here, so the
-entry is posted once), stamped at the value date. With debit-raising accounts positive::
+A repayment or a drawdown booked as of a value date before the facility clock changes what
+was already booked after that date (see :mod:`finance.value_dating`): the interest of the
+closed days (their end-of-day principal is lower, or higher), and the waterfall of the
+repayments booked after it (a repayment paid interest they had paid, so they repay more
+principal or hand more back; a drawdown left them more to pay). The ledger is append-only,
+so those differences are posted now, in one balanced entry whose id derives from the cause
+(a repayment's cause id, a drawdown's id: both are applied once, so the entry is posted
+once), stamped at the value date. With debit-raising accounts positive::
 
     interest_income   +  Σ (corrected − booked) interest of each day           (credit side)
     interest_receivable  that, minus the interest the later repayments now pay
@@ -18,13 +19,14 @@ which balances because each re-split repayment still moves its whole amount.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
-from finance.facility_state import ClosedDay
+from finance.facility_state import ClosedDay, FacilityState
 from finance.ledger import Leg
 from finance.money import identity
 from finance.step import Step
-from finance.value_dating import Rebooked, totals
+from finance.value_dating import WINDOW_DAYS, Rebooked, bookable, totals
 from tradelane.contracts.finance import (
     AdjustedDay,
     Direction,
@@ -32,6 +34,7 @@ from tradelane.contracts.finance import (
     LedgerAccount,
     LedgerEntryKind,
     ResplitRepayment,
+    ValueDateLimited,
 )
 
 ZERO = Decimal(0)
@@ -51,10 +54,13 @@ def adjust(
     *,
     principal: tuple[Decimal, Decimal],
     receivable: tuple[Decimal, Decimal],
+    cause_event_id: str | None = None,
 ) -> None:
-    """Post the correction of ``rebooked`` (a repayment about to be booked as of its value
-    date): ``principal`` and ``receivable`` are (as the ledger holds them now, as they must be
-    just before the repayment's own entry). Nothing when it corrects nothing."""
+    """Post the correction of ``rebooked`` (a movement booked as of its value date):
+    ``principal`` and ``receivable`` are (as the ledger holds them now, as they must be after
+    the correction). ``cause_id`` keys the entry and the event (a repayment's cause id, a
+    drawdown's id); ``cause_event_id`` is the input that caused it (default ``cause_id``).
+    Nothing when it corrects nothing."""
     state = step.state
     currency = state.currency
     now = step.now
@@ -74,7 +80,7 @@ def adjust(
     entry = step.post(
         LedgerEntryKind.INTEREST_ADJUSTMENT,
         (cause_id,),
-        cause_id,
+        cause_id if cause_event_id is None else cause_event_id,
         value_date,
         identity(currency),
         legs,
@@ -110,6 +116,43 @@ def adjust(
         ),
         cause_id,
     )
+
+
+def value_date(step: Step, cause_id: str, wanted: datetime) -> datetime:
+    """``wanted`` (a movement's event time, at most the clock) when the window reaches back
+    to it, else the clock, announced with ``ValueDateLimited``: the days in between keep the
+    interest they were booked with."""
+    state, now = step.state, step.now
+    assert now is not None
+    if wanted >= now or bookable(state, wanted):
+        return wanted
+    if state.window_from is not None:
+        step.emit(
+            ValueDateLimited(
+                facility_id=state.facility_id,
+                cause_id=cause_id,
+                value_date=wanted,
+                window_from=state.window_from,
+                window_days=WINDOW_DAYS,
+                at=now,
+            ),
+            cause_id,
+        )
+    return now
+
+
+def settle(state: FacilityState, rebooked: Rebooked) -> None:
+    """Take the replayed window's figures as the facility's."""
+    changed = ZERO
+    for shipment_id, principal in rebooked.principals.items():
+        shipment = state.shipments.get(shipment_id)
+        if shipment is not None and shipment.principal != principal:
+            changed += principal - shipment.principal
+            shipment.principal = principal
+    state.principal += changed
+    state.interest_due = rebooked.due
+    state.closed_days = rebooked.days
+    state.movements = rebooked.movements
 
 
 def _day(step: Step, booked: ClosedDay, corrected: ClosedDay) -> AdjustedDay:

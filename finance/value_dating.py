@@ -1,4 +1,5 @@
-"""Value dating: a repayment is booked as of its event time, in whatever order it arrives.
+"""Value dating: a repayment or a tranche is booked as of its event time, in whatever order
+it arrives.
 
 Interest accrues per day on the end-of-day principal, and a day is closed by the first input
 whose event time lies in a later day. An insurer's payout whose evidence readings arrive days
@@ -20,9 +21,12 @@ booked interest; and every drawdown and repayment booked since the window began)
 
 The difference from what was booked becomes one ``interest_adjustment`` ledger entry (id from
 the repayment's cause), so the facility's interest income, principal and what it holds for
-the borrower equal an event-time-ordered run's to the cent. Drawdowns are not value dated: a
-tranche is lent when the engine releases it (the clock), and the replay keeps it there. A
-value date before the window is booked at the clock, with a ``ValueDateLimited`` event.
+the borrower equal an event-time-ordered run's to the cent. A tranche is value dated the same
+way, at its cause's event time (its milestone's): another shipment's later events may have
+moved the clock past it, and the closed days after it owed interest on it, the repayments
+after it a different split (:func:`rebook` takes either; :func:`reach_back` lets a tranche
+reach before a window that began with the line's first tranche). A value date before the
+window is booked at the clock, with a ``ValueDateLimited`` event.
 """
 
 from __future__ import annotations
@@ -85,6 +89,41 @@ def _after(moves: Sequence[BookedMovement], at: datetime) -> int:
     return cut
 
 
+def reach_back(state: FacilityState, value_date: datetime) -> None:
+    """Let a drawdown be booked before the window began, when the window began with the
+    line's first tranche (nothing was owed before it, so every day before it accrued
+    nothing): the days from ``value_date`` up to the first day kept are kept as closed with
+    no principal, for the replay to price, as long as the window stays within
+    :data:`WINDOW_DAYS`. A window that began otherwise (days dropped, a state written before
+    the window existed) is left as it is: its earlier days are not known."""
+    start, moves, terms = state.window_from, state.movements, state.terms
+    if start is None or value_date >= start or state.accrued_until is None or terms is None:
+        return
+    if not moves or moves[0].at != start or moves[0].kind != "drawdown":
+        return
+    owed = state.principal + state.interest_due - sum((d.interest for d in state.closed_days), ZERO)
+    for move in moves:
+        owed += move.interest + sum(move.principal.values(), ZERO) * (
+            -1 if move.kind == "drawdown" else 1
+        )
+    first = state.closed_days[0].day if state.closed_days else state.accrued_until
+    count = (first - value_date.date()).days
+    if owed != 0 or len(state.closed_days) + count > WINDOW_DAYS:
+        return
+    nothing = [
+        ClosedDay(
+            day=value_date.date() + timedelta(days=i),
+            principal=ZERO,
+            annual_rate=terms.interest_rate,
+            day_count=terms.day_count,
+            interest=ZERO,
+        )
+        for i in range(max(count, 0))
+    ]
+    state.closed_days = [*nothing, *state.closed_days]
+    state.window_from = value_date
+
+
 def bookable(state: FacilityState, value_date: datetime) -> bool:
     """Whether the window reaches back to ``value_date``."""
     return state.window_from is not None and value_date >= state.window_from
@@ -101,6 +140,10 @@ class Split:
     @property
     def principal_total(self) -> Decimal:
         return sum(self.principal.values(), ZERO)
+
+
+NO_SPLIT = Split(ZERO, {}, ZERO)
+"""What a drawdown's own waterfall moves: nothing."""
 
 
 def waterfall(
@@ -127,11 +170,11 @@ def waterfall(
 
 @dataclass(frozen=True, slots=True)
 class Rebooked:
-    """The window replayed from a value date with a repayment in its place."""
+    """The window replayed from a value date with a repayment or a drawdown in its place."""
 
     value_date: datetime
     split: Split
-    """The value-dated repayment's own waterfall."""
+    """The value-dated repayment's own waterfall (:data:`NO_SPLIT` for a drawdown)."""
     principals: dict[str, Decimal]
     """Every shipment's principal afterwards."""
     due: Decimal
@@ -163,19 +206,20 @@ def _at_value_date(
 def rebook(
     state: FacilityState,
     value_date: datetime,
-    repayment: BookedMovement,
+    movement: BookedMovement,
     currency: str,
 ) -> Rebooked:
-    """Replay the window from ``value_date`` with ``repayment`` (its amount and shipment;
-    its split is computed here) booked first, as an event-time-ordered run would have."""
+    """Replay the window from ``value_date`` with ``movement`` booked first, as an
+    event-time-ordered run would have: a repayment (its amount and shipment; its split is
+    computed here) or a drawdown (its principal per shipment)."""
     cut = _after(state.movements, value_date)
     later = state.movements[cut:]
     first = value_date.date()
     kept = [d for d in state.closed_days if d.day < first]
     redo = [d for d in state.closed_days if d.day >= first]
     principals, due = _at_value_date(state, later, redo)
-    own = waterfall(repayment.amount, due, principals, repayment.shipment_id)
-    due -= own.interest
+    placed = movement.model_copy(update={"at": value_date})
+    placed, due = _replay(placed, principals, due)
     timeline: list[tuple[datetime, int, int]] = [
         (midnight(d.day + timedelta(days=1)), 0, i) for i, d in enumerate(redo)
     ]
@@ -188,19 +232,12 @@ def rebook(
             due += day.interest
             days.append(day)
             continue
-        move = later[index]
-        if move.kind == "drawdown":
-            for shipment, amount in move.principal.items():
-                principals[shipment] = principals.get(shipment, ZERO) + amount
-            moves.append(move)
-            continue
-        split = waterfall(move.amount, due, principals, move.shipment_id)
-        due -= split.interest
-        moves.append(_with_split(move, split))
-    placed = _with_split(repayment.model_copy(update={"at": value_date}), own)
+        move, due = _replay(later[index], principals, due)
+        moves.append(move)
+    own = Split(placed.interest, dict(placed.principal), placed.surplus)
     return Rebooked(
         value_date=value_date,
-        split=own,
+        split=NO_SPLIT if placed.kind == "drawdown" else own,
         principals=principals,
         due=due,
         days=[*kept, *days],
@@ -208,6 +245,20 @@ def rebook(
         changed_days=[(a, b) for a, b in zip(redo, days, strict=True) if a != b],
         resplit=[(a, b) for a, b in zip(later, moves, strict=True) if a != b],
     )
+
+
+def _replay(
+    move: BookedMovement, principals: dict[str, Decimal], due: Decimal
+) -> tuple[BookedMovement, Decimal]:
+    """Book ``move`` again on ``principals`` (changed in place) and interest ``due``: a
+    drawdown lends what it lent, a repayment runs its waterfall on what is owed now. Returns
+    the movement as re-booked and the interest due after it."""
+    if move.kind == "drawdown":
+        for shipment, amount in move.principal.items():
+            principals[shipment] = principals.get(shipment, ZERO) + amount
+        return move, due
+    split = waterfall(move.amount, due, principals, move.shipment_id)
+    return _with_split(move, split), due - split.interest
 
 
 def _reprice(day: ClosedDay, principal: Decimal, currency: str) -> ClosedDay:

@@ -370,10 +370,11 @@ class ResplitRepayment(Contract):
 
 
 class InterestAdjusted(Contract):
-    """A repayment arrived after the facility clock had closed days past its event time (an
-    insurer's payout whose evidence came late): it is booked as of its event time, and this
-    correction, posted as an ``interest_adjustment`` ledger entry, makes the books what an
-    event-time-ordered run would have booked, to the cent.
+    """A repayment or a tranche arrived after the facility clock had closed days past its
+    event time (an insurer's payout whose evidence came late, a milestone another shipment's
+    later events overtook): it is booked as of its event time, and this correction, posted as
+    an ``interest_adjustment`` ledger entry, makes the books what an event-time-ordered run
+    would have booked, to the cent.
 
     ``amount`` is the change of interest income (negative: the days after the value date
     carried less principal); ``principal_change`` and ``surplus_change`` are what the
@@ -383,7 +384,9 @@ class InterestAdjusted(Contract):
 
     kind: Literal["interest_adjusted"] = "interest_adjusted"
     facility_id: FacilityId
-    cause_id: CauseId = Field(description="The value-dated repayment's cause id")
+    cause_id: CauseId = Field(
+        description="The value-dated repayment's cause id, or the tranche's drawdown_id"
+    )
     value_date: UtcDatetime = Field(description="Its event time, as of which it is booked")
     booked_at: UtcDatetime = Field(description="The facility clock when it was booked")
     amount: Money = Field(description="Change of interest income (signed)")
