@@ -102,13 +102,14 @@ class Child:
         return self.log.read_text(errors="replace")[-chars:]
 
 
-def bridge(client_id: str, logs: Path) -> Child:
+def bridge(client_id: str, logs: Path, *extra: str) -> Child:
     return Child(
         name="bridge",
         argv=[
             "bridge",
             *("--client-id", client_id, "--group", client_id),
             *("--metrics-port", "-1", "--stats-interval", "0", "--session-expiry-s", "900"),
+            *extra,
         ],
         ready_text=f"bridge {client_id}:",
         log=logs / "bridge.log",

@@ -57,6 +57,23 @@ class BridgeFailedError(RuntimeError):
     """Kafka refused a record; unacknowledged MQTT messages stay with the broker."""
 
 
+RECEIVED_AT_PROPERTY = "tradelane-received-at"
+"""The MQTT 5 user property a replay stamps with a message's simulated receive time."""
+
+
+def replayed_receive_time(msg: mqtt.MQTTMessage) -> datetime | None:
+    """The receive time a replaying publisher put on ``msg`` (ISO 8601 with a zone), if any."""
+    pairs = getattr(getattr(msg, "properties", None), "UserProperty", None) or []
+    for name, value in pairs:
+        if name == RECEIVED_AT_PROPERTY:
+            try:
+                at = datetime.fromisoformat(value)
+            except ValueError:
+                return None
+            return at if at.tzinfo is not None else None
+    return None
+
+
 @dataclass(frozen=True)
 class BridgeConfig:
     client_id: str = "tradelane-bridge-1"
@@ -71,6 +88,12 @@ class BridgeConfig:
     linger_ms: int = 5
     statuses: bool = True
     """Also forward device status (online / offline last will) to ``tracker.status``."""
+    replay_clock: bool = False
+    """Take a message's receive time from its MQTT 5 user property :data:`RECEIVED_AT_PROPERTY`
+    when it carries one. For replaying a simulated stream (``tradelane bench truth
+    --pipeline``), whose processing times are simulated: the rules that judge a reading by how
+    late it was received then see what the pure replay sees. Off by default, since with it a
+    publisher chooses its own receive time."""
 
 
 @dataclass
@@ -137,7 +160,10 @@ class Bridge:
 
         def on_message(_c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
             # Runs on the event loop thread (see AsyncioLoopAdapter): no hand-off needed.
-            self._inbox.append((msg.topic, bytes(msg.payload), msg.mid, msg.qos, datetime.now(UTC)))
+            received = datetime.now(UTC)
+            if self.config.replay_clock:
+                received = replayed_receive_time(msg) or received
+            self._inbox.append((msg.topic, bytes(msg.payload), msg.mid, msg.qos, received))
             self._wakeup.set()
 
         def on_disconnect(_c: mqtt.Client, _u: object, _f: object, rc: object, _p: object) -> None:

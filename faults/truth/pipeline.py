@@ -31,6 +31,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from aiokafka import TopicPartition
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
 from devices.plan import plan_fleet
 from faults.children import Child, bridge, worker
 from faults.observe import Follower
@@ -53,7 +57,9 @@ from faults.truth.stream import Fleet, Message, fleet_config, simulate
 from finance.fx_feed import simulated_rates
 from finance.fx_publisher import publish_rates
 from finance.rebuild import read_topic
-from streams.app import pledge_group
+from ingest.bridge import RECEIVED_AT_PROPERTY
+from streams.app import pledge_group, shipment_topic
+from streams.hotpath import BOOKING
 from tradelane import kafka as clients
 from tradelane.admin import ensure_topics
 from tradelane.contracts import ClaimEvent, FinanceCommand, FxRate, ShipmentEvent
@@ -77,8 +83,10 @@ from tradelane.topics import (
 
 SEGMENT_TIMEOUT_S = 120.0
 """How long the pipeline may take a segment before the run says so and goes on."""
-CUSTOMS_TIMEOUT_S = 30.0
-"""How long a booking update may take to show as ``customs_cleared``."""
+BOOKING_TIMEOUT_S = 30.0
+"""How long the worker may take to route a booking update to its shipment's partition."""
+SHIPMENT_TOPIC_SUFFIX = shipment_topic("")
+"""The worker's internal topic of a shipment's inputs ends with this (``<app id>-by-shipment``)."""
 SOURCE = "/tradelane/bench/truth"
 GROUP_WAIT_S = 900.0
 """How long the run's worker waits for another worker group on the cluster to stop (one group
@@ -153,6 +161,8 @@ class Observed:
     claims: dict[str, list[ClaimEvent]] = field(default_factory=lambda: defaultdict(list))
     finance: dict[str, list[FinanceEvent]] = field(default_factory=lambda: defaultdict(list))
     parsed: Counter[str] = field(default_factory=Counter)
+    routed_bookings: Counter[str] = field(default_factory=Counter)
+    """Booking records the worker routed to a shipment's partition, per shipment."""
 
     def take(self, topic: str, records: list[Any]) -> None:
         """Parse the records of ``topic`` not parsed yet (``records`` only grows)."""
@@ -166,6 +176,9 @@ class Observed:
                 self.events[self.shipments[key]].setdefault(e.id, e)
             elif topic == FINANCE_EVENTS.name and key in self.facilities:
                 self.finance[self.facilities[key]].append(FinanceEvent.model_validate_json(r.value))
+            elif topic.endswith(SHIPMENT_TOPIC_SUFFIX):
+                if key in self.shipments and (r.value or b"")[:1] == BOOKING:
+                    self.routed_bookings[key] += 1
             elif topic == INSURANCE_CLAIMS.name:
                 c = ClaimEvent.model_validate_json(r.value)
                 if c.data.shipment_id in self.shipments:
@@ -182,17 +195,18 @@ class Observed:
             out.horizon = utc(max(m.event_at for m in case.fleet.messages))
         return out
 
-    def customs_cleared(self, case: Case, shipment_id: str) -> bool:
-        return any(
-            e.subject == shipment_id
-            and e.data.kind == "milestone_reached"
-            and e.data.milestone.value == "customs_cleared"
-            for e in self.events[case.key].values()
-        )
+
+Mark = dict[tuple[str, TopicPartition], int]
+"""(consumer group, partition) → the offset it must have committed."""
+HOPS = 3
+"""Kafka hops inside the worker: the shipment loop's input to its routing topic, to the pledge
+loop's routing topic, to the outputs. A mark reached once per hop covers what the records
+before the first mark caused."""
 
 
 class LagProbe:
-    """The worker's consumer groups' lag, through clients kept open for the whole run."""
+    """How far the worker's consumer groups have committed, through clients kept open for the
+    whole run."""
 
     def __init__(self, kafka: KafkaSettings, app_id: str) -> None:
         self.groups = (app_id, pledge_group(app_id))
@@ -207,18 +221,29 @@ class LagProbe:
         await self.consumer.stop()
         await self.admin.close()
 
-    async def idle(self) -> bool:
-        """Every group has committed up to the end of every partition it reads. The shipment
-        loop's group is asked first: it commits its outputs with its input, so once it is at
-        lag 0 the pledge loop's input is complete."""
+    async def _committed(self) -> dict[tuple[str, TopicPartition], int] | None:
+        """Each group's committed offsets (None until both have committed)."""
+        out: dict[tuple[str, TopicPartition], int] = {}
         for group in self.groups:
             committed = await self.admin.list_consumer_group_offsets(group)
             if not committed:
-                return False
-            ends = await self.consumer.end_offsets(list(committed))
-            if any(ends[tp] > max(meta.offset, 0) for tp, meta in committed.items()):
-                return False
-        return True
+                return None
+            out.update(((group, tp), max(meta.offset, 0)) for tp, meta in committed.items())
+        return out
+
+    async def mark(self) -> Mark | None:
+        """The end of every partition the groups read, now: what they must commit past."""
+        committed = await self._committed()
+        if committed is None:
+            return None
+        ends = await self.consumer.end_offsets(list({tp for _, tp in committed}))
+        return {(group, tp): ends[tp] for group, tp in committed}
+
+    async def reached(self, mark: Mark) -> bool:
+        """Whether the groups have committed up to ``mark`` (records written since do not
+        count: the topics are shared, another run's traffic must not hold this one up)."""
+        committed = await self._committed()
+        return committed is not None and all(committed.get(k, 0) >= end for k, end in mark.items())
 
 
 class Publisher:
@@ -237,9 +262,15 @@ class Publisher:
         if not self._connected.wait(30):
             raise RuntimeError("the MQTT broker did not accept the gateway's connection")
 
-    def publish(self, items: list[tuple[str, bytes]], timeout_s: float = 60.0) -> None:
-        """Publish in order and return once the broker acknowledged every message."""
-        infos = [self.client.publish(topic, payload, qos=1) for topic, payload in items]
+    def publish(self, items: list[tuple[str, bytes, float]], timeout_s: float = 60.0) -> None:
+        """Publish in order, each message stamped with its processing time (the bridge takes
+        it as the receive time, ``--replay-clock``), and return once the broker acknowledged
+        every message."""
+        infos = []
+        for topic, payload, processed_at in items:
+            props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+            props.UserProperty = (RECEIVED_AT_PROPERTY, utc(processed_at).isoformat())
+            infos.append(self.client.publish(topic, payload, qos=1, properties=props))
         for info in infos:
             info.wait_for_publish(timeout_s)
 
@@ -248,11 +279,13 @@ class Publisher:
         self.client.loop_stop()
 
 
-def mqtt_message(msg: Message) -> tuple[str, bytes]:
-    """What the tracker published: its reading, or its status (a last will has no ``ts``)."""
+def mqtt_message(delivery: Delivery) -> tuple[str, bytes, float]:
+    """What the tracker published (its reading, or its status: a last will has no ``ts``) and
+    when the order processes it."""
+    processed_at, msg = delivery
     body = msg.reading if msg.reading is not None else msg.status
     assert body is not None
-    return msg.topic, body.model_dump_json().encode()
+    return msg.topic, body.model_dump_json().encode(), processed_at
 
 
 # --- one run ------------------------------------------------------------------------------------
@@ -283,25 +316,35 @@ class Run:
 
     async def taken(self, case: Case, forwarded: int, timeout_s: float = SEGMENT_TIMEOUT_S) -> bool:
         """Wait until the bridge forwarded ``forwarded`` of the case's MQTT messages and the
-        worker's groups are at lag 0 (a deadline, not a sleep)."""
+        worker has processed them and what they caused (a deadline, not a sleep)."""
         deadline = time.monotonic() + timeout_s
+        mark: Mark | None = None
+        hops = 0
         while time.monotonic() < deadline:
             await self.poll()
-            if self.observed.forwarded[case.key] >= forwarded and await self.lag.idle():
-                return True
+            if self.observed.forwarded[case.key] < forwarded:
+                continue
+            if mark is None:
+                mark = await self.lag.mark()
+            elif await self.lag.reached(mark):
+                hops += 1
+                if hops == HOPS:
+                    return True
+                mark = await self.lag.mark()
         self.notes.append(f"{case.key}: the pipeline had not taken a segment in {timeout_s:.0f} s")
         return False
 
     async def settled(self, case: Case, timeout_s: float = SEGMENT_TIMEOUT_S) -> None:
-        """Lag 0, then the case's outputs unchanged over three polls in a row."""
+        """Everything taken, then the case's outputs unchanged over three polls in a row."""
         deadline = time.monotonic() + timeout_s
+        if not await self.taken(case, 0, timeout_s):
+            return
         quiet, last = 0, -1
         while quiet < 3 and time.monotonic() < deadline:
             await self.poll()
             o = self.observed
             size = len(o.events[case.key]) + len(o.claims[case.key]) + len(o.finance[case.key])
-            idle = await self.lag.idle()
-            quiet = quiet + 1 if idle and size == last else 0
+            quiet = quiet + 1 if size == last else 0
             last = size
         if quiet < 3:
             self.notes.append(f"{case.key}: outputs still changing after {timeout_s:.0f} s")
@@ -314,7 +357,7 @@ async def feed(run: Run, case: Case) -> None:
         if path_of(segment[0]) is FeedPath.REGISTRY:
             await _booking_update(run, case, segment[0][1])
             continue
-        await asyncio.to_thread(run.publisher.publish, [mqtt_message(m) for _, m in segment])
+        await asyncio.to_thread(run.publisher.publish, [mqtt_message(d) for d in segment])
         forwarded += len(segment)
         await run.taken(case, forwarded)
     horizon = max(m.event_at for m in case.fleet.messages)
@@ -334,17 +377,19 @@ async def feed(run: Run, case: Case) -> None:
 
 
 async def _booking_update(run: Run, case: Case, msg: Message) -> None:
-    """A booking republished at customs clearance; the next segment waits for its milestone."""
+    """A booking republished at customs clearance; the next segment waits until the worker
+    has routed it to the shipment's partition (ahead of the readings that follow it)."""
     assert msg.booking is not None
+    routed = run.observed.routed_bookings[msg.shipment_id]
     await run.producer.send_and_wait(
         SHIPMENTS_REGISTRY.name,
         msg.booking.model_dump_json().encode(),
         key=msg.shipment_id.encode(),
     )
-    deadline = time.monotonic() + CUSTOMS_TIMEOUT_S
-    while not run.observed.customs_cleared(case, msg.shipment_id):
+    deadline = time.monotonic() + BOOKING_TIMEOUT_S
+    while run.observed.routed_bookings[msg.shipment_id] <= routed:
         if time.monotonic() > deadline:
-            run.notes.append(f"{case.key}: no customs_cleared for {msg.shipment_id} seen")
+            run.notes.append(f"{case.key}: booking update of {msg.shipment_id} not routed")
             return
         await run.poll()
 
@@ -414,7 +459,7 @@ async def run_cases(
     producer = clients.producer(kafka)
     await producer.start()
     children = [
-        bridge(client_id, logs),
+        bridge(client_id, logs, "--replay-clock"),
         worker(app_id, logs, 1, "worker", "--other-group-wait", str(int(GROUP_WAIT_S))),
     ]
     followers = {t.name: Follower(kafka, t.name) for t in FOLLOWED}
@@ -430,6 +475,9 @@ async def run_cases(
             child.start()
         for child in children:
             await child.ready(GROUP_WAIT_S + 90)
+        routed = Follower(kafka, shipment_topic(app_id))  # the worker made it when it started
+        followers[routed.topic] = routed
+        await routed.start(began_ms)
         await asyncio.to_thread(publisher.connect)
         progress(f"run {run_id}: bridge and worker up ({app_id}); logs in {logs}")
         for case in cases:

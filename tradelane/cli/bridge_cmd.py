@@ -84,6 +84,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="SECONDS",
         help="print a stats line this often (0: never)",
     )
+    p.add_argument(
+        "--replay-clock",
+        action="store_true",
+        help="take a message's receive time from its 'tradelane-received-at' MQTT 5 user "
+        "property (replays of a simulated stream; a loopback broker only: with it a publisher "
+        "chooses its own receive time)",
+    )
     p.set_defaults(handler=_bridge)
 
 
@@ -91,9 +98,12 @@ def _bridge(args: argparse.Namespace) -> int:
     from ingest.bridge import BridgeConfig
     from ingest.intake import IntakeLimits
     from tradelane.services.process import ServiceError
+    from tradelane.settings import MqttSettings, is_loopback_only
 
     if args.max_payload_bytes < 1 or args.max_future_skew_s < 0:
         raise ServiceError("--max-payload-bytes must be >= 1 and --max-future-skew-s >= 0")
+    if args.replay_clock and not is_loopback_only(MqttSettings().host):
+        raise ServiceError("--replay-clock is for replays on this machine: a loopback broker only")
     config = BridgeConfig(
         client_id=args.client_id,
         share_group=None if (args.no_share or args.mqtt3) else args.group,
@@ -105,6 +115,7 @@ def _bridge(args: argparse.Namespace) -> int:
         ),
         metrics_port=None if args.metrics_port < 0 else args.metrics_port,
         session_expiry_s=args.session_expiry_s,
+        replay_clock=args.replay_clock,
     )
     try:
         return asyncio.run(_run(config, args.stats_interval))
