@@ -41,7 +41,7 @@ from tradelane.ids import derive_id
 
 from .payout import Payee, Payment
 from .state import Claim, ClaimStatus, CommandResult, InsuranceState
-from .triggers import Hit
+from .triggers import Hit, Rung
 
 
 def claim_id(policy_id: str, trigger_key: str) -> str:
@@ -186,18 +186,21 @@ def approve(
 
 
 def pay(
-    claim: Claim, payment: Payment, policy_paid_before: Decimal, to: Payee, at: datetime
+    claim: Claim, payment: Payment, policy_paid_before: Decimal, to: Payee, rung: Rung
 ) -> tuple[Claim, ClaimPaid]:
-    """Record a payment of ``payment.amount`` (positive) to ``to``."""
+    """Record a payment of ``payment.amount`` (positive) to ``to`` for ``rung``: the event
+    names the rung's tier and share and is dated when that tier was reached, so its ids and
+    its value date are those of the tier, whenever the approval came."""
     paid = claim.model_copy(
         update={
             "status": ClaimStatus.PAID,
             "paid": claim.paid + payment.amount,
-            "updated_at": at,
+            "updated_at": max(claim.updated_at, rung.at),
         }
     )
+    facts = {**_facts(paid, rung.at), "tier": rung.tier, "share": rung.share}
     event = ClaimPaid(
-        cause_id=payment_id(claim.claim_id, claim.approved_share),
+        cause_id=payment_id(claim.claim_id, rung.share),
         amount=_money(payment.amount, claim),
         claim_paid_total=_money(paid.paid, claim),
         policy_paid_total=_money(policy_paid_before + payment.amount, claim),
@@ -205,7 +208,7 @@ def pay(
         loss_payee=to.party,
         payee_role=to.role,
         facility_id=to.facility_id,
-        **_facts(paid, at),
+        **facts,
     )
     return paid, event
 

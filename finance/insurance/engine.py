@@ -26,6 +26,7 @@ re-emitted after a crash carries the id of its first emission.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from enum import StrEnum
 
@@ -52,7 +53,7 @@ from .state import (
     Pledge,
     ShipmentObservations,
 )
-from .triggers import evaluate, trigger_keys
+from .triggers import Rung, evaluate, trigger_keys
 
 Input = ShipmentEvent | Policy | ShipmentBooking | Facility | ClaimDecision
 """Everything :func:`apply` accepts."""
@@ -136,16 +137,17 @@ def _evaluate(state: InsuranceState, shipment_id: str) -> tuple[InsuranceState, 
                     value = claim_value(policy, held.share)
                     claim, approved = claims.approve(held, value, hit.at, evidence=evidence)
                     out.append(approved)
-                    state, claim, paid = _settle(state, claim, policy)
+                    state, claim, paid = _settle(state, claim, policy, hit.rungs, held)
                     out.extend(paid)
                     state = _store(state, claim)
                 continue
             claim, reached = step
             out.append(reached)
             if verdict.passed:
+                before = claim
                 claim, approved = claims.approve(claim, claim_value(policy, claim.share), hit.at)
                 out.append(approved)
-                state, claim, paid = _settle(state, claim, policy)
+                state, claim, paid = _settle(state, claim, policy, hit.rungs, before)
                 out.extend(paid)
             else:
                 claim, review = claims.hold(claim, verdict.findings, hit.at)
@@ -159,9 +161,19 @@ def _regated(held: Claim, share: Decimal, passed: bool) -> bool:
 
 
 def _settle(
-    state: InsuranceState, claim: Claim, policy: Policy
+    state: InsuranceState,
+    claim: Claim,
+    policy: Policy,
+    rungs: Sequence[Rung],
+    before: Claim,
 ) -> tuple[InsuranceState, Claim, list[ClaimEventData]]:
-    """Pay what the approved share makes due, within the policy's cap, to today's payee."""
+    """Pay what the approval makes due, within the policy's cap, to today's payee: one payment
+    per rung that ``before`` (the claim as it was before this approval) had not settled, each
+    dated when its tier was reached.
+
+    A claim held for review at 10 % and 50 % and approved at 100 % when late evidence arrives
+    pays the three rungs, each as of its own tier's event time: the same payments, ids and
+    value dates as when every tier passed the gate as it was reached."""
     others = sum(
         (
             c.paid
@@ -170,14 +182,28 @@ def _settle(
         ),
         Decimal(0),
     )
-    policy_paid = others + claim.paid
-    value = claim_value(policy, claim.approved_share)
-    payment = payment_due(value, claim.paid, policy_paid, policy)
-    if payment.amount <= 0:
-        return state, claim, []
     to = payee(policy, state.pledges.get(claim.shipment_id))
-    claim, paid = claims.pay(claim, payment, policy_paid, to, claim.updated_at)
-    return _store(state, claim), claim, [paid]
+    out: list[ClaimEventData] = []
+    for rung in _due_rungs(claim, rungs, before.approved_share):
+        policy_paid = others + claim.paid
+        value = claim_value(policy, rung.share)
+        payment = payment_due(value, claim.paid, policy_paid, policy)
+        if payment.amount <= 0:
+            continue
+        claim, paid = claims.pay(claim, payment, policy_paid, to, rung)
+        out.append(paid)
+    if not out:
+        return state, claim, []
+    return _store(state, claim), claim, out
+
+
+def _due_rungs(claim: Claim, rungs: Sequence[Rung], settled: Decimal) -> list[Rung]:
+    """The rungs above the share an earlier approval settled, up to the approved share (which
+    is always a rung: with no ladder known, dated at the claim's last step)."""
+    due = [r for r in rungs if settled < r.share <= claim.approved_share]
+    if not due or due[-1].share != claim.approved_share:
+        due.append(Rung(claim.tier, claim.approved_share, claim.updated_at))
+    return due
 
 
 def _decide(
@@ -197,11 +223,24 @@ def _decide(
         out.append(rejected)
     else:
         value = claim_value(policy, claim.share)
+        before = claim
         claim, approved = claims.approve(claim, value, decision.at, decision)
         out.append(approved)
-        state, claim, paid = _settle(state, claim, policy)
+        rungs = _ladder(state, before, policy)
+        state, claim, paid = _settle(state, claim, policy, rungs, before)
         out.extend(paid)
     return _store(state, claim), [claims.envelope(e) for e in out]
+
+
+def _ladder(state: InsuranceState, claim: Claim, policy: Policy) -> tuple[Rung, ...]:
+    """The claim's rungs as the observations date them: an insurer's approval pays each tier
+    as of when it was reached, like the gate's (the decision's own time is on its event)."""
+    obs = state.observations(claim.shipment_id)
+    for key, trigger in trigger_keys(policy):
+        if key == claim.trigger:
+            hit = evaluate(trigger, obs)
+            return () if hit is None else hit.rungs
+    return ()
 
 
 def _pledges(state: InsuranceState, facility: Facility) -> InsuranceState:

@@ -25,7 +25,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
@@ -60,6 +60,19 @@ class Proof:
 
 
 @dataclass(frozen=True, slots=True)
+class Rung:
+    """A tier on the way to a hit, and the event time the trigger reached it.
+
+    Each rung is paid on its own, dated when its tier was reached: the loss happened then, and
+    the lender's loan is repaid as of that date, so the date must not depend on when the
+    evidence that approved the claim arrived."""
+
+    tier: int
+    share: Decimal
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Hit:
     """A trigger at a tier."""
 
@@ -73,7 +86,10 @@ class Hit:
     """``each``: every proof needs a quorum of agreeing trackers (one breach seen by several);
     ``union``: the trackers agreeing across all proofs count together (one report each)."""
     at: datetime
+    """When the trigger reached this tier (see :func:`ladder`), not when it was seen."""
     cause_event_id: str
+    rungs: tuple[Rung, ...] = ()
+    """Every paying tier up to this one, by ascending share, each dated when reached."""
 
 
 def trigger_keys(policy: Policy) -> list[tuple[str, Trigger]]:
@@ -99,7 +115,16 @@ def trigger_keys(policy: Policy) -> list[tuple[str, Trigger]]:
 
 
 def evaluate(trigger: Trigger, obs: ShipmentObservations) -> Hit | None:
-    """The tier ``trigger`` has reached on ``obs``, or None (nothing reached, or no share)."""
+    """The tier ``trigger`` has reached on ``obs``, or None (nothing reached, or no share);
+    the hit is dated when its tier was reached, with the rungs below it."""
+    hit = _judge(trigger, obs)
+    if hit is None:
+        return None
+    rungs = ladder(trigger, obs, hit)
+    return replace(hit, at=rungs[-1].at, rungs=rungs)
+
+
+def _judge(trigger: Trigger, obs: ShipmentObservations) -> Hit | None:
     match trigger.kind:
         case TriggerKind.TEMPERATURE:
             return _temperature(trigger, obs)
@@ -111,6 +136,61 @@ def evaluate(trigger: Trigger, obs: ShipmentObservations) -> Hit | None:
             return _delay(trigger, obs)
         case TriggerKind.DEVIATION:
             return _deviation(trigger, obs)
+
+
+def ladder(trigger: Trigger, obs: ShipmentObservations, hit: Hit) -> tuple[Rung, ...]:
+    """The paying tiers up to ``hit``'s (each share larger than the one before), each dated at
+    the earliest event time any sighting shows it reached.
+
+    A function of the observations, not of the order they arrived in: in event-time order
+    each rung is paid as it is reached; when a claim held for review is approved later by
+    evidence that arrived late, the same rungs are paid with the same dates. A consecutive
+    excursion reached a tier ``threshold`` minutes after it started (whatever the cadence of
+    its progress reports); a shock, a tamper or a deviation when it was reported. A
+    cumulative total (its history is not kept) and a delay (judged at arrival) date every
+    rung at the hit's own time."""
+    if trigger.kind is TriggerKind.DELAY:
+        return (Rung(hit.tier, hit.share, hit.at),)
+    ranked = sorted(trigger.tiers, key=lambda t: (t.threshold, t.share))
+    steps: list[tuple[int, Decimal, float]] = []
+    for index, tier in enumerate(ranked):
+        if tier.threshold > hit.threshold or tier.share >= hit.share:
+            continue
+        if tier.share > 0 and (not steps or tier.share > steps[-1][1]):
+            steps.append((index, tier.share, tier.threshold))
+    steps.append((hit.tier, hit.share, hit.threshold))
+    rungs: list[Rung] = []
+    latest = hit.at
+    for index, share, threshold in reversed(steps):
+        # A lower tier was reached no later than a higher one.
+        latest = min(latest, _reached_at(trigger, obs, threshold) or latest)
+        rungs.append(Rung(index, share, latest))
+    return tuple(reversed(rungs))
+
+
+def _reached_at(trigger: Trigger, obs: ShipmentObservations, threshold: float) -> datetime | None:
+    """The earliest event time a sighting shows ``threshold`` reached; None when unknown."""
+    match trigger.kind:
+        case TriggerKind.TEMPERATURE if not trigger.cumulative:
+            limit = threshold * 60
+            return min(
+                (
+                    min(o.started_at + timedelta(seconds=limit), o.at) if o.started_at else o.at
+                    for o in obs.temperature.values()
+                    if o.rule is BreachRule.CONSECUTIVE and o.measure >= limit
+                ),
+                default=None,
+            )
+        case TriggerKind.SHOCK:
+            sightings = {**obs.shocks, **obs.shock_sightings}.values()
+            return min((o.at for o in sightings if o.measure >= threshold), default=None)
+        case TriggerKind.TAMPER:
+            return min((o.at for o in obs.tampers.values()), default=None)
+        case TriggerKind.DEVIATION:
+            seen = obs.deviations.values()
+            return min((o.at for o in seen if o.measure >= threshold), default=None)
+        case _:
+            return None
 
 
 def reached(trigger: Trigger, measure: float) -> tuple[int, Decimal, float] | None:

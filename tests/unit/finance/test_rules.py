@@ -38,8 +38,10 @@ from tests.unit.finance.builders import (
     tamper,
 )
 from tradelane.contracts import CollateralStatus, Milestone
-from tradelane.contracts.finance import LedgerEntryKind
+from tradelane.contracts.finance import LedgerEntryKind, RepaymentApplied, RepaymentSource
 from tradelane.contracts.finance import ResultCode as R
+
+INSURER = RepaymentSource.INSURANCE
 
 DEP = Milestone.DEPARTED_ORIGIN
 WH = Milestone.ENTERED_BONDED_WAREHOUSE
@@ -84,6 +86,7 @@ CASES: list[tuple[str, Mapping[str, object], list[EngineInput], R]] = [
     ("tranche above headroom",      FULL_AT_DEPARTURE,  [milestone(DEP, 1, shipment_id=SHP2), breach_started(2, SHP2), milestone(DEP, 3)], R.EXCEEDS_HEADROOM),
     ("tranche above limit",         SMALL_LIMIT,        [milestone(DEP, 1, shipment_id=SHP2), milestone(DEP, 2)], R.EXCEEDS_LIMIT),
     ("repayment with nothing owed", {},                 [repayment("10", 2)],                         R.NOTHING_OWED),
+    ("insurer payout, nothing owed", {},                [repayment("10", 2, shipment_id=SHP, source=INSURER)], R.OK),  # the borrower's surplus
     # precedence: several rules broken, the first in precedence order is reported
     ("drawn beats frozen",          {},                 [*MARGIN_CALL, request(DEP, 20)],             R.ALREADY_DRAWN),
     ("unpledged beats no FX",       {"no_fx": True},    [milestone(DEP, 1, shipment_id="shp-9"), request(DEP, 2, shipment_id="shp-9")], R.SHIPMENT_NOT_PLEDGED),
@@ -121,6 +124,16 @@ def test_rule(
         assert not moved, "a rejection moves no money"
         rejected = [e.data for e in outputs[-1].events if "rejected" in e.data.kind]
         assert [getattr(d, "code", None) for d in rejected] == [expected]
+
+
+def test_an_insurer_payout_beyond_the_debt_is_held_for_the_borrower() -> None:
+    """The lender is loss payee: what the payout leaves after the debt is the borrower's, booked
+    as ``borrower_payable`` whether the debt was cleared before the payout or after it."""
+    _, outputs = play(_inputs({}, [repayment("10", 2, shipment_id=SHP, source=INSURER)]))
+    applied = [e.data for e in outputs[-1].events if isinstance(e.data, RepaymentApplied)]
+    assert [(a.principal_paid.amount, a.surplus.amount) for a in applied] == [
+        (Decimal(0), Decimal(10))
+    ]
 
 
 def test_every_result_code_has_a_case() -> None:

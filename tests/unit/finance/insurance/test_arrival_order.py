@@ -8,6 +8,7 @@ two arrived interleaved in event time.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from hypothesis import given, settings
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 
 from finance.insurance import InsuranceState, apply
 from finance.insurance.engine import Input
-from tests.unit.finance.insurance.builders import breach, policy, shipment_booking
+from tests.unit.finance.insurance.builders import T0, breach, policy, shipment_booking
 from tradelane.contracts import BreachProgress, ClaimEvent, ClaimPaid, ShipmentEvent
 
 MARKS = (30, 45, 120, 135, 370)
@@ -87,3 +88,50 @@ def test_any_arrival_order_pays_what_event_time_order_pays(order: list[ShipmentE
     want, _ = paid([*PRIORS, *by_event_time(A + B)])
     got, _ = paid([*PRIORS, *order])
     assert got == want
+
+
+Payout = tuple[datetime, Decimal, Decimal, str]
+
+
+def payouts(items: list[Input]) -> list[Payout]:
+    """Each payment's date, share, amount and cause id: what the lender books."""
+    _, out = paid(items)
+    return sorted(
+        (e.time, e.data.share, e.data.amount.amount, e.data.cause_id)
+        for e in out
+        if isinstance(e.data, ClaimPaid)
+    )
+
+
+def one_late(events: list[ShipmentEvent], late: str, kept: int) -> list[ShipmentEvent]:
+    """Event-time order, except that ``late``'s events after its first ``kept`` come after all
+    the others (a tracker flushing its store after a coverage gap)."""
+    ordered = by_event_time(events)
+    own = [e for e in ordered if e.data.evidence.readings[0].device_id == late]  # type: ignore[union-attr]
+    return [e for e in ordered if e not in own[kept:]] + own[kept:]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    late=st.sampled_from(["trk-a", "trk-b"]),
+    kept=st.integers(0, len(MARKS)),
+    offset=st.integers(0, 20),
+    marks=st.lists(st.integers(30, 400), min_size=1, max_size=5, unique=True),
+)
+def test_late_evidence_pays_each_tier_as_of_when_it_was_reached(
+    late: str, kept: int, offset: int, marks: list[int]
+) -> None:
+    """One tracker's evidence late (the published order) pays what event-time order pays: the
+    same rungs, each dated when its tier was reached, not when the evidence approving the
+    claim arrived; the lender's interest then does not depend on the arrival order."""
+    every = sorted({*marks, 370})
+    a = [breach(m, devices=("trk-a",), step_min=2) for m in every]
+    b = [breach(m, devices=("trk-b",), start_min=offset, step_min=2) for m in MARKS]
+    want = payouts([*PRIORS, *by_event_time(a + b)])
+    got = payouts([*PRIORS, *one_late(a + b, late, kept)])
+    assert got == want
+    # 10 %, 50 %, 100 %: tiers of 30, 120 and 360 minutes from the first tracker's start.
+    assert [(share, at) for at, share, _, _ in want] == [
+        (Decimal(share), T0 + timedelta(minutes=minutes))
+        for share, minutes in (("0.1", 30), ("0.5", 120), ("1", 360))
+    ]

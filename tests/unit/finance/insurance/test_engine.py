@@ -145,7 +145,11 @@ def test_a_decision_on_a_share_since_upgraded_is_stale() -> None:
     state, nothing = run([stale], state)
     assert nothing == []
     state, done = run([decide(out[2], command_id="cmd-2")], state)
-    assert paid(done)[0].amount.amount == Decimal("49000.00")
+    # The insurer approved 50 %: both rungs pay, each as of its tier (30 and 120 minutes in).
+    assert [(p.share, p.amount.amount, p.at) for p in paid(done)] == [
+        (Decimal("0.1"), Decimal("9000.00"), T0 + timedelta(minutes=30)),
+        (Decimal("0.5"), Decimal("40000.00"), T0 + timedelta(minutes=120)),
+    ]
 
 
 def test_upgrade_that_fails_the_gate_pays_only_the_increment_once_approved() -> None:
@@ -231,9 +235,11 @@ def test_a_policy_registered_late_is_judged_on_what_was_seen() -> None:
     state, early = run([shipment_booking(), progress])
     assert early == []
     _, out = run([policy()], state)
-    assert kinds(out) == RAISED_PAID
+    assert kinds(out) == [*RAISED_PAID, "claim_paid"]  # the 10 % rung, then the 50 %
     assert out[0].data.tier == 1
-    assert out[0].time == progress.time
+    assert out[0].data.cause_event_id == progress.id  # type: ignore[union-attr]
+    assert out[0].time == T0 + timedelta(minutes=120)  # when the 2-hour tier was reached
+    assert [e.time for e in out[2:]] == [T0 + timedelta(minutes=30), out[0].time]
 
 
 def test_without_a_booking_the_quorum_is_over_the_devices_seen() -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -120,7 +121,11 @@ def test_hit_names_its_cause_and_evidence() -> None:
     hit = evaluate(TEMP, _observed([breach(30), progress]))
     assert hit is not None
     assert hit.cause_event_id == progress.id
-    assert hit.at == progress.time
+    assert hit.at == progress.time - timedelta(minutes=10)  # 120 of its 130 minutes
+    assert [(r.share, r.at) for r in hit.rungs] == [
+        (Decimal("0.1"), progress.time - timedelta(minutes=100)),
+        (Decimal("0.5"), hit.at),
+    ]
     assert hit.measure == 130
     assert hit.threshold == 120
     assert [p.evidence for p in hit.proofs] == [progress.data.evidence]  # type: ignore[union-attr]
