@@ -5,9 +5,11 @@ ids of this run, its terms are published to the registries (a credit line per fl
 every shipment, a policy per shipment, the bookings, FX rates), and a bridge and a worker are
 started as child processes (:mod:`faults.children`, the fault suite's argv). The order
 (:mod:`faults.truth.orders`) is then published over MQTT as the ``tradelane-gateway`` principal
-(readings, statuses, last wills) and on ``shipments.registry`` (booking updates), segment by
-segment as :mod:`faults.truth.feed` cuts it, each segment once the pipeline has taken the one
-before: every message forwarded by the bridge and the worker's consumer groups at lag 0. A day
+(readings, statuses, last wills, each stamped with its processing time, which the bridge takes
+as the receive time: ``--replay-clock``) and on ``shipments.registry`` (booking updates),
+segment by segment as :mod:`faults.truth.feed` cuts it, each segment once the pipeline has
+taken the one before: every message forwarded by the bridge, and the worker's consumer groups
+committed past the partitions' ends as of then, once per hop inside the worker. A day
 tick on ``finance.commands`` closes the run's days as the replay's final tick does. What the
 worker wrote for the fleet (``shipments.events``, ``finance.events``, ``insurance.claims``) is
 read back and scored with :mod:`faults.truth.compare` exactly as the pure replay is, and compared
