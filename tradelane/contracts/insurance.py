@@ -101,7 +101,13 @@ class _ClaimFacts(Contract):
     trigger_kind: TriggerKind
     tier: Annotated[int, Field(ge=0, description="Index of the tier, thresholds ascending")]
     share: Fraction
-    at: Annotated[UtcDatetime, Field(description="Event time of the cause")]
+    at: Annotated[
+        UtcDatetime,
+        Field(
+            description="Event time the tier was reached (the value date of a payment);"
+            " an insurer's decision: its own time"
+        ),
+    ]
 
 
 class _TierReached(_ClaimFacts):
