@@ -106,9 +106,13 @@ def test_demo_on_the_configured_real_services(
     check_pipeline_ran(result.stdout)
 
 
-def test_demo_says_when_the_sink_is_off(mqtt_settings: MqttSettings) -> None:
+def test_demo_says_when_the_sink_is_off(
+    mqtt_settings: MqttSettings, kafka_settings: KafkaSettings
+) -> None:
+    # on the real services: an embedded Tansu's consumer-group joins cost a minute a run, and
+    # the embedded path is exercised by test_demo_on_embedded_brokers
     env = {**os.environ, "TRADELANE_INFLUX_URL": "http://127.0.0.1:1"}
-    result = run_demo("--brokers", "embedded", "--trackers", "0", env=env)
+    result = run_demo("--brokers", "configured", "--trackers", "0", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Sink off: no InfluxDB answers at http://127.0.0.1:1" in result.stdout
     assert "heartbeat 3:" in result.stdout
@@ -125,9 +129,11 @@ def test_demo_configured_without_brokers_fails_clearly() -> None:
     assert "no MQTT broker answers at mqtt://127.0.0.1:1" in result.stderr
 
 
-def test_ctrl_c_stops_everything_cleanly() -> None:
+def test_ctrl_c_stops_everything_cleanly(
+    mqtt_settings: MqttSettings, kafka_settings: KafkaSettings
+) -> None:
     proc = subprocess.Popen(
-        [*DEMO, "--brokers", "embedded", "--trackers", "3", "--interval", "1"],
+        [*DEMO, "--brokers", "configured", "--trackers", "3", "--interval", "1"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
