@@ -26,11 +26,12 @@ import asyncio
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.partitioner import murmur2
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from finance.checkpoints import CheckpointSigner
 from finance.ledger import Problem, VerifyResult, verify
@@ -206,6 +207,9 @@ class LedgerStore:
         )
 
 
+_M = TypeVar("_M", bound=BaseModel)
+
+
 def _head(entries: Sequence[LedgerEntry]) -> int:
     return max((e.seq for e in entries), default=-1)
 
@@ -219,22 +223,20 @@ class _Reader:
         self.unreadable: list[Problem] = []
 
     async def entries(self, tp: TopicPartition) -> list[LedgerEntry]:
-        out: list[LedgerEntry] = []
-        for record in await self._records(tp):
-            try:
-                out.append(LedgerEntry.model_validate_json(record.value or b""))
-            except ValidationError as exc:
-                reason = f"not a ledger entry ({exc.error_count()} errors)"
-                self.unreadable.append(Problem(None, None, reason, offset=record.offset))
-        return out
+        return await self._parsed(tp, LedgerEntry, "not a ledger entry")
 
     async def checkpoints(self, tp: TopicPartition) -> list[LedgerCheckpoint]:
-        out: list[LedgerCheckpoint] = []
+        return await self._parsed(tp, LedgerCheckpoint, f"{tp.topic}: not a ledger checkpoint")
+
+    async def _parsed(self, tp: TopicPartition, model: type[_M], what: str) -> list[_M]:
+        """The facility's new records of ``tp`` as ``model``; one that is not is reported by
+        offset (``what``), never skipped silently."""
+        out: list[_M] = []
         for record in await self._records(tp):
             try:
-                out.append(LedgerCheckpoint.model_validate_json(record.value or b""))
+                out.append(model.model_validate_json(record.value or b""))
             except ValidationError as exc:
-                reason = f"{tp.topic}: not a ledger checkpoint ({exc.error_count()} errors)"
+                reason = f"{what} ({exc.error_count()} errors)"
                 self.unreadable.append(Problem(None, None, reason, offset=record.offset))
         return out
 
