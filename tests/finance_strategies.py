@@ -41,7 +41,17 @@ from tradelane.contracts.finance import (
     ResultCode,
     SaleReported,
 )
-from tradelane.contracts.registries import DayCount, HaircutRule, ImpairmentKind
+from tradelane.contracts.registries import (
+    AdvanceBounds,
+    DayCount,
+    HaircutRule,
+    ImpairmentKind,
+    PlanInstalmentTerm,
+    PlanStart,
+    RepaymentPlanTerms,
+    ScoreBand,
+    ScoreBands,
+)
 
 haircut_rules = st.builds(
     HaircutRule,
@@ -49,6 +59,45 @@ haircut_rules = st.builds(
     min_severity=st.decimals(min_value=Decimal(0), max_value=Decimal(10**4), places=2),
     haircut=fractions,
 )
+
+
+@st.composite
+def repayment_plans(draw: st.DrawFn) -> RepaymentPlanTerms:
+    """Valid plans: strictly rising days, positive shares in millionths summing to exactly 1."""
+    count = draw(st.integers(1, 6))
+    cuts = sorted(draw(st.sets(st.integers(1, 999_999), min_size=count - 1, max_size=count - 1)))
+    bounds = [0, *cuts, 1_000_000]
+    days = sorted(draw(st.sets(st.integers(0, 3650), min_size=count, max_size=count)))
+    return RepaymentPlanTerms(
+        instalments=[
+            PlanInstalmentTerm(days_after_start=d, share=Decimal(hi - lo).scaleb(-6))
+            for d, lo, hi in zip(days, bounds, bounds[1:], strict=False)
+        ],
+        start=draw(st.sampled_from(PlanStart)),
+        grace_days=draw(st.integers(0, 365)),
+        default_rate=draw(fractions),
+    )
+
+
+@st.composite
+def score_bands(draw: st.DrawFn) -> ScoreBands:
+    """Valid bands: bounded statuses, bands from score 0 up, every rate within its bounds."""
+    bounds: dict[CollateralStatus, AdvanceBounds] = {}
+    for status in draw(st.sets(st.sampled_from(CollateralStatus))):
+        low, high = sorted(draw(st.lists(fractions, min_size=2, max_size=2)))
+        bounds[status] = AdvanceBounds(min=low, max=high)
+    starts = sorted(draw(st.sets(st.integers(1, 1000), max_size=4)))
+    bands = []
+    for index, start in enumerate([0, *starts]):
+        rates = {}
+        for status in draw(st.sets(st.sampled_from(sorted(bounds)))) if bounds else set():
+            rates[status] = draw(
+                st.decimals(min_value=bounds[status].min, max_value=bounds[status].max, places=4)
+            )
+        bands.append(ScoreBand(name=f"b{index}", min_score=start, advance_rates=rates))
+    return ScoreBands(bounds=bounds, bands=bands)
+
+
 facilities = st.builds(
     Facility,
     facility_id=ids,
@@ -66,6 +115,8 @@ facilities = st.builds(
     interest_rate=fractions,
     day_count=st.sampled_from(DayCount),
     pledge_amounts=st.dictionaries(ids, money, max_size=2),
+    repayment_plan=st.none() | repayment_plans(),
+    score_bands=st.none() | score_bands(),
 )
 
 hex64 = st.from_regex(r"\A[0-9a-f]{64}\Z")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
+from itertools import pairwise
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
@@ -58,6 +59,103 @@ class DayCount(StrEnum):
     ACT_360 = "ACT/360"
 
 
+class PlanStart(StrEnum):
+    """The event a staged repayment plan counts its days from."""
+
+    DELIVERED = "delivered"
+    SALE = "sale"
+
+
+class PlanInstalmentTerm(Contract):
+    """One stage of a repayment plan: ``share`` of the principal due ``days_after_start``."""
+
+    days_after_start: Annotated[int, Field(ge=0, le=3650)]
+    share: Annotated[Fraction, Field(gt=0)]
+
+
+class RepaymentPlanTerms(Contract):
+    """A staged repayment plan per shipment: the principal lent against a shipment falls due
+    in instalments counted from its delivery or sale (see docs/finance.md, "Staged repayment
+    plans"). Amounts past due + ``grace_days`` accrue ``default_rate`` on top of the
+    facility's interest rate.
+
+    Shares must add up to exactly 1 and the days must rise strictly, so every plan states each
+    instalment's date and share once and the instalments together repay the whole principal.
+    """
+
+    instalments: Annotated[list[PlanInstalmentTerm], Field(min_length=1, max_length=120)]
+    start: PlanStart = PlanStart.DELIVERED
+    grace_days: Annotated[int, Field(ge=0, le=365)] = 0
+    default_rate: Annotated[
+        Fraction, Field(description="Annual penalty rate on amounts in default, 0.02 = 2 %")
+    ] = Decimal(0)
+
+    @model_validator(mode="after")
+    def _shares_and_days(self) -> RepaymentPlanTerms:
+        total = sum((i.share for i in self.instalments), Decimal(0))
+        if total != 1:
+            raise ValueError(f"instalment shares must sum to exactly 1, they sum to {total}")
+        days = [i.days_after_start for i in self.instalments]
+        if any(later <= earlier for earlier, later in pairwise(days)):
+            raise ValueError(f"instalment days_after_start must rise strictly, got {days}")
+        return self
+
+
+class AdvanceBounds(Contract):
+    """The advance rates a bank allows for one collateral status, whatever a score says."""
+
+    min: Fraction
+    max: Fraction
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AdvanceBounds:
+        if self.min > self.max:
+            raise ValueError(f"advance bounds min {self.min} is above max {self.max}")
+        return self
+
+
+class ScoreBand(Contract):
+    """Advance rates for borrowers whose credit score is at least ``min_score`` (and below the
+    next band's). A status the band does not name keeps the facility's own advance rate."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:+-]{0,15}$")]
+    min_score: Annotated[int, Field(ge=0, le=1000)]
+    advance_rates: dict[CollateralStatus, Fraction]
+
+
+class ScoreBands(Contract):
+    """Score bands mapped to advance rates, within the bounds the bank sets.
+
+    ``bands`` ascend by ``min_score`` from 0, so every score 0..1000 falls in exactly one band.
+    Every band rate must lie within ``bounds`` for its status, and a band may only name
+    statuses the bank bounded: a band outside the bounds is refused here, not clamped later.
+    """
+
+    bounds: dict[CollateralStatus, AdvanceBounds]
+    bands: Annotated[list[ScoreBand], Field(min_length=1, max_length=20)]
+
+    @model_validator(mode="after")
+    def _bands_cover_and_fit(self) -> ScoreBands:
+        starts = [b.min_score for b in self.bands]
+        if starts[0] != 0:
+            raise ValueError(f"the first band must start at score 0, it starts at {starts[0]}")
+        if any(later <= earlier for earlier, later in pairwise(starts)):
+            raise ValueError(f"band min_score must rise strictly, got {starts}")
+        if len({b.name for b in self.bands}) != len(self.bands):
+            raise ValueError("band names must be unique")
+        for band in self.bands:
+            for status, rate in band.advance_rates.items():
+                bound = self.bounds.get(status)
+                if bound is None:
+                    raise ValueError(f"band {band.name} sets {status} which has no bounds")
+                if not bound.min <= rate <= bound.max:
+                    raise ValueError(
+                        f"band {band.name} sets {status} to {rate}, outside the bank's "
+                        f"bounds {bound.min}..{bound.max}"
+                    )
+        return self
+
+
 class Facility(Contract):
     """An inventory-pledge credit line from a bank to a borrower (schema version 1).
 
@@ -101,6 +199,14 @@ class Facility(Contract):
             "cargo value. Ignored for shipments not in pledged_shipments."
         ),
     ] = {}
+    repayment_plan: RepaymentPlanTerms | None = Field(
+        default=None,
+        description="Staged repayment per shipment; None: repaid from proceeds, no plan",
+    )
+    score_bands: ScoreBands | None = Field(
+        default=None,
+        description="Advance rates by the borrower's credit score; None: advance_rates apply",
+    )
 
 
 class TriggerKind(StrEnum):
