@@ -580,3 +580,35 @@ BY_MODEL[WorkerLease] = st.builds(
     state=st.sampled_from(["held", "released"]),
     term_s=st.floats(0.001, 3600, allow_nan=False, allow_infinity=False),
 )
+
+from tradelane.contracts.shares import (  # noqa: E402  (grouped with its strategies)
+    ShareAudience,
+    ShareStatus,
+    ShipmentShare,
+)
+
+
+@st.composite
+def shipment_shares(draw: st.DrawFn) -> ShipmentShare:
+    """A share as the API writes it: expiring after creation, revoked_at set iff revoked."""
+    created = draw(aware)
+    status = draw(st.sampled_from(ShareStatus))
+    revoked = draw(aware) if status is ShareStatus.REVOKED else None
+    return ShipmentShare(
+        share_id="shr_" + draw(st.from_regex(r"\A[0-9a-f]{32}\Z")),
+        shipment_id=draw(ids),
+        token_sha256=draw(st.from_regex(r"\A[0-9a-f]{64}\Z")),
+        creator_role=draw(st.sampled_from(["operator", "bank", "borrower"])),
+        creator_party=draw(st.none() | texts),
+        creator_name=draw(texts),
+        audience=draw(st.sampled_from(ShareAudience)),
+        label=draw(st.text(max_size=30)),
+        status=status,
+        created_at=created,
+        expires_at=created + timedelta(seconds=draw(st.integers(1, 90 * 86400))),
+        revoked_at=revoked,
+        updated_at=draw(aware),
+    )
+
+
+BY_MODEL[ShipmentShare] = shipment_shares()

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from tradelane.topics import (
+    API_SHARES,
     FINANCE_CHECKPOINTS,
     FINANCE_COMMANDS,
     FINANCE_EVENTS,
@@ -127,6 +128,7 @@ READS: dict[Principal, tuple[KafkaTopic, ...]] = {
         FX_RATES,
         WEBHOOKS_SUBSCRIPTIONS,
         WEBHOOKS_DELIVERIES,
+        API_SHARES,
     ),
     Principal.WEBHOOKS: (
         SHIPMENTS_REGISTRY,
@@ -157,7 +159,7 @@ WRITES: dict[Principal, tuple[KafkaTopic, ...]] = {
         WORKERS_LEASE,
     ),
     Principal.SINK: (TRACKER_DEADLETTER,),
-    Principal.API: (WEBHOOKS_SUBSCRIPTIONS, TRACKER_DEADLETTER),
+    Principal.API: (WEBHOOKS_SUBSCRIPTIONS, API_SHARES, TRACKER_DEADLETTER),
     Principal.WEBHOOKS: (WEBHOOKS_DELIVERIES, WEBHOOKS_SUBSCRIPTIONS, TRACKER_DEADLETTER),
     Principal.SIMULATOR: (SHIPMENTS_REGISTRY, FINANCE_FACILITIES, INSURANCE_POLICIES, FX_RATES),
 }

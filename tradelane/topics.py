@@ -32,6 +32,7 @@ from tradelane.contracts import (
     Policy,
     ShipmentBooking,
     ShipmentEvent,
+    ShipmentShare,
     WebhookDelivery,
     WebhookSubscription,
     WorkerLease,
@@ -104,6 +105,9 @@ WEBHOOKS_SUBSCRIPTIONS = KafkaTopic(
 WEBHOOKS_DELIVERIES = KafkaTopic(
     "webhooks.deliveries", 3, "delete", WebhookDelivery, "subscription_id", 30 * DAY_MS
 )
+API_SHARES = KafkaTopic("api.shares", 3, "compact", ShipmentShare, "share_id")
+"""Read-only links to one shipment, written and folded by every API process (docs/api.md).
+Revocation is a newer record of the same share, so compaction keeps the revoked one."""
 
 WORKERS_LEASE = KafkaTopic(
     "workers.lease", 1, "delete", WorkerLease, "app_id", DAY_MS, broker_time=True
@@ -127,6 +131,7 @@ KAFKA_TOPICS: tuple[KafkaTopic, ...] = (
     WEBHOOKS_SUBSCRIPTIONS,
     WEBHOOKS_DELIVERIES,
     WORKERS_LEASE,
+    API_SHARES,
 )
 
 

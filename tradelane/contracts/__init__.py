@@ -87,6 +87,7 @@ from tradelane.contracts.registries import (
     Trigger,
     TriggerKind,
 )
+from tradelane.contracts.shares import ShareAudience, ShareStatus, ShipmentShare
 from tradelane.contracts.shipments import (
     Cargo,
     ConditionProfile,
@@ -132,6 +133,7 @@ ALL_CONTRACTS: dict[str, type[BaseModel]] = {
     "kafka.webhooks.subscriptions.v1": WebhookSubscription,
     "kafka.webhooks.deliveries.v1": WebhookDelivery,
     "kafka.workers.lease.v1": WorkerLease,
+    "kafka.api.shares.v1": ShipmentShare,
 }
 """Every contract by a stable export name: ``{transport}.{topic or payload}.v{version}``."""
 
@@ -198,9 +200,12 @@ __all__ = [
     "QualityGrade",
     "ReadingImplausible",
     "ReadingRef",
+    "ShareAudience",
+    "ShareStatus",
     "ShipmentBooking",
     "ShipmentEvent",
     "ShipmentEventData",
+    "ShipmentShare",
     "ShipmentStatus",
     "ShockDetected",
     "SourceFormat",
