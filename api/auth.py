@@ -1,8 +1,10 @@
 """API keys → principals with a role, and where the keys come from.
 
-Three roles: ``operator`` sees everything; ``bank`` (with its bank id as ``party``) sees only
-its facilities, the shipments pledged to them and their events; ``insurer`` (with its insurer
-id) sees only its policies and their claims.
+Four roles (:mod:`tradelane.roles`; what each sees is :mod:`tradelane.tenancy`): ``operator``
+sees everything; ``bank`` (with its bank id as ``party``) sees only its facilities, the
+shipments pledged to them and their events; ``borrower`` (the seller, with its borrower id)
+sees its own facilities, their ledger and calendar, its pledged shipments and the claims on
+them; ``insurer`` (with its insurer id) sees only its policies and their claims.
 
 A key looks like ``tl_<id>_<secret>``: the id (12 hex digits) is not secret and names the one
 stored hash to check, so a request never tries every hash. The key file named by
@@ -30,7 +32,6 @@ import re
 import secrets
 import threading
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -38,6 +39,9 @@ import yaml
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from tradelane.roles import Role
+from tradelane.tenancy import Tenant
 
 MAX_KEY_LENGTH = 256
 KEY_ID_LENGTH = 12
@@ -51,14 +55,9 @@ _VERIFYING = threading.BoundedSemaphore(2)
 memory (the per-address rate limit bounds how often they come)."""
 
 
-class Role(StrEnum):
-    OPERATOR = "operator"
-    BANK = "bank"
-    INSURER = "insurer"
-
-
 class Principal(BaseModel):
-    """Who is calling: a name for logs, a role, and the party (bank or insurer id) it acts for."""
+    """Who is calling: a name for logs, a role, and the party (bank, insurer or borrower id)
+    it acts for."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -69,8 +68,17 @@ class Principal(BaseModel):
     @model_validator(mode="after")
     def _party_for_bank_and_insurer(self) -> Principal:
         if self.role is not Role.OPERATOR and not self.party:
-            raise ValueError(f"a {self.role.value} key needs a party (bank or insurer id)")
+            raise ValueError(
+                f"a {self.role.value} key needs a party (its bank, insurer or borrower id)"
+            )
         return self
+
+    @property
+    def tenant(self) -> Tenant | None:
+        """The party this key acts for (``None``: an operator, who sees everything)."""
+        if self.role is Role.OPERATOR or self.party is None:
+            return None
+        return Tenant(self.role, self.party)
 
 
 class KeyEntry(Principal):
@@ -101,6 +109,7 @@ DEMO_KEYS: dict[str, Principal] = {
     "demo-operator-key": Principal(name="demo operator", role=Role.OPERATOR),
     "demo-bank-key": Principal(name="demo bank", role=Role.BANK, party="demo-bank"),
     "demo-insurer-key": Principal(name="demo insurer", role=Role.INSURER, party="demo-insurer"),
+    "demo-borrower-key": Principal(name="demo seller", role=Role.BORROWER, party="demo-shipper"),
 }
 """Keys that work when no key file is configured and the server binds loopback: one per role,
 for the demo parties. They are public."""

@@ -15,6 +15,7 @@ because devices flush buffered readings late.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -243,6 +244,21 @@ class ReadModel:
     def insurer_of(self, policy_id: str) -> str | None:
         policy = self.policies.get(policy_id)
         return None if policy is None else policy.insurer_id
+
+    # --- tradelane.tenancy.Parties ------------------------------------------------------------
+
+    def facility_owners(self, facility_id: str) -> tuple[str, str] | None:
+        view = self.facilities.get(facility_id)
+        if view is None or view.facility is None:
+            return None
+        return view.facility.bank_id, view.facility.borrower_id
+
+    def facilities_of(self, shipment_id: str) -> Iterable[str]:
+        return self.shipment_facilities.get(shipment_id, ())
+
+    def policy_parties(self, policy_id: str) -> tuple[str, str] | None:
+        policy = self.policies.get(policy_id)
+        return None if policy is None else (policy.insurer_id, policy.shipment_id)
 
 
 def apply(model: ReadModel, topic: str, value: bytes | None) -> list[FeedItem]:

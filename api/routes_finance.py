@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
-from api.access import can_see_facility, can_see_policy
+from api.access import can_see_claim, can_see_facility, can_see_policy
 from api.auth import Principal
 from api.deps import PrincipalDep, StateDep
 from api.finance_reads import calendar, calendar_out, position_out
@@ -188,11 +188,12 @@ def list_claims(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Page[ClaimOut]:
-    """Claims with their evidence, newest first (an insurer sees its policies' claims)."""
+    """Claims with their evidence, newest first (an insurer sees its policies' claims, a
+    borrower the claims on its pledged goods)."""
     found = [
         c
         for c in api.model.claims.values()
-        if can_see_policy(principal, api.model, c.policy_id)
+        if can_see_claim(principal, api.model, c.policy_id, c.shipment_id)
         and (policy_id is None or c.policy_id == policy_id)
         and (shipment_id is None or c.shipment_id == shipment_id)
         and (not status or c.status in status)
@@ -210,6 +211,6 @@ def list_claims(
 def get_claim(claim_id: str, api: StateDep, principal: PrincipalDep) -> ClaimOut:
     """One claim with its evidence and every event it went through."""
     view = api.model.claims.get(claim_id)
-    if view is None or not can_see_policy(principal, api.model, view.policy_id):
+    if view is None or not can_see_claim(principal, api.model, view.policy_id, view.shipment_id):
         raise HTTPException(404, f"no claim {claim_id!r} visible to this key")
     return _claim(view)

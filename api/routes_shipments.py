@@ -7,8 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
-from api.access import can_see_shipment
-from api.auth import Role
+from api.access import can_see_facility, can_see_shipment
 from api.deps import PrincipalDep, StateDep
 from api.feed_filter import in_bbox, parse_bbox
 from api.history import SENSOR_FIELDS, Aggregate, parse_resolution
@@ -25,6 +24,7 @@ from api.problems import problem_responses
 from api.projection import ShipmentView
 from api.service import ApiState
 from tradelane.contracts import Place, ShipmentBooking
+from tradelane.roles import Role
 
 router = APIRouter(prefix="/api/v1/shipments", tags=["shipments"])
 ERRORS = problem_responses(401, 404, 422)
@@ -143,12 +143,7 @@ def get_shipment(shipment_id: str, api: StateDep, principal: PrincipalDep) -> Sh
     facilities = sorted(
         f
         for f in api.model.shipment_facilities.get(shipment_id, ())
-        if principal.role is Role.OPERATOR
-        or (
-            (fv := api.model.facilities.get(f)) is not None
-            and fv.facility is not None
-            and fv.facility.bank_id == principal.party
-        )
+        if can_see_facility(principal, api.model, f)
     )
     policies = (
         sorted(p.policy_id for p in api.model.policies.values() if p.shipment_id == shipment_id)

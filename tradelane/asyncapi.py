@@ -195,7 +195,7 @@ def asyncapi_document() -> dict[str, Any]:
         "description": "A bank's or insurer's own copy of the finance, claim and shipment "
         "events it may see (tradelane.topics.tenant_topic; docs/webhooks.md).",
         "parameters": {
-            "role": {"enum": ["bank", "insurer"]},
+            "role": {"enum": ["bank", "insurer", "borrower"]},
             "party": {"description": "the party id, characters Kafka refuses replaced by _"},
             "hash": {"description": "10 hex characters of the SHA-256 of the exact party id"},
         },

@@ -140,13 +140,15 @@ _TOPIC_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
 def tenant_topic(role: str, party: str) -> KafkaTopic:
-    """A bank's or insurer's own view: ``tenants.{role}.{party}.{hash}``, holding exactly the
-    events that party may see (fed by ``tradelane webhooks`` with tenant views on), keyed by
+    """A bank's, insurer's or borrower's own view: ``tenants.{role}.{party}.{hash}``, holding
+    exactly the events that party may see (fed by ``tradelane webhooks`` with tenant views on), keyed by
     subject. The readable party name helps operators; the hash of the exact party id keeps two
     parties whose names differ only in characters Kafka refuses apart. Grant each tenant READ
     on its own topic name (a literal ACL) and nothing else (docs/webhooks.md)."""
-    if role not in {"bank", "insurer"} or not party:
-        raise ValueError(f"tenant views exist for banks and insurers, not {role!r}/{party!r}")
+    if role not in {"bank", "insurer", "borrower"} or not party:
+        raise ValueError(
+            f"tenant views exist for banks, insurers and borrowers, not {role!r}/{party!r}"
+        )
     digest = hashlib.sha256(party.encode()).hexdigest()[:10]
     slug = _TOPIC_UNSAFE.sub("_", party)[:64]
     name = f"{TENANT_TOPIC_PREFIX}.{role}.{slug}.{digest}"

@@ -1,11 +1,12 @@
 """Who may receive an event, and which subscriptions want it: pure, from the registries.
 
 The webhook worker follows ``finance.facilities`` and ``insurance.policies`` whole and folds
-them into a :class:`Directory`; :func:`recipients` then applies the same tenancy rules as the
-REST API and the live feed (``api/access.py``): a bank receives its facilities' finance events
-and the shipment events of shipments pledged to its facilities; an insurer receives its
-policies' claims; an operator receives everything. Filters a subscription declares (event
-types, subjects) only ever narrow that.
+them into a :class:`Directory`; :func:`recipients` then applies the tenancy rules of
+:mod:`tradelane.tenancy`, the same the REST API and the live feed apply (``api/access.py``):
+a bank and a borrower receive their facilities' finance events and the shipment events of
+the shipments pledged to those facilities; an insurer receives its policies' claims, and a
+borrower the claims on its pledged goods; an operator receives everything. Filters a
+subscription declares (event types, subjects) only ever narrow that.
 
 Until a facility or policy is known, its events reach operators only: the worker reads the
 registries to their end before it delivers anything, so this matters only for a registry
@@ -23,6 +24,7 @@ from tradelane.contracts.webhooks import (
     SubscriptionStatus,
     WebhookSubscription,
 )
+from tradelane.tenancy import Tenant, claim_tenants, facility_tenants, shipment_tenants
 from tradelane.topics import FINANCE_EVENTS, INSURANCE_CLAIMS, SHIPMENTS_EVENTS
 
 DELIVERED_TOPICS = (FINANCE_EVENTS.name, INSURANCE_CLAIMS.name, SHIPMENTS_EVENTS.name)
@@ -30,38 +32,42 @@ DELIVERED_TOPICS = (FINANCE_EVENTS.name, INSURANCE_CLAIMS.name, SHIPMENTS_EVENTS
 
 @dataclass(slots=True)
 class Directory:
-    """Facility → bank, shipment → banks (through pledges), policy → insurer."""
+    """Facility → (bank, borrower), shipment → facilities (through pledges), policy →
+    (insurer, shipment): the :class:`tradelane.tenancy.Parties` of the webhook worker."""
 
-    facility_bank: dict[str, str] = field(default_factory=dict)
-    facility_shipments: dict[str, frozenset[str]] = field(default_factory=dict)
-    policy_insurer: dict[str, str] = field(default_factory=dict)
+    facilities: dict[str, tuple[str, str]] = field(default_factory=dict)
+    pledges: dict[str, set[str]] = field(default_factory=dict)
+    policies: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def add_facility(self, facility: Facility) -> None:
-        self.facility_bank[facility.facility_id] = facility.bank_id
-        self.facility_shipments[facility.facility_id] = frozenset(facility.pledged_shipments)
+        for shipments in self.pledges.values():
+            shipments.discard(facility.facility_id)
+        self.facilities[facility.facility_id] = (facility.bank_id, facility.borrower_id)
+        for shipment_id in facility.pledged_shipments:
+            self.pledges.setdefault(shipment_id, set()).add(facility.facility_id)
 
     def add_policy(self, policy: Policy) -> None:
-        self.policy_insurer[policy.policy_id] = policy.insurer_id
+        self.policies[policy.policy_id] = (policy.insurer_id, policy.shipment_id)
 
-    def banks_of_shipment(self, shipment_id: str) -> set[str]:
-        return {
-            self.facility_bank[facility_id]
-            for facility_id, shipments in self.facility_shipments.items()
-            if shipment_id in shipments and facility_id in self.facility_bank
-        }
+    def facility_owners(self, facility_id: str) -> tuple[str, str] | None:
+        return self.facilities.get(facility_id)
 
-    def parties(self, topic: str, subject: str) -> tuple[SubscriberRole, set[str]]:
-        """The role and parties (besides operators) allowed to see an event of ``topic`` about
+    def facilities_of(self, shipment_id: str) -> Iterable[str]:
+        return self.pledges.get(shipment_id, ())
+
+    def policy_parties(self, policy_id: str) -> tuple[str, str] | None:
+        return self.policies.get(policy_id)
+
+    def tenants(self, topic: str, subject: str) -> set[Tenant]:
+        """The parties (besides operators) allowed to see an event of ``topic`` about
         ``subject`` (facility, policy or shipment id)."""
         if topic == FINANCE_EVENTS.name:
-            bank = self.facility_bank.get(subject)
-            return SubscriberRole.BANK, {bank} if bank else set()
+            return facility_tenants(self, subject)
         if topic == INSURANCE_CLAIMS.name:
-            insurer = self.policy_insurer.get(subject)
-            return SubscriberRole.INSURER, {insurer} if insurer else set()
+            return claim_tenants(self, subject)
         if topic == SHIPMENTS_EVENTS.name:
-            return SubscriberRole.BANK, self.banks_of_shipment(subject)
-        return SubscriberRole.OPERATOR, set()
+            return shipment_tenants(self, subject)
+        return set()
 
 
 def type_matches(patterns: Iterable[str], event_type: str) -> bool:
@@ -80,8 +86,10 @@ def may_see(
     """Tenancy alone: whether the subscription's owner may see this event at all."""
     if subscription.owner_role is SubscriberRole.OPERATOR:
         return True
-    role, parties = directory.parties(topic, subject)
-    return subscription.owner_role is role and subscription.owner_party in parties
+    if subscription.owner_party is None:
+        return False
+    tenant = Tenant(subscription.owner_role, subscription.owner_party)
+    return tenant in directory.tenants(topic, subject)
 
 
 def wants(

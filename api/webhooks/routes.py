@@ -1,9 +1,9 @@
 """``/api/v1/webhooks``: a tenant creates and manages its own webhook subscriptions.
 
-The owner of a subscription is the key that created it (role and party); a bank or insurer
-sees and changes only its own subscriptions, an operator all of them. What a subscription can
-receive is decided at delivery time by the same tenancy rules as the rest of the API
-(:mod:`api.webhooks.audience`), so a filter naming another party's facility gets nothing.
+The owner of a subscription is the key that created it (role and party); a bank, insurer or
+borrower sees and changes only its own subscriptions, an operator all of them. What a
+subscription can receive is decided at delivery time by the same tenancy rules as the rest of
+the API (:mod:`tradelane.tenancy`), so a filter naming another party's facility gets nothing.
 
 A URL must pass the destination policy (:mod:`api.webhooks.address`: public addresses, https)
 when it is set, and again at every delivery; a tenant holds at most

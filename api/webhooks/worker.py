@@ -14,7 +14,7 @@ Offsets are committed only up to the first record with an unsettled delivery
 with the same ``webhook-id``).
 
 With tenant views on (``TRADELANE_WEBHOOKS_TENANT_VIEWS``), each event is also copied to the
-``tenants.{role}.{party}.{hash}`` topic of every bank or insurer that may see it
+``tenants.{role}.{party}.{hash}`` topic of every bank, insurer or borrower that may see it
 (:func:`tradelane.topics.tenant_topic`), for tenants that consume Kafka rather than webhooks.
 
 Safety: every request goes through the destination policy (:mod:`api.webhooks.address`) with
@@ -231,9 +231,9 @@ class WebhookWorker:
                 )
         self.offsets.read(tp, offset, len(deliveries))
         if self.settings.tenant_views and self.replay is None:
-            role, parties = self.directory.parties(topic, head.subject)
-            for party in sorted(parties):
-                view = tenant_topic(role.value, party)
+            tenants = self.directory.tenants(topic, head.subject)
+            for tenant in sorted(tenants, key=lambda t: (t.role, t.party)):
+                view = tenant_topic(tenant.role.value, tenant.party)
                 self._views.append((view, head.subject.encode(), body))
         now = self.clock()
         for delivery in deliveries:

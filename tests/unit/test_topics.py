@@ -111,16 +111,19 @@ def test_topics_parse_back_to_their_device(device_id: str, kind: MqttKind) -> No
 
 
 @pytest.mark.parametrize(
-    ("role", "party"), [("bank", "demo-bank"), ("insurer", "Ins Ltd/ÜK"), ("bank", "a.b")]
+    ("role", "party"),
+    [("bank", "demo-bank"), ("insurer", "Ins Ltd/ÜK"), ("bank", "a.b"), ("borrower", "acme")],
 )
 def test_tenant_topics_are_legal_and_distinct(role: str, party: str) -> None:
     topic = tenant_topic(role, party)
-    assert re.fullmatch(r"tenants\.(bank|insurer)\.[A-Za-z0-9_-]+\.[0-9a-f]{10}", topic.name)
+    assert re.fullmatch(
+        r"tenants\.(bank|insurer|borrower)\.[A-Za-z0-9_-]+\.[0-9a-f]{10}", topic.name
+    )
     assert len(topic.name) <= 249
     assert topic.name != tenant_topic(role, party.replace(".", "_")).name or "." not in party
     assert tenant_topic(role, party) == topic
 
 
 def test_no_tenant_view_for_operators() -> None:
-    with pytest.raises(ValueError, match="banks and insurers"):
+    with pytest.raises(ValueError, match="banks, insurers and borrowers"):
         tenant_topic("operator", "x")

@@ -55,13 +55,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     cert.set_defaults(handler=_device_cert)
     tenant = actions.add_parser(
         "tenant",
-        help="a Kafka user that reads only one bank's or insurer's view topic",
+        help="a Kafka user that reads only one bank's, insurer's or borrower's view topic",
         description="Create (or keep) the Kafka user of a tenant's view, tenants.ROLE.PARTY.*, "
         "fed by `tradelane webhooks` with tenant views on. Prints the user, its password and "
         "its topic; the tenant can read that topic and nothing else.",
     )
-    tenant.add_argument("--role", required=True, choices=("bank", "insurer"))
-    tenant.add_argument("--party", required=True, help="the bank's or insurer's party id")
+    tenant.add_argument("--role", required=True, choices=("bank", "insurer", "borrower"))
+    tenant.add_argument(
+        "--party", required=True, help="the bank's, insurer's or borrower's party id"
+    )
     tenant.set_defaults(handler=_tenant)
     kafka = actions.add_parser(
         "kafka",

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tradelane.roles import Role
+
 if TYPE_CHECKING:  # the kernel imports api only lazily, inside the command
     from api.service import ApiState
 
@@ -66,12 +68,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Create a key for a role (and party), append its hash to the key file, "
         "and print the key once on stdout.",
     )
-    add.add_argument("--role", required=True, choices=("operator", "bank", "insurer"))
+    add.add_argument("--role", required=True, choices=[r.value for r in Role])
     add.add_argument(
         "--party",
         "--tenant",
         dest="party",
-        help="the bank or insurer id the key acts for (needed for bank and insurer)",
+        help="the party the key acts for: the bank, insurer or borrower id (every role but "
+        "operator needs one; a borrower id is the borrower_id of its facilities)",
     )
     add.add_argument("--name", help="a name for logs (default: role and party)")
     _file_argument(add)

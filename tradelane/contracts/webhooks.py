@@ -20,6 +20,7 @@ from pydantic import Field
 
 from tradelane.contracts.base import Contract, UtcDatetime
 from tradelane.contracts.registries import PartyId
+from tradelane.roles import Role
 
 SubscriptionId = Annotated[str, Field(pattern=r"^wh_[A-Za-z0-9_-]{8,64}$")]
 WebhookSecretText = Annotated[
@@ -35,12 +36,8 @@ EventTypePattern = Annotated[
 ]
 
 
-class SubscriberRole(StrEnum):
-    """The API roles (``api.auth.Role``), repeated here because the kernel imports no app."""
-
-    OPERATOR = "operator"
-    BANK = "bank"
-    INSURER = "insurer"
+SubscriberRole = Role
+"""A subscription's owner role: the API roles (:mod:`tradelane.roles`)."""
 
 
 class SubscriptionStatus(StrEnum):

@@ -20,8 +20,10 @@ KEYS = {
     "bank-a-key-123": Principal(name="bank a", role=Role.BANK, party="bank-a"),
     "bank-b-key-123": Principal(name="bank b", role=Role.BANK, party="bank-b"),
     "insurer-key-12": Principal(name="insurer", role=Role.INSURER, party="ins-a"),
+    "seller-a-key-1": Principal(name="seller a", role=Role.BORROWER, party="seller-a"),
+    "seller-b-key-1": Principal(name="seller b", role=Role.BORROWER, party="seller-b"),
 }
-OPS, BANK_A, BANK_B, INSURER = ({"X-API-Key": k} for k in KEYS)
+OPS, BANK_A, BANK_B, INSURER, SELLER_A, SELLER_B = ({"X-API-Key": k} for k in KEYS)
 
 
 @pytest.fixture

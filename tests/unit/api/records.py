@@ -124,7 +124,11 @@ def resumed(shipment_id: str, device: str, minutes: int = 40) -> Record:
 
 
 def facility(facility_id: str, bank_id: str, shipments: list[str]) -> Record:
-    terms = demo_facility(facility_id, shipments).model_copy(update={"bank_id": bank_id})
+    """A facility of ``bank_id`` (``bank-a``) to its seller (``seller-a``)."""
+    seller = f"seller-{bank_id.rsplit('-', 1)[-1]}"
+    terms = demo_facility(facility_id, shipments).model_copy(
+        update={"bank_id": bank_id, "borrower_id": seller}
+    )
     return _wire(FINANCE_FACILITIES.name, terms)
 
 

@@ -16,7 +16,7 @@ from api.auth import DEMO_KEYS, Principal, Role, hash_key, is_loopback, load_key
 from api.feed_item import FeedItem, ItemType
 from api.service import ApiState
 from tests.unit.api import records
-from tests.unit.api.conftest import BANK_A, BANK_B, INSURER, KEYS, OPS
+from tests.unit.api.conftest import BANK_A, BANK_B, INSURER, KEYS, OPS, SELLER_A, SELLER_B
 
 PROBLEM = "application/problem+json"
 
@@ -161,6 +161,37 @@ def test_an_insurer_sees_its_policies_and_claims_only(client: TestClient) -> Non
     assert client.get("/api/v1/policies", headers=BANK_A).json()["items"] == []
 
 
+def test_a_borrower_sees_its_own_facility_shipments_calendar_and_claims_only(
+    client: TestClient,
+) -> None:
+    listed = client.get("/api/v1/facilities", headers=SELLER_A).json()
+    assert [f["facility_id"] for f in listed["items"]] == ["fac-a"]
+    assert client.get("/api/v1/facilities/fac-a", headers=SELLER_A).status_code == 200
+    assert client.get("/api/v1/facilities/fac-a/calendar", headers=SELLER_A).status_code == 200
+    assert client.get("/api/v1/facilities/fac-b", headers=SELLER_A).status_code == 404
+    assert client.get("/api/v1/facilities/fac-a/calendar", headers=SELLER_B).status_code == 404
+    shipments = client.get("/api/v1/shipments", headers=SELLER_A).json()["items"]
+    assert [s["shipment_id"] for s in shipments] == ["shp-a"]
+    assert client.get("/api/v1/shipments/shp-b", headers=SELLER_A).status_code == 404
+    assert client.get("/api/v1/shipments/shp-a", headers=SELLER_A).json()["facilities"] == ["fac-a"]
+    # the claim on its pledged goods, not the policy's terms; the other seller sees neither
+    assert client.get("/api/v1/claims", headers=SELLER_A).json()["total"] == 1
+    assert client.get("/api/v1/claims", headers=SELLER_B).json()["total"] == 0
+    assert client.get("/api/v1/policies", headers=SELLER_A).json()["items"] == []
+    assert client.get("/api/v1/me", headers=SELLER_A).json()["role"] == "borrower"
+
+
+def test_a_borrower_key_named_like_a_bank_sees_nothing_of_the_bank(state: ApiState) -> None:
+    """Role and party together name a tenant: a borrower whose id is a bank's id is not it."""
+    impostor = Principal(name="x", role=Role.BORROWER, party="bank-a")
+    t = records.T0
+    items = (
+        FeedItem(ItemType.POSITION, t, {}, shipment_id="shp-a"),
+        FeedItem(ItemType.FINANCE, t, {}, facility_id="fac-a"),
+    )
+    assert not any(can_see_item(impostor, state.model, i) for i in items)
+
+
 def test_the_operator_sees_everything(client: TestClient) -> None:
     assert client.get("/api/v1/shipments", headers=OPS).json()["total"] == 2
     assert client.get("/api/v1/facilities", headers=OPS).json()["total"] == 2
@@ -177,6 +208,9 @@ def test_feed_items_follow_the_same_rules(state: ApiState) -> None:
     assert [can_see_item(bank_a, model, i) for i in (position, money, claim)] == [1, 1, 0]
     assert [can_see_item(bank_b, model, i) for i in (position, money, claim)] == [0, 0, 0]
     assert [can_see_item(insurer, model, i) for i in (position, money, claim)] == [0, 0, 1]
+    seller_a, seller_b = KEYS["seller-a-key-1"], KEYS["seller-b-key-1"]
+    assert [can_see_item(seller_a, model, i) for i in (position, money, claim)] == [1, 1, 1]
+    assert [can_see_item(seller_b, model, i) for i in (position, money, claim)] == [0, 0, 0]
 
 
 def test_validation_errors_are_problems(client: TestClient) -> None:

@@ -17,6 +17,7 @@ from tradelane.contracts.webhooks import (
     WebhookSecret,
     WebhookSubscription,
 )
+from tradelane.tenancy import Tenant
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 SECRET = WebhookSecret(secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", created_at=T0)
@@ -52,14 +53,14 @@ def directory() -> Directory:
             Facility(
                 facility_id=fid,
                 bank_id=bank,
-                borrower_id="b",
+                borrower_id=f"seller-{fid[-1]}",
                 limit=usd,
                 advance_rates={},
                 concentration_limit=Decimal(1),
                 pledged_shipments=shipments,
             )
         )
-    d.policy_insurer["pol-1"] = "ins-a"
+    d.policies["pol-1"] = ("ins-a", "shp-1")
     return d
 
 
@@ -68,6 +69,9 @@ SUBS = [
     subscription("bankaxxx", SubscriberRole.BANK, "bank-a"),
     subscription("bankbxxx", SubscriberRole.BANK, "bank-b"),
     subscription("insaxxxx", SubscriberRole.INSURER, "ins-a"),
+    subscription("sellaxxx", SubscriberRole.BORROWER, "seller-a"),
+    subscription("sellbxxx", SubscriberRole.BORROWER, "seller-b"),
+    subscription("fakeaxxx", SubscriberRole.BORROWER, "bank-a"),
     subscription("bankclms", SubscriberRole.BANK, "bank-a", ("tradelane.claim.*",)),
     subscription("bankdoff", SubscriberRole.BANK, "bank-a", status=SubscriptionStatus.DISABLED),
     subscription("bankesub", SubscriberRole.BANK, "bank-a", subjects=("fac-x",)),
@@ -77,13 +81,23 @@ SUBS = [
 @pytest.mark.parametrize(
     ("topic", "event_type", "subject", "expected"),
     [
-        ("finance.events", "tradelane.finance.drawdown_executed.v1", "fac-a", {"ops", "banka"}),
-        ("finance.events", "tradelane.finance.drawdown_executed.v1", "fac-b", {"ops", "bankb"}),
+        (
+            "finance.events",
+            "tradelane.finance.drawdown_executed.v1",
+            "fac-a",
+            {"ops", "banka", "sella"},
+        ),
+        (
+            "finance.events",
+            "tradelane.finance.drawdown_executed.v1",
+            "fac-b",
+            {"ops", "bankb", "sellb"},
+        ),
         ("finance.events", "tradelane.finance.drawdown_executed.v1", "fac-?", {"ops"}),
-        ("insurance.claims", "tradelane.claim.claim_paid.v1", "pol-1", {"ops", "insa"}),
+        ("insurance.claims", "tradelane.claim.claim_paid.v1", "pol-1", {"ops", "insa", "sella"}),
         ("insurance.claims", "tradelane.claim.claim_paid.v1", "pol-2", {"ops"}),
-        ("shipments.events", "tradelane.shipment.milestone.v1", "shp-1", {"ops", "banka"}),
-        ("shipments.events", "tradelane.shipment.milestone.v1", "shp-2", {"ops", "bankb"}),
+        ("shipments.events", "tradelane.shipment.milestone.v1", "shp-1", {"ops", "banka", "sella"}),
+        ("shipments.events", "tradelane.shipment.milestone.v1", "shp-2", {"ops", "bankb", "sellb"}),
         ("shipments.events", "tradelane.shipment.milestone.v1", "shp-9", {"ops"}),
     ],
 )
@@ -112,21 +126,22 @@ def test_a_tenant_never_receives_what_it_may_not_see(
     """Whatever the ownership, every non-operator recipient is a party of the event."""
     d = Directory()
     for n, bank in enumerate(owners):
-        d.facility_bank[f"fac-{n}"] = bank
-        d.facility_shipments[f"fac-{n}"] = frozenset({f"shp-{n}"})
+        d.facilities[f"fac-{n}"] = (bank, f"seller-{bank[-1]}")
+        d.pledges[f"shp-{n}"] = {f"fac-{n}"}
     for n, insurer in enumerate(insurers):
-        d.policy_insurer[f"pol-{n}"] = insurer
+        d.policies[f"pol-{n}"] = (insurer, f"shp-{n}")
     subs = [
         subscription(f"{party.replace('-', '')}xxxx", role, party)
         for role, parties in (
             (SubscriberRole.BANK, {"bank-a", "bank-b", "bank-c"}),
             (SubscriberRole.INSURER, {"ins-a", "ins-b"}),
+            (SubscriberRole.BORROWER, {"seller-a", "seller-b", "seller-c", "bank-a"}),
         )
         for party in sorted(parties)
     ]
     found = recipients(d, subs, topic, "tradelane.x.v1", subject)
-    role, parties = d.parties(topic, subject)
+    tenants = d.tenants(topic, subject)
     for sub in found:
-        assert sub.owner_role is role
-        assert sub.owner_party in parties
-    assert {s.owner_party for s in found} == parties
+        assert sub.owner_party is not None
+        assert Tenant(sub.owner_role, sub.owner_party) in tenants
+    assert {Tenant(s.owner_role, s.owner_party or "") for s in found} == tenants

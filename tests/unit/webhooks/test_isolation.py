@@ -86,7 +86,7 @@ def test_a_tenant_at_its_pending_cap_loses_its_fullest_subscription_not_the_read
     settings = WebhookSettings(max_pending_per_tenant=5)
     worker = WebhookWorker(KafkaSettings(), settings, clock=lambda: 0.0)
     worker.directory = directory()
-    worker.directory.facility_bank.update({f"fac-a{n}": "bank-a" for n in range(10)})
+    worker.directory.facilities.update({f"fac-a{n}": ("bank-a", "seller-a") for n in range(10)})
     for sid, party in (("wh_bankaxxx", "bank-a"), ("wh_bankbxxx", "bank-b")):
         worker.book.put(_bank(sid, party))
     for n in range(5):

@@ -34,8 +34,9 @@ def test_route_queues_per_lane_with_derived_ids_and_camt_notices() -> None:
     for sub in [*SUBS, camt]:
         worker.book.put(sub)
 
-    assert worker.route("finance.events", 2, 40, _drawdown("fac-a")) == 4  # ops, a, camt x2
-    assert worker.route("finance.events", 3, 7, _drawdown("fac-b")) == 2  # ops, b
+    # ops, bank a, camt x2, seller a (the facility's borrower)
+    assert worker.route("finance.events", 2, 40, _drawdown("fac-a")) == 5
+    assert worker.route("finance.events", 3, 7, _drawdown("fac-b")) == 3  # ops, bank b, seller b
     assert worker.route("finance.events", 3, 8, b"not json") == 0
     due = worker.lanes.due(0.0)
     lanes = sorted({lane for lane, _, _ in due})
@@ -45,6 +46,8 @@ def test_route_queues_per_lane_with_derived_ids_and_camt_notices() -> None:
         ("wh_bankbxxx", "fac-b"),
         ("wh_opsxxxxx", "fac-a"),
         ("wh_opsxxxxx", "fac-b"),
+        ("wh_sellaxxx", "fac-a"),
+        ("wh_sellbxxx", "fac-b"),
     ]
     first = next(d for lane, d, _ in due if lane == ("wh_bankacamt", "fac-a"))
     assert first.delivery_id == delivery_id("evt-fac-a", "wh_bankacamt")
@@ -63,7 +66,7 @@ async def test_results_of_a_dropped_subscription_are_ignored() -> None:
     worker.directory = directory()
     bank_a = next(s for s in SUBS if s.subscription_id == "wh_bankaxxx")
     worker.book.put(bank_a)
-    worker.directory.facility_bank["fac-a3"] = "bank-a"
+    worker.directory.facilities["fac-a3"] = ("bank-a", "seller-a")
     worker.route("finance.events", 0, 1, _drawdown("fac-a"))
     worker.route("finance.events", 1, 1, _drawdown("fac-a3"))
     due = worker.lanes.due(0.0)
