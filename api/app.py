@@ -31,6 +31,9 @@ from api.problems import install, problem_response, problem_responses
 from api.projection import ReadModel
 from api.service import ApiState
 from api.settings import ApiSettings
+from api.shares import redact
+from api.shares import routes as routes_shares
+from api.shares.store import ShareStore
 from api.webhooks import routes as routes_webhooks
 from api.webhooks.store import SubscriptionStore
 from tradelane import __version__
@@ -71,6 +74,7 @@ def build_state(
     finance readers. ``host`` is the address the server binds (``None``: not known, treated as
     reachable from anywhere); it decides whether demo keys and ``?key=`` are accepted."""
     from api.finance_reads import FinanceReads
+    from api.shares.store import KafkaShareStore
     from api.webhooks.store import KafkaSubscriptionStore
 
     settings = settings or ApiSettings()
@@ -90,6 +94,7 @@ def build_state(
     )
     state.consumer = ReadModelConsumer(kafka, model, hub, settings.readings_lookback_s)
     state.webhooks = KafkaSubscriptionStore(kafka)
+    state.shares = KafkaShareStore(kafka)
     return state
 
 
@@ -118,6 +123,17 @@ async def _follow_webhooks(
                 await asyncio.wait_for(stop.wait(), retry_s)
 
 
+async def _follow_shares(store: ShareStore, stop: asyncio.Event, retry_s: float = 5.0) -> None:
+    """Follow ``api.shares`` until stopped, restarting after a Kafka failure."""
+    while not stop.is_set():
+        try:
+            await store.run(stop)
+        except Exception:
+            log.exception("the shipment shares follower failed; restarting in %.0f s", retry_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), retry_s)
+
+
 def create_app(state: ApiState | None = None) -> FastAPI:
     """The ASGI app; with ``state=None`` it builds and runs the production wiring."""
     api_state = state or build_state()
@@ -140,11 +156,14 @@ def create_app(state: ApiState | None = None) -> FastAPI:
         hooks: asyncio.Task[None] | None = None
         if api_state.webhooks is not None:
             hooks = asyncio.create_task(_follow_webhooks(api_state.webhooks, api_state.stop))
+        shares: asyncio.Task[None] | None = None
+        if api_state.shares is not None:
+            shares = asyncio.create_task(_follow_shares(api_state.shares, api_state.stop))
         try:
             yield
         finally:
             api_state.stop.set()
-            for t in (watcher, task, hooks):
+            for t in (watcher, task, hooks, shares):
                 if t is not None:
                     t.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -169,6 +188,8 @@ def create_app(state: ApiState | None = None) -> FastAPI:
     app.include_router(routes_finance.router)
     app.include_router(routes_live.router)
     app.include_router(routes_webhooks.router)
+    app.include_router(routes_shares.router)
+    redact.install()
 
     @app.get("/healthz", response_model=Health, tags=["health"])
     def healthz() -> Health:

@@ -16,6 +16,7 @@ from api.models import LedgerOut
 from api.projection import ReadModel
 from api.ratelimit import Limit, RateLimiter
 from api.settings import ApiSettings
+from api.shares.store import ShareStore
 from api.webhooks.store import SubscriptionStore
 
 
@@ -36,6 +37,7 @@ class ApiState:
     finance: FinanceReader | None
     consumer: ReadModelConsumer | None = None
     webhooks: SubscriptionStore | None = None
+    shares: ShareStore | None = None
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     loopback: bool = False
