@@ -27,6 +27,7 @@ from pydantic import BaseModel, ValidationError
 
 from api.projection import SOURCE_TOPICS, ReadModel
 from api.projection import apply as project
+from api.shares.store import ShareBook
 from api.webhooks.worker import REGISTRY_TOPICS, WebhookWorker
 from finance.pledge_stage import PledgeStage
 from ingest.adapters.base import Adapter, Rejected
@@ -43,6 +44,7 @@ from tradelane import deadletters
 from tradelane.contracts import DeadLetter, IngestedReading, IngestedStatus
 from tradelane.settings import KafkaSettings
 from tradelane.topics import (
+    API_SHARES,
     FINANCE_COMMANDS,
     FINANCE_EVENTS,
     INSURANCE_CLAIMS,
@@ -180,6 +182,8 @@ def _check_topic(topic: str, key: bytes | None, value: bytes) -> None:
         _webhooks().route(topic, 0, 7, value)
     if topic in REGISTRY_TOPICS:
         _webhooks().apply_registry(topic, key, value)
+    if topic == API_SHARES.name:
+        ShareBook().apply(key, value)
 
 
 WEBHOOK_ROUTED = {FINANCE_EVENTS.name, INSURANCE_CLAIMS.name, SHIPMENTS_EVENTS.name}
