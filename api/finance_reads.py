@@ -25,11 +25,25 @@ from datetime import datetime
 
 from aiokafka import TopicPartition
 
-from api.models import CalendarLineOut, CalendarOut, LedgerOut, LedgerPositionOut
+from api.models import (
+    CalendarDayOut,
+    CalendarLineOut,
+    CalendarOut,
+    CalendarWeekOut,
+    CashGapOut,
+    LedgerOut,
+    LedgerPositionOut,
+)
 from api.off_loop import OffLoop
 from api.projection import FacilityView, ReadModel
 from api.settings import ApiSettings
-from finance.calendar import CalendarInputs, FundingCalendar, ShipmentPlan, funding_calendar
+from finance.calendar import (
+    CalendarInputs,
+    CalendarLine,
+    FundingCalendar,
+    ShipmentPlan,
+    funding_calendar,
+)
 from finance.conditions import learn_booking
 from finance.facility_state import ShipmentCollateral
 from finance.ledger import verify
@@ -169,6 +183,14 @@ def calendar(model: ReadModel, view: FacilityView, start: datetime, days: int) -
     return funding_calendar(calendar_inputs(model, view), start, days=days)
 
 
+def default_start(view: FacilityView) -> datetime | None:
+    """The facility's last event time (its ledger head's, or its latest finance event's): the
+    calendar's default start, so a replay or a simulation is seen at its own time, never at
+    the reader's clock. ``None`` for a facility without events."""
+    stamps = [t for t in (view.position.as_of, view.updated_at) if t is not None]
+    return max(stamps) if stamps else None
+
+
 def calendar_out(cal: FundingCalendar, position: Position) -> CalendarOut:
     return CalendarOut(
         facility_id=cal.facility_id,
@@ -179,18 +201,47 @@ def calendar_out(cal: FundingCalendar, position: Position) -> CalendarOut:
         base=str(cal.base),
         headroom=str(cal.headroom),
         position=position_out(position),
-        lines=[
-            CalendarLineOut(
-                day=line.day,
-                kind=line.kind,
-                shipment_id=line.shipment_id,
-                milestone=line.milestone.value,
-                amount=None if line.amount is None else str(line.amount.amount),
-                overdue=line.overdue,
-                status=line.status,
+        lines=[_line_out(line) for line in cal.lines],
+        days=[
+            CalendarDayOut(
+                day=r.day,
+                **{k: str(getattr(r, k)) for k in _DAY_AMOUNTS},
+                unpriced=r.unpriced,
             )
-            for line in cal.lines
+            for r in cal.days
         ],
+        weeks=[
+            CalendarWeekOut(start=w.start, last=w.last, **{k: str(getattr(w, k)) for k in _WEEK})
+            for w in cal.weeks
+        ],
+        warnings=[
+            CashGapOut(day=g.day, due=str(g.due), available=str(g.available), short=str(g.short))
+            for g in cal.warnings
+        ],
+        firm_days=cal.firm_days,
+    )
+
+
+_DAY_AMOUNTS = (
+    "opening", "drawdowns", "repayments", "interest", "outstanding", "interest_due", "base",
+    "headroom", "due", "available", "short",
+)  # fmt: skip
+_WEEK = ("drawdowns", "repayments", "interest", "outstanding", "headroom_min", "short")
+
+
+def _line_out(line: CalendarLine) -> CalendarLineOut:
+    return CalendarLineOut(
+        day=line.day,
+        kind=line.kind,
+        shipment_id=line.shipment_id,
+        milestone=None if line.milestone is None else line.milestone.value,
+        amount=None if line.amount is None else str(line.amount.amount),
+        overdue=line.overdue,
+        status=line.status,
+        basis=line.basis,
+        dated_from=line.dated_from,
+        eta=line.eta,
+        certainty=line.certainty,
     )
 
 

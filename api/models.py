@@ -144,12 +144,58 @@ class LedgerOut(BaseModel):
 
 class CalendarLineOut(BaseModel):
     day: date
-    kind: str
-    shipment_id: str
-    milestone: str
-    amount: str | None
+    kind: Literal["drawdown", "repayment", "interest"]
+    shipment_id: str | None = Field(description="None on interest lines (the facility's)")
+    milestone: str | None = Field(description="None on interest lines")
+    amount: str | None = Field(description="None when the shipment cannot be valued yet")
     overdue: bool
     status: Literal["expected", "overdue", "done"]
+    basis: Literal["reached", "eta", "plan", "delivery_lag", "accrual"] = Field(
+        description="What dated the line: the actual time, the latest ETA, the booking's "
+        "plan, arrival + the delivery lag, or the interest accrual"
+    )
+    dated_from: datetime | None = Field(description="The time the line's day derives from")
+    eta: datetime | None = Field(description="The reported ETA used, if the day derives from it")
+    certainty: Literal["certain", "firm", "estimated"] = Field(
+        description="certain: done; firm: dated by an ETA or an actual arrival within "
+        "firm_days of the start; estimated: anything else"
+    )
+
+
+class CalendarDayOut(BaseModel):
+    """One day of the window; amounts in the facility currency (see docs/finance.md)."""
+
+    day: date
+    opening: str = Field(description="Projected principal at the start of the day")
+    drawdowns: str
+    repayments: str
+    interest: str = Field(description="Accrued at the end of the day on its closing principal")
+    outstanding: str = Field(description="Projected principal at the end of the day")
+    interest_due: str = Field(description="Projected unpaid interest at the end of the day")
+    base: str = Field(description="Projected borrowing base at the end of the day")
+    headroom: str = Field(description="min(base, limit) - outstanding")
+    due: str = Field(description="Repayments plus the interest they pay first")
+    available: str = Field(description="Drawdowns plus the headroom left (none if negative)")
+    short: str = Field(description="due - available when positive: a cash gap")
+    unpriced: int = Field(description="Lines of the day that could not be priced")
+
+
+class CalendarWeekOut(BaseModel):
+    start: date
+    last: date
+    drawdowns: str
+    repayments: str
+    interest: str
+    outstanding: str = Field(description="At the end of the week's last day")
+    headroom_min: str
+    short: str
+
+
+class CashGapOut(BaseModel):
+    day: date
+    due: str
+    available: str
+    short: str
 
 
 class CalendarOut(BaseModel):
@@ -162,6 +208,10 @@ class CalendarOut(BaseModel):
     headroom: str
     position: LedgerPositionOut
     lines: list[CalendarLineOut]
+    days: list[CalendarDayOut] = Field(description="Every day of the window, in order")
+    weeks: list[CalendarWeekOut] = Field(description="Seven days at a time from the start")
+    warnings: list[CashGapOut] = Field(description="The cash-gap days")
+    firm_days: int
 
 
 class ClaimOut(BaseModel):

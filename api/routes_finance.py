@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Query
 from api.access import can_see_claim, can_see_facility, can_see_policy
 from api.auth import Principal
 from api.deps import PrincipalDep, StateDep
-from api.finance_reads import calendar, calendar_out, position_out
+from api.finance_reads import calendar, calendar_out, default_start, position_out
 from api.models import (
     BasePoint,
     CalendarOut,
@@ -27,6 +27,7 @@ from api.problems import problem_responses
 from api.projection import ClaimView, FacilityView
 from api.ratelimit import retry_after
 from api.service import ApiState
+from finance.calendar import DAYS_MAX
 
 router = APIRouter(prefix="/api/v1", tags=["finance"])
 ERRORS = problem_responses(401, 404, 422, 429)
@@ -126,15 +127,24 @@ def facility_calendar(
     facility_id: str,
     api: StateDep,
     principal: PrincipalDep,
-    weeks: Annotated[int, Query(ge=1, le=26)] = 4,
-    start: Annotated[datetime | None, Query(description="Default: now")] = None,
+    weeks: Annotated[int | None, Query(ge=1, le=26, description="Default 4")] = None,
+    days: Annotated[
+        int | None, Query(ge=1, le=DAYS_MAX, description="Instead of weeks; default 28")
+    ] = None,
+    start: Annotated[
+        datetime | None, Query(description="Default: the facility's last event time")
+    ] = None,
 ) -> CalendarOut:
-    """Expected drawdowns and repayments, projected from the ledger's position, the latest
+    """The seller's forward calendar: expected drawdowns, repayments and weekly interest
+    lines, each with its basis and certainty, and a row per day (principal, interest,
+    projected base and headroom, cash gaps), projected from the ledger's position, the latest
     base, plans, ETAs and milestones reached (as `tradelane finance calendar`)."""
     view = _facility(api, principal, facility_id)
     if view.facility is None:
         raise HTTPException(404, f"facility {facility_id!r} has no terms yet")
-    when = start or datetime.now(UTC)
+    if days is not None and weeks is not None:
+        raise HTTPException(422, "give days or weeks, not both")
+    when = start or default_start(view) or datetime.now(UTC)
     if when.tzinfo is None:
         raise HTTPException(422, "start needs a time zone")
     pledged = view.facility.pledged_shipments
@@ -144,7 +154,8 @@ def facility_calendar(
             f"the facility pledges {len(pledged)} shipments, more than this server computes on "
             f"request ({api.settings.calendar_max_shipments}); use `tradelane finance calendar`",
         )
-    return calendar_out(calendar(api.model, view, when, 7 * weeks), view.position)
+    window = days if days is not None else 7 * (weeks or 4)
+    return calendar_out(calendar(api.model, view, when, window), view.position)
 
 
 @router.get("/policies", response_model=PolicyList, responses=ERRORS)

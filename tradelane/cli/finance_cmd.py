@@ -10,12 +10,39 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 CALENDAR_HELP = """\
-For the next weeks (default 4), the drawdowns a pledge facility should expect - each pledged
-shipment's scheduled tranches, dated from its planned milestones and latest ETA, priced from
-the latest borrowing base's collateral line (value, haircut) at the advance rate of the status
-the milestone brings - and the repayments its deliveries should bring, in the facility
-currency. Milestones due but not reached are listed first as overdue; those reached in the
-window as done, with what the ledger says was drawn.
+The seller's forward funding calendar of a pledge facility for the next DAYS (default 28,
+at most 182) from --start (default: the facility's last event time, its ledger head's; today,
+UTC, for a facility without events). A projection: nothing is re-run, nothing is promised
+(each tranche is decided at its milestone: headroom, condition and freeze apply).
+
+Lines: each pledged shipment's scheduled tranches (drawdown), dated from its plan, latest ETA
+or actual arrival and priced from the latest borrowing base's collateral line at the advance
+rate of the status the milestone brings; the repayment its delivery should bring (what would
+then be lent against it); and one interest line per week (7 days from the start, dated the
+week's last day). Columns:
+  status     expected | overdue (due before the start, not reached; it moves principal on the
+             first day) | done (reached in the window: what the ledger drew). A milestone
+             that happened is never overdue.
+  basis      what dated the line: reached (actual time), eta (latest reported ETA), plan
+             (booking), delivery_lag (arrival + 2 days), accrual (interest)
+  certainty  certain (done) | firm (dated by an ETA or an actual arrival, within 7 days) |
+             estimated (anything else)
+
+Weeks and days (amounts in the facility currency):
+  drawdowns, repayments  principal expected in and out (overdue lines on the first day)
+  interest               accrued on the day's closing principal (the engine's day count and
+                         rounding); interest is not principal and moves no balance
+  outstanding            projected principal at the end of the day (of the week)
+  headroom               min(projected base, limit) - outstanding at the end of the day; the
+                         base follows each shipment's projected status, delivered counts zero
+                         (weeks: the lowest of the week)
+  due                    what the seller pays the bank that day: repayments plus the interest
+                         then due (repayments pay interest first)
+  available              what the facility provides that day: tranches in plus the headroom
+                         left at the end of the day (none when negative)
+  short                  due - available when positive: a CASH GAP, money that must come from
+                         elsewhere that day (typically the buyer paying for the goods)
+Only days with a drawdown, a repayment or a gap are listed; --daily lists every day.
 
 Outstanding is the facility ledger's principal, the figure the API's summary, ledger view
 and chart state. Nothing is re-run: the records of finance.facilities, shipments.registry,
@@ -41,7 +68,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     calendar = actions.add_parser(
         "calendar",
-        help="expected drawdowns and repayments of a facility for the next weeks",
+        help="expected drawdowns, repayments, interest and cash gaps of a facility, day by day",
         description=CALENDAR_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -51,9 +78,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     calendar.add_argument("--save", type=Path, help="write the records read to FILE")
     calendar.add_argument(
-        "--start", type=date.fromisoformat, help="first day, YYYY-MM-DD (default: today, UTC)"
+        "--start",
+        type=date.fromisoformat,
+        help="first day, YYYY-MM-DD (default: the day of the facility's last event)",
     )
-    calendar.add_argument("--weeks", type=int, default=4, help="window (default %(default)s)")
+    window = calendar.add_mutually_exclusive_group()
+    window.add_argument("--days", type=int, help="window in days (default 28, at most 182)")
+    window.add_argument("--weeks", type=int, help="window in weeks (--days 7 x WEEKS)")
+    calendar.add_argument("--daily", action="store_true", help="list every day, not only busy ones")
     calendar.set_defaults(handler=_calendar)
     feed = actions.add_parser(
         "fx-feed",
@@ -75,13 +107,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _calendar(args: argparse.Namespace) -> int:
-    from api.finance_reads import calendar
+    from api.finance_reads import calendar, default_start
     from api.projection import ReadModel, apply
-    from finance.calendar import render
+    from finance.calendar import DAYS_MAX, render
     from tradelane.services.process import ServiceError
 
-    if args.weeks < 1:
-        raise ServiceError("--weeks must be >= 1")
+    days = args.days if args.days is not None else 7 * (args.weeks if args.weeks is not None else 4)
+    if not 1 <= days <= DAYS_MAX:
+        raise ServiceError(f"the window must be 1..{DAYS_MAX} days, not {days}")
     records = _read_records(args.records) if args.records else _kafka_records(args.facility)
     if args.save is not None:
         lines = (json.dumps({"topic": t, "value": v.decode()}) + "\n" for t, v in records)
@@ -92,9 +125,9 @@ def _calendar(args: argparse.Namespace) -> int:
     view = model.facilities.get(args.facility)
     if view is None or view.facility is None:
         raise ServiceError(f"no facility {args.facility!r} on finance.facilities")
-    start_day: date = args.start or datetime.now(UTC).date()
+    start_day: date = args.start or (default_start(view) or datetime.now(UTC)).date()
     start = datetime.combine(start_day, time(0), tzinfo=UTC)
-    print(render(calendar(model, view, start, 7 * args.weeks)), end="")
+    print(render(calendar(model, view, start, days), daily=args.daily), end="")
     return 0
 
 

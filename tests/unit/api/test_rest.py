@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from fastapi.testclient import TestClient
 
 from tests.unit.api.conftest import OPS
@@ -83,5 +85,23 @@ def test_calendar_states_the_summary_balance_and_a_reached_milestone_as_done(
     assert body["headroom"] == summary["headroom"]
     departure = [line for line in body["lines"] if line["milestone"] == "departed_origin"]
     assert [(d["status"], d["amount"], d["overdue"]) for d in departure] == [
-        ("done", "75000", False)
+        ("done", "75000.00", False)  # the ledger's amount on the currency's minor unit
     ]
+    assert [(d["basis"], d["certainty"]) for d in departure] == [("reached", "certain")]
+    assert len(body["days"]) == 28
+    assert body["days"][0]["day"] == "2026-11-21"
+    assert body["days"][0]["opening"] == f"{Decimal(body['outstanding']):.2f}"
+    assert len(body["weeks"]) == 4
+    assert body["firm_days"] == 7
+
+
+def test_calendar_window_in_days_is_bounded(client: TestClient) -> None:
+    path = "/api/v1/facilities/fac-a/calendar?start=2026-11-21T00:00:00Z"
+    short = client.get(f"{path}&days=3", headers=OPS)
+    assert short.status_code == 200, short.text
+    assert [d["day"] for d in short.json()["days"]] == ["2026-11-21", "2026-11-22", "2026-11-23"]
+    assert client.get(f"{path}&days=183", headers=OPS).status_code == 422
+    assert client.get(f"{path}&days=0", headers=OPS).status_code == 422
+    assert client.get(f"{path}&days=7&weeks=1", headers=OPS).status_code == 422
+    default = client.get("/api/v1/facilities/fac-a/calendar", headers=OPS).json()
+    assert len(default["days"]) == 28
