@@ -21,6 +21,7 @@ from decimal import Decimal
 from finance.accrual import close_days
 from finance.collateral import current_base, haircut_of, valuation
 from finance.conditions import impaired
+from finance.confirmations import gate
 from finance.facility_state import BookedMovement, FacilityState, ShipmentCollateral
 from finance.money import round_down
 from finance.results import first_failure
@@ -62,13 +63,23 @@ def tranche_amount(
 
 
 def attempt(
-    step: Step, shipment_id: str, milestone: Milestone, cause_event_id: str, at: datetime
+    step: Step,
+    shipment_id: str,
+    milestone: Milestone,
+    cause_event_id: str,
+    at: datetime,
+    consent: bool = False,
+    cap: Decimal | None = None,
 ) -> ResultCode:
     """Decide one drawdown caused by ``cause_event_id`` at event time ``at`` (a milestone,
     a request, a clearing event): ``DrawdownExecuted`` and its entry, or ``DrawdownRejected``
     with the first broken rule. The rules see the facility as it stands at the clock (what
     the bank knows when it releases money); the outcome carries ``at``, and a tranche is lent
-    as of it (:func:`_lend`)."""
+    as of it (:func:`_lend`).
+
+    ``consent``: the borrower asked for this tranche (a request, a decision), so a facility
+    that confirms tranches does not ask again; otherwise its held decision applies
+    (:func:`finance.confirmations.gate`). ``cap``: lend at most this much."""
     state = step.state
     terms = state.terms
     shipment = state.shipments.get(shipment_id) or ShipmentCollateral(shipment_id=shipment_id)
@@ -109,25 +120,48 @@ def attempt(
     now = step.now
     assert now is not None, "drawdowns are decided at an event time"
     at = min(at, now)
+    if code is ResultCode.OK and amount is not None and not consent:
+        held = state.shipment(shipment_id)
+        code, amount = gate(step, held, milestone, amount, cause_event_id, at)
+    if code is ResultCode.AWAITING_CONFIRMATION:
+        return code
     if code is not ResultCode.OK:
-        step.emit(
-            DrawdownRejected(
-                facility_id=state.facility_id,
-                shipment_id=shipment_id,
-                milestone=milestone,
-                code=code,
-                requested=None if amount is None or terms is None else step.money(amount),
-                headroom=None if terms is None else step.money(base - state.principal),
-                at=at,
-            ),
-            shipment_id,
-            milestone.value,
-            cause_event_id,
-        )
+        reject(step, shipment_id, milestone, code, cause_event_id, at, amount, base)
         return code
     assert amount is not None
-    _execute(step, state.shipment(shipment_id), milestone, amount, base, cause_event_id, at)
+    lent = amount if cap is None else min(amount, cap)
+    _execute(step, state.shipment(shipment_id), milestone, lent, base, cause_event_id, at)
     return code
+
+
+def reject(
+    step: Step,
+    shipment_id: str,
+    milestone: Milestone,
+    code: ResultCode,
+    cause_event_id: str,
+    at: datetime,
+    amount: Decimal | None = None,
+    base: Decimal | None = None,
+) -> None:
+    """Announce that the tranche of (shipment, milestone) was not lent, and why."""
+    state = step.state
+    terms = state.terms
+    base = current_base(state, shipment_id) if base is None else base
+    step.emit(
+        DrawdownRejected(
+            facility_id=state.facility_id,
+            shipment_id=shipment_id,
+            milestone=milestone,
+            code=code,
+            requested=None if amount is None or terms is None else step.money(amount),
+            headroom=None if terms is None else step.money(base - state.principal),
+            at=at,
+        ),
+        shipment_id,
+        milestone.value,
+        cause_event_id,
+    )
 
 
 def _execute(

@@ -37,6 +37,7 @@ from tradelane.contracts import Facility, FxRate, Milestone, Money
 from tradelane.contracts.base import UtcDatetime
 from tradelane.contracts.finance import GENESIS_HASH, PledgeCode, RepaymentSource, ResultCode
 from tradelane.contracts.registries import DayCount, ImpairmentKind
+from tradelane.contracts.seller import Choice
 
 
 class _State(BaseModel):
@@ -50,6 +51,23 @@ class PendingProceeds(_State):
     cause_id: str
     source: RepaymentSource
     amount: Money | None = None
+    at: UtcDatetime
+
+
+class HeldChoice(_State):
+    """The borrower's latest decision on one tranche (``tradelane.contracts.seller``)."""
+
+    request_id: str
+    choice: Choice
+    amount: Decimal | None = None
+    at: UtcDatetime
+
+
+class AwaitingTranche(_State):
+    """A tranche whose milestone was reached and which waits for the borrower's decision."""
+
+    deadline: UtcDatetime
+    cause_event_id: str
     at: UtcDatetime
 
 
@@ -82,6 +100,13 @@ class ShipmentCollateral(_State):
     proceeds_applied: bool = False
 
     latest_tamper: UtcDatetime | None = None
+    choices: dict[Milestone, HeldChoice] = {}
+    """The borrower's decisions on this shipment's tranches (facilities that confirm)."""
+    awaiting: dict[Milestone, AwaitingTranche] = {}
+    """Tranches reached and waiting for a decision, with their deadlines."""
+    reminded: dict[str, date] = {}
+    """Expected line (``drawdown:departed_origin``) -> the date the borrower was last reminded
+    it is expected on."""
 
     @property
     def tampered(self) -> bool:
@@ -163,6 +188,12 @@ class FacilityState(_State):
     )
     movements: list[BookedMovement] = Field(
         default=[], description="Drawdowns and repayments since window_from, by value date"
+    )
+    next_deadline: UtcDatetime | None = Field(
+        default=None, description="Earliest deadline of a tranche awaiting confirmation"
+    )
+    reminders_on: date | None = Field(
+        default=None, description="The day (event time) the expected lines were last reviewed"
     )
     _collateral: Any = PrivateAttr(default=None)
     """The last :class:`finance.collateral.Collateral` valued for this state (never stored:

@@ -57,6 +57,13 @@ from tradelane.contracts.finance import (
     ResultCode,
     SaleReported,
 )
+from tradelane.contracts.seller import (
+    FundingReminder,
+    TrancheAwaitingConfirmation,
+    TrancheDecision,
+    TrancheDecisionRecorded,
+    TrancheExpired,
+)
 
 
 class Table(Protocol):
@@ -116,12 +123,22 @@ def touched(item: object, entries: int, events: Sequence[Any] = ()) -> set[str] 
         return None
     if entries and any(not isinstance(e.data, _OWN_SHIPMENT_POSTINGS) for e in events):
         return None
-    if isinstance(item, ShipmentBooking | PledgeDecided):
+    return merge(_own_shipments(item), _named(events))
+
+
+def _own_shipments(item: object) -> set[str] | None:
+    if isinstance(item, ShipmentBooking | PledgeDecided | TrancheDecision):
         return {item.shipment_id}
     if isinstance(item, Facility | FxRate | DayTick):
         return set()
     subject = getattr(item, "subject", None)
     return {subject} if isinstance(subject, str) else None
+
+
+def _named(events: Sequence[Any]) -> set[str]:
+    """Shipments whose records a step changed whatever its input: the clock it moved settled
+    a waiting tranche (deadline) or reminded the borrower of a line."""
+    return {e.data.shipment_id for e in events if isinstance(e.data, _NAMES_SHIPMENT)}
 
 
 _OWN_SHIPMENT_POSTINGS = (
@@ -133,8 +150,22 @@ _OWN_SHIPMENT_POSTINGS = (
     MarginCallCured,
     MarginCallExpired,
     PledgeDecided,
+    TrancheAwaitingConfirmation,
+    TrancheDecisionRecorded,
+    TrancheExpired,
+    FundingReminder,
 )
 """Events whose step's ledger entries concern the facility and the event's own shipment."""
+
+_NAMES_SHIPMENT = (
+    DrawdownExecuted,
+    DrawdownRejected,
+    TrancheAwaitingConfirmation,
+    TrancheDecisionRecorded,
+    TrancheExpired,
+    FundingReminder,
+)
+"""Events that name a shipment whose record their step changed."""
 
 
 def merge(a: set[str] | None, b: set[str] | None) -> set[str] | None:

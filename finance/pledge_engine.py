@@ -34,6 +34,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal, localcontext
 
+from finance import reminders
 from finance.accrual import close_days
 from finance.collateral import valuation
 from finance.conditions import learn_booking, observe
@@ -48,10 +49,13 @@ from finance.repayments import (
     settle_proceeds,
 )
 from finance.step import Outputs, Step
+from finance.tranche_decisions import deadlines_before, decide, expire_due
 from finance.value_dating import open_window
 from tradelane.contracts import (
     BreachEnded,
+    DelayPredicted,
     DeviationEnded,
+    EtaChanged,
     Facility,
     FxRate,
     Milestone,
@@ -68,6 +72,7 @@ from tradelane.contracts.finance import (
     ResultCode,
     SaleReported,
 )
+from tradelane.contracts.seller import TrancheDecision
 
 EngineInput = (
     Facility
@@ -79,6 +84,7 @@ EngineInput = (
     | SaleReported
     | DayTick
     | PledgeDecided
+    | TrancheDecision
 )
 
 __all__ = [
@@ -104,6 +110,7 @@ def apply(state: FacilityState, item: EngineInput) -> tuple[FacilityState, Outpu
         working._collateral = None  # the reference path values everything, every time
         step = Step(working, input_key(item), state.clock)
         _dispatch(step, item)
+        reminders.daily(step)
         settle_proceeds(step)
         settle_base(step)
         return step.state, step.outputs()
@@ -123,6 +130,7 @@ def apply_in_place(state: FacilityState, item: EngineInput) -> Outputs:
         step = Step(state, input_key(item), state.clock)
         before = _subject_value(state, item)
         _dispatch(step, item)
+        reminders.daily(step)
         settle_proceeds(step)
         same = before is not None and _eligible(state, before[0]) == before[1]
         settle_base(step, base_unchanged=same, subject=None if before is None else before[0])
@@ -138,6 +146,7 @@ _NOT_SHIPMENT_EVENTS = (
     SaleReported,
     DayTick,
     PledgeDecided,
+    TrancheDecision,
 )
 
 
@@ -191,6 +200,8 @@ def input_key(item: EngineInput) -> str:
             return f"{type(item).__name__.lower()}:{digest}"
         case DrawdownRequested():
             return item.request_id
+        case TrancheDecision():
+            return f"decision:{item.request_id}"
         case RepaymentReceived() | SaleReported():
             return item.cause_id
         case DayTick():
@@ -226,7 +237,9 @@ def _dispatch(step: Step, item: EngineInput) -> None:
             if item.request_id in state.handled:
                 step.result = ResultCode.ALREADY_APPLIED
                 return
-            step.result = attempt(step, item.shipment_id, item.milestone, item.request_id, item.at)
+            step.result = attempt(
+                step, item.shipment_id, item.milestone, item.request_id, item.at, consent=True
+            )
             if step.result is not ResultCode.FACILITY_UNKNOWN:
                 state.handled[item.request_id] = step.result
         case RepaymentReceived():
@@ -240,6 +253,10 @@ def _dispatch(step: Step, item: EngineInput) -> None:
         case DayTick():
             _own(step, item.facility_id)
             _advance(step, item.at)
+        case TrancheDecision():
+            _own(step, item.facility_id)
+            _advance(step, item.at)
+            decide(step, item)
         case PledgeDecided():
             _own(step, item.facility_id)
             _pledge_decided(step, item)
@@ -277,6 +294,9 @@ def _shipment_event(step: Step, event: ShipmentEvent) -> None:
     data = event.data
     if isinstance(data, TrackerResumed | BreachEnded | DeviationEnded):
         _retry_cleared(step, shipment_id, event.id, event.time)
+        return
+    if isinstance(data, EtaChanged | DelayPredicted):
+        reminders.remind(step, shipment)
         return
     if not isinstance(data, MilestoneReached) or not state.pledged(shipment_id):
         return
@@ -319,11 +339,20 @@ def _retry_cleared(step: Step, shipment_id: str, cause_event_id: str, at: dateti
 
 def _advance(step: Step, at: datetime) -> None:
     """Move the facility clock to ``at`` (if later) and accrue every day it closed; each
-    closed day is kept for value dating (:mod:`finance.value_dating`)."""
+    closed day is kept for value dating (:mod:`finance.value_dating`). On the way the clock
+    stops at each deadline of a tranche waiting for the borrower, which expires there, so
+    the books do not depend on which input happened to move the clock past it."""
     state = step.state
-    clock = at if state.clock is None else max(state.clock, at)
+    target = at if state.clock is None else max(state.clock, at)
+    for deadline in deadlines_before(state, target):
+        _move_clock(step, deadline if state.clock is None else max(state.clock, deadline))
+        expire_due(step, deadline)
+    _move_clock(step, target)
+
+
+def _move_clock(step: Step, clock: datetime) -> None:
+    state = step.state
     state.clock = step.now = clock
-    if state.accrued_until is None:
-        return
-    open_window(state, clock)  # a state written before the window was kept
-    close_days(step, clock.date())
+    if state.accrued_until is not None:
+        open_window(state, clock)  # a state written before the window was kept
+        close_days(step, clock.date())

@@ -2,8 +2,9 @@
 
 Inputs, keyed by facility id: the shipment events of pledged shipments, which the shipment
 stage sends to ``{app}-finance-in`` (tagged ``E``), and ``finance.commands`` (repayments,
-drawdown requests, day ticks, insurers' payouts to lenders), which this stage routes to the
-same topic (tagged ``C``), so that each facility's inputs are one ordered log. A batch applies
+drawdown requests, day ticks, insurers' payouts to lenders) and ``finance.requests`` (the
+borrower's decisions on tranches, written by the API), which this stage routes to the same
+topic (tagged ``C``), so that each facility's inputs are one ordered log. A batch applies
 them in order through :class:`finance.shell.PledgeShell` (the same per-message code
 ``tradelane bench engines`` times) on facility states held in memory, in the segmented layout
 of :mod:`finance.facility_store`; a segment written several times in a batch reaches the
@@ -36,13 +37,14 @@ from streams.hotpath import Memo, shipment_key
 from streams.registries import Registries
 from streams.store import RawView, Send, Store
 from tradelane import deadletters
-from tradelane.contracts import Envelope, FinanceCommand
+from tradelane.contracts import Envelope, FinanceCommand, FinanceRequest
 from tradelane.contracts.finance import LedgerEntry
 from tradelane.topics import (
     FINANCE_CHECKPOINTS,
     FINANCE_COMMANDS,
     FINANCE_EVENTS,
     FINANCE_LEDGER,
+    FINANCE_REQUESTS,
     TRACKER_DEADLETTER,
 )
 
@@ -78,23 +80,25 @@ class PledgeStage:
 
     @property
     def topics(self) -> tuple[str, ...]:
-        return self.finance_in, FINANCE_COMMANDS.name
+        return self.finance_in, FINANCE_COMMANDS.name, FINANCE_REQUESTS.name
 
     @property
     def stores(self) -> tuple[tuple[Store[Any], str], ...]:
         return ((self.store, self.changelog),)
 
     def route(self, topic: str, messages: Sequence[ConsumerRecord[bytes, bytes]]) -> list[Send]:
-        """``finance.commands`` → the routing topic, tagged: a facility's inputs then form one
-        log, so a replay after a hand-over applies them in the same order (consumed side by
-        side, the two topics interleaved differently on each read and forked a ledger).
-        Commands are few: each is read here, and one that is unreadable (or has no facility
-        key) becomes a dead letter with its place on ``finance.commands``."""
+        """``finance.commands`` and ``finance.requests`` → the routing topic, tagged: a
+        facility's inputs then form one log, so a replay after a hand-over applies them in the
+        same order (consumed side by side, the topics interleaved differently on each read and
+        forked a ledger). Commands are few: each is read here, and one that is unreadable (or
+        has no facility key) becomes a dead letter with its place on its topic. A request is
+        read as a request, so the API's principal can never pass off a repayment as one."""
         sends: list[Send] = []
+        contract = FinanceRequest if topic == FINANCE_REQUESTS.name else FinanceCommand
         for m in messages:
             try:
                 key = shipment_key(m.key)
-                FinanceCommand.model_validate_json(m.value or b"")
+                contract.model_validate_json(m.value or b"")
             except Exception as exc:
                 self.invalid += 1
                 sends.append(self._dead(topic, m.partition, m.offset, m.key, m.value, exc))

@@ -56,6 +56,7 @@ from tradelane.topics import (
     DAY_MS,
     FINANCE_COMMANDS,
     FINANCE_EVENTS,
+    FINANCE_REQUESTS,
     INSURANCE_COMMANDS,
     SHIPMENTS_EVENTS,
     TRACKER_DEADLETTER,
@@ -311,7 +312,9 @@ async def prepare(
     if from_now:
         inputs = (TRACKER_READINGS, TRACKER_STATUS, INSURANCE_COMMANDS)
         await _start_at_end(kafka, app_id, tuple(t.name for t in inputs))
-        await _start_at_end(kafka, pledge_group(app_id), (FINANCE_COMMANDS.name,))
+        await _start_at_end(
+            kafka, pledge_group(app_id), (FINANCE_COMMANDS.name, FINANCE_REQUESTS.name)
+        )
 
 
 async def _start_at_end(kafka: KafkaSettings, group: str, topics: tuple[str, ...]) -> None:

@@ -23,6 +23,7 @@ from tradelane.contracts.finance import (
     DrawdownRequested,
     FinanceCommand,
     FinanceEvent,
+    FinanceRequest,
     InterestAccrued,
     LedgerAccount,
     LedgerCheckpoint,
@@ -51,6 +52,17 @@ from tradelane.contracts.registries import (
     RepaymentPlanTerms,
     ScoreBand,
     ScoreBands,
+)
+from tradelane.contracts.seller import (
+    Choice,
+    ConfirmationTerms,
+    DecisionCode,
+    FundingReminder,
+    Requester,
+    TrancheAwaitingConfirmation,
+    TrancheDecision,
+    TrancheDecisionRecorded,
+    TrancheExpired,
 )
 
 haircut_rules = st.builds(
@@ -117,6 +129,13 @@ facilities = st.builds(
     pledge_amounts=st.dictionaries(ids, money, max_size=2),
     repayment_plan=st.none() | repayment_plans(),
     score_bands=st.none() | score_bands(),
+    confirmation=st.none()
+    | st.builds(
+        ConfirmationTerms,
+        window_hours=st.integers(1, 720),
+        on_deadline=st.sampled_from(["skip", "execute"]),
+    ),
+    reminder_days=st.integers(0, 28),
 )
 
 hex64 = st.from_regex(r"\A[0-9a-f]{64}\Z")
@@ -291,6 +310,49 @@ finance_data = st.one_of(
         ledger_seq=st.integers(0, 2**40),
         ledger_hash=hex64,
     ),
+    st.builds(
+        TrancheAwaitingConfirmation,
+        facility_id=ids,
+        shipment_id=ids,
+        milestone=st.sampled_from(Milestone),
+        amount=money,
+        deadline=aware,
+        on_deadline=st.sampled_from(["skip", "execute"]),
+        at=aware,
+    ),
+    st.builds(
+        TrancheDecisionRecorded,
+        facility_id=ids,
+        shipment_id=ids,
+        milestone=st.sampled_from(Milestone),
+        request_id=fee_ids,
+        choice=st.sampled_from(Choice),
+        amount=st.none() | money,
+        code=st.sampled_from(DecisionCode),
+        at=aware,
+    ),
+    st.builds(
+        TrancheExpired,
+        facility_id=ids,
+        shipment_id=ids,
+        milestone=st.sampled_from(Milestone),
+        deadline=aware,
+        outcome=st.sampled_from(["skipped", "executed", "not_executed"]),
+        at=aware,
+    ),
+    st.builds(
+        FundingReminder,
+        facility_id=ids,
+        shipment_id=ids,
+        line=st.sampled_from(["drawdown", "repayment"]),
+        milestone=st.sampled_from(Milestone),
+        expected_on=st.dates(),
+        amount=st.none() | money,
+        basis=st.sampled_from(["eta", "plan", "reached"]),
+        needs_confirmation=st.booleans(),
+        previous_expected_on=st.none() | st.dates(),
+        at=aware,
+    ),
 )
 finance_events = st.builds(
     FinanceEvent,
@@ -301,6 +363,26 @@ finance_events = st.builds(
     time=aware,
     data=finance_data,
 )
+
+
+@st.composite
+def _tranche_decision(draw: st.DrawFn) -> TrancheDecision:
+    choice = draw(st.sampled_from(Choice))
+    amount = draw(positive_money) if choice is Choice.CHANGE_AMOUNT else None
+    return TrancheDecision(
+        request_id=draw(fee_ids),
+        facility_id=draw(ids),
+        shipment_id=draw(ids),
+        milestone=draw(st.sampled_from(Milestone)),
+        choice=choice,
+        amount=amount,
+        by=Requester(role=draw(st.sampled_from(["operator", "borrower", "bank"])), party="p"),
+        at=draw(aware),
+    )
+
+
+positive_money = st.builds(Money, amount=positive_amounts, currency=currencies)
+tranche_decisions = _tranche_decision()
 command_data = st.one_of(
     st.builds(
         DrawdownRequested,
@@ -323,6 +405,7 @@ command_data = st.one_of(
         SaleReported, facility_id=ids, shipment_id=ids, proceeds=money, cause_id=fee_ids, at=aware
     ),
     st.builds(DayTick, facility_id=ids, at=aware),
+    tranche_decisions,
 )
 finance_commands = st.builds(
     FinanceCommand,
@@ -334,10 +417,21 @@ finance_commands = st.builds(
     data=command_data,
 )
 
+finance_requests = st.builds(
+    FinanceRequest,
+    id=st.text(min_size=1, max_size=32),
+    source=st.just("/tradelane/api"),
+    type=st.just("tradelane.finance.request.tranche_decision.v1"),
+    subject=ids,
+    time=aware,
+    data=tranche_decisions,
+)
+
 FINANCE_BY_MODEL: dict[type[BaseModel], st.SearchStrategy[BaseModel]] = {
     Facility: facilities,
     FinanceEvent: finance_events,
     FinanceCommand: finance_commands,
+    FinanceRequest: finance_requests,
     LedgerEntry: ledger_entries,
     LedgerCheckpoint: ledger_checkpoints,
 }

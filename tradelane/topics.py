@@ -24,6 +24,7 @@ from tradelane.contracts import (
     Facility,
     FinanceCommand,
     FinanceEvent,
+    FinanceRequest,
     FxRate,
     IngestedReading,
     IngestedStatus,
@@ -85,6 +86,12 @@ FINANCE_EVENTS = KafkaTopic("finance.events", 6, "delete", FinanceEvent, "facili
 FINANCE_COMMANDS = KafkaTopic(
     "finance.commands", 6, "delete", FinanceCommand, "facility_id", retention_ms=-1
 )
+FINANCE_REQUESTS = KafkaTopic(
+    "finance.requests", 6, "delete", FinanceRequest, "facility_id", retention_ms=-1
+)
+"""What the API asks of a facility for its borrower or bank (a tranche's confirmation...):
+read by the worker's pledge stage, which checks and applies them; kept as long as the
+commands, since replaying a facility replays them."""
 FINANCE_LEDGER = KafkaTopic(
     "finance.ledger", 6, "delete", LedgerEntry, "facility_id", retention_ms=-1
 )
@@ -122,6 +129,7 @@ KAFKA_TOPICS: tuple[KafkaTopic, ...] = (
     FINANCE_FACILITIES,
     FINANCE_EVENTS,
     FINANCE_COMMANDS,
+    FINANCE_REQUESTS,
     FINANCE_LEDGER,
     FINANCE_CHECKPOINTS,
     INSURANCE_POLICIES,
@@ -140,11 +148,12 @@ _TOPIC_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
 def tenant_topic(role: str, party: str) -> KafkaTopic:
-    """A bank's, insurer's or borrower's own view: ``tenants.{role}.{party}.{hash}``, holding
-    exactly the events that party may see (fed by ``tradelane webhooks`` with tenant views on), keyed by
-    subject. The readable party name helps operators; the hash of the exact party id keeps two
-    parties whose names differ only in characters Kafka refuses apart. Grant each tenant READ
-    on its own topic name (a literal ACL) and nothing else (docs/webhooks.md)."""
+    """A bank's, insurer's or borrower's own view: ``tenants.{role}.{party}.{hash}``,
+    holding exactly the events that party may see (fed by ``tradelane webhooks`` with tenant
+    views on), keyed by subject. The readable party name helps operators; the hash of the
+    exact party id keeps two parties whose names differ only in characters Kafka refuses
+    apart. Grant each tenant READ on its own topic name (a literal ACL) and nothing else
+    (docs/webhooks.md)."""
     if role not in {"bank", "insurer", "borrower"} or not party:
         raise ValueError(
             f"tenant views exist for banks, insurers and borrowers, not {role!r}/{party!r}"

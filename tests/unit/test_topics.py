@@ -33,6 +33,7 @@ def test_every_topic_named_by_the_architecture_is_declared() -> None:
         "finance.facilities",
         "finance.events",
         "finance.commands",
+        "finance.requests",
         "finance.ledger",
         "finance.checkpoints",
         "insurance.policies",

@@ -46,6 +46,7 @@ from tradelane.contracts.events import (
 from tradelane.contracts.finance import (
     FinanceCommand,
     FinanceEvent,
+    FinanceRequest,
     LedgerCheckpoint,
     LedgerEntry,
 )
@@ -128,6 +129,7 @@ ALL_CONTRACTS: dict[str, type[BaseModel]] = {
     "kafka.insurance.commands.v1": ClaimDecision,
     "kafka.finance.events.v1": FinanceEvent,
     "kafka.finance.commands.v1": FinanceCommand,
+    "kafka.finance.requests.v1": FinanceRequest,
     "kafka.finance.ledger.v1": LedgerEntry,
     "kafka.finance.checkpoints.v1": LedgerCheckpoint,
     "kafka.webhooks.subscriptions.v1": WebhookSubscription,
@@ -177,6 +179,7 @@ __all__ = [
     "Facility",
     "FinanceCommand",
     "FinanceEvent",
+    "FinanceRequest",
     "FixQuality",
     "FxRate",
     "GateCode",

@@ -25,6 +25,13 @@ from tradelane.contracts.envelope import Envelope
 from tradelane.contracts.events import Milestone
 from tradelane.contracts.money import Amount, Currency, Fraction, Money, Rate
 from tradelane.contracts.registries import CollateralStatus, DayCount
+from tradelane.contracts.seller import (
+    FundingReminder,
+    TrancheAwaitingConfirmation,
+    TrancheDecision,
+    TrancheDecisionRecorded,
+    TrancheExpired,
+)
 from tradelane.contracts.shipments import ShipmentId
 
 FINANCE_EVENT_SOURCE = "/tradelane/finance"
@@ -55,6 +62,10 @@ class ResultCode(StrEnum):
     EXCEEDS_HEADROOM = "exceeds_headroom"
     EXCEEDS_LIMIT = "exceeds_limit"
     NOTHING_OWED = "nothing_owed"
+    AWAITING_CONFIRMATION = "awaiting_confirmation"
+    """The tranche passed every rule and waits for the borrower (``Facility.confirmation``)."""
+    DECLINED_BY_BORROWER = "declined_by_borrower"
+    CONFIRMATION_EXPIRED = "confirmation_expired"
 
 
 class AppliedFx(Contract):
@@ -427,7 +438,11 @@ FinanceEventData = Annotated[
     | InterestAccrued
     | InterestAdjusted
     | ValueDateLimited
-    | PledgeDecided,
+    | PledgeDecided
+    | TrancheAwaitingConfirmation
+    | TrancheDecisionRecorded
+    | TrancheExpired
+    | FundingReminder,
     Field(discriminator="kind"),
 ]
 
@@ -490,12 +505,20 @@ class DayTick(Contract):
 
 
 FinanceCommandData = Annotated[
-    DrawdownRequested | RepaymentReceived | SaleReported | DayTick,
+    DrawdownRequested | RepaymentReceived | SaleReported | DayTick | TrancheDecision,
     Field(discriminator="kind"),
 ]
 
 FinanceCommand = Envelope[FinanceCommandData]
 """The value of ``finance.commands``: a CloudEvents envelope around one command."""
+
+FinanceRequestData = Annotated[TrancheDecision, Field(discriminator="kind")]
+"""What the API may ask of a facility's engine on the borrower's or bank's behalf: a subset of
+the commands, so a request can never be a repayment, a sale or a clock tick."""
+
+FinanceRequest = Envelope[FinanceRequestData]
+"""The value of ``finance.requests``: a CloudEvents envelope around one request, written by
+the API (:mod:`tradelane.contracts.seller`)."""
 
 
 def finance_command_type(kind: str) -> str:

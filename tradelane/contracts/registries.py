@@ -17,6 +17,7 @@ from pydantic import Field, model_validator
 from tradelane.contracts.base import Contract, UtcDatetime
 from tradelane.contracts.money import Currency, Fraction, Money, Rate
 from tradelane.contracts.readings import FixQuality
+from tradelane.contracts.seller import ConfirmationTerms
 from tradelane.contracts.shipments import ShipmentId
 
 PartyId = Annotated[str, Field(min_length=1, max_length=64)]
@@ -207,6 +208,20 @@ class Facility(Contract):
         default=None,
         description="Advance rates by the borrower's credit score; None: advance_rates apply",
     )
+    confirmation: ConfirmationTerms | None = Field(
+        default=None,
+        description="Milestone tranches wait for the borrower's confirmation; None: executed "
+        "at the milestone without asking",
+    )
+    reminder_days: Annotated[
+        int,
+        Field(
+            ge=0,
+            le=28,
+            description="Days ahead (event time) to remind the borrower of an expected "
+            "drawdown or repayment; 0: no reminders",
+        ),
+    ] = 3
 
 
 class TriggerKind(StrEnum):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Literal
 
 from finance.facility_state import FacilityState, new_state
 from finance.pledge_engine import EngineInput, run
@@ -21,6 +22,7 @@ from tradelane.contracts import (
     Cargo,
     CollateralStatus,
     ConditionProfile,
+    EtaChanged,
     Evidence,
     Facility,
     FxRate,
@@ -51,6 +53,7 @@ from tradelane.contracts.finance import (
     SaleReported,
 )
 from tradelane.contracts.registries import HaircutRule, ImpairmentKind
+from tradelane.contracts.seller import Choice, Requester, TrancheDecision
 from tradelane.ids import derive_id
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -106,6 +109,7 @@ def facility(**overrides: object) -> Facility:
             HaircutRule(impairment=ImpairmentKind.TAMPER, haircut=Decimal(1)),
         ],
         "interest_rate": Decimal("0.0730"),
+        "reminder_days": 0,  # reminders have their own tests (test_seller_engine.py)
     }
     fields.update(overrides)
     return Facility.model_validate(fields)
@@ -177,6 +181,12 @@ def milestone(
     m: Milestone, hours: float, in_spec: bool = True, shipment_id: str = SHP
 ) -> ShipmentEvent:
     data = MilestoneReached(milestone=m, at=at(hours), status=_STATUS[m], in_spec=in_spec)
+    return event(data, at(hours), shipment_id)
+
+
+def eta(hours: float, eta_hours: float, shipment_id: str = SHP) -> ShipmentEvent:
+    """At ``hours``, the shipment's ETA at destination became ``eta_hours`` (planned: 480)."""
+    data = EtaChanged(at=at(hours), eta=at(eta_hours), planned_arrival=at(24 * 20))
     return event(data, at(hours), shipment_id)
 
 
@@ -273,6 +283,29 @@ def sale(
         shipment_id=shipment_id,
         proceeds=usd(amount),
         cause_id=cause_id,
+        at=at(hours),
+    )
+
+
+def decision(
+    m: Milestone,
+    hours: float,
+    choice: Choice = Choice.CONFIRM,
+    amount: str | None = None,
+    request_id: str = "click-1",
+    shipment_id: str = SHP,
+    party: str = "shipper-1",
+    role: Literal["operator", "borrower", "bank"] = "borrower",
+) -> TrancheDecision:
+    """The borrower's decision on the tranche of (shipment, ``m``), as the API writes it."""
+    return TrancheDecision(
+        request_id=request_id,
+        facility_id=FAC,
+        shipment_id=shipment_id,
+        milestone=m,
+        choice=choice,
+        amount=None if amount is None else usd(amount),
+        by=Requester(role=role, party=party),
         at=at(hours),
     )
 

@@ -27,6 +27,7 @@ from finance.step import Outputs
 from tests.unit.finance import builders as b
 from tradelane.contracts import Milestone
 from tradelane.contracts.finance import LedgerAccount, LedgerEntry, RepaymentSource
+from tradelane.contracts.seller import Choice, ConfirmationTerms, TrancheDecision
 
 HOURS = st.integers(0, 24 * 30)
 SHIPMENTS = st.sampled_from([b.SHP, b.SHP2, "shp-x"])
@@ -35,6 +36,26 @@ CAUSES = st.sampled_from(["c-1", "c-2", "c-3", "c-4"])
 AMOUNTS = st.decimals(min_value=Decimal(1), max_value=Decimal(150_000), places=2).map(str)
 
 IN_SPEC = st.sampled_from([True, True, True, False])
+
+
+@st.composite
+def clicks(draw: st.DrawFn) -> TrancheDecision:
+    """A decision on a tranche: an amount with change_amount only (as the contract wants)."""
+    choice = draw(st.sampled_from(Choice))
+    amount = (
+        draw(st.sampled_from(["5000.00", "90000.00"])) if choice is Choice.CHANGE_AMOUNT else None
+    )
+    return b.decision(
+        draw(st.sampled_from(Milestone)),
+        draw(HOURS),
+        choice,
+        amount,
+        draw(CAUSES.map(lambda c: f"click-{c}")),
+        draw(PLEDGED),
+        draw(st.sampled_from(["shipper-1", "shipper-1", "someone-else"])),
+    )
+
+
 inputs: st.SearchStrategy[EngineInput] = st.one_of(
     st.builds(b.milestone, st.sampled_from(Milestone), HOURS, IN_SPEC, SHIPMENTS),
     st.builds(b.milestone, st.sampled_from(Milestone), HOURS, IN_SPEC, SHIPMENTS),
@@ -60,6 +81,8 @@ inputs: st.SearchStrategy[EngineInput] = st.one_of(
     st.builds(
         b.pledge_decided, st.sampled_from(["0", "50000", "200000"]), HOURS, PLEDGED
     ),  # the collateral register capping, refusing or restoring a pledge
+    clicks(),  # the borrower's decisions on tranches, some by the wrong party
+    st.builds(b.eta, HOURS, st.integers(24 * 5, 24 * 40), PLEDGED),
 )
 terms = st.fixed_dictionaries(
     {
@@ -70,6 +93,13 @@ terms = st.fixed_dictionaries(
             lambda a: {"amount": a, "currency": "USD"}
         ),
         "margin_call_cure_hours": st.sampled_from([0, 48]),
+        "confirmation": st.none()
+        | st.builds(
+            ConfirmationTerms,
+            window_hours=st.sampled_from([1, 48]),
+            on_deadline=st.sampled_from(["skip", "execute"]),
+        ),
+        "reminder_days": st.sampled_from([0, 3]),
     }
 )
 

@@ -24,6 +24,7 @@ from tests.unit.finance.builders import (
     booking,
     breach_progress,
     breach_started,
+    decision,
     eur_usd,
     facility,
     milestone,
@@ -36,10 +37,12 @@ from tests.unit.finance.builders import (
     setup,
     silent,
     tamper,
+    tick,
 )
 from tradelane.contracts import CollateralStatus, Milestone
 from tradelane.contracts.finance import LedgerEntryKind, RepaymentApplied, RepaymentSource
 from tradelane.contracts.finance import ResultCode as R
+from tradelane.contracts.seller import Choice, ConfirmationTerms
 
 INSURER = RepaymentSource.INSURANCE
 
@@ -52,6 +55,7 @@ FULL_AT_DEPARTURE = {"drawdown_schedule": {DEP.value: Decimal(1)}, "margin_call_
 SMALL_LIMIT = {"limit": {"amount": "100000", "currency": "USD"}, "concentration_limit": 1,
                "drawdown_schedule": {DEP.value: Decimal(1)}}  # fmt: skip
 MANUAL = {"auto_drawdown": False}
+CONFIRMING = {"confirmation": ConfirmationTerms(window_hours=48)}
 # a 5-hour breach on shp-1 after its departure draw: 75 % haircut, base below outstanding
 MARGIN_CALL = [milestone(DEP, 1), breach_started(10), breach_progress(10, 300)]
 
@@ -98,6 +102,12 @@ CASES: list[tuple[str, Mapping[str, object], list[EngineInput], R]] = [
     ("silent beats no FX",          {"no_fx": True},    [silent(0), milestone(DEP, 1)],               R.TRACKER_UNHEALTHY),
     ("zero amount beats owed",      {},                 [repayment("0", 2)],                          R.INVALID_AMOUNT),
     ("duplicate beats no rate",     {},                 [milestone(DEP, 1), repayment("9", 2, currency="JPY"), repayment("9", 3, currency="JPY")], R.ALREADY_APPLIED),
+    # the borrower's consent (facilities that confirm tranches): after every other rule
+    ("waits for the borrower",      CONFIRMING,         [milestone(DEP, 1)],                          R.AWAITING_CONFIRMATION),
+    ("declined ahead",              CONFIRMING,         [decision(DEP, 0.5, Choice.DECLINE), milestone(DEP, 1)], R.DECLINED_BY_BORROWER),
+    ("no answer by the deadline",   CONFIRMING,         [milestone(DEP, 1), tick(50)],                R.CONFIRMATION_EXPIRED),
+    ("confirmed ahead",             CONFIRMING,         [decision(DEP, 0.5), milestone(DEP, 1)],      R.OK),
+    ("impaired beats awaiting",     CONFIRMING,         [breach_started(0), milestone(DEP, 1)],       R.CARGO_IMPAIRED),
 ]  # fmt: skip
 
 
@@ -120,6 +130,9 @@ def test_rule(
     moved = [e for e in outputs[-1].entries if e.kind is not LedgerEntryKind.INTEREST]
     if expected is R.OK:
         assert moved, "an accepted drawdown or repayment posts to the ledger"
+    elif expected is R.AWAITING_CONFIRMATION:
+        assert not moved, "a tranche waiting for the borrower moves no money"
+        assert "tranche_awaiting_confirmation" in [e.data.kind for e in outputs[-1].events]
     elif expected is not R.ALREADY_APPLIED:
         assert not moved, "a rejection moves no money"
         rejected = [e.data for e in outputs[-1].events if "rejected" in e.data.kind]

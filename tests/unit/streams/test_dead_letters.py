@@ -23,10 +23,11 @@ from streams.registries import Registries
 from streams.store import Send, Store
 from tests.samples import booking
 from tests.unit.streams.test_hotpath import voyage
-from tradelane.contracts import DeadLetter, DeadLetterReason
+from tradelane.contracts import DeadLetter, DeadLetterReason, Milestone
 from tradelane.settings import KafkaSettings
 from tradelane.topics import (
     FINANCE_COMMANDS,
+    FINANCE_REQUESTS,
     INSURANCE_COMMANDS,
     SHIPMENTS_EVENTS,
     TRACKER_DEADLETTER,
@@ -203,6 +204,34 @@ class _Shell:
 
             FinanceCommand.model_validate_json(b"{}")
         return [("events", key, b"ok")]
+
+
+def test_a_request_is_read_as_a_request_so_a_repayment_cannot_pass_as_one() -> None:
+    """The API's principal writes ``finance.requests``: a repayment there is refused (it
+    would move money), a tranche decision is routed to the facility's log."""
+    from tests.unit.finance.builders import decision, repayment
+    from tradelane.contracts import FinanceCommand, FinanceRequest
+
+    def wrap(model: type[Any], data: Any) -> bytes:
+        envelope = model(
+            id="r-1", source="/t", type="tradelane.test.v1", subject="fac-1", time=NOW, data=data
+        )
+        return bytes(envelope.model_dump_json().encode())
+
+    stage = PledgeStage(Registries(), "finance-in", "c-fac", source="worker:p", clock=lambda: NOW)
+    smuggled = wrap(FinanceCommand, repayment("1000", 2))
+    click = wrap(FinanceRequest, decision(Milestone.DEPARTED_ORIGIN, 2))
+    routed = stage.route(
+        FINANCE_REQUESTS.name,
+        [
+            _message(FINANCE_REQUESTS.name, 1, b"fac-1", smuggled),
+            _message(FINANCE_REQUESTS.name, 2, b"fac-1", click),
+        ],
+    )
+    letters = _letters(routed)
+    assert [(d.kafka_offset, d.reason) for d in letters] == [(1, DeadLetterReason.SCHEMA_VIOLATION)]
+    assert [s[0] for s in routed if s[0] == "finance-in"] == ["finance-in"]
+    assert FINANCE_REQUESTS.name in stage.topics
 
 
 def test_the_pledge_stage_dead_letters_and_goes_on() -> None:
