@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from api import routes_finance, routes_live, routes_shipments
+from api import routes_finance, routes_live, routes_seller, routes_shipments
 from api.auth import KeyRing, demo_keys_allowed, is_loopback, load_keys
 from api.body_limit import BodyLimit
 from api.consumer import ReadModelConsumer
@@ -74,6 +74,7 @@ def build_state(
     finance readers. ``host`` is the address the server binds (``None``: not known, treated as
     reachable from anywhere); it decides whether demo keys and ``?key=`` are accepted."""
     from api.finance_reads import FinanceReads
+    from api.requests_out import KafkaRequestSink
     from api.shares.store import KafkaShareStore
     from api.webhooks.store import KafkaSubscriptionStore
 
@@ -95,6 +96,7 @@ def build_state(
     state.consumer = ReadModelConsumer(kafka, model, hub, settings.readings_lookback_s)
     state.webhooks = KafkaSubscriptionStore(kafka)
     state.shares = KafkaShareStore(kafka)
+    state.requests = KafkaRequestSink(kafka)
     return state
 
 
@@ -170,6 +172,8 @@ def create_app(state: ApiState | None = None) -> FastAPI:
                         await t
             if api_state.history is not None:
                 await api_state.history.close()
+            if api_state.requests is not None:
+                await api_state.requests.close()
             close = getattr(api_state.finance, "close", None)
             if close is not None:
                 close()
@@ -186,6 +190,7 @@ def create_app(state: ApiState | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=api_state.settings.max_body_bytes)
     app.include_router(routes_shipments.router)
     app.include_router(routes_finance.router)
+    app.include_router(routes_seller.router)
     app.include_router(routes_live.router)
     app.include_router(routes_webhooks.router)
     app.include_router(routes_shares.router)

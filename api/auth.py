@@ -40,7 +40,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from tradelane.roles import Role
+from tradelane.roles import Role as Role  # re-exported: the API names roles through auth
 from tradelane.tenancy import Tenant
 
 MAX_KEY_LENGTH = 256

@@ -23,7 +23,9 @@ from typing import Annotated, Any, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api import seller_fold
 from api.feed_item import FeedItem, ItemType
+from api.seller_fold import SellerView
 from finance import positions as ledger
 from tradelane.contracts import (
     ClaimEvent,
@@ -143,6 +145,8 @@ class FacilityView:
     margin_calls: dict[str, str] = field(default_factory=dict)
     events: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=500))
     seen: set[str] = field(default_factory=set)
+    seller: SellerView = field(default_factory=SellerView)
+    """Tranche confirmations and reminders (:mod:`api.seller_fold`)."""
 
     def __post_init__(self) -> None:
         if self.position.facility_id != self.facility_id:
@@ -475,6 +479,7 @@ def _finance_event(model: ReadModel, value: bytes) -> list[FeedItem]:
         view.margin_calls[data.margin_call_id] = "cured"
     elif isinstance(data, MarginCallExpired):
         view.margin_calls[data.margin_call_id] = "expired"
+    seller_fold.fold(view.seller, data)
     if point is not None:
         point["at"] = point["at"].isoformat()
         view.base_history.append(point)

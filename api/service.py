@@ -15,6 +15,7 @@ from api.hub import Hub
 from api.models import LedgerOut
 from api.projection import ReadModel
 from api.ratelimit import Limit, RateLimiter
+from api.requests_out import RequestSink
 from api.settings import ApiSettings
 from api.shares.store import ShareStore
 from api.webhooks.store import SubscriptionStore
@@ -38,6 +39,8 @@ class ApiState:
     consumer: ReadModelConsumer | None = None
     webhooks: SubscriptionStore | None = None
     shares: ShareStore | None = None
+    requests: RequestSink | None = None
+    """Where borrowers' and banks' requests go (``finance.requests``); None: refused (503)."""
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     loopback: bool = False

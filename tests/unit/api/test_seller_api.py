@@ -1,0 +1,186 @@
+"""The seller's endpoints over a read model fed by the real pledge engine.
+
+The engine (pure) plays a confirming facility's story; its events and ledger entries are
+folded into the API's read model as the Kafka follower would; a decision the API sends is fed
+back through the engine, so the loop click -> request -> engine -> events -> view is closed
+without Kafka (the integration test runs it on the real services).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.auth import KeyRing, Principal, Role
+from api.hub import Hub
+from api.projection import ReadModel, apply
+from api.requests_out import RequestSink
+from api.service import ApiState
+from api.settings import ApiSettings
+from finance.facility_state import FacilityState, new_state
+from finance.pledge_engine import EngineInput
+from finance.pledge_engine import apply as engine_apply
+from tests.unit.finance import builders as b
+from tradelane.contracts import Facility, ShipmentBooking, ShipmentEvent
+from tradelane.contracts.seller import ConfirmationTerms
+from tradelane.topics import (
+    FINANCE_EVENTS,
+    FINANCE_FACILITIES,
+    FINANCE_LEDGER,
+    SHIPMENTS_EVENTS,
+    SHIPMENTS_REGISTRY,
+)
+
+KEYS = {
+    "seller-key-001": Principal(name="seller", role=Role.BORROWER, party="shipper-1"),
+    "other-seller-1": Principal(name="other", role=Role.BORROWER, party="shipper-2"),
+    "bank-key-0001": Principal(name="bank", role=Role.BANK, party="bank-1"),
+}
+SELLER, OTHER, BANK = ({"X-API-Key": k} for k in KEYS)
+DEP = b.Milestone.DEPARTED_ORIGIN.value
+URL = f"/api/v1/facilities/{b.FAC}"
+
+
+class Loop:
+    """The engine and the read model, kept in step."""
+
+    def __init__(self, terms: Facility) -> None:
+        self.state: FacilityState = new_state(b.FAC)
+        self.model = ReadModel()
+        self.sink = RequestSink()
+        self.feed(terms, b.booking(b.SHP), b.booking(b.SHP2), b.eur_usd())
+
+    def feed(self, *items: EngineInput) -> None:
+        for item in items:
+            self._fold(item)
+            self.state, out = engine_apply(self.state, item)
+            for event in out.events:
+                apply(self.model, FINANCE_EVENTS.name, event.model_dump_json().encode())
+            for entry in out.entries:
+                apply(self.model, FINANCE_LEDGER.name, entry.model_dump_json().encode())
+
+    def _fold(self, item: Any) -> None:
+        topic = {
+            Facility: FINANCE_FACILITIES.name,
+            ShipmentBooking: SHIPMENTS_REGISTRY.name,
+        }.get(type(item))
+        if isinstance(item, ShipmentEvent):
+            topic = SHIPMENTS_EVENTS.name
+        if topic is not None:
+            apply(self.model, topic, item.model_dump_json().encode())
+
+    def deliver_requests(self) -> None:
+        """What the worker does with finance.requests: apply each to the engine."""
+        sent, self.sink.sent = self.sink.sent, []
+        for request in sent:
+            self.feed(request.data)
+
+
+def _client(loop: Loop) -> TestClient:
+    state = ApiState(
+        settings=ApiSettings(),
+        keys=KeyRing(KEYS),
+        model=loop.model,
+        hub=Hub(loop.model, 50),
+        history=None,
+        finance=None,
+        requests=loop.sink,
+    )
+    return TestClient(create_app(state))
+
+
+@pytest.fixture
+def loop() -> Loop:
+    return Loop(b.facility(confirmation=ConfirmationTerms(window_hours=48), reminder_days=3))
+
+
+@pytest.fixture
+def client(loop: Loop) -> Iterator[TestClient]:
+    with _client(loop) as test_client:
+        yield test_client
+
+
+def _items(client: TestClient, headers: dict[str, str]) -> dict[tuple[str, str], Any]:
+    found = client.get(f"{URL}/tranches", headers=headers)
+    assert found.status_code == 200, found.text
+    return {(t["shipment_id"], t["milestone"]): t for t in found.json()["items"]}
+
+
+def test_a_reached_tranche_waits_and_one_click_draws_it(loop: Loop, client: TestClient) -> None:
+    loop.feed(b.milestone(b.Milestone.DEPARTED_ORIGIN, 1))
+    items = _items(client, SELLER)
+    waiting = items[(b.SHP, DEP)]
+    assert (waiting["state"], waiting["amount"], waiting["can_decide"]) == (
+        "awaiting",
+        "66000.00",
+        True,
+    )
+    assert waiting["deadline"].startswith("2026-03-04T09:00")
+    assert items[(b.SHP2, DEP)]["state"] == "upcoming"  # planned for today, not reached
+    click = client.post(
+        f"{URL}/tranches/{b.SHP}/{DEP}/decision", json={"choice": "confirm"}, headers=SELLER
+    )
+    again = client.post(
+        f"{URL}/tranches/{b.SHP}/{DEP}/decision", json={"choice": "confirm"}, headers=SELLER
+    )
+    assert click.status_code == 202, click.text
+    assert click.json()["request_id"] == again.json()["request_id"]  # the same click, twice
+    loop.deliver_requests()
+    assert loop.state.principal == 66000
+    done = _items(client, SELLER)[(b.SHP, DEP)]
+    assert (done["state"], done["choice"], done["can_decide"]) == ("executed", "confirm", False)
+    summary = client.get(URL, headers=SELLER).json()
+    assert summary["outstanding"] == "66000.00"
+
+
+def test_a_resized_decision_before_the_milestone_lends_what_was_asked(
+    loop: Loop, client: TestClient
+) -> None:
+    body = {"choice": "change_amount", "amount": "5000"}
+    assert (
+        client.post(f"{URL}/tranches/{b.SHP}/{DEP}/decision", json=body, headers=SELLER).status_code
+        == 202
+    )
+    loop.deliver_requests()
+    assert _items(client, SELLER)[(b.SHP, DEP)]["state"] == "recorded"
+    loop.feed(b.milestone(b.Milestone.DEPARTED_ORIGIN, 1))
+    done = _items(client, SELLER)[(b.SHP, DEP)]
+    assert (done["state"], done["amount"], done["chosen_amount"]) == ("executed", "5000", "5000")
+
+
+def test_who_may_decide(loop: Loop, client: TestClient) -> None:
+    loop.feed(b.milestone(b.Milestone.DEPARTED_ORIGIN, 1))
+    path = f"{URL}/tranches/{b.SHP}/{DEP}/decision"
+    assert client.post(path, json={"choice": "confirm"}, headers=BANK).status_code == 403
+    assert client.post(path, json={"choice": "confirm"}, headers=OTHER).status_code == 404
+    assert _items(client, BANK)[(b.SHP, DEP)]["state"] == "awaiting"  # the bank may look
+    assert client.get(f"{URL}/tranches", headers=OTHER).status_code == 404
+    bad = client.post(path, json={"choice": "confirm", "amount": "5"}, headers=SELLER)
+    assert bad.status_code == 422
+    unknown = client.post(
+        f"{URL}/tranches/shp-9/{DEP}/decision", json={"choice": "confirm"}, headers=SELLER
+    )
+    assert unknown.status_code == 404
+    assert loop.sink.sent == []
+
+
+def test_a_facility_that_does_not_confirm_refuses_decisions() -> None:
+    loop = Loop(b.facility())
+    with _client(loop) as client:
+        path = f"{URL}/tranches/{b.SHP}/{DEP}/decision"
+        assert client.post(path, json={"choice": "confirm"}, headers=SELLER).status_code == 409
+
+
+def test_reminders_are_listed_latest_per_line(loop: Loop, client: TestClient) -> None:
+    loop.feed(b.milestone(b.Milestone.DEPARTED_ORIGIN, 1), b.tick(24 * 17 + 1))
+    found = client.get(f"{URL}/reminders", headers=SELLER).json()
+    upcoming = [
+        (r["shipment_id"], r["milestone"], r["needs_confirmation"]) for r in found["upcoming"]
+    ]
+    assert (b.SHP, "entered_bonded_warehouse", True) in upcoming
+    assert found["reminder_days"] == 3
+    assert client.get(f"{URL}/reminders", headers=OTHER).status_code == 404
