@@ -8,10 +8,11 @@ to the engine through ``finance.requests`` and answers 202: the engine decides, 
 events, webhooks and live feed. The borrower of the facility and operators may decide; a bank
 reads the same list but cannot decide for its borrower (403).
 
-A decision's ``request_id`` derives from the facility, tranche, choice, amount, the party and
-the decision the read model holds for the tranche, so the same click sent twice (a double tap,
-a retried request) is one request, while a new choice after the first was recorded is a new
-one. An ``Idempotency-Key`` header, when sent, replaces the held decision in that derivation.
+A decision's ``request_id`` is the held decision's when the click repeats it (same choice and
+amount), else derives from the facility, tranche, choice, amount, the party and the decision
+held; so the same click sent twice (a double tap, a retried request, before or after the first
+was recorded) is one request, while a new choice is a new one. An ``Idempotency-Key`` header,
+when sent, replaces the held decision in that derivation.
 A decision is stamped with the facility's event time (its latest event the API has seen), the
 clock the engine judges deadlines by.
 """
@@ -19,6 +20,7 @@ clock the engine judges deadlines by.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query
@@ -196,18 +198,12 @@ def _decision(
     terms = view.facility
     assert terms is not None
     held = view.seller.tranches.get((shipment_id, milestone.value))
-    basis = idempotency_key or (held.request_id if held is not None else None) or "-"
-    request_id = derive_id(
-        "tranche_decision",
-        view.facility_id,
-        shipment_id,
-        milestone.value,
-        body.choice.value,
-        str(body.amount),
-        principal.role.value,
-        principal.party or "",
-        basis,
-    )
+    if idempotency_key is None and held is not None and _same(held, body):
+        request_id = held.request_id or ""  # the decision held, clicked again: one request
+    else:
+        request_id = _request_id(
+            view, principal, shipment_id, milestone, body, held, idempotency_key
+        )
     latest = default_start(view)
     role = "operator" if principal.role is Role.OPERATOR else "borrower"
     return TrancheDecision(
@@ -221,6 +217,34 @@ def _decision(
         else Money(amount=body.amount, currency=terms.limit.currency),
         by=Requester(role=role, party=principal.party),
         at=latest if latest is not None else datetime.now(UTC),
+    )
+
+
+def _same(held: TrancheView, body: DecisionIn) -> bool:
+    chosen = None if held.chosen_amount is None else Decimal(held.chosen_amount)
+    return held.request_id is not None and (held.choice, chosen) == (body.choice, body.amount)
+
+
+def _request_id(
+    view: FacilityView,
+    principal: Principal,
+    shipment_id: str,
+    milestone: Milestone,
+    body: DecisionIn,
+    held: TrancheView | None,
+    idempotency_key: str | None,
+) -> str:
+    basis = idempotency_key or (held.request_id if held is not None else None) or "-"
+    return derive_id(
+        "tranche_decision",
+        view.facility_id,
+        shipment_id,
+        milestone.value,
+        body.choice.value,
+        str(body.amount),
+        principal.role.value,
+        principal.party or "",
+        basis,
     )
 
 

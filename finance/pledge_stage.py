@@ -37,8 +37,8 @@ from streams.hotpath import Memo, shipment_key
 from streams.registries import Registries
 from streams.store import RawView, Send, Store
 from tradelane import deadletters
-from tradelane.contracts import Envelope, FinanceCommand, FinanceRequest
-from tradelane.contracts.finance import LedgerEntry
+from tradelane.contracts import Envelope, Facility, FinanceCommand, FinanceRequest
+from tradelane.contracts.finance import DayTick, LedgerEntry
 from tradelane.topics import (
     FINANCE_CHECKPOINTS,
     FINANCE_COMMANDS,
@@ -169,17 +169,28 @@ class PledgeStage:
 
     def _unseen(self, facility_id: str, item: pledge_engine.EngineInput) -> list[Any]:
         """Registry records the facility's state must know before ``item``: its terms, the
-        booking of the shipment the item concerns, and the FX rates (each once)."""
+        booking of the shipment the item concerns (a day tick concerns every pledged shipment:
+        the reminders it reviews are dated from their plans), and the FX rates (each once)."""
         reg = self.registries
         candidates: list[BaseModel] = []
         terms = reg.facilities.get(facility_id)
         if terms is not None:
             candidates.append(terms)
-        shipment = item.subject if isinstance(item, Envelope) else None
-        booking = reg.bookings.get(shipment) if shipment else None
-        if booking is not None:
-            candidates.append(booking)
+        for shipment in _concerned(item, terms):
+            booking = reg.bookings.get(shipment)
+            if booking is not None:
+                candidates.append(booking)
         candidates += list(reg.fx.values())
         fresh = self.memo.unseen(facility_id, candidates)
         self.memo.mark(facility_id, fresh)
         return fresh
+
+
+def _concerned(item: pledge_engine.EngineInput, terms: Facility | None) -> list[str]:
+    """The shipments whose bookings ``item`` needs."""
+    if isinstance(item, Envelope):
+        return [item.subject]
+    if isinstance(item, DayTick):
+        return [] if terms is None else sorted(set(terms.pledged_shipments))
+    shipment = getattr(item, "shipment_id", None)
+    return [shipment] if isinstance(shipment, str) else []

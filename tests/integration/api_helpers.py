@@ -72,10 +72,12 @@ def running_api(
     ready_timeout_s: float = 180.0,
     host: str = "127.0.0.1",
     env: dict[str, str] | None = None,
+    extra_keys: dict[str, tuple[str, str | None]] | None = None,
 ) -> Iterator[RunningApi]:
     """``tradelane api`` on a free port of ``host`` (reached over loopback) with a hashed key
     file for two banks and an insurer whose party ids carry ``unique``; ready (read model
-    caught up) on entry, stopped on exit. ``env`` adds settings (``TRADELANE_API_*``)."""
+    caught up) on entry, stopped on exit. ``env`` adds settings (``TRADELANE_API_*``);
+    ``extra_keys`` adds keys (name -> (role, party)), found under their names in ``keys``."""
     key_file = tmp_path / "keys.json"
     keys = write_key_file(
         key_file,
@@ -84,6 +86,7 @@ def running_api(
             "bank_a": ("bank", f"A{unique}"),
             "bank_b": ("bank", f"B{unique}"),
             "insurer": ("insurer", "demo-insurer"),
+            **(extra_keys or {}),
         },
     )
     port = free_port()

@@ -121,14 +121,15 @@ def test_a_reached_tranche_waits_and_one_click_draws_it(loop: Loop, client: Test
     )
     assert waiting["deadline"].startswith("2026-03-04T09:00")
     assert items[(b.SHP2, DEP)]["state"] == "upcoming"  # planned for today, not reached
-    click = client.post(
-        f"{URL}/tranches/{b.SHP}/{DEP}/decision", json={"choice": "confirm"}, headers=SELLER
-    )
-    again = client.post(
-        f"{URL}/tranches/{b.SHP}/{DEP}/decision", json={"choice": "confirm"}, headers=SELLER
-    )
+    path = f"{URL}/tranches/{b.SHP}/{DEP}/decision"
+    click = client.post(path, json={"choice": "confirm"}, headers=SELLER)
+    again = client.post(path, json={"choice": "confirm"}, headers=SELLER)
     assert click.status_code == 202, click.text
     assert click.json()["request_id"] == again.json()["request_id"]  # the same click, twice
+    loop.deliver_requests()
+    assert loop.state.principal == 66000
+    late = client.post(path, json={"choice": "confirm"}, headers=SELLER)  # after it was recorded
+    assert late.json()["request_id"] == click.json()["request_id"]
     loop.deliver_requests()
     assert loop.state.principal == 66000
     done = _items(client, SELLER)[(b.SHP, DEP)]
