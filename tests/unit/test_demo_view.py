@@ -5,7 +5,7 @@ closing summary computed from ledger entries and finance, claim and shipment eve
 from __future__ import annotations
 
 import io
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -49,6 +49,7 @@ from tradelane.contracts.finance import (
     FinanceEvent,
     ResultCode,
 )
+from tradelane.contracts.seller import FundingReminder
 from tradelane.ids import derive_id
 
 
@@ -192,6 +193,29 @@ def test_describe_names_money_and_codes() -> None:
     assert describe(shipment_event(silent("shp-a", "dev-a"))) == "tracker silent (dev-a)"
     claim = ClaimEvent.model_validate_json(claim_paid("pol-shp-a", "shp-a")[1])
     assert describe(claim) == "claim paid USD 60,000.00 (temperature)"
+    reminder = FundingReminder(
+        facility_id="fac-a",
+        shipment_id="shp-a",
+        line="drawdown",
+        milestone=Milestone.ENTERED_BONDED_WAREHOUSE,
+        expected_on=date(2026, 3, 22),
+        amount=Money(amount=Decimal("110000"), currency="USD"),
+        basis="eta",
+        previous_expected_on=date(2026, 3, 20),
+        at=datetime(2026, 3, 19, tzinfo=UTC),
+    )
+    envelope = FinanceEvent(
+        id="r-1",
+        source="/t",
+        type="tradelane.finance.funding_reminder.v1",
+        subject="fac-a",
+        time=reminder.at,
+        data=reminder,
+    )
+    assert describe(envelope) == (
+        "reminder to the seller: drawdown shp-a USD 110,000.00 at entered bonded warehouse, "
+        "expected 2026-03-22 (was 2026-03-20)"
+    )
 
 
 def _ledger() -> list[LedgerEntry]:

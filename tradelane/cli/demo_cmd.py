@@ -514,6 +514,7 @@ class Pipeline:
                 return
             await asyncio.sleep(0.2)  # polling the API's health under a deadline
         self.display.notice(f"Dashboard {url}/?key=demo-operator-key  (API docs {url}/docs)")
+        self.display.notice(f"Seller's page {url}/seller?key=demo-borrower-key")
 
     def _ours(self, key: bytes | None) -> bool:
         """A record of this run's fleet (shipment, policy ``pol-…`` or facility key)."""

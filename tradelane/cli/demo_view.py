@@ -50,6 +50,7 @@ from tradelane.contracts.finance import (
     LedgerEntryKind,
 )
 from tradelane.contracts.insurance import ClaimPaid, ClaimRaised
+from tradelane.contracts.seller import FundingReminder
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -285,6 +286,14 @@ def _amount_of(data: dict[str, Any], *names: str) -> str:
 
 
 def _describe_finance(event: FinanceEvent) -> str:
+    if isinstance(event.data, FundingReminder):
+        r = event.data
+        money = "" if r.amount is None else f" {_money(r.amount.amount, r.amount.currency)}"
+        moved = f" (was {r.previous_expected_on})" if r.previous_expected_on else ""
+        return (
+            f"reminder to the seller: {r.line} {r.shipment_id}{money} at "
+            f"{r.milestone.value.replace('_', ' ')}, expected {r.expected_on}{moved}"
+        )
     data = event.data.model_dump(mode="json")
     code = f" ({data['code']})" if data.get("code") else ""
     shipment = f" {data['shipment_id']}" if data.get("shipment_id") else ""
