@@ -224,5 +224,10 @@ def create_app(state: ApiState | None = None) -> FastAPI:
     def dashboard() -> FileResponse:
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
 
+    @app.get("/seller", include_in_schema=False)
+    def seller_page() -> FileResponse:
+        """The seller's page (phone first): balance, calendar, tranches to confirm."""
+        return FileResponse(STATIC / "seller.html", headers={"Cache-Control": "no-cache"})
+
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
