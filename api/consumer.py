@@ -127,7 +127,7 @@ class ReadModelConsumer:
         turn = time.monotonic()
         for tp, records in batches.items():
             for record in records:
-                items = apply(self.model, tp.topic, record.value)
+                items = apply(self.model, tp.topic, record.value, record.key)
                 if items:
                     self.hub.publish(items)
                 if time.monotonic() - turn > FOLD_TURN_S:

@@ -32,6 +32,7 @@ from tradelane.contracts import (
     DelayPredicted,
     EtaChanged,
     Facility,
+    FinanceRequest,
     IngestedReading,
     MilestoneReached,
     Policy,
@@ -54,6 +55,7 @@ from tradelane.topics import (
     FINANCE_EVENTS,
     FINANCE_FACILITIES,
     FINANCE_LEDGER,
+    FINANCE_REQUESTS,
     INSURANCE_CLAIMS,
     INSURANCE_POLICIES,
     SHIPMENTS_EVENTS,
@@ -265,14 +267,22 @@ class ReadModel:
         return None if policy is None else (policy.insurer_id, policy.shipment_id)
 
 
-def apply(model: ReadModel, topic: str, value: bytes | None) -> list[FeedItem]:
+def apply(
+    model: ReadModel, topic: str, value: bytes | None, key: bytes | None = None
+) -> list[FeedItem]:
     """Fold one record into ``model``; return the feed items it caused (maybe none).
 
     A record that does not parse as its topic's contract is counted in ``model.unreadable``
-    and otherwise ignored: the read model must never stop on one bad record.
+    and otherwise ignored: the read model must never stop on one bad record. A tombstone on
+    ``finance.facilities`` (``key`` given) withdraws the facility: its terms and pledges are
+    forgotten, so no key sees it any more.
     """
+    if value is None:
+        if topic == FINANCE_FACILITIES.name and key is not None:
+            _withdraw(model, key.decode(errors="replace"))
+        return []
     handler = _HANDLERS.get(topic)
-    if handler is None or value is None:
+    if handler is None:
         return []
     try:
         return handler(model, value)
@@ -440,6 +450,20 @@ def _shipment_event(model: ReadModel, value: bytes) -> list[FeedItem]:
     ]
 
 
+def _withdraw(model: ReadModel, facility_id: str) -> None:
+    view = model.facilities.pop(facility_id, None)
+    if view is not None and view.facility is not None:
+        for shipment_id in view.facility.pledged_shipments:
+            model.shipment_facilities.get(shipment_id, set()).discard(facility_id)
+
+
+def _finance_request(model: ReadModel, value: bytes) -> list[FeedItem]:
+    """A borrower's request on its way to the engine: shown as pending until answered."""
+    request = FinanceRequest.model_validate_json(value)
+    seller_fold.requested(model.facility(request.subject).seller, request.data)
+    return []
+
+
 def _facility(model: ReadModel, value: bytes) -> list[FeedItem]:
     facility = Facility.model_validate_json(value)
     view = model.facility(facility.facility_id)
@@ -565,6 +589,7 @@ _HANDLERS = {
     FINANCE_FACILITIES.name: _facility,
     FINANCE_EVENTS.name: _finance_event,
     FINANCE_LEDGER.name: _ledger_entry,
+    FINANCE_REQUESTS.name: _finance_request,
     INSURANCE_POLICIES.name: _policy,
     INSURANCE_CLAIMS.name: _claim_event,
 }

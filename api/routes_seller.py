@@ -77,6 +77,9 @@ def _held(t: TrancheView) -> TrancheOut:
         code=t.code,
         can_decide=t.state not in FINAL and t.state != "rejected",
         at=t.at,
+        pending_request_id=t.pending_request_id,
+        pending_choice=t.pending_choice,
+        requested_at=t.requested_at,
     )
 
 
@@ -269,9 +272,14 @@ def facility_reminders(facility_id: str, api: StateDep, principal: PrincipalDep)
     terms = view.facility
     assert terms is not None
     today = (default_start(view) or datetime.now(UTC)).date()
+
+    def reached(shipment_id: str, milestone: str) -> bool:
+        shipment = api.model.shipments.get(shipment_id)
+        return shipment is not None and milestone in shipment.milestones
+
     return ReminderList(
         facility_id=facility_id,
         reminder_days=terms.reminder_days,
-        upcoming=[_reminder(r) for r in upcoming_reminders(view.seller, today)],
+        upcoming=[_reminder(r) for r in upcoming_reminders(view.seller, today, reached)],
         recent=[_reminder(r) for r in reversed(view.seller.reminders)],
     )

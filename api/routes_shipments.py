@@ -97,6 +97,9 @@ def list_shipments(
     bbox: Annotated[
         str | None, Query(description="min_lon,min_lat,max_lon,max_lat of the last position")
     ] = None,
+    facility_id: Annotated[
+        str | None, Query(max_length=64, description="Only those pledged to this facility")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Page[ShipmentSummary]:
@@ -105,11 +108,15 @@ def list_shipments(
         box = parse_bbox(bbox)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from exc
+    if facility_id and not can_see_facility(principal, api.model, facility_id):
+        raise HTTPException(404, f"no facility {facility_id!r} visible to this key")
     needle = q.lower() if q else None
     found: list[ShipmentView] = []
     for shipment_id in sorted(api.model.shipments):
         view = api.model.shipments[shipment_id]
         if not can_see_shipment(principal, api.model, shipment_id):
+            continue
+        if facility_id and facility_id not in api.model.shipment_facilities.get(shipment_id, ()):
             continue
         if status and view.status not in status:
             continue

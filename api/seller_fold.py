@@ -11,6 +11,7 @@ A tranche is named by (shipment, milestone). Its state moves through::
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
@@ -26,11 +27,13 @@ from tradelane.contracts.seller import (
     DecisionCode,
     FundingReminder,
     TrancheAwaitingConfirmation,
+    TrancheDecision,
     TrancheDecisionRecorded,
     TrancheExpired,
 )
 
 TrancheState = Literal[
+    "upcoming",
     "awaiting", "recorded", "executed", "declined", "expired", "not_executed", "rejected"
 ]
 REMINDERS_KEPT = 200
@@ -49,12 +52,18 @@ class TrancheView:
     chosen_amount: str | None = None
     request_id: str | None = None
     code: str | None = None
+    pending_request_id: str | None = None
+    """A decision sent (seen on ``finance.requests``) that the engine has not answered yet."""
+    pending_choice: Choice | None = None
+    requested_at: datetime | None = None
 
 
 @dataclass(slots=True)
 class SellerView:
     tranches: dict[tuple[str, str], TrancheView] = field(default_factory=dict)
     reminders: deque[FundingReminder] = field(default_factory=lambda: deque(maxlen=REMINDERS_KEPT))
+    answered: set[str] = field(default_factory=set)
+    """Request ids the engine answered (a request read after its answer stays answered)."""
 
     def tranche(self, shipment_id: str, milestone: str, at: datetime) -> TrancheView:
         key = (shipment_id, milestone)
@@ -100,7 +109,22 @@ def fold(view: SellerView, data: FinanceEventData) -> None:
             pass
 
 
+def requested(view: SellerView, data: TrancheDecision) -> None:
+    """A decision on its way (read from ``finance.requests``); the answer clears it."""
+    if data.request_id in view.answered:
+        return  # the answer came first (the two topics are read side by side)
+    key = (data.shipment_id, data.milestone.value)
+    if key not in view.tranches:  # not reached yet: still upcoming until the engine answers
+        view.tranches[key] = TrancheView(key[0], key[1], "upcoming", data.at)
+    t = view.tranches[key]
+    t.pending_request_id, t.pending_choice, t.requested_at = data.request_id, data.choice, data.at
+
+
 def _decided(view: SellerView, data: TrancheDecisionRecorded) -> None:
+    view.answered.add(data.request_id)
+    pending = view.tranches.get((data.shipment_id, data.milestone.value))
+    if pending is not None and pending.pending_request_id == data.request_id:
+        pending.pending_request_id = pending.pending_choice = pending.requested_at = None
     if data.code in (DecisionCode.ALREADY_APPLIED, DecisionCode.NOT_AUTHORISED):
         return  # changes nothing the seller sees; the refusal is on the event itself
     t = view.tranche(data.shipment_id, data.milestone.value, data.at)
@@ -113,14 +137,21 @@ def _decided(view: SellerView, data: TrancheDecisionRecorded) -> None:
     ):
         t.choice, t.request_id = data.choice, data.request_id
         t.chosen_amount = None if data.amount is None else str(data.amount.amount)
-    if data.code is DecisionCode.RECORDED and t.state == "recorded":
-        t.at = data.at
+    if data.code is DecisionCode.RECORDED and t.state in ("upcoming", "recorded"):
+        t.state, t.at = "recorded", data.at
 
 
-def upcoming_reminders(view: SellerView, today: date) -> list[FundingReminder]:
-    """The latest reminder per line still ahead of ``today``, soonest first."""
+def upcoming_reminders(
+    view: SellerView, today: date, reached: Callable[[str, str], bool]
+) -> list[FundingReminder]:
+    """The latest reminder per line still ahead of ``today`` whose milestone has not been
+    reached (``reached(shipment_id, milestone)``), soonest first."""
     latest: dict[tuple[str, str, str], FundingReminder] = {}
     for r in view.reminders:
         latest[(r.shipment_id, r.line, r.milestone.value)] = r
-    ahead = [r for r in latest.values() if r.expected_on >= today]
+    ahead = [
+        r
+        for r in latest.values()
+        if r.expected_on >= today and not reached(r.shipment_id, r.milestone.value)
+    ]
     return sorted(ahead, key=lambda r: (r.expected_on, r.shipment_id, r.line))

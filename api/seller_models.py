@@ -38,6 +38,11 @@ class TrancheOut(BaseModel):
     code: str | None = Field(description="The engine's last word on it (a result code)")
     can_decide: bool = Field(description="Whether a decision can still change it")
     at: datetime | None = None
+    pending_request_id: str | None = Field(
+        default=None, description="A decision sent and not yet answered by the engine"
+    )
+    pending_choice: Choice | None = None
+    requested_at: datetime | None = None
 
 
 class TrancheList(BaseModel):
@@ -88,5 +93,7 @@ class ReminderOut(BaseModel):
 class ReminderList(BaseModel):
     facility_id: str
     reminder_days: int
-    upcoming: list[ReminderOut] = Field(description="Latest reminder per line still ahead")
+    upcoming: list[ReminderOut] = Field(
+        description="Latest reminder per line still ahead whose milestone is not reached"
+    )
     recent: list[ReminderOut] = Field(description="Every reminder kept, newest first")

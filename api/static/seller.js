@@ -261,7 +261,10 @@ function amountEditor(t, key, busy) {
 
 function trancheItem(t, decidable) {
   const key = keyOf(t);
-  const p = state.pending.get(key);
+  // a decision sent from here, or one the server read on finance.requests and the engine has
+  // not answered yet (after a reload, or from another device)
+  const p = state.pending.get(key) || (t.pending_request_id
+    ? { phase: "waiting", text: "Sent — waiting for the bank's engine…" } : undefined);
   const busy = !!p && p.phase !== "slow";
   const li = node("li", { class: `tranche ${t.state}`, "data-tranche": key, "data-state": t.state },
     node("div", { class: "tranche-head" },
@@ -366,7 +369,7 @@ function renderShipments(items) {
 async function refreshShipments() {
   const found = [];
   for (let offset = 0; ; offset += 1000) {
-    const page = await api(`/api/v1/shipments?limit=1000&offset=${offset}`);
+    const page = await api(`/api/v1/shipments?facility_id=${encodeURIComponent(state.facility)}&limit=1000&offset=${offset}`);
     found.push(...page.items.filter((s) => state.pledged.has(s.shipment_id)));
     if (offset + page.items.length >= page.total || !page.items.length) break;
   }

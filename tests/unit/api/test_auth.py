@@ -11,12 +11,14 @@ from fastapi.testclient import TestClient
 
 from api import auth
 from api.access import can_see_item
-from api.app import InsecureConfigError, check_keys
+from api.app import InsecureConfigError, check_keys, create_app
 from api.auth import DEMO_KEYS, Principal, Role, hash_key, is_loopback, load_keys, new_key
 from api.feed_item import FeedItem, ItemType
+from api.projection import apply
 from api.service import ApiState
 from tests.unit.api import records
 from tests.unit.api.conftest import BANK_A, BANK_B, INSURER, KEYS, OPS, SELLER_A, SELLER_B
+from tradelane.topics import FINANCE_FACILITIES
 
 PROBLEM = "application/problem+json"
 
@@ -190,6 +192,20 @@ def test_a_borrower_key_named_like_a_bank_sees_nothing_of_the_bank(state: ApiSta
         FeedItem(ItemType.FINANCE, t, {}, facility_id="fac-a"),
     )
     assert not any(can_see_item(impostor, state.model, i) for i in items)
+
+
+def test_shipments_by_facility_only_for_a_facility_the_key_sees(client: TestClient) -> None:
+    found = client.get("/api/v1/shipments?facility_id=fac-a", headers=SELLER_A).json()
+    assert [s["shipment_id"] for s in found["items"]] == ["shp-a"]
+    assert client.get("/api/v1/shipments?facility_id=fac-b", headers=BANK_A).status_code == 404
+
+
+def test_a_withdrawn_facility_is_seen_by_no_one(state: ApiState) -> None:
+    """A tombstone on finance.facilities (the registry forgets a line) withdraws it."""
+    apply(state.model, FINANCE_FACILITIES.name, None, b"fac-a")
+    with TestClient(create_app(state)) as client:
+        assert client.get("/api/v1/facilities/fac-a", headers=OPS).status_code == 404
+        assert client.get("/api/v1/shipments", headers=SELLER_A).json()["total"] == 0
 
 
 def test_the_operator_sees_everything(client: TestClient) -> None:

@@ -31,6 +31,7 @@ from tradelane.topics import (
     FINANCE_EVENTS,
     FINANCE_FACILITIES,
     FINANCE_LEDGER,
+    FINANCE_REQUESTS,
     SHIPMENTS_EVENTS,
     SHIPMENTS_REGISTRY,
 )
@@ -72,6 +73,11 @@ class Loop:
             topic = SHIPMENTS_EVENTS.name
         if topic is not None:
             apply(self.model, topic, item.model_dump_json().encode())
+
+    def read_requests(self) -> None:
+        """What the API's follower does with finance.requests: fold them (pending)."""
+        for request in self.sink.sent:
+            apply(self.model, FINANCE_REQUESTS.name, request.model_dump_json().encode())
 
     def deliver_requests(self) -> None:
         """What the worker does with finance.requests: apply each to the engine."""
@@ -126,6 +132,12 @@ def test_a_reached_tranche_waits_and_one_click_draws_it(loop: Loop, client: Test
     again = client.post(path, json={"choice": "confirm"}, headers=SELLER)
     assert click.status_code == 202, click.text
     assert click.json()["request_id"] == again.json()["request_id"]  # the same click, twice
+    loop.read_requests()  # the API's follower reads them back from finance.requests
+    sent = _items(client, SELLER)[(b.SHP, DEP)]
+    assert (sent["pending_request_id"], sent["pending_choice"]) == (
+        click.json()["request_id"],
+        "confirm",
+    )
     loop.deliver_requests()
     assert loop.state.principal == 66000
     late = client.post(path, json={"choice": "confirm"}, headers=SELLER)  # after it was recorded
@@ -134,6 +146,7 @@ def test_a_reached_tranche_waits_and_one_click_draws_it(loop: Loop, client: Test
     assert loop.state.principal == 66000
     done = _items(client, SELLER)[(b.SHP, DEP)]
     assert (done["state"], done["choice"], done["can_decide"]) == ("executed", "confirm", False)
+    assert done["pending_request_id"] is None  # answered
     summary = client.get(URL, headers=SELLER).json()
     assert summary["outstanding"] == "66000.00"
 
@@ -184,4 +197,5 @@ def test_reminders_are_listed_latest_per_line(loop: Loop, client: TestClient) ->
     ]
     assert (b.SHP, "entered_bonded_warehouse", True) in upcoming
     assert found["reminder_days"] == 3
+    assert all(r["milestone"] != DEP or r["shipment_id"] != b.SHP for r in found["upcoming"])
     assert client.get(f"{URL}/reminders", headers=OTHER).status_code == 404
