@@ -7,7 +7,7 @@ import itertools
 from dataclasses import dataclass, field
 
 from tradelane.contracts import Place, ShipmentBooking, TransportMode
-from tradelane.geo import LatLon, distance_km, polyline_distance_km, segment_distance_km
+from tradelane.geo import LatLon, Polyline, distance_km
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,10 +17,23 @@ class Route:
     legs_points: tuple[tuple[LatLon, ...], ...]
     """Per leg: origin, waypoints, destination."""
     modes: tuple[TransportMode, ...]
-    _corridor: dict[tuple[LatLon, tuple[int, ...] | None], tuple[float, int]] = field(
+    _lines: tuple[Polyline, ...] = field(init=False, compare=False, repr=False)
+    """Per leg, its polyline (what the segments' own terms are, computed once)."""
+    _lengths: tuple[tuple[float, ...], ...] = field(init=False, compare=False, repr=False)
+    """Per leg, the length of each of its segments."""
+    _near: dict[LatLon, dict[int, list[float]]] = field(
         default_factory=dict, compare=False, repr=False
     )
-    """The last position's corridor distance: the rules ask for it twice per reading."""
+    """The last few positions' distances to each segment of the legs asked about: the rules
+    measure every reading against the active legs, the whole route and its nearest leg."""
+
+    def __post_init__(self) -> None:
+        lines = tuple(Polyline(leg) for leg in self.legs_points)
+        lengths = tuple(
+            tuple(distance_km(a, b) for a, b in itertools.pairwise(leg)) for leg in self.legs_points
+        )
+        object.__setattr__(self, "_lines", lines)
+        object.__setattr__(self, "_lengths", lengths)
 
     @property
     def points(self) -> list[LatLon]:
@@ -29,37 +42,48 @@ class Route:
             out.extend(leg if not out else leg[1:])
         return out
 
+    def _segments_km(self, p: LatLon, leg: int) -> list[float]:
+        """Distance from ``p`` to each segment of ``leg``, kept for the next question."""
+        near = self._near.get(p)
+        if near is None:
+            if len(self._near) >= 4:
+                self._near.clear()
+            near = self._near[p] = {}
+        if leg not in near:
+            near[leg] = self._lines[leg].segment_distances_km(p)
+        return near[leg]
+
+    def _leg_distance_km(self, p: LatLon, leg: int) -> float:
+        pts = self.legs_points[leg]
+        if len(pts) == 1:
+            return distance_km(p, pts[0])
+        return min(self._segments_km(p, leg))
+
     def corridor_km(self, p: LatLon, among: tuple[int, ...] | None = None) -> tuple[float, int]:
         """Distance to the planned route and the index of the nearest leg (of ``among`` only,
         when given: the legs the goods can be on)."""
-        known = self._corridor.get((p, among))
-        if known is not None:
-            return known
         best, best_leg = float("inf"), 0
-        for i, leg in enumerate(self.legs_points):
+        for i in range(len(self.legs_points)):
             if among is not None and i not in among:
                 continue
-            d = polyline_distance_km(p, list(leg))
+            d = self._leg_distance_km(p, i)
             if d < best:
                 best, best_leg = d, i
-        if len(self._corridor) >= 4:
-            self._corridor.clear()
-        self._corridor[(p, among)] = (best, best_leg)
         return best, best_leg
 
     def leg_km(self, leg: int) -> float:
         """The planned length of ``leg`` along its waypoints."""
-        return sum(distance_km(a, b) for a, b in itertools.pairwise(self.legs_points[leg]))
+        return sum(self._lengths[leg])
 
     def remaining_in_leg_km(self, p: LatLon, leg: int) -> float:
         """Distance still to travel on ``leg``: to the end of the nearest segment, then along."""
         pts = self.legs_points[leg]
         if len(pts) == 1:
             return distance_km(p, pts[0])
-        segs = list(itertools.pairwise(pts))
-        nearest = min(range(len(segs)), key=lambda i: segment_distance_km(p, *segs[i]))
-        rest = sum(distance_km(a, b) for a, b in segs[nearest + 1 :])
-        return distance_km(p, segs[nearest][1]) + rest
+        segments = self._segments_km(p, leg)
+        nearest = min(range(len(segments)), key=segments.__getitem__)
+        rest = sum(self._lengths[leg][nearest + 1 :])
+        return distance_km(p, pts[nearest + 1]) + rest
 
 
 _ROUTES: dict[int, tuple[ShipmentBooking, Route]] = {}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 EARTH_RADIUS_KM = 6371.0088
@@ -152,9 +153,79 @@ def segment_distance_km(p: LatLon, a: LatLon, b: LatLon) -> float:
 
 def polyline_distance_km(p: LatLon, points: list[LatLon]) -> float:
     """Distance from ``p`` to a polyline of great-circle segments."""
-    if len(points) == 1:
-        return distance_km(p, points[0])
-    return min(segment_distance_km(p, a, b) for a, b in itertools.pairwise(points))
+    return Polyline(points).distance_km(p)
+
+
+class Polyline:
+    """A polyline of great-circle segments, for measuring many positions against it.
+
+    The stream rules measure every reading against every segment of its route, which made the
+    geometry most of a replay's time. :func:`segment_distance_km` computes the segment's own
+    angle and course and the same haversine and course from ``a`` two or three times per call;
+    here what depends on the points alone is computed once, what depends on the position once
+    per segment, and the endpoint distances once per point. The arithmetic is
+    :func:`segment_distance_km`'s, operation for operation, so the results are bit-identical
+    (tests/unit/devices/test_geo.py holds it to that).
+    """
+
+    __slots__ = ("_ab", "_brg", "_cos", "_lat", "_sin", "_t12", "points")
+
+    def __init__(self, points: Sequence[LatLon]) -> None:
+        self.points = tuple(points)
+        self._lat = [math.radians(q[0]) for q in self.points]
+        self._cos = [math.cos(x) for x in self._lat]
+        self._sin = [math.sin(x) for x in self._lat]
+        pairs = list(itertools.pairwise(self.points))
+        self._ab = [central_angle(a, b) for a, b in pairs]
+        self._brg = [bearing_deg(a, b) for a, b in pairs]
+        self._t12 = [math.radians(x) for x in self._brg]
+
+    def distance_km(self, p: LatLon) -> float:
+        """Distance from ``p`` to the polyline (to its point, when it has one only)."""
+        if len(self.points) == 1:
+            return distance_km(p, self.points[0])
+        return min(self.segment_distances_km(p))
+
+    def segment_distances_km(self, p: LatLon) -> list[float]:
+        """``segment_distance_km(p, a, b)`` for every segment a→b, in order."""
+        lat_p = math.radians(p[0])
+        cos_p, sin_p = math.cos(lat_p), math.sin(lat_p)
+        ends: dict[int, float] = {}
+
+        def end(i: int) -> float:  # distance_km(p, points[i]), once per point
+            if i not in ends:
+                ends[i] = distance_km(p, self.points[i])
+            return ends[i]
+
+        out: list[float] = []
+        for i, ab in enumerate(self._ab):
+            if ab < 1e-12:
+                out.append(end(i))
+                continue
+            cos_a, sin_a, a_lon = self._cos[i], self._sin[i], self.points[i][1]
+            dlat = lat_p - self._lat[i]
+            dlon = math.radians(p[1] - a_lon)
+            h = math.sin(dlat / 2) ** 2 + cos_a * cos_p * math.sin(dlon / 2) ** 2
+            d13 = 2 * math.asin(min(1.0, math.sqrt(h)))  # central_angle(a, p)
+            y = math.sin(dlon) * cos_p
+            x = cos_a * sin_p - sin_a * cos_p * math.cos(dlon)
+            deg = math.degrees(math.atan2(y, x)) % 360.0
+            brg = 0.0 if deg >= 360.0 else deg  # bearing_deg(a, p)
+            s = math.sin(d13) * math.sin(math.radians(brg) - self._t12[i])
+            xt = EARTH_RADIUS_KM * math.asin(max(-1.0, min(1.0, s))) / EARTH_RADIUS_KM
+            ahead = math.cos(math.radians(brg - self._brg[i])) >= 0
+            if ahead and _along(d13, xt) <= ab:
+                out.append(abs(xt) * EARTH_RADIUS_KM)
+            else:
+                out.append(min(end(i), end(i + 1)))
+        return out
+
+
+def _along(d13: float, xt: float) -> float:
+    """How far along the great circle from ``a`` the foot of the perpendicular from ``p`` lies
+    (radians), from ``p``'s angle from ``a`` and its cross-track angle."""
+    cos_xt = math.cos(xt)
+    return math.acos(max(-1.0, min(1.0, math.cos(d13) / cos_xt))) if cos_xt > 1e-12 else 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -10,11 +11,13 @@ from hypothesis import strategies as st
 
 from tradelane.geo import (
     GreatCircle,
+    Polyline,
     bearing_deg,
     destination,
     distance_km,
     interpolate,
     offset_m,
+    polyline_distance_km,
     segment_distance_km,
 )
 
@@ -75,3 +78,25 @@ def test_segment_distance_is_to_the_segment_not_the_circle() -> None:
 def test_great_circle_from_europe_to_america_bends_north() -> None:
     arc = GreatCircle((48.7, -5.7), (40.45, -73.8))
     assert max(arc.at(i / 20)[0] for i in range(21)) > 48.7
+
+
+any_point = st.tuples(st.floats(min_value=-90, max_value=90), lon)
+
+
+@settings(max_examples=300)
+@given(any_point, st.lists(any_point, min_size=1, max_size=8), st.data())
+def test_a_polyline_measures_exactly_what_each_segment_measures(
+    p: tuple[float, float], points: list[tuple[float, float]], data: st.DataObject
+) -> None:
+    """Polyline hoists the per-point terms out of segment_distance_km: the floats must be the
+    very same (the stream rules' deviations and ETAs are compared byte for byte across runs)."""
+    if data.draw(st.booleans()):  # a repeated point: a zero-length segment
+        points.insert(1, points[0])
+    line = Polyline(points)
+    want = [segment_distance_km(p, a, b) for a, b in itertools.pairwise(points)]
+    assert line.segment_distances_km(p) == want
+    assert polyline_distance_km(p, points) == (min(want) if want else distance_km(p, points[0]))
+    on_it = data.draw(st.sampled_from(points))
+    assert line.segment_distances_km(on_it) == [
+        segment_distance_km(on_it, a, b) for a, b in itertools.pairwise(points)
+    ]
