@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from finance.facility_state import ClosedDay
+from finance.instalments import default_day
 from finance.interest import daily_interest, days_to_close
 from finance.money import identity
 from finance.step import Step
@@ -41,19 +42,20 @@ def close_days(step: Step, today: date) -> None:
         amount = Decimal(0)
         if terms is not None and state.principal > 0 and rate > 0:
             amount = daily_interest(state.principal, rate, day_count, terms.limit.currency)
-        record_day(
-            state,
-            ClosedDay(
-                day=day,
-                principal=state.principal,
-                annual_rate=rate,
-                day_count=day_count,
-                interest=max(amount, Decimal(0)),
-            ),
+        closed = ClosedDay(
+            day=day,
+            principal=state.principal,
+            annual_rate=rate,
+            day_count=day_count,
+            interest=max(amount, Decimal(0)),
         )
         if amount > 0:
             assert terms is not None
             _post_interest(step, terms, day, amount)
+        penalty = default_day(step, day)  # a plan's instalments in default, on top
+        if penalty > 0:
+            closed = closed.model_copy(update={"default_interest": penalty})
+        record_day(state, closed)
     state.accrued_until = max(state.accrued_until, today)
 
 

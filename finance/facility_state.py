@@ -33,6 +33,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from finance.repayment_plan import Instalment
 from tradelane.contracts import Facility, FxRate, Milestone, Money
 from tradelane.contracts.base import UtcDatetime
 from tradelane.contracts.finance import GENESIS_HASH, PledgeCode, RepaymentSource, ResultCode
@@ -61,6 +62,15 @@ class HeldChoice(_State):
     choice: Choice
     amount: Decimal | None = None
     at: UtcDatetime
+
+
+class DelayAsk(_State):
+    """A borrower's request to move one instalment to ``new_due``, held for the bank."""
+
+    instalment_id: str
+    new_due: UtcDatetime
+    at: UtcDatetime
+    decided: bool = False
 
 
 class AwaitingTranche(_State):
@@ -107,6 +117,15 @@ class ShipmentCollateral(_State):
     reminded: dict[str, date] = {}
     """Expected line (``drawdown:departed_origin``) -> the date the borrower was last reminded
     it is expected on."""
+    plan_start: UtcDatetime | None = None
+    """When the shipment's staged repayment plan started (delivery or sale); ``None``: no plan
+    governs it (:mod:`finance.instalments`)."""
+    instalments: list[Instalment] = []
+    """The plan's instalments; their open amounts add up to ``principal`` after every step."""
+    overdue_announced: dict[str, UtcDatetime] = {}
+    """Instalment id -> the due date it was announced overdue for (a delay may re-announce)."""
+    delay_asks: dict[str, DelayAsk] = {}
+    """The borrower's delay requests by request id, waiting for or given the bank's answer."""
 
     @property
     def tampered(self) -> bool:
@@ -131,6 +150,9 @@ class ClosedDay(_State):
     annual_rate: Decimal
     day_count: DayCount
     interest: Decimal
+    default_interest: Decimal = Decimal(0)
+    """Penalty interest booked for the day on instalments in default (not re-priced by a
+    value-dated movement; kept so the replay knows what was due before it)."""
 
 
 class BookedMovement(_State):
@@ -194,6 +216,10 @@ class FacilityState(_State):
     )
     reminders_on: date | None = Field(
         default=None, description="The day (event time) the expected lines were last reviewed"
+    )
+    next_overdue: UtcDatetime | None = Field(
+        default=None,
+        description="Earliest due + grace of an open instalment not yet announced overdue",
     )
     _collateral: Any = PrivateAttr(default=None)
     """The last :class:`finance.collateral.Collateral` valued for this state (never stored:

@@ -57,8 +57,16 @@ from tradelane.contracts.finance import (
     ResultCode,
     SaleReported,
 )
+from tradelane.contracts.plans import (
+    DefaultInterestAccrued,
+    InstalmentOverdue,
+    RepaymentPlanSet,
+)
 from tradelane.contracts.seller import (
     FundingReminder,
+    RepaymentDelayDecided,
+    RepaymentDelayRecorded,
+    RepaymentDelayRequested,
     TrancheAwaitingConfirmation,
     TrancheDecision,
     TrancheDecisionRecorded,
@@ -127,7 +135,14 @@ def touched(item: object, entries: int, events: Sequence[Any] = ()) -> set[str] 
 
 
 def _own_shipments(item: object) -> set[str] | None:
-    if isinstance(item, ShipmentBooking | PledgeDecided | TrancheDecision):
+    if isinstance(
+        item,
+        ShipmentBooking
+        | PledgeDecided
+        | TrancheDecision
+        | RepaymentDelayRequested
+        | RepaymentDelayDecided,
+    ):
         return {item.shipment_id}
     if isinstance(item, Facility | FxRate | DayTick):
         return set()
@@ -154,6 +169,10 @@ _OWN_SHIPMENT_POSTINGS = (
     TrancheDecisionRecorded,
     TrancheExpired,
     FundingReminder,
+    DefaultInterestAccrued,
+    InstalmentOverdue,
+    RepaymentPlanSet,
+    RepaymentDelayRecorded,
 )
 """Events whose step's ledger entries concern the facility and the event's own shipment."""
 
@@ -164,6 +183,9 @@ _NAMES_SHIPMENT = (
     TrancheDecisionRecorded,
     TrancheExpired,
     FundingReminder,
+    InstalmentOverdue,
+    RepaymentPlanSet,
+    RepaymentDelayRecorded,
 )
 """Events that name a shipment whose record their step changed."""
 

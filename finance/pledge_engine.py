@@ -34,7 +34,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal, localcontext
 
-from finance import reminders
+from finance import instalments, reminders
 from finance.accrual import close_days
 from finance.collateral import valuation
 from finance.conditions import learn_booking, observe
@@ -72,7 +72,12 @@ from tradelane.contracts.finance import (
     ResultCode,
     SaleReported,
 )
-from tradelane.contracts.seller import TrancheDecision
+from tradelane.contracts.registries import PlanStart
+from tradelane.contracts.seller import (
+    RepaymentDelayDecided,
+    RepaymentDelayRequested,
+    TrancheDecision,
+)
 
 EngineInput = (
     Facility
@@ -85,6 +90,8 @@ EngineInput = (
     | DayTick
     | PledgeDecided
     | TrancheDecision
+    | RepaymentDelayRequested
+    | RepaymentDelayDecided
 )
 
 __all__ = [
@@ -112,6 +119,7 @@ def apply(state: FacilityState, item: EngineInput) -> tuple[FacilityState, Outpu
         _dispatch(step, item)
         reminders.daily(step)
         settle_proceeds(step)
+        instalments.settle(step)
         settle_base(step)
         return step.state, step.outputs()
 
@@ -132,6 +140,7 @@ def apply_in_place(state: FacilityState, item: EngineInput) -> Outputs:
         _dispatch(step, item)
         reminders.daily(step)
         settle_proceeds(step)
+        instalments.settle(step)
         same = before is not None and _eligible(state, before[0]) == before[1]
         settle_base(step, base_unchanged=same, subject=None if before is None else before[0])
         return step.outputs()
@@ -147,6 +156,8 @@ _NOT_SHIPMENT_EVENTS = (
     DayTick,
     PledgeDecided,
     TrancheDecision,
+    RepaymentDelayRequested,
+    RepaymentDelayDecided,
 )
 
 
@@ -202,6 +213,10 @@ def input_key(item: EngineInput) -> str:
             return item.request_id
         case TrancheDecision():
             return f"decision:{item.request_id}"
+        case RepaymentDelayRequested():
+            return f"delay:{item.request_id}"
+        case RepaymentDelayDecided():
+            return f"delay-decision:{item.request_id}"
         case RepaymentReceived() | SaleReported():
             return item.cause_id
         case DayTick():
@@ -250,6 +265,7 @@ def _dispatch(step: Step, item: EngineInput) -> None:
             _own(step, item.facility_id)
             _advance(step, item.at)
             step.result = sale_reported(step, item)
+            instalments.sold(step, item, step.result)
         case DayTick():
             _own(step, item.facility_id)
             _advance(step, item.at)
@@ -257,6 +273,14 @@ def _dispatch(step: Step, item: EngineInput) -> None:
             _own(step, item.facility_id)
             _advance(step, item.at)
             decide(step, item)
+        case RepaymentDelayRequested():
+            _own(step, item.facility_id)
+            _advance(step, item.at)
+            instalments.delay_requested(step, item)
+        case RepaymentDelayDecided():
+            _own(step, item.facility_id)
+            _advance(step, item.at)
+            instalments.delay_decided(step, item)
         case PledgeDecided():
             _own(step, item.facility_id)
             _pledge_decided(step, item)
@@ -301,7 +325,9 @@ def _shipment_event(step: Step, event: ShipmentEvent) -> None:
     if not isinstance(data, MilestoneReached) or not state.pledged(shipment_id):
         return
     milestone = data.milestone
-    if milestone is Milestone.DELIVERED:
+    if milestone is Milestone.DELIVERED and instalments.governed(state):
+        instalments.start(step, shipment, PlanStart.DELIVERED, event.time)
+    elif milestone is Milestone.DELIVERED:
         delivery_proceeds(shipment, event.id, event.time)
     terms = state.terms
     if (
@@ -356,3 +382,4 @@ def _move_clock(step: Step, clock: datetime) -> None:
     if state.accrued_until is not None:
         open_window(state, clock)  # a state written before the window was kept
         close_days(step, clock.date())
+        instalments.flag_overdue(step)

@@ -237,3 +237,36 @@ def delay(
     updated = list(instalments)
     updated[positions[0]] = inst.model_copy(update={"due": new_due})
     return tuple(updated)
+
+
+def reopen(instalments: Sequence[Instalment], amount: Decimal) -> tuple[Instalment, ...]:
+    """Undo ``amount`` of what was paid: principal owed again on the shipment (a value-dated
+    tranche re-split a later repayment, or a tranche lent after the plan started).
+
+    Payments are taken back from the instalment paid last in payment order (the one due
+    latest) first, so :func:`apply_payment` and this are each other's inverse; what is left
+    once nothing is paid is added to the last instalment (principal lent after the start
+    falls due with it). Open amounts then add up to what they did plus ``amount``.
+    """
+    if amount < 0:
+        raise PlanError(f"cannot reopen a negative amount, got {amount}")
+    if not instalments:
+        raise PlanError("no instalments to reopen")
+    left = amount
+    updated = list(instalments)
+    order = sorted(range(len(updated)), key=lambda n: (updated[n].due, updated[n].index))
+    for n in reversed(order):
+        inst = updated[n]
+        back = min(left, inst.paid)
+        if back > 0:
+            left = CONTEXT.subtract(left, back)
+            updated[n] = inst.model_copy(
+                update={"paid": CONTEXT.subtract(inst.paid, back), "closed_at": None}
+            )
+    if left > 0:
+        last = max(range(len(updated)), key=lambda n: updated[n].index)
+        inst = updated[last]
+        updated[last] = inst.model_copy(
+            update={"amount": CONTEXT.add(inst.amount, left), "closed_at": None}
+        )
+    return tuple(updated)

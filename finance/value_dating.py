@@ -101,7 +101,7 @@ def reach_back(state: FacilityState, value_date: datetime) -> None:
         return
     if not moves or moves[0].at != start or moves[0].kind != "drawdown":
         return
-    owed = state.principal + state.interest_due - sum((d.interest for d in state.closed_days), ZERO)
+    owed = state.principal + state.interest_due - sum((_booked(d) for d in state.closed_days), ZERO)
     for move in moves:
         owed += move.interest + sum(move.principal.values(), ZERO) * (
             -1 if move.kind == "drawdown" else 1
@@ -194,7 +194,7 @@ def _at_value_date(
     with the movements after it undone and the interest of the days after it removed (the
     interest those movements paid is owed again)."""
     principals = {k: s.principal for k, s in state.shipments.items()}
-    due = state.interest_due - sum((d.interest for d in redo), ZERO)
+    due = state.interest_due - sum((_booked(d) for d in redo), ZERO)
     for move in later:
         sign = -1 if move.kind == "drawdown" else 1
         for shipment, amount in move.principal.items():
@@ -229,7 +229,7 @@ def rebook(
     for _, what, index in sorted(timeline):
         if what == 0:
             day = _reprice(redo[index], sum(principals.values(), ZERO), currency)
-            due += day.interest
+            due += _booked(day)
             days.append(day)
             continue
         move, due = _replay(later[index], principals, due)
@@ -259,6 +259,12 @@ def _replay(
         return move, due
     split = waterfall(move.amount, due, principals, move.shipment_id)
     return _with_split(move, split), due - split.interest
+
+
+def _booked(day: ClosedDay) -> Decimal:
+    """What closing ``day`` added to interest due: its interest and any default interest
+    (which a replay keeps as booked: a plan's instalments are not replayed)."""
+    return day.interest + day.default_interest
 
 
 def _reprice(day: ClosedDay, principal: Decimal, currency: str) -> ClosedDay:

@@ -42,6 +42,13 @@ from tradelane.contracts.finance import (
     ResultCode,
     SaleReported,
 )
+from tradelane.contracts.plans import (
+    DefaultInterestAccrued,
+    InstalmentOverdue,
+    InstalmentPaid,
+    PlannedInstalment,
+    RepaymentPlanSet,
+)
 from tradelane.contracts.registries import (
     AdvanceBounds,
     DayCount,
@@ -57,7 +64,11 @@ from tradelane.contracts.seller import (
     Choice,
     ConfirmationTerms,
     DecisionCode,
+    DelayCode,
     FundingReminder,
+    RepaymentDelayDecided,
+    RepaymentDelayRecorded,
+    RepaymentDelayRequested,
     Requester,
     TrancheAwaitingConfirmation,
     TrancheDecision,
@@ -139,6 +150,11 @@ facilities = st.builds(
 )
 
 hex64 = st.from_regex(r"\A[0-9a-f]{64}\Z")
+requesters = st.builds(
+    Requester,
+    role=st.sampled_from(["operator", "borrower", "bank"]),
+    party=st.none() | st.text(max_size=64),
+)
 fee_ids = st.text(min_size=1, max_size=32)
 positive_amounts = st.decimals(min_value=Decimal("0.01"), max_value=Decimal(10) ** 12, places=2)
 signed_money = st.builds(
@@ -353,6 +369,76 @@ finance_data = st.one_of(
         previous_expected_on=st.none() | st.dates(),
         at=aware,
     ),
+    st.builds(
+        RepaymentPlanSet,
+        facility_id=ids,
+        shipment_id=ids,
+        start=aware,
+        start_event=st.sampled_from(PlanStart),
+        principal=money,
+        instalments=st.lists(
+            st.builds(
+                PlannedInstalment,
+                instalment_id=ids,
+                index=st.integers(0, 119),
+                due=aware,
+                amount=money,
+            ),
+            max_size=3,
+        ),
+        grace_days=st.integers(0, 365),
+        default_rate=fractions,
+        at=aware,
+    ),
+    st.builds(
+        InstalmentPaid,
+        facility_id=ids,
+        shipment_id=ids,
+        instalment_id=ids,
+        index=st.integers(0, 119),
+        amount=money,
+        due=aware,
+        late=st.booleans(),
+        at=aware,
+    ),
+    st.builds(
+        InstalmentOverdue,
+        facility_id=ids,
+        shipment_id=ids,
+        instalment_id=ids,
+        index=st.integers(0, 119),
+        due=aware,
+        grace_days=st.integers(0, 365),
+        open_amount=money,
+        default_from=st.dates(),
+        at=aware,
+    ),
+    st.builds(
+        DefaultInterestAccrued,
+        facility_id=ids,
+        day=st.dates(),
+        in_default=money,
+        annual_rate=fractions,
+        day_count=st.sampled_from(DayCount),
+        amount=money,
+        interest_due_after=money,
+        at=aware,
+        ledger_seq=st.integers(0, 2**40),
+        ledger_hash=hex64,
+    ),
+    st.builds(
+        RepaymentDelayRecorded,
+        facility_id=ids,
+        shipment_id=ids,
+        request_id=fee_ids,
+        delay_request_id=st.none() | fee_ids,
+        instalment_id=st.none() | ids,
+        decision=st.sampled_from(["requested", "approved", "refused"]),
+        new_due=st.none() | aware,
+        due_after=st.none() | aware,
+        code=st.sampled_from(DelayCode),
+        at=aware,
+    ),
 )
 finance_events = st.builds(
     FinanceEvent,
@@ -383,6 +469,28 @@ def _tranche_decision(draw: st.DrawFn) -> TrancheDecision:
 
 positive_money = st.builds(Money, amount=positive_amounts, currency=currencies)
 tranche_decisions = _tranche_decision()
+delay_requests = st.builds(
+    RepaymentDelayRequested,
+    request_id=fee_ids,
+    facility_id=ids,
+    shipment_id=ids,
+    instalment_id=ids,
+    new_due=aware,
+    reason=st.text(max_size=40),
+    by=requesters,
+    at=aware,
+)
+delay_decisions = st.builds(
+    RepaymentDelayDecided,
+    request_id=fee_ids,
+    facility_id=ids,
+    shipment_id=ids,
+    delay_request_id=fee_ids,
+    approve=st.booleans(),
+    by=requesters,
+    at=aware,
+)
+request_data = st.one_of(tranche_decisions, delay_requests, delay_decisions)
 command_data = st.one_of(
     st.builds(
         DrawdownRequested,
@@ -405,7 +513,7 @@ command_data = st.one_of(
         SaleReported, facility_id=ids, shipment_id=ids, proceeds=money, cause_id=fee_ids, at=aware
     ),
     st.builds(DayTick, facility_id=ids, at=aware),
-    tranche_decisions,
+    request_data,
 )
 finance_commands = st.builds(
     FinanceCommand,
@@ -424,7 +532,7 @@ finance_requests = st.builds(
     type=st.just("tradelane.finance.request.tranche_decision.v1"),
     subject=ids,
     time=aware,
-    data=tranche_decisions,
+    data=request_data,
 )
 
 FINANCE_BY_MODEL: dict[type[BaseModel], st.SearchStrategy[BaseModel]] = {

@@ -24,9 +24,18 @@ from tradelane.contracts.base import Contract, UtcDatetime
 from tradelane.contracts.envelope import Envelope
 from tradelane.contracts.events import Milestone
 from tradelane.contracts.money import Amount, Currency, Fraction, Money, Rate
+from tradelane.contracts.plans import (
+    DefaultInterestAccrued,
+    InstalmentOverdue,
+    InstalmentPaid,
+    RepaymentPlanSet,
+)
 from tradelane.contracts.registries import CollateralStatus, DayCount
 from tradelane.contracts.seller import (
     FundingReminder,
+    RepaymentDelayDecided,
+    RepaymentDelayRecorded,
+    RepaymentDelayRequested,
     TrancheAwaitingConfirmation,
     TrancheDecision,
     TrancheDecisionRecorded,
@@ -113,6 +122,9 @@ class LedgerEntryKind(StrEnum):
     """A back-dated repayment's correction of the days closed after its value date (and of
     the split of repayments booked after it): interest income up or down, and what the
     later repayments' waterfall moves between interest, principal and the borrower."""
+    DEFAULT_INTEREST = "default_interest"
+    """A day's penalty interest on instalments of a repayment plan in default (past due and
+    grace): interest receivable and interest income, like ``interest``, on its own id."""
 
 
 class Posting(Contract):
@@ -442,7 +454,12 @@ FinanceEventData = Annotated[
     | TrancheAwaitingConfirmation
     | TrancheDecisionRecorded
     | TrancheExpired
-    | FundingReminder,
+    | FundingReminder
+    | RepaymentPlanSet
+    | InstalmentPaid
+    | InstalmentOverdue
+    | DefaultInterestAccrued
+    | RepaymentDelayRecorded,
     Field(discriminator="kind"),
 ]
 
@@ -505,14 +522,23 @@ class DayTick(Contract):
 
 
 FinanceCommandData = Annotated[
-    DrawdownRequested | RepaymentReceived | SaleReported | DayTick | TrancheDecision,
+    DrawdownRequested
+    | RepaymentReceived
+    | SaleReported
+    | DayTick
+    | TrancheDecision
+    | RepaymentDelayRequested
+    | RepaymentDelayDecided,
     Field(discriminator="kind"),
 ]
 
 FinanceCommand = Envelope[FinanceCommandData]
 """The value of ``finance.commands``: a CloudEvents envelope around one command."""
 
-FinanceRequestData = Annotated[TrancheDecision, Field(discriminator="kind")]
+FinanceRequestData = Annotated[
+    TrancheDecision | RepaymentDelayRequested | RepaymentDelayDecided,
+    Field(discriminator="kind"),
+]
 """What the API may ask of a facility's engine on the borrower's or bank's behalf: a subset of
 the commands, so a request can never be a repayment, a sale or a clock tick."""
 

@@ -168,3 +168,78 @@ class FundingReminder(Contract):
         default=None, description="Set when this re-sends a line whose date moved"
     )
     at: UtcDatetime
+
+
+# --- staged repayment plans: delay requests -------------------------------------------------
+
+InstalmentId = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class RepaymentDelayRequested(Contract):
+    """The borrower asks the bank to move one instalment of a shipment's repayment plan to a
+    later due date. Nothing changes until the bank approves (:class:`RepaymentDelayDecided`);
+    the request is held on the shipment's record, once per ``request_id``."""
+
+    kind: Literal["repayment_delay_requested"] = "repayment_delay_requested"
+    request_id: RequestId
+    facility_id: FacilityKey
+    shipment_id: ShipmentId
+    instalment_id: InstalmentId
+    new_due: UtcDatetime = Field(description="The due date asked for (later than the current)")
+    reason: Annotated[str, Field(max_length=500)] = ""
+    by: Requester
+    at: UtcDatetime = Field(description="When the API received the request")
+
+
+class RepaymentDelayDecided(Contract):
+    """The bank's (or an operator's) answer to a :class:`RepaymentDelayRequested`."""
+
+    kind: Literal["repayment_delay_decided"] = "repayment_delay_decided"
+    request_id: RequestId
+    facility_id: FacilityKey
+    shipment_id: ShipmentId
+    delay_request_id: RequestId = Field(description="The borrower's request this answers")
+    approve: bool
+    by: Requester
+    at: UtcDatetime = Field(description="When the API received the decision")
+
+
+class DelayCode(StrEnum):
+    """What became of a delay request or decision (first applicable wins)."""
+
+    REQUESTED = "requested"
+    """The borrower's request is held for the bank's decision."""
+    APPROVED = "approved"
+    """The instalment falls due at the new date."""
+    REFUSED = "refused"
+    """The bank said no: the instalment keeps its due date."""
+    ALREADY_APPLIED = "already_applied"
+    NOT_AUTHORISED = "not_authorised"
+    NO_PLAN = "no_plan"
+    """The shipment has no repayment plan (not started, or the facility has none)."""
+    UNKNOWN_INSTALMENT = "unknown_instalment"
+    INSTALMENT_PAID = "instalment_paid"
+    NOT_LATER = "not_later"
+    """The new due date is not later than the instalment's current one."""
+    UNKNOWN_REQUEST = "unknown_request"
+    ALREADY_DECIDED = "already_decided"
+
+
+class RepaymentDelayRecorded(Contract):
+    """The outcome of one delay request or decision, on ``finance.events``."""
+
+    kind: Literal["repayment_delay_recorded"] = "repayment_delay_recorded"
+    facility_id: FacilityKey
+    shipment_id: ShipmentId
+    request_id: RequestId
+    delay_request_id: RequestId | None = Field(
+        default=None, description="For a decision: the borrower's request it answered"
+    )
+    instalment_id: InstalmentId | None = None
+    decision: Literal["requested", "approved", "refused"]
+    new_due: UtcDatetime | None = None
+    due_after: UtcDatetime | None = Field(
+        default=None, description="The instalment's due date after this outcome"
+    )
+    code: DelayCode
+    at: UtcDatetime

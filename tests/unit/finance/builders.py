@@ -52,8 +52,20 @@ from tradelane.contracts.finance import (
     RepaymentSource,
     SaleReported,
 )
-from tradelane.contracts.registries import HaircutRule, ImpairmentKind
-from tradelane.contracts.seller import Choice, Requester, TrancheDecision
+from tradelane.contracts.registries import (
+    HaircutRule,
+    ImpairmentKind,
+    PlanInstalmentTerm,
+    PlanStart,
+    RepaymentPlanTerms,
+)
+from tradelane.contracts.seller import (
+    Choice,
+    RepaymentDelayDecided,
+    RepaymentDelayRequested,
+    Requester,
+    TrancheDecision,
+)
 from tradelane.ids import derive_id
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -356,3 +368,67 @@ def play(
     items: list[EngineInput], state: FacilityState | None = None
 ) -> tuple[FacilityState, list[Outputs]]:
     return run(state or new_state(FAC), items)
+
+
+def plan(
+    days: tuple[int, ...] = (30, 60),
+    grace_days: int = 5,
+    default_rate: str = "0.10",
+    start: PlanStart = PlanStart.DELIVERED,
+) -> RepaymentPlanTerms:
+    """Equal instalments ``days`` after delivery (or sale); the last takes the remainder."""
+    share = (Decimal(1) / len(days)).quantize(Decimal("0.000001"), rounding="ROUND_DOWN")
+    shares = [share] * (len(days) - 1)
+    shares.append(Decimal(1) - sum(shares, Decimal(0)))
+    return RepaymentPlanTerms(
+        instalments=[
+            PlanInstalmentTerm(days_after_start=d, share=s)
+            for d, s in zip(days, shares, strict=True)
+        ],
+        start=start,
+        grace_days=grace_days,
+        default_rate=Decimal(default_rate),
+    )
+
+
+def delay_request(
+    instalment: str,
+    new_due_hours: float,
+    hours: float,
+    request_id: str = "delay-1",
+    shipment_id: str = SHP,
+    party: str = "shipper-1",
+    role: Literal["operator", "borrower", "bank"] = "borrower",
+) -> RepaymentDelayRequested:
+    """The borrower asks to move ``instalment`` to ``new_due_hours`` (from :data:`T0`)."""
+    return RepaymentDelayRequested(
+        request_id=request_id,
+        facility_id=FAC,
+        shipment_id=shipment_id,
+        instalment_id=instalment,
+        new_due=at(new_due_hours),
+        reason="buyer pays late",
+        by=Requester(role=role, party=party),
+        at=at(hours),
+    )
+
+
+def delay_decision(
+    approve: bool,
+    hours: float,
+    delay_request_id: str = "delay-1",
+    request_id: str = "answer-1",
+    shipment_id: str = SHP,
+    party: str = "bank-1",
+    role: Literal["operator", "borrower", "bank"] = "bank",
+) -> RepaymentDelayDecided:
+    """The bank's answer to the borrower's delay request ``delay_request_id``."""
+    return RepaymentDelayDecided(
+        request_id=request_id,
+        facility_id=FAC,
+        shipment_id=shipment_id,
+        delay_request_id=delay_request_id,
+        approve=approve,
+        by=Requester(role=role, party=party),
+        at=at(hours),
+    )
