@@ -138,12 +138,20 @@ def sold(step: Step, command: SaleReported, result: ResultCode | None) -> None:
 
 
 def settle(step: Step) -> None:
-    """After a step that moved money: make each started plan follow its shipment's principal
-    (see the module docstring). Payments are dated at the step's repayment (its value date),
-    else at the clock."""
+    """At the end of every step: after one that moved money, make each started plan follow
+    its shipment's principal (see the module docstring; payments are dated at the step's
+    repayment, its value date, else at the clock); then announce what is overdue, so an
+    instalment set or moved into the past is announced by the step that did it, not by
+    whichever input next moves the clock."""
     state = step.state
-    if not step.entries or step.now is None or state.currency is None:
-        return
+    if step.entries and step.now is not None and state.currency is not None:
+        _follow_all(step)
+    flag_overdue(step)  # a plan set or a due date moved in this step may be overdue already
+
+
+def _follow_all(step: Step) -> None:
+    state = step.state
+    assert step.now is not None
     paid_at = max(
         (e.data.at for e in step.events if isinstance(e.data, RepaymentApplied)),
         default=step.now,

@@ -20,6 +20,8 @@ Inputs (one facility per state; the caller routes by ``facility_id`` or by pledg
 ``PledgeDecided``           the collateral register's decision on a pledge of the facility's
                             (its own: the shipment is valued at most at ``granted``; a later
                             one of another facility: told only); once per ``decision_id``
+``RepaymentDelayRequested`` the borrower asks to move an instalment of a staged repayment
+``RepaymentDelayDecided``   plan; the bank answers (``finance.requests``, once per request id)
 ==========================  ================================================================
 
 Each step: (1) inputs with an event time advance the facility clock (never backwards) and close

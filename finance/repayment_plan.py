@@ -1,8 +1,8 @@
 """Staged repayment plans: a shipment's principal falls due in instalments, not all at once.
 
-Pure functions of (instalments, input); no clock, no I/O. The pledge engine will call them
-once it enforces plans (docs/finance.md, "Staged repayment plans"); until then a facility's
-``repayment_plan`` is stated, not enforced.
+Pure functions of (instalments, input); no clock, no I/O. The pledge engine enforces a
+facility's ``repayment_plan`` with them (:mod:`finance.instalments`; docs/finance.md,
+"Staged repayment plans").
 
 Arithmetic, all in :data:`finance.money.CONTEXT`, amounts on the currency's minor-unit grid:
 

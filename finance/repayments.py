@@ -14,6 +14,8 @@ Every repayment is booked as of its value date (its event time), whenever it arr
 Proceeds: a delivered shipment repays the principal lent against it from its proceeds, taken
 as the cargo value after haircut (a reported sale gives the proceeds explicitly). Proceeds
 wait in the shipment's record until an FX rate allows converting them, then are applied once.
+A facility with a staged repayment plan queues no proceeds: its shipments are repaid by their
+instalments (:mod:`finance.instalments`).
 
 External repayments (the borrower, an insurer paying the lender as loss payee) arrive as
 ``RepaymentReceived`` with a ``cause_id``; the facility remembers every cause id it decided on

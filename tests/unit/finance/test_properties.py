@@ -9,7 +9,11 @@ back and forth, each input possibly redelivered later):
 * no drawdown exceeds the headroom at its time, or the limit;
 * at most one drawdown per (facility, shipment, milestone);
 * redelivering inputs, or replaying the whole sequence, leaves ledger and events unchanged;
-* no float ever reaches the ledger.
+* no float ever reaches the ledger;
+* under a staged repayment plan: a plan's instalments add up to the principal it was set on,
+  no instalment is paid beyond its amount and the open instalments of a shipment add up to
+  the principal it owes (so no payment repays more than is owed), and no day accrues default
+  interest before the first instalment in it was past due + grace.
 """
 
 from __future__ import annotations
@@ -20,13 +24,15 @@ from decimal import Decimal
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from finance.facility_state import new_state
+from finance.facility_state import FacilityState, new_state
 from finance.ledger import balances, is_balanced, verify
 from finance.pledge_engine import EngineInput, apply
+from finance.repayment_plan import instalment_id, outstanding
 from finance.step import Outputs
 from tests.unit.finance import builders as b
 from tradelane.contracts import Milestone
 from tradelane.contracts.finance import LedgerAccount, LedgerEntry, RepaymentSource
+from tradelane.contracts.registries import PlanStart
 from tradelane.contracts.seller import Choice, ConfirmationTerms, TrancheDecision
 
 HOURS = st.integers(0, 24 * 30)
@@ -53,6 +59,35 @@ def clicks(draw: st.DrawFn) -> TrancheDecision:
         draw(CAUSES.map(lambda c: f"click-{c}")),
         draw(PLEDGED),
         draw(st.sampled_from(["shipper-1", "shipper-1", "someone-else"])),
+    )
+
+
+DELIVERY_HOURS = st.sampled_from([240, 480])
+"""Deliveries at known times, so delay requests can name the instalments they planned."""
+
+
+@st.composite
+def delay_clicks(draw: st.DrawFn) -> EngineInput:
+    """A delay request for an instalment a delivery at :data:`DELIVERY_HOURS` planned, or the
+    bank's answer to one; some by the wrong party, some for dates not later."""
+    shipment = draw(PLEDGED)
+    if draw(st.booleans()):
+        planned = instalment_id(shipment, draw(st.integers(0, 2)), b.at(draw(DELIVERY_HOURS)))
+        return b.delay_request(
+            planned,
+            draw(st.integers(24 * 5, 24 * 60)),
+            draw(HOURS),
+            draw(CAUSES.map(lambda c: f"delay-{c}")),
+            shipment,
+            draw(st.sampled_from(["shipper-1", "shipper-1", "someone-else"])),
+        )
+    return b.delay_decision(
+        draw(st.booleans()),
+        draw(HOURS),
+        draw(CAUSES.map(lambda c: f"delay-{c}")),
+        draw(CAUSES.map(lambda c: f"answer-{c}")),
+        shipment,
+        draw(st.sampled_from(["bank-1", "bank-1", "shipper-1"])),
     )
 
 
@@ -83,6 +118,8 @@ inputs: st.SearchStrategy[EngineInput] = st.one_of(
     ),  # the collateral register capping, refusing or restoring a pledge
     clicks(),  # the borrower's decisions on tranches, some by the wrong party
     st.builds(b.eta, HOURS, st.integers(24 * 5, 24 * 40), PLEDGED),
+    st.builds(b.milestone, st.just(Milestone.DELIVERED), DELIVERY_HOURS, IN_SPEC, PLEDGED),
+    delay_clicks(),  # the borrower asking to move an instalment, the bank answering
 )
 terms = st.fixed_dictionaries(
     {
@@ -100,6 +137,14 @@ terms = st.fixed_dictionaries(
             on_deadline=st.sampled_from(["skip", "execute"]),
         ),
         "reminder_days": st.sampled_from([0, 3]),
+        "repayment_plan": st.none()
+        | st.sampled_from(
+            [
+                b.plan(),
+                b.plan((0, 3, 9), grace_days=0, default_rate="0.20"),
+                b.plan((1, 4), grace_days=1, start=PlanStart.SALE),
+            ]
+        ),
     }
 )
 
@@ -135,12 +180,36 @@ def _check_step(out: Outputs, limit: Decimal) -> None:
             assert data.amount.amount > 0
 
 
+def _check_plans(before: FacilityState, after: FacilityState, out: Outputs) -> None:
+    """A step under a staged repayment plan (see the module docstring)."""
+    for shipment in after.shipments.values():
+        assert all(0 <= i.paid <= i.amount for i in shipment.instalments)
+        if shipment.plan_start is not None:
+            assert outstanding(shipment.instalments) == shipment.principal
+    # Days closed in the step accrue default on the instalments as the step found them.
+    open_before = [i for s in before.shipments.values() for i in s.instalments if i.open_amount]
+    for envelope in out.events:
+        data = envelope.data
+        if data.kind == "repayment_plan_set":
+            assert sum(i.amount.amount for i in data.instalments) == data.principal.amount
+            held = before.shipments.get(data.shipment_id)
+            assert data.principal.amount in {
+                None if held is None else held.principal,
+                after.shipments[data.shipment_id].principal,
+            }
+        if data.kind == "default_interest_accrued":
+            assert data.day >= min(i.default_from for i in open_before)
+            event("default interest")
+
+
 def _play(items: list[EngineInput]) -> tuple[list[LedgerEntry], list[Outputs]]:
     state = new_state(b.FAC)
     ledger: list[LedgerEntry] = []
     outputs: list[Outputs] = []
     for item in items:
+        before = state
         state, out = apply(state, item)
+        _check_plans(before, state, out)
         outputs.append(out)
         ledger.extend(out.entries)
         if state.terms is not None:
