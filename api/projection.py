@@ -51,6 +51,7 @@ from tradelane.contracts.finance import (
     MarginCallIssued,
     RepaymentApplied,
 )
+from tradelane.contracts.seller import TrancheDecision
 from tradelane.topics import (
     FINANCE_EVENTS,
     FINANCE_FACILITIES,
@@ -460,7 +461,8 @@ def _withdraw(model: ReadModel, facility_id: str) -> None:
 def _finance_request(model: ReadModel, value: bytes) -> list[FeedItem]:
     """A borrower's request on its way to the engine: shown as pending until answered."""
     request = FinanceRequest.model_validate_json(value)
-    seller_fold.requested(model.facility(request.subject).seller, request.data)
+    if isinstance(request.data, TrancheDecision):  # delay requests show no pending tranche
+        seller_fold.requested(model.facility(request.subject).seller, request.data)
     return []
 
 
