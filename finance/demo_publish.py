@@ -12,6 +12,7 @@ from finance.fx_publisher import publish_rates
 from tradelane import kafka as clients
 from tradelane.admin import ensure_topics
 from tradelane.contracts import ShipmentBooking
+from tradelane.contracts.seller import ConfirmationTerms
 from tradelane.settings import KafkaSettings
 from tradelane.topics import FINANCE_FACILITIES, INSURANCE_POLICIES
 
@@ -21,11 +22,13 @@ async def publish_demo_terms(
     bookings: Sequence[ShipmentBooking],
     facility_id: str | None,
     insure: bool,
+    confirmation: ConfirmationTerms | None = None,
 ) -> str:
     """Publish a demo credit line ``facility_id`` pledging every booking (when given) and a
     demo policy per booking (when ``insure``), each waited for with ``acks=all``; returns a
-    one-line summary. Publishing the same terms again is harmless: both topics are compacted
-    and keyed by id, and the engines treat an unchanged record as no change."""
+    one-line summary. ``confirmation``: the line asks its borrower to confirm each tranche
+    (``Facility.confirmation``). Publishing the same terms again is harmless: both topics are
+    compacted and keyed by id, and the engines treat an unchanged record as no change."""
     if not bookings or (facility_id is None and not insure):
         return "Finance: nothing pledged or insured"
     try:
@@ -39,6 +42,7 @@ async def publish_demo_terms(
     try:
         if facility_id is not None:
             facility = demo_facility(facility_id, [b.shipment_id for b in bookings])
+            facility = facility.model_copy(update={"confirmation": confirmation})
             await producer.send_and_wait(
                 FINANCE_FACILITIES.name,
                 facility.model_dump_json().encode(),
@@ -56,7 +60,15 @@ async def publish_demo_terms(
         await producer.stop()
     parts = []
     if facility_id is not None:
-        parts.append(f"pledged to credit line {facility_id} (USD 50M limit)")
+        asks = (
+            ""
+            if confirmation is None
+            else (
+                f"; the seller confirms each tranche within {confirmation.window_hours} h, else "
+                f"it is {'lent' if confirmation.on_deadline == 'execute' else 'skipped'}"
+            )
+        )
+        parts.append(f"pledged to credit line {facility_id} (USD 50M limit{asks})")
     if insure:
         parts.append("insured, each under its own policy (pol-{shipment_id})")
     return f"Finance: {len(bookings)} shipments " + " and ".join(parts)

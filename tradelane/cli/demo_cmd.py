@@ -161,6 +161,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="subscribe a local receiver for the demo bank and print signed deliveries",
     )
+    parser.add_argument(
+        "--confirm-hours",
+        type=int,
+        default=0,
+        metavar="H",
+        help="the demo line asks its seller to confirm each tranche on the seller's page "
+        "(/seller) within H hours of event time, else lends it at the deadline (default 0: "
+        "lends at once, without asking; try 2)",
+    )
     _add_stop_options(parser)
     parser.set_defaults(handler=_demo)
 
@@ -192,12 +201,14 @@ def _add_stop_options(parser: argparse.ArgumentParser) -> None:
 
 def _demo(args: argparse.Namespace) -> int:
     if (
-        min(args.heartbeats, args.trackers, args.duration) < 0
+        min(args.heartbeats, args.trackers, args.duration, args.confirm_hours) < 0
+        or args.confirm_hours > 24 * 30
         or args.interval <= 0
         or args.speedup <= 0
     ):
         raise ServiceError(
-            "--heartbeats/--trackers/--duration must be >= 0, --interval/--speedup > 0"
+            "--heartbeats/--trackers/--duration/--confirm-hours must be >= 0 (--confirm-hours "
+            "at most 720), --interval/--speedup > 0"
         )
     return asyncio.run(_run(args))
 
@@ -443,7 +454,9 @@ class Pipeline:
         for booking in bookings:
             self.view.book(booking, pledged=args.finance)
         if args.finance:
-            await _pledge_and_insure(self.kafka_settings, bookings, self.facility)
+            await _pledge_and_insure(
+                self.kafka_settings, bookings, self.facility, args.confirm_hours
+            )
             self.facilities.append(self.facility)
         return config, plan
 
@@ -719,10 +732,17 @@ def _spawn_api(kafka: KafkaSettings, port: int) -> subprocess.Popen[bytes]:
 
 
 async def _pledge_and_insure(
-    kafka: KafkaSettings, bookings: list[ShipmentBooking], facility_id: str
+    kafka: KafkaSettings, bookings: list[ShipmentBooking], facility_id: str, confirm_hours: int
 ) -> None:
     """Pledge every simulated shipment to the demo credit line (USD) and insure each one, with
-    a simulated FX feed to value cargo in other currencies."""
+    a simulated FX feed to value cargo in other currencies. With ``confirm_hours`` the line
+    asks the seller to confirm each tranche, and lends it at the deadline if no answer came."""
     from finance.demo_publish import publish_demo_terms
+    from tradelane.contracts.seller import ConfirmationTerms
 
-    print(await publish_demo_terms(kafka, bookings, facility_id, insure=True))
+    confirmation = (
+        ConfirmationTerms(window_hours=confirm_hours, on_deadline="execute")
+        if confirm_hours
+        else None
+    )
+    print(await publish_demo_terms(kafka, bookings, facility_id, True, confirmation))
