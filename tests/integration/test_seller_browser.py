@@ -6,12 +6,14 @@ written to the real topics with what the engine emitted, as the worker would; no
 (the cluster allows one worker group at a time). A real ``tradelane api`` then reads it all
 from Kafka. The page shows the balance, the calendar and the awaiting tranche; a tap on
 Confirm reaches ``finance.requests`` as the borrower's decision, and the buttons wait for the
-bank's engine. Screenshots at phone and desktop sizes go to test-artifacts/ and docs/images/.
+bank's engine. Screenshots at phone and desktop sizes go to test-artifacts/ (and docs/images/ with
+TRADELANE_UPDATE_SCREENSHOTS=1).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -182,9 +184,10 @@ def _confirm_on_the_page(driver: WebDriver, story: Story) -> None:
 
 
 def _screenshots(driver: WebDriver) -> None:
-    """The phone's first screen, and the whole page on a desktop; copied for the docs."""
+    """The phone's first screen, and the whole page on a desktop, under test-artifacts/;
+    copied to docs/images/ only with TRADELANE_UPDATE_SCREENSHOTS=1 (so a test run leaves the
+    tree as it was)."""
     ARTIFACTS.mkdir(exist_ok=True)
-    DOCS_IMAGES.mkdir(exist_ok=True)
     driver.execute_script("window.scrollTo(0, 0)")
     driver.save_screenshot(str(ARTIFACTS / "seller-phone.png"))
     _viewport(driver, DESKTOP, mobile=False)
@@ -193,4 +196,6 @@ def _screenshots(driver: WebDriver) -> None:
     driver.save_screenshot(str(ARTIFACTS / "seller-desktop.png"))
     for name in ("seller-phone.png", "seller-desktop.png"):
         assert (ARTIFACTS / name).stat().st_size > 10_000
-        shutil.copyfile(ARTIFACTS / name, DOCS_IMAGES / name)
+        if os.environ.get("TRADELANE_UPDATE_SCREENSHOTS") == "1":
+            DOCS_IMAGES.mkdir(exist_ok=True)
+            shutil.copyfile(ARTIFACTS / name, DOCS_IMAGES / name)
