@@ -119,7 +119,8 @@ def observe(shipment: ShipmentCollateral, data: ShipmentEventData) -> None:
         case TrackerResumed():
             _verdict(shipment, data.device_id, data.at, silent=False)
         case EtaChanged() | DelayPredicted():
-            shipment.eta = data.eta
+            if shipment.eta_at is None or data.at >= shipment.eta_at:
+                shipment.eta, shipment.eta_at = data.eta, data.at
         case _:
             pass  # battery levels do not change the collateral
 

@@ -88,6 +88,8 @@ class ShipmentCollateral(_State):
     cargo_value: Money | None = None
     planned: dict[Milestone, UtcDatetime] = {}
     eta: UtcDatetime | None = None
+    eta_at: UtcDatetime | None = None
+    """When the ETA held was estimated: an older estimate, redelivered, does not replace it."""
     reached: dict[Milestone, UtcDatetime] = {}
     in_spec: dict[Milestone, bool] = {}
     attempted: dict[Milestone, ResultCode] = {}

@@ -51,7 +51,7 @@ from finance.repayments import (
     settle_proceeds,
 )
 from finance.step import Outputs, Step
-from finance.tranche_decisions import deadlines_before, decide, expire_due
+from finance.tranche_decisions import deadlines_before, decide, expire_due, expire_passed
 from finance.value_dating import open_window
 from tradelane.contracts import (
     BreachEnded,
@@ -119,6 +119,7 @@ def apply(state: FacilityState, item: EngineInput) -> tuple[FacilityState, Outpu
         working._collateral = None  # the reference path values everything, every time
         step = Step(working, input_key(item), state.clock)
         _dispatch(step, item)
+        expire_passed(step)
         reminders.daily(step)
         settle_proceeds(step)
         instalments.settle(step)
@@ -140,6 +141,7 @@ def apply_in_place(state: FacilityState, item: EngineInput) -> Outputs:
         step = Step(state, input_key(item), state.clock)
         before = _subject_value(state, item)
         _dispatch(step, item)
+        expire_passed(step)
         reminders.daily(step)
         settle_proceeds(step)
         instalments.settle(step)

@@ -157,6 +157,17 @@ def expire_due(step: Step, upto: datetime) -> None:
     state.next_deadline = earliest_deadline(state)
 
 
+def expire_passed(step: Step) -> None:
+    """Settle, at the end of a step, the waiting tranches whose deadline was already behind the
+    clock when they were parked (a milestone that arrived late): the step that parked them
+    settles them, so no later input, redelivered or not, decides when."""
+    state, now = step.state, step.now
+    if state.next_deadline is None or now is None or state.next_deadline >= now:
+        return
+    for deadline in deadlines_before(state, now):
+        expire_due(step, deadline)
+
+
 def _expire(step: Step, shipment: ShipmentCollateral, milestone: Milestone, execute: bool) -> None:
     state = step.state
     waiting = shipment.awaiting.pop(milestone)
