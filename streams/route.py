@@ -21,11 +21,12 @@ class Route:
     """Per leg, its polyline (what the segments' own terms are, computed once)."""
     _lengths: tuple[tuple[float, ...], ...] = field(init=False, compare=False, repr=False)
     """Per leg, the length of each of its segments."""
-    _near: dict[LatLon, dict[int, list[float]]] = field(
+    _near: dict[LatLon, dict[int, tuple[float, int]]] = field(
         default_factory=dict, compare=False, repr=False
     )
-    """The last few positions' distances to each segment of the legs asked about: the rules
-    measure every reading against the active legs, the whole route and its nearest leg."""
+    """The last few positions' distances to the legs asked about and their nearest segments:
+    the rules measure every reading against the active legs, the whole route and its nearest
+    leg."""
 
     def __post_init__(self) -> None:
         lines = tuple(Polyline(leg) for leg in self.legs_points)
@@ -42,22 +43,23 @@ class Route:
             out.extend(leg if not out else leg[1:])
         return out
 
-    def _segments_km(self, p: LatLon, leg: int) -> list[float]:
-        """Distance from ``p`` to each segment of ``leg``, kept for the next question."""
+    def _nearest_km(self, p: LatLon, leg: int) -> tuple[float, int]:
+        """Distance from ``p`` to ``leg`` (of two points or more) and its nearest segment, kept
+        for the next question."""
         near = self._near.get(p)
         if near is None:
             if len(self._near) >= 4:
                 self._near.clear()
             near = self._near[p] = {}
         if leg not in near:
-            near[leg] = self._lines[leg].segment_distances_km(p)
+            near[leg] = self._lines[leg].nearest_km(p)
         return near[leg]
 
     def _leg_distance_km(self, p: LatLon, leg: int) -> float:
         pts = self.legs_points[leg]
         if len(pts) == 1:
             return distance_km(p, pts[0])
-        return min(self._segments_km(p, leg))
+        return self._nearest_km(p, leg)[0]
 
     def corridor_km(self, p: LatLon, among: tuple[int, ...] | None = None) -> tuple[float, int]:
         """Distance to the planned route and the index of the nearest leg (of ``among`` only,
@@ -80,8 +82,7 @@ class Route:
         pts = self.legs_points[leg]
         if len(pts) == 1:
             return distance_km(p, pts[0])
-        segments = self._segments_km(p, leg)
-        nearest = min(range(len(segments)), key=segments.__getitem__)
+        nearest = self._nearest_km(p, leg)[1]
         rest = sum(self._lengths[leg][nearest + 1 :])
         return distance_km(p, pts[nearest + 1]) + rest
 

@@ -162,13 +162,14 @@ class Polyline:
     The stream rules measure every reading against every segment of its route, which made the
     geometry most of a replay's time. :func:`segment_distance_km` computes the segment's own
     angle and course and the same haversine and course from ``a`` two or three times per call;
-    here what depends on the points alone is computed once, what depends on the position once
-    per segment, and the endpoint distances once per point. The arithmetic is
-    :func:`segment_distance_km`'s, operation for operation, so the results are bit-identical
-    (tests/unit/devices/test_geo.py holds it to that).
+    here what depends on the points alone is computed once, the distance to each point once per
+    position, and the rest of a segment's measure only for a segment that can be the nearest.
+    The arithmetic is :func:`segment_distance_km`'s and :func:`distance_km`'s, operation for
+    operation, so the results are bit-identical (tests/unit/devices/test_geo.py holds them to
+    that).
     """
 
-    __slots__ = ("_ab", "_brg", "_cos", "_lat", "_sin", "_t12", "points")
+    __slots__ = ("_ab", "_brg", "_cos", "_lat", "_len", "_sin", "_t12", "points")
 
     def __init__(self, points: Sequence[LatLon]) -> None:
         self.points = tuple(points)
@@ -177,6 +178,7 @@ class Polyline:
         self._sin = [math.sin(x) for x in self._lat]
         pairs = list(itertools.pairwise(self.points))
         self._ab = [central_angle(a, b) for a, b in pairs]
+        self._len = [EARTH_RADIUS_KM * ab for ab in self._ab]
         self._brg = [bearing_deg(a, b) for a, b in pairs]
         self._t12 = [math.radians(x) for x in self._brg]
 
@@ -184,41 +186,69 @@ class Polyline:
         """Distance from ``p`` to the polyline (to its point, when it has one only)."""
         if len(self.points) == 1:
             return distance_km(p, self.points[0])
-        return min(self.segment_distances_km(p))
+        return self.nearest_km(p)[0]
+
+    def nearest_km(self, p: LatLon) -> tuple[float, int]:
+        """``min`` of :meth:`segment_distances_km` and the first segment at that distance.
+
+        No point of a segment a→b is nearer ``p`` than (|pa| + |pb| - |ab|) / 2 (the triangle
+        inequality), and the nearest segment is no farther than the nearest point: a segment
+        whose bound exceeds that by a kilometre, some ten million times the formulas' rounding,
+        cannot be the nearest, and is not measured further.
+        """
+        ends = self._ends_km(p)
+        ceiling = min(ends) + _PRUNE_SLACK_KM
+        best, best_i = math.inf, -1
+        for i, length in enumerate(self._len):
+            if (ends[i] + ends[i + 1] - length) / 2 > ceiling:
+                continue
+            d = self._segment_km(p, i, ends)
+            if best_i < 0 or d < best:  # as min() compares: the first of equals stays
+                best, best_i = d, i
+        return best, best_i
 
     def segment_distances_km(self, p: LatLon) -> list[float]:
         """``segment_distance_km(p, a, b)`` for every segment a→b, in order."""
+        ends = self._ends_km(p)
+        return [self._segment_km(p, i, ends) for i in range(len(self._ab))]
+
+    def _ends_km(self, p: LatLon) -> list[float]:
+        """``distance_km(p, q)`` for every point ``q``."""
+        lat_p = math.radians(p[0])
+        cos_p = math.cos(lat_p)
+        out = []
+        for q, lat_q, cos_q in zip(self.points, self._lat, self._cos, strict=True):
+            dlon = math.radians(q[1] - p[1])
+            h = math.sin((lat_q - lat_p) / 2) ** 2 + cos_p * cos_q * math.sin(dlon / 2) ** 2
+            out.append(EARTH_RADIUS_KM * (2 * math.asin(min(1.0, math.sqrt(h)))))
+        return out
+
+    def _segment_km(self, p: LatLon, i: int, ends: list[float]) -> float:
+        """``segment_distance_km(p, a, b)`` of segment ``i``, given ``p``'s point distances."""
+        ab = self._ab[i]
+        if ab < 1e-12:
+            return ends[i]
         lat_p = math.radians(p[0])
         cos_p, sin_p = math.cos(lat_p), math.sin(lat_p)
-        ends: dict[int, float] = {}
+        cos_a, sin_a = self._cos[i], self._sin[i]
+        dlat = lat_p - self._lat[i]
+        dlon = math.radians(p[1] - self.points[i][1])
+        h = math.sin(dlat / 2) ** 2 + cos_a * cos_p * math.sin(dlon / 2) ** 2
+        d13 = 2 * math.asin(min(1.0, math.sqrt(h)))  # central_angle(a, p)
+        y = math.sin(dlon) * cos_p
+        x = cos_a * sin_p - sin_a * cos_p * math.cos(dlon)
+        deg = math.degrees(math.atan2(y, x)) % 360.0
+        brg = 0.0 if deg >= 360.0 else deg  # bearing_deg(a, p)
+        s = math.sin(d13) * math.sin(math.radians(brg) - self._t12[i])
+        xt = EARTH_RADIUS_KM * math.asin(max(-1.0, min(1.0, s))) / EARTH_RADIUS_KM
+        ahead = math.cos(math.radians(brg - self._brg[i])) >= 0
+        if ahead and _along(d13, xt) <= ab:
+            return abs(xt) * EARTH_RADIUS_KM
+        return min(ends[i], ends[i + 1])
 
-        def end(i: int) -> float:  # distance_km(p, points[i]), once per point
-            if i not in ends:
-                ends[i] = distance_km(p, self.points[i])
-            return ends[i]
 
-        out: list[float] = []
-        for i, ab in enumerate(self._ab):
-            if ab < 1e-12:
-                out.append(end(i))
-                continue
-            cos_a, sin_a, a_lon = self._cos[i], self._sin[i], self.points[i][1]
-            dlat = lat_p - self._lat[i]
-            dlon = math.radians(p[1] - a_lon)
-            h = math.sin(dlat / 2) ** 2 + cos_a * cos_p * math.sin(dlon / 2) ** 2
-            d13 = 2 * math.asin(min(1.0, math.sqrt(h)))  # central_angle(a, p)
-            y = math.sin(dlon) * cos_p
-            x = cos_a * sin_p - sin_a * cos_p * math.cos(dlon)
-            deg = math.degrees(math.atan2(y, x)) % 360.0
-            brg = 0.0 if deg >= 360.0 else deg  # bearing_deg(a, p)
-            s = math.sin(d13) * math.sin(math.radians(brg) - self._t12[i])
-            xt = EARTH_RADIUS_KM * math.asin(max(-1.0, min(1.0, s))) / EARTH_RADIUS_KM
-            ahead = math.cos(math.radians(brg - self._brg[i])) >= 0
-            if ahead and _along(d13, xt) <= ab:
-                out.append(abs(xt) * EARTH_RADIUS_KM)
-            else:
-                out.append(min(end(i), end(i + 1)))
-        return out
+_PRUNE_SLACK_KM = 1.0
+"""How far beyond the nearest point a segment's lower bound must lie for it to be skipped."""
 
 
 def _along(d13: float, xt: float) -> float:

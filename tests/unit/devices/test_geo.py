@@ -81,22 +81,39 @@ def test_great_circle_from_europe_to_america_bends_north() -> None:
 
 
 any_point = st.tuples(st.floats(min_value=-90, max_value=90), lon)
+step = st.tuples(st.floats(min_value=-3, max_value=3), st.floats(min_value=-3, max_value=3))
 
 
-@settings(max_examples=300)
-@given(any_point, st.lists(any_point, min_size=1, max_size=8), st.data())
+@st.composite
+def routes(draw: st.DrawFn) -> tuple[tuple[float, float], list[tuple[float, float]]]:
+    """A position and a polyline: anywhere on the globe, or a route of short hops (with a
+    repeated point now and then) and a position near it, where segments nearly tie."""
+    if draw(st.booleans()):
+        return draw(any_point), draw(st.lists(any_point, min_size=1, max_size=8))
+    points = [draw(st.tuples(lat, lon))]
+    for dlat, dlon in draw(st.lists(step, min_size=1, max_size=12)):
+        last = points[-1]
+        points.append((max(-89.0, min(89.0, last[0] + dlat)), last[1] + dlon))
+    near = draw(st.sampled_from(points))
+    dlat, dlon = draw(step)
+    return (max(-90.0, min(90.0, near[0] + dlat / 3)), near[1] + dlon / 3), points
+
+
+@settings(max_examples=400)
+@given(routes(), st.data())
 def test_a_polyline_measures_exactly_what_each_segment_measures(
-    p: tuple[float, float], points: list[tuple[float, float]], data: st.DataObject
+    case: tuple[tuple[float, float], list[tuple[float, float]]], data: st.DataObject
 ) -> None:
-    """Polyline hoists the per-point terms out of segment_distance_km: the floats must be the
-    very same (the stream rules' deviations and ETAs are compared byte for byte across runs)."""
+    """Polyline hoists the per-point terms out of segment_distance_km and skips segments that
+    cannot be the nearest: the floats must be the very same, and the nearest segment the first
+    of the nearest (deviations and ETAs are compared byte for byte across runs)."""
+    p, points = case
     if data.draw(st.booleans()):  # a repeated point: a zero-length segment
         points.insert(1, points[0])
     line = Polyline(points)
-    want = [segment_distance_km(p, a, b) for a, b in itertools.pairwise(points)]
-    assert line.segment_distances_km(p) == want
-    assert polyline_distance_km(p, points) == (min(want) if want else distance_km(p, points[0]))
-    on_it = data.draw(st.sampled_from(points))
-    assert line.segment_distances_km(on_it) == [
-        segment_distance_km(on_it, a, b) for a, b in itertools.pairwise(points)
-    ]
+    for q in (p, data.draw(st.sampled_from(points))):
+        want = [segment_distance_km(q, a, b) for a, b in itertools.pairwise(points)]
+        assert line.segment_distances_km(q) == want
+        if want:
+            assert line.nearest_km(q) == (min(want), want.index(min(want)))
+        assert polyline_distance_km(q, points) == (min(want) if want else distance_km(q, points[0]))
