@@ -125,6 +125,7 @@ def calendar_inputs(model: ReadModel, view: FacilityView) -> CalendarInputs:
         collateral=dict(view.collateral),
         shipments={s: shipment_plan(model, s) for s in pledged},
         repaid_shipment=dict(view.repaid_shipment),
+        instalments={s: list(plan.values()) for s, plan in view.seller.plans.items()},
     )
 
 
@@ -242,6 +243,7 @@ def _line_out(line: CalendarLine) -> CalendarLineOut:
         dated_from=line.dated_from,
         eta=line.eta,
         certainty=line.certainty,
+        instalment_id=line.instalment_id,
     )
 
 

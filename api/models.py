@@ -150,15 +150,19 @@ class CalendarLineOut(BaseModel):
     amount: str | None = Field(description="None when the shipment cannot be valued yet")
     overdue: bool
     status: Literal["expected", "overdue", "done"]
-    basis: Literal["reached", "eta", "plan", "delivery_lag", "accrual"] = Field(
+    basis: Literal["reached", "eta", "plan", "delivery_lag", "accrual", "instalment"] = Field(
         description="What dated the line: the actual time, the latest ETA, the booking's "
-        "plan, arrival + the delivery lag, or the interest accrual"
+        "plan, arrival + the delivery lag, the interest accrual, or a staged repayment plan's "
+        "instalment due date"
     )
     dated_from: datetime | None = Field(description="The time the line's day derives from")
     eta: datetime | None = Field(description="The reported ETA used, if the day derives from it")
     certainty: Literal["certain", "firm", "estimated"] = Field(
         description="certain: done; firm: dated by an ETA or an actual arrival within "
         "firm_days of the start; estimated: anything else"
+    )
+    instalment_id: str | None = Field(
+        default=None, description="A staged repayment plan's instalment (repayment lines)"
     )
 
 

@@ -12,20 +12,24 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Literal
 
+from finance.calendar_plans import OpenInstalment
 from tradelane.contracts.finance import (
     DrawdownExecuted,
     DrawdownRejected,
     FinanceEventData,
     ResultCode,
 )
+from tradelane.contracts.plans import InstalmentPaid, RepaymentPlanSet
 from tradelane.contracts.seller import (
     Choice,
     DecisionCode,
     FundingReminder,
+    RepaymentDelayRecorded,
     TrancheAwaitingConfirmation,
     TrancheDecision,
     TrancheDecisionRecorded,
@@ -34,7 +38,13 @@ from tradelane.contracts.seller import (
 
 TrancheState = Literal[
     "upcoming",
-    "awaiting", "recorded", "executed", "declined", "expired", "not_executed", "rejected"
+    "awaiting",
+    "recorded",
+    "executed",
+    "declined",
+    "expired",
+    "not_executed",
+    "rejected",
 ]
 REMINDERS_KEPT = 200
 
@@ -62,6 +72,10 @@ class TrancheView:
 class SellerView:
     tranches: dict[tuple[str, str], TrancheView] = field(default_factory=dict)
     reminders: deque[FundingReminder] = field(default_factory=lambda: deque(maxlen=REMINDERS_KEPT))
+    plans: dict[str, dict[str, OpenInstalment]] = field(default_factory=dict)
+    """Shipment -> instalment id -> its due date and what is open of it (a plan that started;
+    an instalment is open in full until ``InstalmentPaid``: partial payments are not
+    announced per instalment)."""
     answered: set[str] = field(default_factory=set)
     """Request ids the engine answered (a request read after its answer stays answered)."""
 
@@ -105,6 +119,17 @@ def fold(view: SellerView, data: FinanceEventData) -> None:
                 t.state, t.at, t.code = _OUTCOME.get(data.code, "rejected"), data.at, data.code
         case FundingReminder():
             view.reminders.append(data)
+        case RepaymentPlanSet():
+            view.plans[data.shipment_id] = {
+                i.instalment_id: OpenInstalment(i.instalment_id, i.index, i.due, i.amount.amount)
+                for i in data.instalments
+            }
+        case InstalmentPaid():
+            plan = view.plans.get(data.shipment_id, {})
+            if data.instalment_id in plan:
+                plan[data.instalment_id] = replace(plan[data.instalment_id], open=Decimal(0))
+        case RepaymentDelayRecorded() if data.decision == "approved":
+            _delayed(view, data)
         case _:
             pass
 
@@ -118,6 +143,13 @@ def requested(view: SellerView, data: TrancheDecision) -> None:
         view.tranches[key] = TrancheView(key[0], key[1], "upcoming", data.at)
     t = view.tranches[key]
     t.pending_request_id, t.pending_choice, t.requested_at = data.request_id, data.choice, data.at
+
+
+def _delayed(view: SellerView, data: RepaymentDelayRecorded) -> None:
+    plan = view.plans.get(data.shipment_id, {})
+    held = plan.get(data.instalment_id or "")
+    if held is not None and data.due_after is not None:
+        plan[held.instalment_id] = replace(held, due=data.due_after)
 
 
 def _decided(view: SellerView, data: TrancheDecisionRecorded) -> None:

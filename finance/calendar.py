@@ -64,11 +64,13 @@ from finance.calendar_days import (
     project_days,
     weeks,
 )
+from finance.calendar_plans import InstalmentLine, OpenInstalment, open_lines, projected_lines
 from finance.collateral import MILESTONE_ORDER, STATUS_AFTER
 from finance.money import CONTEXT, round_down
 from finance.positions import Position, ShipmentPosition, by_shipment
 from tradelane.contracts import CollateralStatus, Facility, Milestone, Money
 from tradelane.contracts.finance import CollateralLine
+from tradelane.contracts.registries import RepaymentPlanTerms
 
 __all__ = [
     "DAYS_MAX",
@@ -102,7 +104,7 @@ DAYS_MAX = 182
 
 LineStatus = Literal["expected", "overdue", "done"]
 LineKind = Literal["drawdown", "repayment", "interest"]
-Basis = Literal["reached", "eta", "plan", "delivery_lag", "accrual"]
+Basis = Literal["reached", "eta", "plan", "delivery_lag", "accrual", "instalment"]
 """What dated a line: the milestone's (or the arrival's) actual time, the latest reported ETA,
 the booking's planned time, arrival + the delivery lag, or the interest accrual (interest)."""
 Certainty = Literal["certain", "firm", "estimated"]
@@ -135,6 +137,9 @@ class CalendarInputs:
     collateral: Mapping[str, CollateralLine]
     shipments: Mapping[str, ShipmentPlan]
     repaid_shipment: Mapping[int, str | None] = field(default_factory=dict)
+    instalments: Mapping[str, list[OpenInstalment]] = field(default_factory=dict)
+    """Shipment -> the open instalments of its staged repayment plan, once the plan started
+    (:mod:`finance.calendar_plans`)."""
     """Ledger seq of a repayment -> the shipment it named (``RepaymentApplied``)."""
 
 
@@ -165,6 +170,8 @@ class CalendarLine:
     dated_from: datetime | None = None
     eta: datetime | None = None
     certainty: Certainty = "estimated"
+    instalment_id: str | None = None
+    """A staged repayment plan's instalment (a repayment line), else ``None``."""
 
     @property
     def overdue(self) -> bool:
@@ -358,6 +365,11 @@ def _projected(
         amount: Decimal | None = None
         kind: LineKind | None = None
         share = terms.drawdown_schedule.get(milestone.value, Decimal(0))
+        if milestone is Milestone.DELIVERED and terms.repayment_plan is not None and priced:
+            found.lines += _planned(
+                plan.shipment_id, principal, dated, window, terms.repayment_plan
+            )
+            continue
         if milestone is Milestone.DELIVERED:
             kind, amount = "repayment", principal if priced else None
         elif share > 0:
@@ -389,6 +401,50 @@ def _projected(
             )
         )
     return found
+
+
+def _instalment_line(
+    shipment_id: str, found: InstalmentLine, window: _Window, certainty: Certainty, when: Dated
+) -> CalendarLine:
+    return CalendarLine(
+        day=found.day,
+        kind="repayment",
+        shipment_id=shipment_id,
+        milestone=Milestone.DELIVERED,
+        amount=Money(amount=on_grid(found.amount, window.currency), currency=window.currency),
+        status="overdue" if found.overdue else "expected",
+        basis=when.basis,
+        dated_from=when.dated_from,
+        eta=when.eta,
+        certainty=certainty,
+        instalment_id=found.instalment_id,
+    )
+
+
+def _instalments(
+    shipment_id: str, instalments: list[OpenInstalment], window: _Window
+) -> list[CalendarLine]:
+    """The open instalments of a plan that started, in the window (overdue ones too)."""
+    out: list[CalendarLine] = []
+    for found in open_lines(instalments, window.first):
+        if found.day >= window.end:
+            continue
+        due = datetime(found.day.year, found.day.month, found.day.day, tzinfo=UTC)
+        when = Dated(due, "instalment", due)
+        out.append(_instalment_line(shipment_id, found, window, "firm", when))
+    return out
+
+
+def _planned(
+    shipment_id: str, principal: Decimal, dated: Dated, window: _Window, terms: RepaymentPlanTerms
+) -> list[CalendarLine]:
+    """The instalments a plan will set at the expected delivery, in the window."""
+    found = projected_lines(shipment_id, principal, window.currency, dated.when, terms)
+    return [
+        _instalment_line(shipment_id, f, window, "estimated", dated)
+        for f in found
+        if f.day < window.end
+    ]
 
 
 def _finished(plan: ShipmentPlan, line: CollateralLine | None) -> bool:
@@ -474,6 +530,9 @@ def funding_calendar(
     with localcontext(CONTEXT):
         for shipment_id in pledged:
             plan = inputs.shipments.get(shipment_id, ShipmentPlan(shipment_id))
+            if shipment_id in inputs.instalments:  # its plan started: the instalments are due
+                lines += _instalments(shipment_id, inputs.instalments[shipment_id], window)
+                continue
             if _finished(plan, inputs.collateral.get(shipment_id)):
                 continue
             found = _projected(inputs, plan, lent[shipment_id], window, delivery_lag)
