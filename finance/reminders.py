@@ -13,10 +13,11 @@ reminders with the same ids.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from finance.calendar import ShipmentPlan, expected_times
+from finance.calendar_plans import projected_lines
 from finance.collateral import MILESTONE_ORDER, STATUS_AFTER, valuation
 from finance.drawdowns import scheduled_share
 from finance.facility_state import FacilityState, ShipmentCollateral
@@ -39,14 +40,22 @@ class ExpectedLine:
     on: date
     amount: Decimal | None
     basis: str
+    instalment_id: str | None = None
+    """A started plan's instalment."""
+    seq: int = 0
+    """The n-th instalment (from 1) a plan not started yet will set."""
 
     @property
     def key(self) -> str:
-        return f"{self.kind}:{self.milestone.value}"
+        if self.instalment_id is not None:
+            return f"instalment:{self.instalment_id}"
+        return f"{self.kind}:{self.milestone.value}" + (f":{self.seq}" if self.seq else "")
 
 
 def expected_lines(state: FacilityState, shipment: ShipmentCollateral) -> list[ExpectedLine]:
     """The shipment's drawdowns and repayment still to come, dated and estimated now."""
+    if shipment.plan_start is not None:  # its staged repayment plan started
+        return _open_instalments(shipment)
     plan = ShipmentPlan(shipment.shipment_id, shipment.planned, shipment.eta, shipment.reached)
     times = expected_times(plan)
     principal = shipment.principal
@@ -57,7 +66,7 @@ def expected_lines(state: FacilityState, shipment: ShipmentCollateral) -> list[E
             continue
         basis = "eta" if shipment.eta is not None and milestone in _FROM_ARRIVAL else "plan"
         if milestone is Milestone.DELIVERED:
-            lines.append(ExpectedLine("repayment", milestone, when.date(), principal, basis))
+            lines += _at_delivery(state, shipment, when, principal, basis)
             continue
         if not _drawable(state, shipment, milestone):
             continue
@@ -67,6 +76,36 @@ def expected_lines(state: FacilityState, shipment: ShipmentCollateral) -> list[E
         if amount is None or amount > 0:
             lines.append(ExpectedLine("drawdown", milestone, when.date(), amount, basis))
     return lines
+
+
+def _open_instalments(shipment: ShipmentCollateral) -> list[ExpectedLine]:
+    return [
+        ExpectedLine(
+            "repayment", Milestone.DELIVERED, i.due.date(), i.open_amount, "plan", i.instalment_id
+        )
+        for i in shipment.instalments
+        if i.open_amount > 0
+    ]
+
+
+def _at_delivery(
+    state: FacilityState,
+    shipment: ShipmentCollateral,
+    when: datetime,
+    principal: Decimal,
+    basis: str,
+) -> list[ExpectedLine]:
+    """What delivery brings: the repayment, or with a staged plan the instalments it sets."""
+    terms = state.terms
+    if terms is None or terms.repayment_plan is None:
+        return [ExpectedLine("repayment", Milestone.DELIVERED, when.date(), principal, basis)]
+    found = projected_lines(
+        shipment.shipment_id, principal, terms.limit.currency, when, terms.repayment_plan
+    )
+    return [
+        ExpectedLine("repayment", Milestone.DELIVERED, f.day, f.amount, basis, seq=n)
+        for n, f in enumerate(found, 1)
+    ]
 
 
 def _drawable(state: FacilityState, shipment: ShipmentCollateral, milestone: Milestone) -> bool:
@@ -123,6 +162,7 @@ def remind(step: Step, shipment: ShipmentCollateral) -> None:
                 and line.kind == "drawdown"
                 and line.milestone not in shipment.choices,
                 previous_expected_on=before,
+                instalment_id=line.instalment_id,
                 at=now,
             ),
             shipment.shipment_id,

@@ -167,6 +167,9 @@ class FundingReminder(Contract):
     previous_expected_on: date | None = Field(
         default=None, description="Set when this re-sends a line whose date moved"
     )
+    instalment_id: str | None = Field(
+        default=None, description="A staged repayment plan's instalment (repayment lines)"
+    )
     at: UtcDatetime
 
 

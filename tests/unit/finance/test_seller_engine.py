@@ -13,13 +13,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from finance.pledge_engine import EngineInput
+from finance.repayment_plan import instalment_id
 from finance.step import Outputs
 from tests.unit.finance.builders import (
     SHP,
     SHP2,
+    at,
     decision,
     eta,
     milestone,
+    plan,
     play,
     setup,
     tick,
@@ -213,3 +216,20 @@ def test_a_reminder_of_a_tranche_that_waits_for_the_borrower_says_so() -> None:
     # anything, was reminded that day
     others = [(r.milestone, r.expected_on.day) for r in reminders if r.shipment_id == SHP2]  # type: ignore[attr-defined]
     assert others[0] == (DEP, 2)
+
+
+def test_with_a_staged_plan_the_instalments_are_reminded_not_the_delivery() -> None:
+    """Delivered 12 March (hour 240); the plan owes half on 11 April and half on 11 May."""
+    items = [
+        *setup(reminder_days=3, repayment_plan=plan()),
+        milestone(DEP, 1),
+        milestone(Milestone.DELIVERED, 240),
+        tick(24 * 36),  # 7 April: the first instalment is 4 days away
+        tick(24 * 37 + 1),  # 8 April: within 3 days
+    ]
+    _, outputs = play(items)
+    reminders = [r for r in of_kind(outputs, "funding_reminder") if r.shipment_id == SHP]  # type: ignore[attr-defined]
+    seen = [(r.line, r.expected_on, r.amount.amount, r.instalment_id) for r in reminders]  # type: ignore[attr-defined]
+    assert seen == [
+        ("repayment", date(2026, 4, 11), Decimal("33000.00"), instalment_id(SHP, 0, at(240)))
+    ]
