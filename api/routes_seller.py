@@ -53,7 +53,8 @@ DECIDE_ERRORS = problem_responses(401, 403, 404, 409, 422, 429, 503)
 FINAL = frozenset({"executed", "declined", "expired", "not_executed"})
 
 
-def _facility(api: ApiState, principal: Principal, facility_id: str) -> FacilityView:
+def visible_facility(api: ApiState, principal: Principal, facility_id: str) -> FacilityView:
+    """The facility with terms, if ``principal`` may see it; else 404."""
     view = api.model.facilities.get(facility_id)
     if (
         view is None
@@ -108,7 +109,7 @@ def facility_tranches(
 ) -> TrancheList:
     """Tranches to confirm and their outcomes: upcoming (from the calendar), awaiting a
     decision (with the deadline), decided and done, soonest first."""
-    view = _facility(api, principal, facility_id)
+    view = visible_facility(api, principal, facility_id)
     terms = view.facility
     assert terms is not None
     held = {key: _held(t) for key, t in view.seller.tranches.items()}
@@ -159,7 +160,7 @@ async def decide_tranche(
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> DecisionAccepted:
     """Confirm, decline or resize one tranche (the borrower, or an operator for it)."""
-    view = _facility(api, principal, facility_id)
+    view = visible_facility(api, principal, facility_id)
     terms = view.facility
     assert terms is not None
     if principal.role not in (Role.BORROWER, Role.OPERATOR):
@@ -268,7 +269,7 @@ def _reminder(r: FundingReminder) -> ReminderOut:
 @router.get("/facilities/{facility_id}/reminders", response_model=ReminderList, responses=ERRORS)
 def facility_reminders(facility_id: str, api: StateDep, principal: PrincipalDep) -> ReminderList:
     """The reminders sent (event time), and the latest per line still ahead."""
-    view = _facility(api, principal, facility_id)
+    view = visible_facility(api, principal, facility_id)
     terms = view.facility
     assert terms is not None
     today = (default_start(view) or datetime.now(UTC)).date()

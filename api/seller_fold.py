@@ -28,6 +28,7 @@ from tradelane.contracts.plans import InstalmentPaid, RepaymentPlanSet
 from tradelane.contracts.seller import (
     Choice,
     DecisionCode,
+    DelayCode,
     FundingReminder,
     RepaymentDelayRecorded,
     TrancheAwaitingConfirmation,
@@ -69,6 +70,19 @@ class TrancheView:
 
 
 @dataclass(slots=True)
+class DelayView:
+    """A borrower's request to move an instalment, and the bank's answer."""
+
+    request_id: str
+    shipment_id: str
+    instalment_id: str | None
+    new_due: datetime | None
+    at: datetime
+    state: Literal["requested", "approved", "refused"] = "requested"
+    decided_at: datetime | None = None
+
+
+@dataclass(slots=True)
 class SellerView:
     tranches: dict[tuple[str, str], TrancheView] = field(default_factory=dict)
     reminders: deque[FundingReminder] = field(default_factory=lambda: deque(maxlen=REMINDERS_KEPT))
@@ -76,6 +90,10 @@ class SellerView:
     """Shipment -> instalment id -> its due date and what is open of it (a plan that started;
     an instalment is open in full until ``InstalmentPaid``: partial payments are not
     announced per instalment)."""
+    delays: dict[str, DelayView] = field(default_factory=dict)
+    """Delay request id -> the request and what the bank decided."""
+    paid: dict[str, datetime] = field(default_factory=dict)
+    """Instalment id -> when it was paid in full."""
     answered: set[str] = field(default_factory=set)
     """Request ids the engine answered (a request read after its answer stays answered)."""
 
@@ -121,15 +139,18 @@ def fold(view: SellerView, data: FinanceEventData) -> None:
             view.reminders.append(data)
         case RepaymentPlanSet():
             view.plans[data.shipment_id] = {
-                i.instalment_id: OpenInstalment(i.instalment_id, i.index, i.due, i.amount.amount)
+                i.instalment_id: OpenInstalment(
+                    i.instalment_id, i.index, i.due, i.amount.amount, i.amount.amount
+                )
                 for i in data.instalments
             }
         case InstalmentPaid():
+            view.paid[data.instalment_id] = data.at
             plan = view.plans.get(data.shipment_id, {})
             if data.instalment_id in plan:
                 plan[data.instalment_id] = replace(plan[data.instalment_id], open=Decimal(0))
-        case RepaymentDelayRecorded() if data.decision == "approved":
-            _delayed(view, data)
+        case RepaymentDelayRecorded():
+            _delay(view, data)
         case _:
             pass
 
@@ -143,6 +164,22 @@ def requested(view: SellerView, data: TrancheDecision) -> None:
         view.tranches[key] = TrancheView(key[0], key[1], "upcoming", data.at)
     t = view.tranches[key]
     t.pending_request_id, t.pending_choice, t.requested_at = data.request_id, data.choice, data.at
+
+
+def _delay(view: SellerView, data: RepaymentDelayRecorded) -> None:
+    """A request held (``requested``), or the bank's answer to one."""
+    if data.decision == "requested" and data.code is DelayCode.REQUESTED:
+        view.delays[data.request_id] = DelayView(
+            data.request_id, data.shipment_id, data.instalment_id, data.new_due, data.at
+        )
+        return
+    if data.code not in (DelayCode.APPROVED, DelayCode.REFUSED):
+        return  # refused for its shape (not authorised, unknown...): nothing changed
+    asked = view.delays.get(data.delay_request_id or "")
+    if asked is not None and data.decision != "requested":
+        asked.state, asked.decided_at = data.decision, data.at
+    if data.code is DelayCode.APPROVED:
+        _delayed(view, data)
 
 
 def _delayed(view: SellerView, data: RepaymentDelayRecorded) -> None:

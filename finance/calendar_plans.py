@@ -32,6 +32,8 @@ class OpenInstalment:
     index: int
     due: datetime
     open: Decimal
+    amount: Decimal = Decimal(0)
+    """As the plan set it (``open`` is what is left of it)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -199,3 +199,35 @@ def test_reminders_are_listed_latest_per_line(loop: Loop, client: TestClient) ->
     assert found["reminder_days"] == 3
     assert all(r["milestone"] != DEP or r["shipment_id"] != b.SHP for r in found["upcoming"])
     assert client.get(f"{URL}/reminders", headers=OTHER).status_code == 404
+
+
+def test_a_late_seller_asks_to_move_an_instalment_and_the_bank_approves() -> None:
+    loop = Loop(b.facility(repayment_plan=b.plan(), reminder_days=0))
+    loop.feed(b.milestone(b.Milestone.DEPARTED_ORIGIN, 1), b.milestone(b.Milestone.DELIVERED, 240))
+    with _client(loop) as client:
+        plan = client.get(f"{URL}/instalments", headers=SELLER).json()
+        first = plan["instalments"][0]
+        assert (first["due"][:10], first["amount"], first["state"]) == (
+            "2026-04-11",
+            "33000.00",
+            "open",
+        )
+        ask = f"{URL}/instalments/{b.SHP}/{first['instalment_id']}/delay"
+        body = {"new_due": "2026-04-25T08:00:00Z", "reason": "stock held at customs"}
+        assert client.post(ask, json=body, headers=BANK).status_code == 403
+        asked = client.post(ask, json=body, headers=SELLER)
+        assert asked.status_code == 202, asked.text
+        loop.deliver_requests()
+        delays = client.get(f"{URL}/instalments", headers=BANK).json()["delays"]
+        assert [(d["request_id"], d["state"]) for d in delays] == [
+            (asked.json()["request_id"], "requested")
+        ]
+        decide = f"{URL}/delays/{asked.json()['request_id']}/decision"
+        assert client.post(decide, json={"approve": True}, headers=SELLER).status_code == 403
+        assert client.post(decide, json={"approve": True}, headers=BANK).status_code == 202
+        loop.deliver_requests()
+        after = client.get(f"{URL}/instalments", headers=SELLER).json()
+        assert after["delays"][0]["state"] == "approved"
+        assert after["instalments"][0]["due"][:10] == "2026-04-25"
+        assert client.post(decide, json={"approve": False}, headers=BANK).status_code == 409
+        assert client.get(f"{URL}/instalments", headers=OTHER).status_code == 404

@@ -1,0 +1,240 @@
+"""Staged repayment plans: the instalments, and the borrower's requests to move one.
+
+``GET /facilities/{id}/instalments`` lists each started plan's instalments (due date, amount,
+what is open, paid or overdue) and the delay requests with the bank's answers. The borrower
+asks for a later due date with ``POST .../instalments/{shipment}/{instalment}/delay`` (the
+stock is late); the facility's bank approves or refuses with ``POST .../delays/{id}/decision``.
+Both travel on ``finance.requests`` and the engine applies them (:mod:`finance.instalments`);
+202 answers that the request is on its way, the outcome (``repayment_delay_recorded``) comes on
+the facility's events and in this list. Request ids derive from what is asked and who asks, so
+the same request sent twice is one request.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.auth import Principal
+from api.deps import PrincipalDep, StateDep
+from api.finance_reads import default_start
+from api.problems import problem_responses
+from api.projection import FacilityView
+from api.routes_seller import visible_facility
+from api.service import ApiState
+from tradelane.contracts.finance import FinanceRequestData
+from tradelane.contracts.seller import RepaymentDelayDecided, RepaymentDelayRequested, Requester
+from tradelane.ids import derive_id
+from tradelane.roles import Role
+
+router = APIRouter(prefix="/api/v1", tags=["seller"])
+ERRORS = problem_responses(401, 404, 422, 429)
+ASK_ERRORS = problem_responses(401, 403, 404, 409, 422, 429, 503)
+
+
+class InstalmentOut(BaseModel):
+    shipment_id: str
+    instalment_id: str
+    index: int
+    due: datetime
+    amount: str
+    open: str = Field(
+        description="Open in full until paid in full (partial payments are not shown)"
+    )
+    state: Literal["open", "overdue", "paid"]
+    paid_at: datetime | None = None
+
+
+class DelayOut(BaseModel):
+    request_id: str
+    shipment_id: str
+    instalment_id: str | None
+    new_due: datetime | None
+    state: Literal["requested", "approved", "refused"]
+    at: datetime
+    decided_at: datetime | None
+
+
+class InstalmentList(BaseModel):
+    facility_id: str
+    currency: str
+    as_of: datetime | None = Field(description="The facility's event time overdue is judged at")
+    instalments: list[InstalmentOut]
+    delays: list[DelayOut]
+
+
+class DelayIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    new_due: datetime = Field(description="The later due date asked for (with a time zone)")
+    reason: Annotated[str, Field(max_length=500)] = ""
+
+
+class DelayDecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    approve: bool
+
+
+class RequestAccepted(BaseModel):
+    request_id: str
+    status: Literal["queued"] = "queued"
+    at: datetime
+    see: str
+
+
+@router.get(
+    "/facilities/{facility_id}/instalments", response_model=InstalmentList, responses=ERRORS
+)
+def facility_instalments(
+    facility_id: str, api: StateDep, principal: PrincipalDep
+) -> InstalmentList:
+    """Every started plan's instalments, soonest first, and the delay requests."""
+    view = visible_facility(api, principal, facility_id)
+    assert view.facility is not None
+    now = default_start(view)
+    seller = view.seller
+    items = [
+        InstalmentOut(
+            shipment_id=shipment_id,
+            instalment_id=i.instalment_id,
+            index=i.index,
+            due=i.due,
+            amount=str(i.amount),
+            open=str(i.open),
+            state="paid"
+            if i.instalment_id in seller.paid
+            else "overdue"
+            if now is not None and i.due < now
+            else "open",
+            paid_at=seller.paid.get(i.instalment_id),
+        )
+        for shipment_id, plan in sorted(seller.plans.items())
+        for i in plan.values()
+    ]
+    items.sort(key=lambda i: (i.due, i.shipment_id, i.index))
+    delays = [
+        DelayOut(
+            request_id=d.request_id,
+            shipment_id=d.shipment_id,
+            instalment_id=d.instalment_id,
+            new_due=d.new_due,
+            state=d.state,
+            at=d.at,
+            decided_at=d.decided_at,
+        )
+        for d in sorted(seller.delays.values(), key=lambda d: d.at, reverse=True)
+    ]
+    return InstalmentList(
+        facility_id=facility_id,
+        currency=view.facility.limit.currency,
+        as_of=now,
+        instalments=items,
+        delays=delays,
+    )
+
+
+def _stamp(view: FacilityView) -> datetime:
+    """The facility's event time (as for tranche decisions), the wall clock without events."""
+    return default_start(view) or datetime.now(UTC)
+
+
+async def _send(api: ApiState, data: FinanceRequestData) -> None:
+    if api.requests is None:
+        raise HTTPException(503, "this server does not accept requests (no Kafka writer)")
+    await api.requests.send(data)
+
+
+@router.post(
+    "/facilities/{facility_id}/instalments/{shipment_id}/{instalment_id}/delay",
+    status_code=202,
+    response_model=RequestAccepted,
+    responses=ASK_ERRORS,
+)
+async def ask_delay(
+    facility_id: str,
+    shipment_id: str,
+    instalment_id: str,
+    body: DelayIn,
+    api: StateDep,
+    principal: PrincipalDep,
+) -> RequestAccepted:
+    """The borrower asks to move one instalment to a later date (the stock is late)."""
+    view = visible_facility(api, principal, facility_id)
+    if principal.role not in (Role.BORROWER, Role.OPERATOR):
+        raise HTTPException(403, "only the facility's borrower (or an operator) asks for a delay")
+    if instalment_id not in view.seller.plans.get(shipment_id, {}):
+        raise HTTPException(404, f"no instalment {instalment_id!r} of {shipment_id!r} here")
+    if body.new_due.tzinfo is None:
+        raise HTTPException(422, "new_due needs a time zone")
+    request_id = derive_id(
+        "delay_request",
+        facility_id,
+        shipment_id,
+        instalment_id,
+        body.new_due.isoformat(),
+        _who(principal),
+    )
+    data = RepaymentDelayRequested(
+        request_id=request_id,
+        facility_id=facility_id,
+        shipment_id=shipment_id,
+        instalment_id=instalment_id,
+        new_due=body.new_due,
+        reason=body.reason,
+        by=_requester(principal, "borrower"),
+        at=_stamp(view),
+    )
+    await _send(api, data)
+    see = f"/api/v1/facilities/{facility_id}/instalments"
+    return RequestAccepted(request_id=request_id, at=data.at, see=see)
+
+
+@router.post(
+    "/facilities/{facility_id}/delays/{delay_request_id}/decision",
+    status_code=202,
+    response_model=RequestAccepted,
+    responses=ASK_ERRORS,
+)
+async def decide_delay(
+    facility_id: str,
+    delay_request_id: str,
+    body: DelayDecisionIn,
+    api: StateDep,
+    principal: PrincipalDep,
+) -> RequestAccepted:
+    """The facility's bank (or an operator) approves or refuses a delay request."""
+    view = visible_facility(api, principal, facility_id)
+    if principal.role not in (Role.BANK, Role.OPERATOR):
+        raise HTTPException(403, "only the facility's bank (or an operator) decides a delay")
+    asked = view.seller.delays.get(delay_request_id)
+    if asked is None:
+        raise HTTPException(404, f"no delay request {delay_request_id!r} on {facility_id!r}")
+    if asked.state != "requested":
+        raise HTTPException(409, f"delay request {delay_request_id!r} was {asked.state}")
+    request_id = derive_id("delay_decision", facility_id, delay_request_id, _who(principal))
+    data = RepaymentDelayDecided(
+        request_id=request_id,
+        facility_id=facility_id,
+        shipment_id=asked.shipment_id,
+        delay_request_id=delay_request_id,
+        approve=body.approve,
+        by=_requester(principal, "bank"),
+        at=_stamp(view),
+    )
+    await _send(api, data)
+    see = f"/api/v1/facilities/{facility_id}/instalments"
+    return RequestAccepted(request_id=request_id, at=data.at, see=see)
+
+
+def _who(principal: Principal) -> str:
+    return f"{principal.role.value}:{principal.party or ''}"
+
+
+def _requester(principal: Principal, role: Literal["borrower", "bank"]) -> Requester:
+    if principal.role is Role.OPERATOR:
+        return Requester(role="operator", party=principal.party)
+    return Requester(role=role, party=principal.party)
