@@ -126,7 +126,7 @@ def valuation(
         return None
     value, fx = converted
     status = status if status is not None else status_of(shipment)
-    advance = terms.advance_rates.get(status, Decimal(0)) if status is not None else Decimal(0)
+    advance = state.advance_rates.get(status, Decimal(0)) if status is not None else Decimal(0)
     cut = haircut_of(shipment, terms)
     lendable = value * advance * (1 - cut)
     cap = terms.concentration_limit * terms.limit.amount

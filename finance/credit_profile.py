@@ -1,8 +1,9 @@
 """A merchant's credit profile: a score from its history, and the advance rates the score earns.
 
 Pure and deterministic: Decimal arithmetic in :data:`finance.money.CONTEXT`, no float, no
-clock. The pledge engine will read the rates once it is wired to them (docs/finance.md,
-"Credit profile"); until then a facility's ``score_bands`` are stated, not applied.
+clock. The pledge engine keeps each facility's history and values its collateral at the rates
+the score earns when the facility has ``score_bands`` (:mod:`finance.credit`; docs/finance.md,
+"Credit profile").
 
 **History.** :class:`CreditHistory` is a record of counts, folded by :func:`observe` from
 :data:`Observation` values. The contracts do not say everything a score needs (a repayment
@@ -35,7 +36,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
-from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -43,6 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from finance.money import CONTEXT
 from finance.repayment_plan import PaymentResult
 from tradelane.contracts.base import UtcDatetime
+from tradelane.contracts.credit import CreditFactorName
 from tradelane.contracts.events import (
     BreachKind,
     BreachStarted,
@@ -113,7 +114,7 @@ class ShipmentDelivered(_Frozen):
 
 class ExcursionObserved(_Frozen):
     kind: Literal["excursion"] = "excursion"
-    excursion: Literal["temperature", "humidity", "shock"]
+    excursion: Literal["temperature", "humidity", "shock", "tamper"]
 
 
 class ClaimObserved(_Frozen):
@@ -228,13 +229,8 @@ def from_payment(result: PaymentResult) -> tuple[Observation, ...]:
 # --- score -----------------------------------------------------------------------------------
 
 
-class FactorName(StrEnum):
-    REPAYMENT_PUNCTUALITY = "repayment_punctuality"
-    DELIVERY_QUALITY = "delivery_quality"
-    CONDITION_EXCURSIONS = "condition_excursions"
-    MILESTONE_PUNCTUALITY = "milestone_punctuality"
-    CLAIMS = "claims"
-    DISPUTES = "disputes"
+FactorName = CreditFactorName
+"""The factors' names (declared with the contracts that publish them)."""
 
 
 class Factor(_Frozen):

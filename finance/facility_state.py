@@ -27,14 +27,16 @@ What the state remembers, and why it stays bounded:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from finance.credit_profile import CreditHistory
 from finance.repayment_plan import Instalment
-from tradelane.contracts import Facility, FxRate, Milestone, Money
+from tradelane.contracts import CollateralStatus, Facility, FxRate, Milestone, Money
 from tradelane.contracts.base import UtcDatetime
 from tradelane.contracts.finance import GENESIS_HASH, PledgeCode, RepaymentSource, ResultCode
 from tradelane.contracts.registries import DayCount, ImpairmentKind
@@ -128,6 +130,10 @@ class ShipmentCollateral(_State):
     """Instalment id -> the due date it was announced overdue for (a delay may re-announce)."""
     delay_asks: dict[str, DelayAsk] = {}
     """The borrower's delay requests by request id, waiting for or given the bank's answer."""
+    credited: list[str] = []
+    """What the facility's credit history already counted of this shipment, one key a fact
+    (``milestone:departed_origin``, ``delivered``, ``excursion:{episode}``, ``shock:{day}``,
+    ``tamper``; :mod:`finance.credit`), so a redelivered event is never counted twice."""
 
     @property
     def tampered(self) -> bool:
@@ -182,6 +188,22 @@ class MarginCall(_State):
     expired: bool = False
 
 
+class CreditState(_State):
+    """The borrower's credit record as the engine folded it (:mod:`finance.credit`), and the
+    advance rates it earns under the facility's ``score_bands``: a dozen counts, kept in the
+    facility header."""
+
+    history: CreditHistory = CreditHistory()
+    band: str | None = Field(default=None, description="The band of the rates applied")
+    rates: dict[CollateralStatus, Decimal] | None = Field(
+        default=None,
+        description="The advance rates collateral is valued at (None: the terms' advance_rates)",
+    )
+    announced: int | None = Field(
+        default=None, description="The score last announced (CreditScoreChanged)"
+    )
+
+
 class FacilityState(_State):
     """One facility's engine state (the value of the finance worker's table)."""
 
@@ -223,6 +245,7 @@ class FacilityState(_State):
         default=None,
         description="Earliest due + grace of an open instalment not yet announced overdue",
     )
+    credit: CreditState = CreditState()
     _collateral: Any = PrivateAttr(default=None)
     """The last :class:`finance.collateral.Collateral` valued for this state (never stored:
     a state read back values its collateral in full once)."""
@@ -249,6 +272,14 @@ class FacilityState(_State):
             grown = {**self.shipments, shipment_id: found}
             self.shipments = {k: grown[k] for k in sorted(grown)}
         return found
+
+    @property
+    def advance_rates(self) -> Mapping[CollateralStatus, Decimal]:
+        """The advance rates collateral is valued at: the ones the borrower's score earns when
+        the terms have ``score_bands``, else the terms' own."""
+        assert self.terms is not None, "advance rates before the facility terms are known"
+        rates = self.credit.rates
+        return self.terms.advance_rates if rates is None else rates
 
     def pledged(self, shipment_id: str) -> bool:
         return self.terms is not None and shipment_id in pledged_set(self.terms)

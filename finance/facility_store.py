@@ -42,6 +42,7 @@ from finance.facility_state import (
     load_state,
 )
 from tradelane.contracts import Facility, FxRate, ShipmentBooking
+from tradelane.contracts.credit import AdvanceRatesChanged, CreditScoreChanged
 from tradelane.contracts.finance import (
     BorrowingBaseChanged,
     DayTick,
@@ -173,6 +174,8 @@ _OWN_SHIPMENT_POSTINGS = (
     InstalmentOverdue,
     RepaymentPlanSet,
     RepaymentDelayRecorded,
+    AdvanceRatesChanged,
+    CreditScoreChanged,
 )
 """Events whose step's ledger entries concern the facility and the event's own shipment."""
 

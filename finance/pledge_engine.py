@@ -36,7 +36,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal, localcontext
 
-from finance import instalments, reminders
+from finance import credit, instalments, reminders
 from finance.accrual import close_days
 from finance.collateral import valuation
 from finance.conditions import learn_booking, observe
@@ -123,7 +123,9 @@ def apply(state: FacilityState, item: EngineInput) -> tuple[FacilityState, Outpu
         reminders.daily(step)
         settle_proceeds(step)
         instalments.settle(step)
+        call = credit.open_call(step.state)
         settle_base(step)
+        credit.after_settle(step, call, settle_base)
         return step.state, step.outputs()
 
 
@@ -140,13 +142,21 @@ def apply_in_place(state: FacilityState, item: EngineInput) -> Outputs:
     with localcontext(CONTEXT):
         step = Step(state, input_key(item), state.clock)
         before = _subject_value(state, item)
+        rates = state.credit.rates
         _dispatch(step, item)
         expire_passed(step)
         reminders.daily(step)
         settle_proceeds(step)
         instalments.settle(step)
-        same = before is not None and _eligible(state, before[0]) == before[1]
+        # A score that moved the advance rates moved every shipment's value, not one.
+        same = (
+            before is not None
+            and state.credit.rates is rates
+            and _eligible(state, before[0]) == before[1]
+        )
+        call = credit.open_call(state)
         settle_base(step, base_unchanged=same, subject=None if before is None else before[0])
+        credit.after_settle(step, call, settle_base)
         return step.outputs()
 
 
@@ -243,8 +253,10 @@ def _dispatch(step: Step, item: EngineInput) -> None:
             _own(step, item.facility_id)
             if state.terms is None or state.terms.limit.currency == item.limit.currency:
                 state.terms = item  # a currency change after the fact is not applied
+                credit.terms_changed(state)
         case ShipmentBooking():
             learn_booking(state.shipment(item.shipment_id), item)
+            credit.shipment_facts(step, item.shipment_id, None, step.now)
         case FxRate():
             key = pair(item.base, item.quote)
             held = state.fx.get(key)
@@ -265,6 +277,7 @@ def _dispatch(step: Step, item: EngineInput) -> None:
             _own(step, item.facility_id)
             _advance(step, item.at)
             step.result = repayment_received(step, item)
+            credit.repayment(step, item)
         case SaleReported():
             _own(step, item.facility_id)
             _advance(step, item.at)
@@ -319,6 +332,7 @@ def _shipment_event(step: Step, event: ShipmentEvent) -> None:
     shipment_id = event.subject
     shipment = state.shipment(shipment_id)
     observe(shipment, event.data)
+    credit.shipment_facts(step, shipment_id, event.data, event.time)
     data = event.data
     if isinstance(data, TrackerResumed | BreachEnded | DeviationEnded):
         _retry_cleared(step, shipment_id, event.id, event.time)

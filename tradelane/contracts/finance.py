@@ -21,6 +21,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from tradelane.contracts.base import Contract, UtcDatetime
+from tradelane.contracts.credit import AdvanceRatesChanged, CreditScoreChanged
 from tradelane.contracts.envelope import Envelope
 from tradelane.contracts.events import Milestone
 from tradelane.contracts.money import Amount, Currency, Fraction, Money, Rate
@@ -459,7 +460,9 @@ FinanceEventData = Annotated[
     | InstalmentPaid
     | InstalmentOverdue
     | DefaultInterestAccrued
-    | RepaymentDelayRecorded,
+    | RepaymentDelayRecorded
+    | AdvanceRatesChanged
+    | CreditScoreChanged,
     Field(discriminator="kind"),
 ]
 
