@@ -12,6 +12,13 @@ from pydantic import BaseModel
 
 from tests.strategies import aware, currencies, fractions, ids, money
 from tradelane.contracts import CollateralStatus, Facility, Milestone, Money
+from tradelane.contracts.credit import (
+    AdvanceRatesChanged,
+    CreditFactorName,
+    CreditScoreChanged,
+    FactorMoved,
+    ScoreFactor,
+)
 from tradelane.contracts.finance import (
     AppliedFx,
     BorrowingBaseChanged,
@@ -203,7 +210,56 @@ ledger_checkpoints = st.builds(
     key_id=st.from_regex(r"\A[0-9a-f]{16}\Z"),
     signature=st.binary(min_size=64, max_size=64).map(lambda b: base64.b64encode(b).decode()),
 )
+band_names = st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9_.:+-]{0,15}\Z")
+scores = st.integers(0, 1000)
+rates_by_status = st.dictionaries(st.sampled_from(CollateralStatus), fractions)
+counts = st.decimals(min_value=Decimal(0), max_value=Decimal(10**6), places=1)
+score_factors = st.builds(
+    ScoreFactor,
+    name=st.sampled_from(CreditFactorName),
+    weight=scores,
+    good=counts,
+    bad=counts,
+    value=fractions,
+    points=scores,
+    explanation=st.text(max_size=80),
+)
+factor_moves = st.builds(
+    FactorMoved,
+    name=st.sampled_from(CreditFactorName),
+    old_points=scores,
+    new_points=scores,
+    change=st.integers(-1000, 1000),
+    explanation=st.text(max_size=80),
+)
+credit_data = st.one_of(
+    st.builds(
+        AdvanceRatesChanged,
+        facility_id=ids,
+        cause_id=fee_ids,
+        old_band=band_names,
+        new_band=band_names,
+        old_score=scores,
+        new_score=scores,
+        old_rates=rates_by_status,
+        new_rates=rates_by_status,
+        moved=st.lists(factor_moves, max_size=3),
+        at=aware,
+    ),
+    st.builds(
+        CreditScoreChanged,
+        facility_id=ids,
+        cause_id=fee_ids,
+        score=scores,
+        previous_score=scores,
+        band=st.none() | band_names,
+        previous_band=st.none() | band_names,
+        factors=st.lists(score_factors, max_size=6),
+        at=aware,
+    ),
+)
 finance_data = st.one_of(
+    credit_data,
     st.builds(
         DrawdownExecuted,
         facility_id=ids,

@@ -12,8 +12,8 @@ from decimal import Decimal
 from typing import TypeVar
 
 from finance.credit import profile_of
-from finance.facility_state import FacilityState
-from finance.pledge_engine import EngineInput, apply
+from finance.facility_state import FacilityState, dump_state, new_state
+from finance.pledge_engine import EngineInput, apply, apply_in_place
 from finance.step import Outputs
 from tests.unit.finance import builders as b
 from tradelane.contracts import CollateralStatus, Milestone
@@ -194,3 +194,21 @@ def test_without_bands_the_history_is_kept_and_nothing_is_announced() -> None:
     assert state.credit.history.shipments_in_spec == 1
     assert state.credit.rates is None
     assert state.advance_rates == b.facility().advance_rates
+
+
+def test_the_fast_path_values_every_shipment_again_when_the_score_moves_the_rates() -> None:
+    """A breach on a shipment that has not departed leaves its own value at nothing, but the
+    band it costs lowers the rate of the shipment in transit: the in-place step must not
+    take the base for unchanged."""
+    items: list[EngineInput] = [
+        *b.setup(score_bands=BANDS),
+        b.milestone(Milestone.DEPARTED_ORIGIN, 1, True, b.SHP),
+        b.breach_started(2, b.SHP2),
+        b.breach_started(3, b.SHP2),  # the band falls to watch
+    ]
+    reference, fast = new_state(b.FAC), new_state(b.FAC)
+    for item in items:
+        reference, expected = apply(reference, item)
+        assert apply_in_place(fast, item) == expected
+        assert dump_state(fast) == dump_state(reference)
+    assert _line_rate(expected, b.SHP) == Decimal("0.4")

@@ -13,7 +13,9 @@ back and forth, each input possibly redelivered later):
 * under a staged repayment plan: a plan's instalments add up to the principal it was set on,
   no instalment is paid beyond its amount and the open instalments of a shipment add up to
   the principal it owes (so no payment repays more than is owed), and no day accrues default
-  interest before the first instalment in it was past due + grace.
+  interest before the first instalment in it was past due + grace;
+* with score bands, every advance rate collateral is valued at lies within the bank's bounds
+  (a status without bounds keeps the facility's rate).
 """
 
 from __future__ import annotations
@@ -29,10 +31,12 @@ from finance.ledger import balances, is_balanced, verify
 from finance.pledge_engine import EngineInput, apply
 from finance.repayment_plan import instalment_id, outstanding
 from finance.step import Outputs
+from tests import strategies as _base  # noqa: F401  first: it completes tests.finance_strategies
+from tests.finance_strategies import score_bands
 from tests.unit.finance import builders as b
-from tradelane.contracts import Milestone
+from tradelane.contracts import CollateralStatus, Facility, Milestone
 from tradelane.contracts.finance import LedgerAccount, LedgerEntry, RepaymentSource
-from tradelane.contracts.registries import PlanStart
+from tradelane.contracts.registries import AdvanceBounds, PlanStart, ScoreBand, ScoreBands
 from tradelane.contracts.seller import Choice, ConfirmationTerms, TrancheDecision
 
 HOURS = st.integers(0, 24 * 30)
@@ -42,6 +46,20 @@ CAUSES = st.sampled_from(["c-1", "c-2", "c-3", "c-4"])
 AMOUNTS = st.decimals(min_value=Decimal(1), max_value=Decimal(150_000), places=2).map(str)
 
 IN_SPEC = st.sampled_from([True, True, True, False])
+_TRANSIT, _WAREHOUSE = CollateralStatus.IN_TRANSIT, CollateralStatus.IN_WAREHOUSE
+NEAR_BANDS = ScoreBands(
+    bounds={
+        _TRANSIT: AdvanceBounds(min=Decimal("0.3"), max=Decimal("0.7")),
+        _WAREHOUSE: AdvanceBounds(min=Decimal("0.5"), max=Decimal("0.75")),
+    },
+    bands=[
+        ScoreBand(name="low", min_score=0, advance_rates={_TRANSIT: Decimal("0.3")}),
+        ScoreBand(name="mid", min_score=490, advance_rates={}),
+        ScoreBand(name="high", min_score=505, advance_rates={_TRANSIT: Decimal("0.7")}),
+        ScoreBand(name="top", min_score=520, advance_rates={_WAREHOUSE: Decimal("0.75")}),
+    ],
+)
+"""Bands a few events apart around a new seller's 500, so stories cross them often."""
 
 
 @st.composite
@@ -145,6 +163,7 @@ terms = st.fixed_dictionaries(
                 b.plan((1, 4), grace_days=1, start=PlanStart.SALE),
             ]
         ),
+        "score_bands": st.none() | st.just(NEAR_BANDS) | score_bands(),
     }
 )
 
@@ -202,6 +221,27 @@ def _check_plans(before: FacilityState, after: FacilityState, out: Outputs) -> N
             event("default interest")
 
 
+def check_rates(out: Outputs, terms: Facility) -> None:
+    """Every rate a base was valued at, or a score moved to, is within the bank's bounds."""
+    bands = terms.score_bands
+    if bands is None:
+        return
+    rates: list[tuple[CollateralStatus, Decimal]] = []
+    for envelope in out.events:
+        data = envelope.data
+        if data.kind == "advance_rates_changed":
+            assert set(data.new_rates) == set(terms.advance_rates)
+            rates += data.new_rates.items()
+        elif data.kind == "borrowing_base_changed":
+            rates += [(c.status, c.advance_rate) for c in data.collateral if c.value and c.status]
+    for status, rate in rates:
+        bound = bands.bounds.get(status)
+        if bound is None:
+            assert rate == terms.advance_rates.get(status, Decimal(0))
+        else:
+            assert bound.min <= rate <= bound.max
+
+
 def _play(items: list[EngineInput]) -> tuple[list[LedgerEntry], list[Outputs]]:
     state = new_state(b.FAC)
     ledger: list[LedgerEntry] = []
@@ -214,6 +254,7 @@ def _play(items: list[EngineInput]) -> tuple[list[LedgerEntry], list[Outputs]]:
         ledger.extend(out.entries)
         if state.terms is not None:
             _check_step(out, state.terms.limit.amount)
+            check_rates(out, state.terms)
             assert state.principal <= state.terms.limit.amount
         sums = balances(ledger)
         assert sums[LedgerAccount.LOAN_PRINCIPAL] == state.principal
