@@ -18,6 +18,8 @@ What the state remembers, and why it stays bounded:
 * per facility, for value dating: the last 60 closed days (end-of-day principal, rate,
   interest) and the drawdowns and repayments booked since the window began
   (:mod:`finance.value_dating`);
+* per facility: the borrower's credit history (a dozen counts) and the advance rates its score
+  earns (:mod:`finance.credit`); per shipment, the keys of the facts already counted;
 * per facility: the id and outcome of every command decided (repayments, sales, drawdown
   requests), so a payout or a sale delivered twice is applied once and a redelivered command
   never changes its first outcome - the same property TigerBeetle gets by persisting failed
