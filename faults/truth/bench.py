@@ -151,9 +151,17 @@ def score(ref: Reference, scenario: str, order: str, out: Outputs, ideal: Output
 
 def run_scenario(scenario: str, seed: int, trackers: int, orders: Sequence[str]) -> list[Row]:
     """Every order of one scenario (deterministic for the arguments)."""
-    fleet = simulate(fleet_config(scenario, seed, trackers))
+    return score_orders(scenario, simulate(fleet_config(scenario, seed, trackers)), seed, orders)
+
+
+def score_orders(
+    scenario: str, fleet: Fleet, seed: int, orders: Sequence[str], cache: Cache | None = None
+) -> list[Row]:
+    """Every order of ``scenario``'s simulated ``fleet``. ``cache`` (under the default terms)
+    may carry shipment runs over from other replays of the same fleet: a test suite that
+    replays one fleet in several places runs the cores over each delivered sequence once."""
     ref = reference(fleet)
-    cache: Cache = {}
+    cache = {} if cache is None else cache
     ideal: Outputs | None = None
     rows = []
     for name in ["ideal", *(o for o in orders if o != "ideal")]:

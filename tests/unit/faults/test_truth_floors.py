@@ -17,9 +17,9 @@ import pytest
 from faults.truth.bench import Row, run_scenario
 from faults.truth.orders import ORDERS, ideal
 from faults.truth.replay import replay
-from faults.truth.stream import fleet_config, simulate
+from tests.unit.faults import fleets
 
-SEED, TRACKERS = 11, 10
+SEED, TRACKERS = fleets.SEED, 10
 
 
 @cache
@@ -53,9 +53,10 @@ def test_every_planted_incident_is_detected_and_claimed_at_its_tier(scenario: st
 def test_a_replay_a_week_later_books_every_entry_identically() -> None:
     """Nothing the cores book depends on when they run: the same readings processed a week
     later give the same events, claims and finance events, byte for byte."""
-    fleet = simulate(fleet_config("reefer-failure", SEED, 6))
+    fleet = fleets.fleet("reefer-failure", 6)
     now = ideal(fleet.messages, SEED)
-    first = replay(fleet, now)
+    # the event-time run, shared with test_truth_order_money's ideal order; later, from scratch
+    first = replay(fleet, now, fleets.replay_cache("reefer-failure", 6))
     later = replay(fleet, [(at + 7 * 86_400, message) for at, message in now])
     assert first.finance, "the run booked nothing: the comparison would prove nothing"
     assert [f.model_dump_json() for f in later.finance] == [

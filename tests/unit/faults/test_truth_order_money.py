@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import pytest
 
-from faults.truth.bench import Row, run_scenario
+from faults.truth.bench import Row, score_orders
+from tests.unit.faults import fleets
 
-TRACKERS = 6
+SCENARIO, TRACKERS = "reefer-failure", 6
 
 
 @pytest.fixture(scope="module")
 def rows() -> dict[str, Row]:
+    fleet, cache = fleets.fleet(SCENARIO, TRACKERS), fleets.replay_cache(SCENARIO, TRACKERS)
     return {
-        r.order: r for r in run_scenario("reefer-failure", 11, TRACKERS, ["ideal", "published"])
+        r.order: r
+        for r in score_orders(SCENARIO, fleet, fleets.SEED, ["ideal", "published"], cache)
     }
 
 
