@@ -193,8 +193,8 @@ class Polyline:
 
         No point of a segment a→b is nearer ``p`` than (|pa| + |pb| - |ab|) / 2 (the triangle
         inequality), and the nearest segment is no farther than the nearest point: a segment
-        whose bound exceeds that by a kilometre, some ten million times the formulas' rounding,
-        cannot be the nearest, and is not measured further.
+        whose bound exceeds that by a kilometre (the formulas round by less than a metre, even
+        near antipodes) cannot be the nearest, and is not measured further.
         """
         ends = self._ends_km(p)
         ceiling = min(ends) + _PRUNE_SLACK_KM
