@@ -182,6 +182,23 @@ class BookedMovement(_State):
     surplus: Decimal = Decimal(0)
 
 
+class HeldQuote(_State):
+    """An FX lock quote the facility issued (:mod:`finance.fx_quotes`): 1 ``base`` =
+    ``all_in_rate`` ``quote`` for money whose event time lies in [``at``, ``valid_until``],
+    up to ``notional``; ``used_by`` is the cause that used it (a quote is used once)."""
+
+    side: Literal["drawdown_payout", "repayment"]
+    base: str
+    quote: str
+    all_in_rate: Decimal
+    mid_as_of: UtcDatetime | None = None
+    via: str | None = None
+    notional: Money
+    at: UtcDatetime
+    valid_until: UtcDatetime
+    used_by: str | None = None
+
+
 class MarginCall(_State):
     margin_call_id: str
     issued_at: UtcDatetime
@@ -248,6 +265,10 @@ class FacilityState(_State):
         description="Earliest due + grace of an open instalment not yet announced overdue",
     )
     credit: CreditState = CreditState()
+    fx_quotes: dict[str, HeldQuote] = Field(
+        default={},
+        description="FX lock quotes by quote id, until QUOTE_MEMORY after they expired",
+    )
     _collateral: Any = PrivateAttr(default=None)
     """The last :class:`finance.collateral.Collateral` valued for this state (never stored:
     a state read back values its collateral in full once)."""

@@ -58,6 +58,12 @@ from tradelane.contracts.finance import (
     ResultCode,
     SaleReported,
 )
+from tradelane.contracts.fx_quotes import (
+    FxQuoteIssued,
+    FxQuoteNotHonoured,
+    FxQuoteRefused,
+    FxQuoteRequested,
+)
 from tradelane.contracts.plans import (
     DefaultInterestAccrued,
     InstalmentOverdue,
@@ -126,8 +132,8 @@ def touched(item: object, entries: int, events: Sequence[Any] = ()) -> set[str] 
     entries are a drawdown or interest (``events`` says which) changes the drawn shipment's
     record only: counting those as all made every departure on a line of 800 shipments write
     all 800 records again. Otherwise a shipment event or booking changes only its own
-    shipment's record, and terms, an FX rate or a day tick none (the property tests check
-    this against a full serialisation)."""
+    shipment's record, and terms, an FX rate, a day tick or an FX quote request none (the
+    property tests check this against a full serialisation)."""
     if isinstance(item, DrawdownRequested | RepaymentReceived | SaleReported):
         return None
     if entries and any(not isinstance(e.data, _OWN_SHIPMENT_POSTINGS) for e in events):
@@ -145,7 +151,7 @@ def _own_shipments(item: object) -> set[str] | None:
         | RepaymentDelayDecided,
     ):
         return {item.shipment_id}
-    if isinstance(item, Facility | FxRate | DayTick):
+    if isinstance(item, Facility | FxRate | DayTick | FxQuoteRequested):
         return set()
     subject = getattr(item, "subject", None)
     return {subject} if isinstance(subject, str) else None
@@ -176,6 +182,9 @@ _OWN_SHIPMENT_POSTINGS = (
     RepaymentDelayRecorded,
     AdvanceRatesChanged,
     CreditScoreChanged,
+    FxQuoteIssued,
+    FxQuoteRefused,
+    FxQuoteNotHonoured,
 )
 """Events whose step's ledger entries concern the facility and the event's own shipment."""
 

@@ -22,6 +22,8 @@ Inputs (one facility per state; the caller routes by ``facility_id`` or by pledg
                             one of another facility: told only); once per ``decision_id``
 ``RepaymentDelayRequested`` the borrower asks to move an instalment of a staged repayment
 ``RepaymentDelayDecided``   plan; the bank answers (``finance.requests``, once per request id)
+``TrancheDecision``         the borrower confirms, declines or resizes a tranche
+``FxQuoteRequested``        the borrower asks for an FX rate to lock (``finance.fx_quotes``)
 ==========================  ================================================================
 
 Each step: (1) inputs with an event time advance the facility clock (never backwards) and close
@@ -42,6 +44,7 @@ from finance.collateral import valuation
 from finance.conditions import learn_booking, observe
 from finance.drawdowns import attempt, scheduled_share
 from finance.facility_state import FacilityState, new_state
+from finance.fx_quotes import request_quote
 from finance.margin import settle_base
 from finance.money import CONTEXT, pair
 from finance.repayments import (
@@ -74,6 +77,7 @@ from tradelane.contracts.finance import (
     ResultCode,
     SaleReported,
 )
+from tradelane.contracts.fx_quotes import FxQuoteRequested
 from tradelane.contracts.registries import PlanStart
 from tradelane.contracts.seller import (
     RepaymentDelayDecided,
@@ -94,6 +98,7 @@ EngineInput = (
     | TrancheDecision
     | RepaymentDelayRequested
     | RepaymentDelayDecided
+    | FxQuoteRequested
 )
 
 __all__ = [
@@ -172,6 +177,7 @@ _NOT_SHIPMENT_EVENTS = (
     TrancheDecision,
     RepaymentDelayRequested,
     RepaymentDelayDecided,
+    FxQuoteRequested,
 )
 
 
@@ -231,6 +237,8 @@ def input_key(item: EngineInput) -> str:
             return f"delay:{item.request_id}"
         case RepaymentDelayDecided():
             return f"delay-decision:{item.request_id}"
+        case FxQuoteRequested():
+            return f"fx_quote:{item.request_id}"
         case RepaymentReceived() | SaleReported():
             return item.cause_id
         case DayTick():
@@ -298,6 +306,10 @@ def _dispatch(step: Step, item: EngineInput) -> None:
             _own(step, item.facility_id)
             _advance(step, item.at)
             instalments.delay_decided(step, item)
+        case FxQuoteRequested():
+            _own(step, item.facility_id)
+            _advance(step, item.at)
+            request_quote(step, item)
         case PledgeDecided():
             _own(step, item.facility_id)
             _pledge_decided(step, item)

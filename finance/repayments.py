@@ -34,7 +34,8 @@ from finance.facility_state import (
     PendingProceeds,
     ShipmentCollateral,
 )
-from finance.money import convert, find_rate, round_half_even
+from finance.fx_quotes import locked_rate, use
+from finance.money import convert, convert_at, find_rate, round_half_even
 from finance.results import first_failure
 from finance.step import Step
 from finance.value_adjustment import adjust, settle
@@ -42,6 +43,7 @@ from finance.value_adjustment import value_date as dated
 from finance.value_dating import NO_SPLIT, Split, rebook
 from tradelane.contracts import Money
 from tradelane.contracts.finance import (
+    AppliedFx,
     Direction,
     LedgerAccount,
     LedgerEntryKind,
@@ -70,15 +72,21 @@ def repay(
     received: Money,
     shipment_id: str | None,
     value_date: datetime,
+    locked: AppliedFx | None = None,
 ) -> ResultCode:
     """Apply ``received`` through the waterfall (after the caller's own checks), booked as of
-    ``value_date`` (its event time; see :mod:`finance.value_dating`)."""
+    ``value_date`` (its event time; see :mod:`finance.value_dating`); converted at ``locked``
+    (an FX lock quote's rate, :mod:`finance.fx_quotes`) when given, else at the held rate."""
     state = step.state
     currency = state.currency
     now = step.now
     assert currency is not None
     assert now is not None
-    converted = convert(received.amount, received.currency, currency, state.fx)
+    converted = (
+        convert(received.amount, received.currency, currency, state.fx)
+        if locked is None
+        else (convert_at(received.amount, locked, currency), locked)
+    )
     code = first_failure(
         [
             (ResultCode.FX_RATE_MISSING, lambda: converted is None),
@@ -193,6 +201,7 @@ def repayment_received(step: Step, command: RepaymentReceived) -> ResultCode:
     if code is ResultCode.ALREADY_APPLIED:
         return code  # answered, not re-announced: the first outcome was the event
     if code is ResultCode.OK:
+        locked = _locked(step, command)
         code = repay(
             step,
             cause_id=command.cause_id,
@@ -200,12 +209,24 @@ def repayment_received(step: Step, command: RepaymentReceived) -> ResultCode:
             received=command.amount,
             shipment_id=shipment_id,
             value_date=command.at,
+            locked=locked,
         )
+        if locked is not None and locked.quote_id is not None and code is ResultCode.OK:
+            use(state, locked.quote_id, command.cause_id)
     else:
         _reject(step, command.cause_id, code)
     if code is not ResultCode.FACILITY_UNKNOWN:
         state.handled[command.cause_id] = code
     return code
+
+
+def _locked(step: Step, command: RepaymentReceived) -> AppliedFx | None:
+    """The FX lock quote's rate the repayment names and may use (by its event time), or
+    ``None``: none named, or one it may not use (announced; the held rate applies)."""
+    qid = command.fx_quote_id
+    if qid is None:
+        return None
+    return locked_rate(step, qid, "repayment", command.amount, command.cause_id, command.at)
 
 
 def sale_reported(step: Step, command: SaleReported) -> ResultCode:

@@ -49,6 +49,14 @@ from tradelane.contracts.finance import (
     ResultCode,
     SaleReported,
 )
+from tradelane.contracts.fx_quotes import (
+    FxQuoteIssued,
+    FxQuoteNotHonoured,
+    FxQuoteRefused,
+    FxQuoteRequested,
+    NotHonouredCode,
+    QuoteCode,
+)
 from tradelane.contracts.plans import (
     DefaultInterestAccrued,
     InstalmentOverdue,
@@ -59,6 +67,7 @@ from tradelane.contracts.plans import (
 from tradelane.contracts.registries import (
     AdvanceBounds,
     DayCount,
+    FxLockTerms,
     HaircutRule,
     ImpairmentKind,
     PlanInstalmentTerm,
@@ -154,6 +163,13 @@ facilities = st.builds(
         on_deadline=st.sampled_from(["skip", "execute"]),
     ),
     reminder_days=st.integers(0, 28),
+    fx_lock=st.none()
+    | st.builds(
+        FxLockTerms,
+        spread_bp=st.integers(0, 1000),
+        validity_minutes=st.integers(1, 7 * 24 * 60),
+        max_notional=money,
+    ),
 )
 
 hex64 = st.from_regex(r"\A[0-9a-f]{64}\Z")
@@ -169,6 +185,7 @@ signed_money = st.builds(
     amount=st.decimals(min_value=-(Decimal(10) ** 12), max_value=Decimal(10) ** 12, places=2),
     currency=currencies,
 )
+rates = st.decimals(min_value=Decimal("0.000001"), max_value=Decimal(10) ** 6, places=8)
 applied_fx = st.builds(
     AppliedFx,
     base=currencies,
@@ -176,6 +193,7 @@ applied_fx = st.builds(
     rate=st.decimals(min_value=Decimal("0.000001"), max_value=Decimal(10) ** 6, places=8),
     as_of=st.none() | aware,
     via=st.none() | currencies,
+    quote_id=st.none() | st.text(min_size=1, max_size=64),
 )
 postings = st.builds(
     Posting,
@@ -495,6 +513,41 @@ finance_data = st.one_of(
         code=st.sampled_from(DelayCode),
         at=aware,
     ),
+    st.builds(
+        FxQuoteIssued,
+        facility_id=ids,
+        request_id=fee_ids,
+        quote_id=fee_ids,
+        side=st.sampled_from(["drawdown_payout", "repayment"]),
+        notional=money,
+        base=currencies,
+        quote=currencies,
+        mid_rate=rates,
+        mid_as_of=st.none() | aware,
+        via=st.none() | currencies,
+        spread_bp=st.integers(0, 1000),
+        all_in_rate=rates,
+        valid_until=aware,
+        at=aware,
+    ),
+    st.builds(
+        FxQuoteRefused,
+        facility_id=ids,
+        request_id=fee_ids,
+        side=st.sampled_from(["drawdown_payout", "repayment"]),
+        notional=money,
+        code=st.sampled_from(QuoteCode),
+        at=aware,
+    ),
+    st.builds(
+        FxQuoteNotHonoured,
+        facility_id=ids,
+        quote_id=fee_ids,
+        cause_id=fee_ids,
+        code=st.sampled_from(NotHonouredCode),
+        valid_until=st.none() | aware,
+        at=aware,
+    ),
 )
 finance_events = st.builds(
     FinanceEvent,
@@ -546,7 +599,16 @@ delay_decisions = st.builds(
     by=requesters,
     at=aware,
 )
-request_data = st.one_of(tranche_decisions, delay_requests, delay_decisions)
+fx_quote_requests = st.builds(
+    FxQuoteRequested,
+    request_id=fee_ids,
+    facility_id=ids,
+    side=st.sampled_from(["drawdown_payout", "repayment"]),
+    notional=positive_money,
+    by=requesters,
+    at=aware,
+)
+request_data = st.one_of(tranche_decisions, delay_requests, delay_decisions, fx_quote_requests)
 command_data = st.one_of(
     st.builds(
         DrawdownRequested,
@@ -564,6 +626,7 @@ command_data = st.one_of(
         cause_id=fee_ids,
         source=st.sampled_from(RepaymentSource),
         at=aware,
+        fx_quote_id=st.none() | fee_ids,
     ),
     st.builds(
         SaleReported, facility_id=ids, shipment_id=ids, proceeds=money, cause_id=fee_ids, at=aware

@@ -16,14 +16,20 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
 from tradelane.contracts.base import Contract, UtcDatetime
 from tradelane.contracts.credit import AdvanceRatesChanged, CreditScoreChanged
 from tradelane.contracts.envelope import Envelope
 from tradelane.contracts.events import Milestone
+from tradelane.contracts.fx_quotes import (
+    FxQuoteIssued,
+    FxQuoteNotHonoured,
+    FxQuoteRefused,
+    FxQuoteRequested,
+)
 from tradelane.contracts.money import Amount, Currency, Fraction, Money, Rate
 from tradelane.contracts.plans import (
     DefaultInterestAccrued,
@@ -82,6 +88,9 @@ class AppliedFx(Contract):
     """The rate an amount was converted with: 1 ``base`` = ``rate`` ``quote``.
 
     Same-currency amounts carry ``rate = 1`` and no ``as_of``, so every posting states its rate.
+    A rate the borrower locked carries its ``quote_id`` (``rate`` is then the quote's all-in
+    rate); without one the field is left out of the JSON altogether, so every posting written
+    before quotes existed serialises, and hashes, byte for byte as it did.
     """
 
     base: Currency
@@ -89,6 +98,18 @@ class AppliedFx(Contract):
     rate: Rate
     as_of: UtcDatetime | None = None
     via: Annotated[Currency | None, Field(description="Cross currency, if triangulated")] = None
+    quote_id: Annotated[
+        str | None,
+        Field(max_length=64, description="The FX lock quote whose all-in rate this is"),
+    ] = None
+
+    @model_serializer(mode="wrap")
+    def _no_absent_quote(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """Leave ``quote_id`` out when there is none (ledger hashes stay as they were)."""
+        data = handler(self)
+        if isinstance(data, dict) and data.get("quote_id", "") is None:
+            del data["quote_id"]
+        return data
 
 
 # --- ledger ---------------------------------------------------------------------------------
@@ -462,7 +483,10 @@ FinanceEventData = Annotated[
     | DefaultInterestAccrued
     | RepaymentDelayRecorded
     | AdvanceRatesChanged
-    | CreditScoreChanged,
+    | CreditScoreChanged
+    | FxQuoteIssued
+    | FxQuoteRefused
+    | FxQuoteNotHonoured,
     Field(discriminator="kind"),
 ]
 
@@ -502,6 +526,13 @@ class RepaymentReceived(Contract):
     cause_id: CauseId
     source: RepaymentSource = RepaymentSource.BORROWER
     at: UtcDatetime
+    fx_quote_id: Annotated[
+        str | None,
+        Field(
+            max_length=64,
+            description="An FX lock quote of the facility to convert at (see FxQuoteIssued)",
+        ),
+    ] = None
 
 
 class SaleReported(Contract):
@@ -531,7 +562,8 @@ FinanceCommandData = Annotated[
     | DayTick
     | TrancheDecision
     | RepaymentDelayRequested
-    | RepaymentDelayDecided,
+    | RepaymentDelayDecided
+    | FxQuoteRequested,
     Field(discriminator="kind"),
 ]
 
@@ -539,7 +571,7 @@ FinanceCommand = Envelope[FinanceCommandData]
 """The value of ``finance.commands``: a CloudEvents envelope around one command."""
 
 FinanceRequestData = Annotated[
-    TrancheDecision | RepaymentDelayRequested | RepaymentDelayDecided,
+    TrancheDecision | RepaymentDelayRequested | RepaymentDelayDecided | FxQuoteRequested,
     Field(discriminator="kind"),
 ]
 """What the API may ask of a facility's engine on the borrower's or bank's behalf: a subset of

@@ -157,6 +157,25 @@ class ScoreBands(Contract):
         return self
 
 
+class FxLockTerms(Contract):
+    """The facility quotes the borrower FX rates it may lock (``FxQuoteRequested``).
+
+    A quote is the facility's held mid rate with ``spread_bp`` taken against the borrower,
+    valid ``validity_minutes`` (event time) and for at most ``max_notional``; see
+    docs/finance.md, "FX lock quotes".
+    """
+
+    spread_bp: Annotated[
+        int, Field(ge=0, le=1000, description="Basis points taken off the mid rate")
+    ] = 25
+    validity_minutes: Annotated[
+        int, Field(ge=1, le=7 * 24 * 60, description="Minutes a quote can be used (event time)")
+    ] = 30
+    max_notional: Money = Field(
+        description="The largest notional one quote covers (compared at the mid rate)"
+    )
+
+
 class Facility(Contract):
     """An inventory-pledge credit line from a bank to a borrower (schema version 1).
 
@@ -222,6 +241,11 @@ class Facility(Contract):
             "drawdown or repayment; 0: no reminders",
         ),
     ] = 3
+    fx_lock: FxLockTerms | None = Field(
+        default=None,
+        description="FX rates the borrower may lock for a repayment or a payout; None: no "
+        "quotes are given",
+    )
 
 
 class TriggerKind(StrEnum):

@@ -52,7 +52,9 @@ from tradelane.contracts.finance import (
     RepaymentSource,
     SaleReported,
 )
+from tradelane.contracts.fx_quotes import FxQuoteRequested
 from tradelane.contracts.registries import (
+    FxLockTerms,
     HaircutRule,
     ImpairmentKind,
     PlanInstalmentTerm,
@@ -276,6 +278,7 @@ def repayment(
     shipment_id: str | None = None,
     currency: str = "USD",
     source: RepaymentSource = RepaymentSource.BORROWER,
+    fx_quote_id: str | None = None,
 ) -> RepaymentReceived:
     return RepaymentReceived(
         facility_id=FAC,
@@ -284,6 +287,33 @@ def repayment(
         cause_id=cause_id,
         source=source,
         at=at(hours),
+        fx_quote_id=fx_quote_id,
+    )
+
+
+def quote_request(
+    notional: str,
+    hours: float,
+    request_id: str = "quote-1",
+    currency: str = "EUR",
+    side: Literal["drawdown_payout", "repayment"] = "repayment",
+    party: str = "shipper-1",
+) -> FxQuoteRequested:
+    """The borrower asks fac-1 for a rate to lock, as the API writes it."""
+    return FxQuoteRequested(
+        request_id=request_id,
+        facility_id=FAC,
+        side=side,
+        notional=Money(amount=Decimal(notional), currency=currency),
+        by=Requester(role="borrower", party=party),
+        at=at(hours),
+    )
+
+
+def fx_lock(spread_bp: int = 25, minutes: int = 30, max_notional: str = "500000") -> FxLockTerms:
+    """Quotes of ``spread_bp`` valid ``minutes``, for up to USD ``max_notional``."""
+    return FxLockTerms(
+        spread_bp=spread_bp, validity_minutes=minutes, max_notional=usd(max_notional)
     )
 
 
