@@ -238,3 +238,77 @@ def _requester(principal: Principal, role: Literal["borrower", "bank"]) -> Reque
     if principal.role is Role.OPERATOR:
         return Requester(role="operator", party=principal.party)
     return Requester(role=role, party=principal.party)
+
+
+class FactorOut(BaseModel):
+    name: str
+    weight: int = Field(description="Points at a perfect value")
+    value: str = Field(description="0 (worst) to 1 (best), after shrinking towards the prior")
+    points: int
+    explanation: str
+
+
+class RateChangeOut(BaseModel):
+    at: datetime
+    old_band: str
+    new_band: str
+    old_score: int
+    new_score: int
+    old_rates: dict[str, str]
+    new_rates: dict[str, str]
+    moved: list[str] = Field(description="The factors that moved the score most, explained")
+
+
+class CreditProfileOut(BaseModel):
+    facility_id: str
+    score: int | None = Field(description="0-1000; None until the engine announced one")
+    band: str | None
+    at: datetime | None
+    factors: list[FactorOut]
+    rate_changes: list[RateChangeOut] = Field(description="Newest first")
+
+
+@router.get(
+    "/facilities/{facility_id}/credit-profile", response_model=CreditProfileOut, responses=ERRORS
+)
+def credit_profile(facility_id: str, api: StateDep, principal: PrincipalDep) -> CreditProfileOut:
+    """The borrower's credit score as the engine last announced it (a move of 10 points or a
+    new band), every factor with its explanation, and the advance-rate changes it caused."""
+    view = visible_facility(api, principal, facility_id)
+    seller = view.seller
+    shown = seller.credit
+    factors = (
+        []
+        if shown is None
+        else [
+            FactorOut(
+                name=f.name.value,
+                weight=f.weight,
+                value=str(f.value),
+                points=f.points,
+                explanation=f.explanation,
+            )
+            for f in shown.factors
+        ]
+    )
+    changes = [
+        RateChangeOut(
+            at=c.at,
+            old_band=c.old_band,
+            new_band=c.new_band,
+            old_score=c.old_score,
+            new_score=c.new_score,
+            old_rates={k.value: str(v) for k, v in c.old_rates.items()},
+            new_rates={k.value: str(v) for k, v in c.new_rates.items()},
+            moved=[m.explanation for m in c.moved],
+        )
+        for c in reversed(seller.rate_changes)
+    ]
+    return CreditProfileOut(
+        facility_id=facility_id,
+        score=None if shown is None else shown.score,
+        band=None if shown is None else shown.band,
+        at=None if shown is None else shown.at,
+        factors=factors,
+        rate_changes=changes,
+    )

@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Literal
 
 from finance.calendar_plans import OpenInstalment
+from tradelane.contracts.credit import AdvanceRatesChanged, CreditScoreChanged
 from tradelane.contracts.finance import (
     DrawdownExecuted,
     DrawdownRejected,
@@ -94,6 +95,10 @@ class SellerView:
     """Delay request id -> the request and what the bank decided."""
     paid: dict[str, datetime] = field(default_factory=dict)
     """Instalment id -> when it was paid in full."""
+    credit: CreditScoreChanged | None = None
+    """The latest credit score the engine announced, with its factors."""
+    rate_changes: deque[AdvanceRatesChanged] = field(default_factory=lambda: deque(maxlen=50))
+    """Advance-rate changes because of the score, newest last."""
     answered: set[str] = field(default_factory=set)
     """Request ids the engine answered (a request read after its answer stays answered)."""
 
@@ -137,6 +142,11 @@ def fold(view: SellerView, data: FinanceEventData) -> None:
                 t.state, t.at, t.code = _OUTCOME.get(data.code, "rejected"), data.at, data.code
         case FundingReminder():
             view.reminders.append(data)
+        case CreditScoreChanged():
+            if view.credit is None or data.at >= view.credit.at:
+                view.credit = data
+        case AdvanceRatesChanged():
+            view.rate_changes.append(data)
         case RepaymentPlanSet():
             view.plans[data.shipment_id] = {
                 i.instalment_id: OpenInstalment(

@@ -190,10 +190,13 @@ def _fold(step: Step, found: Sequence[Observation], at: datetime | None, phase: 
         new = observe(new, seen)
     credit.history = new
     terms = state.terms
-    if terms is None or terms.score_bands is None or at is None:
+    if terms is None or at is None:
+        return False
+    before, after = score(old), score(new)
+    if terms.score_bands is None:  # a profile to show the borrower, no rates to move
+        _announce(step, after, None, None, before.score, at, phase)
         return False
     bands = terms.score_bands
-    before, after = score(old), score(new)
     held = dict(state.advance_rates)
     rates = advance_rates_for(after.score, bands, terms.advance_rates)
     band = band_for(after.score, bands).name
@@ -228,8 +231,8 @@ def _fold(step: Step, found: Sequence[Observation], at: datetime | None, phase: 
 def _announce(
     step: Step,
     now: CreditScore,
-    band: str,
-    previous_band: str,
+    band: str | None,
+    previous_band: str | None,
     previous: int,
     at: datetime,
     phase: str,

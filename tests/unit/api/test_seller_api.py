@@ -231,3 +231,13 @@ def test_a_late_seller_asks_to_move_an_instalment_and_the_bank_approves() -> Non
         assert after["instalments"][0]["due"][:10] == "2026-04-25"
         assert client.post(decide, json={"approve": False}, headers=BANK).status_code == 409
         assert client.get(f"{URL}/instalments", headers=OTHER).status_code == 404
+
+
+def test_the_credit_profile_shows_the_score_and_its_factors(loop: Loop, client: TestClient) -> None:
+    loop.feed(b.milestone(b.Milestone.DEPARTED_ORIGIN, 1), b.milestone(b.Milestone.DELIVERED, 240))
+    profile = client.get(f"{URL}/credit-profile", headers=SELLER).json()
+    assert 0 <= profile["score"] <= 1000
+    assert profile["factors"]
+    assert all(f["explanation"] for f in profile["factors"])
+    assert sum(f["points"] for f in profile["factors"]) == profile["score"]
+    assert client.get(f"{URL}/credit-profile", headers=OTHER).status_code == 404

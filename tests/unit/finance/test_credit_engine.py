@@ -181,7 +181,8 @@ def test_rates_stay_within_the_banks_bounds_whatever_the_score() -> None:
     assert _line_rate(out, b.SHP) == Decimal("0.85")
 
 
-def test_without_bands_the_history_is_kept_and_nothing_is_announced() -> None:
+def test_without_bands_the_profile_is_shown_and_no_rate_moves() -> None:
+    """The borrower sees its score (a profile of its own), the rates stay the terms'."""
     state, outputs = b.play(
         [
             *b.setup(),
@@ -190,7 +191,10 @@ def test_without_bands_the_history_is_kept_and_nothing_is_announced() -> None:
         ]
     )
     kinds = {e.data.kind for o in outputs for e in o.events}
-    assert not kinds & {"advance_rates_changed", "credit_score_changed"}
+    assert "advance_rates_changed" not in kinds
+    shown = [e.data for o in outputs for e in o.events if e.data.kind == "credit_score_changed"]
+    assert shown
+    assert all(d.band is None and d.factors for d in shown)  # type: ignore[union-attr]
     assert state.credit.history.shipments_in_spec == 1
     assert state.credit.rates is None
     assert state.advance_rates == b.facility().advance_rates
