@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from api import routes_finance, routes_live, routes_plans, routes_seller, routes_shipments
+from api import routes_finance, routes_live, routes_seller, routes_seller_finance, routes_shipments
 from api.auth import KeyRing, demo_keys_allowed, is_loopback, load_keys
 from api.body_limit import BodyLimit
 from api.consumer import ReadModelConsumer
@@ -191,7 +191,7 @@ def create_app(state: ApiState | None = None) -> FastAPI:
     app.include_router(routes_shipments.router)
     app.include_router(routes_finance.router)
     app.include_router(routes_seller.router)
-    app.include_router(routes_plans.router)
+    app.include_router(routes_seller_finance.router)
     app.include_router(routes_live.router)
     app.include_router(routes_webhooks.router)
     app.include_router(routes_shares.router)

@@ -23,8 +23,10 @@ from tradelane.contracts.finance import (
     DrawdownExecuted,
     DrawdownRejected,
     FinanceEventData,
+    RepaymentApplied,
     ResultCode,
 )
+from tradelane.contracts.fx_quotes import FxQuoteIssued, FxQuoteRefused
 from tradelane.contracts.plans import InstalmentPaid, RepaymentPlanSet
 from tradelane.contracts.seller import (
     Choice,
@@ -84,6 +86,26 @@ class DelayView:
 
 
 @dataclass(slots=True)
+class QuoteView:
+    """An FX lock quote the borrower asked for, and what became of it."""
+
+    request_id: str
+    side: str
+    notional: str
+    currency: str
+    state: Literal["issued", "refused", "used"]
+    at: datetime
+    quote_id: str | None = None
+    base: str | None = None
+    quote: str | None = None
+    all_in_rate: str | None = None
+    mid_rate: str | None = None
+    spread_bp: int | None = None
+    valid_until: datetime | None = None
+    code: str | None = None
+
+
+@dataclass(slots=True)
 class SellerView:
     tranches: dict[tuple[str, str], TrancheView] = field(default_factory=dict)
     reminders: deque[FundingReminder] = field(default_factory=lambda: deque(maxlen=REMINDERS_KEPT))
@@ -99,6 +121,8 @@ class SellerView:
     """The latest credit score the engine announced, with its factors."""
     rate_changes: deque[AdvanceRatesChanged] = field(default_factory=lambda: deque(maxlen=50))
     """Advance-rate changes because of the score, newest last."""
+    quotes: dict[str, QuoteView] = field(default_factory=dict)
+    """Quote request id -> the quote (or refusal); used once a repayment took it."""
     answered: set[str] = field(default_factory=set)
     """Request ids the engine answered (a request read after its answer stays answered)."""
 
@@ -142,6 +166,34 @@ def fold(view: SellerView, data: FinanceEventData) -> None:
                 t.state, t.at, t.code = _OUTCOME.get(data.code, "rejected"), data.at, data.code
         case FundingReminder():
             view.reminders.append(data)
+        case FxQuoteIssued():
+            view.quotes[data.request_id] = QuoteView(
+                data.request_id,
+                data.side,
+                str(data.notional.amount),
+                data.notional.currency,
+                "issued",
+                data.at,
+                quote_id=data.quote_id,
+                base=data.base,
+                quote=data.quote,
+                all_in_rate=str(data.all_in_rate),
+                mid_rate=str(data.mid_rate),
+                spread_bp=data.spread_bp,
+                valid_until=data.valid_until,
+            )
+        case FxQuoteRefused():
+            view.quotes[data.request_id] = QuoteView(
+                data.request_id,
+                data.side,
+                str(data.notional.amount),
+                data.notional.currency,
+                "refused",
+                data.at,
+                code=data.code.value,
+            )
+        case RepaymentApplied() if data.fx.quote_id is not None:
+            _used(view, data.fx.quote_id)
         case CreditScoreChanged():
             if view.credit is None or data.at >= view.credit.at:
                 view.credit = data
@@ -174,6 +226,12 @@ def requested(view: SellerView, data: TrancheDecision) -> None:
         view.tranches[key] = TrancheView(key[0], key[1], "upcoming", data.at)
     t = view.tranches[key]
     t.pending_request_id, t.pending_choice, t.requested_at = data.request_id, data.choice, data.at
+
+
+def _used(view: SellerView, quote_id: str) -> None:
+    for quote in view.quotes.values():
+        if quote.quote_id == quote_id:
+            quote.state = "used"
 
 
 def _delay(view: SellerView, data: RepaymentDelayRecorded) -> None:

@@ -9,6 +9,7 @@ without Kafka (the integration test runs it on the real services).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -26,6 +27,7 @@ from finance.pledge_engine import EngineInput
 from finance.pledge_engine import apply as engine_apply
 from tests.unit.finance import builders as b
 from tradelane.contracts import Facility, ShipmentBooking, ShipmentEvent
+from tradelane.contracts.registries import FxLockTerms
 from tradelane.contracts.seller import ConfirmationTerms
 from tradelane.topics import (
     FINANCE_EVENTS,
@@ -241,3 +243,20 @@ def test_the_credit_profile_shows_the_score_and_its_factors(loop: Loop, client: 
     assert all(f["explanation"] for f in profile["factors"])
     assert sum(f["points"] for f in profile["factors"]) == profile["score"]
     assert client.get(f"{URL}/credit-profile", headers=OTHER).status_code == 404
+
+
+def test_a_seller_locks_an_fx_rate_for_a_repayment() -> None:
+    lock = FxLockTerms(spread_bp=25, validity_minutes=30, max_notional=b.usd(1_000_000))
+    terms = b.facility(fx_lock=lock, reminder_days=0)
+    loop = Loop(terms)
+    with _client(loop) as client:
+        body = {"side": "repayment", "amount": "1000", "currency": "EUR"}
+        assert client.post(f"{URL}/fx-quotes", json=body, headers=BANK).status_code == 403
+        asked = client.post(f"{URL}/fx-quotes", json=body, headers=SELLER)
+        assert asked.status_code == 202, asked.text
+        loop.deliver_requests()
+        (quote,) = client.get(f"{URL}/fx-quotes", headers=SELLER).json()["quotes"]
+        assert (quote["state"], quote["base"], quote["quote"]) == ("issued", "EUR", "USD")
+        assert Decimal(quote["all_in_rate"]) < Decimal(quote["mid_rate"]) == Decimal("1.10")
+    with _client(Loop(b.facility())) as client:
+        assert client.post(f"{URL}/fx-quotes", json=body, headers=SELLER).status_code == 409

@@ -1,4 +1,5 @@
-"""Staged repayment plans: the instalments, and the borrower's requests to move one.
+"""The seller's other requests: staged repayment plans (the instalments, and the borrower's
+requests to move one), the credit profile, and FX lock quotes.
 
 ``GET /facilities/{id}/instalments`` lists each started plan's instalments (due date, amount,
 what is open, paid or overdue) and the delay requests with the bank's answers. The borrower
@@ -13,6 +14,7 @@ the same request sent twice is one request.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException
@@ -25,7 +27,9 @@ from api.problems import problem_responses
 from api.projection import FacilityView
 from api.routes_seller import visible_facility
 from api.service import ApiState
+from tradelane.contracts import Money
 from tradelane.contracts.finance import FinanceRequestData
+from tradelane.contracts.fx_quotes import FxQuoteRequested
 from tradelane.contracts.seller import RepaymentDelayDecided, RepaymentDelayRequested, Requester
 from tradelane.ids import derive_id
 from tradelane.roles import Role
@@ -311,4 +315,111 @@ def credit_profile(facility_id: str, api: StateDep, principal: PrincipalDep) -> 
         at=None if shown is None else shown.at,
         factors=factors,
         rate_changes=changes,
+    )
+
+
+class QuoteIn(BaseModel):
+    """Ask for a rate to lock: for a repayment you will pay in ``currency``, or a tranche you
+    want paid out in it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    side: Literal["repayment", "drawdown_payout"]
+    amount: Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=4)]
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+
+
+class QuoteOut(BaseModel):
+    request_id: str
+    side: str
+    notional: str
+    currency: str
+    state: Literal["issued", "refused", "used"]
+    at: datetime
+    quote_id: str | None
+    base: str | None
+    quote: str | None
+    all_in_rate: str | None = Field(description="1 base = all_in_rate quote, spread included")
+    mid_rate: str | None
+    spread_bp: int | None
+    valid_until: datetime | None = Field(description="Last event time the rate holds")
+    code: str | None = Field(description="Why a quote was refused")
+
+
+class QuoteList(BaseModel):
+    facility_id: str
+    offered: bool = Field(description="Whether the facility's terms offer FX locks")
+    quotes: list[QuoteOut] = Field(description="Newest first")
+
+
+@router.get("/facilities/{facility_id}/fx-quotes", response_model=QuoteList, responses=ERRORS)
+def fx_quotes(facility_id: str, api: StateDep, principal: PrincipalDep) -> QuoteList:
+    """The FX lock quotes asked for on the facility: issued (until when), refused (why) or
+    used by a repayment."""
+    view = visible_facility(api, principal, facility_id)
+    assert view.facility is not None
+    found = sorted(view.seller.quotes.values(), key=lambda q: q.at, reverse=True)
+    return QuoteList(
+        facility_id=facility_id,
+        offered=view.facility.fx_lock is not None,
+        quotes=[
+            QuoteOut(
+                request_id=q.request_id,
+                side=q.side,
+                notional=q.notional,
+                currency=q.currency,
+                state=q.state,
+                at=q.at,
+                quote_id=q.quote_id,
+                base=q.base,
+                quote=q.quote,
+                all_in_rate=q.all_in_rate,
+                mid_rate=q.mid_rate,
+                spread_bp=q.spread_bp,
+                valid_until=q.valid_until,
+                code=q.code,
+            )
+            for q in found
+        ],
+    )
+
+
+@router.post(
+    "/facilities/{facility_id}/fx-quotes",
+    status_code=202,
+    response_model=RequestAccepted,
+    responses=ASK_ERRORS,
+)
+async def ask_quote(
+    facility_id: str, body: QuoteIn, api: StateDep, principal: PrincipalDep
+) -> RequestAccepted:
+    """The borrower asks for an FX rate to lock (the engine answers with a quote or a refusal;
+    a repayment naming the quote within its validity converts at it)."""
+    view = visible_facility(api, principal, facility_id)
+    assert view.facility is not None
+    if principal.role not in (Role.BORROWER, Role.OPERATOR):
+        raise HTTPException(403, "only the facility's borrower (or an operator) asks for a quote")
+    if view.facility.fx_lock is None:
+        raise HTTPException(409, f"facility {facility_id!r} offers no FX locks")
+    at = _stamp(view)
+    request_id = derive_id(
+        "fx_quote",
+        facility_id,
+        body.side,
+        str(body.amount),
+        body.currency,
+        at.isoformat(),
+        _who(principal),
+    )
+    data = FxQuoteRequested(
+        request_id=request_id,
+        facility_id=facility_id,
+        side=body.side,
+        notional=Money(amount=body.amount, currency=body.currency),
+        by=_requester(principal, "borrower"),
+        at=at,
+    )
+    await _send(api, data)
+    return RequestAccepted(
+        request_id=request_id, at=at, see=f"/api/v1/facilities/{facility_id}/fx-quotes"
     )
