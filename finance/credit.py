@@ -48,6 +48,7 @@ from finance.credit_profile import (
     score,
 )
 from finance.facility_state import FacilityState, ShipmentCollateral
+from finance.repayment_plan import Instalment
 from finance.step import Step
 from tradelane.contracts import BreachKind, Milestone, ShockDetected
 from tradelane.contracts.credit import (
@@ -126,6 +127,18 @@ def repayment(step: Step, command: RepaymentReceived) -> None:
     """An insurer's payout applied to the facility: a claim paid to the lender."""
     if step.result is ResultCode.OK and command.source is RepaymentSource.INSURANCE:
         _fold(step, [ClaimObserved()], command.at, "input")
+
+
+def instalment_paid(step: Step, shipment: ShipmentCollateral, inst: Instalment) -> None:
+    """An instalment of a staged repayment plan paid in full: on time or late against its due
+    date (counted once per instalment, even if a value-dated correction reopens and closes it
+    again)."""
+    key = f"instalment:{inst.instalment_id}"
+    if inst.closed_at is None or key in shipment.credited:
+        return
+    shipment.credited = [*shipment.credited, key]
+    seen = RepaymentObserved(due=inst.due, paid_at=inst.closed_at)
+    _fold(step, [seen], inst.closed_at, key)
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Literal
 
+from finance import credit
 from finance.facility_state import DelayAsk, FacilityState, ShipmentCollateral
 from finance.money import identity
 from finance.repayment_plan import (
@@ -177,6 +178,7 @@ def _follow(step: Step, shipment: ShipmentCollateral, at: datetime) -> None:
         for inst in shipment.instalments:
             if inst.closed_at is not None and before[inst.instalment_id].closed_at is None:
                 _announce_paid(step, shipment.shipment_id, inst)
+                credit.instalment_paid(step, shipment, inst)
     step.state.next_overdue = _next_overdue(step.state)
 
 

@@ -10,12 +10,16 @@ rejected with ``facility_frozen``. It is cured - fully, not back to the toleranc
 ``principal <= min(base, limit)``, whether by a repayment or by collateral recovering (an FX
 move, a shipment reaching the warehouse's higher advance rate, a new pledge); if the cure
 period ends first, ``MarginCallExpired`` tells the bank the borrower is in default. Accrued
-interest does not count towards the shortfall: the base secures principal.
+interest does not count towards the shortfall: the base secures principal. Principal lent on a
+shipment whose staged repayment plan started (delivered or sold under ``repayment_plan``) is
+not compared with the base: its goods left the base at delivery, and its instalments - late
+ones with ``InstalmentOverdue`` and default interest - govern it instead of a margin call.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 from finance.collateral import BaseSnapshot, Collateral, revalued, valued
 from finance.facility_state import FacilityState, MarginCall
@@ -65,7 +69,7 @@ def settle_base(step: Step, base_unchanged: bool = False, subject: str | None = 
         state.base = snapshot.base
     call = state.margin_call
     if call is not None:
-        if state.principal <= available:
+        if _secured(state) <= available:
             step.emit(
                 MarginCallCured(
                     facility_id=state.facility_id,
@@ -85,19 +89,20 @@ def settle_base(step: Step, base_unchanged: bool = False, subject: str | None = 
                     margin_call_id=call.margin_call_id,
                     at=now,
                     due_at=call.due_at,
-                    shortfall=step.money(state.principal - available),
+                    shortfall=step.money(_secured(state) - available),
                 ),
                 call.margin_call_id,
             )
             call.expired = True
         return
-    if state.principal > available * (1 + terms.margin_call_threshold):
+    limit = available * (1 + terms.margin_call_threshold)
+    if state.principal > limit and _secured(state) > limit:
         call_id = derive_id("margin_call", state.facility_id, step.cause_key, now.isoformat())
         call = MarginCall(
             margin_call_id=call_id,
             issued_at=now,
             due_at=now + timedelta(hours=terms.margin_call_cure_hours),
-            shortfall=state.principal - available,
+            shortfall=_secured(state) - available,
         )
         state.margin_call = call
         step.emit(
@@ -112,6 +117,15 @@ def settle_base(step: Step, base_unchanged: bool = False, subject: str | None = 
             ),
             call_id,
         )
+
+
+def _secured(state: FacilityState) -> Decimal:
+    """The principal the base must secure: all of it but what staged plans schedule (only
+    summed when the whole principal is above what may be outstanding, so rarely)."""
+    planned = sum(
+        (s.principal for s in state.shipments.values() if s.plan_start is not None), Decimal(0)
+    )
+    return state.principal - planned
 
 
 def _collateral(state: FacilityState, subject: str | None) -> Collateral:

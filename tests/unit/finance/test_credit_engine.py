@@ -216,3 +216,22 @@ def test_the_fast_path_values_every_shipment_again_when_the_score_moves_the_rate
         assert apply_in_place(fast, item) == expected
         assert dump_state(fast) == dump_state(reference)
     assert _line_rate(expected, b.SHP) == Decimal("0.4")
+
+
+def test_instalments_paid_count_on_time_or_late_once() -> None:
+    """Delivered 12 March: half due 11 April, half 11 May (b.plan()). The first is paid on
+    time, the second 10 days late; a redelivered payment counts nothing more."""
+    pay_late = b.repayment("40000", 24 * 80, cause_id="pay-2", shipment_id=b.SHP)
+    state, _ = b.play(
+        [
+            *b.setup(repayment_plan=b.plan()),
+            b.milestone(Milestone.DEPARTED_ORIGIN, 1, True, b.SHP),
+            b.milestone(Milestone.DELIVERED, 240, True, b.SHP),
+            b.repayment("34000", 24 * 29, cause_id="pay-1", shipment_id=b.SHP),
+            pay_late,
+            pay_late,
+        ]
+    )
+    history = state.credit.history
+    assert (history.repayments_on_time, history.repayments_late) == (1, 1)
+    assert history.days_late_total == 10
