@@ -1,10 +1,13 @@
 // The seller's page (/seller): the borrower's balance, the next four weeks of drawdowns and
 // repayments, the tranches waiting for a yes (confirm, decline, change the amount), reminders
-// and pledged shipments. Phone first. Plain ES module, no build step, no dependencies.
+// and pledged shipments; the credit profile, repayment plan and FX locks come from
+// seller-finance.js. Phone first. Plain ES modules, no build step, no dependencies.
 //
 // A decision is a request: the API answers 202 and the bank's engine decides later, so the
 // page shows "sent" until the tranche list (polled, and refreshed on live finance items of the
 // facility) shows the outcome. Money stays a decimal string: formatted, never parsed to float.
+
+import { financeSections } from "./seller-finance.js";
 
 const $ = (sel) => document.querySelector(sel);
 const KEY_SLOT = "tradelane-seller-key";
@@ -40,6 +43,7 @@ const state = {
   socket: null,
   polls: 0,
   timer: null,
+  more: null, // the credit, plan and FX sections (seller-finance.js)
 };
 
 // --- formatting ---------------------------------------------------------------------------
@@ -387,7 +391,7 @@ async function refreshAll() {
   renderBalance(detail);
   renderCalendar(cal);
   renderReminders(reminders);
-  await Promise.all([refreshTranches(), refreshShipments()]);
+  await Promise.all([refreshTranches(), refreshShipments(), state.more.refresh(detail.facility)]);
 }
 
 function choose(id) {
@@ -397,6 +401,7 @@ function choose(id) {
   state.pending.clear();
   state.notes.clear();
   state.editing.clear();
+  state.more.reset();
   $("#facility-select").value = id;
   history.replaceState(null, "", `${location.pathname}${location.search}#facility=${encodeURIComponent(id)}`);
   return refreshAll().catch((err) => notice(err.message));
@@ -453,7 +458,8 @@ function poll() {
   state.timer = setTimeout(async () => {
     if (!document.hidden && state.facility) {
       state.polls += 1;
-      const work = state.polls % FULL_EVERY === 0 ? refreshAll() : refreshTranches();
+      const work = state.polls % FULL_EVERY === 0 ? refreshAll()
+        : Promise.all([refreshTranches(), state.more.refreshPending()]);
       await work.then(() => notice(""), (err) => notice(`Could not refresh: ${err.message}`));
     }
     poll();
@@ -482,6 +488,9 @@ async function start() {
 
 document.addEventListener("DOMContentLoaded", () => {
   initKey();
+  state.more = financeSections({
+    api, path: facilityPath, money, day, moment, node,
+  });
   $("#facility-select").addEventListener("change", (ev) => choose(ev.target.value));
   if (state.key) start();
   else { $("#key-box").open = true; notice("Enter your seller key to see your facilities."); }

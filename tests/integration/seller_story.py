@@ -41,6 +41,7 @@ from tradelane.contracts import (
     TransportMode,
     shipment_event_type,
 )
+from tradelane.contracts.registries import FxLockTerms
 from tradelane.contracts.seller import Choice, ConfirmationTerms, Requester, TrancheDecision
 from tradelane.ids import derive_id
 from tradelane.topics import (
@@ -81,7 +82,8 @@ def _usd(amount: int) -> Money:
 
 
 def terms(story: Story) -> Facility:
-    """USD 1M; 60 % in transit, half of it at departure; each tranche waits 48 h for a yes."""
+    """USD 1M; 60 % in transit, half of it at departure; each tranche waits 48 h for a yes;
+    FX locks offered (so the page shows its FX form; no quote is asked for)."""
     return Facility(
         facility_id=story.facility_id,
         bank_id="demo-bank",
@@ -102,6 +104,7 @@ def terms(story: Story) -> Facility:
         interest_rate=Decimal("0.0730"),
         confirmation=ConfirmationTerms(window_hours=48),
         reminder_days=3,
+        fx_lock=FxLockTerms(spread_bp=25, validity_minutes=30, max_notional=_usd(250_000)),
     )
 
 

@@ -4,7 +4,8 @@ The story (:mod:`tests.integration.seller_story`: a confirming facility of ``dem
 one tranche lent, one awaiting the borrower) is played through the pure pledge engine and
 written to the real topics with what the engine emitted, as the worker would; no worker runs
 (the cluster allows one worker group at a time). A real ``tradelane api`` then reads it all
-from Kafka. The page shows the balance, the calendar and the awaiting tranche; a tap on
+from Kafka. The page shows the balance, the calendar, the awaiting tranche, the credit score
+and the FX form; a tap on
 Confirm reaches ``finance.requests`` as the borrower's decision, and the buttons wait for the
 bank's engine. Screenshots at phone and desktop sizes go to test-artifacts/ (and docs/images/ with
 TRADELANE_UPDATE_SCREENSHOTS=1).
@@ -166,8 +167,30 @@ def _check_the_page(driver: WebDriver, story: Story) -> None:
     assert any(story.upcoming in line.text for line in lines)  # C departs in three days
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, f"[data-shipment='{story.lent}']"))
     assert driver.find_elements(By.CSS_SELECTOR, "#reminder-list [data-reminder]")
+    _check_credit_and_fx(driver)
     width = driver.execute_script("return document.documentElement.scrollWidth")
     assert width <= PHONE[0], f"horizontal scroll at {PHONE[0]} px: {width} px wide"
+
+
+def _check_credit_and_fx(driver: WebDriver) -> None:
+    """The engine announced a score for the story (no bands): the card shows it and its
+    factors, collapsed on a phone; the terms offer FX locks, so the form is there; no plan, so
+    no plan section."""
+    wait = WebDriverWait(driver, 30, poll_frequency=0.2)
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#credit").is_displayed())
+    score = _text(driver, "#credit-score")
+    assert score.split(" / ")[0].isdigit(), score
+    assert "/ 1000" in score
+    assert "no score bands" in score
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#factor-list [data-factor]")) == 6
+    assert driver.find_element(By.CSS_SELECTOR, "#credit-factors").get_attribute("open") is None
+    assert driver.find_element(By.CSS_SELECTOR, "#fx").is_displayed()
+    for field in ("fx-side", "fx-amount", "fx-currency"):
+        label = driver.find_element(By.CSS_SELECTOR, f"label[for='{field}']")
+        assert label.text, f"{field} has no label"
+    assert driver.find_element(By.CSS_SELECTOR, "#fx-send").is_enabled()
+    assert "250,000.00 USD" in _text(driver, "#fx-terms")
+    assert not driver.find_element(By.CSS_SELECTOR, "#plan").is_displayed()
 
 
 def _confirm_on_the_page(driver: WebDriver, story: Story) -> None:
@@ -184,12 +207,16 @@ def _confirm_on_the_page(driver: WebDriver, story: Story) -> None:
 
 
 def _screenshots(driver: WebDriver) -> None:
-    """The phone's first screen, and the whole page on a desktop, under test-artifacts/;
+    """The phone's first screen, and the whole page on a desktop, under test-artifacts/ (with
+    the whole page on the phone, for review);
     copied to docs/images/ only with TRADELANE_UPDATE_SCREENSHOTS=1 (so a test run leaves the
     tree as it was)."""
     ARTIFACTS.mkdir(exist_ok=True)
     driver.execute_script("window.scrollTo(0, 0)")
     driver.save_screenshot(str(ARTIFACTS / "seller-phone.png"))
+    height = int(driver.execute_script("return document.documentElement.scrollHeight"))
+    _viewport(driver, (PHONE[0], height), mobile=True)  # every section, for review only
+    driver.save_screenshot(str(ARTIFACTS / "seller-phone-full.png"))
     _viewport(driver, DESKTOP, mobile=False)
     height = int(driver.execute_script("return document.documentElement.scrollHeight"))
     _viewport(driver, (DESKTOP[0], max(DESKTOP[1], height)), mobile=False)

@@ -23,6 +23,8 @@ def test_the_seller_page_and_its_assets_are_served_without_a_key(client: TestCli
 
 def test_the_page_calls_only_endpoints_the_api_has(client: TestClient) -> None:
     script = client.get("/static/seller.js").text
+    assert 'from "./seller-finance.js"' in script
+    script += client.get("/static/seller-finance.js").text
     paths = client.get("/openapi.json").json()["paths"]
     wanted = {
         "/api/v1/me",
@@ -32,8 +34,15 @@ def test_the_page_calls_only_endpoints_the_api_has(client: TestClient) -> None:
         "/api/v1/facilities/{facility_id}/tranches",
         "/api/v1/facilities/{facility_id}/tranches/{shipment_id}/{milestone}/decision",
         "/api/v1/facilities/{facility_id}/reminders",
+        "/api/v1/facilities/{facility_id}/credit-profile",
+        "/api/v1/facilities/{facility_id}/instalments",
+        "/api/v1/facilities/{facility_id}/instalments/{shipment_id}/{instalment_id}/delay",
+        "/api/v1/facilities/{facility_id}/fx-quotes",
         "/api/v1/shipments",
     }
     assert wanted <= set(paths)
-    for tail in ("/calendar?", "/tranches?", "/reminders", "/decision", "/api/v1/shipments?"):
+    tails = ["/calendar?", "/tranches?", "/reminders", "/decision", "/api/v1/shipments?"]
+    tails += ['"/credit-profile"', '"/instalments"', "/delay`", '"/fx-quotes"']
+    for tail in tails:
         assert tail in script, tail
+    assert "post" in paths["/api/v1/facilities/{facility_id}/fx-quotes"]
