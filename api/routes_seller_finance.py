@@ -57,9 +57,12 @@ class DelayOut(BaseModel):
     shipment_id: str
     instalment_id: str | None
     new_due: datetime | None
-    state: Literal["requested", "approved", "refused"]
+    state: Literal["requested", "approved", "refused", "not_accepted"] = Field(
+        description="not_accepted: the engine refused the request itself (see code)"
+    )
     at: datetime
     decided_at: datetime | None
+    code: str | None = Field(default=None, description="The engine's code for the request")
 
 
 class InstalmentList(BaseModel):
@@ -129,6 +132,7 @@ def facility_instalments(
             state=d.state,
             at=d.at,
             decided_at=d.decided_at,
+            code=d.code,
         )
         for d in sorted(seller.delays.values(), key=lambda d: d.at, reverse=True)
     ]
@@ -349,6 +353,9 @@ class QuoteOut(BaseModel):
 class QuoteList(BaseModel):
     facility_id: str
     offered: bool = Field(description="Whether the facility's terms offer FX locks")
+    as_of: datetime | None = Field(
+        description="The facility's event time: an issued quote holds until valid_until"
+    )
     quotes: list[QuoteOut] = Field(description="Newest first")
 
 
@@ -362,6 +369,7 @@ def fx_quotes(facility_id: str, api: StateDep, principal: PrincipalDep) -> Quote
     return QuoteList(
         facility_id=facility_id,
         offered=view.facility.fx_lock is not None,
+        as_of=default_start(view),
         quotes=[
             QuoteOut(
                 request_id=q.request_id,

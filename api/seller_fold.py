@@ -81,8 +81,10 @@ class DelayView:
     instalment_id: str | None
     new_due: datetime | None
     at: datetime
-    state: Literal["requested", "approved", "refused"] = "requested"
+    state: Literal["requested", "approved", "refused", "not_accepted"] = "requested"
     decided_at: datetime | None = None
+    code: str | None = None
+    """The engine's code: why a request was not accepted (not authorised, not later...)."""
 
 
 @dataclass(slots=True)
@@ -236,15 +238,22 @@ def _used(view: SellerView, quote_id: str) -> None:
 
 def _delay(view: SellerView, data: RepaymentDelayRecorded) -> None:
     """A request held (``requested``), or the bank's answer to one."""
-    if data.decision == "requested" and data.code is DelayCode.REQUESTED:
+    if data.decision == "requested":
+        accepted = data.code is DelayCode.REQUESTED
         view.delays[data.request_id] = DelayView(
-            data.request_id, data.shipment_id, data.instalment_id, data.new_due, data.at
+            data.request_id,
+            data.shipment_id,
+            data.instalment_id,
+            data.new_due,
+            data.at,
+            "requested" if accepted else "not_accepted",
+            code=data.code.value,
         )
         return
     if data.code not in (DelayCode.APPROVED, DelayCode.REFUSED):
         return  # refused for its shape (not authorised, unknown...): nothing changed
     asked = view.delays.get(data.delay_request_id or "")
-    if asked is not None and data.decision != "requested":
+    if asked is not None:
         asked.state, asked.decided_at = data.decision, data.at
     if data.code is DelayCode.APPROVED:
         _delayed(view, data)

@@ -148,13 +148,14 @@ export function financeSections(h) {
     const what = inst ? `${d.shipment_id} no. ${inst.index + 1}` : d.shipment_id;
     return node("li", { "data-delay": d.request_id, "data-state": d.state },
       node("span", { class: "what" }, `${what} to `, node("b", { text: d.new_due ? h.day(d.new_due) : "—" })),
-      node("span", { class: `tag ${d.state}`, text: d.state }),
+      node("span", { class: `tag ${d.state}`, text: d.state.replace(/_/g, " ") }),
       node("span", { class: "how", text: `asked ${h.moment(d.at)}${d.decided_at ? ` · answered ${h.moment(d.decided_at)}` : ""}` }));
   }
 
   function describeDelay(d) {
     if (d.state === "approved") return `Approved: due ${h.day(d.new_due)}.`;
     if (d.state === "refused") return "Refused by the bank; the due date stays.";
+    if (d.state === "not_accepted") return `Not accepted: ${String(d.code || "").replace(/_/g, " ")}.`;
     return "Recorded: the bank has your request and will answer here.";
   }
 
