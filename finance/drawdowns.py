@@ -23,6 +23,7 @@ from finance.collateral import current_base, haircut_of, valuation
 from finance.conditions import impaired
 from finance.confirmations import gate
 from finance.facility_state import BookedMovement, FacilityState, ShipmentCollateral
+from finance.fx_quotes import pay_out
 from finance.money import round_down
 from finance.results import first_failure
 from finance.step import Step
@@ -35,6 +36,7 @@ from tradelane.contracts.finance import (
     DrawdownRejected,
     LedgerAccount,
     LedgerEntryKind,
+    Payout,
     PledgeCode,
     ResultCode,
 )
@@ -182,6 +184,7 @@ def _execute(
     shipment.drawn[milestone] = amount
     drawdown_id = derive_id("drawdown", state.facility_id, shipment.shipment_id, milestone.value)
     first = state.accrued_until is None
+    cause_at = at
     at = _value_date(step, drawdown_id, at)
     movement = BookedMovement(
         at=at,
@@ -192,6 +195,7 @@ def _execute(
         principal={shipment.shipment_id: amount},
     )
     rebooked = _lend(state, movement)
+    payout = _payout(step, shipment, milestone, amount, drawdown_id, cause_at)
     entry = step.post(
         LedgerEntryKind.DRAWDOWN,
         (shipment.shipment_id, milestone.value),
@@ -202,6 +206,7 @@ def _execute(
             (LedgerAccount.LOAN_PRINCIPAL, Direction.DEBIT, amount),
             (LedgerAccount.FUNDING, Direction.CREDIT, amount),
         ],
+        payout,
     )
     step.emit(
         DrawdownExecuted(
@@ -217,10 +222,43 @@ def _execute(
             at=at,
             ledger_seq=entry.seq,
             ledger_hash=entry.hash,
+            payout=None if payout is None else payout.amount,
+            payout_quote_id=None if payout is None else payout.fx.quote_id,
         ),
         shipment.shipment_id,
         milestone.value,
     )
+    _settle(step, rebooked, drawdown_id, cause_event_id, first)
+
+
+def _payout(
+    step: Step,
+    shipment: ShipmentCollateral,
+    milestone: Milestone,
+    amount: Decimal,
+    drawdown_id: str,
+    at: datetime,
+) -> Payout | None:
+    """What the tranche pays out at the FX lock quote the borrower's decision named
+    (:func:`finance.fx_quotes.pay_out`, judged at the cause's event time ``at``); ``None``:
+    no quote named, or one it may not use (announced), so it is paid in the facility
+    currency."""
+    held = shipment.choices.get(milestone)
+    if held is None or held.fx_quote_id is None:
+        return None
+    return pay_out(step, held.fx_quote_id, step.money(amount), drawdown_id, at)
+
+
+def _settle(
+    step: Step,
+    rebooked: tuple[Rebooked, Decimal, Decimal] | None,
+    drawdown_id: str,
+    cause_event_id: str,
+    first: bool,
+) -> None:
+    """After a tranche's own entry: correct what was booked after its value date, and, for
+    the line's first tranche, close the days since it."""
+    state = step.state
     if rebooked is not None:
         adjust(
             step,

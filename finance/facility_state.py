@@ -66,6 +66,8 @@ class HeldChoice(_State):
     choice: Choice
     amount: Decimal | None = None
     at: UtcDatetime
+    fx_quote_id: str | None = None
+    """The FX lock quote the borrower asked the tranche to be paid out at, if any."""
 
 
 class DelayAsk(_State):

@@ -18,6 +18,10 @@ in ``[at, at + validity_minutes]`` - both ends included. Each request id is answ
 quote id derives from (facility, request id), and a quote converts at most one payment
 (``HeldQuote.used_by``); a payment that names a quote it cannot use is still taken, at the
 held rate, with :class:`~tradelane.contracts.fx_quotes.FxQuoteNotHonoured` saying why.
+
+A tranche the borrower confirmed naming a payout quote is lent in the facility currency as
+ever, and paid out in the quote's currency (:func:`pay_out`) when the quote may be used at the
+tranche's event time; otherwise it is paid in the facility currency, announced the same way.
 """
 
 from __future__ import annotations
@@ -26,10 +30,10 @@ from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 
 from finance.facility_state import FacilityState, HeldQuote
-from finance.money import CONTEXT, RATE_QUANTUM, convert, find_rate
+from finance.money import CONTEXT, RATE_QUANTUM, convert, convert_at, find_rate
 from finance.step import Step
 from tradelane.contracts import Money
-from tradelane.contracts.finance import AppliedFx, ResultCode
+from tradelane.contracts.finance import AppliedFx, Payout, ResultCode
 from tradelane.contracts.fx_quotes import (
     FxQuoteIssued,
     FxQuoteNotHonoured,
@@ -230,3 +234,17 @@ def _in_quote_currency(held: HeldQuote, money: Money) -> Decimal:
 def use(state: FacilityState, qid: str, cause_id: str) -> None:
     """Mark quote ``qid`` used by ``cause_id``: it converts nothing else."""
     state.fx_quotes[qid].used_by = cause_id
+
+
+def pay_out(step: Step, qid: str, amount: Money, drawdown_id: str, at: datetime) -> Payout | None:
+    """A tranche of ``amount`` (facility currency), lent at event time ``at``, paid out at
+    payout quote ``qid``: the quote's currency at its all-in rate, half-even to the minor
+    unit, and the quote used by ``drawdown_id``. ``None`` after announcing why the quote
+    may not pay it (``FxQuoteNotHonoured``): the tranche is paid in the facility currency.
+    Called only for a tranche that is being lent, so using the quote here is final."""
+    locked = locked_rate(step, qid, "drawdown_payout", amount, drawdown_id, at)
+    if locked is None:
+        return None
+    use(step.state, qid, drawdown_id)
+    paid = convert_at(amount.amount, locked, locked.quote)
+    return Payout(amount=Money(amount=paid, currency=locked.quote), fx=locked)

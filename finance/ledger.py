@@ -45,12 +45,15 @@ from tradelane.contracts.finance import (
     LedgerCheckpoint,
     LedgerEntry,
     LedgerEntryKind,
+    Payout,
     Posting,
 )
 from tradelane.ids import derive_id
 
 Leg = tuple[LedgerAccount, Direction, Decimal]
 """One side of a transaction before it becomes a :class:`Posting`."""
+_CASH_OUT = (LedgerAccount.FUNDING, Direction.CREDIT)
+"""The leg a payout is recorded on: the bank's cash that left."""
 
 
 def canonical_body(entry: LedgerEntry) -> str:
@@ -79,8 +82,11 @@ def build_entry(
     currency: str,
     fx: AppliedFx,
     legs: Sequence[Leg],
+    payout: Payout | None = None,
 ) -> LedgerEntry:
-    """A balanced, chained entry; zero legs are dropped, unbalanced legs are a bug (raised)."""
+    """A balanced, chained entry; zero legs are dropped, unbalanced legs are a bug (raised).
+    ``payout`` (a tranche paid out in another currency) is recorded on the funding credit:
+    it is the cash that left."""
     kept = [leg for leg in legs if leg[2] != 0]
     debit = sum((a for _, d, a in kept if d is Direction.DEBIT), Decimal(0))
     credit = sum((a for _, d, a in kept if d is Direction.CREDIT), Decimal(0))
@@ -96,6 +102,7 @@ def build_entry(
             currency=currency,
             fx=fx,
             cause_event_id=cause_event_id,
+            payout=payout if (account, direction) == _CASH_OUT else None,
         )
         for index, (account, direction, amount) in enumerate(kept)
     ]

@@ -23,6 +23,7 @@ from tradelane.contracts.finance import (
     FinanceEventData,
     LedgerEntry,
     LedgerEntryKind,
+    Payout,
     ResultCode,
     finance_event_type,
 )
@@ -80,6 +81,7 @@ class Step:
         at: datetime,
         fx: AppliedFx,
         legs: Sequence[Leg],
+        payout: Payout | None = None,
     ) -> LedgerEntry:
         """Append one balanced entry to the facility chain and advance the state's head."""
         currency = self.state.currency
@@ -95,6 +97,7 @@ class Step:
             currency=currency,
             fx=fx,
             legs=legs,
+            payout=payout,
         )
         self.entries.append(entry)
         self.state.ledger_seq += 1

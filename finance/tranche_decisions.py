@@ -94,7 +94,11 @@ def _apply(step: Step, decision: TrancheDecision) -> DecisionCode:
     milestone = decision.milestone
     amount = None if decision.amount is None else decision.amount.amount
     shipment.choices[milestone] = HeldChoice(
-        request_id=decision.request_id, choice=decision.choice, amount=amount, at=decision.at
+        request_id=decision.request_id,
+        choice=decision.choice,
+        amount=amount,
+        at=decision.at,
+        fx_quote_id=decision.fx_quote_id,
     )
     if shipment.awaiting.pop(milestone, None) is None:
         return DecisionCode.RECORDED  # applied when the milestone is reached

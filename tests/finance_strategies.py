@@ -39,6 +39,7 @@ from tradelane.contracts.finance import (
     MarginCallCured,
     MarginCallExpired,
     MarginCallIssued,
+    Payout,
     PledgeCode,
     PledgeDecided,
     Posting,
@@ -204,6 +205,7 @@ postings = st.builds(
     currency=currencies,
     fx=applied_fx,
     cause_event_id=fee_ids,
+    payout=st.none() | st.builds(Payout, amount=money, fx=applied_fx),
 )
 ledger_entries = st.builds(
     LedgerEntry,
@@ -292,6 +294,8 @@ finance_data = st.one_of(
         at=aware,
         ledger_seq=st.integers(0, 2**40),
         ledger_hash=hex64,
+        payout=st.none() | money,
+        payout_quote_id=st.none() | st.text(min_size=1, max_size=64),
     ),
     st.builds(
         DrawdownRejected,
@@ -573,6 +577,7 @@ def _tranche_decision(draw: st.DrawFn) -> TrancheDecision:
         amount=amount,
         by=Requester(role=draw(st.sampled_from(["operator", "borrower", "bank"])), party="p"),
         at=draw(aware),
+        fx_quote_id=None if choice is Choice.DECLINE else draw(st.none() | ids),
     )
 
 

@@ -149,8 +149,23 @@ class LedgerEntryKind(StrEnum):
     grace): interest receivable and interest income, like ``interest``, on its own id."""
 
 
+class Payout(Contract):
+    """Cash that left in another currency than the facility's: a tranche paid out at the
+    borrower's locked FX quote (``fx.quote_id``): ``amount`` = the posting's amount x
+    ``fx.rate``, half-even to ``amount``'s minor unit."""
+
+    amount: Money
+    fx: AppliedFx
+
+
 class Posting(Contract):
-    """One leg of a double-entry transaction, in the facility currency."""
+    """One leg of a double-entry transaction, in the facility currency.
+
+    ``payout`` is set on the funding credit of a tranche paid out in another currency at a
+    locked quote (what the cash that left was, in the currency it left in); it is left out of
+    the JSON when there is none, so every posting written before payouts existed serialises,
+    and hashes, byte for byte as it did.
+    """
 
     posting_id: Annotated[str, Field(min_length=1, max_length=64)]
     account: LedgerAccount
@@ -159,6 +174,15 @@ class Posting(Contract):
     currency: Currency
     fx: AppliedFx
     cause_event_id: CauseId
+    payout: Payout | None = None
+
+    @model_serializer(mode="wrap")
+    def _no_absent_payout(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """Leave ``payout`` out when there is none (ledger hashes stay as they were)."""
+        data = handler(self)
+        if isinstance(data, dict) and data.get("payout", "") is None:
+            del data["payout"]
+        return data
 
 
 class LedgerEntry(Contract):
@@ -242,6 +266,15 @@ class DrawdownExecuted(Contract):
     at: UtcDatetime
     ledger_seq: Annotated[int, Field(ge=0)]
     ledger_hash: Sha256Hex
+    payout: Money | None = Field(
+        default=None,
+        description="The tranche paid out in another currency at a locked FX quote: amount x "
+        "the quote's all-in rate, half-even to the payout currency's minor unit (the loan "
+        "stays in the facility currency)",
+    )
+    payout_quote_id: Annotated[
+        str | None, Field(max_length=64, description="The FX lock quote the payout used")
+    ] = None
 
 
 class DrawdownRejected(Contract):

@@ -82,6 +82,16 @@ class TrancheDecision(Contract):
     )
     by: Requester
     at: UtcDatetime = Field(description="When the API received the decision")
+    fx_quote_id: Annotated[
+        str | None,
+        Field(
+            min_length=1,
+            max_length=64,
+            description="confirm or change_amount: pay the tranche out in this FX lock "
+            "quote's currency at its locked rate (a drawdown_payout quote of the facility, "
+            "valid when the tranche executes); the loan stays in the facility currency",
+        ),
+    ] = None
 
     @model_validator(mode="after")
     def _amount_with_change(self) -> TrancheDecision:
@@ -89,6 +99,8 @@ class TrancheDecision(Contract):
             raise ValueError("an amount is given with change_amount, and only then")
         if self.amount is not None and self.amount.amount <= 0:
             raise ValueError("the changed amount must be positive (decline to draw nothing)")
+        if self.choice is Choice.DECLINE and self.fx_quote_id is not None:
+            raise ValueError("a declined tranche pays nothing out: no fx_quote_id")
         return self
 
 

@@ -338,8 +338,10 @@ def decision(
     shipment_id: str = SHP,
     party: str = "shipper-1",
     role: Literal["operator", "borrower", "bank"] = "borrower",
+    fx_quote_id: str | None = None,
 ) -> TrancheDecision:
-    """The borrower's decision on the tranche of (shipment, ``m``), as the API writes it."""
+    """The borrower's decision on the tranche of (shipment, ``m``), as the API writes it
+    (``fx_quote_id``: paid out at that FX lock quote)."""
     return TrancheDecision(
         request_id=request_id,
         facility_id=FAC,
@@ -349,6 +351,7 @@ def decision(
         amount=None if amount is None else usd(amount),
         by=Requester(role=role, party=party),
         at=at(hours),
+        fx_quote_id=fx_quote_id,
     )
 
 
