@@ -226,6 +226,14 @@ def test_a_quote_it_cannot_use_is_announced_and_the_tranche_lent_in_usd(
     assert (told.code, told.cause_id) == (code, DRAWDOWN_1)
 
 
+def test_a_drawdown_without_a_payout_hashes_as_before_payouts_existed() -> None:
+    """The hash of shp-1's departure entry, recorded by the engine before ``Posting.payout``
+    existed: an entry without a payout serialises byte for byte as it did."""
+    _, outputs = play([*setup(), milestone(DEP, 1)])
+    (entry,) = drawdown_entries(outputs)
+    assert entry.hash == "0d1078c9a03f1227f5021500a312358a009d2a34ca2ccf9062053727e3143e83"
+
+
 def test_a_declined_tranche_cannot_name_a_quote() -> None:
     with pytest.raises(ValidationError, match="declined"):
         decision(DEP, 2, Choice.DECLINE, fx_quote_id=PAYOUT_QUOTE)
