@@ -78,6 +78,7 @@ def _held(t: TrancheView) -> TrancheOut:
         code=t.code,
         can_decide=t.state not in FINAL and t.state != "rejected",
         at=t.at,
+        fx_quote_id=t.fx_quote_id,
         pending_request_id=t.pending_request_id,
         pending_choice=t.pending_choice,
         requested_at=t.requested_at,
@@ -171,6 +172,8 @@ async def decide_tranche(
         raise HTTPException(404, f"no shipment {shipment_id!r} pledged to {facility_id!r}")
     if (body.choice is Choice.CHANGE_AMOUNT) != (body.amount is not None):
         raise HTTPException(422, "give an amount with change_amount, and only then")
+    if body.choice is Choice.DECLINE and body.fx_quote_id is not None:
+        raise HTTPException(422, "a declined tranche pays nothing out: no fx_quote_id")
     if api.requests is None:
         raise HTTPException(503, "this server does not accept requests (no Kafka writer)")
     decision = _decision(view, principal, shipment_id, milestone, body, idempotency_key)
@@ -221,12 +224,17 @@ def _decision(
         else Money(amount=body.amount, currency=terms.limit.currency),
         by=Requester(role=role, party=principal.party),
         at=latest if latest is not None else datetime.now(UTC),
+        fx_quote_id=body.fx_quote_id,
     )
 
 
 def _same(held: TrancheView, body: DecisionIn) -> bool:
     chosen = None if held.chosen_amount is None else Decimal(held.chosen_amount)
-    return held.request_id is not None and (held.choice, chosen) == (body.choice, body.amount)
+    return held.request_id is not None and (held.choice, chosen, held.fx_quote_id) == (
+        body.choice,
+        body.amount,
+        body.fx_quote_id,
+    )
 
 
 def _request_id(
@@ -246,6 +254,7 @@ def _request_id(
         milestone.value,
         body.choice.value,
         str(body.amount),
+        body.fx_quote_id or "",
         principal.role.value,
         principal.party or "",
         basis,

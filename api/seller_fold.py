@@ -66,10 +66,13 @@ class TrancheView:
     chosen_amount: str | None = None
     request_id: str | None = None
     code: str | None = None
+    fx_quote_id: str | None = None
+    """The locked quote the decision held asks the payout at."""
     pending_request_id: str | None = None
     """A decision sent (seen on ``finance.requests``) that the engine has not answered yet."""
     pending_choice: Choice | None = None
     requested_at: datetime | None = None
+    pending_fx_quote_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -157,6 +160,8 @@ def fold(view: SellerView, data: FinanceEventData) -> None:
                 t.state = "expired" if data.outcome == "skipped" else "not_executed"
             t.at, t.deadline = data.at, data.deadline
         case DrawdownExecuted():
+            if data.payout_quote_id is not None:
+                _used(view, data.payout_quote_id)
             key = (data.shipment_id, data.milestone.value)
             if key in view.tranches:  # only tranches the borrower was asked about
                 t = view.tranches[key]
@@ -228,6 +233,7 @@ def requested(view: SellerView, data: TrancheDecision) -> None:
         view.tranches[key] = TrancheView(key[0], key[1], "upcoming", data.at)
     t = view.tranches[key]
     t.pending_request_id, t.pending_choice, t.requested_at = data.request_id, data.choice, data.at
+    t.pending_fx_quote_id = data.fx_quote_id
 
 
 def _used(view: SellerView, quote_id: str) -> None:
@@ -269,8 +275,11 @@ def _delayed(view: SellerView, data: RepaymentDelayRecorded) -> None:
 def _decided(view: SellerView, data: TrancheDecisionRecorded) -> None:
     view.answered.add(data.request_id)
     pending = view.tranches.get((data.shipment_id, data.milestone.value))
+    quote: str | None = None
     if pending is not None and pending.pending_request_id == data.request_id:
+        quote = pending.pending_fx_quote_id
         pending.pending_request_id = pending.pending_choice = pending.requested_at = None
+        pending.pending_fx_quote_id = None
     if data.code in (DecisionCode.ALREADY_APPLIED, DecisionCode.NOT_AUTHORISED):
         return  # changes nothing the seller sees; the refusal is on the event itself
     t = view.tranche(data.shipment_id, data.milestone.value, data.at)
@@ -281,7 +290,7 @@ def _decided(view: SellerView, data: TrancheDecisionRecorded) -> None:
         DecisionCode.DECLINED,
         DecisionCode.NOT_EXECUTED,
     ):
-        t.choice, t.request_id = data.choice, data.request_id
+        t.choice, t.request_id, t.fx_quote_id = data.choice, data.request_id, quote
         t.chosen_amount = None if data.amount is None else str(data.amount.amount)
     if data.code is DecisionCode.RECORDED and t.state in ("upcoming", "recorded"):
         t.state, t.at = "recorded", data.at

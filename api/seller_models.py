@@ -36,6 +36,9 @@ class TrancheOut(BaseModel):
     choice: Choice | None = Field(description="The borrower's decision held, if any")
     chosen_amount: str | None = None
     code: str | None = Field(description="The engine's last word on it (a result code)")
+    fx_quote_id: str | None = Field(
+        default=None, description="The locked quote the decision held pays the tranche out at"
+    )
     can_decide: bool = Field(description="Whether a decision can still change it")
     at: datetime | None = None
     pending_request_id: str | None = Field(
@@ -63,6 +66,14 @@ class DecisionIn(BaseModel):
     amount: Annotated[
         Decimal | None,
         Field(gt=0, max_digits=18, decimal_places=2, description="change_amount only"),
+    ] = None
+    fx_quote_id: Annotated[
+        str | None,
+        Field(
+            max_length=64,
+            description="Pay the tranche out at this locked drawdown_payout quote (confirm or "
+            "change_amount; see GET .../fx-quotes)",
+        ),
     ] = None
 
 

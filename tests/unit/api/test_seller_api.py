@@ -260,3 +260,34 @@ def test_a_seller_locks_an_fx_rate_for_a_repayment() -> None:
         assert Decimal(quote["all_in_rate"]) < Decimal(quote["mid_rate"]) == Decimal("1.10")
     with _client(Loop(b.facility())) as client:
         assert client.post(f"{URL}/fx-quotes", json=body, headers=SELLER).status_code == 409
+
+
+def test_a_tranche_paid_out_in_euros_at_a_locked_quote() -> None:
+    lock = FxLockTerms(spread_bp=25, validity_minutes=600, max_notional=b.usd(1_000_000))
+    confirm = ConfirmationTerms(window_hours=48)
+    loop = Loop(b.facility(fx_lock=lock, confirmation=confirm, reminder_days=0))
+    loop.feed(b.milestone(b.Milestone.DEPARTED_ORIGIN, 1))
+    with _client(loop) as client:
+        body = {"side": "drawdown_payout", "amount": "100000", "currency": "EUR"}
+        assert client.post(f"{URL}/fx-quotes", json=body, headers=SELLER).status_code == 202
+        loop.deliver_requests()
+        (quote,) = client.get(f"{URL}/fx-quotes", headers=SELLER).json()["quotes"]
+        assert quote["state"] == "issued"
+        path = f"{URL}/tranches/{b.SHP}/{DEP}/decision"
+        declined = {"choice": "decline", "fx_quote_id": quote["quote_id"]}
+        assert client.post(path, json=declined, headers=SELLER).status_code == 422
+        click = {"choice": "confirm", "fx_quote_id": quote["quote_id"]}
+        assert client.post(path, json=click, headers=SELLER).status_code == 202
+        loop.read_requests()
+        loop.deliver_requests()
+        done = _items(client, SELLER)[(b.SHP, DEP)]
+        assert (done["state"], done["fx_quote_id"]) == ("executed", quote["quote_id"])
+        (used,) = client.get(f"{URL}/fx-quotes", headers=SELLER).json()["quotes"]
+        assert used["state"] == "used"
+    executed = [
+        e["data"]
+        for e in loop.model.facilities[b.FAC].events
+        if e["data"]["kind"] == "drawdown_executed"
+    ]
+    assert [d["payout"]["currency"] for d in executed] == ["EUR"]
+    assert executed[0]["payout_quote_id"] == quote["quote_id"]
