@@ -49,7 +49,7 @@ from tradelane.roles import Role
 
 router = APIRouter(prefix="/api/v1", tags=["seller"])
 ERRORS = problem_responses(401, 404, 422, 429)
-DECIDE_ERRORS = problem_responses(401, 403, 404, 409, 422, 429, 503)
+DECIDE_ERRORS = problem_responses(400, 401, 403, 404, 409, 422, 429, 503)
 FINAL = frozenset({"executed", "declined", "expired", "not_executed"})
 
 

@@ -42,7 +42,7 @@ from tradelane.contracts.shares import ShipmentShare
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["shares"])
-ERRORS = problem_responses(401, 404, 422, 503)
+ERRORS = problem_responses(400, 401, 404, 422, 503)
 SHARED_ERRORS = problem_responses(404, 429, 503)
 PRIVATE = {
     "Cache-Control": "no-store",

@@ -25,8 +25,10 @@ from api.finance_reads import FinanceReads
 from api.history import History
 from api.hub import Hub
 from api.projection import ReadModel, apply
+from api.requests_out import RequestSink
 from api.service import ApiState
 from api.settings import ApiSettings
+from api.shares.store import ShareStore
 from api.webhooks.store import SubscriptionStore
 from tests.unit.api import records
 from tradelane.settings import InfluxSettings, KafkaSettings
@@ -50,6 +52,8 @@ def _app_state() -> ApiState:
         history=History(InfluxSettings()),
         finance=FinanceReads(KafkaSettings(), generous),
         webhooks=SubscriptionStore(),  # in memory: generated subscriptions stay out of Kafka
+        shares=ShareStore(),  # in memory, as the subscriptions
+        requests=RequestSink(),  # generated decisions and requests stay out of Kafka
     )
 
 
