@@ -205,10 +205,13 @@ def _fold(step: Step, found: Sequence[Observation], at: datetime | None, phase: 
     terms = state.terms
     if terms is None or at is None:
         return False
-    before, after = score(old), score(new)
+    after = score(new)
     if terms.score_bands is None:  # a profile to show the borrower, no rates to move
-        _announce(step, after, None, None, before.score, at, phase)
+        # the score before is needed only until one was announced (scored once per fact)
+        previous = score(old).score if credit.announced is None else credit.announced
+        _announce(step, after, None, None, previous, at, phase)
         return False
+    before = score(old)
     bands = terms.score_bands
     held = dict(state.advance_rates)
     rates = advance_rates_for(after.score, bands, terms.advance_rates)
