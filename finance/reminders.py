@@ -52,8 +52,12 @@ class ExpectedLine:
         return f"{self.kind}:{self.milestone.value}" + (f":{self.seq}" if self.seq else "")
 
 
-def expected_lines(state: FacilityState, shipment: ShipmentCollateral) -> list[ExpectedLine]:
-    """The shipment's drawdowns and repayment still to come, dated and estimated now."""
+def expected_lines(
+    state: FacilityState, shipment: ShipmentCollateral, until: date | None = None
+) -> list[ExpectedLine]:
+    """The shipment's drawdowns and repayment still to come, dated and estimated now;
+    ``until``: only those dated up to that day (the milestones are dated in their order, so
+    the first one later ends the list, and nothing after it is valued)."""
     if shipment.plan_start is not None:  # its staged repayment plan started
         return _open_instalments(shipment)
     plan = ShipmentPlan(shipment.shipment_id, shipment.planned, shipment.eta, shipment.reached)
@@ -64,6 +68,8 @@ def expected_lines(state: FacilityState, shipment: ShipmentCollateral) -> list[E
         when = times.get(milestone)
         if milestone in shipment.reached or when is None:
             continue
+        if until is not None and when.date() > until:
+            break
         basis = "eta" if shipment.eta is not None and milestone in _FROM_ARRIVAL else "plan"
         if milestone is Milestone.DELIVERED:
             lines += _at_delivery(state, shipment, when, principal, basis)
@@ -144,7 +150,8 @@ def remind(step: Step, shipment: ShipmentCollateral) -> None:
     if not state.pledged(shipment.shipment_id):
         return
     confirming = terms.confirmation is not None
-    for line in expected_lines(state, shipment):
+    horizon = now.date() + timedelta(days=terms.reminder_days)
+    for line in expected_lines(state, shipment, horizon):
         before = shipment.reminded.get(line.key)
         if not due(line, before, now.date(), terms.reminder_days):
             continue
