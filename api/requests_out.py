@@ -10,11 +10,6 @@ shell the server uses.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-
-from aiokafka import AIOKafkaProducer
-
 from tradelane import kafka as clients
 from tradelane.contracts import FinanceRequest
 from tradelane.contracts.finance import FinanceRequestData
@@ -60,26 +55,14 @@ class KafkaRequestSink(RequestSink):
     def __init__(self, settings: KafkaSettings) -> None:
         super().__init__()
         self.settings = settings
-        self._producer: AIOKafkaProducer | None = None
-        self._lock = asyncio.Lock()
+        self._producer = clients.LazyProducer(settings)
 
     async def send(self, data: FinanceRequestData) -> FinanceRequest:
         request = envelope(data)
-        async with self._lock:
-            if self._producer is None:
-                producer = clients.producer(self.settings)
-                await producer.start()
-                self._producer = producer
-        await self._producer.send_and_wait(
-            FINANCE_REQUESTS.name,
-            request.model_dump_json().encode(),
-            key=data.facility_id.encode(),
+        await self._producer.send(
+            FINANCE_REQUESTS.name, request.model_dump_json().encode(), data.facility_id.encode()
         )
         return request
 
     async def close(self) -> None:
-        async with self._lock:
-            producer, self._producer = self._producer, None
-        if producer is not None:
-            with contextlib.suppress(Exception):
-                await producer.stop()
+        await self._producer.close()

@@ -145,6 +145,32 @@ def producer(settings: KafkaSettings, **overrides: Any) -> AIOKafkaProducer:
     return AIOKafkaProducer(**producer_options(settings, **overrides))
 
 
+class LazyProducer:
+    """A producer started on first use and stopped at most once, for a service that writes
+    now and then (the API's stores and requests): a process that never writes never connects."""
+
+    def __init__(self, settings: KafkaSettings) -> None:
+        self.settings = settings
+        self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()
+
+    async def send(self, topic: str, value: bytes | None, key: bytes) -> None:
+        """Send one record and wait for Kafka's acknowledgement."""
+        async with self._lock:
+            if self._producer is None:
+                started = producer(self.settings)
+                await started.start()
+                self._producer = started
+        await self._producer.send_and_wait(topic, value, key=key)
+
+    async def close(self) -> None:
+        async with self._lock:
+            held, self._producer = self._producer, None
+        if held is not None:
+            with contextlib.suppress(Exception):
+                await held.stop()
+
+
 def consumer(settings: KafkaSettings, *topics: str, **overrides: Any) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(*topics, **consumer_options(settings, **overrides))
 

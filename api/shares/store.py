@@ -12,11 +12,8 @@ older record late never brings a link back.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass, field
-
-from aiokafka import AIOKafkaProducer
 
 from api.shares.rules import newer
 from api.shares.tokens import matches, token_sha256, well_formed
@@ -110,17 +107,11 @@ class KafkaShareStore(ShareStore):
         super().__init__()
         self.ready.clear()
         self.settings = settings
-        self._producer: AIOKafkaProducer | None = None
-        self._lock = asyncio.Lock()
+        self._producer = clients.LazyProducer(settings)
 
     async def save(self, share: ShipmentShare) -> None:
-        async with self._lock:
-            if self._producer is None:
-                producer = clients.producer(self.settings)
-                await producer.start()
-                self._producer = producer
-        await self._producer.send_and_wait(
-            API_SHARES.name, share.model_dump_json().encode(), key=share.share_id.encode()
+        await self._producer.send(
+            API_SHARES.name, share.model_dump_json().encode(), share.share_id.encode()
         )
         self.book.put(share)
 
@@ -147,8 +138,4 @@ class KafkaShareStore(ShareStore):
             await self.close()
 
     async def close(self) -> None:
-        async with self._lock:
-            producer, self._producer = self._producer, None
-        if producer is not None:
-            with contextlib.suppress(Exception):
-                await producer.stop()
+        await self._producer.close()

@@ -17,12 +17,9 @@ or changed subscription must pass: the destination policy and the per-tenant cap
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from dataclasses import dataclass, field
-
-from aiokafka import AIOKafkaProducer
 
 from api.webhooks.pinning import Lookup, check_destination, system_lookup
 from api.webhooks.sealing import SecretBox, box_from_settings, seal, unseal
@@ -166,16 +163,10 @@ class KafkaSubscriptionStore(SubscriptionStore):
         self.settings = settings
         self.box = box or box_from_settings(self.rules, settings)
         self.book.box = self.box
-        self._producer: AIOKafkaProducer | None = None
-        self._lock = asyncio.Lock()
+        self._producer = clients.LazyProducer(settings)
 
     async def _send(self, key: str, value: bytes | None) -> None:
-        async with self._lock:
-            if self._producer is None:
-                producer = clients.producer(self.settings)
-                await producer.start()
-                self._producer = producer
-        await self._producer.send_and_wait(WEBHOOKS_SUBSCRIPTIONS.name, value, key=key.encode())
+        await self._producer.send(WEBHOOKS_SUBSCRIPTIONS.name, value, key.encode())
 
     async def save(self, sub: WebhookSubscription) -> None:
         await self._send(sub.subscription_id, seal(sub, self.box))
@@ -235,8 +226,4 @@ class KafkaSubscriptionStore(SubscriptionStore):
             await self.close()
 
     async def close(self) -> None:
-        async with self._lock:
-            producer, self._producer = self._producer, None
-        if producer is not None:
-            with contextlib.suppress(Exception):
-                await producer.stop()
+        await self._producer.close()
