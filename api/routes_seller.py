@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Query
 
@@ -211,8 +211,6 @@ def _decision(
         request_id = _request_id(
             view, principal, shipment_id, milestone, body, held, idempotency_key
         )
-    latest = default_start(view)
-    role = "operator" if principal.role is Role.OPERATOR else "borrower"
     return TrancheDecision(
         request_id=request_id,
         facility_id=view.facility_id,
@@ -222,10 +220,24 @@ def _decision(
         amount=None
         if body.amount is None
         else Money(amount=body.amount, currency=terms.limit.currency),
-        by=Requester(role=role, party=principal.party),
-        at=latest if latest is not None else datetime.now(UTC),
+        by=requester(principal, "borrower"),
+        at=event_stamp(view),
         fx_quote_id=body.fx_quote_id,
     )
+
+
+def event_stamp(view: FacilityView) -> datetime:
+    """What a request is stamped with: the facility's event time (its latest event the API
+    has seen), the clock the engine judges deadlines by; the wall clock only for a facility
+    with no events yet."""
+    return default_start(view) or datetime.now(UTC)
+
+
+def requester(principal: Principal, role: Literal["borrower", "bank"]) -> Requester:
+    """Who asks, as the engine checks it: an operator as itself, else in ``role``."""
+    if principal.role is Role.OPERATOR:
+        return Requester(role="operator", party=principal.party)
+    return Requester(role=role, party=principal.party)
 
 
 def _same(held: TrancheView, body: DecisionIn) -> bool:

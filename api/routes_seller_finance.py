@@ -13,7 +13,7 @@ the same request sent twice is one request.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -24,13 +24,12 @@ from api.auth import Principal
 from api.deps import PrincipalDep, StateDep
 from api.finance_reads import default_start
 from api.problems import problem_responses
-from api.projection import FacilityView
-from api.routes_seller import visible_facility
+from api.routes_seller import event_stamp, requester, visible_facility
 from api.service import ApiState
 from tradelane.contracts import Money
 from tradelane.contracts.finance import FinanceRequestData
 from tradelane.contracts.fx_quotes import FxQuoteRequested
-from tradelane.contracts.seller import RepaymentDelayDecided, RepaymentDelayRequested, Requester
+from tradelane.contracts.seller import RepaymentDelayDecided, RepaymentDelayRequested
 from tradelane.ids import derive_id
 from tradelane.roles import Role
 
@@ -145,11 +144,6 @@ def facility_instalments(
     )
 
 
-def _stamp(view: FacilityView) -> datetime:
-    """The facility's event time (as for tranche decisions), the wall clock without events."""
-    return default_start(view) or datetime.now(UTC)
-
-
 async def _send(api: ApiState, data: FinanceRequestData) -> None:
     if api.requests is None:
         raise HTTPException(503, "this server does not accept requests (no Kafka writer)")
@@ -193,8 +187,8 @@ async def ask_delay(
         instalment_id=instalment_id,
         new_due=body.new_due,
         reason=body.reason,
-        by=_requester(principal, "borrower"),
-        at=_stamp(view),
+        by=requester(principal, "borrower"),
+        at=event_stamp(view),
     )
     await _send(api, data)
     see = f"/api/v1/facilities/{facility_id}/instalments"
@@ -230,8 +224,8 @@ async def decide_delay(
         shipment_id=asked.shipment_id,
         delay_request_id=delay_request_id,
         approve=body.approve,
-        by=_requester(principal, "bank"),
-        at=_stamp(view),
+        by=requester(principal, "bank"),
+        at=event_stamp(view),
     )
     await _send(api, data)
     see = f"/api/v1/facilities/{facility_id}/instalments"
@@ -240,12 +234,6 @@ async def decide_delay(
 
 def _who(principal: Principal) -> str:
     return f"{principal.role.value}:{principal.party or ''}"
-
-
-def _requester(principal: Principal, role: Literal["borrower", "bank"]) -> Requester:
-    if principal.role is Role.OPERATOR:
-        return Requester(role="operator", party=principal.party)
-    return Requester(role=role, party=principal.party)
 
 
 class FactorOut(BaseModel):
@@ -409,7 +397,7 @@ async def ask_quote(
         raise HTTPException(403, "only the facility's borrower (or an operator) asks for a quote")
     if view.facility.fx_lock is None:
         raise HTTPException(409, f"facility {facility_id!r} offers no FX locks")
-    at = _stamp(view)
+    at = event_stamp(view)
     request_id = derive_id(
         "fx_quote",
         facility_id,
@@ -424,7 +412,7 @@ async def ask_quote(
         facility_id=facility_id,
         side=body.side,
         notional=Money(amount=body.amount, currency=body.currency),
-        by=_requester(principal, "borrower"),
+        by=requester(principal, "borrower"),
         at=at,
     )
     await _send(api, data)
