@@ -44,6 +44,7 @@ from tradelane.contracts.fx_quotes import (
     QuoteSide,
 )
 from tradelane.ids import derive_id
+from tradelane.tenancy import acts_for
 
 BASIS_POINTS = Decimal(10_000)
 QUOTE_MEMORY = timedelta(days=30)
@@ -101,9 +102,7 @@ def _refusal(state: FacilityState, request: FxQuoteRequested) -> tuple[QuoteCode
     """The first reason not to quote, in precedence order; else ``issued`` and the mid."""
     terms = state.terms
     by = request.by
-    if terms is None or not (
-        by.role == "operator" or (by.role == "borrower" and by.party == terms.borrower_id)
-    ):
+    if terms is None or not acts_for(terms, by, "borrower"):
         return QuoteCode.NOT_AUTHORISED, None
     lock = terms.fx_lock
     if lock is None:

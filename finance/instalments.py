@@ -66,8 +66,8 @@ from tradelane.contracts.seller import (
     RepaymentDelayDecided,
     RepaymentDelayRecorded,
     RepaymentDelayRequested,
-    Requester,
 )
+from tradelane.tenancy import acts_for
 
 ZERO = Decimal(0)
 
@@ -297,16 +297,6 @@ def default_day(step: Step, day: date) -> Decimal:
 # --- delay requests ---------------------------------------------------------------------------
 
 
-def _may(state: FacilityState, by: Requester, role: str) -> bool:
-    """An operator may do anything; otherwise ``role`` (borrower or bank) as the terms name."""
-    terms = state.terms
-    if by.role == "operator":
-        return True
-    if terms is None or by.role != role:
-        return False
-    return by.party == (terms.borrower_id if role == "borrower" else terms.bank_id)
-
-
 def _refusal(
     shipment: ShipmentCollateral | None, instalment_id: str, new_due: datetime
 ) -> DelayCode | None:
@@ -337,7 +327,7 @@ def delay_requested(step: Step, ask: RepaymentDelayRequested) -> DelayCode:
     shipment = state.shipments.get(ask.shipment_id)
     code = (
         DelayCode.NOT_AUTHORISED
-        if not _may(state, ask.by, "borrower")
+        if not acts_for(state.terms, ask.by, "borrower")
         else _refusal(shipment, ask.instalment_id, ask.new_due) or DelayCode.REQUESTED
     )
     if code is DelayCode.REQUESTED:
@@ -369,7 +359,7 @@ def delay_decided(step: Step, answer: RepaymentDelayDecided) -> DelayCode:
     shipment = state.shipments.get(answer.shipment_id)
     ask = None if shipment is None else shipment.delay_asks.get(answer.delay_request_id)
     code: DelayCode | None = None
-    if not _may(state, answer.by, "bank"):
+    if not acts_for(state.terms, answer.by, "bank"):
         code = DelayCode.NOT_AUTHORISED
     elif ask is None:
         code = DelayCode.UNKNOWN_REQUEST

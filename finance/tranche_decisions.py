@@ -28,6 +28,7 @@ from tradelane.contracts.seller import (
     TrancheDecisionRecorded,
     TrancheExpired,
 )
+from tradelane.tenancy import acts_for
 
 CLOSED = (ResultCode.DECLINED_BY_BORROWER, ResultCode.CONFIRMATION_EXPIRED)
 """Outcomes after which a tranche takes no decision any more (so does a drawn one)."""
@@ -57,18 +58,10 @@ def decide(step: Step, decision: TrancheDecision) -> DecisionCode:
     return code
 
 
-def _authorised(state: FacilityState, decision: TrancheDecision) -> bool:
-    terms = state.terms
-    by = decision.by
-    if by.role == "operator":
-        return True
-    return terms is not None and by.role == "borrower" and by.party == terms.borrower_id
-
-
 def _refusal(state: FacilityState, decision: TrancheDecision) -> DecisionCode | None:
     """The first reason the decision cannot apply, in precedence order."""
     terms = state.terms
-    if terms is None or not _authorised(state, decision):
+    if terms is None or not acts_for(terms, decision.by, "borrower"):
         return DecisionCode.NOT_AUTHORISED
     if terms.confirmation is None:
         return DecisionCode.CONFIRMATION_NOT_REQUIRED

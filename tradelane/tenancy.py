@@ -19,8 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
+from tradelane.contracts.registries import Facility
+from tradelane.contracts.seller import Requester
 from tradelane.roles import Role
 
 
@@ -78,3 +80,14 @@ def claim_tenants(parties: Parties, policy_id: str, shipment_id: str | None = No
 def allowed(tenant: Tenant | None, tenants: set[Tenant]) -> bool:
     """Whether ``tenant`` (``None``: an operator) is among ``tenants``."""
     return tenant is None or tenant.role is Role.OPERATOR or tenant in tenants
+
+
+def acts_for(terms: Facility | None, by: Requester, role: Literal["borrower", "bank"]) -> bool:
+    """Whether a request's requester may act as the facility's ``role`` (its borrower or its
+    bank, as the terms name them); an operator may act for either. What the API checked is
+    checked again by the engine with this."""
+    if by.role == "operator":
+        return True
+    if terms is None or by.role != role:
+        return False
+    return by.party == (terms.borrower_id if role == "borrower" else terms.bank_id)
