@@ -13,6 +13,11 @@ COPY finance ./finance
 COPY devices ./devices
 COPY api ./api
 COPY faults ./faults
+COPY transport ./transport
+COPY webhooks ./webhooks
+COPY bench ./bench
+COPY devtools ./devtools
+COPY cli ./cli
 COPY config ./config
 RUN pip install -c constraints.txt . && useradd --system --uid 10001 tradelane
 USER tradelane

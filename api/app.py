@@ -19,7 +19,14 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from api import routes_finance, routes_live, routes_seller, routes_seller_finance, routes_shipments
+from api import (
+    routes_finance,
+    routes_live,
+    routes_seller,
+    routes_seller_finance,
+    routes_shipments,
+    routes_webhooks,
+)
 from api.auth import KeyRing, demo_keys_allowed, is_loopback, load_keys
 from api.body_limit import BodyLimit
 from api.consumer import ReadModelConsumer
@@ -34,12 +41,11 @@ from api.settings import ApiSettings
 from api.shares import redact
 from api.shares import routes as routes_shares
 from api.shares.store import ShareStore
-from api.webhooks import routes as routes_webhooks
-from api.webhooks.store import SubscriptionStore
 from tradelane import __version__
 from tradelane.asyncapi import asyncapi_document
 from tradelane.principals import Principal
 from tradelane.settings import InfluxSettings, KafkaSettings
+from webhooks.store import SubscriptionStore
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger(__name__)
@@ -76,7 +82,7 @@ def build_state(
     from api.finance_reads import FinanceReads
     from api.requests_out import KafkaRequestSink
     from api.shares.store import KafkaShareStore
-    from api.webhooks.store import KafkaSubscriptionStore
+    from webhooks.store import KafkaSubscriptionStore
 
     settings = settings or ApiSettings()
     kafka = kafka or KafkaSettings().as_principal(Principal.API)

@@ -26,8 +26,6 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from api.hub import Hub
 from api.projection import SOURCE_TOPICS, ReadModel, apply
-from tradelane import kafka as clients
-from tradelane.admin import topic_partitions
 from tradelane.settings import KafkaSettings
 from tradelane.topics import (
     FINANCE_FACILITIES,
@@ -35,6 +33,8 @@ from tradelane.topics import (
     SHIPMENTS_REGISTRY,
     TRACKER_READINGS,
 )
+from transport import kafka as clients
+from transport.admin import topic_partitions
 
 log = logging.getLogger(__name__)
 REGISTRIES = (SHIPMENTS_REGISTRY.name, FINANCE_FACILITIES.name, INSURANCE_POLICIES.name)

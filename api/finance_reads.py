@@ -49,7 +49,6 @@ from finance.facility_state import ShipmentCollateral
 from finance.ledger import verify
 from finance.ledger_store import LedgerStore, partition_for
 from finance.positions import Position, fold
-from tradelane import kafka as clients
 from tradelane.contracts import Milestone
 from tradelane.contracts.finance import LedgerEntry
 from tradelane.settings import KafkaSettings
@@ -60,6 +59,7 @@ from tradelane.topics import (
     SHIPMENTS_EVENTS,
     SHIPMENTS_REGISTRY,
 )
+from transport import kafka as clients
 
 Positions = tuple[tuple[str, int, int], ...]
 """(topic, partition, end offset) of every partition a computation reads."""

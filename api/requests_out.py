@@ -10,12 +10,12 @@ shell the server uses.
 
 from __future__ import annotations
 
-from tradelane import kafka as clients
 from tradelane.contracts import FinanceRequest
 from tradelane.contracts.finance import FinanceRequestData
 from tradelane.ids import derive_id
 from tradelane.settings import KafkaSettings
 from tradelane.topics import FINANCE_REQUESTS
+from transport import kafka as clients
 
 SOURCE = "/tradelane/api"
 

@@ -18,7 +18,7 @@ from api.ratelimit import Limit, RateLimiter
 from api.requests_out import RequestSink
 from api.settings import ApiSettings
 from api.shares.store import ShareStore
-from api.webhooks.store import SubscriptionStore
+from webhooks.store import SubscriptionStore
 
 
 class FinanceReader(Protocol):

@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from tradelane import kafka as clients
-from tradelane.admin import ensure_topics
 from tradelane.contracts import ShipmentBooking
-from tradelane.services.probes import kafka_ready_async
 from tradelane.settings import KafkaSettings
 from tradelane.topics import SHIPMENTS_REGISTRY
+from transport import kafka as clients
+from transport.admin import ensure_topics
+from transport.probes import kafka_ready_async
 
 log = logging.getLogger(__name__)
 

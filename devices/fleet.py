@@ -28,7 +28,7 @@ from devices.config import PER_DEVICE_LIMIT, ConnectionMode, Departures, FleetCo
 from devices.engine import FleetClock, FleetEngine
 from devices.manifest import Ledger, Manifest, build_manifest, iso
 from devices.plan import FleetPlan, plan_fleet, utc, with_customs
-from devices.publisher import FleetPublisher
+from devices.publisher import FleetPublisher, Provision
 from tradelane.settings import KafkaSettings, MqttSettings
 
 CHUNK = 256
@@ -136,6 +136,7 @@ async def run_fleet(
     drain_timeout_s: float = 15.0,
     plan: FleetPlan | None = None,
     freeze_gc: bool = False,
+    provision: Provision | None = None,
 ) -> FleetReport:
     """Simulate ``config``'s fleet until ``stop`` is set, ``duration_s`` wall seconds have
     passed, ``until`` is reached in simulated time, or every tracker has been retired or died.
@@ -149,6 +150,9 @@ async def run_fleet(
     that every full collection would otherwise walk again, stalling the loop for a good part of
     a second every few seconds. It is process-wide, so only entry points that own the process
     (the CLI, the benchmark) turn it on.
+
+    ``provision`` lets the broker accept the fleet's devices when the settings name no login
+    (the local services' keyring); without it, such a fleet connects with no password.
     """
     loop = asyncio.get_running_loop()
     cpu0 = time.process_time()
@@ -167,7 +171,9 @@ async def run_fleet(
         bookings = BookingPublisher(kafka_settings, client_id=f"{config.id_prefix}-bookings")
         await bookings.start()
         initial_bookings = await bookings.publish(s.booking for s in plan.shipments)
-    publisher = FleetPublisher(config, mqtt_settings, engine.trackers, ledger.on_ack, mqtt5=mqtt5)
+    publisher = FleetPublisher(
+        config, mqtt_settings, engine.trackers, ledger.on_ack, mqtt5=mqtt5, provision=provision
+    )
     clock_ref: list[FleetClock] = []
 
     def sim_now() -> float:

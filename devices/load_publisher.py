@@ -17,7 +17,7 @@ import contextlib
 import ssl
 import struct
 
-from tradelane.services.mosquitto_access import GATEWAY
+from tradelane.principals import MQTT_GATEWAY as GATEWAY
 from tradelane.settings import MqttSettings
 
 CONNECT, CONNACK, PUBLISH_QOS1, PUBACK = 0x10, 0x20, 0x32, 0x40

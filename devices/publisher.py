@@ -28,7 +28,7 @@ import contextlib
 import logging
 import socket
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -36,17 +36,19 @@ import paho.mqtt.client as mqtt
 from devices.config import ConnectionMode, FleetConfig
 from devices.device import Tracker
 from devices.messages import Kind, Outgoing
-from devices.provisioning import provision_local_fleet
 from tradelane.contracts import DeviceState, DeviceStatus
 from tradelane.credentials import device_password
-from tradelane.mqtt import make_client
-from tradelane.services.mosquitto_access import GATEWAY
+from tradelane.principals import MQTT_GATEWAY as GATEWAY
 from tradelane.settings import MqttSettings
 from tradelane.topics import status_topic
+from transport.mqtt import make_client
 
 log = logging.getLogger(__name__)
 
 AckCallback = Callable[[Outgoing, bool], None]
+Provision = Callable[[MqttSettings, Sequence[str]], Awaitable[str]]
+"""Lets a broker accept a fleet's device ids and returns the secret their passwords derive
+from; the local services' version is :func:`devtools.provisioning.provision_local_fleet`."""
 
 
 class Connection:
@@ -251,8 +253,10 @@ class FleetPublisher:
         on_ack: AckCallback,
         *,
         mqtt5: bool = True,
+        provision: Provision | None = None,
     ) -> None:
         self.config = config
+        self._provision = provision
         self.settings = settings
         self.trackers = trackers
         self.mode = config.connection_mode
@@ -274,8 +278,10 @@ class FleetPublisher:
         s = self.settings
         if s.username is not None or s.anonymous or s.cert_file is not None:
             return None
+        if self._provision is None:
+            return None
         ids = [tr.spec.device_id for tr in self.trackers]
-        return await provision_local_fleet(s, ids)
+        return await self._provision(s, ids)
 
     def gateway_id(self, k: int) -> str:
         return f"{self.config.id_prefix}-gw{k}"

@@ -24,10 +24,10 @@ from paho.mqtt.client import Client, MQTTMessage
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from tradelane.mqtt import make_client
-from tradelane.services.mosquitto import Mosquitto
-from tradelane.services.process import ServiceError, pid_alive
+from devtools.services.mosquitto import Mosquitto
+from devtools.services.process import ServiceError, pid_alive
 from tradelane.settings import MqttSettings, ServicesSettings
+from transport.mqtt import make_client
 
 RATE_PER_S = 500
 QUIET_S = 3.0

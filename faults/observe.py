@@ -10,9 +10,9 @@ from typing import Any
 from aiokafka import TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
-from tradelane import kafka as clients
-from tradelane.admin import topic_partitions
 from tradelane.settings import KafkaSettings
+from transport import kafka as clients
+from transport.admin import topic_partitions
 
 
 class Follower:

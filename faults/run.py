@@ -34,8 +34,9 @@ from devices.faults import FaultKnobs
 from devices.fleet import run_fleet
 from devices.manifest import Manifest
 from devices.plan import FleetPlan, plan_fleet, with_customs
+from devtools.children import Child, ChildFailedError, bridge, rival_worker, worker
+from devtools.provisioning import provision_local_fleet
 from faults import checks
-from faults.children import Child, ChildFailedError, bridge, rival_worker, worker
 from faults.observe import Follower, group_lag, rewind_group
 from faults.oracle import Drawdown, Inputs, Outcomes, expected
 from faults.profiles import Profile
@@ -45,8 +46,6 @@ from finance.fx_feed import simulated_rates
 from finance.fx_publisher import publish_rates
 from finance.ledger_store import LedgerStore
 from streams.app import pledge_group
-from tradelane import kafka as clients
-from tradelane.admin import ensure_topics
 from tradelane.contracts import (
     ClaimEvent,
     Facility,
@@ -59,7 +58,6 @@ from tradelane.contracts import (
 )
 from tradelane.contracts.deadletter import DeadLetterReason
 from tradelane.contracts.finance import DrawdownExecuted, FinanceEvent
-from tradelane.mqtt import forget_session
 from tradelane.settings import KafkaSettings, MqttSettings, ServicesSettings
 from tradelane.topics import (
     FINANCE_EVENTS,
@@ -73,6 +71,9 @@ from tradelane.topics import (
     TRACKER_DEADLETTER,
     TRACKER_READINGS,
 )
+from transport import kafka as clients
+from transport.admin import ensure_topics
+from transport.mqtt import forget_session
 
 MALFORMED_REASONS = {
     DeadLetterReason.MALFORMED_JSON,
@@ -188,7 +189,10 @@ async def run(
         stop = asyncio.Event()
         t0 = time.monotonic()
         fleets = [
-            asyncio.create_task(run_fleet(p.config, mqtt, kafka, stop, plan=p)) for p in plans
+            asyncio.create_task(
+                run_fleet(p.config, mqtt, kafka, stop, plan=p, provision=provision_local_fleet)
+            )
+            for p in plans
         ]
         injector = asyncio.create_task(_inject(state, injections, t0))
         watcher = asyncio.create_task(_watch(state))
@@ -475,7 +479,7 @@ async def _exit_of(child: Child, timeout_s: float) -> int | None:
 
 
 async def _restart_broker(state: _Run) -> None:
-    from tradelane.services.kafka import Kafka
+    from devtools.services.kafka import Kafka
 
     service = Kafka(ServicesSettings())
     if not (await asyncio.to_thread(service.status)).running:

@@ -9,12 +9,12 @@ from collections.abc import Sequence
 from finance.demo_terms import demo_facility, demo_policy
 from finance.fx_feed import simulated_rates
 from finance.fx_publisher import publish_rates
-from tradelane import kafka as clients
-from tradelane.admin import ensure_topics
 from tradelane.contracts import ShipmentBooking
 from tradelane.contracts.seller import ConfirmationTerms
 from tradelane.settings import KafkaSettings
 from tradelane.topics import FINANCE_FACILITIES, INSURANCE_POLICIES
+from transport import kafka as clients
+from transport.admin import ensure_topics
 
 
 async def publish_demo_terms(

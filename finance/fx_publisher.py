@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from finance.money import pair
-from tradelane import kafka as clients
 from tradelane.contracts import FxRate
 from tradelane.settings import KafkaSettings
 from tradelane.topics import FX_RATES
+from transport import kafka as clients
 
 
 async def publish_rates(

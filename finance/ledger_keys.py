@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives.serialization import (
 
 from finance.checkpoints import CheckpointSigner
 from tradelane.credentials import write_private
-from tradelane.services.process import ServiceError
+from tradelane.errors import ServiceError
 from tradelane.settings import LedgerSettings, is_loopback_only
 
 

@@ -35,10 +35,10 @@ from pydantic import BaseModel, ValidationError
 
 from finance.checkpoints import CheckpointSigner
 from finance.ledger import Problem, VerifyResult, verify
-from tradelane import kafka as clients
 from tradelane.contracts.finance import LedgerCheckpoint, LedgerEntry
 from tradelane.settings import KafkaSettings
 from tradelane.topics import FINANCE_CHECKPOINTS, FINANCE_LEDGER
+from transport import kafka as clients
 
 
 def partition_for(key: str, partitions: int) -> int:

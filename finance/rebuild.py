@@ -17,8 +17,8 @@ from typing import Protocol
 from aiokafka import TopicPartition
 
 from finance.ledger_store import partition_for
-from tradelane import kafka as clients
 from tradelane.settings import KafkaSettings
+from transport import kafka as clients
 
 
 class Record(Protocol):

@@ -1,8 +1,8 @@
 """What the pledge and insurance agents do with one message, without faust: parse it, bring the
 state up to date, apply the engine, serialise the outputs and write the table.
 
-:mod:`finance.pledge_stage` calls the pledge shell for every message and only sends what it returns;
-``tradelane bench engines`` (:mod:`finance.bench_engines`) calls them with a plain dict as the
+:mod:`streams.pledge_stage` calls the pledge shell for every message and only sends what it returns;
+``tradelane bench engines`` (:mod:`bench.engines`) calls them with a plain dict as the
 table, so it measures exactly the agents' per-message code without Kafka.
 """
 

@@ -10,7 +10,7 @@ How nothing is lost:
 - If a Kafka send fails (after the producer's own retries) the bridge stops without acking
   anything after it, and exits non-zero; its supervisor restarts it and the broker redelivers.
 
-One thread: paho is driven by the asyncio event loop (:class:`tradelane.mqtt.AsyncioLoopAdapter`),
+One thread: paho is driven by the asyncio event loop (:class:`transport.mqtt.AsyncioLoopAdapter`),
 so a message goes from socket to validation (the pure :func:`ingest.intake.intake`) to the Kafka
 producer without a thread hand-off; sends are not awaited one by one, and acks go out as Kafka
 confirms.
@@ -37,9 +37,7 @@ from ingest.intake import IntakeLimits, dead_letter, intake, intake_status
 from ingest.metrics import BridgeMetrics
 from ingest.seen import RecentlySeen
 from tradelane import deadletters
-from tradelane import kafka as clients
 from tradelane.contracts import DeadLetter, DeadLetterReason, IngestedReading, IngestedStatus
-from tradelane.mqtt import AsyncioLoopAdapter, make_client
 from tradelane.settings import KafkaSettings, MqttSettings
 from tradelane.topics import (
     MQTT_ROOT,
@@ -49,6 +47,8 @@ from tradelane.topics import (
     TRACKER_STATUS,
     shared,
 )
+from transport import kafka as clients
+from transport.mqtt import AsyncioLoopAdapter, make_client
 
 log = logging.getLogger(__name__)
 

@@ -23,12 +23,12 @@ from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 from influxdb_client.client.write_api_async import WriteApiAsync
 
 from ingest.points import to_lines
-from tradelane import kafka as clients
-from tradelane.admin import topic_partitions
 from tradelane.contracts import IngestedReading, ShipmentBooking
 from tradelane.deadletters import for_error
 from tradelane.settings import InfluxSettings, KafkaSettings
 from tradelane.topics import SHIPMENTS_REGISTRY, TRACKER_DEADLETTER, TRACKER_READINGS
+from transport import kafka as clients
+from transport.admin import topic_partitions
 
 log = logging.getLogger(__name__)
 

@@ -40,16 +40,13 @@ from finance.collateral_register import Register
 from finance.facility_state import FacilityState
 from finance.insurance.state import InsuranceState
 from finance.ledger_keys import load_signer
-from finance.pledge_stage import PledgeStage
 from streams.hotpath import BOOKING, HotPath
 from streams.lease import hold
 from streams.loop import LoopConfig, PartitionLoop
+from streams.pledge_stage import PledgeStage
 from streams.registries import Registries, follow
 from streams.rules import DEFAULT_RULES, StreamRules
-from tradelane import kafka as kafka_clients
-from tradelane.admin import describe_group, ensure_topics, topic_partitions
 from tradelane.contracts import DeadLetter, ShipmentBooking, ShipmentEvent
-from tradelane.kafka import retrying
 from tradelane.principals import Principal, topics_of
 from tradelane.settings import KafkaSettings, LedgerSettings
 from tradelane.topics import (
@@ -64,6 +61,9 @@ from tradelane.topics import (
     TRACKER_STATUS,
     KafkaTopic,
 )
+from transport import kafka as kafka_clients
+from transport.admin import describe_group, ensure_topics, topic_partitions
+from transport.kafka import retrying
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ import asyncio
 import logging
 import time
 
-from tradelane import kafka as clients
-from tradelane.kafka import retrying
 from tradelane.settings import KafkaSettings
+from transport import kafka as clients
+from transport.kafka import retrying
 
 log = logging.getLogger(__name__)
 

@@ -38,11 +38,11 @@ from dataclasses import dataclass, field
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from pydantic import ValidationError
 
-from tradelane import kafka as clients
-from tradelane.admin import ensure_topics
 from tradelane.contracts import WorkerLease
 from tradelane.settings import KafkaSettings
 from tradelane.topics import WORKERS_LEASE
+from transport import kafka as clients
+from transport.admin import ensure_topics
 
 log = logging.getLogger(__name__)
 

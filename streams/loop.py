@@ -18,7 +18,7 @@ same loop runs at least once and unfenced: effects first, each batch's changelog
 Kafka has acknowledged its effects (:meth:`PartitionLoop._produce`), offsets after a flush.
 
 The worker runs two: the shipment loop (:class:`streams.hotpath.HotPath`, group = the app id)
-and the pledge loop (:class:`finance.pledge_stage.PledgeStage`, group ``{app}-pledge``).
+and the pledge loop (:class:`streams.pledge_stage.PledgeStage`, group ``{app}-pledge``).
 
 Why not faust agents: faust handles every record through its stream machinery (an event
 object, a queue, sensors, acks) and writes a table's changelog record per assignment; that cost
@@ -49,10 +49,10 @@ from streams.ownership import Ownership
 from streams.store import Send, Store
 from streams.transactions import NotOwnedError, Transactions
 from tradelane import deadletters
-from tradelane import kafka as clients
 from tradelane.contracts import DeadLetterReason
 from tradelane.settings import KafkaSettings
 from tradelane.topics import TRACKER_DEADLETTER
+from transport import kafka as clients
 
 log = logging.getLogger(__name__)
 

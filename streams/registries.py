@@ -17,11 +17,11 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import BaseModel
 
 from tradelane import deadletters
-from tradelane import kafka as clients
-from tradelane.admin import topic_partitions
 from tradelane.contracts import DeadLetter, Facility, FxRate, Policy, ShipmentBooking
 from tradelane.settings import KafkaSettings
 from tradelane.topics import FINANCE_FACILITIES, FX_RATES, INSURANCE_POLICIES, SHIPMENTS_REGISTRY
+from transport import kafka as clients
+from transport.admin import topic_partitions
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ from typing import Generic, TypeVar
 
 from aiokafka import TopicPartition
 
-from tradelane import kafka as clients
 from tradelane.settings import KafkaSettings
+from transport import kafka as clients
 
 log = logging.getLogger(__name__)
 

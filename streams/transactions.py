@@ -13,7 +13,7 @@ gives three guarantees the loop relies on:
 - **atomicity**: a batch's effects, the states they leave and the offsets that caused them
   become visible together or not at all, so a new owner's changelog always matches the
   committed input position (no state missing readings whose offsets were committed);
-- **isolation**: every reader uses ``read_committed`` (:func:`tradelane.kafka.consumer_options`)
+- **isolation**: every reader uses ``read_committed`` (:func:`transport.kafka.consumer_options`)
   and never sees an aborted write, so a zombie's last records never reach a ledger.
 
 One producer per state partition (Kafka's original exactly-once design) rather than one per
@@ -34,8 +34,8 @@ from typing import Any
 from aiokafka import AIOKafkaProducer, TopicPartition
 
 from streams.store import Send
-from tradelane import kafka as clients
 from tradelane.settings import KafkaSettings
+from transport import kafka as clients
 
 log = logging.getLogger(__name__)
 

@@ -13,11 +13,11 @@ import uuid
 
 import pytest
 
+from devtools.services import manager
 from finance.checkpoints import CheckpointSigner
 from finance.ledger_keys import load_signer
-from tradelane.admin import ensure_topics
-from tradelane.services import manager
 from tradelane.settings import InfluxSettings, KafkaSettings, LedgerSettings, MqttSettings
+from transport.admin import ensure_topics
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from tradelane.services.process import ServiceError
+from tradelane.errors import ServiceError
 
 SECRETS_DIR = "secrets"
 KAFKA_FILE = "kafka.json"

@@ -42,6 +42,13 @@ from tradelane.topics import (
 )
 
 WORKER_PREFIX = "tradelane-streams"
+
+MQTT_ADMIN = "tradelane-admin"
+"""The MQTT broker's administrator login (dynamic security, provisioning)."""
+MQTT_BRIDGE = "tradelane-bridge"
+"""The bridge's MQTT login: subscribes to every tracker's topics."""
+MQTT_GATEWAY = "tradelane-gateway"
+"""The login a gateway (one connection for many trackers) publishes with."""
 """The worker's app id, and the prefix of every topic, group and transactional id it owns."""
 
 

@@ -1,7 +1,7 @@
 """Who may see what, as pure rules over a directory of the parties' registries.
 
 The REST API and live feed (``api/access.py``, over the read model) and the webhook worker
-(``api/webhooks/audience.py``, over its own directory) ask the same questions of different
+(``webhooks/audience.py``, over its own directory) ask the same questions of different
 stores, so the rules live here once and each store answers :class:`Parties`:
 
 * an **operator** sees everything;

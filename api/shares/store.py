@@ -1,7 +1,7 @@
 """Where shares live: the compacted ``api.shares`` topic, folded by every API process.
 
 :class:`ShareBook` is the pure fold (share records in; shares by id and by token hash out).
-:class:`KafkaShareStore` is its shell, as :mod:`api.webhooks.store` is for subscriptions: it
+:class:`KafkaShareStore` is its shell, as :mod:`webhooks.store` is for subscriptions: it
 writes a share to Kafka, waits for the acknowledgement, applies it locally (so the creator can
 use the link at once on this process), and follows the topic from the beginning, so a link made
 on one API process works on every other, and after a restart. A revocation is a newer record
@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 
 from api.shares.rules import newer
 from api.shares.tokens import matches, token_sha256, well_formed
-from tradelane import kafka as clients
-from tradelane.admin import topic_partitions
 from tradelane.contracts.shares import ShipmentShare
 from tradelane.settings import KafkaSettings
 from tradelane.topics import API_SHARES
+from transport import kafka as clients
+from transport.admin import topic_partitions
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 For each scenario and delivery order the fleet is simulated (:mod:`faults.truth.stream`) under
 ids of this run, its terms are published to the registries (a credit line per fleet pledging
 every shipment, a policy per shipment, the bookings, FX rates), and a bridge and a worker are
-started as child processes (:mod:`faults.children`, the fault suite's argv). The order
+started as child processes (:mod:`devtools.children`, the fault suite's argv). The order
 (:mod:`faults.truth.orders`) is then published over MQTT as the ``tradelane-gateway`` principal
 (readings, statuses, last wills, each stamped with its processing time, which the bridge takes
 as the receive time: ``--replay-clock``) and on ``shipments.registry`` (booking updates),
@@ -38,9 +38,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from devices.plan import plan_fleet
-from faults.children import Child, bridge, worker
+from devtools.children import Child, bridge, worker
 from faults.observe import Follower
-from faults.truth.bench import Row, reference, score, table
 from faults.truth.differences import differences
 from faults.truth.feed import Path as FeedPath
 from faults.truth.feed import colocating_prefix, path_of, segments, siblings
@@ -55,6 +54,7 @@ from faults.truth.replay import (
     terms_for,
     utc,
 )
+from faults.truth.scoring import Row, reference, score, table
 from faults.truth.stream import Fleet, Message, fleet_config, simulate
 from finance.fx_feed import simulated_rates
 from finance.fx_publisher import publish_rates
@@ -62,12 +62,9 @@ from finance.rebuild import read_topic
 from ingest.bridge import RECEIVED_AT_PROPERTY
 from streams.app import pledge_group, shipment_topic
 from streams.hotpath import BOOKING
-from tradelane import kafka as clients
-from tradelane.admin import ensure_topics
 from tradelane.contracts import ClaimEvent, FinanceCommand, FxRate, ShipmentEvent
 from tradelane.contracts.finance import DayTick, FinanceEvent, finance_command_type
-from tradelane.mqtt import forget_session, make_client
-from tradelane.services.mosquitto_access import GATEWAY
+from tradelane.principals import MQTT_GATEWAY as GATEWAY
 from tradelane.settings import KafkaSettings, MqttSettings
 from tradelane.topics import (
     FINANCE_COMMANDS,
@@ -82,6 +79,9 @@ from tradelane.topics import (
     TRACKER_READINGS,
     TRACKER_STATUS,
 )
+from transport import kafka as clients
+from transport.admin import ensure_topics
+from transport.mqtt import forget_session, make_client
 
 SEGMENT_TIMEOUT_S = 120.0
 """How long the pipeline may take a segment before the run says so and goes on."""

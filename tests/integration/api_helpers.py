@@ -19,10 +19,10 @@ import httpx2 as httpx
 from api.auth import hash_key, new_key
 from finance.demo_terms import demo_facility
 from tests.integration.helpers import stop_process, wait_for_output
-from tradelane import kafka as clients
-from tradelane.services.probes import free_port
 from tradelane.settings import KafkaSettings
 from tradelane.topics import FINANCE_FACILITIES
+from transport import kafka as clients
+from transport.probes import free_port
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ def running_api(
     command = ["api", "--host", host, "--port", str(port)]
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tradelane.cli.main", *command],
+            [sys.executable, "-m", "cli.main", *command],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=environment,

@@ -7,8 +7,8 @@ import os
 
 import faust
 
-from tradelane.kafka import faust_options
 from tradelane.settings import KafkaSettings
+from transport.kafka import faust_options
 
 SUFFIX = os.environ["PROBE_SUFFIX"]
 app = faust.App(

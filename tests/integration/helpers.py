@@ -16,10 +16,10 @@ from types import TracebackType
 from aiokafka import ConsumerRecord, TopicPartition
 
 from ingest.bridge import Bridge, BridgeConfig
-from tradelane import kafka as clients
-from tradelane.admin import topic_partitions
-from tradelane.mqtt import forget_session
 from tradelane.settings import KafkaSettings, MqttSettings
+from transport import kafka as clients
+from transport.admin import topic_partitions
+from transport.mqtt import forget_session
 
 
 class Tail:
@@ -66,7 +66,7 @@ class Tail:
 def run_tradelane(*args: str, timeout_s: float) -> subprocess.CompletedProcess[str]:
     """``tradelane ARGS`` to its end, in this interpreter and environment; output captured."""
     return subprocess.run(
-        [sys.executable, "-m", "tradelane.cli.main", *args],
+        [sys.executable, "-m", "cli.main", *args],
         capture_output=True,
         text=True,
         timeout=timeout_s,
@@ -123,7 +123,7 @@ async def bridge_and_worker(
             [
                 sys.executable,
                 "-m",
-                "tradelane.cli.main",
+                "cli.main",
                 "worker",
                 "--from-now",
                 "--app-id",
@@ -154,7 +154,7 @@ async def simulate_reefer_failure(prefix: str, *extra: str) -> None:
     sim = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "tradelane.cli.main",
+        "cli.main",
         "simulate",
         "--trackers",
         "8",

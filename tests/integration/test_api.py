@@ -186,7 +186,7 @@ async def test_sse_feed_carries_positions(
     await until(lambda: _hello_seen(seen), 30, "SSE hello")
     stop = asyncio.Event()
     from ingest.bridge import Bridge, BridgeConfig
-    from tradelane.mqtt import forget_session
+    from transport.mqtt import forget_session
 
     bridge = Bridge(
         mqtt_settings,
@@ -220,7 +220,7 @@ def _simulate(prefix: str) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "tradelane.cli.main",
+        "cli.main",
         "simulate",
         "--trackers",
         "2",

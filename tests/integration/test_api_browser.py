@@ -25,8 +25,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 from ingest.bridge import Bridge, BridgeConfig
 from ingest.sink import Sink, SinkConfig
 from tests.integration.api_helpers import running_api
-from tradelane.mqtt import forget_session
 from tradelane.settings import InfluxSettings, KafkaSettings, MqttSettings
+from transport.mqtt import forget_session
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -109,7 +109,7 @@ def test_dashboard_follows_the_fleet_live(
             [
                 sys.executable,
                 "-m",
-                "tradelane.cli.main",
+                "cli.main",
                 "simulate",
                 "--trackers",
                 "3",

@@ -24,7 +24,6 @@ from tests.integration.api_helpers import running_api, wait_until
 from tests.integration.helpers import Tail, run_tradelane, stop_process, wait_for_output
 from tests.integration.test_worker import T0, voyage
 from tests.samples import booking
-from tradelane import kafka as clients
 from tradelane.contracts import CollateralStatus, Facility, Money
 from tradelane.contracts.finance import (
     FINANCE_EVENT_SOURCE,
@@ -48,6 +47,7 @@ from tradelane.topics import (
     SHIPMENTS_REGISTRY,
     TRACKER_READINGS,
 )
+from transport import kafka as clients
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(720)]
 
@@ -58,7 +58,7 @@ def _worker(app_id: str, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         command = ["worker", "--from-now", "--app-id", app_id, "--other-group-wait", "300"]
         return subprocess.Popen(
-            [sys.executable, "-m", "tradelane.cli.main", *command],
+            [sys.executable, "-m", "cli.main", *command],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=dict(os.environ),

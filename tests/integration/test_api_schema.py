@@ -29,9 +29,9 @@ from api.requests_out import RequestSink
 from api.service import ApiState
 from api.settings import ApiSettings
 from api.shares.store import ShareStore
-from api.webhooks.store import SubscriptionStore
 from tests.unit.api import records
 from tradelane.settings import InfluxSettings, KafkaSettings
+from webhooks.store import SubscriptionStore
 
 pytestmark = [pytest.mark.integration]
 KEY = "schemathesis-operator-key"

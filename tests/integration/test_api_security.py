@@ -25,8 +25,8 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.integration.api_helpers import RunningApi, publish_facilities, running_api
 from tests.unit.api import records
-from tradelane import kafka as clients
 from tradelane.settings import KafkaSettings
+from transport import kafka as clients
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 MIB = 1 << 20
@@ -106,7 +106,7 @@ def test_hashed_keys_work_and_a_wrong_key_is_401(api: RunningApi) -> None:
 def test_demo_keys_refuse_a_public_address(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "TRADELANE_API_KEYS_FILE"}
     done = subprocess.run(
-        [sys.executable, "-m", "tradelane.cli.main", "api", "--host", "0.0.0.0", "--port", "0"],  # noqa: S104
+        [sys.executable, "-m", "cli.main", "api", "--host", "0.0.0.0", "--port", "0"],  # noqa: S104
         env=env,
         capture_output=True,
         text=True,

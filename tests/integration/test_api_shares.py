@@ -13,6 +13,8 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 
+from devtools.services.kafka import Kafka
+from devtools.services.kafka_access import provision
 from tests.integration.api_helpers import (
     RunningApi,
     publish_facilities,
@@ -21,11 +23,9 @@ from tests.integration.api_helpers import (
 )
 from tests.samples import booking
 from tests.unit.api.test_shares_core import FINANCE_WORDS, _keys
-from tradelane import kafka as clients
-from tradelane.services.kafka import Kafka
-from tradelane.services.kafka_access import provision
 from tradelane.settings import KafkaSettings, ServicesSettings
 from tradelane.topics import SHIPMENTS_REGISTRY
+from transport import kafka as clients
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

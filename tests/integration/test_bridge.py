@@ -23,9 +23,9 @@ from tradelane.contracts import (
     TrackerReading,
     read_dead_letter,
 )
-from tradelane.mqtt import forget_session, make_client
 from tradelane.settings import KafkaSettings, MqttSettings
 from tradelane.topics import TRACKER_DEADLETTER, TRACKER_READINGS, readings_topic
+from transport.mqtt import forget_session, make_client
 
 pytestmark = pytest.mark.integration
 

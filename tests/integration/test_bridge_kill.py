@@ -17,9 +17,9 @@ import pytest
 
 from tests.integration.helpers import Tail
 from tradelane.contracts import IngestedReading, TrackerReading
-from tradelane.mqtt import forget_session, make_client
 from tradelane.settings import KafkaSettings, MqttSettings
 from tradelane.topics import TRACKER_READINGS, readings_topic
+from transport.mqtt import forget_session, make_client
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -34,7 +34,7 @@ def start_bridge(unique: str, log: Path) -> subprocess.Popen[bytes]:
             [
                 sys.executable,
                 "-m",
-                "tradelane.cli.main",
+                "cli.main",
                 "bridge",
                 "--client-id",
                 f"kill-{unique}",

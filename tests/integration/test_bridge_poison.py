@@ -18,9 +18,9 @@ from ingest.bridge import Bridge, BridgeConfig
 from tests.integration.helpers import Tail
 from tradelane.contracts import DeadLetter, DeadLetterReason, read_dead_letter
 from tradelane.contracts.deadletter import PAYLOAD_PREFIX_BYTES
-from tradelane.mqtt import forget_session, make_client
 from tradelane.settings import KafkaSettings, MqttSettings
 from tradelane.topics import TRACKER_DEADLETTER, TRACKER_READINGS, readings_topic
+from transport.mqtt import forget_session, make_client
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

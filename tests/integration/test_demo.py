@@ -16,7 +16,7 @@ from tradelane.settings import InfluxSettings, KafkaSettings, MqttSettings
 from tradelane.topics import KAFKA_TOPICS
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-DEMO = [sys.executable, "-m", "tradelane.cli.main", "demo"]
+DEMO = [sys.executable, "-m", "cli.main", "demo"]
 
 
 def run_demo(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -30,7 +30,7 @@ def test_short_fault_profile_keeps_every_promise(
     report = tmp_path / "report.json"
     done = subprocess.run(
         [
-            *(sys.executable, "-m", "tradelane.cli.main", "faults"),
+            *(sys.executable, "-m", "cli.main", "faults"),
             *("--profile", "short", "--seed", str(SEED)),
             *("--json", str(report), "--logs", str(tmp_path / "logs")),
         ],

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from aiokafka.admin import NewTopic
 
-from tradelane import kafka as clients
 from tradelane.settings import KafkaSettings
+from transport import kafka as clients
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 HERE = Path(__file__).resolve().parent

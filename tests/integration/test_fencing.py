@@ -16,8 +16,8 @@ from aiokafka.admin import NewTopic
 from streams.loop import LoopConfig, PartitionLoop, Record
 from streams.store import Send, Store
 from streams.transactions import Transactions
-from tradelane import kafka as clients
 from tradelane.settings import KafkaSettings
+from transport import kafka as clients
 
 pytestmark = [pytest.mark.integration]
 

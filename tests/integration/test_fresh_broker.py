@@ -28,21 +28,21 @@ from pathlib import Path
 import pytest
 from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 
+from devtools.services.kafka import Kafka
 from streams.app import pledge_group
 from tests.integration.api_helpers import wait_until
 from tests.integration.helpers import Tail, stop_process, wait_for_output
-from tradelane.admin import wait_for_group
 from tradelane.contracts import IngestedReading, TrackerReading
-from tradelane.mqtt import forget_session, make_client
-from tradelane.services.kafka import Kafka
-from tradelane.services.probes import free_port, http_json
 from tradelane.settings import InfluxSettings, KafkaSettings, MqttSettings, ServicesSettings
 from tradelane.topics import TRACKER_READINGS, readings_topic
+from transport.admin import wait_for_group
+from transport.mqtt import forget_session, make_client
+from transport.probes import free_port, http_json
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300)]
 
 WAITING = "waiting for Kafka"
-"""What every process logs while its broker is not there (tradelane.kafka.retrying)."""
+"""What every process logs while its broker is not there (transport.kafka.retrying)."""
 
 
 @dataclass
@@ -89,7 +89,7 @@ def _start(name: str, args: list[str], env: dict[str, str], tmp_path: Path) -> C
     log = tmp_path / f"{name}.log"
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tradelane.cli.main", *args],
+            [sys.executable, "-m", "cli.main", *args],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,

@@ -16,11 +16,11 @@ from ingest.bridge import Bridge, BridgeConfig
 from ingest.sink import Sink, SinkConfig
 from tests.integration.helpers import Tail
 from tests.samples import booking as sample_booking
-from tradelane import kafka as clients
 from tradelane.contracts import IngestedReading, TrackerReading
-from tradelane.mqtt import forget_session, make_client
 from tradelane.settings import InfluxSettings, KafkaSettings, MqttSettings
 from tradelane.topics import SHIPMENTS_REGISTRY, TRACKER_READINGS, readings_topic
+from transport import kafka as clients
+from transport.mqtt import forget_session, make_client
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

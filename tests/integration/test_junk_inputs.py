@@ -19,7 +19,6 @@ from streams.app import finance_topic, shipment_topic
 from tests.integration.helpers import Tail, stop_process, wait_for_output
 from tests.integration.test_worker import start_worker, voyage
 from tests.samples import booking
-from tradelane import kafka as clients
 from tradelane.contracts import (
     CollateralStatus,
     DeadLetter,
@@ -42,6 +41,7 @@ from tradelane.topics import (
     TRACKER_READINGS,
     TRACKER_STATUS,
 )
+from transport import kafka as clients
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300)]
 

@@ -10,10 +10,10 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import NewTopic
 
-from tradelane import kafka as clients
-from tradelane.admin import ensure_topics
 from tradelane.settings import KafkaSettings
 from tradelane.topics import KAFKA_TOPICS
+from transport import kafka as clients
+from transport.admin import ensure_topics
 
 pytestmark = pytest.mark.integration
 

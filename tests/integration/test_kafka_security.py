@@ -15,8 +15,8 @@ import pytest
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAuthorizationFailedError
 from pydantic import SecretStr
 
-from tradelane import kafka as clients
-from tradelane.admin import ensure_topics
+from devtools.services.kafka import Kafka
+from devtools.services.kafka_access import provision, provision_tenant
 from tradelane.principals import (
     READS,
     SERVICE_PRINCIPALS,
@@ -26,10 +26,10 @@ from tradelane.principals import (
     can,
     service_grants,
 )
-from tradelane.services.kafka import Kafka
-from tradelane.services.kafka_access import provision, provision_tenant
 from tradelane.settings import KafkaSettings, ServicesSettings
 from tradelane.topics import KAFKA_TOPICS, tenant_topic
+from transport import kafka as clients
+from transport.admin import ensure_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 

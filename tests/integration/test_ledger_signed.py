@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from cli.main import main
 from finance.checkpoints import CheckpointSigner
 from finance.facility_state import new_state
 from finance.ledger import canonical_body, chain_hash
@@ -29,8 +30,6 @@ from tests.unit.finance.builders import (
     milestone,
 )
 from tests.unit.finance.test_checkpoints import _reforged
-from tradelane import kafka as clients
-from tradelane.cli.main import main
 from tradelane.contracts import Milestone
 from tradelane.contracts.finance import LedgerCheckpoint, LedgerEntry
 from tradelane.ids import derive_id
@@ -41,6 +40,7 @@ from tradelane.topics import (
     SHIPMENTS_REGISTRY,
     TRACKER_READINGS,
 )
+from transport import kafka as clients
 
 pytestmark = pytest.mark.integration
 

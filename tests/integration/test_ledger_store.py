@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 
+from cli.main import main
 from finance.checkpoints import CheckpointSigner
 from finance.facility_state import new_state
 from finance.ledger_store import LedgerStore
@@ -19,7 +20,6 @@ from tests.unit.finance.builders import (
     facility,
     milestone,
 )
-from tradelane.cli.main import main
 from tradelane.contracts import Milestone
 from tradelane.contracts.finance import LedgerEntry
 from tradelane.settings import KafkaSettings

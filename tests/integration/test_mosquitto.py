@@ -8,9 +8,9 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from tradelane.contracts import TrackerReading
-from tradelane.mqtt import make_client
 from tradelane.settings import MqttSettings
 from tradelane.topics import readings_topic
+from transport.mqtt import make_client
 
 pytestmark = pytest.mark.integration
 

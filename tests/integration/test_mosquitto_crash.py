@@ -28,7 +28,7 @@ def test_a_crash_loses_at_most_the_last_autosave_interval(
     report = tmp_path / "crash.json"
     done = subprocess.run(
         [
-            *(sys.executable, "-m", "tradelane.cli.main", "faults"),
+            *(sys.executable, "-m", "cli.main", "faults"),
             *("--mosquitto-crash", "1", "--seed", str(SEED), "--json", str(report)),
         ],
         capture_output=True,

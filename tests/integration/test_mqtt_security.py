@@ -19,11 +19,11 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from devices.provisioning import provision_local_fleet
+from devtools.provisioning import provision_local_fleet
+from devtools.services import tls
+from devtools.services.mosquitto import Mosquitto
+from devtools.services.mosquitto_access import ADMIN, BRIDGE, GATEWAY, keyring
 from tradelane import credentials
-from tradelane.services import tls
-from tradelane.services.mosquitto import Mosquitto
-from tradelane.services.mosquitto_access import ADMIN, BRIDGE, GATEWAY, keyring
 from tradelane.settings import MqttSettings, ServicesSettings
 from tradelane.topics import READINGS_FILTER, readings_topic
 

@@ -17,7 +17,6 @@ import pytest
 from tests.integration.helpers import Tail, stop_process, wait_for_output
 from tests.integration.test_worker import start_worker, voyage
 from tests.samples import booking
-from tradelane import kafka as clients
 from tradelane.contracts import CollateralStatus, Facility, Money
 from tradelane.contracts.finance import (
     BorrowingBaseChanged,
@@ -33,6 +32,7 @@ from tradelane.topics import (
     SHIPMENTS_REGISTRY,
     TRACKER_READINGS,
 )
+from transport import kafka as clients
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300)]
 

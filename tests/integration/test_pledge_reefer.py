@@ -17,6 +17,7 @@ from decimal import Decimal
 import pytest
 
 import streams.core
+from cli.main import main
 from devices.config import FleetConfig
 from devices.engine import FleetEngine
 from devices.messages import Kind
@@ -27,8 +28,6 @@ from finance.fx_feed import latest, simulated_rates
 from finance.ledger_store import LedgerStore
 from finance.pledge_engine import run
 from finance.rebuild import read_topic
-from tradelane import kafka as clients
-from tradelane.cli.main import main
 from tradelane.contracts import (
     CollateralStatus,
     Facility,
@@ -49,6 +48,7 @@ from tradelane.topics import (
     SHIPMENTS_EVENTS,
     SHIPMENTS_REGISTRY,
 )
+from transport import kafka as clients
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

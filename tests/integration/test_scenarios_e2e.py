@@ -56,7 +56,7 @@ async def simulate(scenario: str, prefix: str, facility: str, manifest: Path) ->
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "tradelane.cli.main",
+        "cli.main",
         "simulate",
         *("--trackers", str(TRACKERS), "--scenario", scenario, "--incident-share", "1"),
         *("--seed", "5", "--speedup", "172800", "--duration", "25", "--prefix", prefix),

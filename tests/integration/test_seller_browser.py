@@ -32,11 +32,11 @@ from selenium.webdriver.support.ui import WebDriverWait
 from tests.integration.api_helpers import running_api
 from tests.integration.helpers import Tail
 from tests.integration.seller_story import BORROWER, Record, Story, new_story, story_records
-from tradelane import kafka as clients
 from tradelane.contracts import FinanceRequest
 from tradelane.contracts.seller import TrancheDecision
 from tradelane.settings import KafkaSettings
 from tradelane.topics import FINANCE_FACILITIES, FINANCE_REQUESTS
+from transport import kafka as clients
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]

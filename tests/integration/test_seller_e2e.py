@@ -23,11 +23,6 @@ import pytest
 from aiohttp import web
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from api.webhooks.lifecycle import created
-from api.webhooks.settings import WebhookSettings
-from api.webhooks.signing import new_secret
-from api.webhooks.store import KafkaSubscriptionStore
-from api.webhooks.worker import WebhookWorker
 from finance.ledger import verify
 from finance.ledger_store import LedgerStore
 from finance.positions import fold
@@ -35,7 +30,6 @@ from tests.integration.api_helpers import RunningApi, running_api, wait_until
 from tests.integration.helpers import stop_process, wait_for_output
 from tests.integration.test_worker import start_worker, voyage
 from tests.samples import booking
-from tradelane import kafka as clients
 from tradelane.contracts import CollateralStatus, Facility, FinanceCommand, Money
 from tradelane.contracts.finance import DayTick, SaleReported, finance_command_type
 from tradelane.contracts.seller import ConfirmationTerms
@@ -47,6 +41,12 @@ from tradelane.topics import (
     SHIPMENTS_REGISTRY,
     TRACKER_READINGS,
 )
+from transport import kafka as clients
+from webhooks.lifecycle import created
+from webhooks.settings import WebhookSettings
+from webhooks.signing import new_secret
+from webhooks.store import KafkaSubscriptionStore
+from webhooks.worker import WebhookWorker
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(420)]
 DEP = "departed_origin"

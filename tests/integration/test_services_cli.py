@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tradelane.cli.main import main
+from cli.main import main
 from tradelane.settings import InfluxSettings, KafkaSettings, MqttSettings
 
 pytestmark = pytest.mark.integration

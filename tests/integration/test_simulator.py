@@ -19,15 +19,16 @@ import paho.mqtt.client as mqtt
 import pytest
 from pydantic import ValidationError
 
+from cli.main import main
 from devices.config import ConnectionMode, FleetConfig
 from devices.faults import FaultKnobs
 from devices.fleet import FleetReport, run_fleet
 from devices.manifest import expand
-from tradelane.cli.main import main
+from devtools.provisioning import provision_local_fleet
 from tradelane.contracts import DeviceState, DeviceStatus, ShipmentBooking, TrackerReading
-from tradelane.mqtt import make_client
 from tradelane.settings import KafkaSettings, MqttSettings
 from tradelane.topics import READINGS_FILTER, SHIPMENTS_REGISTRY, STATUS_FILTER
+from transport.mqtt import make_client
 
 from .helpers import Tail
 
@@ -134,7 +135,9 @@ async def test_every_reading_reported_sent_reaches_an_independent_subscriber(
 ) -> None:
     prefix = f"it{unique}"
     with subscriber(mqtt_settings, prefix) as sub:
-        report = await run_fleet(_config(prefix), mqtt_settings, None, asyncio.Event())
+        report = await run_fleet(
+            _config(prefix), mqtt_settings, None, asyncio.Event(), provision=provision_local_fleet
+        )
         sent = _sent(report)
         assert len(sent) > 300
         assert report.manifest.totals.readings_sent == len(sent)
@@ -169,7 +172,9 @@ async def test_last_will_fires_when_a_tracker_dies(
         max_trackers_per_shipment=1,
     )
     with subscriber(mqtt_settings, prefix) as sub:
-        report = await run_fleet(config, mqtt_settings, None, asyncio.Event())
+        report = await run_fleet(
+            config, mqtt_settings, None, asyncio.Event(), provision=provision_local_fleet
+        )
         dead = {d.device_id for d in report.manifest.devices if d.died_at}
         assert dead, "the scenario kills a tracker within the run"
 
@@ -208,7 +213,9 @@ async def test_shared_connections_with_fault_knobs(
         ),
     )
     with subscriber(mqtt_settings, prefix) as sub:
-        report = await run_fleet(config, mqtt_settings, None, asyncio.Event())
+        report = await run_fleet(
+            config, mqtt_settings, None, asyncio.Event(), provision=provision_local_fleet
+        )
         totals = report.manifest.totals
         sent = _sent(report)
         assert totals.malformed_sent > 10
@@ -226,7 +233,9 @@ async def test_bookings_reach_the_shipments_registry(
     prefix = f"bk{unique}"
     config = _config(prefix, trackers=5, duration_s=2.0)
     async with Tail(kafka_settings, SHIPMENTS_REGISTRY.name) as tail:
-        report = await run_fleet(config, mqtt_settings, kafka_settings, asyncio.Event())
+        report = await run_fleet(
+            config, mqtt_settings, kafka_settings, asyncio.Event(), provision=provision_local_fleet
+        )
         expected = {s.shipment_id: s for s in report.manifest.shipments}
 
         def ours(records: list) -> dict[str, ShipmentBooking]:  # type: ignore[type-arg]

@@ -12,13 +12,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from api.webhooks.lifecycle import created, rotated
-from api.webhooks.signing import new_secret
-from api.webhooks.store import KafkaSubscriptionStore
-from tradelane import kafka as clients
 from tradelane.contracts.webhooks import DeliveryOutcome, SubscriberRole, WebhookDelivery
 from tradelane.settings import KafkaSettings
 from tradelane.topics import WEBHOOKS_DELIVERIES
+from transport import kafka as clients
+from webhooks.lifecycle import created, rotated
+from webhooks.signing import new_secret
+from webhooks.store import KafkaSubscriptionStore
 
 pytestmark = pytest.mark.integration
 

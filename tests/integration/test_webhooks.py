@@ -27,18 +27,18 @@ import pytest
 from aiohttp import web
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from api.webhooks.lifecycle import created
-from api.webhooks.settings import WebhookSettings
-from api.webhooks.signing import new_secret, sign_headers
-from api.webhooks.store import KafkaSubscriptionStore
-from api.webhooks.worker import Replay, WebhookWorker
-from tradelane import kafka as clients
-from tradelane.admin import topic_partitions
 from tradelane.contracts import Facility, FinanceEvent, Money
 from tradelane.contracts.finance import FINANCE_EVENT_SOURCE, MarginCallCured
 from tradelane.contracts.webhooks import SubscriberRole, SubscriptionStatus, WebhookSubscription
 from tradelane.settings import KafkaSettings
 from tradelane.topics import FINANCE_EVENTS, FINANCE_FACILITIES, KafkaTopic, tenant_topic
+from transport import kafka as clients
+from transport.admin import topic_partitions
+from webhooks.lifecycle import created
+from webhooks.settings import WebhookSettings
+from webhooks.signing import new_secret, sign_headers
+from webhooks.store import KafkaSubscriptionStore
+from webhooks.worker import Replay, WebhookWorker
 
 pytestmark = pytest.mark.integration
 USD = Money(amount=Decimal(100), currency="USD")

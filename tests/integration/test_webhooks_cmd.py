@@ -20,7 +20,7 @@ def _start(log: Path, *args: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "TRADELANE_WEBHOOKS_START": "latest"}
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "tradelane.cli.main", "webhooks", *args],
+            [sys.executable, "-m", "cli.main", "webhooks", *args],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,

@@ -35,26 +35,26 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from api.webhooks.lifecycle import created
-from api.webhooks.sealing import SecretBox, new_key, unseal
-from api.webhooks.settings import WebhookSettings
-from api.webhooks.signing import (
+from tests.integration.api_helpers import running_api
+from tradelane.contracts import Facility, FinanceEvent, Money
+from tradelane.contracts.finance import FINANCE_EVENT_SOURCE, MarginCallCured
+from tradelane.contracts.webhooks import SubscriberRole, SubscriptionStatus, WebhookSubscription
+from tradelane.settings import KafkaSettings
+from tradelane.topics import FINANCE_EVENTS, FINANCE_FACILITIES, WEBHOOKS_SUBSCRIPTIONS
+from transport import kafka as clients
+from transport.admin import topic_partitions
+from webhooks.lifecycle import created
+from webhooks.sealing import SecretBox, new_key, unseal
+from webhooks.settings import WebhookSettings
+from webhooks.signing import (
     NoMatchingSignatureError,
     StaleTimestampError,
     new_secret,
     sign_headers,
     verify,
 )
-from api.webhooks.store import KafkaSubscriptionStore
-from api.webhooks.worker import WebhookWorker
-from tests.integration.api_helpers import running_api
-from tradelane import kafka as clients
-from tradelane.admin import topic_partitions
-from tradelane.contracts import Facility, FinanceEvent, Money
-from tradelane.contracts.finance import FINANCE_EVENT_SOURCE, MarginCallCured
-from tradelane.contracts.webhooks import SubscriberRole, SubscriptionStatus, WebhookSubscription
-from tradelane.settings import KafkaSettings
-from tradelane.topics import FINANCE_EVENTS, FINANCE_FACILITIES, WEBHOOKS_SUBSCRIPTIONS
+from webhooks.store import KafkaSubscriptionStore
+from webhooks.worker import WebhookWorker
 
 pytestmark = pytest.mark.integration
 USD = Money(amount=Decimal(100), currency="USD")
@@ -420,7 +420,7 @@ async def test_secrets_sealed_plaintext_migrated_keys_rotated(
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "tradelane.cli.main",
+        "cli.main",
         "webhooks",
         "--reencrypt",
         stdout=asyncio.subprocess.PIPE,

@@ -13,10 +13,10 @@ import pytest
 
 from tests.integration.helpers import Tail, stop_process, wait_for_output
 from tests.samples import booking
-from tradelane import kafka as clients
 from tradelane.contracts import Gps, IngestedReading, ShipmentEvent, TrackerReading
 from tradelane.settings import KafkaSettings
 from tradelane.topics import SHIPMENTS_EVENTS, SHIPMENTS_REGISTRY, TRACKER_READINGS
+from transport import kafka as clients
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 T0 = datetime(2026, 11, 20, tzinfo=UTC)
@@ -28,7 +28,7 @@ def start_worker(app_id: str, log: Path) -> subprocess.Popen[bytes]:
             [
                 sys.executable,
                 "-m",
-                "tradelane.cli.main",
+                "cli.main",
                 "worker",
                 "--from-now",
                 "--app-id",

@@ -22,11 +22,11 @@ import streams.core
 from tests.integration.helpers import Tail, stop_process, wait_for_output
 from tests.integration.test_worker import voyage
 from tests.samples import booking
-from tradelane import kafka as clients
-from tradelane.admin import members_with_partitions
 from tradelane.contracts import IngestedReading, MilestoneReached, ShipmentEvent
 from tradelane.settings import KafkaSettings
 from tradelane.topics import SHIPMENTS_EVENTS, SHIPMENTS_REGISTRY, TRACKER_READINGS
+from transport import kafka as clients
+from transport.admin import members_with_partitions
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
 SHIPMENTS = 24
@@ -38,7 +38,7 @@ def start(app_id: str, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
             [
-                *(sys.executable, "-m", "tradelane.cli.main", "worker"),
+                *(sys.executable, "-m", "cli.main", "worker"),
                 *("--from-now", "--no-finance", "--app-id", app_id),
             ],
             stdout=out,

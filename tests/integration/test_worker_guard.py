@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 
 from tests.integration.helpers import stop_process, wait_for_output
-from tradelane.admin import members_with_partitions, wait_for_group
 from tradelane.settings import KafkaSettings
+from transport.admin import members_with_partitions, wait_for_group
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-WORKER = (sys.executable, "-m", "tradelane.cli.main", "worker", "--from-now", "--no-finance")
+WORKER = (sys.executable, "-m", "cli.main", "worker", "--from-now", "--no-finance")
 
 
 def start(

@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from tradelane.cli.main import build_parser, main
+from cli.main import build_parser, main
 
 
 def _paths(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

@@ -9,7 +9,7 @@ import signal
 
 import pytest
 
-from tradelane.cli.running import run_until_signalled
+from cli.running import run_until_signalled
 
 
 async def test_a_stage_stopped_before_it_is_ready_is_cancelled(

@@ -14,12 +14,12 @@ import yaml
 from pydantic_settings import BaseSettings
 
 from api.settings import ApiSettings
-from api.webhooks.settings import WebhookSettings
-from tradelane.cli.main import build_parser
+from cli.main import build_parser
+from devtools.services.compose_secrets import environment
+from devtools.services.kafka_access import compose_script, password_variable
 from tradelane.principals import Principal, service_grants
-from tradelane.services.compose_secrets import environment
-from tradelane.services.kafka_access import compose_script, password_variable
 from tradelane.settings import InfluxSettings, KafkaSettings, MqttSettings, env_vars
+from webhooks.settings import WebhookSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 # App commands the compose file already names whose issue has not landed yet.

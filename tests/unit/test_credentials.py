@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from devtools.services import compose_secrets, mosquitto_access
 from tradelane import credentials
-from tradelane.services import compose_secrets, mosquitto_access
-from tradelane.services.process import ServiceError
+from tradelane.errors import ServiceError
 from tradelane.settings import KafkaSettings, MqttSettings
 
 

@@ -1,4 +1,4 @@
-"""The demo's picture (tradelane/cli/demo_view.py) without Kafka: events shown in event-time
+"""The demo's picture (cli/demo_view.py) without Kafka: events shown in event-time
 order whatever order they were consumed in, rows following each shipment's milestones, and the
 closing summary computed from ledger entries and finance, claim and shipment events."""
 
@@ -11,6 +11,16 @@ from pathlib import Path
 
 from rich.console import Console
 
+from cli.demo_feed import _last_line, synced_groups
+from cli.demo_view import (
+    DemoView,
+    LedgerVerdict,
+    PlainDisplay,
+    ReorderBuffer,
+    Summary,
+    describe,
+    render,
+)
 from tests.samples import booking
 from tests.unit.api.records import (
     T0,
@@ -22,16 +32,6 @@ from tests.unit.api.records import (
     drawdown,
     drawdown_entry,
     silent,
-)
-from tradelane.cli.demo_feed import _last_line, synced_groups
-from tradelane.cli.demo_view import (
-    DemoView,
-    LedgerVerdict,
-    PlainDisplay,
-    ReorderBuffer,
-    Summary,
-    describe,
-    render,
 )
 from tradelane.contracts import (
     ClaimEvent,

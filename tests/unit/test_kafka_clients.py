@@ -1,4 +1,4 @@
-"""Every Kafka client comes from ``tradelane/kafka.py``: a scan of the source tree holds every
+"""Every Kafka client comes from ``transport/kafka.py``: a scan of the source tree holds every
 other module to it, and the options carry the settings (compression and idempotence reach
 every producer; a call site's overrides win). Start-up against a broker that is not ready is
 retried up to a deadline, with a clear error."""
@@ -20,18 +20,18 @@ from aiokafka.errors import (
     UnrecognizedBrokerVersion,
 )
 
-from tradelane import kafka as clients
-from tradelane.cli.main import main
-from tradelane.services.probes import free_port
-from tradelane.services.process import ServiceError
+from cli.main import main
+from tradelane.errors import ServiceError
 from tradelane.settings import KafkaSettings
+from transport import kafka as clients
+from transport.probes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT_CLASSES = {"AIOKafkaProducer", "AIOKafkaConsumer", "AIOKafkaAdminClient"}
-FACTORY_MODULE = "tradelane/kafka.py"
+FACTORY_MODULE = "transport/kafka.py"
 IDEMPOTENCE_OFF = {
     # the fan-out benchmark's load producer, kept as it was measured
-    "api/bench.py",
+    "bench/feed.py",
 }
 SKIPPED_DIRS = {"tests", "node_modules", "build", "dist", "__pycache__"}
 
@@ -106,7 +106,7 @@ def test_no_module_builds_a_kafka_client_by_hand() -> None:
         if str(path.relative_to(ROOT)) != FACTORY_MODULE
         for line, name in _constructions(path)
     ]
-    assert not offenders, "build Kafka clients with tradelane.kafka:\n" + "\n".join(offenders)
+    assert not offenders, "build Kafka clients with transport.kafka:\n" + "\n".join(offenders)
 
 
 def test_the_scan_sees_constructions_and_aliases(tmp_path: Path) -> None:
@@ -134,7 +134,7 @@ def test_no_producer_overrides_compression_or_idempotence() -> None:
     for path in _sources():
         where = str(path.relative_to(ROOT))
         for name, call in _calls(path):
-            if name not in {"tradelane.kafka.producer", "tradelane.kafka.producer_options"}:
+            if name not in {"transport.kafka.producer", "transport.kafka.producer_options"}:
                 continue
             for keyword in call.keywords:
                 if keyword.arg == "compression_type" or (
@@ -258,7 +258,7 @@ async def test_started_retries_with_a_fresh_client_and_says_what_waits(
         made.append(FakeClient(errors))
         return made[-1]
 
-    with caplog.at_level(logging.WARNING, logger="tradelane.kafka"):
+    with caplog.at_level(logging.WARNING, logger="transport.kafka"):
         client = await clients.started(make, "the sink's consumer", deadline_s=10)
     assert client is made[-1]
     assert client.started
@@ -326,7 +326,7 @@ class FakeConsumer:
 
 async def test_partitions_wait_for_a_topic_to_be_created(caplog: pytest.LogCaptureFixture) -> None:
     consumer = FakeConsumer(FakeCluster(appears_after=4))
-    with caplog.at_level(logging.WARNING, logger="tradelane.kafka"):
+    with caplog.at_level(logging.WARNING, logger="transport.kafka"):
         found = await clients.partitions(consumer, "tracker.readings", deadline_s=10)
     assert found == {0, 1, 2}
     assert consumer._client.topics == {"tracker.readings"}

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from devtools.services.kafka_access import plan, scram_entry
 from tradelane.principals import (
     READS,
     SERVICE_PRINCIPALS,
@@ -19,7 +20,6 @@ from tradelane.principals import (
     service_grants,
     topics_of,
 )
-from tradelane.services.kafka_access import plan, scram_entry
 from tradelane.topics import (
     FINANCE_CHECKPOINTS,
     FINANCE_COMMANDS,

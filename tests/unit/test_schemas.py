@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tradelane.cli.main import main
+from cli.main import main
 from tradelane.contracts import ALL_CONTRACTS
 from tradelane.schemas import export
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from api.auth import Principal, Role, key_id_of, load_keys
-from tradelane.cli.main import main
+from cli.main import main
 
 
 def test_a_taken_port_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from cli.main import main
 from tradelane.asyncapi import asyncapi_document
-from tradelane.cli.main import main
 
 
 def test_exported_and_served(tmp_path: Path, client: TestClient) -> None:

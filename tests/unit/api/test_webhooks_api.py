@@ -13,11 +13,11 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.service import ApiState
-from api.webhooks.address import IPAddress
-from api.webhooks.lifecycle import active_secrets
-from api.webhooks.settings import WebhookSettings
-from api.webhooks.store import SubscriptionStore
 from tests.unit.api.conftest import BANK_A, BANK_B, INSURER, OPS
+from webhooks.address import IPAddress
+from webhooks.lifecycle import active_secrets
+from webhooks.settings import WebhookSettings
+from webhooks.store import SubscriptionStore
 
 HOOK = {"url": "https://bank-a.example/hooks", "event_types": ["tradelane.finance.*"]}
 

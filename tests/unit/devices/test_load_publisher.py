@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bench.pipeline import AT_SEA, _reading
 from devices.load_publisher import connect_packet, publish_packet, remaining_length
-from finance.bench_pipeline import AT_SEA, _reading
 from tradelane.contracts import Gps, TrackerReading
 
 

@@ -12,13 +12,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cli.main import build_parser
 from devices.config import FleetConfig
 from devices.engine import FleetEngine
 from devices.faults import FaultKnobs
 from devices.manifest import Ledger, Manifest, SeqRanges, build_manifest, expand
 from devices.messages import Kind
 from devices.plan import plan_fleet
-from tradelane.cli.main import build_parser
 from tradelane.contracts import ProfileKind, ShipmentBooking
 from tradelane.credentials import device_password
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from faults import children
+from devtools import children
 
 
 class _Proc:

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from faults.truth.bench import run_scenario, table
 from faults.truth.compare import (
     Alarm,
     ClaimKey,
@@ -32,6 +31,7 @@ from faults.truth.compare import (
 )
 from faults.truth.orders import FLUSH_S, LATE_S, ORDERS, SLOW_S, backlog, flush, late, slow
 from faults.truth.replay import Cache, replay
+from faults.truth.scoring import run_scenario, table
 from faults.truth.stream import Message, MessageKind, fleet_config, simulate
 from finance.demo_terms import demo_facility
 from tradelane.contracts import (

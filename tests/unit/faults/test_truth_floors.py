@@ -14,9 +14,9 @@ from functools import cache
 
 import pytest
 
-from faults.truth.bench import Row, run_scenario
 from faults.truth.orders import ORDERS, ideal
 from faults.truth.replay import replay
+from faults.truth.scoring import Row, run_scenario
 from tests.unit.faults import fleets
 
 SEED, TRACKERS = fleets.SEED, 10

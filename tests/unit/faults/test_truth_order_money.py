@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from faults.truth.bench import Row, score_orders
+from faults.truth.scoring import Row, score_orders
 from tests.unit.faults import fleets
 
 SCENARIO, TRACKERS = "reefer-failure", 6

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from finance.bench_engines import FACILITY, bench_engines, facility_table, workload
+from bench.engines import FACILITY, bench_engines, facility_table, workload
 from finance.facility_state import load_state
 
 

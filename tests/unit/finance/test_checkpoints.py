@@ -34,8 +34,8 @@ from finance.ledger import build_entry, canonical_body, chain_hash, checkpoint_f
 from finance.ledger_keys import public_pem
 from finance.ledger_store import heads
 from finance.money import identity
-from finance.pledge_stage import PledgeStage
 from finance.shell import EVENT
+from streams.pledge_stage import PledgeStage
 from streams.registries import Registries
 from tests.strategies import aware, ids
 from tests.unit.finance.builders import (

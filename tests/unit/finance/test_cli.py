@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from cli.main import main
 from tests.unit.finance.builders import FAC
 from tests.unit.finance.test_calendar import DEPARTED, published
-from tradelane.cli.main import main
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "finance.md"
 

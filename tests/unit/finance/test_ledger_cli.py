@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from cli.main import main
 from finance.checkpoints import CheckpointSigner
 from finance.ledger_keys import load_signer, private_pem, public_pem
 from tests.unit.finance.builders import (
@@ -22,7 +23,6 @@ from tests.unit.finance.builders import (
     tick,
 )
 from tests.unit.finance.test_checkpoints import _reforged
-from tradelane.cli.main import main
 from tradelane.contracts import Milestone
 from tradelane.contracts.finance import LedgerEntry
 from tradelane.settings import LedgerSettings

@@ -18,6 +18,8 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 
+from cli.main import main
+from devtools.services.compose_secrets import environment
 from finance.checkpoints import key_id, raw_public
 from finance.ledger_keys import (
     KeyFormatError,
@@ -30,8 +32,6 @@ from finance.ledger_keys import (
     public_pem,
     seed_b64,
 )
-from tradelane.cli.main import main
-from tradelane.services.compose_secrets import environment
 from tradelane.settings import LedgerSettings, is_loopback_only
 
 KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))

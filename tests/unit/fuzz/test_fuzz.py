@@ -28,13 +28,12 @@ from pydantic import BaseModel, ValidationError
 from api.projection import SOURCE_TOPICS, ReadModel
 from api.projection import apply as project
 from api.shares.store import ShareBook
-from api.webhooks.worker import REGISTRY_TOPICS, WebhookWorker
-from finance.pledge_stage import PledgeStage
 from ingest.adapters.base import Adapter, Rejected
 from ingest.adapters.registry import ADAPTERS, select
 from ingest.intake import intake, intake_status
 from streams.hotpath import BOOKING, HotPath
 from streams.loop import RecordFailedError
+from streams.pledge_stage import PledgeStage
 from streams.registries import FOLLOWED, Registries
 from tests.samples import booking
 from tests.unit.finance import builders as fin
@@ -55,6 +54,7 @@ from tradelane.topics import (
     TRACKER_READINGS,
     TRACKER_STATUS,
 )
+from webhooks.worker import REGISTRY_TOPICS, WebhookWorker
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 LETTER_MAX = 12_000

@@ -15,11 +15,11 @@ import pytest
 
 import streams.hotpath
 from finance.collateral_register import Register
-from finance.pledge_stage import PledgeStage
 from finance.shell import EVENT, PLEDGE
 from streams import app as worker_app
 from streams.hotpath import READING, HotPath
 from streams.loop import RecordFailedError
+from streams.pledge_stage import PledgeStage
 from streams.registries import Registries
 from streams.store import Send
 from tests.samples import booking

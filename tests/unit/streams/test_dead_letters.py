@@ -15,10 +15,10 @@ import pytest
 from aiokafka import ConsumerRecord
 
 import streams.hotpath
-from finance.pledge_stage import PledgeStage
 from streams import app as worker_app
 from streams.hotpath import BOOKING, READING, STATUS, HotPath
 from streams.loop import LoopConfig, PartitionLoop, Record, RecordFailedError, _Replay
+from streams.pledge_stage import PledgeStage
 from streams.registries import Registries
 from streams.store import Send, Store
 from tests.samples import booking

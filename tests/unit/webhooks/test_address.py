@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from api.webhooks.address import (
+from webhooks.address import (
     METADATA_ADDRESSES,
     AddressPolicy,
     DestinationRefusedError,

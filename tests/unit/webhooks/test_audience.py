@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from api.webhooks.audience import Directory, recipients, type_matches
 from tradelane.contracts import Facility, Money
 from tradelane.contracts.webhooks import (
     SubscriberRole,
@@ -18,6 +17,7 @@ from tradelane.contracts.webhooks import (
     WebhookSubscription,
 )
 from tradelane.tenancy import Tenant
+from webhooks.audience import Directory, recipients, type_matches
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 SECRET = WebhookSecret(secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", created_at=T0)

@@ -15,7 +15,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from api.webhooks.camt054 import NAMESPACE, notice_event, render
 from tests import strategies as base  # first: it completes tests.finance_strategies
 from tests.finance_strategies import applied_fx, hex64
 from tradelane.contracts import ClaimPaid, Milestone, Money, PayeeRole
@@ -25,6 +24,7 @@ from tradelane.contracts.finance import (
     RepaymentApplied,
     RepaymentSource,
 )
+from webhooks.camt054 import NAMESPACE, notice_event, render
 
 N = f"{{{NAMESPACE}}}"
 # element -> its children in schema order: (name, min occurs, max occurs); None = unbounded

@@ -8,8 +8,8 @@ import time
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from api.webhooks.demo import DemoReceiver
-from api.webhooks.signing import new_secret, sign_headers
+from webhooks.demo import DemoReceiver
+from webhooks.signing import new_secret, sign_headers
 
 
 async def test_reports_verified_deliveries_once_and_refuses_tampering() -> None:

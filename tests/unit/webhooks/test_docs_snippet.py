@@ -7,8 +7,8 @@ import re
 import time
 from pathlib import Path
 
-from api.webhooks.settings import WebhookSettings
-from api.webhooks.signing import new_secret, sign_headers
+from webhooks.settings import WebhookSettings
+from webhooks.signing import new_secret, sign_headers
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "webhooks.md"
 

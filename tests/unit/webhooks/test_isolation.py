@@ -11,15 +11,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from api.webhooks.lifecycle import created
-from api.webhooks.retry import Breaker, Lanes, RetryPolicy
-from api.webhooks.settings import WebhookSettings
-from api.webhooks.signing import new_secret
-from api.webhooks.worker import WebhookWorker
 from tests.unit.webhooks.test_audience import directory
 from tests.unit.webhooks.test_routing import _drawdown
 from tradelane.contracts.webhooks import SubscriberRole, SubscriptionStatus, WebhookSubscription
 from tradelane.settings import KafkaSettings
+from webhooks.lifecycle import created
+from webhooks.retry import Breaker, Lanes, RetryPolicy
+from webhooks.settings import WebhookSettings
+from webhooks.signing import new_secret
+from webhooks.worker import WebhookWorker
 
 POLICY = RetryPolicy(base_s=1.0, cap_s=8.0, max_attempts=100)
 

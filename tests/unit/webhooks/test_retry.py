@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from api.webhooks.offsets import OffsetTracker
-from api.webhooks.retry import Lanes, RetryPolicy, Verdict, after_attempt
+from webhooks.offsets import OffsetTracker
+from webhooks.retry import Lanes, RetryPolicy, Verdict, after_attempt
 
 POLICY = RetryPolicy(base_s=5, cap_s=3600, max_attempts=14)
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 
-from api.webhooks.delivery import delivery_id
-from api.webhooks.worker import WebhookWorker, _Result
 from tests.unit.webhooks.test_audience import SUBS, directory
 from tests.unit.webhooks.test_camt054 import SAMPLE
 from tradelane.contracts import FinanceEvent
 from tradelane.contracts.finance import FINANCE_EVENT_SOURCE
 from tradelane.settings import KafkaSettings
+from webhooks.delivery import delivery_id
+from webhooks.worker import WebhookWorker, _Result
 
 
 def _drawdown(facility_id: str) -> bytes:

@@ -12,8 +12,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from api.webhooks.lifecycle import created, rotated
-from api.webhooks.sealing import (
+from tradelane.contracts.webhooks import SubscriberRole, WebhookSubscription
+from tradelane.topics import WEBHOOKS_SUBSCRIPTIONS
+from webhooks.lifecycle import created, rotated
+from webhooks.sealing import (
     MissingKeyError,
     SealingError,
     SecretBox,
@@ -23,10 +25,8 @@ from api.webhooks.sealing import (
     seal,
     unseal,
 )
-from api.webhooks.signing import new_secret
-from api.webhooks.store import SubscriptionBook
-from tradelane.contracts.webhooks import SubscriberRole, WebhookSubscription
-from tradelane.topics import WEBHOOKS_SUBSCRIPTIONS
+from webhooks.signing import new_secret
+from webhooks.store import SubscriptionBook
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 OLD, NEW = new_key(), new_key()

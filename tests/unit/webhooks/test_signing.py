@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from api.webhooks.signing import (
+from webhooks.signing import (
     BadSecretError,
     MissingHeadersError,
     NoMatchingSignatureError,

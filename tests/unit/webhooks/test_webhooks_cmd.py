@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from api.webhooks.sealing import SecretBox
-from tradelane.cli.main import main
-from tradelane.cli.webhooks_cmd import parse_offset
+from cli.main import main
+from cli.webhooks_cmd import parse_offset
+from webhooks.sealing import SecretBox
 
 
 @pytest.mark.parametrize(
