@@ -39,6 +39,7 @@ class FeedItem:
     alert: str | None = None
     lat: float | None = None
     lon: float | None = None
+    flags: tuple[str, ...] | None = None
     _json: list[str] = field(default_factory=list, repr=False, compare=False)
 
     @property
@@ -61,6 +62,7 @@ class FeedItem:
                         "alert": self.alert,
                         "lat": self.lat,
                         "lon": self.lon,
+                        "flags": None if self.flags is None else list(self.flags),
                         "data": self.data,
                     },
                     separators=(",", ":"),

@@ -239,19 +239,6 @@ class ReadModel:
             view = self.facilities[facility_id] = FacilityView(facility_id)
         return view
 
-    def banks_of(self, shipment_id: str) -> set[str]:
-        """Banks whose facilities hold ``shipment_id`` as collateral."""
-        out: set[str] = set()
-        for facility_id in self.shipment_facilities.get(shipment_id, ()):
-            view = self.facilities.get(facility_id)
-            if view is not None and view.facility is not None:
-                out.add(view.facility.bank_id)
-        return out
-
-    def insurer_of(self, policy_id: str) -> str | None:
-        policy = self.policies.get(policy_id)
-        return None if policy is None else policy.insurer_id
-
     # --- tradelane.tenancy.Parties ------------------------------------------------------------
 
     def facility_owners(self, facility_id: str) -> tuple[str, str] | None:
@@ -446,6 +433,7 @@ def _shipment_event(model: ReadModel, value: bytes) -> list[FeedItem]:
             shipment_id=head.subject,
             status=view.status,
             alert=kind if is_alert else None,
+            flags=tuple(sorted(view.flags)),
             **_where(view),
         )
     ]

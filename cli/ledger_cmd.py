@@ -146,11 +146,6 @@ async def _verify_stored(
     return await LedgerStore(KafkaSettings()).verify(facility_id, anchor, keys)
 
 
-def verify_facility(facility_id: str, anchor: tuple[int, str] | None = None) -> int:
-    """``tradelane ledger verify --facility ID`` as a function: prints, returns the exit code."""
-    return report(asyncio.run(_verify_stored(facility_id, anchor, None)))
-
-
 def _read_file(path: Path) -> tuple[list[LedgerEntry], list[LedgerCheckpoint], list[Problem]]:
     """Entries and checkpoints of a JSON-lines export (a line with a ``checkpoint_id`` is a
     checkpoint, any other an entry), and the lines that are neither."""

@@ -296,7 +296,7 @@ def _write_credentials(args: argparse.Namespace) -> int:
 async def _run(args: argparse.Namespace) -> int:
     from devices.bookings import reachable
     from devices.config import PER_DEVICE_LIMIT, ConnectionMode, Departures, FleetConfig
-    from devices.faults import FaultKnobs
+    from devices.delivery_faults import FaultKnobs
     from devices.fleet import run_fleet
     from tradelane.principals import Principal
     from tradelane.settings import KafkaSettings, MqttSettings

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from devices.faults import FaultKnobs
+from devices.delivery_faults import FaultKnobs
 from tradelane.contracts.readings import DEVICE_ID_PATTERN
 
 

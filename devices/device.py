@@ -20,10 +20,9 @@ from collections import deque
 from datetime import UTC, datetime
 
 from devices.config import FleetConfig
-from devices.faults import DeliveryFaults
+from devices.delivery_faults import DeliveryFaults
 from devices.messages import Kind, Outgoing
 from devices.plan import DeviceSpec, SimShipment, sub_seed
-from devices.routes import MOVING, Context
 from devices.sensors import (
     ambient_c,
     ambient_rh,
@@ -44,6 +43,7 @@ from devices.sensors import (
     reported_shock,
     reported_temperature,
 )
+from devices.voyage import MOVING, Context
 from tradelane.contracts import Gps, TrackerReading
 from tradelane.topics import readings_topic, status_topic
 

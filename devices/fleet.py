@@ -20,13 +20,13 @@ import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from devices.bookings import BookingPublisher
-from devices.config import PER_DEVICE_LIMIT, ConnectionMode, Departures, FleetConfig
+from devices.config import ConnectionMode, FleetConfig
 from devices.engine import FleetClock, FleetEngine
-from devices.manifest import Ledger, Manifest, build_manifest, iso
+from devices.manifest import AckLedger, Manifest, build_manifest, iso
 from devices.plan import FleetPlan, plan_fleet, utc, with_customs
 from devices.publisher import FleetPublisher, Provision
 from tradelane.settings import KafkaSettings, MqttSettings
@@ -80,29 +80,6 @@ class FleetReport:
 
 
 ProgressCallback = Callable[[FleetProgress], None]
-
-
-def demo_config(
-    now: datetime, trackers: int = 50, seed: int = 1, scenario: str = "nominal"
-) -> FleetConfig:
-    """The fleet ``tradelane demo`` shows: shipments already under way, a simulated day per
-    two wall minutes, starting 30 days back so it catches up with the wall clock after an hour
-    (then runs in real time). Readings never carry future timestamps."""
-    return FleetConfig(
-        start=(now - timedelta(days=30)).replace(microsecond=0),
-        trackers=trackers,
-        seed=seed,
-        scenario=scenario,
-        speedup=720.0,
-        duration_s=None,
-        interval_s=900,
-        departures=Departures.SPREAD,
-        incident_share=0.2,
-        connection_mode=(
-            ConnectionMode.PER_DEVICE if trackers <= PER_DEVICE_LIMIT else ConnectionMode.SHARED
-        ),
-        prefix=f"demo{seed}",
-    )
 
 
 def run_info(config: FleetConfig, mqtt_settings: MqttSettings) -> dict[str, Any]:
@@ -163,7 +140,7 @@ async def run_fleet(
         gc.collect()
         gc.freeze()
     engine = FleetEngine(plan)
-    ledger = Ledger(len(plan.devices))
+    ledger = AckLedger(len(plan.devices))
     bookings: BookingPublisher | None = None
     initial_bookings = 0
     background: list[asyncio.Task[int]] = []
@@ -270,7 +247,7 @@ async def run_fleet(
 def _snapshot(
     engine: FleetEngine,
     publisher: FleetPublisher,
-    ledger: Ledger,
+    ledger: AckLedger,
     elapsed: float,
     target: float,
     rate: float,

@@ -83,7 +83,7 @@ def expand(ranges: list[tuple[int, int]] | list[list[int]]) -> set[int]:
     return {n for lo, hi in ranges for n in range(lo, hi + 1)}
 
 
-class Ledger:
+class AckLedger:
     """Counts acks per device and kind; ``on_ack`` is the publisher's callback (hot path)."""
 
     def __init__(self, devices: int) -> None:
@@ -222,7 +222,11 @@ _iso_req = iso
 
 
 def build_manifest(
-    plan: FleetPlan, engine: FleetEngine, ledger: Ledger, run: dict[str, Any], client_ids: list[str]
+    plan: FleetPlan,
+    engine: FleetEngine,
+    ledger: AckLedger,
+    run: dict[str, Any],
+    client_ids: list[str],
 ) -> Manifest:
     """Assemble the manifest after a run (or from a pure engine run, with an empty ledger)."""
     shipments = []

@@ -16,7 +16,17 @@ from datetime import UTC, datetime
 from devices.cargo import CONSIGNEES, PROFILES, SETPOINT_C, SHIPPERS, currency_for, draw_cargo
 from devices.config import Departures, FleetConfig
 from devices.places import PLACES, facilities_in, gateway
-from devices.routes import (
+from devices.scenarios import (
+    SCENARIOS,
+    Incident,
+    IncidentKind,
+    choose_affected,
+    eligible,
+    plan_tweaks,
+    timed_incident,
+)
+from devices.sealanes import node_pos
+from devices.voyage import (
     DAY,
     HOUR,
     Hop,
@@ -29,16 +39,6 @@ from devices.routes import (
     planned_span,
     sea_eligible,
 )
-from devices.scenarios import (
-    SCENARIOS,
-    Incident,
-    IncidentKind,
-    choose_affected,
-    eligible,
-    plan_tweaks,
-    timed_incident,
-)
-from devices.sealanes import node_pos
 from tradelane.contracts import Leg, PlaceKind, ProfileKind, ShipmentBooking, TransportMode
 
 LANES: tuple[tuple[str, str, float], ...] = (

@@ -26,7 +26,7 @@ import random
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from devices.routes import Detour, Hop, StopRole, Tweaks, Voyage, detour_point
+from devices.voyage import Detour, Hop, StopRole, Tweaks, Voyage, detour_point
 from tradelane.contracts import ProfileKind, TransportMode
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import random
 
-from devices.routes import Context
+from devices.voyage import Context
 from tradelane.contracts import FixQuality
 from tradelane.geo import LatLon, offset_m
 

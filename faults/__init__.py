@@ -7,5 +7,5 @@ runs the pure engines offline over the same readings.
 Pure parts: :mod:`faults.profiles` (what a run injects), :mod:`faults.schedule` (when),
 :mod:`faults.oracle` (what the engines must have produced), :mod:`faults.checks` (verdicts
 and the report). Shells: :mod:`devtools.children` (the processes under test),
-:mod:`faults.observe` (reading Kafka) and :mod:`faults.run` (the run itself).
+:mod:`faults.followers` (reading Kafka) and :mod:`faults.run` (the run itself).
 """

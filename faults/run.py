@@ -30,14 +30,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from devices.config import FleetConfig
-from devices.faults import FaultKnobs
+from devices.delivery_faults import FaultKnobs
 from devices.fleet import run_fleet
 from devices.manifest import Manifest
 from devices.plan import FleetPlan, plan_fleet, with_customs
 from devtools.children import Child, ChildFailedError, bridge, rival_worker, worker
 from devtools.provisioning import provision_local_fleet
 from faults import checks
-from faults.observe import Follower, group_lag, rewind_group
+from faults.followers import Follower, group_lag, rewind_group
 from faults.oracle import Drawdown, Inputs, Outcomes, expected
 from faults.profiles import Profile
 from faults.schedule import Fault, Injection, plan

@@ -86,7 +86,7 @@ def _verdict(shipment: ShipmentCollateral, device: str, at: datetime, silent: bo
         shipment.tracker_verdicts[device] = (at, silent)
 
 
-def observe(shipment: ShipmentCollateral, data: ShipmentEventData) -> None:
+def note_shipment_event(shipment: ShipmentCollateral, data: ShipmentEventData) -> None:
     """Fold one shipment event into the shipment's collateral record."""
     match data:
         case MilestoneReached():

@@ -42,8 +42,8 @@ from finance.credit_profile import (
     ShipmentDelivered,
     advance_rates_for,
     band_for,
+    count_fact,
     days_late,
-    observe,
     rate_change,
     score,
 )
@@ -200,7 +200,7 @@ def _fold(step: Step, found: Sequence[Observation], at: datetime | None, phase: 
     old = credit.history
     new = old
     for seen in found:
-        new = observe(new, seen)
+        new = count_fact(new, seen)
     credit.history = new
     terms = state.terms
     if terms is None or at is None:

@@ -5,7 +5,7 @@ clock. The pledge engine keeps each facility's history and values its collateral
 the score earns when the facility has ``score_bands`` (:mod:`finance.credit`; docs/finance.md,
 "Credit profile").
 
-**History.** :class:`CreditHistory` is a record of counts, folded by :func:`observe` from
+**History.** :class:`CreditHistory` is a record of counts, folded by :func:`count_fact` from
 :data:`Observation` values. The contracts do not say everything a score needs (a repayment
 does not know its due date, a milestone does not know its planned time), so the fold takes a
 small union of its own; the adapters below map what the contracts do say:
@@ -72,7 +72,7 @@ class _Frozen(BaseModel):
 
 
 class CreditHistory(_Frozen):
-    """What a borrower's record shows, as counts (a pure record: fold it with ``observe``)."""
+    """What a borrower's record shows, as counts (a pure record: fold it with ``count_fact``)."""
 
     repayments_on_time: Count = 0
     repayments_late_1_7_days: Count = 0
@@ -161,7 +161,7 @@ def _bump(history: CreditHistory, *fields: str) -> CreditHistory:
     return history.model_copy(update={f: getattr(history, f) + 1 for f in fields})
 
 
-def observe(history: CreditHistory, event: Observation) -> CreditHistory:
+def count_fact(history: CreditHistory, event: Observation) -> CreditHistory:
     """The history after one more observation (counts only: the order never matters)."""
     match event:
         case RepaymentObserved(due=due, paid_at=paid_at):

@@ -41,7 +41,7 @@ from decimal import Decimal, localcontext
 from finance import credit, instalments, reminders
 from finance.accrual import close_days
 from finance.collateral import valuation
-from finance.conditions import learn_booking, observe
+from finance.conditions import learn_booking, note_shipment_event
 from finance.drawdowns import attempt, scheduled_share
 from finance.facility_state import FacilityState, new_state
 from finance.fx_quotes import request_quote
@@ -343,7 +343,7 @@ def _shipment_event(step: Step, event: ShipmentEvent) -> None:
     state = step.state
     shipment_id = event.subject
     shipment = state.shipment(shipment_id)
-    observe(shipment, event.data)
+    note_shipment_event(shipment, event.data)
     credit.shipment_facts(step, shipment_id, event.data, event.time)
     data = event.data
     if isinstance(data, TrackerResumed | BreachEnded | DeviationEnded):

@@ -122,10 +122,6 @@ class GreatCircle:
         va, vb = self._va, self._vb
         return from_vec((wa * va[0] + wb * vb[0], wa * va[1] + wb * vb[1], wa * va[2] + wb * vb[2]))
 
-    def distance_to_km(self, p: LatLon) -> float:
-        """Shortest distance from ``p`` to this segment (not the whole great circle)."""
-        return segment_distance_km(p, self.a, self.b)
-
 
 def cross_track_km(p: LatLon, a: LatLon, b: LatLon) -> float:
     """Signed distance from ``p`` to the great circle through ``a`` and ``b`` (left positive)."""

@@ -21,8 +21,3 @@ def derive_id(kind: str, *parts: str | int) -> str:
     """
     text = _SEPARATOR.join([kind, *(str(p) for p in parts)])
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
-
-
-def digest_bytes(data: bytes) -> str:
-    """SHA-256 hex digest of raw bytes (dead-letter ids, evidence digests)."""
-    return hashlib.sha256(data).hexdigest()

@@ -211,9 +211,8 @@ function onItem(item) {
     if (item.type === "alert") {
       state.alerts += 1;
       $("#alert-count").textContent = String(state.alerts);
-      const flag = { breach_started: "condition_breached", breach_progress: "condition_breached", shock_detected: "shocked", tamper_detected: "tampered", tracker_silent: "tracker_silent", deviation_started: "deviated", delay_predicted: "delayed", battery_low: "battery_low" }[item.alert];
-      if (flag && !s.flags.includes(flag)) s.flags.push(flag);
     }
+    if (item.flags) s.flags = item.flags; // the server's fold decides the flags (api/projection.py)
     if (item.data && item.data.kind === "eta_changed") s.eta = item.data.eta;
     placeMarker(s);
     scheduleList();

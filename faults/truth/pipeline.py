@@ -39,7 +39,7 @@ from paho.mqtt.properties import Properties
 
 from devices.plan import plan_fleet
 from devtools.children import Child, bridge, worker
-from faults.observe import Follower
+from faults.followers import Follower
 from faults.truth.differences import differences
 from faults.truth.feed import Path as FeedPath
 from faults.truth.feed import colocating_prefix, path_of, segments, siblings

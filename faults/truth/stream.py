@@ -19,7 +19,7 @@ from enum import StrEnum
 
 from devices.config import FleetConfig
 from devices.engine import FleetEngine
-from devices.manifest import Ledger, Manifest, build_manifest
+from devices.manifest import AckLedger, Manifest, build_manifest
 from devices.messages import Kind
 from devices.plan import FleetPlan, plan_fleet, with_customs
 from tradelane.contracts import (
@@ -176,7 +176,7 @@ def simulate(config: FleetConfig) -> Fleet:
     manifest = build_manifest(
         plan,
         engine,
-        Ledger(len(plan.devices)),
+        AckLedger(len(plan.devices)),
         {"scenario": config.scenario, "seed": config.seed, "start": start, "mode": "truth"},
         [],
     )

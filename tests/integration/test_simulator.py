@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from cli.main import main
 from devices.config import ConnectionMode, FleetConfig
-from devices.faults import FaultKnobs
+from devices.delivery_faults import FaultKnobs
 from devices.fleet import FleetReport, run_fleet
 from devices.manifest import expand
 from devtools.provisioning import provision_local_fleet

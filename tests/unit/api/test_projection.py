@@ -8,6 +8,8 @@ from api.feed_item import ItemType
 from api.projection import ReadModel, apply
 from tests.unit.api import records as r
 from tradelane.contracts import Milestone
+from tradelane.roles import Role
+from tradelane.tenancy import shipment_tenants
 from tradelane.topics import SHIPMENTS_EVENTS, TRACKER_READINGS
 
 
@@ -52,13 +54,16 @@ def test_events_set_status_flags_and_alerts() -> None:
     assert "departed_origin" in view.milestones
     assert view.flags == {"condition_breached"}
     assert view.alerts == {"breach_started": 1}
+    assert [i.flags for i in items] == [("condition_breached",)]
+    assert '"flags":["condition_breached"]' in items[0].json()
 
 
 def test_tracker_resumed_clears_silent() -> None:
     model = fold([r.booked("shp-a", "dev-a"), r.silent("shp-a", "dev-a")])
     assert "tracker_silent" in model.shipments["shp-a"].flags
-    fold([r.resumed("shp-a", "dev-a")], model)
+    items = apply(model, *r.resumed("shp-a", "dev-a"))
     assert "tracker_silent" not in model.shipments["shp-a"].flags
+    assert [i.flags for i in items] == [()]  # the item tells clients the flag is gone
 
 
 def test_milestones_are_state_changes_not_alerts() -> None:
@@ -103,8 +108,12 @@ def test_facility_figures_and_history() -> None:
     assert [p["base"] for p in view.base_history] == ["150000"]
     assert view.position.head_hash == r.drawdown_entry("fac-a", "shp-a", "75000", 11).hash
     assert len(view.drawdowns) == 1
-    assert model.banks_of("shp-a") == {"bank-a"}
-    assert model.banks_of("shp-b") == {"bank-b"}
+    assert _banks(model, "shp-a") == {"bank-a"}
+    assert _banks(model, "shp-b") == {"bank-b"}
+
+
+def _banks(model: ReadModel, shipment_id: str) -> set[str]:
+    return {t.party for t in shipment_tenants(model, shipment_id) if t.role is Role.BANK}
 
 
 def test_claims_move_through_their_states() -> None:

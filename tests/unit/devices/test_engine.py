@@ -14,12 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from devices.delivery_faults import FaultKnobs
 from devices.engine import FleetClock, FleetEngine
-from devices.faults import FaultKnobs
 from devices.messages import Kind, Outgoing
 from devices.plan import FleetPlan
-from devices.routes import Context
 from devices.scenarios import IncidentKind
+from devices.voyage import Context
 from tradelane.contracts import DeviceState, DeviceStatus, TrackerReading
 
 from .conftest import DAY, plan, readings, run, run_engine

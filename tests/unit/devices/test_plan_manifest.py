@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 from cli.main import build_parser
 from devices.config import FleetConfig
+from devices.delivery_faults import FaultKnobs
 from devices.engine import FleetEngine
-from devices.faults import FaultKnobs
-from devices.manifest import Ledger, Manifest, SeqRanges, build_manifest, expand
+from devices.manifest import AckLedger, Manifest, SeqRanges, build_manifest, expand
 from devices.messages import Kind
 from devices.plan import plan_fleet
 from tradelane.contracts import ProfileKind, ShipmentBooking
@@ -104,7 +104,7 @@ def test_seq_ranges_behave_like_a_set(values: list[int]) -> None:
 def test_manifest_accounts_for_every_reading(tmp_path: Path) -> None:
     fleet = plan(seed=12, trackers=6, faults=FaultKnobs(malformed_rate=0.05))
     engine = FleetEngine(fleet)
-    ledger = Ledger(len(fleet.devices))
+    ledger = AckLedger(len(fleet.devices))
     msgs = run_engine(engine, 20)
     for m in msgs:  # pretend the broker acked everything that was published
         if m.kind in (Kind.READING, Kind.DUPLICATE, Kind.MALFORMED, Kind.STATUS):

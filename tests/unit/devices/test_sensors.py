@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from devices import sensors
-from devices.routes import Context
+from devices.voyage import Context
 
 lat = st.floats(min_value=-90, max_value=90, allow_nan=False)
 lon = st.floats(min_value=-180, max_value=180, allow_nan=False)

@@ -25,10 +25,10 @@ from finance.credit_profile import (
     ShipmentDelivered,
     advance_rates_for,
     band_for,
+    count_fact,
     from_claim_paid,
     from_payment,
     from_shipment_event,
-    observe,
     rate_change,
     score,
 )
@@ -83,7 +83,7 @@ BASE = {
 
 def fold(*events: Observation, history: CreditHistory | None = None) -> CreditHistory:
     for event in events:
-        history = observe(history or CreditHistory(), event)
+        history = count_fact(history or CreditHistory(), event)
     return history or CreditHistory()
 
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from finance.conditions import observe
+from finance.conditions import note_shipment_event
 from finance.facility_state import ShipmentCollateral
 from streams.core import new_state, step
 from tests.samples import booking
@@ -165,7 +165,7 @@ def test_a_resume_clears_its_silence_in_any_order(order: list[int]) -> None:
     resume = TrackerResumed(device_id="trk-a", at=T0 + 1.5 * day, silent_s=43200)
     shipment = _collateral()
     for k in order:
-        observe(shipment, [silence, resume][k])
+        note_shipment_event(shipment, [silence, resume][k])
     assert shipment.silent_trackers == []
 
 
@@ -183,7 +183,7 @@ def test_a_later_silence_after_a_resume_counts_in_any_order(order: list[int]) ->
     ]
     shipment = _collateral()
     for k in order:
-        observe(shipment, events[k])
+        note_shipment_event(shipment, events[k])
     assert shipment.silent_trackers == ["trk-a"]
 
 

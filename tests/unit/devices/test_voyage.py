@@ -9,15 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devices.routes import (
+from devices.scenarios import IncidentKind
+from devices.sealanes import on_land
+from devices.voyage import (
     AIR_KMH_RANGE,
     ROAD_KMH_RANGE,
     SEA_KNOTS_RANGE,
     Context,
     StopRole,
 )
-from devices.scenarios import IncidentKind
-from devices.sealanes import on_land
 from tradelane.geo import KNOT_KMH, polyline_distance_km
 
 from .conftest import DAY, plan

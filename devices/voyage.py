@@ -636,7 +636,3 @@ def detour_point(hop: Hop, rng: random.Random) -> LatLon:
     return destination(
         dst, (base + side * rng.uniform(20.0, 70.0)) % 360.0, rng.uniform(25.0, 45.0)
     )
-
-
-def hours_between(a: float, b: float) -> float:
-    return (b - a) / HOUR
