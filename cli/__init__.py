@@ -1,6 +1,5 @@
-"""The ``tradelane`` command line: the composition root.
+"""The ``tradelane`` command line: the composition root, one module per command.
 
-Only this package (and nothing else in the kernel) reaches into ``ingest``, ``streams``,
-``finance`` and ``devices``, and only lazily inside a command, so ``tradelane --help`` and the
-kernel stay importable without them.
+It may import every package; each command imports what it runs lazily, inside the command,
+so ``tradelane --help`` stays fast and works without the optional parts installed.
 """

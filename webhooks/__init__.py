@@ -1,6 +1,8 @@
-"""Outbound webhooks for banks and insurers: subscriptions, Standard Webhooks signing, the
-CloudEvents delivery body and the delivery worker.
+"""Outbound webhooks for banks, insurers and borrowers: the ``tradelane webhooks`` process.
 
-The HTTP face owns outbound HTTP too. Pure cores (``signing``, ``matching``, ``retry``) hold
-every rule; ``worker`` is the thin Kafka and HTTP shell around them (docs/webhooks.md).
+Its own package because it is its own process: it reads the event topics and the registries,
+and POSTs signed CloudEvents to subscribers. Pure cores (``signing``, ``audience``, ``retry``,
+``offsets``, ``delivery``, ``camt054``, ``lifecycle``, ``address``) hold every rule; ``worker``
+and ``store`` are the thin Kafka and HTTP shells around them (docs/webhooks.md). The API's
+routes for managing subscriptions live in the API (``api/routes_webhooks.py``).
 """
