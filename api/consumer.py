@@ -41,6 +41,9 @@ REGISTRIES = (SHIPMENTS_REGISTRY.name, FINANCE_FACILITIES.name, INSURANCE_POLICI
 FOLD_TURN_S = 0.05
 """Longest stretch of folding between two turns of the event loop. Shipment events with their
 evidence cost milliseconds each: a batch of 5,000 held every request for ~10 s."""
+POLL_MS = 200
+POLL_RECORDS = 5000
+"""One fetch: a short wait, and at most 5,000 records folded before the next turn."""
 
 
 @dataclass
@@ -53,9 +56,17 @@ class ReadModelConsumer:
     """Keeps a :class:`ReadModel` current from Kafka and publishes what changed to a hub."""
 
     def __init__(
-        self, settings: KafkaSettings, model: ReadModel, hub: Hub, readings_lookback_s: int
+        self,
+        settings: KafkaSettings,
+        model: ReadModel,
+        hub: Hub,
+        readings_lookback_s: int,
+        make_consumer: clients.ConsumerFactory | None = None,
     ) -> None:
+        """``make_consumer`` builds the consumer (default :func:`transport.kafka.consumer`;
+        unit tests pass a double's)."""
         self.settings = settings
+        self.make_consumer = make_consumer
         self.model = model
         self.hub = hub
         self.lookback_ms = readings_lookback_s * 1000
@@ -64,13 +75,13 @@ class ReadModelConsumer:
 
     async def run(self, stop: asyncio.Event) -> None:
         consumer = await clients.started_reader(
-            self.settings, "api", "the API's read-model consumer"
+            self.settings, "api", "the API's read-model consumer", self.make_consumer
         )
         try:
             registries = [tp for t in REGISTRIES for tp in await topic_partitions(consumer, t)]
             consumer.assign(registries)
             await clients.rewind(consumer, *registries)
-            await self._drain_to(consumer, await consumer.end_offsets(registries), stop)
+            await self._read_to_end(consumer, await consumer.end_offsets(registries), stop)
             rest = [
                 tp
                 for t in SOURCE_TOPICS
@@ -83,11 +94,12 @@ class ReadModelConsumer:
                 consumer.seek(tp, offset)
             await self._seek_rest(consumer, rest)
             ends = await consumer.end_offsets(registries + rest)
-            await self._drain_to(consumer, ends, stop)
+            await self._read_to_end(consumer, ends, stop)
             self.ready.set()
             log.info("read model ready: %d shipments", len(self.model.shipments))
-            while not stop.is_set():
-                await self._poll(consumer)
+            await clients.follow(
+                consumer, self._fold, stop, timeout_ms=POLL_MS, max_records=POLL_RECORDS
+            )
         finally:
             with contextlib.suppress(Exception):
                 await consumer.stop()
@@ -112,18 +124,16 @@ class ReadModelConsumer:
             else:
                 consumer.seek(tp, hit.offset)
 
-    async def _drain_to(
+    async def _read_to_end(
         self, consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int], stop: asyncio.Event
     ) -> None:
-        pending = {tp: end for tp, end in ends.items() if end > 0}
-        while pending and not stop.is_set():
-            await self._poll(consumer)
-            for tp in list(pending):
-                if await consumer.position(tp) >= pending[tp]:
-                    del pending[tp]
+        await clients.read_to_end(
+            consumer, ends, self._fold, stop, timeout_ms=POLL_MS, max_records=POLL_RECORDS
+        )
 
-    async def _poll(self, consumer: AIOKafkaConsumer) -> None:
-        batches = await consumer.getmany(timeout_ms=200, max_records=5000)
+    async def _fold(self, batches: clients.Batches) -> None:
+        """Fold one fetch into the model and publish what changed, turning the event loop
+        every :data:`FOLD_TURN_S` and once at the end."""
         turn = time.monotonic()
         for tp, records in batches.items():
             for record in records:

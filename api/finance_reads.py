@@ -139,12 +139,8 @@ async def end_offsets(
         deadline = time.monotonic() + timeout_s
         tps: list[TopicPartition] = []
         for topic, keys in sorted(inputs.items()):
-            partitions = consumer.partitions_for_topic(topic)
-            while not partitions:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"topic {topic} has no partitions (created?)")
-                await consumer._client.force_metadata_update()  # aiokafka has no public call
-                partitions = consumer.partitions_for_topic(topic)
+            left = max(0.0, deadline - time.monotonic())
+            partitions = await clients.partitions(consumer, topic, deadline_s=left)
             chosen = (
                 set(partitions)
                 if keys is None

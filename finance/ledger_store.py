@@ -23,7 +23,6 @@ not mistaken for an unsigned tail, nor its checkpoint for a truncated chain.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -169,14 +168,8 @@ class LedgerStore:
     async def _partition(
         self, consumer: AIOKafkaConsumer, topic: str, facility_id: str
     ) -> TopicPartition:
-        deadline = time.monotonic() + self.timeout_s
-        while True:
-            found = consumer.partitions_for_topic(topic)
-            if found:
-                return TopicPartition(topic, partition_for(facility_id, len(found)))
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"topic {topic} has no partitions (created?)")
-            await consumer._client.force_metadata_update()  # aiokafka has no public call
+        found = await clients.partitions(consumer, topic, deadline_s=self.timeout_s)
+        return TopicPartition(topic, partition_for(facility_id, len(found)))
 
     async def verify(
         self,
@@ -252,11 +245,5 @@ class _Reader:
             await clients.rewind(self.consumer, tp)
         else:
             self.consumer.seek(tp, start)
-        out: list[ConsumerRecord[bytes, bytes]] = []
-        deadline = time.monotonic() + self.timeout_s
-        while await self.consumer.position(tp) < end:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"reading {tp} did not reach offset {end} in time")
-            batch = await self.consumer.getmany(tp, timeout_ms=500)
-            out += [r for r in batch.get(tp, []) if r.offset < end and r.key == self.key]
-        return out
+        read = await clients.bounded_read(self.consumer, [tp], {tp: end}, self.timeout_s)
+        return [r for r in read[tp] if r.key == self.key]

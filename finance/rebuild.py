@@ -38,12 +38,7 @@ async def read_topic(
     await consumer.start()
     try:
         deadline = time.monotonic() + timeout_s
-        partitions = consumer.partitions_for_topic(topic)
-        while not partitions:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"topic {topic} has no partitions (created?)")
-            await consumer._client.force_metadata_update()  # aiokafka has no public call
-            partitions = consumer.partitions_for_topic(topic)
+        partitions = await clients.partitions(consumer, topic, deadline_s=timeout_s)
         wanted = None if keys is None else {k.encode() for k in keys}
         chosen = (
             sorted(partitions)
@@ -55,15 +50,9 @@ async def read_topic(
             return []
         consumer.assign(tps)
         await clients.rewind(consumer, *tps)
-        ends = await consumer.end_offsets(tps)
-        out: list[Record] = []
-        while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"reading {topic} did not reach its end in time")
-            for tp, batch in (await consumer.getmany(*tps, timeout_ms=500)).items():
-                out += [
-                    r for r in batch if r.offset < ends[tp] and (wanted is None or r.key in wanted)
-                ]
-        return out
+        read = await clients.bounded_read(
+            consumer, tps, deadline_s=max(0.0, deadline - time.monotonic())
+        )
+        return [r for tp in tps for r in read[tp] if wanted is None or r.key in wanted]
     finally:
         await consumer.stop()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -59,34 +60,41 @@ class SinkStats:
 
 
 class Sink:
+    """``make_consumer``, ``make_producer`` and ``make_influx`` build its clients (by default
+    :mod:`transport.kafka`'s and an ``InfluxDBClientAsync``); unit tests pass doubles."""
+
     def __init__(
-        self, kafka: KafkaSettings, influx: InfluxSettings, config: SinkConfig | None = None
+        self,
+        kafka: KafkaSettings,
+        influx: InfluxSettings,
+        config: SinkConfig | None = None,
+        make_consumer: clients.ConsumerFactory = clients.consumer,
+        make_producer: clients.ProducerFactory = clients.producer,
+        make_influx: Callable[[], InfluxDBClientAsync] | None = None,
     ) -> None:
         self.kafka = kafka
         self.influx = influx
         self.config = config or SinkConfig()
+        self.make_consumer = make_consumer
+        self.make_producer = make_producer
+        self.make_influx = make_influx or self._influx_client
         self.stats = SinkStats()
         self.ready = asyncio.Event()
         self._follow: asyncio.Task[None] | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         registry = await clients.started(
-            lambda: clients.consumer(self.kafka, auto_offset_reset="latest"),
+            lambda: self.make_consumer(self.kafka, auto_offset_reset="latest"),
             "the sink's registry consumer",
         )
         try:
             deadletters = await clients.started(
-                lambda: clients.producer(self.kafka), "the sink's dead-letter producer"
+                lambda: self.make_producer(self.kafka), "the sink's dead-letter producer"
             )
         except BaseException:
             await registry.stop()
             raise
-        influx = InfluxDBClientAsync(
-            url=self.influx.url,
-            token=self.influx.token.get_secret_value(),
-            org=self.influx.org,
-            enable_gzip=self.config.gzip,
-        )
+        influx = self.make_influx()
         try:
             await self._load_registry(registry)
             follow = self._follow = asyncio.create_task(self._follow_registry(registry, stop))
@@ -106,8 +114,16 @@ class Sink:
             await deadletters.stop()
             await registry.stop()
 
+    def _influx_client(self) -> InfluxDBClientAsync:
+        return InfluxDBClientAsync(
+            url=self.influx.url,
+            token=self.influx.token.get_secret_value(),
+            org=self.influx.org,
+            enable_gzip=self.config.gzip,
+        )
+
     def _readings_consumer(self) -> AIOKafkaConsumer:
-        return clients.consumer(
+        return self.make_consumer(
             self.kafka,
             self.config.topic,
             group_id=self.config.group_id,
@@ -134,23 +150,22 @@ class Sink:
             self.stats.devices[device] = booking.shipment_id
         self.stats.shipments_known += 1
 
+    async def _learn_all(self, batches: clients.Batches) -> None:
+        for batch in batches.values():
+            for rec in batch:
+                self._learn(rec.value)
+
     async def _load_registry(self, consumer: AIOKafkaConsumer) -> None:
         tps = await topic_partitions(consumer, SHIPMENTS_REGISTRY.name)
         consumer.assign(tps)
         await clients.rewind(consumer, *tps)
         ends = await consumer.end_offsets(tps)
-        while not await _caught_up(consumer, ends):
-            for batch in (await consumer.getmany(timeout_ms=500)).values():
-                for rec in batch:
-                    self._learn(rec.value)
+        await clients.read_to_end(consumer, ends, self._learn_all)
 
     async def _follow_registry(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
         if not consumer.assignment():
             return
-        while not stop.is_set():
-            for batch in (await consumer.getmany(timeout_ms=1000)).values():
-                for rec in batch:
-                    self._learn(rec.value)
+        await clients.follow(consumer, self._learn_all, stop, timeout_ms=1000)
 
     # --- readings → InfluxDB ----------------------------------------------------------------
 
@@ -262,13 +277,6 @@ class Sink:
             self.stats.write_seconds += time.perf_counter() - started
             self.stats.points_written += len(lines)
             return True
-
-
-async def _caught_up(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
-    for tp, end in ends.items():
-        if await consumer.position(tp) < end:
-            return False
-    return True
 
 
 async def _await_assignment(consumer: AIOKafkaConsumer, timeout_s: float = 60.0) -> None:

@@ -79,6 +79,7 @@ async def follow(
     topics: tuple[str, ...] = tuple(FOLLOWED),
     on_invalid: OnInvalid | None = None,
     source: str = "worker",
+    make_consumer: Callable[[], AIOKafkaConsumer] | None = None,
 ) -> None:
     """Load every followed topic, set ``ready``, then keep following (forever).
 
@@ -91,14 +92,23 @@ async def follow(
     A record that cannot be read, or whose learning raises, is skipped and handed to
     ``on_invalid`` as a dead letter (``source`` says who refused it). Every follower reads
     every registry whole, from the beginning at each start, so the same letter (same id) is
-    written again by each process and at each start.
+    written again by each process and at each start. ``make_consumer`` builds the
+    follower's consumer (default: :func:`transport.kafka.consumer`; tests pass a double).
     """
     delay = 1.0
     positions: dict[TopicPartition, int] = {}
     while True:
         try:
             await _follow_once(
-                kafka, registries, ready, on_record, topics, positions, on_invalid, source
+                kafka,
+                registries,
+                ready,
+                on_record,
+                topics,
+                positions,
+                on_invalid,
+                source,
+                make_consumer,
             )
         except Exception as exc:
             log.error("registry follower failed (%r); reading again in %.0f s", exc, delay)
@@ -115,9 +125,11 @@ async def _follow_once(
     positions: dict[TopicPartition, int],
     on_invalid: OnInvalid | None = None,
     source: str = "worker",
+    make_consumer: Callable[[], AIOKafkaConsumer] | None = None,
 ) -> None:
     consumer = await clients.started(
-        lambda: clients.consumer(kafka, auto_offset_reset="latest"), "the registry follower"
+        make_consumer or (lambda: clients.consumer(kafka, auto_offset_reset="latest")),
+        "the registry follower",
     )
     try:
         tps = [tp for topic in topics for tp in await topic_partitions(consumer, topic)]
@@ -127,51 +139,60 @@ async def _follow_once(
             if tp in positions:
                 consumer.seek(tp, positions[tp])
         ends = await consumer.end_offsets(tps)
-        while True:
-            if not ready.is_set() and await _caught_up(consumer, ends):
-                ready.set()
-                log.info(
-                    "registries loaded: %d bookings, %d facilities, %d policied shipments",
-                    len(registries.bookings),
-                    len(registries.facilities),
-                    len(registries.policies),
-                )
-            for tp, batch in (await consumer.getmany(timeout_ms=500)).items():
-                model = FOLLOWED[tp.topic]
-                for message in batch:
-                    positions[tp] = message.offset + 1
-                    if message.value is None:
-                        continue
-                    applying = False
-                    try:
-                        record = model.model_validate_json(message.value)
-                        applying = True
-                        registries.learn(record)
-                    except Exception as exc:  # unreadable, or unlearnable: skipped
-                        registries.invalid += 1
-                        if on_invalid is not None:
-                            await on_invalid(
-                                deadletters.for_error(
-                                    source,
-                                    tp.topic,
-                                    tp.partition,
-                                    message.offset,
-                                    message.key,
-                                    message.value,
-                                    datetime.now(UTC),
-                                    exc,
-                                    applying,
-                                )
-                            )
-                        continue
-                    if on_record is not None:
-                        await on_record(record, message.value)
+        learn = _Learner(registries, on_record, positions, on_invalid, source)
+        if not ready.is_set():
+            await clients.read_to_end(consumer, ends, learn)
+            ready.set()
+            log.info(
+                "registries loaded: %d bookings, %d facilities, %d policied shipments",
+                len(registries.bookings),
+                len(registries.facilities),
+                len(registries.policies),
+            )
+        await clients.follow(consumer, learn)
     finally:
         await consumer.stop()
 
 
-async def _caught_up(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
-    for tp, end in ends.items():
-        if await consumer.position(tp) < end:
-            return False
-    return True
+@dataclass
+class _Learner:
+    """Learns every record of a fetch, skipping (and dead-lettering) what cannot be."""
+
+    registries: Registries
+    on_record: OnLive | None
+    positions: dict[TopicPartition, int]
+    on_invalid: OnInvalid | None
+    source: str
+
+    async def __call__(self, batches: clients.Batches) -> None:
+        for tp, batch in batches.items():
+            for message in batch:
+                self.positions[tp] = message.offset + 1
+                if message.value is not None:
+                    await self._learn(tp, message)
+
+    async def _learn(self, tp: TopicPartition, message: clients.Record) -> None:
+        applying = False
+        try:
+            record = FOLLOWED[tp.topic].model_validate_json(message.value)
+            applying = True
+            self.registries.learn(record)
+        except Exception as exc:  # unreadable, or unlearnable: skipped
+            self.registries.invalid += 1
+            if self.on_invalid is not None:
+                await self.on_invalid(
+                    deadletters.for_error(
+                        self.source,
+                        tp.topic,
+                        tp.partition,
+                        message.offset,
+                        message.key,
+                        message.value,
+                        datetime.now(UTC),
+                        exc,
+                        applying,
+                    )
+                )
+            return
+        if self.on_record is not None:
+            await self.on_record(record, message.value)

@@ -17,6 +17,13 @@ coordinator or partition leaders for a few seconds), with a log line naming what
 gives up after ``deadline_s`` with :class:`KafkaNotReadyError`. :func:`partitions` waits the
 same way for a topic that has not been created yet. No module outside this one constructs an
 aiokafka client (a unit test holds every other module to it).
+
+Reading: a reader that assigns its partitions itself positions them (:func:`rewind`,
+:func:`fast_forward` or a seek), then :func:`read_to_end` reads them to the ends they had
+(:func:`caught_up` says whether it got there), :func:`follow` does that, sets a ``ready`` event
+and keeps reading until stopped, and :func:`bounded_read` collects the records up to the ends
+and stops. They use aiokafka's public consumer calls only (``getmany``, ``position``,
+``end_offsets``, ``seek``), so ``tests/doubles/kafka.py`` stands in for a consumer in unit tests.
 """
 
 from __future__ import annotations
@@ -25,10 +32,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, TypeVar
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, Protocol, TypeAlias, TypeVar
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import (
     KafkaConnectionError,
@@ -175,12 +182,23 @@ def consumer(settings: KafkaSettings, *topics: str, **overrides: Any) -> AIOKafk
     return AIOKafkaConsumer(*topics, **consumer_options(settings, **overrides))
 
 
-async def started_reader(settings: KafkaSettings, role: str, what: str) -> AIOKafkaConsumer:
+ConsumerFactory = Callable[..., AIOKafkaConsumer]
+"""Builds a consumer from ``(settings, *topics, **overrides)``: :func:`consumer`, or a test
+double's."""
+ProducerFactory = Callable[..., AIOKafkaProducer]
+"""Builds a producer from ``(settings, **overrides)``: :func:`producer`, or a test double's."""
+
+
+async def started_reader(
+    settings: KafkaSettings, role: str, what: str, make: ConsumerFactory | None = None
+) -> AIOKafkaConsumer:
     """A started consumer without a group, for partitions the caller assigns and seeks itself
     (a read model or registry follower), named ``{client_id}-{role}`` in the broker's logs.
-    Where it starts is the caller's seek; ``latest`` only covers a partition it forgets."""
+    Where it starts is the caller's seek; ``latest`` only covers a partition it forgets.
+    ``make`` builds it (default :func:`consumer`)."""
+    build = make or consumer
     return await started(
-        lambda: consumer(
+        lambda: build(
             settings, client_id=f"{settings.client_id}-{role}", auto_offset_reset="latest"
         ),
         what,
@@ -209,6 +227,88 @@ async def fast_forward(
     for tp, offset in ends.items():
         consumer.seek(tp, offset)
     return ends
+
+
+# --- reading assigned partitions --------------------------------------------------------------
+
+Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
+Batches: TypeAlias = "dict[TopicPartition, list[Record]]"
+OnBatches = Callable[[Batches], Awaitable[None]]
+"""What a reader does with one fetch: every partition's records of one ``getmany``."""
+
+
+async def caught_up(consumer: AIOKafkaConsumer, ends: Mapping[TopicPartition, int]) -> bool:
+    """Whether the consumer's position reached ``ends`` in every partition named there."""
+    for tp, end in ends.items():
+        if await consumer.position(tp) < end:
+            return False
+    return True
+
+
+async def read_to_end(
+    consumer: AIOKafkaConsumer,
+    ends: Mapping[TopicPartition, int],
+    on_batches: OnBatches,
+    stop: asyncio.Event | None = None,
+    timeout_ms: int = 500,
+    max_records: int | None = None,
+) -> None:
+    """Fetch and hand every fetch to ``on_batches`` until the consumer reached ``ends`` (as
+    :func:`caught_up` says, asked before each fetch) or ``stop`` is set. What one fetch
+    returned past an end is handed over too: a follower wants it, a bounded read filters."""
+    while not await caught_up(consumer, ends):
+        if stop is not None and stop.is_set():
+            return
+        await on_batches(await consumer.getmany(timeout_ms=timeout_ms, max_records=max_records))
+
+
+async def follow(
+    consumer: AIOKafkaConsumer,
+    on_batches: OnBatches,
+    stop: asyncio.Event | None = None,
+    ends: Mapping[TopicPartition, int] | None = None,
+    ready: asyncio.Event | None = None,
+    timeout_ms: int = 500,
+    max_records: int | None = None,
+) -> None:
+    """:func:`read_to_end` of ``ends`` (if given), then set ``ready`` (if given and not
+    stopped first), then keep handing fetches to ``on_batches`` until ``stop`` (forever
+    without one): the "load, say so, keep following" of every read model and registry."""
+    if ends is not None:
+        await read_to_end(consumer, ends, on_batches, stop, timeout_ms, max_records)
+    if stop is not None and stop.is_set():
+        return
+    if ready is not None:
+        ready.set()
+    while stop is None or not stop.is_set():
+        await on_batches(await consumer.getmany(timeout_ms=timeout_ms, max_records=max_records))
+
+
+async def bounded_read(
+    consumer: AIOKafkaConsumer,
+    tps: Iterable[TopicPartition],
+    ends: Mapping[TopicPartition, int] | None = None,
+    deadline_s: float | None = None,
+    timeout_ms: int = 500,
+    max_records: int | None = None,
+) -> dict[TopicPartition, list[Record]]:
+    """The records of ``tps`` from their positions (the caller's seek or rewind) up to
+    ``ends`` (default: their ends now, the last stable offsets: committed transactions
+    only), and no further; a partition already there is not fetched. Raises
+    :class:`TimeoutError` if the ends are not reached within ``deadline_s``."""
+    parts = list(tps)
+    ends = dict(ends) if ends is not None else await consumer.end_offsets(parts)
+    out: dict[TopicPartition, list[Record]] = {tp: [] for tp in parts}
+    deadline = None if deadline_s is None else time.monotonic() + deadline_s
+    pending = [tp for tp in parts if await consumer.position(tp) < ends[tp]]
+    while pending:
+        if deadline is not None and time.monotonic() > deadline:
+            raise TimeoutError(f"reading {pending} did not reach {ends} in time")
+        fetched = await consumer.getmany(*pending, timeout_ms=timeout_ms, max_records=max_records)
+        for tp, batch in fetched.items():
+            out[tp] += [r for r in batch if r.offset < ends[tp]]
+        pending = [tp for tp in pending if await consumer.position(tp) < ends[tp]]
+    return out
 
 
 def admin(settings: KafkaSettings, **overrides: Any) -> AIOKafkaAdminClient:
@@ -284,21 +384,36 @@ async def started(make: Callable[[], C], what: str, deadline_s: float | None = N
 
 async def partitions(client: Any, topic: str, deadline_s: float | None = None) -> set[int]:
     """The partition ids of ``topic`` as a started producer or consumer sees them, waiting
-    (up to ``deadline_s``) while the topic has not been created yet."""
-    inner = client.client if isinstance(client, AIOKafkaProducer) else client._client
+    (up to ``deadline_s``) while the topic has not been created yet. What the client knows
+    already comes from the consumer's public ``partitions_for_topic`` (a test double's too);
+    only asking the broker again reaches into the client, aiokafka having no public call."""
 
     async def lookup() -> set[int]:
-        found = inner.cluster.partitions_for_topic(topic)
+        found = _known_partitions(client, topic)
         if not found:
-            await inner.add_topic(topic)  # tracked from now on, and a metadata update asked
-            await inner.force_metadata_update()
-            found = inner.cluster.partitions_for_topic(topic)
-        if topic in inner.cluster.unauthorized_topics:
-            raise TopicAuthorizationFailedError(topic)
-        if not found:
-            raise UnknownTopicOrPartitionError(
-                f"no topic {topic} yet (`tradelane topics create` or a worker creates it)"
-            )
+            found = await _refreshed_partitions(client, topic)
         return set(found)
 
     return await retrying(f"finding topic {topic}", lookup, deadline_s)
+
+
+def _known_partitions(client: Any, topic: str) -> set[int] | None:
+    if isinstance(client, AIOKafkaProducer):
+        known: set[int] | None = client.client.cluster.partitions_for_topic(topic)
+        return known
+    return set(client.partitions_for_topic(topic) or ())
+
+
+async def _refreshed_partitions(client: Any, topic: str) -> set[int]:
+    """Track ``topic`` and update the metadata; raise while it has no partitions."""
+    inner = client.client if isinstance(client, AIOKafkaProducer) else client._client
+    await inner.add_topic(topic)  # tracked from now on, and a metadata update asked
+    await inner.force_metadata_update()
+    found: set[int] | None = inner.cluster.partitions_for_topic(topic)
+    if topic in inner.cluster.unauthorized_topics:
+        raise TopicAuthorizationFailedError(topic)
+    if not found:
+        raise UnknownTopicOrPartitionError(
+            f"no topic {topic} yet (`tradelane topics create` or a worker creates it)"
+        )
+    return found

@@ -187,11 +187,7 @@ class KafkaSubscriptionStore(SubscriptionStore):
             consumer.assign(parts)
             await clients.rewind(consumer, *parts)
             ends = await consumer.end_offsets(parts)
-            while any([await consumer.position(tp) < end for tp, end in ends.items()]):
-                batches = await consumer.getmany(timeout_ms=500)
-                for tp, records in batches.items():
-                    for record in records:
-                        self.book.apply(tp.topic, record.key, record.value)
+            await clients.read_to_end(consumer, ends, self._apply)
         finally:
             await consumer.stop()
 
@@ -216,14 +212,15 @@ class KafkaSubscriptionStore(SubscriptionStore):
             ]
             consumer.assign(parts)
             await clients.rewind(consumer, *parts)
-            while not stop.is_set():
-                batches = await consumer.getmany(timeout_ms=500)
-                for tp, records in batches.items():
-                    for record in records:
-                        self.book.apply(tp.topic, record.key, record.value)
+            await clients.follow(consumer, self._apply, stop)
         finally:
             await consumer.stop()
             await self.close()
+
+    async def _apply(self, batches: clients.Batches) -> None:
+        for tp, records in batches.items():
+            for record in records:
+                self.book.apply(tp.topic, record.key, record.value)
 
     async def close(self) -> None:
         await self._producer.close()

@@ -169,18 +169,15 @@ class WebhookWorker:
         consumer.assign(parts)
         await clients.rewind(consumer, *parts)
         ends = await consumer.end_offsets(parts)
-        while any([await consumer.position(tp) < end for tp, end in ends.items()]):
-            await self._read_registries(consumer, 200)
+        await clients.read_to_end(consumer, ends, self._apply_registries, timeout_ms=200)
 
-    async def _read_registries(self, consumer: AIOKafkaConsumer, timeout_ms: int) -> None:
-        batches = await consumer.getmany(timeout_ms=timeout_ms)
+    async def _apply_registries(self, batches: clients.Batches) -> None:
         for tp, records in batches.items():
             for record in records:
                 self.apply_registry(tp.topic, record.key, record.value)
 
     async def _follow_registries(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            await self._read_registries(consumer, 500)
+        await clients.follow(consumer, self._apply_registries, stop)
 
     # --- routing -------------------------------------------------------------------------
 

@@ -124,18 +124,15 @@ class KafkaShareStore(ShareStore):
             consumer.assign(parts)
             await clients.rewind(consumer, *parts)
             ends = await consumer.end_offsets(parts)
-            while not stop.is_set():
-                batches = await consumer.getmany(timeout_ms=500)
-                for records in batches.values():
-                    for record in records:
-                        self.book.apply(record.key, record.value)
-                if not self.ready.is_set() and all(
-                    [await consumer.position(tp) >= end for tp, end in ends.items()]
-                ):
-                    self.ready.set()
+            await clients.follow(consumer, self._apply, stop, ends, self.ready)
         finally:
             await consumer.stop()
             await self.close()
+
+    async def _apply(self, batches: clients.Batches) -> None:
+        for records in batches.values():
+            for record in records:
+                self.book.apply(record.key, record.value)
 
     async def close(self) -> None:
         await self._producer.close()

@@ -323,6 +323,10 @@ class FakeConsumer:
     def __init__(self, cluster: FakeCluster) -> None:
         self._client = FakeKafkaClient(cluster)
 
+    def partitions_for_topic(self, topic: str) -> set[int] | None:
+        """As aiokafka's consumer: what its client's metadata knows."""
+        return self._client.cluster.partitions_for_topic(topic)
+
 
 async def test_partitions_wait_for_a_topic_to_be_created(caplog: pytest.LogCaptureFixture) -> None:
     consumer = FakeConsumer(FakeCluster(appears_after=4))
