@@ -1,0 +1,1 @@
+"""In-memory stand-ins for the services the shells talk to, for fast unit tests."""
