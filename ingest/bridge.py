@@ -110,9 +110,13 @@ class Bridge:
         mqtt_settings: MqttSettings,
         kafka_settings: KafkaSettings,
         config: BridgeConfig | None = None,
+        make_producer: clients.ProducerFactory = clients.producer,
     ) -> None:
+        """``make_producer`` builds the Kafka producer (:func:`transport.kafka.producer`;
+        unit tests pass a double's)."""
         self.mqtt_settings = mqtt_settings
         self.kafka_settings = kafka_settings
+        self.make_producer = make_producer
         self.config = config or BridgeConfig()
         self.adapters = select(list(self.config.adapters))
         self.metrics = BridgeMetrics()
@@ -238,7 +242,7 @@ class Bridge:
         """The producer, started, once Kafka knows the topics it writes to (the MQTT side is
         connected only then, so nothing is received that could not be forwarded)."""
         producer = await clients.started(
-            lambda: clients.producer(
+            lambda: self.make_producer(
                 self.kafka_settings,
                 client_id=self.config.client_id,
                 linger_ms=self.config.linger_ms,

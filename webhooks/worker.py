@@ -131,6 +131,9 @@ class WebhookWorker:
     box: SecretBox | None = None
     resolver: AbstractResolver | None = None
     """The DNS behind the destination policy (default: the system's); tests fake it."""
+    make_consumer: clients.ConsumerFactory = clients.consumer
+    make_producer: clients.ProducerFactory = clients.producer
+    """Build the Kafka clients (:mod:`transport.kafka`'s; tests pass a double's)."""
 
     def __post_init__(self) -> None:
         self.lanes: Lanes[Delivery] = Lanes(
@@ -423,12 +426,12 @@ class WebhookWorker:
 
     def _events_consumer(self) -> AIOKafkaConsumer:
         if self.replay is not None:
-            return clients.consumer(
+            return self.make_consumer(
                 self.kafka,
                 client_id=f"{self.kafka.client_id}-webhooks-replay",
                 auto_offset_reset="latest",
             )
-        return clients.consumer(
+        return self.make_consumer(
             self.kafka,
             *DELIVERED_TOPICS,
             group_id=self.settings.group_id,
@@ -457,7 +460,10 @@ class WebhookWorker:
         if self.book.box is None:
             self.book.box = self.box or box_from_settings(self.settings, self.kafka)
         registries = await clients.started_reader(
-            self.kafka, "webhooks-registries", "the webhook worker's registry consumer"
+            self.kafka,
+            "webhooks-registries",
+            "the webhook worker's registry consumer",
+            self.make_consumer,
         )
         producer: AIOKafkaProducer | None = None
         events: AIOKafkaConsumer | None = None
@@ -465,7 +471,7 @@ class WebhookWorker:
         timeout = aiohttp.ClientTimeout(total=self.settings.timeout_s)
         try:
             producer = await clients.started(
-                lambda: clients.producer(self.kafka), "the webhook worker's producer"
+                lambda: self.make_producer(self.kafka), "the webhook worker's producer"
             )
             self._producer = producer
             await self._load_registries(registries)
