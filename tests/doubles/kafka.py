@@ -277,7 +277,9 @@ class FakeConsumer:
         self, *partitions: TopicPartition, timeout_ms: int = 0, max_records: int | None = None
     ) -> dict[TopicPartition, list[FakeRecord]]:
         """Records from the positions on (of ``partitions``, default all assigned), at most
-        ``max_records`` in all; with none, wait for an append (see the module docstring)."""
+        ``max_records`` in all; with none, wait for an append (see the module docstring).
+        Always a turn of the event loop, as a real client's fetch is."""
+        await asyncio.sleep(0)
         batches = self._take(partitions or tuple(self.positions), max_records)
         if not batches and timeout_ms > 0:
             await self.broker.wait_for_append(timeout_ms)
