@@ -13,7 +13,7 @@ import logging
 from collections.abc import AsyncIterator
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, JSONResponse
@@ -40,12 +40,10 @@ from api.service import ApiState
 from api.settings import ApiSettings
 from api.shares import redact
 from api.shares import routes as routes_shares
-from api.shares.store import ShareStore
 from tradelane import __version__
 from tradelane.asyncapi import asyncapi_document
 from tradelane.principals import Principal
 from tradelane.settings import InfluxSettings, KafkaSettings
-from webhooks.store import SubscriptionStore
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger(__name__)
@@ -106,38 +104,26 @@ def build_state(
     return state
 
 
-async def follow(consumer: ReadModelConsumer, stop: asyncio.Event, retry_s: float = 5.0) -> None:
-    """Run the Kafka follower until stopped; when Kafka fails it, log and start it again
-    (folding the same records again changes nothing: the fold is idempotent)."""
-    while not stop.is_set():
-        try:
-            await consumer.run(stop)
-        except Exception:
-            log.exception("the Kafka follower failed; restarting in %.0f s", retry_s)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), retry_s)
+class Follower(Protocol):
+    """Anything that follows Kafka until stopped: the read model, the shares and webhook
+    subscription stores."""
+
+    async def run(self, stop: asyncio.Event) -> None: ...
 
 
-async def _follow_webhooks(
-    store: SubscriptionStore, stop: asyncio.Event, retry_s: float = 5.0
+async def follow(
+    follower: Follower,
+    stop: asyncio.Event,
+    retry_s: float = 5.0,
+    what: str = "the Kafka follower",
 ) -> None:
-    """Follow the webhook topics until stopped, restarting after a Kafka failure."""
+    """Run ``follower`` until stopped; when Kafka fails it, log and start it again (folding
+    or applying the same records again changes nothing: every fold here is idempotent)."""
     while not stop.is_set():
         try:
-            await store.run(stop)
+            await follower.run(stop)
         except Exception:
-            log.exception("the webhook subscription follower failed; restarting in %.0f s", retry_s)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), retry_s)
-
-
-async def _follow_shares(store: ShareStore, stop: asyncio.Event, retry_s: float = 5.0) -> None:
-    """Follow ``api.shares`` until stopped, restarting after a Kafka failure."""
-    while not stop.is_set():
-        try:
-            await store.run(stop)
-        except Exception:
-            log.exception("the shipment shares follower failed; restarting in %.0f s", retry_s)
+            log.exception("%s failed; restarting in %.0f s", what, retry_s)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), retry_s)
 
@@ -163,10 +149,14 @@ def create_app(state: ApiState | None = None) -> FastAPI:
             api_state.ready.set()
         hooks: asyncio.Task[None] | None = None
         if api_state.webhooks is not None:
-            hooks = asyncio.create_task(_follow_webhooks(api_state.webhooks, api_state.stop))
+            hooks = asyncio.create_task(
+                follow(api_state.webhooks, api_state.stop, what="the webhook subscription follower")
+            )
         shares: asyncio.Task[None] | None = None
         if api_state.shares is not None:
-            shares = asyncio.create_task(_follow_shares(api_state.shares, api_state.stop))
+            shares = asyncio.create_task(
+                follow(api_state.shares, api_state.stop, what="the shipment shares follower")
+            )
         try:
             yield
         finally:
