@@ -47,6 +47,8 @@ from tradelane.settings import InfluxSettings, KafkaSettings
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger(__name__)
+HOOKS = "the webhook subscription follower"
+SHARES = "the shipment shares follower"
 
 
 @cache
@@ -149,14 +151,10 @@ def create_app(state: ApiState | None = None) -> FastAPI:
             api_state.ready.set()
         hooks: asyncio.Task[None] | None = None
         if api_state.webhooks is not None:
-            hooks = asyncio.create_task(
-                follow(api_state.webhooks, api_state.stop, what="the webhook subscription follower")
-            )
+            hooks = asyncio.create_task(follow(api_state.webhooks, api_state.stop, what=HOOKS))
         shares: asyncio.Task[None] | None = None
         if api_state.shares is not None:
-            shares = asyncio.create_task(
-                follow(api_state.shares, api_state.stop, what="the shipment shares follower")
-            )
+            shares = asyncio.create_task(follow(api_state.shares, api_state.stop, what=SHARES))
         try:
             yield
         finally:
