@@ -343,6 +343,7 @@ def _shipment_event(step: Step, event: ShipmentEvent) -> None:
     state = step.state
     shipment_id = event.subject
     shipment = state.shipment(shipment_id)
+    eta = shipment.eta
     note_shipment_event(shipment, event.data)
     credit.shipment_facts(step, shipment_id, event.data, event.time)
     data = event.data
@@ -350,7 +351,7 @@ def _shipment_event(step: Step, event: ShipmentEvent) -> None:
         _retry_cleared(step, shipment_id, event.id, event.time)
         return
     if isinstance(data, EtaChanged | DelayPredicted):
-        reminders.remind(step, shipment)
+        reminders.eta_observed(step, shipment, eta)
         return
     if not isinstance(data, MilestoneReached) or not state.pledged(shipment_id):
         return

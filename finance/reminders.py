@@ -1,6 +1,7 @@
 """Reminders to the borrower of the drawdowns and repayments it can expect soon.
 
-Once a day of event time (the first input of a new day), and whenever a shipment's ETA moves,
+Once a day of event time (the first input of a new day), and whenever an estimate moves a
+shipment's ETA (a redelivered or superseded estimate moves nothing, so it reviews nothing),
 the engine lists each pledged shipment's expected lines - a drawdown per scheduled milestone
 not yet reached and not yet lent, the repayment at delivery - dated as the funding calendar
 dates them (:func:`finance.calendar.expected_times`: the booking's plan, the latest ETA for
@@ -176,6 +177,18 @@ def remind(step: Step, shipment: ShipmentCollateral) -> None:
             line.key,
             line.on.isoformat(),
         )
+
+
+def eta_observed(step: Step, shipment: ShipmentCollateral, before: datetime | None) -> None:
+    """An ETA estimate was folded into ``shipment``, whose ETA was ``before``: review its lines
+    only if the estimate moved the ETA.
+
+    Why not on every estimate: a redelivered or superseded estimate moves nothing, yet a
+    review at that point runs at a later facility clock and sees whatever else changed since
+    the day's review (a milestone reached, a booking arriving late), so it sent reminders the
+    first delivery never sent - a replay did not give the same outputs."""
+    if shipment.eta != before:
+        remind(step, shipment)
 
 
 def daily(step: Step) -> None:

@@ -37,7 +37,7 @@ TRANCHE = Decimal("66000.00")
 
 
 def confirming(on_deadline: str = "skip", reminder_days: int = 0) -> list[EngineInput]:
-    terms = ConfirmationTerms(window_hours=48, on_deadline=on_deadline)  # type: ignore[arg-type]
+    terms = ConfirmationTerms(window_hours=48, on_deadline=on_deadline)
     return setup(confirmation=terms, reminder_days=reminder_days)
 
 
@@ -233,3 +233,22 @@ def test_with_a_staged_plan_the_instalments_are_reminded_not_the_delivery() -> N
     assert seen == [
         ("repayment", date(2026, 4, 11), Decimal("33000.00"), instalment_id(SHP, 0, at(240)))
     ]
+
+
+def test_a_redelivered_eta_reviews_nothing_so_a_replay_sends_the_same_reminders() -> None:
+    """shp-1 arrives on 12 March (hour 241), ten days early, after that day's review: its
+    repayment, two days after arrival, is now within 3 days, and is reminded at the next
+    day's review (13 March). An ETA estimate redelivered in between moves no ETA, so it must
+    not review the lines early (it used to, at the later clock, and sent reminders the first
+    delivery never sent)."""
+    estimate = eta(24 * 5, 24 * 30)  # 7 March: arrival expected on 1 April
+    before = [*setup(reminder_days=3), milestone(DEP, 1), estimate, tick(24 * 10)]
+    after = [tick(24 * 11)]  # 13 March: the day's review
+    arrival = milestone(Milestone.ARRIVED_DESTINATION, 24 * 10 + 1)
+    _, once = play([*before, arrival, *after])
+    _, redelivered = play([*before, arrival, estimate, *after])
+
+    assert redelivered[len(before) + 1].events == ()
+    assert [e for o in redelivered for e in o.events] == [e for o in once for e in o.events]
+    mine = [r for r in of_kind(once[-1:], "funding_reminder") if r.shipment_id == SHP]  # type: ignore[attr-defined]
+    assert [(r.line, r.expected_on.day) for r in mine] == [("repayment", 14)]  # type: ignore[attr-defined]
