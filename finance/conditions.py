@@ -10,6 +10,7 @@ arrival harmless without remembering event ids:
 * each tracker keeps its latest health evidence by event time: a silence counts from the
   tracker's last reading (``last_seen``), a resume from the reading that ended it, so a resume
   always clears the silence it ends, whenever and by whichever tracker the silence was judged;
+* the ETA is the latest estimate's (by the time it was made, then the later ETA);
 * only the latest tamper time is kept: the cargo counts as tampered with if it is at or after
   departure (opening doors while loading at the origin is not an impairment).
 """
@@ -119,7 +120,10 @@ def note_shipment_event(shipment: ShipmentCollateral, data: ShipmentEventData) -
         case TrackerResumed():
             _verdict(shipment, data.device_id, data.at, silent=False)
         case EtaChanged() | DelayPredicted():
-            if shipment.eta_at is None or data.at >= shipment.eta_at:
+            # The latest estimate decides; of two made at the same time, the later ETA (so
+            # a redelivered estimate cannot take the ETA back from its twin).
+            held = shipment.eta_at, shipment.eta
+            if held[0] is None or held[1] is None or (data.at, data.eta) > held:
                 shipment.eta, shipment.eta_at = data.eta, data.at
         case _:
             pass  # battery levels do not change the collateral

@@ -252,3 +252,17 @@ def test_a_redelivered_eta_reviews_nothing_so_a_replay_sends_the_same_reminders(
     assert [e for o in redelivered for e in o.events] == [e for o in once for e in o.events]
     mine = [r for r in of_kind(once[-1:], "funding_reminder") if r.shipment_id == SHP]  # type: ignore[attr-defined]
     assert [(r.line, r.expected_on.day) for r in mine] == [("repayment", 14)]  # type: ignore[attr-defined]
+
+
+def test_two_estimates_made_at_once_keep_the_later_eta_whichever_is_redelivered() -> None:
+    """On 18 March two estimates made at the same time say 19 and 21 March (both within 3
+    days): the later ETA stands in either order, so redelivering the other one neither moves
+    the ETA back nor reminds the warehouse tranche again."""
+    early, late = eta(24 * 16, 24 * 17), eta(24 * 16, 24 * 19)
+    base = [*setup(reminder_days=3), milestone(DEP, 1)]
+    for first, second in ((early, late), (late, early)):
+        state, outputs = play([*base, first, second])
+        again, redelivered = play([*base, first, second, first, second])
+        assert state.shipments[SHP].eta == again.shipments[SHP].eta == at(24 * 19)
+        assert redelivered[-2].events == redelivered[-1].events == ()
+        assert [o.events for o in redelivered[: len(outputs)]] == [o.events for o in outputs]
