@@ -23,8 +23,10 @@ import binascii
 import contextlib
 import os
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, TypeVar, cast
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import (
@@ -61,21 +63,60 @@ def _b64(text: str) -> bytes:
         raise KeyFormatError("not base64") from exc
 
 
-def parse_private_key(text: str) -> Ed25519PrivateKey:
-    """A PKCS#8 PEM (``-----BEGIN PRIVATE KEY-----``) or the base64 of the 32-byte seed."""
-    text = text.strip()
+K = TypeVar("K", Ed25519PrivateKey, Ed25519PublicKey)
+
+
+@dataclass(frozen=True, slots=True)
+class _Format(Generic[K]):
+    """How one kind of Ed25519 key is read: its PEM loader, its raw form and their names in
+    error messages (private keys and public keys differ in nothing else)."""
+
+    key_type: type
+    """The abstract key class (a loaded PEM of another algorithm is refused)."""
+    load_pem: Callable[[bytes], object]
+    from_raw: Callable[[bytes], K]
+    kind: str
+    pem_name: str
+    raw_name: str
+
+
+_PRIVATE = _Format(
+    Ed25519PrivateKey,
+    lambda data: load_pem_private_key(data, password=None),
+    Ed25519PrivateKey.from_private_bytes,
+    "private",
+    "unencrypted PEM private key",
+    "an Ed25519 seed",
+)
+_PUBLIC = _Format(
+    Ed25519PublicKey,
+    load_pem_public_key,
+    Ed25519PublicKey.from_public_bytes,
+    "public",
+    "PEM public key",
+    "an Ed25519 public key",
+)
+
+
+def _parse(text: str, form: _Format[K]) -> K:
+    """A PEM of ``form``'s kind or the base64 of its raw 32 bytes, or a reason why not."""
     if text.startswith("-----BEGIN"):
         try:
-            key = load_pem_private_key(text.encode(), password=None)
+            key = form.load_pem(text.encode())
         except (ValueError, TypeError) as exc:
-            raise KeyFormatError(f"not a readable unencrypted PEM private key ({exc})") from exc
-        if not isinstance(key, Ed25519PrivateKey):
-            raise KeyFormatError(f"a {type(key).__name__}, not an Ed25519 private key")
-        return key
+            raise KeyFormatError(f"not a readable {form.pem_name} ({exc})") from exc
+        if not isinstance(key, form.key_type):
+            raise KeyFormatError(f"a {type(key).__name__}, not an Ed25519 {form.kind} key")
+        return cast(K, key)
     raw = _b64(text)
     if len(raw) != 32:
-        raise KeyFormatError(f"an Ed25519 seed is 32 bytes, this is {len(raw)}")
-    return Ed25519PrivateKey.from_private_bytes(raw)
+        raise KeyFormatError(f"{form.raw_name} is 32 bytes, this is {len(raw)}")
+    return form.from_raw(raw)
+
+
+def parse_private_key(text: str) -> Ed25519PrivateKey:
+    """A PKCS#8 PEM (``-----BEGIN PRIVATE KEY-----``) or the base64 of the 32-byte seed."""
+    return _parse(text.strip(), _PRIVATE)
 
 
 def parse_public_key(text: str) -> Ed25519PublicKey:
@@ -85,18 +126,7 @@ def parse_public_key(text: str) -> Ed25519PublicKey:
         raise KeyFormatError(
             "this is a private key: give the public key (`tradelane ledger public-key`)"
         )
-    if text.startswith("-----BEGIN"):
-        try:
-            key = load_pem_public_key(text.encode())
-        except (ValueError, TypeError) as exc:
-            raise KeyFormatError(f"not a readable PEM public key ({exc})") from exc
-        if not isinstance(key, Ed25519PublicKey):
-            raise KeyFormatError(f"a {type(key).__name__}, not an Ed25519 public key")
-        return key
-    raw = _b64(text)
-    if len(raw) != 32:
-        raise KeyFormatError(f"an Ed25519 public key is 32 bytes, this is {len(raw)}")
-    return Ed25519PublicKey.from_public_bytes(raw)
+    return _parse(text, _PUBLIC)
 
 
 def private_pem(key: Ed25519PrivateKey) -> str:
