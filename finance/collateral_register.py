@@ -35,8 +35,10 @@ still holds the old decision).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, localcontext
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -146,73 +148,73 @@ def decide(
     for facility_id in sorted(set(pledges) - known):
         kept.append(Claim(facility_id=facility_id, requested=pledges[facility_id], seq=seq))
         seq += 1
-    decisions: list[PledgeDecided] = []
-    if cargo is not None:
-        outcomes = grants(cargo, kept)
-        with localcontext(CONTEXT):
-            total = sum((g for _, g in outcomes), Decimal(0))
-        currency = cargo.currency
-
-        def money(amount: Decimal) -> Money:
-            return Money(amount=amount, currency=currency)
-
-        for index, (claim, (code, granted)) in enumerate(zip(kept, outcomes, strict=True)):
-            told = claim.told
-            if (code, granted) == told:
-                continue
-            if (
-                told is None
-                and code is PledgeCode.PLEDGE_ACCEPTED
-                and claim.facility_id not in stale
-            ):
-                continue  # what the facility assumes without a word
-            stale.discard(claim.facility_id)
-            decision_id = derive_id(
-                "pledge_decision",
-                register.shipment_id,
-                claim.facility_id,
-                claim.seq,
-                claim.decisions,
-            )
-            claim.told, claim.decisions = (code, granted), claim.decisions + 1
-            with localcontext(CONTEXT):
-                elsewhere = total - granted
-            decisions.append(
-                PledgeDecided(
-                    facility_id=claim.facility_id,
-                    shipment_id=register.shipment_id,
-                    decision_id=decision_id,
-                    concerns="own_pledge",
-                    code=code,
-                    cargo_value=cargo,
-                    requested=claim.requested,
-                    granted=money(granted),
-                    pledged_elsewhere=money(elsewhere),
-                    at=at,
-                )
-            )
-            if code not in CONTESTED:
-                continue
-            for holder, (_, held) in zip(kept[:index], outcomes[:index], strict=True):
-                if held <= 0:
-                    continue
-                with localcontext(CONTEXT):
-                    others = total - held
-                decisions.append(
-                    PledgeDecided(
-                        facility_id=holder.facility_id,
-                        shipment_id=register.shipment_id,
-                        decision_id=decision_id,
-                        concerns="later_pledge",
-                        code=code,
-                        cargo_value=cargo,
-                        requested=holder.requested,
-                        granted=money(held),
-                        pledged_elsewhere=money(others),
-                        at=at,
-                    )
-                )
+    decisions = [] if cargo is None else _tell(register.shipment_id, kept, stale, cargo, at)
     after = Register(
         shipment_id=register.shipment_id, claims=kept, next_seq=seq, stale=sorted(stale)
     )
     return (register if after == register else after), decisions
+
+
+def _tell(
+    shipment_id: str, kept: list[Claim], stale: set[str], cargo: Money, at: datetime
+) -> list[PledgeDecided]:
+    """The decisions ``kept``'s outcomes call for, in order (a facility is told what differs
+    from what it assumes or was last told); records what each was told in its claim and
+    takes a facility told again out of ``stale``."""
+    outcomes = grants(cargo, kept)
+    with localcontext(CONTEXT):
+        total = sum((g for _, g in outcomes), Decimal(0))
+    decisions: list[PledgeDecided] = []
+    for index, (claim, (code, granted)) in enumerate(zip(kept, outcomes, strict=True)):
+        told = claim.told
+        if (code, granted) == told:
+            continue
+        if told is None and code is PledgeCode.PLEDGE_ACCEPTED and claim.facility_id not in stale:
+            continue  # what the facility assumes without a word
+        stale.discard(claim.facility_id)
+        decision_id = derive_id(
+            "pledge_decision", shipment_id, claim.facility_id, claim.seq, claim.decisions
+        )
+        claim.told, claim.decisions = (code, granted), claim.decisions + 1
+        decision = _Decision(shipment_id, decision_id, code, cargo, total, at)
+        decisions.append(decision.to(claim, granted, "own_pledge"))
+        if code in CONTESTED:
+            decisions += [
+                decision.to(holder, held, "later_pledge")
+                for holder, (_, held) in zip(kept[:index], outcomes[:index], strict=True)
+                if held > 0
+            ]
+    return decisions
+
+
+@dataclass(frozen=True, slots=True)
+class _Decision:
+    """One decision on a shipment's pledge, as told to the pledge's facility and to every
+    earlier facility its outcome contests (same id and code, each with its own amounts)."""
+
+    shipment_id: str
+    decision_id: str
+    code: PledgeCode
+    cargo: Money
+    total: Decimal
+    """What every pledge of the cargo secures together."""
+    at: datetime
+
+    def to(
+        self, claim: Claim, granted: Decimal, concerns: Literal["own_pledge", "later_pledge"]
+    ) -> PledgeDecided:
+        currency = self.cargo.currency
+        with localcontext(CONTEXT):
+            elsewhere = self.total - granted
+        return PledgeDecided(
+            facility_id=claim.facility_id,
+            shipment_id=self.shipment_id,
+            decision_id=self.decision_id,
+            concerns=concerns,
+            code=self.code,
+            cargo_value=self.cargo,
+            requested=claim.requested,
+            granted=Money(amount=granted, currency=currency),
+            pledged_elsewhere=Money(amount=elsewhere, currency=currency),
+            at=self.at,
+        )

@@ -25,6 +25,7 @@ from finance.collateral import BaseSnapshot, Collateral, revalued, valued
 from finance.facility_state import FacilityState, MarginCall
 from finance.money import round_down
 from finance.step import Step
+from tradelane.contracts import Facility
 from tradelane.contracts.finance import (
     BorrowingBaseChanged,
     MarginCallCured,
@@ -43,8 +44,7 @@ def settle_base(step: Step, base_unchanged: bool = False, subject: str | None = 
     shipment's value, so the collateral the state last valued needs only its line again."""
     state = step.state
     terms = state.terms
-    now = step.now
-    if terms is None or now is None:
+    if terms is None or step.now is None:
         state._collateral = None
         return  # nothing can be owed before the facility is known and time has started
     if base_unchanged:
@@ -54,69 +54,94 @@ def settle_base(step: Step, base_unchanged: bool = False, subject: str | None = 
         snapshot = _collateral(state, subject).snapshot()
     available = snapshot.available(terms)
     if snapshot.base != state.base:
+        _base_changed(step, terms, snapshot, available)
+    if state.margin_call is not None:
+        _follow_call(step, state.margin_call, snapshot.base, available)
+    else:
+        _maybe_call(step, terms, snapshot.base, available)
+
+
+def _base_changed(step: Step, terms: Facility, snapshot: BaseSnapshot, available: Decimal) -> None:
+    """Report the new base (with the previous one) and keep it as the state's."""
+    state = step.state
+    assert step.now is not None
+    step.emit(
+        BorrowingBaseChanged(
+            facility_id=state.facility_id,
+            at=step.now,
+            base=step.money(snapshot.base),
+            previous_base=step.money(round_down(state.base, terms.limit.currency)),
+            outstanding=step.money(state.principal),
+            headroom=step.money(available - state.principal),
+            collateral=list(snapshot.lines),
+        ),
+        step.cause_key,
+    )
+    state.base = snapshot.base
+
+
+def _follow_call(step: Step, call: MarginCall, base: Decimal, available: Decimal) -> None:
+    """An open call is cured once the secured principal is within ``available``, or expires
+    (told once) when its cure period has passed first."""
+    state = step.state
+    now = step.now
+    assert now is not None
+    if _secured(state) <= available:
         step.emit(
-            BorrowingBaseChanged(
+            MarginCallCured(
                 facility_id=state.facility_id,
+                margin_call_id=call.margin_call_id,
                 at=now,
-                base=step.money(snapshot.base),
-                previous_base=step.money(round_down(state.base, terms.limit.currency)),
+                cured_by="repayment" if step.repaid else "collateral",
                 outstanding=step.money(state.principal),
-                headroom=step.money(available - state.principal),
-                collateral=list(snapshot.lines),
+                base=step.money(base),
             ),
-            step.cause_key,
+            call.margin_call_id,
         )
-        state.base = snapshot.base
-    call = state.margin_call
-    if call is not None:
-        if _secured(state) <= available:
-            step.emit(
-                MarginCallCured(
-                    facility_id=state.facility_id,
-                    margin_call_id=call.margin_call_id,
-                    at=now,
-                    cured_by="repayment" if step.repaid else "collateral",
-                    outstanding=step.money(state.principal),
-                    base=step.money(snapshot.base),
-                ),
-                call.margin_call_id,
-            )
-            state.margin_call = None
-        elif not call.expired and now > call.due_at:
-            step.emit(
-                MarginCallExpired(
-                    facility_id=state.facility_id,
-                    margin_call_id=call.margin_call_id,
-                    at=now,
-                    due_at=call.due_at,
-                    shortfall=step.money(_secured(state) - available),
-                ),
-                call.margin_call_id,
-            )
-            call.expired = True
-        return
-    limit = available * (1 + terms.margin_call_threshold)
-    if state.principal > limit and _secured(state) > limit:
-        call_id = derive_id("margin_call", state.facility_id, step.cause_key, now.isoformat())
-        call = MarginCall(
-            margin_call_id=call_id,
-            issued_at=now,
-            due_at=now + timedelta(hours=terms.margin_call_cure_hours),
-            shortfall=_secured(state) - available,
-        )
-        state.margin_call = call
+        state.margin_call = None
+    elif not call.expired and now > call.due_at:
         step.emit(
-            MarginCallIssued(
+            MarginCallExpired(
                 facility_id=state.facility_id,
-                margin_call_id=call_id,
+                margin_call_id=call.margin_call_id,
                 at=now,
                 due_at=call.due_at,
-                shortfall=step.money(call.shortfall),
-                outstanding=step.money(state.principal),
-                base=step.money(snapshot.base),
+                shortfall=step.money(_secured(state) - available),
             ),
-            call_id,
+            call.margin_call_id,
         )
+        call.expired = True
+
+
+def _maybe_call(step: Step, terms: Facility, base: Decimal, available: Decimal) -> None:
+    """Open a call when principal (and what the base must secure of it) exceeds what may be
+    outstanding beyond the threshold's tolerance."""
+    state = step.state
+    now = step.now
+    assert now is not None
+    limit = available * (1 + terms.margin_call_threshold)
+    if state.principal <= limit or _secured(state) <= limit:
+        return
+    call_id = derive_id("margin_call", state.facility_id, step.cause_key, now.isoformat())
+    call = MarginCall(
+        margin_call_id=call_id,
+        issued_at=now,
+        due_at=now + timedelta(hours=terms.margin_call_cure_hours),
+        shortfall=_secured(state) - available,
+    )
+    state.margin_call = call
+    step.emit(
+        MarginCallIssued(
+            facility_id=state.facility_id,
+            margin_call_id=call_id,
+            at=now,
+            due_at=call.due_at,
+            shortfall=step.money(call.shortfall),
+            outstanding=step.money(state.principal),
+            base=step.money(base),
+        ),
+        call_id,
+    )
 
 
 def _secured(state: FacilityState) -> Decimal:

@@ -46,6 +46,7 @@ from tradelane.contracts.finance import (
     AppliedFx,
     Direction,
     LedgerAccount,
+    LedgerEntry,
     LedgerEntryKind,
     RepaymentApplied,
     RepaymentReceived,
@@ -78,15 +79,9 @@ def repay(
     ``value_date`` (its event time; see :mod:`finance.value_dating`); converted at ``locked``
     (an FX lock quote's rate, :mod:`finance.fx_quotes`) when given, else at the held rate."""
     state = step.state
-    currency = state.currency
     now = step.now
-    assert currency is not None
     assert now is not None
-    converted = (
-        convert(received.amount, received.currency, currency, state.fx)
-        if locked is None
-        else (convert_at(received.amount, locked, currency), locked)
-    )
+    converted = _converted(step, received, locked)
     code = first_failure(
         [
             (ResultCode.FX_RATE_MISSING, lambda: converted is None),
@@ -106,21 +101,8 @@ def repay(
     at = dated(step, cause_id, min(value_date, now))
     split = _rebook(step, cause_id, at, amount, shipment_id) if amount > 0 else NO_SPLIT
     principal = split.principal_total
-    entry = None
-    if amount > 0:  # proceeds of a total loss move no money
-        entry = step.post(
-            LedgerEntryKind.REPAYMENT,
-            (cause_id,),
-            cause_id,
-            at,
-            fx,
-            [
-                (LedgerAccount.FUNDING, Direction.DEBIT, amount),
-                (LedgerAccount.INTEREST_RECEIVABLE, Direction.CREDIT, split.interest),
-                (LedgerAccount.LOAN_PRINCIPAL, Direction.CREDIT, principal),
-                (LedgerAccount.BORROWER_PAYABLE, Direction.CREDIT, split.surplus),
-            ],
-        )
+    # proceeds of a total loss move no money
+    entry = _post(step, cause_id, at, fx, amount, split) if amount > 0 else None
     if split.interest + principal > 0:
         step.repaid = True
     step.emit(
@@ -142,6 +124,37 @@ def repay(
         cause_id,
     )
     return code
+
+
+def _converted(
+    step: Step, received: Money, locked: AppliedFx | None
+) -> tuple[Decimal, AppliedFx] | None:
+    """``received`` in the facility's currency at ``locked`` (an FX lock's rate) when given,
+    else at the held rate (``None``: no rate held)."""
+    currency = step.state.currency
+    assert currency is not None
+    if locked is None:
+        return convert(received.amount, received.currency, currency, step.state.fx)
+    return convert_at(received.amount, locked, currency), locked
+
+
+def _post(
+    step: Step, cause_id: str, at: datetime, fx: AppliedFx, amount: Decimal, split: Split
+) -> LedgerEntry:
+    """The repayment's entry: cash in, split over interest, principal and the surplus."""
+    return step.post(
+        LedgerEntryKind.REPAYMENT,
+        (cause_id,),
+        cause_id,
+        at,
+        fx,
+        [
+            (LedgerAccount.FUNDING, Direction.DEBIT, amount),
+            (LedgerAccount.INTEREST_RECEIVABLE, Direction.CREDIT, split.interest),
+            (LedgerAccount.LOAN_PRINCIPAL, Direction.CREDIT, split.principal_total),
+            (LedgerAccount.BORROWER_PAYABLE, Direction.CREDIT, split.surplus),
+        ],
+    )
 
 
 def _rebook(
