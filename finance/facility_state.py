@@ -3,10 +3,10 @@
 State is a pydantic model so it serialises to JSON exactly (Decimals as strings, times in UTC):
 :func:`dump_state` / :func:`load_state` round-trip it byte for byte. The worker's table holds
 it in segments (:mod:`finance.facility_store`), one per shipment, so a step writes only what
-it changed. The models are mutable so the engine can build the *next* state conveniently:
-:func:`finance.pledge_engine.apply` works on a deep copy and never changes the state it was
-given; :func:`finance.pledge_engine.apply_in_place`, for the worker that owns its states,
-updates the state itself to the same result.
+it changed. The models are mutable because an engine step updates a state its caller owns
+(:mod:`finance.discipline`): :func:`finance.pledge_engine.apply_in_place` updates the worker's
+state itself; :func:`finance.pledge_engine.apply` runs the same rules on a deep copy and never
+changes the state it was given.
 
 What the state remembers, and why it stays bounded:
 

@@ -6,6 +6,9 @@ returns the same next state and the same outputs, which is what lets a Kafka con
 re-process an input after a crash (at-least-once delivery) and lets anyone rebuild a facility
 by replaying its inputs.
 
+The rules are one in-place step (:mod:`finance.discipline`, the engines' state discipline):
+:func:`apply_in_place` is the worker's, :func:`apply` runs the reference step on a copy.
+
 Inputs (one facility per state; the caller routes by ``facility_id`` or by pledge):
 
 ==========================  ================================================================
@@ -42,6 +45,7 @@ from finance import credit, instalments, reminders
 from finance.accrual import close_days
 from finance.collateral import valuation
 from finance.conditions import learn_booking, note_shipment_event
+from finance.discipline import fold, on_a_copy
 from finance.drawdowns import attempt, scheduled_share
 from finance.facility_state import FacilityState, new_state
 from finance.fx_quotes import request_quote
@@ -109,44 +113,53 @@ __all__ = [
     "apply_in_place",
     "input_key",
     "new_state",
+    "revalue_in_place",
     "run",
 ]
 
 
 def apply(state: FacilityState, item: EngineInput) -> tuple[FacilityState, Outputs]:
-    """The next state of ``state``'s facility after ``item``, and what it emitted.
+    """The next state of ``state``'s facility after ``item``, and what it emitted: the
+    reference path, :func:`revalue_in_place` on a copy (:func:`finance.discipline.on_a_copy`).
 
     ``state`` is not modified. Raises ``ValueError`` only for a routing mistake (a facility
     record or command addressed to another facility); rule outcomes are result codes.
     """
-    with localcontext(CONTEXT):
-        working = state.model_copy(deep=True)
-        working._collateral = None  # the reference path values everything, every time
-        step = Step(working, input_key(item), state.clock)
-        _dispatch(step, item)
-        expire_passed(step)
-        reminders.daily(step)
-        settle_proceeds(step)
-        instalments.settle(step)
-        call = credit.open_call(step.state)
-        settle_base(step)
-        credit.after_settle(step, call, settle_base)
-        return step.state, step.outputs()
+    return on_a_copy(revalue_in_place, _copy, state, item)
 
 
 def apply_in_place(state: FacilityState, item: EngineInput) -> Outputs:
-    """:func:`apply` without the copy: ``state`` itself becomes the next state, and the
-    outputs are returned. For a caller that owns ``state`` (the worker keeps one per facility);
-    the result is equal to :func:`apply`'s, input for input (a property test holds them
-    together). If it raises, ``state`` may be half updated and must be discarded.
+    """The worker's step: ``state`` itself becomes the next state, and the outputs are
+    returned. For a caller that owns ``state`` (the worker keeps one per facility); the result
+    is equal to :func:`apply`'s, input for input (a property test holds them together). If it
+    raises, ``state`` may be half updated and must be discarded.
 
     Neither the whole facility is copied nor, for a shipment event, the borrowing base
     recomputed over every pledged shipment unless the event changed what its own shipment is
-    worth (see :func:`_unchanged_value`), so a step costs the same for 10 shipments or 1,000.
+    worth (see :func:`_subject_value`), so a step costs the same for 10 shipments or 1,000.
     """
+    return _step(state, item, revalue=False)
+
+
+def revalue_in_place(state: FacilityState, item: EngineInput) -> Outputs:
+    """The reference step, in place: the same rules as :func:`apply_in_place`, but every
+    pledged shipment is valued again, every time (the collateral the state kept is dropped
+    and the base is summed in full). The fast path's shortcuts are tested against it."""
+    return _step(state, item, revalue=True)
+
+
+def _copy(state: FacilityState) -> FacilityState:
+    return state.model_copy(deep=True)
+
+
+def _step(state: FacilityState, item: EngineInput, revalue: bool) -> Outputs:
+    """The one engine step (the module docstring's four stages), in place on ``state``;
+    ``revalue``: value the whole collateral again instead of the shipment ``item`` concerns."""
     with localcontext(CONTEXT):
+        if revalue:
+            state._collateral = None  # the reference path values everything, every time
         step = Step(state, input_key(item), state.clock)
-        before = _subject_value(state, item)
+        before = None if revalue else _subject_value(state, item)
         rates = state.credit.rates
         _dispatch(step, item)
         expire_passed(step)
@@ -213,12 +226,9 @@ def _eligible(state: FacilityState, shipment_id: str) -> Decimal:
 
 
 def run(state: FacilityState, items: Iterable[EngineInput]) -> tuple[FacilityState, list[Outputs]]:
-    """Fold ``items`` through :func:`apply` (replays, tests, the calendar's rebuild)."""
-    outputs: list[Outputs] = []
-    for item in items:
-        state, out = apply(state, item)
-        outputs.append(out)
-    return state, outputs
+    """Fold ``items`` through :func:`apply` (replays, tests, the calendar's rebuild): one
+    copy of ``state``, then the reference step in place for each item."""
+    return fold(revalue_in_place, _copy, state, items)
 
 
 def input_key(item: EngineInput) -> str:

@@ -1,7 +1,8 @@
 """One engine step: the working state and everything the step emits.
 
-A :class:`Step` is created by :func:`finance.pledge_engine.apply` for one input, mutated by the
-rule modules, and turned into the next state plus :class:`Outputs`. It is the only place that
+A :class:`Step` is created by the pledge engine's in-place step for one input, mutated by the
+rule modules (its ``state`` becomes the next state), and its emissions turned into
+:class:`Outputs`. It is the only place that
 chains ledger entries (so ``seq`` and ``prev_hash`` always follow the state's head) and that
 wraps event data into envelopes (so every id derives from the facility and the cause).
 """
