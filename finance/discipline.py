@@ -19,10 +19,10 @@ The contract of an in-place step:
 * if it raises, ``state`` may be half updated and must be discarded (the worker reads it
   again from its table).
 
-Engines under this discipline: the pledge engine (:mod:`finance.pledge_engine`). The insurance
-engine (:mod:`finance.insurance`) is still copy-on-write (frozen models, ``model_copy(update=)``):
-its callers in the streams worker tell "nothing changed" by the identity of the state it
-returns, so moving it needs a change signal in its outputs first (see docs/finance.md).
+Engines under this discipline: the pledge engine (:mod:`finance.pledge_engine`: the worker's
+fast step and the reference step that revalues everything, one function) and the insurance
+engine (:mod:`finance.insurance.engine`: the step updates the state's maps; the records in
+them are immutable values it replaces).
 """
 
 from __future__ import annotations

@@ -8,16 +8,16 @@ table, so it measures exactly the agents' per-message code without Kafka.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Generic, Protocol, TypeVar
 
 from finance import pledge_engine
 from finance.event_json import event_json
 from finance.facility_store import FacilityStore, merge, touched
-from finance.insurance import apply as insure
+from finance.insurance.engine import apply_in_place
 from finance.insurance.handoff import repayment
 from finance.insurance.state import InsuranceState
-from tradelane.contracts import ClaimDecision, ShipmentEvent
+from tradelane.contracts import ClaimDecision, ClaimEvent, ShipmentEvent
 from tradelane.contracts.finance import FinanceCommand, PledgeDecided
 
 EVENT, COMMAND, DECISION, PLEDGE = b"E", b"C", b"D", b"P"
@@ -45,8 +45,9 @@ Send = tuple[str, bytes, bytes]
 class StateCache(Generic[S]):
     """The states this process last wrote, parsed: an engine state is parsed from its table
     only when another worker (or a restart) wrote it last. Parsing a 60 kB insurance state
-    for every shipment event was half of each event's cost. The insurance engine never
-    mutates a state it was given, so handing the cached object back in is safe."""
+    for every shipment event was half of each event's cost. The shell owns the cached
+    states and the engine updates them in place (:mod:`finance.discipline`): one whose step
+    raised is forgotten, to be parsed again from the table."""
 
     def __init__(self) -> None:
         self._states: dict[bytes, tuple[bytes, S]] = {}
@@ -62,6 +63,9 @@ class StateCache(Generic[S]):
     def put(self, key: bytes, raw: bytes, state: S) -> bytes:
         self._states[key] = (raw, state)
         return raw
+
+    def forget(self, key: bytes) -> None:
+        self._states.pop(key, None)
 
 
 def _finance_sends(outputs: pledge_engine.Outputs, key: bytes) -> list[Send]:
@@ -139,29 +143,35 @@ class InsuranceShell:
         send."""
         raw = table.get(key)
         state = self.cache.get(key, raw, InsuranceState.model_validate_json) or InsuranceState()
-        loaded = state
         item: ShipmentEvent | ClaimDecision = (
             ShipmentEvent.model_validate_json(value[1:])
             if value[:1] == EVENT
             else ClaimDecision.model_validate_json(value[1:])
         )
-        emitted = []
-        for record in sync():
-            state, claims = insure(state, record)
-            emitted += claims
-        state, claims = insure(state, item)
-        emitted += claims
+        changed = False
         sends: list[Send] = []
-        for claim in emitted:
-            sends.append(("claims", claim.subject.encode(), claim.model_dump_json().encode()))
-            command = repayment(claim)
-            if command is not None:
-                sends.append(
-                    ("commands", command.subject.encode(), command.model_dump_json().encode())
-                )
-        if state is loaded and raw is not None:
-            return sends  # the engine handed back the state it was given: nothing changed
+        try:
+            for step in [*sync(), item]:
+                outputs = apply_in_place(state, step)
+                changed = changed or outputs.changed
+                sends += _claim_sends(outputs.claims)
+        except BaseException:
+            self.cache.forget(key)  # the held state may be half updated: read it again
+            raise
+        if not changed and raw is not None:
+            return sends  # nothing changed: the table already holds this state
         fresh = self.cache.put(key, state.model_dump_json().encode(), state)
         if fresh != raw:
             table[key] = fresh
         return sends
+
+
+def _claim_sends(claims: Iterable[ClaimEvent]) -> list[Send]:
+    """Each claim event to ``claims``, and a lender's payout also as a repayment command."""
+    sends: list[Send] = []
+    for claim in claims:
+        sends.append(("claims", claim.subject.encode(), claim.model_dump_json().encode()))
+        command = repayment(claim)
+        if command is not None:
+            sends.append(("commands", command.subject.encode(), command.model_dump_json().encode()))
+    return sends

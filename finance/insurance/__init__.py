@@ -1,14 +1,15 @@
 """Parametric cargo insurance: a pure engine that turns shipment events into claims.
 
-The wiring (a faust agent) keeps an :class:`InsuranceState` per shipment and calls
-:func:`apply` for every input; it publishes the returned envelopes to ``insurance.claims``.
+The wiring keeps an :class:`InsuranceState` per shipment and calls :func:`apply_in_place`
+(a state it owns) or :func:`apply` (the same step on a copy) for every input; it publishes the
+returned envelopes to ``insurance.claims``.
 See docs/insurance.md.
 """
 
 from __future__ import annotations
 
 from .claims import claim_id, command_result, payment_id
-from .engine import Input, PolicyResult, apply, policy_result
+from .engine import Input, PolicyResult, apply, apply_in_place, policy_result
 from .evidence import cited, verify
 from .handoff import repayment
 from .state import Claim, ClaimStatus, CommandResult, InsuranceState
@@ -21,6 +22,7 @@ __all__ = [
     "InsuranceState",
     "PolicyResult",
     "apply",
+    "apply_in_place",
     "cited",
     "claim_id",
     "command_result",

@@ -1,8 +1,13 @@
-"""The parametric insurance engine: ``apply(state, input) -> (new_state, claim_events)``.
+"""The parametric insurance engine: ``apply_in_place(state, input) -> Outputs``, and its pure
+form ``apply(state, input) -> (new_state, claim_events)``.
 
-Pure: no I/O, no clock, no randomness. Time comes from the inputs (event time), ids are
-derived from causes, money is Decimal in the policy's currency. The engine never mutates the
-state it is given.
+No I/O, no clock, no randomness. Time comes from the inputs (event time), ids are derived from
+causes, money is Decimal in the policy's currency. The state discipline is every engine's
+(:mod:`finance.discipline`): the rules are one in-place step that updates a state its caller
+owns (the insurance agent's shell keeps one per shipment); :func:`apply` runs it on a copy and
+never changes the state it was given. Inside the state, a shipment's observations and each
+claim are immutable records (their transitions, :mod:`.observe` and :mod:`.claims`, return new
+ones); the step puts them in the state's maps.
 
 Inputs, and where the wiring reads them from:
 
@@ -27,9 +32,11 @@ re-emitted after a crash carries the id of its first emission.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
+from finance.discipline import on_a_copy
 from tradelane.contracts import (
     ClaimDecision,
     ClaimEvent,
@@ -51,7 +58,6 @@ from .state import (
     CommandResult,
     InsuranceState,
     Pledge,
-    ShipmentObservations,
 )
 from .triggers import Rung, evaluate, trigger_keys
 
@@ -86,36 +92,68 @@ def policy_result(state: InsuranceState, policy: Policy) -> PolicyResult:
     return PolicyResult.OK
 
 
+@dataclass(frozen=True, slots=True)
+class Outputs:
+    """What one input produced: the claim events to publish, in order, and whether the state
+    changed (a redelivered or weaker reading changes nothing: the shell writes nothing)."""
+
+    claims: tuple[ClaimEvent, ...] = ()
+    changed: bool = False
+
+
 def apply(state: InsuranceState, item: Input) -> tuple[InsuranceState, list[ClaimEvent]]:
-    """Apply one input; return the new state and the claim events to publish, in order."""
+    """Apply one input; return the new state and the claim events to publish, in order.
+
+    :func:`apply_in_place` on a copy (:func:`finance.discipline.on_a_copy`); ``state`` is not
+    modified, and is itself returned when the input changed nothing (callers that keep states
+    tell a change by identity)."""
+    following, out = on_a_copy(apply_in_place, copy_state, state, item)
+    return (following if out.changed else state), list(out.claims)
+
+
+def copy_state(state: InsuranceState) -> InsuranceState:
+    """A copy sharing nothing :func:`apply_in_place` mutates: maps of its own, holding the
+    same immutable records."""
+    return state.model_copy(
+        update={
+            "policies": dict(state.policies),
+            "shipments": dict(state.shipments),
+            "pledges": dict(state.pledges),
+            "claims": dict(state.claims),
+            "decisions": dict(state.decisions),
+        }
+    )
+
+
+def apply_in_place(state: InsuranceState, item: Input) -> Outputs:
+    """Apply one input to ``state`` itself (its caller owns it); return what it emitted. If
+    it raises, ``state`` may be half updated and must be discarded."""
     if isinstance(item, Policy):
         if policy_result(state, item) is not PolicyResult.OK:
-            return state, []
-        state = state.model_copy(update={"policies": {**state.policies, item.policy_id: item}})
+            return Outputs()
+        state.policies[item.policy_id] = item
         return _evaluate(state, item.shipment_id)
     if isinstance(item, ShipmentBooking):
         obs = observe_booking(state.observations(item.shipment_id), item)
-        return _evaluate(_with_observations(state, obs), item.shipment_id)
+        state.shipments[item.shipment_id] = obs
+        return _evaluate(state, item.shipment_id)
     if isinstance(item, Facility):
-        return _pledges(state, item), []
+        return Outputs(changed=_pledges(state, item))
     if isinstance(item, ClaimDecision):
         return _decide(state, item)
     before = state.observations(item.subject)
     obs = observe(before, item.id, item.data)
     if obs is before:
-        return state, []
-    return _evaluate(_with_observations(state, obs), item.subject)
+        return Outputs()
+    state.shipments[item.subject] = obs
+    return _evaluate(state, item.subject)
 
 
-def _with_observations(state: InsuranceState, obs: ShipmentObservations) -> InsuranceState:
-    return state.model_copy(update={"shipments": {**state.shipments, obs.shipment_id: obs}})
+def _store(state: InsuranceState, claim: Claim) -> None:
+    state.claims[claim.claim_id] = claim
 
 
-def _store(state: InsuranceState, claim: Claim) -> InsuranceState:
-    return state.model_copy(update={"claims": {**state.claims, claim.claim_id: claim}})
-
-
-def _evaluate(state: InsuranceState, shipment_id: str) -> tuple[InsuranceState, list[ClaimEvent]]:
+def _evaluate(state: InsuranceState, shipment_id: str) -> Outputs:
     """Judge every trigger of every policy on the shipment against what has been observed."""
     obs = state.observations(shipment_id)
     out: list[ClaimEventData] = []
@@ -137,9 +175,9 @@ def _evaluate(state: InsuranceState, shipment_id: str) -> tuple[InsuranceState, 
                     value = claim_value(policy, held.share)
                     claim, approved = claims.approve(held, value, hit.at, evidence=evidence)
                     out.append(approved)
-                    state, claim, paid = _settle(state, claim, policy, hit.rungs, held)
+                    claim, paid = _settle(state, claim, policy, hit.rungs, held)
                     out.extend(paid)
-                    state = _store(state, claim)
+                    _store(state, claim)
                 continue
             claim, reached = step
             out.append(reached)
@@ -147,13 +185,13 @@ def _evaluate(state: InsuranceState, shipment_id: str) -> tuple[InsuranceState, 
                 before = claim
                 claim, approved = claims.approve(claim, claim_value(policy, claim.share), hit.at)
                 out.append(approved)
-                state, claim, paid = _settle(state, claim, policy, hit.rungs, before)
+                claim, paid = _settle(state, claim, policy, hit.rungs, before)
                 out.extend(paid)
             else:
                 claim, review = claims.hold(claim, verdict.findings, hit.at)
                 out.append(review)
-            state = _store(state, claim)
-    return state, [claims.envelope(e) for e in out]
+            _store(state, claim)
+    return Outputs(tuple(claims.envelope(e) for e in out), changed=True)
 
 
 def _regated(held: Claim, share: Decimal, passed: bool) -> bool:
@@ -166,7 +204,7 @@ def _settle(
     policy: Policy,
     rungs: Sequence[Rung],
     before: Claim,
-) -> tuple[InsuranceState, Claim, list[ClaimEventData]]:
+) -> tuple[Claim, list[ClaimEventData]]:
     """Pay what the approval makes due, within the policy's cap, to today's payee: one payment
     per rung that ``before`` (the claim as it was before this approval) had not settled, each
     dated when its tier was reached.
@@ -192,9 +230,7 @@ def _settle(
             continue
         claim, paid = claims.pay(claim, payment, policy_paid, to, rung)
         out.append(paid)
-    if not out:
-        return state, claim, []
-    return _store(state, claim), claim, out
+    return claim, out
 
 
 def _due_rungs(claim: Claim, rungs: Sequence[Rung], settled: Decimal) -> list[Rung]:
@@ -206,15 +242,15 @@ def _due_rungs(claim: Claim, rungs: Sequence[Rung], settled: Decimal) -> list[Ru
     return due
 
 
-def _decide(
-    state: InsuranceState, decision: ClaimDecision
-) -> tuple[InsuranceState, list[ClaimEvent]]:
+def _decide(state: InsuranceState, decision: ClaimDecision) -> Outputs:
+    """An insurer's decision: its result remembered by command id, and a claim in review
+    rejected or approved (and paid)."""
     result = claims.command_result(state, decision)
     if result is CommandResult.DUPLICATE:
-        return state, []
-    state = state.model_copy(update={"decisions": {**state.decisions, decision.command_id: result}})
+        return Outputs()
+    state.decisions[decision.command_id] = result
     if result is not CommandResult.OK:
-        return state, []
+        return Outputs(changed=True)
     claim = state.claims[decision.claim_id]
     policy = state.policies[claim.policy_id]
     out: list[ClaimEventData] = []
@@ -227,9 +263,10 @@ def _decide(
         claim, approved = claims.approve(claim, value, decision.at, decision)
         out.append(approved)
         rungs = _ladder(state, before, policy)
-        state, claim, paid = _settle(state, claim, policy, rungs, before)
+        claim, paid = _settle(state, claim, policy, rungs, before)
         out.extend(paid)
-    return _store(state, claim), [claims.envelope(e) for e in out]
+    _store(state, claim)
+    return Outputs(tuple(claims.envelope(e) for e in out), changed=True)
 
 
 def _ladder(state: InsuranceState, claim: Claim, policy: Policy) -> tuple[Rung, ...]:
@@ -243,8 +280,9 @@ def _ladder(state: InsuranceState, claim: Claim, policy: Policy) -> tuple[Rung, 
     return ()
 
 
-def _pledges(state: InsuranceState, facility: Facility) -> InsuranceState:
-    """Re-point the shipments this facility pledges (and drops) at its bank."""
+def _pledges(state: InsuranceState, facility: Facility) -> bool:
+    """Re-point the shipments this facility pledges (and drops) at its bank; whether any
+    pledge changed."""
     pledged = set(facility.pledged_shipments)
     kept = {
         shipment: pledge
@@ -254,5 +292,6 @@ def _pledges(state: InsuranceState, facility: Facility) -> InsuranceState:
     lender = Pledge(facility_id=facility.facility_id, bank_id=facility.bank_id)
     kept.update(dict.fromkeys(sorted(pledged), lender))
     if kept == state.pledges:
-        return state
-    return state.model_copy(update={"pledges": kept})
+        return False
+    state.pledges = kept
+    return True

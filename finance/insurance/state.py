@@ -2,8 +2,10 @@
 
 Serialise with ``state.model_dump_json()`` and restore with
 ``InsuranceState.model_validate_json(raw)``; the round trip is exact (Decimals travel as
-strings, timestamps as ISO 8601 UTC). Every model is frozen: the engine never mutates a state
-it was given, it returns a new one.
+strings, timestamps as ISO 8601 UTC). The engine's discipline is every engine's
+(:mod:`finance.discipline`): a step updates the :class:`InsuranceState` its caller owns - its
+maps - in place; the records in them (a shipment's observations, a claim, a pledge) are frozen
+values that a step replaces, never changes, so a copy of the state needs its own maps only.
 
 The state may hold one shipment (a table keyed by ``shipment_id``) or many (tests, a single
 replaying worker): nothing in the engine assumes either.
@@ -129,8 +131,11 @@ class Pledge(_Frozen):
     bank_id: str
 
 
-class InsuranceState(_Frozen):
-    """Everything the engine knows. Start from ``InsuranceState()``."""
+class InsuranceState(BaseModel):
+    """Everything the engine knows. Start from ``InsuranceState()``. Mutable: the engine step
+    updates its maps (:func:`finance.insurance.engine.apply_in_place`)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     schema_version: Literal[1] = 1
     policies: dict[str, Policy] = {}
