@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 from finance.insurance import InsuranceState, apply, apply_in_place, claim_id, verify
 from finance.insurance.engine import Input
 from finance.insurance.triggers import trigger_keys
-from tests.unit.finance.insurance import copy_on_write
 from tests.unit.finance.insurance.builders import (
     STORE,
     T0,
@@ -201,20 +200,20 @@ def test_every_claims_evidence_digest_recomputes(items: list[Input]) -> None:
 
 @PROFILE
 @given(streams())
-def test_the_in_place_engine_equals_the_copy_on_write_one(items: list[Input]) -> None:
-    """Migration check: the copy-on-write engine it replaces gives the same states and the
-    same outputs, input for input, as the pure form and as the in-place step; the pure form
-    leaves its input alone and hands it back when nothing changed."""
-    old = pure = InsuranceState()
+def test_the_pure_form_equals_the_in_place_step_and_leaves_its_input_alone(
+    items: list[Input],
+) -> None:
+    """``apply`` is the in-place step on a copy: the same states and outputs, input for input;
+    the state it was given is untouched, and handed back exactly when nothing changed."""
+    pure = InsuranceState()
     owned = InsuranceState()
     for item in items:
-        before, prior = pure.model_dump_json(), old
-        old, expected = copy_on_write.apply(old, item)
+        before = pure.model_dump_json()
         following, out = apply(pure, item)
-        assert pure.model_dump_json() == before
-        assert (following is pure) == (old is prior)
-        pure = following
         step = apply_in_place(owned, item)
-        assert out == list(step.claims) == expected
-        assert old == pure == owned
-        assert old.model_dump_json() == owned.model_dump_json()
+        assert pure.model_dump_json() == before
+        assert (following is pure) == (not step.changed)
+        assert out == list(step.claims)
+        assert following == owned
+        assert following.model_dump_json() == owned.model_dump_json()
+        pure = following
