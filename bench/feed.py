@@ -15,17 +15,18 @@ import asyncio
 import json
 import os
 import subprocess
-import sys
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from aiokafka import AIOKafkaProducer
 from websockets.asyncio.client import ClientConnection, connect
 
 from bench.ingest import cpu_seconds, percentile
+from devtools import children
 from tradelane.contracts import (
     Cargo,
     ConditionProfile,
@@ -115,16 +116,82 @@ def _bookings(prefix: str, count: int) -> list[ShipmentBooking]:
 
 def _spawn_server(port: int, log: Path) -> subprocess.Popen[bytes]:
     """``tradelane api`` with the demo keys and room for 10,000 items per client."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if k != "TRADELANE_API_KEYS_FILE"}
-    env["TRADELANE_API_CLIENT_QUEUE_MAX"] = "10000"
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "api", "--port", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
+    return children.spawn(
+        ["api", "--port", str(port)],
+        log,
+        env={"TRADELANE_API_CLIENT_QUEUE_MAX": "10000"},
+        unset=["TRADELANE_API_KEYS_FILE"],
+    )
+
+
+async def _book(kafka_producer: AIOKafkaProducer, bookings: list[ShipmentBooking]) -> None:
+    for booking in bookings:
+        await kafka_producer.send(
+            SHIPMENTS_REGISTRY.name,
+            booking.model_dump_json().encode(),
+            key=booking.shipment_id.encode(),
         )
+    await kafka_producer.flush()
+
+
+async def _await_ready(server: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while (http_json(base + "/readyz") or {}).get("status") != "ready":
+        if server.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the API did not get ready (see {log})")
+        await asyncio.sleep(0.5)
+
+
+async def _produce(
+    kafka_producer: AIOKafkaProducer,
+    bookings: list[ShipmentBooking],
+    events: int,
+    rate_per_s: float,
+    wall0: float,
+) -> None:
+    """``events`` readings over the bookings' trackers at ``rate_per_s`` from ``wall0``."""
+    for n in range(events):
+        device = bookings[n % len(bookings)].trackers[0]
+        now = datetime.now(UTC)
+        reading = IngestedReading(
+            reading=TrackerReading(
+                device_id=device,
+                seq=n,
+                ts=now,
+                gps=Gps(lat=(n % 120) - 60.0, lon=(n % 340) - 170.0),
+            ),
+            received_at=now,
+            mqtt_topic=f"tradelane/v1/trackers/{device}/readings",
+        )
+        await kafka_producer.send(
+            TRACKER_READINGS.name, reading.model_dump_json().encode(), key=device.encode()
+        )
+        next_at = wall0 + (n + 1) / rate_per_s
+        await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+    await kafka_producer.flush()
+
+
+@dataclass
+class _Clients:
+    """The WebSocket clients, their readers, and what they received."""
+
+    sockets: list[ClientConnection] = field(default_factory=list)
+    readers: list[asyncio.Task[None]] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
+    counts: list[int] = field(default_factory=lambda: [0])
+
+    async def connect(self, url: str, clients: int) -> None:
+        for _ in range(clients):
+            ws, reader = await _client(url, self.latencies, self.counts)
+            self.sockets.append(ws)
+            self.readers.append(reader)
+
+    async def close(self) -> None:
+        for ws in self.sockets:
+            await ws.close()
+        for reader in self.readers:
+            reader.cancel()
 
 
 async def fanout(
@@ -138,84 +205,40 @@ async def fanout(
     port = free_port()
     log = ServicesSettings().home.resolve() / "run" / "bench-api.log"
     server = _spawn_server(port, log)
-    sockets: list[ClientConnection] = []
-    readers: list[asyncio.Task[None]] = []
+    received = _Clients()
     try:
-        for booking in bookings:
-            await producer.send(
-                SHIPMENTS_REGISTRY.name,
-                booking.model_dump_json().encode(),
-                key=booking.shipment_id.encode(),
-            )
-        await producer.flush()
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 180
-        while (http_json(base + "/readyz") or {}).get("status") != "ready":
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the API did not get ready (see {log})")
-            await asyncio.sleep(0.5)
+        await _book(producer, bookings)
+        await _await_ready(server, port, log)
         ids = ",".join(b.shipment_id for b in bookings)
         url = f"ws://127.0.0.1:{port}/api/v1/live/ws?key=demo-operator-key&shipment={ids}"
-        latencies: list[float] = []
-        counts = [0]
-        for _ in range(clients):
-            ws, reader = await _client(url, latencies, counts)
-            sockets.append(ws)
-            readers.append(reader)
+        await received.connect(url, clients)
         events = int(rate_per_s * duration_s)
         cpu0, bench0, wall0 = cpu_seconds(server.pid), time.process_time(), time.monotonic()
-        for n in range(events):
-            booking = bookings[n % len(bookings)]
-            device = booking.trackers[0]
-            now = datetime.now(UTC)
-            reading = IngestedReading(
-                reading=TrackerReading(
-                    device_id=device,
-                    seq=n,
-                    ts=now,
-                    gps=Gps(lat=(n % 120) - 60.0, lon=(n % 340) - 170.0),
-                ),
-                received_at=now,
-                mqtt_topic=f"tradelane/v1/trackers/{device}/readings",
-            )
-            await producer.send(
-                TRACKER_READINGS.name, reading.model_dump_json().encode(), key=device.encode()
-            )
-            next_at = wall0 + (n + 1) / rate_per_s
-            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
-        await producer.flush()
+        await _produce(producer, bookings, events, rate_per_s, wall0)
         expected = events * clients
         settle = time.monotonic() + 30
-        while counts[0] < expected and time.monotonic() < settle:  # noqa: ASYNC110 - deadline
-            await asyncio.sleep(0.1)
+        while received.counts[0] < expected and time.monotonic() < settle:  # noqa: ASYNC110
+            await asyncio.sleep(0.1)  # waiting for the deliveries under a deadline
         wall = time.monotonic() - wall0
-        server_cpu = (cpu_seconds(server.pid) - cpu0) / wall * 100
-        bench_cpu = (time.process_time() - bench0) / wall * 100
+        latencies = received.latencies
         return FanoutResult(
             clients=clients,
             shipments=shipments,
             events=events,
             rate_per_s=rate_per_s,
             deliveries_expected=expected,
-            deliveries=counts[0],
+            deliveries=received.counts[0],
             latency_p50_ms=round(percentile(latencies, 0.50), 1),
             latency_p99_ms=round(percentile(latencies, 0.99), 1),
             latency_max_ms=round(max(latencies, default=float("nan")), 1),
-            server_cpu_pct=round(server_cpu, 1),
-            bench_cpu_pct=round(bench_cpu, 1),
+            server_cpu_pct=round((cpu_seconds(server.pid) - cpu0) / wall * 100, 1),
+            bench_cpu_pct=round((time.process_time() - bench0) / wall * 100, 1),
             cores=os.cpu_count() or 1,
         )
     finally:
-        for ws in sockets:
-            await ws.close()
-        for reader in readers:
-            reader.cancel()
+        await received.close()
         await producer.stop()
-        server.terminate()
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        children.finish(server, 30)
 
 
 def report(result: FanoutResult, json_path: Path | None) -> None:

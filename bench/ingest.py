@@ -15,7 +15,6 @@ import math
 import os
 import platform
 import subprocess
-import sys
 import time
 import urllib.request
 import uuid
@@ -25,6 +24,7 @@ from pathlib import Path
 
 from aiokafka.admin import NewTopic
 
+from devtools import children
 from tradelane.contracts import IngestedReading, TrackerReading
 from tradelane.settings import InfluxSettings, KafkaSettings, MqttSettings
 from transport import kafka as clients
@@ -96,45 +96,8 @@ def reading_payloads(count: int, devices: int, run: str) -> list[tuple[str, byte
     return out
 
 
-PUBLISHER = "from bench.ingest import publisher_main; publisher_main()"
-"""A publisher process: it pre-renders its share of readings, prints ``ready``, publishes them
-at QoS 1 through :class:`devices.load_publisher.LoadPublisher` and prints its rate once the
-broker acknowledged all of them. (A paho publisher with an unlimited queue took minutes to see
-100,000 acknowledgements on a fresh setup, and the bench died waiting for it.)"""
-
-
-def publisher_main() -> None:
-    count, devices, run = sys.argv[1:4]  # the broker is MqttSettings'
-    payloads = reading_payloads(int(count), int(devices), run)
-    seconds = asyncio.run(_publish_all(MqttSettings(), f"bench-pub-{run}", payloads))
-    print(json.dumps({"published": len(payloads), "seconds": seconds}), flush=True)
-
-
-async def _publish_all(
-    settings: MqttSettings, client_id: str, payloads: list[tuple[str, bytes]]
-) -> float:
-    from devices.load_publisher import LoadPublisher  # the trackers' side of the bench
-
-    publisher = LoadPublisher(settings, client_id)
-    await publisher.connect()
-    print("ready", flush=True)
-    started = time.perf_counter()
-    deadline = started + max(120.0, len(payloads) / 200)
-    try:
-        for n, (topic, payload) in enumerate(payloads, 1):
-            publisher.publish(topic, payload)
-            if n % 1000 == 0:
-                await publisher.drain()
-        await publisher.drain()
-        while publisher.acked < len(payloads):
-            if time.perf_counter() > deadline:
-                raise TimeoutError(
-                    f"{publisher.acked} of {len(payloads)} readings acknowledged by the broker"
-                )
-            await asyncio.sleep(0.01)  # waiting for acknowledgements under a deadline
-        return time.perf_counter() - started
-    finally:
-        await publisher.close()
+PUBLISHER = "bench.ingest_publisher"
+"""The module a publisher process runs (see its doc)."""
 
 
 def _metric(port: int, name: str) -> float:
@@ -146,27 +109,11 @@ def _metric(port: int, name: str) -> float:
 
 
 def _start_bridge(run: str, port: int) -> subprocess.Popen[str]:
-    bridge = subprocess.Popen(
+    bridge = children.spawn_piped(
         [
-            sys.executable,
-            "-m",
-            "cli.main",
-            "bridge",
-            "--client-id",
-            f"bench-{run}",
-            "--group",
-            f"bench-{run}",
-            "--metrics-port",
-            str(port),
-            "--stats-interval",
-            "0",
-            "--session-expiry-s",
-            "600",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=dict(os.environ),
-        text=True,
+            *("bridge", "--client-id", f"bench-{run}", "--group", f"bench-{run}"),
+            *("--metrics-port", str(port), "--stats-interval", "0", "--session-expiry-s", "600"),
+        ]
     )
     assert bridge.stdout is not None
     line = bridge.stdout.readline()
@@ -181,20 +128,7 @@ def _publish(count: int, devices: int, run: str, processes: int = 2) -> float:
     share = count // processes
     started = time.perf_counter()
     procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                PUBLISHER,
-                str(share),
-                str(devices),
-                f"{run}-{i}",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env=dict(os.environ),
-            text=True,
-        )
+        children.spawn_piped([str(share), str(devices), f"{run}-{i}"], module=PUBLISHER)
         for i in range(processes)
     ]
     for proc in procs:
@@ -216,8 +150,7 @@ def bench_bridge(count: int = 200_000, devices: int = 1000) -> BenchResult:
     run = uuid.uuid4().hex[:8]
     port = free_port()
     first = _start_bridge(run, port)  # creates the persistent session and its subscription
-    first.terminate()
-    first.wait(30)
+    children.finish(first, 30)
     publish_rate = _publish(count, devices, run)
     bridge = _start_bridge(run, port)
     try:
@@ -237,8 +170,7 @@ def bench_bridge(count: int = 200_000, devices: int = 1000) -> BenchResult:
             1.0, _metric(port, "tradelane_bridge_kafka_send_latency_seconds_count")
         )
     finally:
-        bridge.terminate()
-        bridge.wait(30)
+        children.finish(bridge, 30)
         forget_session(MqttSettings(), f"bench-{run}")
     if forwarded < count:
         raise RuntimeError(f"only {forwarded:.0f} of {count} forwarded in {elapsed:.0f}s")

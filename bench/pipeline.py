@@ -27,7 +27,6 @@ import json
 import multiprocessing
 import os
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -42,6 +41,7 @@ from aiokafka import AIOKafkaConsumer
 from bench.ingest import cpu_seconds, machine, percentile
 from bench.worker import bench_booking
 from devices.load_publisher import LoadPublisher
+from devtools import children
 from devtools.services.manager import services
 from finance.demo_publish import publish_demo_terms
 from streams.app import finance_topic, pledge_group, shipment_topic
@@ -181,13 +181,7 @@ class _Publisher:
 
 
 def _start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "cli.main", *args],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=dict(os.environ),
-        )
+    return children.spawn(args, log, truncate=True)
 
 
 async def _wait_for(log: Path, text: str, proc: subprocess.Popen[bytes], timeout_s: float) -> None:
@@ -452,34 +446,39 @@ async def _warm_up(publisher: LoadPublisher, latencies: _Latencies, device: str)
     print("  warm", flush=True)
 
 
-async def run_pipeline(
-    rates: list[float],
-    step_s: float,
-    shipments_per_step: int,
-    baseline_count: int,
-    tmp: Path,
-    sink: bool = True,
-    hops: bool = False,
-    worker_processes: int = 2,
-) -> PipelineFigures:
-    kafka, mqtt_settings = KafkaSettings(), MqttSettings()
-    run = uuid.uuid4().hex[:8]
-    await ensure_topics(kafka)  # a fresh cluster has none yet
-    print(f"Baseline: {baseline_count:,} readings through a pass-through forwarder ...", flush=True)
-    base = await baseline(kafka, mqtt_settings, run, baseline_count)
-    print(f"  {base:,.0f} readings/s", flush=True)
+@dataclass
+class _Plan:
+    """One run's ids: each step's (shipment, device) pairs, the warm-up pair, the facility."""
 
-    app_id, facility = f"tradelane-streams-bench-pipe-{run}", f"fac-bench-{run}"
+    run: str
+    steps: list[list[tuple[str, str]]]
+    warm: tuple[str, str]
+    app_id: str
+    facility: str
+
+    @classmethod
+    def make(cls, run: str, steps: int, shipments_per_step: int) -> _Plan:
+        return cls(
+            run,
+            [
+                [(f"bp-{run}-s{k}-{i}", f"bp-{run}-s{k}-{i}-t") for i in range(shipments_per_step)]
+                for k in range(steps)
+            ],
+            (f"bp-{run}-warm", f"bp-{run}-warm-t"),
+            f"tradelane-streams-bench-pipe-{run}",
+            f"fac-bench-{run}",
+        )
+
+    @property
+    def pairs(self) -> list[tuple[str, str]]:
+        return [pair for step in [*self.steps, [self.warm]] for pair in step]
+
+
+async def _book_and_pledge(kafka: KafkaSettings, plan: _Plan) -> None:
+    """Book every shipment of the run and pledge them all to the run's facility, insured."""
     booked = datetime.now(UTC).replace(microsecond=0)
-    plan = [
-        [(f"bp-{run}-s{k}-{i}", f"bp-{run}-s{k}-{i}-t") for i in range(shipments_per_step)]
-        for k in range(len(rates))
-    ]
-    warm = (f"bp-{run}-warm", f"bp-{run}-warm-t")
     bookings = [
-        bench_booking(s, d, booked, ROTTERDAM, days=30, value_usd="100000")
-        for step in [*plan, [warm]]
-        for s, d in step
+        bench_booking(s, d, booked, ROTTERDAM, days=30, value_usd="100000") for s, d in plan.pairs
     ]
     producer = clients.producer(kafka)
     await producer.start()
@@ -491,10 +490,16 @@ async def run_pipeline(
         await producer.flush()
     finally:
         await producer.stop()
-    print(await publish_demo_terms(kafka, bookings, facility, insure=True), flush=True)
+    print(await publish_demo_terms(kafka, bookings, plan.facility, insure=True), flush=True)
 
+
+def _start_stages(
+    plan: _Plan, logs: dict[str, Path], sink: bool, worker_processes: int
+) -> dict[str, subprocess.Popen[bytes]]:
+    """The worker (its shipments part first when split in two), the bridge, and the sink when
+    InfluxDB answers; the pledge part is started by :func:`_await_stages`."""
+    app_id = plan.app_id
     procs: dict[str, subprocess.Popen[bytes]] = {}
-    logs = {name: tmp / f"{name}.log" for name in ("bridge", "worker", "pledge", "sink")}
     worker = ["worker", "--from-now", "--app-id", app_id]
     if worker_processes == 1:
         procs["worker"] = _start(worker, logs["worker"])
@@ -514,56 +519,106 @@ async def run_pipeline(
     if sink and http_json(f"{InfluxSettings().url}/health") is not None:
         procs["sink"] = _start(
             # from now: not the history of earlier runs; uncompressed: InfluxDB is on loopback
-            ["sink", "--group", f"tradelane-sink-bench-{run}", "--from-now", "--no-gzip"],
+            ["sink", "--group", f"tradelane-sink-bench-{plan.run}", "--from-now", "--no-gzip"],
             logs["sink"],
         )
-    latencies = _Latencies(
-        kafka, facility, (TRACKER_READINGS.name, shipment_topic(app_id)) if hops else ()
+    return procs
+
+
+async def _await_stages(
+    plan: _Plan,
+    procs: dict[str, subprocess.Popen[bytes]],
+    logs: dict[str, Path],
+    worker_processes: int,
+) -> None:
+    ready = f"worker {plan.app_id}:"
+    await _wait_for(logs["worker"], ready, procs["worker"], 120)
+    if worker_processes == 2:
+        procs["pledge"] = _start(
+            ["worker", "--from-now", "--app-id", plan.app_id, "--part", "pledge"], logs["pledge"]
+        )
+        await _wait_for(logs["pledge"], ready, procs["pledge"], 120)
+    await _wait_for(logs["bridge"], "bridge ", procs["bridge"], 60)
+
+
+async def _step(
+    kafka: KafkaSettings,
+    app_id: str,
+    procs: dict[str, subprocess.Popen[bytes]],
+    run: tuple[LoadPublisher, _Latencies],
+    rate: float,
+    step_s: float,
+    devices: list[str],
+) -> StepFigures:
+    """One step: ``rate`` readings/s for ``step_s`` over ``devices``; lag, latency and CPU."""
+    publisher, latencies = run
+    lag_start = await _lag(kafka, app_id)
+    pids = _measured_pids(procs)
+    cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    started_wall, started = time.time(), time.perf_counter()
+    total = int(rate * step_s)
+    print(f"Step: {rate:,.0f} readings/s for {step_s:.0f} s ...", flush=True)
+    await _publish_step(publisher, latencies, devices, rate, total, started)
+    elapsed = time.perf_counter() - started
+    cpu = {
+        name: round(100 * (cpu_seconds(pid) - cpu0[name]) / elapsed, 1)
+        for name, pid in pids.items()
+    }
+    cpu["machine"] = round(sum(cpu.values()), 1)
+    lag_end = await _lag(kafka, app_id)
+    ended_wall = time.time()
+    await asyncio.sleep(min(30.0, 5 + lag_end / max(rate, 1)))  # stragglers' events
+    return StepFigures(
+        rate_per_s=rate,
+        seconds=round(elapsed, 1),
+        published=total,
+        lag_start=lag_start,
+        lag_end=lag_end,
+        sustained=lag_end < 2 * rate,
+        latency_ms=latencies.summary(started_wall, ended_wall),
+        cpu_percent=cpu,
     )
-    latencies.device_of = {s: d for step in [*plan, [warm]] for s, d in step}
+
+
+async def run_pipeline(
+    rates: list[float],
+    step_s: float,
+    shipments_per_step: int,
+    baseline_count: int,
+    tmp: Path,
+    sink: bool = True,
+    hops: bool = False,
+    worker_processes: int = 2,
+) -> PipelineFigures:
+    kafka, mqtt_settings = KafkaSettings(), MqttSettings()
+    run = uuid.uuid4().hex[:8]
+    await ensure_topics(kafka)  # a fresh cluster has none yet
+    print(f"Baseline: {baseline_count:,} readings through a pass-through forwarder ...", flush=True)
+    base = await baseline(kafka, mqtt_settings, run, baseline_count)
+    print(f"  {base:,.0f} readings/s", flush=True)
+    plan = _Plan.make(run, len(rates), shipments_per_step)
+    await _book_and_pledge(kafka, plan)
+    logs = {name: tmp / f"{name}.log" for name in ("bridge", "worker", "pledge", "sink")}
+    procs = _start_stages(plan, logs, sink, worker_processes)
+    latencies = _Latencies(
+        kafka, plan.facility, (TRACKER_READINGS.name, shipment_topic(plan.app_id)) if hops else ()
+    )
+    latencies.device_of = dict(plan.pairs)
     publisher: LoadPublisher | None = None
     steps: list[StepFigures] = []
     try:
-        await _wait_for(logs["worker"], f"worker {app_id}:", procs["worker"], 120)
-        if worker_processes == 2:
-            procs["pledge"] = _start([*worker, "--part", "pledge"], logs["pledge"])
-            await _wait_for(logs["pledge"], f"worker {app_id}:", procs["pledge"], 120)
-        await _wait_for(logs["bridge"], "bridge ", procs["bridge"], 60)
+        await _await_stages(plan, procs, logs, worker_processes)
         await latencies.start()
         publisher = LoadPublisher(mqtt_settings, f"bench-pub-{run}")
         await publisher.connect()
-        await _warm_up(publisher, latencies, warm[1])
-        for rate, step in zip(rates, plan, strict=True):
+        await _warm_up(publisher, latencies, plan.warm[1])
+        for rate, step in zip(rates, plan.steps, strict=True):
             devices = [d for _, d in step]
-            lag_start = await _lag(kafka, app_id)
-            pids = _measured_pids(procs)
-            cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
-            started_wall, started = time.time(), time.perf_counter()
-            total = int(rate * step_s)
-            print(f"Step: {rate:,.0f} readings/s for {step_s:.0f} s ...", flush=True)
-            await _publish_step(publisher, latencies, devices, rate, total, started)
-            elapsed = time.perf_counter() - started
-            cpu = {
-                name: round(100 * (cpu_seconds(pid) - cpu0[name]) / elapsed, 1)
-                for name, pid in pids.items()
-            }
-            cpu["machine"] = round(sum(cpu.values()), 1)
-            lag_end = await _lag(kafka, app_id)
-            ended_wall = time.time()
-            await asyncio.sleep(min(30.0, 5 + lag_end / max(rate, 1)))  # stragglers' events
-            steps.append(
-                StepFigures(
-                    rate_per_s=rate,
-                    seconds=round(elapsed, 1),
-                    published=total,
-                    lag_start=lag_start,
-                    lag_end=lag_end,
-                    sustained=lag_end < 2 * rate,
-                    latency_ms=latencies.summary(started_wall, ended_wall),
-                    cpu_percent=cpu,
-                )
+            figures = await _step(
+                kafka, plan.app_id, procs, (publisher, latencies), rate, step_s, devices
             )
-            print(steps[-1], flush=True)
+            steps.append(figures)
+            print(figures, flush=True)
     finally:
         await latencies.stop()
         if publisher is not None:
@@ -571,10 +626,7 @@ async def run_pipeline(
         for proc in procs.values():
             proc.terminate()
         for proc in procs.values():
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            children.finish(proc)
     sustained = max((s.rate_per_s for s in steps if s.sustained), default=0.0)
     return PipelineFigures(base, sustained, sustained / base if base else 0.0, steps)
 

@@ -14,9 +14,6 @@ with an empty table gives the startup baseline in the same conditions.
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -25,6 +22,7 @@ from datetime import timedelta
 import streams.core
 from bench.ingest import BenchResult
 from bench.worker import T0, bench_booking
+from devtools import children
 from streams.app import prepare
 from tradelane.contracts import Gps, IngestedReading, ShipmentEvent, TrackerReading
 from tradelane.settings import KafkaSettings
@@ -95,15 +93,8 @@ async def _probe(kafka: KafkaSettings, app_id: str, run: str, table_shipments: i
         bench_booking(shipment, device).model_dump_json().encode(),
         key=shipment.encode(),
     )
-    cmd = [sys.executable, "-m", "cli.main", "worker", "--no-finance", "--from-now"]
     started = time.perf_counter()
-    worker = subprocess.Popen(  # noqa: ASYNC220 - a child we watch, not a blocking call
-        [*cmd, "--app-id", app_id],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=dict(os.environ),
-    )
+    worker = children.spawn_piped(["worker", "--no-finance", "--from-now", "--app-id", app_id])
     try:
         assert worker.stdout is not None
         # It prints once its group starts at the end of the input: a probe sent earlier
@@ -132,11 +123,7 @@ async def _probe(kafka: KafkaSettings, app_id: str, run: str, table_shipments: i
     finally:
         await producer.stop()
         await events.stop()
-        worker.terminate()
-        try:
-            worker.wait(60)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        children.finish(worker)
 
 
 async def _run(shipments: int) -> BenchResult:

@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from devices.config import ConnectionMode, Departures, FleetConfig
-from devices.fleet import FleetProgress, run_fleet
+from devices.fleet import FleetProgress, FleetReport, run_fleet
 from devtools.provisioning import provision_local_fleet
 from tradelane.settings import MqttSettings
 
@@ -83,6 +83,64 @@ def _conditions() -> str:
     )
 
 
+def _fleet_config(
+    trackers: int, seconds: float, offered: float, shape: tuple[int, int], departures: Departures
+) -> FleetConfig:
+    """A nominal fleet sped up to offer ``offered`` readings/s over ``shape`` (connections,
+    window) shared connections."""
+    connections, window = shape
+    interval = 900
+    return FleetConfig(
+        start=(datetime.now(UTC) - timedelta(days=45)).replace(microsecond=0),
+        trackers=trackers,
+        scenario="nominal",
+        seed=2026,
+        speedup=offered * interval / trackers,
+        duration_s=seconds,
+        interval_s=interval,
+        departures=departures,
+        connection_mode=ConnectionMode.SHARED,
+        connections=connections,
+        window=window,
+        prefix="bench",
+        status_messages=True,
+    )
+
+
+def _print_steady(steady: list[_Sample], warmup: float, broker: int | None) -> None:
+    """The steady-state figures: PUBACKed and generated readings/s, this process's and the
+    broker's CPU, between the first and the last sample after the warm-up."""
+    first, last = steady[0], steady[-1]
+    span = last.elapsed - first.elapsed
+    rate = (last.sent - first.sent) / span
+    cpu = 100.0 * (last.cpu - first.cpu) / span
+    peak = max((b.sent - a.sent) / (b.elapsed - a.elapsed) for a, b in itertools.pairwise(steady))
+    print(
+        f"result: {rate:,.0f} readings/s PUBACKed (steady, {span:.0f} s after {warmup:.0f} s "
+        f"warm-up; best second {peak:,.0f}); simulator CPU {cpu:.0f}% of one core"
+    )
+    generated = (last.generated - first.generated) / span
+    print(
+        f"        {generated:,.0f} readings/s measured (the rest of them stored in devices "
+        "out of coverage, to be flushed later)"
+    )
+    if first.broker_cpu is not None and last.broker_cpu is not None:
+        print(
+            f"        broker (mosquitto pid {broker}) CPU "
+            f"{100.0 * (last.broker_cpu - first.broker_cpu) / span:.0f}% of one core"
+        )
+
+
+def _print_totals(report: FleetReport) -> None:
+    t = report.manifest.totals
+    print(
+        f"run: {t.readings_sent:,} readings sent, {t.readings_generated:,} generated, "
+        f"{t.readings_buffered_at_end:,} buffered at end, {t.readings_unacked:,} unacked, "
+        f"{t.status_sent:,} status messages; whole run {report.readings_per_s:,.0f}/s, "
+        f"CPU {100 * report.cpu_s / max(report.wall_s, 1e-9):.0f}% incl. planning"
+    )
+
+
 async def bench(
     trackers: int,
     seconds: float,
@@ -94,24 +152,7 @@ async def bench(
     broker_pid: int | None = None,
     departures: Departures = Departures.ALIGNED,
 ) -> int:
-    interval = 900
-    speedup = offered * interval / trackers
-    start = (datetime.now(UTC) - timedelta(days=45)).replace(microsecond=0)
-    config = FleetConfig(
-        start=start,
-        trackers=trackers,
-        scenario="nominal",
-        seed=2026,
-        speedup=speedup,
-        duration_s=seconds,
-        interval_s=interval,
-        departures=departures,
-        connection_mode=ConnectionMode.SHARED,
-        connections=connections,
-        window=window,
-        prefix="bench",
-        status_messages=True,
-    )
+    config = _fleet_config(trackers, seconds, offered, (connections, window), departures)
     samples: list[_Sample] = []
     broker = broker_pid if broker_pid is not None else _broker_pid()
 
@@ -128,7 +169,7 @@ async def bench(
 
     print(
         f"bench: {trackers:,} trackers over {connections} shared MQTT 5 connections "
-        f"(QoS 1, window {window}), offered ~{offered:,.0f} readings/s (x{speedup:.0f}), "
+        f"(QoS 1, window {window}), offered ~{offered:,.0f} readings/s (x{config.speedup:.0f}), "
         f"departures {departures.value}, {seconds:.0f} s after planning; broker "
         f"{mqtt_settings.url}"
     )
@@ -151,32 +192,8 @@ async def bench(
     if len(steady) < 2:
         print("bench: run too short to measure", file=sys.stderr)
         return 1
-    first, last = steady[0], steady[-1]
-    span = last.elapsed - first.elapsed
-    rate = (last.sent - first.sent) / span
-    cpu = 100.0 * (last.cpu - first.cpu) / span
-    peak = max((b.sent - a.sent) / (b.elapsed - a.elapsed) for a, b in itertools.pairwise(steady))
-    print(
-        f"result: {rate:,.0f} readings/s PUBACKed (steady, {span:.0f} s after {warmup:.0f} s "
-        f"warm-up; best second {peak:,.0f}); simulator CPU {cpu:.0f}% of one core"
-    )
-    generated = (last.generated - first.generated) / span
-    print(
-        f"        {generated:,.0f} readings/s measured (the rest of them stored in devices "
-        "out of coverage, to be flushed later)"
-    )
-    if first.broker_cpu is not None and last.broker_cpu is not None:
-        print(
-            f"        broker (mosquitto pid {broker}) CPU "
-            f"{100.0 * (last.broker_cpu - first.broker_cpu) / span:.0f}% of one core"
-        )
-    t = report.manifest.totals
-    print(
-        f"run: {t.readings_sent:,} readings sent, {t.readings_generated:,} generated, "
-        f"{t.readings_buffered_at_end:,} buffered at end, {t.readings_unacked:,} unacked, "
-        f"{t.status_sent:,} status messages; whole run {report.readings_per_s:,.0f}/s, "
-        f"CPU {100 * report.cpu_s / max(report.wall_s, 1e-9):.0f}% incl. planning"
-    )
+    _print_steady(steady, warmup, broker)
+    _print_totals(report)
     print(f"after:  {_conditions()}")
     return 0
 

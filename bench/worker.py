@@ -15,9 +15,7 @@ reading was handed to the producer gives the reading→event latency: p50/p95/p9
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -25,7 +23,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import IO
 
+from aiokafka import AIOKafkaProducer
+
 from bench.ingest import BenchResult, cpu_seconds, percentile
+from devtools import children
 from tradelane.contracts import (
     Cargo,
     ConditionProfile,
@@ -173,6 +174,26 @@ async def _latency(
     }
 
 
+async def _book(kafka_producer: AIOKafkaProducer, run: str, devices: list[str]) -> None:
+    """One bench booking per device, on the registry before the worker starts."""
+    for i, device in enumerate(devices):
+        shipment = f"bw-{run}-shp{i}"
+        await kafka_producer.send(
+            SHIPMENTS_REGISTRY.name,
+            bench_booking(shipment, device).model_dump_json().encode(),
+            key=shipment.encode(),
+        )
+    await kafka_producer.flush()
+
+
+async def _await_caught_up(kafka: KafkaSettings, app_id: str, deadline: float) -> None:
+    topics = [TRACKER_READINGS.name, f"{app_id}-by-shipment"]
+    while not await _committed_everything(kafka, app_id, topics):
+        if time.perf_counter() > deadline:
+            raise RuntimeError("the worker did not catch up before the deadline")
+        await asyncio.sleep(0.5)  # polling committed offsets under a deadline
+
+
 async def _run(
     count: int, shipments: int, latency_rate: float = 200.0, latency_seconds: float = 20.0
 ) -> BenchResult:
@@ -185,30 +206,8 @@ async def _run(
     await producer.start()
     worker: subprocess.Popen[str] | None = None
     try:
-        for i, device in enumerate(devices):
-            shipment = f"bw-{run}-shp{i}"
-            await producer.send(
-                SHIPMENTS_REGISTRY.name,
-                bench_booking(shipment, device).model_dump_json().encode(),
-                key=shipment.encode(),
-            )
-        await producer.flush()
-        worker = subprocess.Popen(  # noqa: ASYNC220 - a child we watch, not a blocking call
-            [
-                sys.executable,
-                "-m",
-                "cli.main",
-                "worker",
-                "--from-now",
-                "--no-finance",
-                "--app-id",
-                app_id,
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=dict(os.environ),
-        )
+        await _book(producer, run, devices)
+        worker = children.spawn_piped(["worker", "--from-now", "--no-finance", "--app-id", app_id])
         assert worker.stdout is not None
         await asyncio.to_thread(_await_start, worker.stdout)
         await wait_for_group(kafka, app_id)  # the clock starts once the worker consumes
@@ -221,12 +220,7 @@ async def _run(
                 )
         await producer.flush()
         produced = time.perf_counter() - started
-        deadline = started + max(300.0, count / 200)
-        topics = [TRACKER_READINGS.name, f"{app_id}-by-shipment"]
-        while not await _committed_everything(kafka, app_id, topics):
-            if time.perf_counter() > deadline:
-                raise RuntimeError("the worker did not catch up before the deadline")
-            await asyncio.sleep(0.5)  # polling committed offsets under a deadline
+        await _await_caught_up(kafka, app_id, started + max(300.0, count / 200))
         elapsed = time.perf_counter() - started
         cpu = cpu_seconds(worker.pid) - cpu0
         latency: dict[str, object] = {}
@@ -236,11 +230,7 @@ async def _run(
     finally:
         await producer.stop()
         if worker is not None:
-            worker.terminate()
-            try:
-                worker.wait(60)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+            children.finish(worker)
     total = per_device * shipments
     return BenchResult(
         "worker (tracker.readings -> repartition -> shipment state -> shipments.events)",

@@ -1,7 +1,13 @@
-"""The processes under test: bridges and workers started as the CLI starts them, each with its
-own log, remembered by pid, and stopped or killed only by that pid.
+"""Child processes of ours: the one way to start a ``tradelane`` command (or another module of
+ours) as a process, for the demo, the benchmarks and the fault suite.
 
-A child that exits without having been told to is a crash; the run reports every one."""
+:func:`spawn` starts one with its output appended to a log file, :func:`spawn_piped` with its
+output on a text pipe the caller reads, and :func:`finish` stops one (SIGTERM, then SIGKILL if
+it does not end in time). Each child is known by its pid and stopped only by it.
+
+:class:`Child` is the fault suite's supervised process (bridges and workers started as the CLI
+starts them, each with its own log): a child that exits without having been told to is a
+crash; the run reports every one."""
 
 from __future__ import annotations
 
@@ -11,12 +17,75 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 FAST_FAILOVER = {"BROKER_SESSION_TIMEOUT": "10", "BROKER_HEARTBEAT_INTERVAL": "1"}
 """faust reads these from the environment: a killed member leaves the group after 10 s
 instead of 60 s, so a run with ten kills stays within minutes."""
+
+
+CLI = "cli.main"
+"""The module a ``tradelane`` command runs as (the console script's entry point)."""
+
+
+def command(args: Sequence[str], module: str = CLI) -> list[str]:
+    """The command line running ``module`` (``tradelane`` by default) with ``args`` in this
+    interpreter: the child imports the same code, from the same tree, as its parent."""
+    return [sys.executable, "-m", module, *args]
+
+
+def child_env(
+    overrides: Mapping[str, str] | None = None, unset: Iterable[str] = ()
+) -> dict[str, str]:
+    """This process's environment with ``overrides`` set and the names in ``unset`` removed."""
+    dropped = set(unset)
+    return {k: v for k, v in {**os.environ, **(overrides or {})}.items() if k not in dropped}
+
+
+def spawn(
+    args: Sequence[str],
+    log: Path,
+    env: Mapping[str, str] | None = None,
+    unset: Iterable[str] = (),
+    module: str = CLI,
+    truncate: bool = False,
+) -> subprocess.Popen[bytes]:
+    """Start ``tradelane args`` (or ``module``) with stdout and stderr appended to ``log``
+    (``truncate``: the log starts empty), its directory made if needed."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("wb" if truncate else "ab") as out:
+        return subprocess.Popen(
+            command(args, module),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=child_env(env, unset),
+        )
+
+
+def spawn_piped(
+    args: Sequence[str], env: Mapping[str, str] | None = None, module: str = CLI
+) -> subprocess.Popen[str]:
+    """Start ``tradelane args`` (or ``module``) with stdout and stderr on one text pipe: the
+    caller reads it (and must keep reading it, or the child blocks once the pipe is full)."""
+    return subprocess.Popen(
+        command(args, module),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=child_env(env),
+    )
+
+
+def finish(proc: subprocess.Popen[bytes] | subprocess.Popen[str], timeout_s: float = 60) -> None:
+    """SIGTERM (if still running) and wait up to ``timeout_s``; SIGKILL if it did not end."""
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 class ChildFailedError(RuntimeError):
@@ -45,10 +114,10 @@ class Child:
             out.flush()
             self._offset = self.log.stat().st_size
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "cli.main", *self.argv],
+                command(self.argv),
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, **self.env},
+                env=child_env(self.env),
             )
 
     async def ready(self, timeout_s: float = 90.0) -> None:
