@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TypeAlias
 
 HELP = """\
 Benchmarks against the services at the configured endpoints (start them with
@@ -42,6 +43,24 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     which = p.add_subparsers(dest="bench", metavar="BENCH", required=True)
+    _add_ingest(which)
+    _add_api(which)
+    _add_pipeline(which)
+    _add_recovery(which)
+    _add_engines(which)
+    _add_truth(which)
+
+
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+"""``tradelane bench``'s subcommands; each ``_add_…`` adds one (or, for ingest, three)."""
+
+
+def _add_json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write figures as JSON")
+
+
+def _add_ingest(which: Subparsers) -> None:
+    """``worker``, ``bridge`` and ``sink``: readings through one stage."""
     for name, text, default in (
         ("worker", "tracker.readings -> worker -> shipments.events throughput", 50_000),
         ("bridge", "MQTT -> bridge -> Kafka throughput", 200_000),
@@ -54,7 +73,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         b.add_argument(
             "--devices", type=int, default=1000, help="distinct device ids (default %(default)s)"
         )
-        b.add_argument("--json", type=Path, metavar="FILE", help="also write figures as JSON")
+        _add_json(b)
         if name == "worker":
             b.add_argument(
                 "--latency-rate",
@@ -74,6 +93,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                 "--no-gzip", action="store_true", help="send InfluxDB writes uncompressed"
             )
         b.set_defaults(handler=_bench)
+
+
+def _add_api(which: Subparsers) -> None:
+    """``api``: the live feed fanned out to WebSocket clients."""
     api = which.add_parser(
         "api",
         help="live-feed fan-out to WebSocket clients: latency and server CPU",
@@ -83,8 +106,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     api.add_argument("--shipments", type=int, default=50, help="bench shipments (default 50)")
     api.add_argument("--rate", type=float, default=20.0, help="events/s produced (default 20)")
     api.add_argument("--duration", type=float, default=20.0, help="seconds (default 20)")
-    api.add_argument("--json", type=Path, metavar="FILE", help="also write figures as JSON")
+    _add_json(api)
     api.set_defaults(handler=_bench_api)
+
+
+def _add_pipeline(which: Subparsers) -> None:
+    """``pipeline``: the whole chain at rising rates."""
     pipe = which.add_parser(
         "pipeline",
         help="the whole chain end to end: sustained readings/s, latency per topic, baseline",
@@ -125,8 +152,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="1: one worker process runs both loops; 2 (default): the shipment loop and the "
         "pledge loop in a process each (`tradelane worker --part`), as a 2-core host runs them",
     )
-    pipe.add_argument("--json", type=Path, metavar="FILE", help="also write figures as JSON")
+    _add_json(pipe)
     pipe.set_defaults(handler=_bench_pipeline)
+
+
+def _add_recovery(which: Subparsers) -> None:
+    """``recovery``: a worker rebuilding a big table from its changelog."""
     recovery = which.add_parser(
         "recovery",
         help="how long a worker takes to recover a big shipment table from its changelog",
@@ -137,8 +168,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     recovery.add_argument(
         "--shipments", type=int, default=100_000, help="table size (default %(default)s)"
     )
-    recovery.add_argument("--json", type=Path, metavar="FILE", help="also write figures as JSON")
+    _add_json(recovery)
     recovery.set_defaults(handler=_bench_recovery)
+
+
+def _add_engines(which: Subparsers) -> None:
+    """``engines``: the pledge and insurance engines without Kafka."""
     engines = which.add_parser(
         "engines",
         help="no services: pledge and insurance engines' events/s per facility size",
@@ -159,8 +194,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     engines.add_argument(
         "--events", type=int, default=5000, help="events prepared per size (default 5000)"
     )
-    engines.add_argument("--json", type=Path, metavar="FILE", help="also write figures as JSON")
+    _add_json(engines)
     engines.set_defaults(handler=_bench_engines)
+
+
+def _add_truth(which: Subparsers) -> None:
+    """``truth``: the pure cores (or the pipeline) against the simulator's manifest."""
     truth = which.add_parser(
         "truth",
         help="no services: outputs of the pure cores vs the simulator's ground truth",
@@ -188,7 +227,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     truth.add_argument(
         "--workers", type=int, default=0, help="processes (default: CPUs, at most 2)"
     )
-    truth.add_argument("--json", type=Path, metavar="FILE", help="also write figures as JSON")
+    _add_json(truth)
     truth.add_argument(
         "--pipeline",
         action="store_true",

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cli.running import stop_on_signals
 from devtools.provisioning import provision_local_fleet
 from tradelane.errors import ServiceError
 
 if TYPE_CHECKING:
+    from devices.config import FleetConfig
     from devices.fleet import FleetProgress, FleetReport
+    from tradelane.settings import KafkaSettings
 
 SCENARIOS = ("nominal", "reefer-failure", "rough-handling", "theft", "port-delay", "tracker-dies")
 
@@ -61,186 +63,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description=HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    fleet = p.add_argument_group("fleet")
-    fleet.add_argument(
-        "--trackers",
-        type=int,
-        default=None,
-        metavar="N",
-        help="number of trackers (default 20; 10000 with --bench)",
-    )
-    fleet.add_argument("--scenario", choices=SCENARIOS, default="nominal")
-    fleet.add_argument("--seed", type=int, default=1, metavar="S")
-    fleet.add_argument(
-        "--incident-share",
-        type=float,
-        default=0.25,
-        metavar="F",
-        help="share of eligible shipments the scenario's incident hits "
-        "(at least one; default 0.25)",
-    )
-    fleet.add_argument(
-        "--departures",
-        choices=("aligned", "spread"),
-        default="aligned",
-        help="aligned: all shipments leave in the first 12 h; spread: the fleet "
-        "is already under way at the start (default aligned)",
-    )
-    fleet.add_argument("--max-trackers-per-shipment", type=int, default=2, metavar="K")
-    fleet.add_argument(
-        "--prefix",
-        default=None,
-        help="device/shipment id prefix (default sim{seed}): ids are "
-        "{prefix}-t00000 and {prefix}-shp00000",
-    )
-    time_ = p.add_argument_group("time")
-    time_.add_argument(
-        "--speedup",
-        type=float,
-        default=3600.0,
-        metavar="X",
-        help="simulated seconds per wall second (default 3600; 43200 = a 30-day "
-        "voyage in a minute)",
-    )
-    time_.add_argument(
-        "--duration",
-        type=float,
-        default=60.0,
-        metavar="SECONDS",
-        help="wall seconds to run (default 60; 0 = until Ctrl-C)",
-    )
-    time_.add_argument(
-        "--start",
-        default=None,
-        metavar="ISO8601",
-        help="simulated start, e.g. 2026-03-01T00:00:00Z (default: see above)",
-    )
-    time_.add_argument(
-        "--until", default=None, metavar="ISO8601", help="stop when simulated time reaches this"
-    )
-    time_.add_argument(
-        "--no-realtime-cap",
-        action="store_true",
-        help="let simulated time run past the wall clock (future timestamps)",
-    )
-    dev = p.add_argument_group("devices")
-    dev.add_argument(
-        "--interval",
-        type=int,
-        default=900,
-        metavar="SECONDS",
-        help="reporting interval in simulated seconds (default 900)",
-    )
-    dev.add_argument(
-        "--alarm-interval",
-        type=int,
-        default=120,
-        metavar="SECONDS",
-        help="interval while an alarm is active (default 120)",
-    )
-    dev.add_argument(
-        "--coverage-km",
-        type=float,
-        default=60.0,
-        metavar="KM",
-        help="mobile coverage reaches this far from ports, places and coastal "
-        "lanes; beyond it devices store and forward (default 60)",
-    )
-    dev.add_argument(
-        "--buffer-limit",
-        type=int,
-        default=5000,
-        metavar="N",
-        help="readings a device can store while out of coverage (default 5000)",
-    )
-    faults = p.add_argument_group("faults")
-    faults.add_argument("--duplicate-rate", type=float, default=0.0, metavar="P")
-    faults.add_argument("--out-of-order-rate", type=float, default=0.0, metavar="P")
-    faults.add_argument(
-        "--malformed-rate",
-        type=float,
-        default=0.0,
-        metavar="P",
-        help="extra invalid payloads per reading (for dead-letter tests)",
-    )
-    faults.add_argument(
-        "--clock-skew",
-        type=float,
-        default=0.0,
-        metavar="SECONDS",
-        help="each device's clock is off by up to +/- this",
-    )
+    _add_fleet(p.add_argument_group("fleet"))
+    _add_time(p.add_argument_group("time"))
+    _add_devices(p.add_argument_group("devices"))
+    _add_faults(p.add_argument_group("faults"))
     io = p.add_argument_group("brokers and output")
-    io.add_argument(
-        "--mqtt-url",
-        default=None,
-        metavar="URL",
-        help="mqtt://host:port (default TRADELANE_MQTT_URL or mqtt://127.0.0.1:1883)",
-    )
-    io.add_argument("--mqtt311", action="store_true", help="speak MQTT 3.1.1 instead of 5")
-    io.add_argument("--connection-mode", choices=("auto", "per-device", "shared"), default="auto")
-    io.add_argument(
-        "--connections", type=int, default=4, metavar="K", help="sockets in shared mode (default 4)"
-    )
-    io.add_argument(
-        "--window",
-        type=int,
-        default=500,
-        metavar="N",
-        help="QoS 1 messages in flight per connection (default 500)",
-    )
-    io.add_argument(
-        "--device-secret",
-        default=None,
-        metavar="SECRET",
-        help="per-device credentials: username = device id, password = "
-        "HMAC-SHA256(SECRET, device id)[:32] (per-device mode)",
-    )
-    io.add_argument(
-        "--write-credentials",
-        type=Path,
-        default=None,
-        metavar="FILE",
-        help="write 'device_id:password' lines for --trackers devices (with --device-secret) "
-        "and exit; hash them in place with mosquitto_passwd -U FILE",
-    )
-    io.add_argument(
-        "--no-status",
-        action="store_true",
-        help="publish no retained online/offline status messages",
-    )
-    io.add_argument(
-        "--bookings",
-        choices=("auto", "on", "off"),
-        default="auto",
-        help="publish bookings to Kafka shipments.registry (default auto)",
-    )
-    io.add_argument(
-        "--manifest",
-        type=Path,
-        default=None,
-        metavar="FILE",
-        help="write the JSON manifest of what was simulated and sent",
-    )
-    io.add_argument("--quiet", action="store_true", help="no progress line")
-    money = p.add_argument_group(
-        "finance (needs Kafka; terms as in finance/demo_terms.py, see docs/finance.md)"
-    )
-    money.add_argument(
-        "--pledge-to",
-        default=None,
-        metavar="FACILITY_ID",
-        help="pledge every simulated shipment to a demo credit line with this id (published "
-        "to finance.facilities: USD 50M limit, 60%% advance in transit, half drawn at "
-        "departure and half on arrival, cold-chain haircuts); `tradelane worker` then draws, "
-        "haircuts and margin-calls it",
-    )
-    money.add_argument(
-        "--insure",
-        action="store_true",
-        help="insure every simulated shipment under a demo parametric policy "
-        "pol-{shipment_id} (tiered temperature, shock and tamper triggers; loss payee the "
-        "lender when pledged), published to insurance.policies",
+    _add_connections(io)
+    _add_outputs(io)
+    _add_finance(
+        p.add_argument_group(
+            "finance (needs Kafka; terms as in finance/demo_terms.py, see docs/finance.md)"
+        )
     )
     p.add_argument(
         "--bench",
@@ -249,6 +82,213 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "(PUBACKed) and CPU; see also python -m bench.simulator",
     )
     p.set_defaults(handler=_simulate)
+
+
+Group = argparse._ArgumentGroup
+"""One section of ``--help``; each ``_add_…`` fills one."""
+
+
+def _add_fleet(group: Group) -> None:
+    """How many trackers, on which scenario, with which ids."""
+    group.add_argument(
+        "--trackers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="number of trackers (default 20; 10000 with --bench)",
+    )
+    group.add_argument("--scenario", choices=SCENARIOS, default="nominal")
+    group.add_argument("--seed", type=int, default=1, metavar="S")
+    group.add_argument(
+        "--incident-share",
+        type=float,
+        default=0.25,
+        metavar="F",
+        help="share of eligible shipments the scenario's incident hits "
+        "(at least one; default 0.25)",
+    )
+    group.add_argument(
+        "--departures",
+        choices=("aligned", "spread"),
+        default="aligned",
+        help="aligned: all shipments leave in the first 12 h; spread: the fleet "
+        "is already under way at the start (default aligned)",
+    )
+    group.add_argument("--max-trackers-per-shipment", type=int, default=2, metavar="K")
+    group.add_argument(
+        "--prefix",
+        default=None,
+        help="device/shipment id prefix (default sim{seed}): ids are "
+        "{prefix}-t00000 and {prefix}-shp00000",
+    )
+
+
+def _add_time(group: Group) -> None:
+    """Simulated time: how fast, from when, until when."""
+    group.add_argument(
+        "--speedup",
+        type=float,
+        default=3600.0,
+        metavar="X",
+        help="simulated seconds per wall second (default 3600; 43200 = a 30-day "
+        "voyage in a minute)",
+    )
+    group.add_argument(
+        "--duration",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="wall seconds to run (default 60; 0 = until Ctrl-C)",
+    )
+    group.add_argument(
+        "--start",
+        default=None,
+        metavar="ISO8601",
+        help="simulated start, e.g. 2026-03-01T00:00:00Z (default: see above)",
+    )
+    group.add_argument(
+        "--until", default=None, metavar="ISO8601", help="stop when simulated time reaches this"
+    )
+    group.add_argument(
+        "--no-realtime-cap",
+        action="store_true",
+        help="let simulated time run past the wall clock (future timestamps)",
+    )
+
+
+def _add_devices(group: Group) -> None:
+    """The trackers' reporting and store-and-forward."""
+    group.add_argument(
+        "--interval",
+        type=int,
+        default=900,
+        metavar="SECONDS",
+        help="reporting interval in simulated seconds (default 900)",
+    )
+    group.add_argument(
+        "--alarm-interval",
+        type=int,
+        default=120,
+        metavar="SECONDS",
+        help="interval while an alarm is active (default 120)",
+    )
+    group.add_argument(
+        "--coverage-km",
+        type=float,
+        default=60.0,
+        metavar="KM",
+        help="mobile coverage reaches this far from ports, places and coastal "
+        "lanes; beyond it devices store and forward (default 60)",
+    )
+    group.add_argument(
+        "--buffer-limit",
+        type=int,
+        default=5000,
+        metavar="N",
+        help="readings a device can store while out of coverage (default 5000)",
+    )
+
+
+def _add_faults(group: Group) -> None:
+    """Faults the devices' deliveries carry."""
+    group.add_argument("--duplicate-rate", type=float, default=0.0, metavar="P")
+    group.add_argument("--out-of-order-rate", type=float, default=0.0, metavar="P")
+    group.add_argument(
+        "--malformed-rate",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="extra invalid payloads per reading (for dead-letter tests)",
+    )
+    group.add_argument(
+        "--clock-skew",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="each device's clock is off by up to +/- this",
+    )
+
+
+def _add_connections(group: Group) -> None:
+    """The MQTT broker and how the fleet connects to it."""
+    group.add_argument(
+        "--mqtt-url",
+        default=None,
+        metavar="URL",
+        help="mqtt://host:port (default TRADELANE_MQTT_URL or mqtt://127.0.0.1:1883)",
+    )
+    group.add_argument("--mqtt311", action="store_true", help="speak MQTT 3.1.1 instead of 5")
+    group.add_argument(
+        "--connection-mode", choices=("auto", "per-device", "shared"), default="auto"
+    )
+    group.add_argument(
+        "--connections", type=int, default=4, metavar="K", help="sockets in shared mode (default 4)"
+    )
+    group.add_argument(
+        "--window",
+        type=int,
+        default=500,
+        metavar="N",
+        help="QoS 1 messages in flight per connection (default 500)",
+    )
+    group.add_argument(
+        "--device-secret",
+        default=None,
+        metavar="SECRET",
+        help="per-device credentials: username = device id, password = "
+        "HMAC-SHA256(SECRET, device id)[:32] (per-device mode)",
+    )
+
+
+def _add_outputs(group: Group) -> None:
+    """What else is published or written besides the readings."""
+    group.add_argument(
+        "--write-credentials",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="write 'device_id:password' lines for --trackers devices (with --device-secret) "
+        "and exit; hash them in place with mosquitto_passwd -U FILE",
+    )
+    group.add_argument(
+        "--no-status",
+        action="store_true",
+        help="publish no retained online/offline status messages",
+    )
+    group.add_argument(
+        "--bookings",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="publish bookings to Kafka shipments.registry (default auto)",
+    )
+    group.add_argument(
+        "--manifest",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="write the JSON manifest of what was simulated and sent",
+    )
+    group.add_argument("--quiet", action="store_true", help="no progress line")
+
+
+def _add_finance(group: Group) -> None:
+    """Pledging and insuring the simulated shipments."""
+    group.add_argument(
+        "--pledge-to",
+        default=None,
+        metavar="FACILITY_ID",
+        help="pledge every simulated shipment to a demo credit line with this id (published "
+        "to finance.facilities: USD 50M limit, 60%% advance in transit, half drawn at "
+        "departure and half on arrival, cold-chain haircuts); `tradelane worker` then draws, "
+        "haircuts and margin-calls it",
+    )
+    group.add_argument(
+        "--insure",
+        action="store_true",
+        help="insure every simulated shipment under a demo parametric policy "
+        "pol-{shipment_id} (tiered temperature, shock and tamper triggers; loss payee the "
+        "lender when pledged), published to insurance.policies",
+    )
 
 
 def _parse_time(value: str) -> datetime:
@@ -293,13 +333,10 @@ def _write_credentials(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _run(args: argparse.Namespace) -> int:
-    from devices.bookings import reachable
+def _fleet_config(args: argparse.Namespace) -> FleetConfig:
+    """The fleet the arguments describe (``--start`` defaults so that the run ends about now)."""
     from devices.config import PER_DEVICE_LIMIT, ConnectionMode, Departures, FleetConfig
     from devices.delivery_faults import FaultKnobs
-    from devices.fleet import run_fleet
-    from tradelane.principals import Principal
-    from tradelane.settings import KafkaSettings, MqttSettings
 
     trackers = args.trackers or 20
     duration = args.duration if args.duration and args.duration > 0 else None
@@ -313,7 +350,7 @@ async def _run(args: argparse.Namespace) -> int:
     if mode == "auto":
         mode = "per-device" if trackers <= PER_DEVICE_LIMIT else "shared"
     try:
-        config = FleetConfig(
+        return FleetConfig(
             start=start,
             trackers=trackers,
             scenario=args.scenario,
@@ -344,64 +381,75 @@ async def _run(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise ServiceError(str(exc)) from exc
-    mqtt_settings = MqttSettings(url=args.mqtt_url) if args.mqtt_url else MqttSettings()
-    kafka: KafkaSettings | None = None
-    finance = args.pledge_to is not None or args.insure
+
+
+async def _bookings_kafka(args: argparse.Namespace, finance: bool) -> KafkaSettings | None:
+    """Where bookings (and finance terms) go: Kafka when it answers, per ``--bookings``."""
+    from devices.bookings import reachable
+    from tradelane.principals import Principal
+    from tradelane.settings import KafkaSettings
+
     if finance and args.bookings == "off":
         raise ServiceError("--pledge-to and --insure publish to Kafka; drop --bookings off")
     if args.pledge_to is not None and not args.pledge_to.strip():
         raise ServiceError("--pledge-to needs a facility id, e.g. --pledge-to fac-demo")
-    if args.bookings != "off":
-        candidate = KafkaSettings().as_principal(Principal.SIMULATOR)
-        if await reachable(candidate):
-            kafka = candidate
-        elif args.bookings == "on" or finance:
-            why = "--bookings on" if args.bookings == "on" else "--pledge-to/--insure"
-            raise ServiceError(f"no Kafka answers at {candidate.bootstrap_servers} ({why})")
-        else:
-            print(
-                f"note: Kafka not reachable at {candidate.bootstrap_servers}; "
-                "bookings not published (--bookings auto)",
-                file=sys.stderr,
-            )
+    if args.bookings == "off":
+        return None
+    candidate = KafkaSettings().as_principal(Principal.SIMULATOR)
+    if await reachable(candidate):
+        return candidate
+    if args.bookings == "on" or finance:
+        why = "--bookings on" if args.bookings == "on" else "--pledge-to/--insure"
+        raise ServiceError(f"no Kafka answers at {candidate.bootstrap_servers} ({why})")
     print(
-        f"Simulating {trackers} trackers, scenario {config.scenario}, seed {config.seed}, "
-        f"x{config.speedup:g} from {start.isoformat().replace('+00:00', 'Z')}, "
+        f"note: Kafka not reachable at {candidate.bootstrap_servers}; "
+        "bookings not published (--bookings auto)",
+        file=sys.stderr,
+    )
+    return None
+
+
+async def _run(args: argparse.Namespace) -> int:
+    from devices.fleet import run_fleet
+    from tradelane.settings import MqttSettings
+
+    config = _fleet_config(args)
+    mqtt_settings = MqttSettings(url=args.mqtt_url) if args.mqtt_url else MqttSettings()
+    finance = args.pledge_to is not None or args.insure
+    kafka = await _bookings_kafka(args, finance)
+    print(
+        f"Simulating {config.trackers} trackers, scenario {config.scenario}, seed {config.seed}, "
+        f"x{config.speedup:g} from {config.start.isoformat().replace('+00:00', 'Z')}, "
         f"{config.connection_mode.value} connections to {mqtt_settings.url}"
         + (f", bookings -> {kafka.bootstrap_servers}" if kafka else ""),
         flush=True,
     )
+    with stop_on_signals() as stop:
+        plan = None
+        if finance and kafka is not None:
+            from devices.plan import plan_fleet
+            from finance.demo_publish import publish_demo_terms
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    plan = None
-    if finance and kafka is not None:
-        from devices.plan import plan_fleet
-        from finance.demo_publish import publish_demo_terms
-
-        plan = await loop.run_in_executor(None, plan_fleet, config)
-        bookings = [s.booking for s in plan.shipments]
-        print(await publish_demo_terms(kafka, bookings, args.pledge_to, args.insure), flush=True)
-    line = _ProgressLine(quiet=args.quiet, speedup=config.speedup)
-    try:
-        report = await run_fleet(
-            config,
-            mqtt_settings,
-            kafka,
-            stop,
-            line,
-            mqtt5=not args.mqtt311,
-            freeze_gc=True,
-            plan=plan,
-            provision=provision_local_fleet,
-        )
-    except (ConnectionError, OSError, TimeoutError) as exc:
-        raise ServiceError(f"MQTT broker at {mqtt_settings.url}: {exc}") from exc
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
+            plan = await asyncio.get_running_loop().run_in_executor(None, plan_fleet, config)
+            bookings = [s.booking for s in plan.shipments]
+            print(
+                await publish_demo_terms(kafka, bookings, args.pledge_to, args.insure), flush=True
+            )
+        line = _ProgressLine(quiet=args.quiet, speedup=config.speedup)
+        try:
+            report = await run_fleet(
+                config,
+                mqtt_settings,
+                kafka,
+                stop,
+                line,
+                mqtt5=not args.mqtt311,
+                freeze_gc=True,
+                plan=plan,
+                provision=provision_local_fleet,
+            )
+        except (ConnectionError, OSError, TimeoutError) as exc:
+            raise ServiceError(f"MQTT broker at {mqtt_settings.url}: {exc}") from exc
     line.close()
     _summary(report)
     if args.manifest:

@@ -9,7 +9,7 @@ import signal
 
 import pytest
 
-from cli.running import run_until_signalled
+from cli.running import run_until_signalled, stop_on_signals
 
 
 async def test_a_stage_stopped_before_it_is_ready_is_cancelled(
@@ -49,3 +49,12 @@ async def test_a_ready_stage_stops_by_itself(capsys: pytest.CaptureFixture[str])
     await asyncio.wait_for(shell, 5)
     assert stopped_cleanly.is_set()
     assert "READY" in capsys.readouterr().out
+
+
+async def test_the_signals_set_stop_only_inside_the_block() -> None:
+    with stop_on_signals() as stop:
+        os.kill(os.getpid(), signal.SIGTERM)
+        await asyncio.wait_for(stop.wait(), 5)
+    loop = asyncio.get_running_loop()
+    assert not loop.remove_signal_handler(signal.SIGINT)  # none left to remove
+    assert not loop.remove_signal_handler(signal.SIGTERM)
