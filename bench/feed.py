@@ -238,7 +238,7 @@ async def fanout(
     finally:
         await received.close()
         await producer.stop()
-        children.finish(server, 30)
+        children.finish(server, timeout_s=30)
 
 
 def report(result: FanoutResult, json_path: Path | None) -> None:

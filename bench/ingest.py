@@ -150,7 +150,7 @@ def bench_bridge(count: int = 200_000, devices: int = 1000) -> BenchResult:
     run = uuid.uuid4().hex[:8]
     port = free_port()
     first = _start_bridge(run, port)  # creates the persistent session and its subscription
-    children.finish(first, 30)
+    children.finish(first, timeout_s=30)
     publish_rate = _publish(count, devices, run)
     bridge = _start_bridge(run, port)
     try:
@@ -170,7 +170,7 @@ def bench_bridge(count: int = 200_000, devices: int = 1000) -> BenchResult:
             1.0, _metric(port, "tradelane_bridge_kafka_send_latency_seconds_count")
         )
     finally:
-        children.finish(bridge, 30)
+        children.finish(bridge, timeout_s=30)
         forget_session(MqttSettings(), f"bench-{run}")
     if forwarded < count:
         raise RuntimeError(f"only {forwarded:.0f} of {count} forwarded in {elapsed:.0f}s")

@@ -623,10 +623,7 @@ async def run_pipeline(
         await latencies.stop()
         if publisher is not None:
             await publisher.close()
-        for proc in procs.values():
-            proc.terminate()
-        for proc in procs.values():
-            children.finish(proc)
+        children.finish(*procs.values())
     sustained = max((s.rate_per_s for s in steps if s.sustained), default=0.0)
     return PipelineFigures(base, sustained, sustained / base if base else 0.0, steps)
 

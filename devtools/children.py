@@ -78,14 +78,17 @@ def spawn_piped(
     )
 
 
-def finish(proc: subprocess.Popen[bytes] | subprocess.Popen[str], timeout_s: float = 60) -> None:
-    """SIGTERM (if still running) and wait up to ``timeout_s``; SIGKILL if it did not end."""
-    if proc.poll() is None:
-        proc.terminate()
-    try:
-        proc.wait(timeout_s)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+def finish(*procs: subprocess.Popen[bytes] | subprocess.Popen[str], timeout_s: float = 60) -> None:
+    """SIGTERM to each that still runs (all at once: they stop in parallel), then wait for each
+    up to ``timeout_s``; SIGKILL one that did not end."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 class ChildFailedError(RuntimeError):
