@@ -80,7 +80,7 @@ def spawn_piped(
 
 def finish(*procs: subprocess.Popen[bytes] | subprocess.Popen[str], timeout_s: float = 60) -> None:
     """SIGTERM to each that still runs (all at once: they stop in parallel), then wait for each
-    up to ``timeout_s``; SIGKILL one that did not end."""
+    up to ``timeout_s``; SIGKILL one that did not end, and reap it."""
     for proc in procs:
         if proc.poll() is None:
             proc.terminate()
@@ -89,6 +89,7 @@ def finish(*procs: subprocess.Popen[bytes] | subprocess.Popen[str], timeout_s: f
             proc.wait(timeout_s)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait(10)  # reaped: no zombie, and its exit status is known
 
 
 class ChildFailedError(RuntimeError):
