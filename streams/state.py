@@ -68,7 +68,7 @@ class DeviceTrack(BaseModel):
     """The sequence number expected next: a device's readings are applied in its seq order."""
     held: list[TrackerReading] = Field(default_factory=list)
     """Readings that arrived ahead of a gap in the sequence, by seq, waiting for the gap to fill
-    (at most the reorder lateness of event time, see :mod:`streams.core`)."""
+    (at most the reorder lateness of event time, see :mod:`streams.rules.reorder`)."""
     battery_low: bool = False
     tamper_open: bool = False
     flushed_at: datetime | None = None

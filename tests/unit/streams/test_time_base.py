@@ -304,8 +304,8 @@ def test_a_warehouse_inside_its_import_port_is_reached_when_the_fixes_are_there(
 def test_deviation_is_measured_against_the_legs_the_goods_can_be_on() -> None:
     """A stop far off the road leg now driven, but near the sea leg already behind, is a
     deviation: the whole route's nearest leg hid a theft stop inside the sea corridor."""
-    from streams.core import _active_legs
     from streams.route import route_of
+    from streams.rules.deviation import active_legs as _active_legs
 
     plain = booking("shp-1", ["trk-a", "trk-b"])
     port = plain.legs[0].destination

@@ -23,7 +23,7 @@ class StreamRules:
     progress_fine_hours: int = 6
     """…up to this long, then on every whole hour up to a day…"""
     progress_coarse_hours: int = 6
-    """…then every this many hours (see :func:`streams.core.progress_mark`)."""
+    """…then every this many hours (see :func:`streams.rules.condition.progress_mark`)."""
     grace_after_departure_minutes: int = 30
     """Condition rules ignore the first minutes after departure (loading, door open)."""
     max_gap_minutes: int = 120
