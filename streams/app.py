@@ -88,34 +88,12 @@ def create_app(
     ``signer``: signs the ledger checkpoints of the pledge loop; unset, the key is resolved
     from the settings (:func:`finance.ledger_keys.load_signer`, which refuses a non-loopback
     Kafka without a configured key)."""
-    datadir = Path(".tradelane") / "faust" / app_id
-    datadir.parent.mkdir(parents=True, exist_ok=True)
-    app = faust.App(
-        engines_app_id(app_id),
-        **kafka_clients.faust_options(kafka),
-        store="memory://",
-        # faust makes a data directory even for the memory store; keep it out of the work tree
-        datadir=str(datadir),
-        topic_partitions=PARTITIONS,
-        topic_replication_factor=1,
-        web_enabled=web_port is not None,
-        web_port=web_port or 6066,
-        web_host="127.0.0.1",
-    )
+    app = _faust_app(kafka, app_id, web_port)
     registries = Registries()
     registry_ready = asyncio.Event()
-    by_shipment = _raw_topic(app, shipment_topic(app_id), PARTITIONS, internal=True)
-    hot = HotPath(
-        registries,
-        shipment_topic(app_id),
-        (f"{app_id}-shipments-changelog", f"{app_id}-insurance-changelog"),
-        finance_topic(app_id) if engines else None,
-        rules,
-        source=f"worker:{app_id}",
-        register_changelog=collateral_changelog(app_id) if engines else None,
-    )
     loops = []
     if part in ("all", "shipments"):
+        hot = _hot_path(registries, app_id, rules, engines)
         loops.append(PartitionLoop(kafka, _config(app, app_id, hot.topics), hot, registry_ready))
     if engines and part in ("all", "pledge"):
         pledge = PledgeStage(
@@ -127,6 +105,59 @@ def create_app(
         )
         config = _config(app, pledge_group(app_id), pledge.topics)
         loops.append(PartitionLoop(kafka, config, pledge, registry_ready))
+    follower = _registry_follower(kafka, app, app_id, part, registries, registry_ready)
+    app.task(fatal("the registry follower", follower))
+    for loop in loops:
+        app.task(fatal(f"loop {loop.config.group}", loop.run))
+    if lease is not None:
+        app.task(fatal("the lease keeper", _lease_keeper(kafka, app_id, lease)))
+    return app
+
+
+def _faust_app(kafka: KafkaSettings, app_id: str, web_port: int | None) -> faust.App:
+    """The faust app itself: memory store, the worker's partition count, web only on a port."""
+    datadir = Path(".tradelane") / "faust" / app_id
+    datadir.parent.mkdir(parents=True, exist_ok=True)
+    return faust.App(
+        engines_app_id(app_id),
+        **kafka_clients.faust_options(kafka),
+        store="memory://",
+        # faust makes a data directory even for the memory store; keep it out of the work tree
+        datadir=str(datadir),
+        topic_partitions=PARTITIONS,
+        topic_replication_factor=1,
+        web_enabled=web_port is not None,
+        web_port=web_port or 6066,
+        web_host="127.0.0.1",
+    )
+
+
+def _hot_path(registries: Registries, app_id: str, rules: StreamRules, engines: bool) -> HotPath:
+    """The shipment loop's step; with ``engines``, pledged shipments' events go straight to
+    the pledge engine's routing topic and the collateral register keeps a changelog."""
+    return HotPath(
+        registries,
+        shipment_topic(app_id),
+        (f"{app_id}-shipments-changelog", f"{app_id}-insurance-changelog"),
+        finance_topic(app_id) if engines else None,
+        rules,
+        source=f"worker:{app_id}",
+        register_changelog=collateral_changelog(app_id) if engines else None,
+    )
+
+
+def _registry_follower(
+    kafka: KafkaSettings,
+    app: faust.App,
+    app_id: str,
+    part: str,
+    registries: Registries,
+    registry_ready: asyncio.Event,
+) -> Callable[[], Awaitable[None]]:
+    """The task that follows the registries: bookings forwarded to the shipment's partition
+    of the internal topic, records that fail their contract to the dead-letter topic."""
+    by_shipment = _raw_topic(app, shipment_topic(app_id), PARTITIONS, internal=True)
+    dead_letters = _raw_topic(app, TRACKER_DEADLETTER.name)
 
     async def forward_booking(record: BaseModel, raw: bytes) -> None:
         # Catching up, only customs clearances travel (they can complete a delivery with no
@@ -138,8 +169,6 @@ def create_app(
             and (registry_ready.is_set() or record.customs_cleared_at is not None)
         ):
             await by_shipment.send(key=record.shipment_id.encode(), value=BOOKING + raw)
-
-    dead_letters = _raw_topic(app, TRACKER_DEADLETTER.name)
 
     async def refused(letter: DeadLetter) -> None:
         key = (letter.kafka_topic or "").encode()
@@ -155,18 +184,19 @@ def create_app(
             source=f"worker:{app_id}:{part}",
         )
 
-    app.task(fatal("the registry follower", follow_registries))
-    for loop in loops:
-        app.task(fatal(f"loop {loop.config.group}", loop.run))
-    if lease is not None:
-        member, term_s = lease
+    return follow_registries
 
-        async def hold_lease() -> None:
-            await hold(kafka, app_id, member, term_s)
 
-        app.task(fatal("the lease keeper", hold_lease))
+def _lease_keeper(
+    kafka: KafkaSettings, app_id: str, lease: tuple[str, float]
+) -> Callable[[], Awaitable[None]]:
+    """The task that keeps the worker lease (member, term) this process acquired."""
+    member, term_s = lease
 
-    return app
+    async def hold_lease() -> None:
+        await hold(kafka, app_id, member, term_s)
+
+    return hold_lease
 
 
 EXIT_CRASHED = 70
