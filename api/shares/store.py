@@ -103,10 +103,15 @@ class KafkaShareStore(ShareStore):
     the end the topic had when it started: before that, a valid link might not be known yet,
     and the shared endpoint answers 503 instead of a misleading 404."""
 
-    def __init__(self, settings: KafkaSettings) -> None:
+    def __init__(
+        self, settings: KafkaSettings, make_consumer: clients.ConsumerFactory | None = None
+    ) -> None:
+        """``make_consumer`` builds the follower's consumer (default
+        :func:`transport.kafka.consumer`; tests pass a double's)."""
         super().__init__()
         self.ready.clear()
         self.settings = settings
+        self.make_consumer = make_consumer
         self._producer = clients.LazyProducer(settings)
 
     async def save(self, share: ShipmentShare) -> None:
@@ -117,7 +122,7 @@ class KafkaShareStore(ShareStore):
 
     async def run(self, stop: asyncio.Event) -> None:
         consumer = await clients.started_reader(
-            self.settings, "api-shares", "the API's shipment shares consumer"
+            self.settings, "api-shares", "the API's shipment shares consumer", self.make_consumer
         )
         try:
             parts = await topic_partitions(consumer, API_SHARES.name)
