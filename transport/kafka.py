@@ -45,7 +45,7 @@ from aiokafka.errors import (
 )
 from aiokafka.helpers import create_ssl_context
 
-from tradelane.errors import ServiceError
+from tradelane import retry
 from tradelane.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ BROKER_WAIT_S = 120.0
 T = TypeVar("T")
 
 
-class KafkaNotReadyError(ServiceError, TimeoutError):
+class KafkaNotReadyError(retry.RetryDeadlineError):
     """Kafka still refused or answered with retriable errors when the deadline passed."""
 
 
@@ -318,35 +318,41 @@ def admin(settings: KafkaSettings, **overrides: Any) -> AIOKafkaAdminClient:
 # --- waiting for a starting broker -----------------------------------------------------------
 
 
-def _retriable(exc: BaseException) -> bool:
+def kafka_retriable(exc: BaseException) -> bool:
+    """Whether waiting can help: Kafka refused the connection, or answered with an error
+    aiokafka marks retriable (no coordinator or partition leader yet, a topic not created
+    yet). A refused grant or an unsupported version is raised at once."""
     return isinstance(exc, KafkaConnectionError) or (
         isinstance(exc, KafkaError) and bool(getattr(exc, "retriable", False))
     )
 
 
+def _not_ready(what: str, deadline_s: float, exc: BaseException) -> BaseException:
+    return KafkaNotReadyError(f"{what}: Kafka still not ready after {deadline_s:.0f} s ({exc!r})")
+
+
 async def retrying(
     what: str, call: Callable[[], Awaitable[T]], deadline_s: float | None = None
 ) -> T:
-    """``call()``, retried with backoff while Kafka refuses connections or answers with a
-    retriable error, each retry logged as waiting for ``what``. Gives up after
-    ``deadline_s`` (default :data:`BROKER_WAIT_S`) with :class:`KafkaNotReadyError` naming
-    ``what`` and the last error; errors that are not retriable are raised at once."""
-    deadline_s = BROKER_WAIT_S if deadline_s is None else deadline_s
-    deadline = time.monotonic() + deadline_s
-    delay = 0.1
-    while True:
-        try:
-            return await call()
-        except KafkaError as exc:
-            if not _retriable(exc):
-                raise
-            if time.monotonic() + delay > deadline:
-                raise KafkaNotReadyError(
-                    f"{what}: Kafka still not ready after {deadline_s:.0f} s ({exc!r})"
-                ) from exc
-            log.warning("%s: waiting for Kafka (%r); retrying in %.1f s", what, exc, delay)
-            await asyncio.sleep(delay)  # backoff between attempts, bounded by the deadline
-            delay = min(delay * 2, 5.0)
+    """``call()``, retried by :func:`tradelane.retry.retrying` while Kafka refuses
+    connections or answers with a retriable error (:func:`kafka_retriable`), each retry logged
+    as waiting for ``what``. Gives up after ``deadline_s`` (default :data:`BROKER_WAIT_S`)
+    with :class:`KafkaNotReadyError` naming ``what`` and the last error; errors that are not
+    retriable are raised at once."""
+
+    def waiting(exc: BaseException, pause_s: float) -> None:
+        log.warning("%s: waiting for Kafka (%r); retrying in %.1f s", what, exc, pause_s)
+
+    return await retry.retrying(
+        call,
+        what=what,
+        deadline_s=BROKER_WAIT_S if deadline_s is None else deadline_s,
+        retriable=kafka_retriable,
+        base_s=0.1,
+        max_s=5.0,
+        on_retry=waiting,
+        give_up=_not_ready,
+    )
 
 
 class _Client(Protocol):
