@@ -42,6 +42,7 @@ from api.shares import redact
 from api.shares import routes as routes_shares
 from tradelane import __version__
 from tradelane.asyncapi import asyncapi_document
+from tradelane.errors import UsageError
 from tradelane.principals import Principal
 from tradelane.settings import InfluxSettings, KafkaSettings
 
@@ -56,7 +57,7 @@ def _asyncapi() -> dict[str, Any]:
     return asyncapi_document()
 
 
-class InsecureConfigError(ValueError):
+class InsecureConfigError(UsageError):
     """A configuration the server refuses to start with."""
 
 

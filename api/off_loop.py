@@ -24,10 +24,12 @@ from collections.abc import Callable, Hashable
 from concurrent.futures import Executor
 from typing import Any, TypeVar, cast
 
+from tradelane.errors import ServiceError
+
 T = TypeVar("T")
 
 
-class ReadBusyError(Exception):
+class ReadBusyError(ServiceError):
     """The computation could not be answered now; retry after ``retry_after_s``."""
 
     def __init__(self, detail: str, retry_after_s: float) -> None:

@@ -21,6 +21,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tradelane.errors import ServiceError
+
 FAST_FAILOVER = {"BROKER_SESSION_TIMEOUT": "10", "BROKER_HEARTBEAT_INTERVAL": "1"}
 """faust reads these from the environment: a killed member leaves the group after 10 s
 instead of 60 s, so a run with ten kills stays within minutes."""
@@ -92,7 +94,7 @@ def finish(*procs: subprocess.Popen[bytes] | subprocess.Popen[str], timeout_s: f
             proc.wait(10)  # reaped: no zombie, and its exit status is known
 
 
-class ChildFailedError(RuntimeError):
+class ChildFailedError(ServiceError):
     """A child did not come up (its log tail is in the message)."""
 
 

@@ -48,9 +48,13 @@ class MissingSigningKeyError(ServiceError):
     """A process whose Kafka is not on loopback has no ledger signing key configured (a
     ``ServiceError``: the command exits 2 with the message, before anything connects)."""
 
+    retriable = False  # configuration, not a service that may come up: retrying cannot help
+
 
 class KeyFormatError(ServiceError, ValueError):
     """A key that is not an Ed25519 key in a format read here."""
+
+    retriable = False  # configuration, not a service that may come up: retrying cannot help
 
 
 def _b64(text: str) -> bytes:

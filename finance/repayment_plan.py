@@ -32,12 +32,13 @@ from finance.money import CONTEXT, round_down, to_minor_units
 from tradelane.contracts.base import UtcDatetime
 from tradelane.contracts.money import Money
 from tradelane.contracts.registries import DayCount, RepaymentPlanTerms
+from tradelane.errors import ContractError
 from tradelane.ids import derive_id
 
 ZERO = Decimal(0)
 
 
-class PlanError(ValueError):
+class PlanError(ContractError):
     """A plan operation the plan's rules refuse (a delay to an earlier date, a payment in a
     foreign currency, an unknown instalment). Raised, not returned: these are caller errors,
     the engine validates its inputs before it calls here."""

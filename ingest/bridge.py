@@ -38,6 +38,7 @@ from ingest.metrics import BridgeMetrics
 from ingest.seen import RecentlySeen
 from tradelane import deadletters
 from tradelane.contracts import DeadLetter, DeadLetterReason, IngestedReading, IngestedStatus
+from tradelane.errors import ServiceError
 from tradelane.settings import KafkaSettings, MqttSettings
 from tradelane.topics import (
     MQTT_ROOT,
@@ -53,7 +54,7 @@ from transport.mqtt import AsyncioLoopAdapter, make_client
 log = logging.getLogger(__name__)
 
 
-class BridgeFailedError(RuntimeError):
+class BridgeFailedError(ServiceError):
     """Kafka refused a record; unacknowledged MQTT messages stay with the broker."""
 
 

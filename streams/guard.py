@@ -19,6 +19,7 @@ import asyncio
 import logging
 import time
 
+from tradelane.errors import OwnershipError
 from tradelane.settings import KafkaSettings
 from transport import kafka as clients
 from transport.kafka import retrying
@@ -29,7 +30,7 @@ MARKERS = (b"-by-shipment", b"-finance-in")
 """Bytes of a member's subscription that mark a worker group."""
 
 
-class SecondWorkerGroupError(RuntimeError):
+class SecondWorkerGroupError(OwnershipError):
     """Another worker group is active on the cluster."""
 
 

@@ -39,6 +39,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from pydantic import ValidationError
 
 from tradelane.contracts import WorkerLease
+from tradelane.errors import OwnershipError
 from tradelane.settings import KafkaSettings
 from tradelane.topics import WORKERS_LEASE
 from transport import kafka as clients
@@ -53,7 +54,7 @@ LOOKBACK_S = 600.0
 """How far back a reader folds the log (far more than a term: the holder then is certain)."""
 
 
-class LeaseHeldError(RuntimeError):
+class LeaseHeldError(OwnershipError):
     """Another worker group holds the lease."""
 
 

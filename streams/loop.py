@@ -50,6 +50,7 @@ from streams.store import Send, Store
 from streams.transactions import NotOwnedError, Transactions
 from tradelane import deadletters
 from tradelane.contracts import DeadLetterReason
+from tradelane.errors import TradelaneError
 from tradelane.settings import KafkaSettings
 from tradelane.topics import TRACKER_DEADLETTER
 from transport import kafka as clients
@@ -80,7 +81,7 @@ POISON_KEPT = 10_000
 """Most records a loop remembers as failing to apply (see :class:`RecordFailedError`)."""
 
 
-class RecordFailedError(Exception):
+class RecordFailedError(TradelaneError):
     """Applying the record at ``index`` of a batch raised ``cause``: a rule or engine failed on
     a well-formed input. The stage cannot undo what the half-applied record did to the states
     it holds (they are mutated in place), so the loop restarts from its last commit with its

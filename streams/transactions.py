@@ -34,6 +34,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer, TopicPartition
 
 from streams.store import Send
+from tradelane.errors import OwnershipError
 from tradelane.settings import KafkaSettings
 from transport import kafka as clients
 
@@ -46,7 +47,7 @@ transaction is aborted: by its successor's producer at once, or by this timeout 
 takes its partitions over. It must exceed a commit interval plus the slowest batch."""
 
 
-class NotOwnedError(RuntimeError):
+class NotOwnedError(OwnershipError):
     """A partition's inputs were to be produced while this loop holds no producer for it (it
     was given up meanwhile): the loop restarts from its last commit."""
 

@@ -33,6 +33,8 @@ FLEET_SECRET = "fleet-secret"  # noqa: S105 - the name of an entry, not a secret
 class CredentialsError(ServiceError):
     """No credentials for a principal: the message says where they were looked for."""
 
+    retriable = False  # configuration, not a service that may come up: retrying cannot help
+
 
 def kafka_file(home: Path) -> Path:
     return home / SECRETS_DIR / KAFKA_FILE

@@ -23,6 +23,7 @@ from tradelane.contracts.deadletter import (
     ORIGIN_MAX_CHARS,
     PAYLOAD_PREFIX_BYTES,
 )
+from tradelane.errors import ContractError
 from tradelane.ids import derive_id
 
 _RANGE_ERRORS = frozenset(
@@ -31,7 +32,7 @@ _RANGE_ERRORS = frozenset(
 _VERSION_FIELDS = frozenset({"schema_version", "schemaversion", "specversion"})
 
 
-class InvalidKeyError(ValueError):
+class InvalidKeyError(ContractError):
     """A Kafka record without the key its topic requires, or with a key that is no text."""
 
 

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 from yarl import URL
 
+from tradelane.errors import ContractError
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -63,7 +65,7 @@ _SPECIAL: tuple[IPNetwork, ...] = tuple(
 )
 
 
-class DestinationRefusedError(ValueError):
+class DestinationRefusedError(ContractError):
     """A webhook URL or one of its addresses is not an allowed destination."""
 
 

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
 
+from tradelane.errors import TradelaneError
 from webhooks.address import (
     AddressPolicy,
     DestinationRefusedError,
@@ -31,7 +32,7 @@ Lookup = Callable[[str, int], Awaitable[list[IPAddress]]]
 """Resolve (host, port) to addresses; tests substitute a fake DNS."""
 
 
-class RefusedAddressError(OSError):
+class RefusedAddressError(TradelaneError, OSError):
     """Raised inside aiohttp's connector when a resolved address is refused; an ``OSError`` so
     aiohttp reports it as a connection error rather than crashing the request."""
 

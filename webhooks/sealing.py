@@ -34,7 +34,7 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from tradelane.contracts.webhooks import WebhookSubscription
-from tradelane.errors import ServiceError
+from tradelane.errors import ContractError, ServiceError
 from tradelane.settings import KafkaSettings, ServicesSettings
 from webhooks.settings import WebhookSettings
 
@@ -43,13 +43,15 @@ PLAIN_VERSION = 1
 KEY_FILE_NAME = "webhooks.keys"
 
 
-class SealingError(ValueError):
+class SealingError(ContractError):
     """A record could not be opened (wrong key, tampered, or not a subscription)."""
 
 
 class MissingKeyError(ServiceError):
     """A production process has no encryption key configured (a ``ServiceError``, so every
     command that meets it, the API's and the worker's, exits 2 with the message)."""
+
+    retriable = False  # configuration, not a service that may come up: retrying cannot help
 
 
 @dataclass(frozen=True)

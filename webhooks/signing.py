@@ -25,6 +25,8 @@ import hmac
 import secrets as _random
 from collections.abc import Iterable, Mapping
 
+from tradelane.errors import ContractError
+
 SECRET_PREFIX = "whsec_"  # noqa: S105 (a format prefix, not a secret)
 SECRET_BYTES = 32
 SECRET_BYTES_MIN = 24
@@ -36,7 +38,7 @@ HEADER_TIMESTAMP = "webhook-timestamp"
 HEADER_SIGNATURE = "webhook-signature"
 
 
-class SignatureError(ValueError):
+class SignatureError(ContractError):
     """A delivery or a secret failed verification."""
 
 

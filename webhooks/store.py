@@ -22,6 +22,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from tradelane.contracts.webhooks import SubscriberRole, WebhookDelivery, WebhookSubscription
+from tradelane.errors import ContractError
 from tradelane.settings import KafkaSettings
 from tradelane.topics import WEBHOOKS_DELIVERIES, WEBHOOKS_SUBSCRIPTIONS
 from transport import kafka as clients
@@ -96,7 +97,7 @@ class SubscriptionBook:
                 self.stale.discard(key.decode(errors="replace"))
 
 
-class CapReachedError(Exception):
+class CapReachedError(ContractError):
     """A tenant already holds as many subscriptions as it may."""
 
 

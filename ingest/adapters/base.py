@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import Protocol
 
 from tradelane.contracts import DeadLetterReason, SourceFormat, TrackerReading
+from tradelane.errors import ContractError
 
 
-class Rejected(Exception):  # noqa: N818 - a refusal, not an error of ours
+class Rejected(ContractError):  # noqa: N818 - a refusal: the payload breaks its contract
     """A message that cannot become a reading; carries the dead-letter reason code."""
 
     def __init__(self, reason: DeadLetterReason, message: str) -> None:
