@@ -105,7 +105,7 @@ def _file_argument(p: argparse.ArgumentParser) -> None:
 
 
 def _key_file(args: argparse.Namespace) -> Path:
-    from tradelane.errors import ServiceError
+    from tradelane.errors import UsageError
 
     found: Path | None = args.file
     if found is None:
@@ -113,7 +113,7 @@ def _key_file(args: argparse.Namespace) -> Path:
 
         found = ApiSettings().keys_file
     if found is None:
-        raise ServiceError("name the key file: --file PATH or TRADELANE_API_KEYS_FILE")
+        raise UsageError("name the key file: --file PATH or TRADELANE_API_KEYS_FILE")
     return found
 
 
@@ -140,7 +140,7 @@ def _keys_add(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from api.auth import KeyEntry, hash_key, new_key
-    from tradelane.errors import ServiceError
+    from tradelane.errors import UsageError
 
     path = _key_file(args)
     entries = _entries(path)
@@ -149,7 +149,7 @@ def _keys_add(args: argparse.Namespace) -> int:
     try:
         entry = KeyEntry(id=key_id, hash=hash_key(key), role=args.role, name=name, party=args.party)
     except ValidationError as exc:
-        raise ServiceError(f"cannot create the key: {exc.errors()[0]['msg']}") from exc
+        raise UsageError(f"cannot create the key: {exc.errors()[0]['msg']}") from exc
     _write_key_file(path, [*entries, entry.model_dump(mode="json", exclude_none=True)])
     print(
         f"key {key_id} ({entry.role.value}{f', {entry.party}' if entry.party else ''}) added "
@@ -167,24 +167,24 @@ def _keys_list(args: argparse.Namespace) -> int:
 
 
 def _keys_remove(args: argparse.Namespace) -> int:
-    from tradelane.errors import ServiceError
+    from tradelane.errors import UsageError
 
     path = _key_file(args)
     entries = _entries(path)
     kept = [e for e in entries if e["id"] != args.key_id]
     if len(kept) == len(entries):
-        raise ServiceError(f"no key {args.key_id} in {path}")
+        raise UsageError(f"no key {args.key_id} in {path}")
     _write_key_file(path, kept)
     print(f"key {args.key_id} removed from {path}; restart the API to refuse it", file=sys.stderr)
     return 0
 
 
 def _api(args: argparse.Namespace) -> int:
-    from tradelane.errors import ServiceError
+    from tradelane.errors import ServiceError, UsageError
     from transport.probes import port_open
 
     if not 0 <= args.port <= 65535:
-        raise ServiceError("--port must be within 0..65535")
+        raise UsageError("--port must be within 0..65535")
     probe_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host  # noqa: S104
     if args.port and port_open(probe_host, args.port):
         raise ServiceError(
@@ -198,9 +198,9 @@ def _api(args: argparse.Namespace) -> int:
     try:
         state = build_state(settings, host=args.host)
     except InsecureConfigError as exc:
-        raise ServiceError(str(exc)) from exc
+        raise UsageError(str(exc)) from exc
     except (ValueError, OSError) as exc:
-        raise ServiceError(f"cannot read the API keys: {exc}") from exc
+        raise UsageError(f"cannot read the API keys: {exc}") from exc
     return asyncio.run(_serve(args.host, args.port, args.log_level, state))
 
 

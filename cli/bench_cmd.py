@@ -251,37 +251,37 @@ def _add_truth(which: Subparsers) -> None:
 
 def _bench_engines(args: argparse.Namespace) -> int:
     from bench.engines import bench_engines
-    from tradelane.errors import ServiceError
+    from tradelane.errors import UsageError
 
     try:
         sizes = [int(n) for n in args.shipments.split(",") if n.strip()]
     except ValueError as exc:
-        raise ServiceError(f"--shipments: integers, got {args.shipments!r}") from exc
+        raise UsageError(f"--shipments: integers, got {args.shipments!r}") from exc
     if not sizes or min(sizes) < 1 or args.seconds <= 0 or args.events < 1:
-        raise ServiceError("--shipments must be >= 1, --seconds > 0, --events >= 1")
+        raise UsageError("--shipments must be >= 1, --seconds > 0, --events >= 1")
     bench_engines(sizes, args.seconds, args.events, args.json)
     return 0
 
 
 def _names(text: str, known: tuple[str, ...], what: str) -> list[str]:
-    from tradelane.errors import ServiceError
+    from tradelane.errors import UsageError
 
     if text.strip() == "all":
         return list(known)
     names = [n.strip() for n in text.split(",") if n.strip()]
     unknown = [n for n in names if n not in known]
     if not names or unknown:
-        raise ServiceError(f"--{what}: unknown {unknown or text!r}; known: {', '.join(known)}")
+        raise UsageError(f"--{what}: unknown {unknown or text!r}; known: {', '.join(known)}")
     return names
 
 
 def _bench_truth(args: argparse.Namespace) -> int:
     from faults.truth.orders import ORDERS
     from faults.truth.scoring import SCENARIO_NAMES, bench_truth
-    from tradelane.errors import ServiceError
+    from tradelane.errors import UsageError
 
     if args.trackers < 1 or args.workers < 0:
-        raise ServiceError("--trackers must be >= 1 and --workers >= 0")
+        raise UsageError("--trackers must be >= 1 and --workers >= 0")
     scenarios = _names(args.scenarios, SCENARIO_NAMES, "scenarios")
     orders = _names(args.orders, tuple(ORDERS), "orders")
     if args.pipeline:
@@ -297,16 +297,16 @@ def _bench_truth(args: argparse.Namespace) -> int:
 
 def _bench_pipeline(args: argparse.Namespace) -> int:
     from bench.pipeline import bench_pipeline
-    from tradelane.errors import ServiceError
+    from tradelane.errors import UsageError
 
     try:
         rates = [float(r) for r in args.rates.split(",") if r.strip()]
     except ValueError as exc:
-        raise ServiceError(f"--rates: comma-separated numbers, got {args.rates!r}") from exc
+        raise UsageError(f"--rates: comma-separated numbers, got {args.rates!r}") from exc
     if not rates or min(rates) <= 0 or args.step_seconds <= 0 or args.shipments_per_step < 1:
-        raise ServiceError("--rates must be > 0, --step-seconds > 0, --shipments-per-step >= 1")
+        raise UsageError("--rates must be > 0, --step-seconds > 0, --shipments-per-step >= 1")
     if args.baseline_readings < 1000:
-        raise ServiceError("--baseline-readings must be >= 1000")
+        raise UsageError("--baseline-readings must be >= 1000")
     bench_pipeline(
         rates,
         args.step_seconds,
@@ -323,10 +323,10 @@ def _bench_pipeline(args: argparse.Namespace) -> int:
 def _bench_recovery(args: argparse.Namespace) -> int:
     from bench.ingest import report
     from bench.recovery import bench_recovery
-    from tradelane.errors import ServiceError
+    from tradelane.errors import UsageError
 
     if args.shipments < 1:
-        raise ServiceError("--shipments must be >= 1")
+        raise UsageError("--shipments must be >= 1")
     report(bench_recovery(args.shipments), args.json)
     return 0
 
@@ -335,11 +335,11 @@ def _bench_api(args: argparse.Namespace) -> int:
     import asyncio
 
     from bench.feed import fanout, report
-    from tradelane.errors import ServiceError
+    from tradelane.errors import UsageError
     from tradelane.settings import KafkaSettings
 
     if args.clients < 1 or args.shipments < 1 or args.rate <= 0 or args.duration <= 0:
-        raise ServiceError("--clients/--shipments must be >= 1, --rate/--duration > 0")
+        raise UsageError("--clients/--shipments must be >= 1, --rate/--duration > 0")
     print(f"bench api: {args.clients} WebSocket clients ...", flush=True)
     result = asyncio.run(
         fanout(KafkaSettings(), args.clients, args.shipments, args.rate, args.duration)
@@ -350,10 +350,10 @@ def _bench_api(args: argparse.Namespace) -> int:
 
 def _bench(args: argparse.Namespace) -> int:
     from bench import ingest as bench
-    from tradelane.errors import ServiceError
+    from tradelane.errors import UsageError
 
     if args.readings < 1000 or args.devices < 1:
-        raise ServiceError("--readings must be >= 1000 and --devices >= 1")
+        raise UsageError("--readings must be >= 1000 and --devices >= 1")
     print(
         f"bench {args.bench}: {args.readings:,} readings from {args.devices:,} devices ...",
         flush=True,
@@ -362,7 +362,7 @@ def _bench(args: argparse.Namespace) -> int:
         from bench.worker import bench_worker
 
         if args.latency_rate <= 0 or args.latency_seconds < 0:
-            raise ServiceError("--latency-rate must be > 0 and --latency-seconds >= 0")
+            raise UsageError("--latency-rate must be > 0 and --latency-seconds >= 0")
         result = bench_worker(args.readings, args.devices, args.latency_rate, args.latency_seconds)
     elif args.bench == "bridge":
         result = bench.bench_bridge(args.readings, args.devices)

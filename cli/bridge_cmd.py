@@ -97,13 +97,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _bridge(args: argparse.Namespace) -> int:
     from ingest.bridge import BridgeConfig
     from ingest.intake import IntakeLimits
-    from tradelane.errors import ServiceError
+    from tradelane.errors import UsageError
     from tradelane.settings import MqttSettings, is_loopback_only
 
     if args.max_payload_bytes < 1 or args.max_future_skew_s < 0:
-        raise ServiceError("--max-payload-bytes must be >= 1 and --max-future-skew-s >= 0")
+        raise UsageError("--max-payload-bytes must be >= 1 and --max-future-skew-s >= 0")
     if args.replay_clock and not is_loopback_only(MqttSettings().host):
-        raise ServiceError("--replay-clock is for replays on this machine: a loopback broker only")
+        raise UsageError("--replay-clock is for replays on this machine: a loopback broker only")
     config = BridgeConfig(
         client_id=args.client_id,
         share_group=None if (args.no_share or args.mqtt3) else args.group,
@@ -120,7 +120,7 @@ def _bridge(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(_run(config, args.stats_interval))
     except ValueError as exc:  # unknown adapter names
-        raise ServiceError(str(exc)) from exc
+        raise UsageError(str(exc)) from exc
 
 
 async def _run(config: BridgeConfig, stats_interval: float) -> int:

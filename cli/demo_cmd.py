@@ -18,7 +18,7 @@ import time
 from cli.demo_pipeline import Pipeline, Stack, heartbeats, resolve_kafka, resolve_mqtt
 from cli.demo_printer import Printer
 from cli.running import stop_on_signals
-from tradelane.errors import ServiceError
+from tradelane.errors import UsageError
 from tradelane.settings import ServicesSettings
 from transport.admin import ensure_topics
 
@@ -157,7 +157,7 @@ def _demo(args: argparse.Namespace) -> int:
         or args.interval <= 0
         or args.speedup <= 0
     ):
-        raise ServiceError(
+        raise UsageError(
             "--heartbeats/--trackers/--duration/--confirm-hours must be >= 0 (--confirm-hours "
             "at most 720), --interval/--speedup > 0"
         )

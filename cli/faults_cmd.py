@@ -83,7 +83,7 @@ def _run(args: argparse.Namespace) -> int:
     from faults.checks import render, to_json
     from faults.profiles import profile
     from faults.run import run
-    from tradelane.errors import ServiceError
+    from tradelane.errors import UsageError
 
     if args.mosquitto_crash is not None:
         return _mosquitto_crash(args)
@@ -95,7 +95,7 @@ def _run(args: argparse.Namespace) -> int:
         args.rival_groups,
     )
     if any(n is not None and n < 0 for n in counts):
-        raise ServiceError("fault counts cannot be negative")
+        raise UsageError("fault counts cannot be negative")
     chosen = profile(
         args.profile,
         bridge_kills=args.bridge_kills,
@@ -123,10 +123,10 @@ def _mosquitto_crash(args: argparse.Namespace) -> int:
 
     from faults.checks import table
     from faults.mqtt_crash import measure
-    from tradelane.errors import ServiceError
+    from tradelane.errors import UsageError
 
     if args.mosquitto_crash < 1:
-        raise ServiceError("--mosquitto-crash needs at least 1 trial")
+        raise UsageError("--mosquitto-crash needs at least 1 trial")
     print(f"Mosquitto crash window: {args.mosquitto_crash} trial(s), seed {args.seed}")
     trials = measure(args.mosquitto_crash, args.seed)
     rows = [

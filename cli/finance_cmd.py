@@ -110,11 +110,11 @@ def _calendar(args: argparse.Namespace) -> int:
     from api.finance_reads import calendar, default_start
     from api.projection import ReadModel, apply
     from finance.calendar import DAYS_MAX, render
-    from tradelane.errors import ServiceError
+    from tradelane.errors import UsageError
 
     days = args.days if args.days is not None else 7 * (args.weeks if args.weeks is not None else 4)
     if not 1 <= days <= DAYS_MAX:
-        raise ServiceError(f"the window must be 1..{DAYS_MAX} days, not {days}")
+        raise UsageError(f"the window must be 1..{DAYS_MAX} days, not {days}")
     records = _read_records(args.records) if args.records else _kafka_records(args.facility)
     if args.save is not None:
         lines = (json.dumps({"topic": t, "value": v.decode()}) + "\n" for t, v in records)
@@ -124,7 +124,7 @@ def _calendar(args: argparse.Namespace) -> int:
         apply(model, topic, value)
     view = model.facilities.get(args.facility)
     if view is None or view.facility is None:
-        raise ServiceError(f"no facility {args.facility!r} on finance.facilities")
+        raise UsageError(f"no facility {args.facility!r} on finance.facilities")
     start_day: date = args.start or (default_start(view) or datetime.now(UTC)).date()
     start = datetime.combine(start_day, time(0), tzinfo=UTC)
     print(render(calendar(model, view, start, days), daily=args.daily), end="")
@@ -132,16 +132,16 @@ def _calendar(args: argparse.Namespace) -> int:
 
 
 def _read_records(path: Path) -> list[tuple[str, bytes]]:
-    from tradelane.errors import ServiceError
+    from tradelane.errors import UsageError
 
     try:
         lines = path.read_text().splitlines()
         parsed = [json.loads(line) for line in lines if line.strip()]
         return [(str(r["topic"]), str(r["value"]).encode()) for r in parsed]
     except OSError as exc:
-        raise ServiceError(f"cannot read {path}: {exc.strerror}") from exc
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
     except (ValueError, KeyError, TypeError) as exc:
-        raise ServiceError(f"{path} is not a records file ({exc})") from exc
+        raise UsageError(f"{path} is not a records file ({exc})") from exc
 
 
 def _kafka_records(facility_id: str) -> list[tuple[str, bytes]]:
@@ -176,15 +176,15 @@ def _kafka_records(facility_id: str) -> list[tuple[str, bytes]]:
 def _fx_feed(args: argparse.Namespace) -> int:
     from finance.fx_feed import simulated_rates
     from finance.fx_publisher import publish_rates
-    from tradelane.errors import ServiceError
+    from tradelane.errors import UsageError
     from tradelane.principals import Principal
     from tradelane.settings import KafkaSettings
 
     start: datetime = args.start or datetime.now(UTC).replace(microsecond=0)
     if start.tzinfo is None:
-        raise ServiceError("--start needs a zone, e.g. 2026-03-02T00:00:00+00:00")
+        raise UsageError("--start needs a zone, e.g. 2026-03-02T00:00:00+00:00")
     if args.count < 1 or args.step_minutes < 1 or args.max_move_bp < 0:
-        raise ServiceError("--count and --step-minutes must be >= 1, --max-move-bp >= 0")
+        raise UsageError("--count and --step-minutes must be >= 1, --max-move-bp >= 0")
     rates = simulated_rates(
         args.seed,
         start,

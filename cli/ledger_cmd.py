@@ -105,13 +105,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _anchor(text: str | None) -> tuple[int, str] | None:
-    from tradelane.errors import ServiceError
+    from tradelane.errors import UsageError
 
     if text is None:
         return None
     seq, sep, digest = text.partition(":")
     if not sep or not seq.isdigit() or len(digest) != 64:
-        raise ServiceError(f"--anchor must be SEQ:HASH (64 hex digits), got {text!r}")
+        raise UsageError(f"--anchor must be SEQ:HASH (64 hex digits), got {text!r}")
     return int(seq), digest
 
 
@@ -155,12 +155,12 @@ def _read_file(path: Path) -> tuple[list[LedgerEntry], list[LedgerCheckpoint], l
 
     from finance.ledger import Problem
     from tradelane.contracts.finance import LedgerCheckpoint, LedgerEntry
-    from tradelane.errors import ServiceError
+    from tradelane.errors import UsageError
 
     try:
         lines = path.read_text().splitlines()
     except OSError as exc:
-        raise ServiceError(f"cannot read {path}: {exc.strerror}") from exc
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
     entries: list[LedgerEntry] = []
     checkpoints: list[LedgerCheckpoint] = []
     unreadable: list[Problem] = []
@@ -254,7 +254,7 @@ def _generate_key(args: argparse.Namespace) -> int:
     from finance.checkpoints import key_id
     from finance.ledger_keys import private_pem, seed_b64
     from tradelane.credentials import write_private
-    from tradelane.errors import ServiceError
+    from tradelane.errors import UsageError
 
     key = Ed25519PrivateKey.generate()
     if args.out is None:
@@ -263,7 +263,7 @@ def _generate_key(args: argparse.Namespace) -> int:
         try:
             write_private(args.out, private_pem(key), exclusive=True)
         except FileExistsError as exc:
-            raise ServiceError(f"{args.out} exists: a signing key is never overwritten") from exc
+            raise UsageError(f"{args.out} exists: a signing key is never overwritten") from exc
         print(f"wrote {args.out}", file=sys.stderr)
     print(f"ledger signing key id {key_id(key.public_key())}", file=sys.stderr)
     return 0

@@ -27,7 +27,7 @@ from cli import (
     worker_cmd,
 )
 from tradelane import __version__
-from tradelane.errors import ServiceError
+from tradelane.errors import ServiceError, UsageError
 
 DESCRIPTION = """\
 Tradelane: tracks goods in transit from IoT trackers (MQTT) through Kafka streams, and finances
@@ -85,6 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         return handler(args)
+    except UsageError as exc:
+        return usage_error(parser, args, exc)
     except ServiceError as exc:
         print(f"tradelane: error: {exc}", file=sys.stderr)
         return 2
@@ -94,6 +96,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tradelane: interrupted", file=sys.stderr)
         return 130
+
+
+def usage_error(parser: argparse.ArgumentParser, args: argparse.Namespace, exc: UsageError) -> int:
+    """Report what the command line asked for wrongly as argparse reports a bad argument:
+    the (sub)command's usage, ``PROG: error: MESSAGE`` and exit status 2 (a usage error is the
+    caller's to fix, so it is told how to call, not shown a traceback)."""
+    sub = _command_parser(parser, args)
+    sub.print_usage(sys.stderr)
+    print(f"{sub.prog}: error: {exc}", file=sys.stderr)
+    return 2
+
+
+def _command_parser(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> argparse.ArgumentParser:
+    """The deepest subcommand's parser the parsed ``args`` went through."""
+    for action in parser._actions:  # argparse keeps its subcommands only there
+        if isinstance(action, argparse._SubParsersAction):
+            chosen = getattr(args, action.dest, None)
+            if chosen in action.choices:
+                return _command_parser(action.choices[chosen], args)
+    return parser
 
 
 if __name__ == "__main__":

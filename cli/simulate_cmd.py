@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from cli.running import stop_on_signals
 from devtools.provisioning import provision_local_fleet
-from tradelane.errors import ServiceError
+from tradelane.errors import ServiceError, UsageError
 
 if TYPE_CHECKING:
     from devices.config import FleetConfig
@@ -295,7 +295,7 @@ def _parse_time(value: str) -> datetime:
     try:
         dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise ServiceError(f"not an ISO 8601 time: {value!r}") from exc
+        raise UsageError(f"not an ISO 8601 time: {value!r}") from exc
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return dt.astimezone(UTC)
@@ -319,7 +319,7 @@ def _write_credentials(args: argparse.Namespace) -> int:
     from tradelane.credentials import device_password
 
     if not args.device_secret:
-        raise ServiceError("--write-credentials needs --device-secret")
+        raise UsageError("--write-credentials needs --device-secret")
     config = FleetConfig(
         start=datetime.now(UTC), trackers=args.trackers or 20, seed=args.seed, prefix=args.prefix
     )
@@ -380,7 +380,7 @@ def _fleet_config(args: argparse.Namespace) -> FleetConfig:
             ),
         )
     except ValueError as exc:
-        raise ServiceError(str(exc)) from exc
+        raise UsageError(str(exc)) from exc
 
 
 async def _bookings_kafka(args: argparse.Namespace, finance: bool) -> KafkaSettings | None:
@@ -390,9 +390,9 @@ async def _bookings_kafka(args: argparse.Namespace, finance: bool) -> KafkaSetti
     from tradelane.settings import KafkaSettings
 
     if finance and args.bookings == "off":
-        raise ServiceError("--pledge-to and --insure publish to Kafka; drop --bookings off")
+        raise UsageError("--pledge-to and --insure publish to Kafka; drop --bookings off")
     if args.pledge_to is not None and not args.pledge_to.strip():
-        raise ServiceError("--pledge-to needs a facility id, e.g. --pledge-to fac-demo")
+        raise UsageError("--pledge-to needs a facility id, e.g. --pledge-to fac-demo")
     if args.bookings == "off":
         return None
     candidate = KafkaSettings().as_principal(Principal.SIMULATOR)

@@ -55,10 +55,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _sink(args: argparse.Namespace) -> int:
     from ingest.sink import SinkConfig
-    from tradelane.errors import ServiceError
+    from tradelane.errors import UsageError
 
     if args.batch_max < 1:
-        raise ServiceError("--batch-max must be >= 1")
+        raise UsageError("--batch-max must be >= 1")
     return asyncio.run(
         _run(
             SinkConfig(

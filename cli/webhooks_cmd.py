@@ -81,13 +81,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def parse_offset(text: str) -> tuple[tuple[str, int], int]:
     """``finance.events:3:120`` → ((``finance.events``, 3), 120)."""
-    from tradelane.errors import ServiceError
+    from tradelane.errors import UsageError
     from webhooks.audience import DELIVERED_TOPICS
 
     topic, _, rest = text.rpartition(":")
     topic, _, partition = topic.rpartition(":")
     if topic not in DELIVERED_TOPICS or not partition.isdigit() or not rest.isdigit():
-        raise ServiceError(
+        raise UsageError(
             f"--from-offset wants TOPIC:PARTITION:OFFSET with TOPIC one of "
             f"{', '.join(DELIVERED_TOPICS)}; got {text!r}"
         )
@@ -95,29 +95,29 @@ def parse_offset(text: str) -> tuple[tuple[str, int], int]:
 
 
 def _replay(args: argparse.Namespace) -> Replay | None:
-    from tradelane.errors import ServiceError
+    from tradelane.errors import UsageError
     from webhooks.worker import Replay
 
     if args.replay is None:
         if args.since is not None or args.from_offset:
-            raise ServiceError("--since and --from-offset need --replay SUBSCRIPTION_ID")
+            raise UsageError("--since and --from-offset need --replay SUBSCRIPTION_ID")
         return None
     if (args.since is None) == (not args.from_offset):
-        raise ServiceError("--replay needs exactly one of --since or --from-offset")
+        raise UsageError("--replay needs exactly one of --since or --from-offset")
     if args.since is not None and args.since.tzinfo is None:
-        raise ServiceError("--since needs a zone, e.g. 2026-03-01T00:00:00Z")
+        raise UsageError("--since needs a zone, e.g. 2026-03-01T00:00:00Z")
     offsets = dict(parse_offset(o) for o in args.from_offset) or None
     return Replay(args.replay, since=args.since, offsets=offsets)
 
 
 def _webhooks(args: argparse.Namespace) -> int:
-    from tradelane.errors import ServiceError
+    from tradelane.errors import UsageError
 
     if args.generate_key or args.reencrypt:
         if args.generate_key and args.reencrypt:
-            raise ServiceError("--generate-key and --reencrypt are separate steps")
+            raise UsageError("--generate-key and --reencrypt are separate steps")
         if args.replay is not None or args.since is not None or args.from_offset:
-            raise ServiceError("--generate-key and --reencrypt take no replay options")
+            raise UsageError("--generate-key and --reencrypt take no replay options")
     if args.generate_key:
         from webhooks.sealing import new_key
 

@@ -6,7 +6,9 @@ import argparse
 
 import pytest
 
+from cli import topics_cmd
 from cli.main import build_parser, main
+from tradelane.errors import ServiceError
 
 
 def _paths(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -62,3 +64,21 @@ def test_pledging_without_kafka_is_refused_before_anything_runs(
     assert "--pledge-to and --insure publish to Kafka" in capsys.readouterr().err
     assert main(["simulate", "--pledge-to", " ", "--duration", "1"]) == 2
     assert "--pledge-to needs a facility id" in capsys.readouterr().err
+
+
+def test_a_usage_error_is_reported_like_argparse(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "engines", "--shipments", "x"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: tradelane bench engines ")
+    assert err.endswith("tradelane bench engines: error: --shipments: integers, got 'x'\n")
+
+
+def test_a_service_error_is_reported_without_usage(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def unreachable(_args: argparse.Namespace) -> int:
+        raise ServiceError("no Kafka broker answers at k:1")
+
+    monkeypatch.setattr(topics_cmd, "_list", unreachable)
+    assert main(["topics", "list"]) == 2
+    assert capsys.readouterr().err == "tradelane: error: no Kafka broker answers at k:1\n"
