@@ -44,6 +44,7 @@ from tradelane import __version__
 from tradelane.asyncapi import asyncapi_document
 from tradelane.errors import UsageError
 from tradelane.principals import Principal
+from tradelane.retry import any_error, retrying, until_stopped
 from tradelane.settings import InfluxSettings, KafkaSettings
 
 STATIC = Path(__file__).parent / "static"
@@ -120,15 +121,28 @@ async def follow(
     retry_s: float = 5.0,
     what: str = "the Kafka follower",
 ) -> None:
-    """Run ``follower`` until stopped; when Kafka fails it, log and start it again (folding
-    or applying the same records again changes nothing: every fold here is idempotent)."""
-    while not stop.is_set():
-        try:
+    """Run ``follower`` until stopped; when Kafka fails it, log and start it again after a
+    back-off of up to ``retry_s`` (:func:`tradelane.retry.retrying` with no deadline: the API
+    outlives any broker outage). Folding or applying the same records again changes nothing:
+    every fold here is idempotent."""
+
+    async def attempt() -> None:
+        while not stop.is_set():
             await follower.run(stop)
-        except Exception:
-            log.exception("%s failed; restarting in %.0f s", what, retry_s)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), retry_s)
+
+    def restarting(exc: BaseException, pause_s: float) -> None:
+        log.error("%s failed; restarting in %.1f s", what, pause_s, exc_info=exc)
+
+    await retrying(
+        attempt,
+        what=what,
+        deadline_s=None,
+        retriable=any_error,  # a follower must outlive whatever failed it
+        base_s=min(1.0, retry_s),
+        max_s=retry_s,
+        on_retry=restarting,
+        sleep=until_stopped(stop),
+    )
 
 
 def create_app(state: ApiState | None = None) -> FastAPI:

@@ -3,13 +3,12 @@ of a consumer group (how a run knows the worker has processed everything)."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any
 
 from aiokafka import TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
+from tradelane.retry import any_error, retrying
 from tradelane.settings import KafkaSettings
 from transport import kafka as clients
 from transport.admin import topic_partitions
@@ -95,15 +94,16 @@ async def rewind_group(settings: KafkaSettings, group: str, since_ms: int, own_p
                 hit = found.get(tp)
                 target[tp] = ends[tp] if hit is None else hit.offset
         consumer.assign(tps)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                await consumer.commit({tp: OffsetAndMetadata(o, "") for tp, o in target.items()})
-                break
-            except Exception:  # the group may still hold a leaving member for a moment
-                if time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(1.0)  # retrying a refused commit under a deadline
+        offsets = {tp: OffsetAndMetadata(o, "") for tp, o in target.items()}
+        await retrying(
+            lambda: consumer.commit(offsets),
+            what=f"rewinding group {group}",
+            deadline_s=30.0,
+            # the group may still hold a leaving member for a moment, refusing the commit
+            retriable=any_error,
+            base_s=0.5,
+            max_s=2.0,
+        )
         return sum(max(0, committed[tp].offset - target[tp]) for tp in tps)
     finally:
         await consumer.stop()

@@ -39,6 +39,7 @@ from ingest.seen import RecentlySeen
 from tradelane import deadletters
 from tradelane.contracts import DeadLetter, DeadLetterReason, IngestedReading, IngestedStatus
 from tradelane.errors import ServiceError
+from tradelane.retry import retrying
 from tradelane.settings import KafkaSettings, MqttSettings
 from tradelane.topics import (
     MQTT_ROOT,
@@ -183,15 +184,25 @@ class Bridge:
         return client
 
     async def _reconnect_loop(self, client: mqtt.Client) -> None:
-        delay = 0.5
-        while not self._stopping:
-            try:
+        """Reconnect after a lost connection, with back-off and no deadline (the bridge has
+        nothing to do without its broker; stopping it cancels this)."""
+
+        async def attempt() -> None:
+            if not self._stopping:
                 client.reconnect()
-                return
-            except OSError as exc:
-                log.warning("MQTT reconnect failed (%s); retrying in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
+
+        def failed(exc: BaseException, pause_s: float) -> None:
+            log.warning("MQTT reconnect failed (%s); retrying in %.1fs", exc, pause_s)
+
+        await retrying(
+            attempt,
+            what="MQTT reconnect",
+            deadline_s=None,
+            retriable=lambda exc: isinstance(exc, OSError),  # refused, unreachable, reset
+            base_s=0.5,
+            max_s=30.0,
+            on_retry=failed,
+        )
 
     def _connect(self, client: mqtt.Client) -> None:
         s = self.mqtt_settings
@@ -304,7 +315,7 @@ class Bridge:
             else:
                 record = intake(topic, payload, received_at, self.adapters, self.config.limits)
             return record, record.model_dump_json().encode()
-        except Exception as exc:
+        except Exception as exc:  # see the docstring: never leave a message unacknowledged
             log.warning("message on %.200s could not be decoded: %r", topic, exc)
             record = dead_letter(
                 topic,

@@ -2,8 +2,9 @@
 
 Offsets are committed only after InfluxDB accepted the batch, so a crash re-reads (and
 re-writes, idempotently: see :mod:`ingest.points`) instead of losing points. Failed writes are
-retried with exponential backoff, forever: the sink falls behind rather than dropping data, and
-since it has its own consumer group it never slows the state pipeline.
+retried with jittered exponential back-off (:func:`tradelane.retry.retrying`), forever: the
+sink falls behind rather than dropping data, and since it has its own consumer group it never
+slows the state pipeline.
 
 The ``shipment_id`` tag comes from ``shipments.registry`` (compacted): the sink reads it to its
 end before writing anything, then keeps following it.
@@ -26,6 +27,7 @@ from influxdb_client.client.write_api_async import WriteApiAsync
 from ingest.points import to_lines
 from tradelane.contracts import IngestedReading, ShipmentBooking
 from tradelane.deadletters import for_error
+from tradelane.retry import any_error, retrying, until_stopped
 from tradelane.settings import InfluxSettings, KafkaSettings
 from tradelane.topics import SHIPMENTS_REGISTRY, TRACKER_DEADLETTER, TRACKER_READINGS
 from transport import kafka as clients
@@ -251,9 +253,45 @@ class Sink:
         return records
 
     async def _write(self, write_api: WriteApiAsync, lines: list[str], stop: asyncio.Event) -> bool:
-        """Write until InfluxDB accepts (True), retrying with backoff; False if stopped first."""
+        """Write until InfluxDB accepts (True), retrying with back-off and no deadline (the sink
+        falls behind rather than drop points); False if stopped while retrying."""
         if not lines:
             return True
+        failed = False
+
+        async def attempt() -> bool:
+            if failed and stop.is_set():
+                return False
+            started = time.perf_counter()
+            # Line protocol timestamps are nanoseconds: the client's default precision.
+            await write_api.write(bucket=self.influx.bucket, record=lines)
+            self.stats.write_seconds += time.perf_counter() - started
+            self.stats.points_written += len(lines)
+            return True
+
+        def retrying_in(exc: BaseException, pause_s: float) -> None:
+            nonlocal failed
+            failed = True
+            self.stats.write_retries += 1
+            log.warning(
+                "InfluxDB write of %d points failed (%s); retrying in %.1fs",
+                len(lines),
+                exc,
+                pause_s,
+            )
+
+        return await retrying(
+            attempt,
+            what="InfluxDB write",
+            deadline_s=None,
+            # any failure: the client raises its own, aiohttp's and OSError; dropping points
+            # is never the answer, and a stop ends the wait
+            retriable=any_error,
+            base_s=self.config.retry_initial_s,
+            max_s=self.config.retry_max_s,
+            on_retry=retrying_in,
+            sleep=until_stopped(stop),
+        )
         delay = self.config.retry_initial_s
         while True:
             started = time.perf_counter()

@@ -51,6 +51,7 @@ from streams.transactions import NotOwnedError, Transactions
 from tradelane import deadletters
 from tradelane.contracts import DeadLetterReason
 from tradelane.errors import TradelaneError
+from tradelane.retry import retrying
 from tradelane.settings import KafkaSettings
 from tradelane.topics import TRACKER_DEADLETTER
 from transport import kafka as clients
@@ -191,30 +192,39 @@ class PartitionLoop:
         # root's level: 4 % of a worker's time. It follows faust's level, never below info.
         quiet = max(logging.getLogger("faust").getEffectiveLevel(), logging.INFO)
         logging.getLogger("aiokafka").setLevel(quiet)
-        delay = 1.0
+        await retrying(
+            self._run_replaying,
+            what=f"loop {self.config.group}",
+            deadline_s=None,  # a worker's loop never gives up: it waits out any outage
+            retriable=lambda exc: isinstance(exc, RESTARTABLE),
+            base_s=1.0,
+            max_s=30.0,
+            healthy_s=60.0,  # a loop that ran a minute before failing is not crash-looping
+            on_retry=self._restarting,
+        )
+
+    async def _run_replaying(self) -> None:
+        """:meth:`_run_once`, again and again; after a quarantined record (:class:`_Replay`)
+        at once, after any other restartable failure only once the states were dropped (the
+        caller's back-off then runs)."""
         while True:
-            started = time.monotonic()
             try:
                 await self._run_once()
             except RESTARTABLE as exc:
                 self.restarts += 1
                 self.stage.drop(set(self.stage.stores[0][0].partitions))
                 self.owner = Ownership(self.kafka, self.stage)
-                if isinstance(exc, _Replay):
-                    log.warning(
-                        "loop %s: %s; replaying from its last commit", self.config.group, exc
-                    )
-                    continue
-                if time.monotonic() - started > 60:
-                    delay = 1.0
-                log.error(
-                    "loop %s failed (%r); restarting from its last commit in %.0f s",
-                    self.config.group,
-                    exc,
-                    delay,
-                )
-                await asyncio.sleep(delay)  # backoff before rejoining the group
-                delay = min(delay * 2, 30.0)
+                if not isinstance(exc, _Replay):
+                    raise
+                log.warning("loop %s: %s; replaying from its last commit", self.config.group, exc)
+
+    def _restarting(self, exc: BaseException, pause_s: float) -> None:
+        log.error(
+            "loop %s failed (%r); restarting from its last commit in %.0f s",
+            self.config.group,
+            exc,
+            pause_s,
+        )
 
     async def _run_once(self) -> None:
         self._touched.clear()

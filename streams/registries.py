@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from tradelane import deadletters
 from tradelane.contracts import DeadLetter, Facility, FxRate, Policy, ShipmentBooking
+from tradelane.retry import any_error, retrying
 from tradelane.settings import KafkaSettings
 from tradelane.topics import FINANCE_FACILITIES, FX_RATES, INSURANCE_POLICIES, SHIPMENTS_REGISTRY
 from transport import kafka as clients
@@ -95,10 +96,10 @@ async def follow(
     written again by each process and at each start. ``make_consumer`` builds the
     follower's consumer (default: :func:`transport.kafka.consumer`; tests pass a double).
     """
-    delay = 1.0
     positions: dict[TopicPartition, int] = {}
-    while True:
-        try:
+
+    async def attempt() -> None:
+        while True:
             await _follow_once(
                 kafka,
                 registries,
@@ -110,10 +111,19 @@ async def follow(
                 source,
                 make_consumer,
             )
-        except Exception as exc:
-            log.error("registry follower failed (%r); reading again in %.0f s", exc, delay)
-            await asyncio.sleep(delay)  # backoff before reconnecting
-            delay = min(delay * 2, 30.0)
+
+    def again(exc: BaseException, pause_s: float) -> None:
+        log.error("registry follower failed (%r); reading again in %.0f s", exc, pause_s)
+
+    await retrying(
+        attempt,
+        what="registry follower",
+        deadline_s=None,
+        retriable=any_error,  # a broker gone, or a client past its own retries: read again
+        base_s=1.0,
+        max_s=30.0,
+        on_retry=again,
+    )
 
 
 async def _follow_once(

@@ -18,6 +18,7 @@ caller's ``on_retry``, and which library errors are retriable is each transport'
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -45,6 +46,23 @@ def backoff_s(attempt: int, *, base_s: float, max_s: float, draw: float) -> floa
     ``[cap/2, cap]``."""
     cap = min(max_s, base_s * 2.0 ** min(attempt, 64))
     return cap * (0.5 + 0.5 * draw)
+
+
+def until_stopped(stop: asyncio.Event) -> Callable[[float], Awaitable[None]]:
+    """A ``sleep`` for :func:`retrying` that ends early when ``stop`` is set, so a process
+    asked to stop is not held by a back-off (the operation then sees ``stop`` and returns)."""
+
+    async def pause(seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), seconds)
+
+    return pause
+
+
+def any_error(_exc: BaseException) -> bool:
+    """The predicate of a supervisor: every ``Exception`` is retried (a follower or loop
+    that must outlive a broker outage and a bad record alike; cancellation still ends it)."""
+    return True
 
 
 def _deadline_error(what: str, deadline_s: float, exc: BaseException) -> BaseException:

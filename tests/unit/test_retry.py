@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tradelane.errors import ContractError, OwnershipError, ServiceError, UsageError
-from tradelane.retry import RetryDeadlineError, backoff_s, is_retriable, retrying
+from tradelane.retry import RetryDeadlineError, backoff_s, is_retriable, retrying, until_stopped
 
 
 class FakeTime:
@@ -218,3 +218,21 @@ def test_the_tree_says_what_is_retriable() -> None:
     assert not is_retriable(ContractError("bad"))
     assert not is_retriable(OwnershipError("held"))
     assert not is_retriable(ValueError("a library's"))
+
+
+async def test_until_stopped_ends_a_pause_when_stop_is_set() -> None:
+    stop = asyncio.Event()
+    pause = until_stopped(stop)
+    waiting = asyncio.ensure_future(pause(60.0))
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    stop.set()
+    await asyncio.wait_for(waiting, 5)  # well before the 60 s pause
+
+
+async def test_until_stopped_pauses_the_full_time_otherwise() -> None:
+    pause = until_stopped(asyncio.Event())
+    loop = asyncio.get_running_loop()
+    before = loop.time()
+    await pause(0.02)
+    assert loop.time() - before >= 0.02
