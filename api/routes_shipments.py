@@ -223,7 +223,7 @@ async def _series(
         raise HTTPException(503, "no InfluxDB configured for history")
     try:
         series = await api.history.series(view.shipment_id, fields, first, last, every, aggregate)
-    except Exception as exc:
+    except Exception as exc:  # the client, aiohttp or a timeout: answer 503
         raise HTTPException(503, f"InfluxDB did not answer: {type(exc).__name__}") from exc
     b = view.booking
     return SeriesOut(

@@ -37,7 +37,7 @@ class BookingPublisher:
     async def start(self) -> None:
         try:
             await ensure_topics(self.settings, (SHIPMENTS_REGISTRY,), with_configs=True)
-        except Exception:
+        except Exception:  # brokers that refuse topic configs (Tansu)
             log.info("creating %s with configs failed; retrying without", SHIPMENTS_REGISTRY.name)
             await ensure_topics(self.settings, (SHIPMENTS_REGISTRY,), with_configs=False)
         await self._producer.start()

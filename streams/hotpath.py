@@ -246,7 +246,7 @@ class HotPath:
                     continue
                 try:
                     self._apply(partition, key, item, sends)
-                except Exception as exc:
+                except Exception as exc:  # a rule failed: the loop restarts, then dead-letters it
                     raise RecordFailedError(index, exc) from exc
         except BaseException:
             self.shipments.discard_changes()
@@ -271,7 +271,7 @@ class HotPath:
         for m in messages:
             try:
                 routed = self._route_one(topic, m)
-            except Exception as exc:
+            except Exception as exc:  # unroutable: a dead letter, and on to the next
                 self.totals.invalid += 1
                 sends.append(self._dead(topic, m.partition, m.offset, m.key, m.value, exc))
                 continue

@@ -99,7 +99,7 @@ class PledgeStage:
             try:
                 key = shipment_key(m.key)
                 contract.model_validate_json(m.value or b"")
-            except Exception as exc:
+            except Exception as exc:  # unreadable: a dead letter, and on to the next
                 self.invalid += 1
                 sends.append(self._dead(topic, m.partition, m.offset, m.key, m.value, exc))
                 continue

@@ -48,13 +48,13 @@ async def _kafka_metadata(settings: KafkaSettings, timeout_s: float) -> bool:
 
     try:  # building the client reads the local keyring, which may be missing
         admin = clients.admin(settings, request_timeout_ms=int(timeout_s * 1000))
-    except Exception:
+    except Exception:  # a probe answers yes or no: any failure to build is a no
         return False
     try:
         await asyncio.wait_for(admin.start(), timeout_s)
         await asyncio.wait_for(admin.list_topics(), timeout_s)
         return True
-    except Exception:
+    except Exception:  # refused, timed out, denied: the broker does not answer
         return False
     finally:
         with contextlib.suppress(Exception):  # closing a half-started client may fail

@@ -120,7 +120,7 @@ async def create_share(
 async def _save(store: ShareStore, share: ShipmentShare) -> None:
     try:
         await store.save(share)
-    except Exception as exc:
+    except Exception as exc:  # Kafka away or refusing: 503, try again
         log.exception("writing share %s failed", share.share_id)
         raise HTTPException(
             503, "the share could not be stored; try again", headers={"Retry-After": "5"}
@@ -162,7 +162,7 @@ async def _track(api: ApiState, view: ShipmentView) -> tuple[list[TrackPoint] | 
             api.history.series(view.shipment_id, ("lat", "lon"), *window, TRACK_RESOLUTION),
             TRACK_TIMEOUT_S,
         )
-    except Exception as exc:
+    except Exception as exc:  # a track is optional: none rather than an error
         log.warning("no track for a shared shipment: %s", type(exc).__name__)
         return None, None
     return track_points(series.points), series.resolution_s
