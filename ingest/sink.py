@@ -292,29 +292,6 @@ class Sink:
             on_retry=retrying_in,
             sleep=until_stopped(stop),
         )
-        delay = self.config.retry_initial_s
-        while True:
-            started = time.perf_counter()
-            try:
-                # Line protocol timestamps are nanoseconds: the client's default precision.
-                await write_api.write(bucket=self.influx.bucket, record=lines)
-            except Exception as exc:
-                self.stats.write_retries += 1
-                log.warning(
-                    "InfluxDB write of %d points failed (%s); retrying in %.1fs",
-                    len(lines),
-                    exc,
-                    delay,
-                )
-                try:
-                    await asyncio.wait_for(stop.wait(), delay)
-                    return False
-                except TimeoutError:
-                    delay = min(delay * 2, self.config.retry_max_s)
-                    continue
-            self.stats.write_seconds += time.perf_counter() - started
-            self.stats.points_written += len(lines)
-            return True
 
 
 async def _await_assignment(consumer: AIOKafkaConsumer, timeout_s: float = 60.0) -> None:
