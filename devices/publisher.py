@@ -39,6 +39,7 @@ from devices.messages import Kind, Outgoing
 from tradelane.contracts import DeviceState, DeviceStatus
 from tradelane.credentials import device_password
 from tradelane.principals import MQTT_GATEWAY as GATEWAY
+from tradelane.retry import retrying
 from tradelane.settings import MqttSettings
 from tradelane.topics import status_topic
 from transport.mqtt import make_client
@@ -88,7 +89,7 @@ class Connection:
         self._connected_fut: asyncio.Future[None] | None = None
         self._drained = asyncio.Event()
         self._drained.set()
-        self._reconnect_delay = 1.0
+        self._reconnecting: asyncio.Task[None] | None = None
         c = self.client
         c.on_socket_open = self._on_socket_open
         c.on_socket_close = self._on_socket_close
@@ -127,7 +128,6 @@ class Connection:
         if receive_max:
             self.window = max(1, min(self.window, int(receive_max)))
         self.connected = True
-        self._reconnect_delay = 1.0
         if fut is not None and not fut.done():
             fut.set_result(None)
         self._schedule_pump()
@@ -138,22 +138,31 @@ class Connection:
             self._drained.set()
             return
         log.warning("%s disconnected (%s); reconnecting", self.client_id, reason)
-        self._loop.call_later(self._reconnect_delay, self._reconnect)
+        if self._reconnecting is None or self._reconnecting.done():
+            self._reconnecting = self._loop.create_task(self._reconnect())
 
-    def _reconnect(self) -> None:
-        if self.killed or self.closing or self.connected:
-            return
-        try:
-            self.client.reconnect()
-        except OSError as exc:
-            self._reconnect_delay = min(30.0, self._reconnect_delay * 2)
-            log.warning(
-                "%s reconnect failed (%s); retry in %.0fs",
-                self.client_id,
-                exc,
-                self._reconnect_delay,
-            )
-            self._loop.call_later(self._reconnect_delay, self._reconnect)
+    async def _reconnect(self) -> None:
+        """Reconnect as a device would: after a first second, then with back-off doubling to
+        30 s (:func:`tradelane.retry.retrying`, no deadline), until connected, killed or
+        closed."""
+
+        async def attempt() -> None:
+            if not (self.killed or self.closing or self.connected):
+                self.client.reconnect()
+
+        def failed(exc: BaseException, pause_s: float) -> None:
+            log.warning("%s reconnect failed (%s); retry in %.0fs", self.client_id, exc, pause_s)
+
+        await asyncio.sleep(1.0)  # a device's pause before reconnecting, not a synchronisation
+        await retrying(
+            attempt,
+            what=f"{self.client_id} reconnect",
+            deadline_s=None,
+            retriable=lambda exc: isinstance(exc, OSError),  # refused, unreachable, reset
+            base_s=2.0,
+            max_s=30.0,
+            on_retry=failed,
+        )
 
     def _on_publish(self, _c: mqtt.Client, _u: Any, mid: int, reason: Any, _p: Any) -> None:
         msg = self.inflight.pop(mid, None)
@@ -224,6 +233,7 @@ class Connection:
     def kill(self) -> None:
         """Drop the TCP connection without DISCONNECT: the broker will publish the last will."""
         self.killed = True
+        self._stop_reconnecting()
         sock = self.client.socket()
         if isinstance(sock, socket.socket):  # plain TCP or TLS (ssl.SSLSocket is a subclass)
             with contextlib.suppress(OSError):
@@ -231,10 +241,15 @@ class Connection:
         self.pending.clear()
         self._drained.set()
 
+    def _stop_reconnecting(self) -> None:
+        if self._reconnecting is not None:
+            self._reconnecting.cancel()
+
     def close(self) -> None:
         if self.killed or self.closing:
             return
         self.closing = True
+        self._stop_reconnecting()
         if self.connected:
             self.client.disconnect()
         else:
