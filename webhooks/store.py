@@ -159,9 +159,13 @@ class KafkaSubscriptionStore(SubscriptionStore):
         webhooks: WebhookSettings | None = None,
         box: SecretBox | None = None,
         lookup: Lookup = system_lookup,
+        make_consumer: clients.ConsumerFactory | None = None,
     ) -> None:
+        """``make_consumer`` builds the readers' consumers (default
+        :func:`transport.kafka.consumer`; tests pass a double's)."""
         super().__init__(webhooks, lookup)
         self.settings = settings
+        self.make_consumer = make_consumer
         self.box = box or box_from_settings(self.rules, settings)
         self.book.box = self.box
         self._producer = clients.LazyProducer(settings)
@@ -181,7 +185,10 @@ class KafkaSubscriptionStore(SubscriptionStore):
         """Read both topics from the beginning to their current end, once (the CLI's
         re-encryption, which needs every subscription before it writes)."""
         consumer = await clients.started_reader(
-            self.settings, "webhooks-reencrypt", "the webhook re-encryption reader"
+            self.settings,
+            "webhooks-reencrypt",
+            "the webhook re-encryption reader",
+            self.make_consumer,
         )
         try:
             parts = await topic_partitions(consumer, WEBHOOKS_SUBSCRIPTIONS.name)
@@ -203,7 +210,10 @@ class KafkaSubscriptionStore(SubscriptionStore):
 
     async def run(self, stop: asyncio.Event) -> None:
         consumer = await clients.started_reader(
-            self.settings, "api-webhooks", "the API's webhook subscriptions consumer"
+            self.settings,
+            "api-webhooks",
+            "the API's webhook subscriptions consumer",
+            self.make_consumer,
         )
         try:
             parts = [
