@@ -19,6 +19,7 @@ from pathlib import Path
 from devtools.services.base import CONFIG_DIR, render
 from devtools.services.mosquitto import mosquitto_binary
 from devtools.services.process import ServiceError, wait_until
+from tradelane.errors import UsageError
 from transport.probes import free_port, port_open
 
 OPEN_NOTE = "open to anonymous clients, on 127.0.0.1 only (`tradelane services up` is not)"
@@ -98,7 +99,7 @@ def start_tansu(run_dir: Path) -> EmbeddedBroker:
 def start_mqtt(run_dir: Path, prefer: str = "auto") -> EmbeddedBroker:
     """Start Mosquitto if installed (or ``prefer="mosquitto"``), else amqtt, on a free port."""
     if prefer not in {"auto", "mosquitto", "amqtt"}:
-        raise ServiceError(f"unknown embedded MQTT broker {prefer!r}")
+        raise UsageError(f"unknown embedded MQTT broker {prefer!r}")
     port = free_port()
     binary = mosquitto_binary()
     if prefer == "mosquitto" and binary is None:

@@ -8,7 +8,7 @@ from devtools.services.base import LocalService, ServiceStatus
 from devtools.services.influxdb import InfluxDB
 from devtools.services.kafka import Kafka
 from devtools.services.mosquitto import Mosquitto
-from tradelane.errors import ServiceError
+from tradelane.errors import UsageError
 from tradelane.settings import ServicesSettings
 
 SERVICE_TYPES: dict[str, type[LocalService]] = {
@@ -24,7 +24,7 @@ def services(
     """The selected services (all by default), in start order."""
     unknown = [n for n in names if n not in SERVICE_TYPES]
     if unknown:
-        raise ServiceError(
+        raise UsageError(
             f"unknown service(s) {', '.join(unknown)}; known: {', '.join(SERVICE_TYPES)}"
         )
     chosen = names or tuple(SERVICE_TYPES)
