@@ -59,8 +59,10 @@ async def feed(
 ) -> None:
     """Hand each new record of ``topics`` that is ours to ``on_record`` until ``stop``; set
     ``ready`` once the consumer's positions are resolved."""
-    consumer = clients.consumer(settings, *topics, auto_offset_reset="latest")
-    await consumer.start()
+    consumer = await clients.started(
+        lambda: clients.consumer(settings, *topics, auto_offset_reset="latest"),
+        f"the demo's feed of {', '.join(topics)}",
+    )
     try:
         await await_assignment(consumer)
         ready.set()
@@ -75,8 +77,9 @@ async def feed(
 
 async def end_offsets(settings: KafkaSettings, topics: Iterable[str]) -> dict[TopicPartition, int]:
     """Where each partition of ``topics`` ends now (where this run's records will start)."""
-    consumer = clients.consumer(settings, auto_offset_reset="latest")
-    await consumer.start()
+    consumer = await clients.started(
+        lambda: clients.consumer(settings, auto_offset_reset="latest"), "the demo's offsets reader"
+    )
     try:
         tps = [tp for topic in topics for tp in await topic_partitions(consumer, topic)]
         return dict(await consumer.end_offsets(tps))
@@ -88,8 +91,9 @@ async def read_since(
     settings: KafkaSettings, start: dict[TopicPartition, int], ours: Ours, timeout_s: float = 60
 ) -> dict[str, list[bytes]]:
     """Every record that is ours from ``start`` to the partitions' current ends, per topic."""
-    consumer = clients.consumer(settings, auto_offset_reset="latest")  # positioned explicitly
-    await consumer.start()
+    consumer = await clients.started(  # positioned explicitly
+        lambda: clients.consumer(settings, auto_offset_reset="latest"), "the demo's summary reader"
+    )
     out: dict[str, list[bytes]] = {}
     try:
         consumer.assign(list(start))
