@@ -43,7 +43,7 @@ from devices.sensors import (
     reported_shock,
     reported_temperature,
 )
-from devices.voyage import MOVING, Context
+from devices.voyage import MOVING, Context, TrackPoint
 from tradelane.contracts import Gps, TrackerReading
 from tradelane.topics import readings_topic, status_topic
 
@@ -188,68 +188,27 @@ class Tracker:
     # --- the measurement ------------------------------------------------------------------
 
     def measure(self, t: float) -> tuple[TrackerReading, bool]:
-        """One reading at ``t`` (advancing the sensor state), and whether an alarm is active."""
-        rng = self.rng
+        """One reading at ``t`` (advancing the sensor state), and whether an alarm is active.
+
+        The steps draw from the tracker's one random stream in a fixed order (doors, cargo
+        temperature, humidity, shock, GPS): reordering them would change every later reading.
+        """
         spec = self.spec
         pt = self.track.at(t)
         prev = self.last_t if self.last_t is not None else t - spec.interval_s
-        dt = t - prev
         self.last_t = t
-        outside = ambient_c(pt.pos, t)
         failed = self.reefer_failure_at is not None and t >= self.reefer_failure_at
         reefer_ok = self.setpoint is not None and not failed
         open_s, door_lux, authorised = self._doors_between(prev, t, pt.pos, pt.context)
-        # Reefers are opened for loading, inspection and unloading at cold docks and inspection
-        # bays, so planned openings let in chilled air; a break-in lets in the weather.
-        door_air = (
-            self.setpoint + COLD_DOCK_MARGIN_C
-            if self.setpoint is not None and authorised
-            else outside
-        )
-
-        target, tau = cargo_target_c(self.setpoint, reefer_ok, outside, pt.context)
-        if self.cargo_c is None:
-            self.cargo_c = target + rng.gauss(0.0, 0.3)
-        self.cargo_c = door_exchange(relax(self.cargo_c, target, dt, tau), door_air, open_s)
-        temperature = reported_temperature(self.cargo_c, t, reefer_ok, rng)
-
-        rh_out = ambient_rh(pt.pos, pt.context)
-        rh_target = humidity_target(self.setpoint, reefer_ok, rh_out, pt.context)
-        if self.rh is None:
-            self.rh = rh_target
-        self.rh = door_exchange(relax(self.rh, rh_target, dt, HUMIDITY_TAU_S), rh_out, open_s)
-        humidity = reported_humidity(self.rh, rng)
-
-        g = background_shock_g(pt.context, rng)
-        events = self._handling
-        i = self._handling_i
-        while i < len(events) and events[i].t <= t:
-            if events[i].t > prev:
-                g = max(g, handling_shock_g(events[i].g_min, events[i].g_max, rng))
-            i += 1
-        self._handling_i = i
-        shock = reported_shock(g)
-
+        temperature = self._temperature(t, t - prev, pt, reefer_ok, open_s, authorised)
+        humidity = self._humidity(t - prev, pt, reefer_ok, open_s)
+        shock = reported_shock(self._peak_shock_g(prev, t, pt.context))
         self.battery = battery_after(self.battery, spec.drain_per_report)
-        gps: Gps | None = None
-        if not gps_fix_lost(pt.context, pt.hop in self._below_deck, rng):
-            sats, hdop, fix = gps_quality(pt.context, rng)
-            lat, lon = gps_noise(pt.pos, hdop, rng)
-            moving = pt.context in MOVING and pt.speed_kmh > 0
-            gps = Gps(
-                lat=lat,
-                lon=lon,
-                speed_kmh=gps_speed(pt.speed_kmh, rng),
-                heading_deg=gps_heading(pt.heading_deg, moving, rng),
-                fix=fix,
-                hdop=hdop,
-                satellites=sats,
-            )
         reading = TrackerReading(
             device_id=spec.device_id,
             seq=self.seq,
             ts=datetime.fromtimestamp(int(t + spec.skew_s), UTC),
-            gps=gps,
+            gps=self._gps(pt),
             temperature_c=temperature,
             humidity_pct=humidity,
             shock_g=shock,
@@ -262,6 +221,70 @@ class Tracker:
         lo, hi = self._temp_band
         alarm = self.tamper or not lo <= temperature <= hi or shock > self._shock_max
         return reading, alarm
+
+    def _temperature(
+        self,
+        t: float,
+        dt: float,
+        pt: TrackPoint,
+        reefer_ok: bool,
+        open_s: float,
+        authorised: bool,
+    ) -> float:
+        """Advance the cargo temperature over ``dt`` and return what the probe reports."""
+        outside = ambient_c(pt.pos, t)
+        # Reefers are opened for loading, inspection and unloading at cold docks and inspection
+        # bays, so planned openings let in chilled air; a break-in lets in the weather.
+        door_air = (
+            self.setpoint + COLD_DOCK_MARGIN_C
+            if self.setpoint is not None and authorised
+            else outside
+        )
+        target, tau = cargo_target_c(self.setpoint, reefer_ok, outside, pt.context)
+        if self.cargo_c is None:
+            self.cargo_c = target + self.rng.gauss(0.0, 0.3)
+        self.cargo_c = door_exchange(relax(self.cargo_c, target, dt, tau), door_air, open_s)
+        return reported_temperature(self.cargo_c, t, reefer_ok, self.rng)
+
+    def _humidity(self, dt: float, pt: TrackPoint, reefer_ok: bool, open_s: float) -> float:
+        """Advance the relative humidity over ``dt`` and return what the sensor reports."""
+        rh_out = ambient_rh(pt.pos, pt.context)
+        rh_target = humidity_target(self.setpoint, reefer_ok, rh_out, pt.context)
+        if self.rh is None:
+            self.rh = rh_target
+        self.rh = door_exchange(relax(self.rh, rh_target, dt, HUMIDITY_TAU_S), rh_out, open_s)
+        return reported_humidity(self.rh, self.rng)
+
+    def _peak_shock_g(self, prev: float, t: float, context: Context) -> float:
+        """The strongest shock in (prev, t]: background vibration or a planned handling event."""
+        rng = self.rng
+        g = background_shock_g(context, rng)
+        events = self._handling
+        i = self._handling_i
+        while i < len(events) and events[i].t <= t:
+            if events[i].t > prev:
+                g = max(g, handling_shock_g(events[i].g_min, events[i].g_max, rng))
+            i += 1
+        self._handling_i = i
+        return g
+
+    def _gps(self, pt: TrackPoint) -> Gps | None:
+        """A GPS fix at ``pt``, or None when the fix is lost (in flight, below deck ...)."""
+        rng = self.rng
+        if gps_fix_lost(pt.context, pt.hop in self._below_deck, rng):
+            return None
+        sats, hdop, fix = gps_quality(pt.context, rng)
+        lat, lon = gps_noise(pt.pos, hdop, rng)
+        moving = pt.context in MOVING and pt.speed_kmh > 0
+        return Gps(
+            lat=lat,
+            lon=lon,
+            speed_kmh=gps_speed(pt.speed_kmh, rng),
+            heading_deg=gps_heading(pt.heading_deg, moving, rng),
+            fix=fix,
+            hdop=hdop,
+            satellites=sats,
+        )
 
     def _doors_between(
         self, prev: float, t: float, pos: tuple[float, float], context: Context

@@ -19,7 +19,7 @@ import dataclasses
 import gc
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -101,6 +101,21 @@ def run_info(config: FleetConfig, mqtt_settings: MqttSettings) -> dict[str, Any]
     return info
 
 
+@dataclass(slots=True)
+class _Run:
+    """What one :func:`run_fleet` drives, shared by its steps."""
+
+    config: FleetConfig
+    engine: FleetEngine
+    ledger: AckLedger
+    publisher: FleetPublisher
+    bookings: BookingPublisher | None
+    initial_bookings: int
+    """Bookings published before the first reading."""
+    background: list[asyncio.Task[int]] = field(default_factory=list)
+    """Booking updates still being published (awaited before the publishers close)."""
+
+
 async def run_fleet(
     config: FleetConfig,
     mqtt_settings: MqttSettings,
@@ -141,16 +156,11 @@ async def run_fleet(
         gc.freeze()
     engine = FleetEngine(plan)
     ledger = AckLedger(len(plan.devices))
-    bookings: BookingPublisher | None = None
-    initial_bookings = 0
-    background: list[asyncio.Task[int]] = []
-    if kafka_settings is not None:
-        bookings = BookingPublisher(kafka_settings, client_id=f"{config.id_prefix}-bookings")
-        await bookings.start()
-        initial_bookings = await bookings.publish(s.booking for s in plan.shipments)
+    bookings, initial_bookings = await _open_bookings(config, kafka_settings, plan)
     publisher = FleetPublisher(
         config, mqtt_settings, engine.trackers, ledger.on_ack, mqtt5=mqtt5, provision=provision
     )
+    run = _Run(config, engine, ledger, publisher, bookings, initial_bookings)
     clock_ref: list[FleetClock] = []
 
     def sim_now() -> float:
@@ -162,85 +172,137 @@ async def run_fleet(
         t0 = loop.time()
         clock = FleetClock(config.start_ts, config.speedup, time.time(), config.realtime_cap)
         clock_ref.append(clock)
-        until_ts = config.until.timestamp() if config.until is not None else None
-        high_water = max(5000, 4 * sum(c.window for c in publisher.connections))
-        last_tick, last_sent = t0, 0
-        while not stop.is_set():
-            elapsed = loop.time() - t0
-            if config.duration_s is not None and elapsed >= config.duration_s:
-                break
-            target = clock.sim_at(elapsed)
-            if until_ts is not None:
-                target = min(target, until_ts)
-            room = high_water - publisher.backlog
-            if room > 0:
-                msgs = engine.advance(target, limit=min(room, CHUNK))
-                if msgs:
-                    ledger.count_submitted(msgs)
-                    publisher.submit(msgs)
-            if bookings is not None:
-                cleared = engine.customs_cleared(engine.now)
-                if cleared:
-                    background.append(
-                        asyncio.create_task(
-                            bookings.publish(
-                                with_customs(s.booking, s.voyage.customs_cleared_at)
-                                for s in cleared
-                            )
-                        )
-                    )
-            now = loop.time()
-            if progress is not None and now - last_tick >= progress_interval_s:
-                rate = (ledger.readings_acked - last_sent) / (now - last_tick)
-                last_tick, last_sent = now, ledger.readings_acked
-                progress(_snapshot(engine, publisher, ledger, now - t0, target, rate))
-            due = engine.next_due()
-            if due is None or (until_ts is not None and engine.now >= until_ts and due > until_ts):
-                break
-            if due > target:  # caught up: sleep until the next tracker is due (or a tick)
-                wake = clock.elapsed_for(due) - (loop.time() - t0)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), min(max(wake, 0.001), 0.05))
-            elif room <= 0:
-                await asyncio.sleep(0.001)  # let acks come in
-            else:
-                await asyncio.sleep(0)
-        sim_end = engine.now
-        finale = engine.finish()
-        ledger.count_submitted(finale)
-        publisher.submit(finale)
-        await publisher.drain(drain_timeout_s)
-        await publisher.say_goodbye(sim_end)
-        if background:
-            await asyncio.gather(*background)
+        await _pump(run, clock, t0, stop, progress, progress_interval_s)
+        await _wind_down(run, drain_timeout_s)
     finally:
         await publisher.close()
         if bookings is not None:
             await bookings.stop()
     wall = loop.time() - t0
-    run = run_info(config, mqtt_settings)
-    run.update(
+    setup_s = t0 - wall0 if t0 > wall0 else 0.0
+    return _report(run, plan, mqtt_settings, wall, setup_s, cpu0)
+
+
+async def _open_bookings(
+    config: FleetConfig, kafka_settings: KafkaSettings | None, plan: FleetPlan
+) -> tuple[BookingPublisher | None, int]:
+    """Start the booking publisher and send every booking, before the first reading (so the
+    stream processors know each shipment when its readings arrive); none without Kafka."""
+    if kafka_settings is None:
+        return None, 0
+    bookings = BookingPublisher(kafka_settings, client_id=f"{config.id_prefix}-bookings")
+    await bookings.start()
+    return bookings, await bookings.publish(s.booking for s in plan.shipments)
+
+
+async def _pump(
+    run: _Run,
+    clock: FleetClock,
+    t0: float,
+    stop: asyncio.Event,
+    progress: ProgressCallback | None,
+    progress_interval_s: float,
+) -> None:
+    """Advance the engine with the clock and hand its messages to the publisher, holding back
+    while the publisher's backlog is over its high-water mark, until a stop condition."""
+    loop = asyncio.get_running_loop()
+    config, engine, ledger, publisher = run.config, run.engine, run.ledger, run.publisher
+    until_ts = config.until.timestamp() if config.until is not None else None
+    high_water = max(5000, 4 * sum(c.window for c in publisher.connections))
+    last_tick, last_sent = t0, 0
+    while not stop.is_set():
+        elapsed = loop.time() - t0
+        if config.duration_s is not None and elapsed >= config.duration_s:
+            break
+        target = clock.sim_at(elapsed)
+        if until_ts is not None:
+            target = min(target, until_ts)
+        room = high_water - publisher.backlog
+        if room > 0:
+            msgs = engine.advance(target, limit=min(room, CHUNK))
+            if msgs:
+                ledger.count_submitted(msgs)
+                publisher.submit(msgs)
+        if run.bookings is not None:
+            _publish_cleared(run, run.bookings)
+        now = loop.time()
+        if progress is not None and now - last_tick >= progress_interval_s:
+            rate = (ledger.readings_acked - last_sent) / (now - last_tick)
+            last_tick, last_sent = now, ledger.readings_acked
+            progress(_snapshot(engine, publisher, ledger, now - t0, target, rate))
+        due = engine.next_due()
+        if due is None or (until_ts is not None and engine.now >= until_ts and due > until_ts):
+            break
+        if due > target:  # caught up: sleep until the next tracker is due (or a tick)
+            wake = clock.elapsed_for(due) - (loop.time() - t0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), min(max(wake, 0.001), 0.05))
+        elif room <= 0:
+            await asyncio.sleep(0.001)  # let acks come in
+        else:
+            await asyncio.sleep(0)
+
+
+def _publish_cleared(run: _Run, bookings: BookingPublisher) -> None:
+    """Publish again, in the background, the bookings of shipments that cleared customs."""
+    cleared = run.engine.customs_cleared(run.engine.now)
+    if cleared:
+        run.background.append(
+            asyncio.create_task(
+                bookings.publish(
+                    with_customs(s.booking, s.voyage.customs_cleared_at) for s in cleared
+                )
+            )
+        )
+
+
+async def _wind_down(run: _Run, drain_timeout_s: float) -> None:
+    """Release what delivery faults still hold, deliver what is in flight, say goodbye."""
+    sim_end = run.engine.now
+    finale = run.engine.finish()
+    run.ledger.count_submitted(finale)
+    run.publisher.submit(finale)
+    await run.publisher.drain(drain_timeout_s)
+    await run.publisher.say_goodbye(sim_end)
+    if run.background:
+        await asyncio.gather(*run.background)
+
+
+def _report(
+    run: _Run,
+    plan: FleetPlan,
+    mqtt_settings: MqttSettings,
+    wall: float,
+    setup_s: float,
+    cpu0: float,
+) -> FleetReport:
+    """The run's manifest (with each tracker's MQTT client id) and its figures (CPU time
+    counted from ``cpu0`` up to now, building the manifest included)."""
+    config, engine, ledger, bookings = run.config, run.engine, run.ledger, run.bookings
+    updates = bookings.sent - run.initial_bookings if bookings else 0
+    info = run_info(config, mqtt_settings)
+    info.update(
         sim_start=iso(config.start_ts),
         sim_end=iso(engine.now),
         wall_s=round(wall, 3),
-        setup_s=round(t0 - wall0 if t0 > wall0 else 0.0, 3),
-        bookings_sent=initial_bookings,
-        booking_updates_sent=bookings.sent - initial_bookings if bookings else 0,
+        setup_s=round(setup_s, 3),
+        bookings_sent=run.initial_bookings,
+        booking_updates_sent=updates,
     )
-    client_ids = [c.client_id for c in publisher.connections]
+    client_ids = [c.client_id for c in run.publisher.connections]
     route = (
         [client_ids[i] for i in range(len(engine.trackers))]
         if config.connection_mode is ConnectionMode.PER_DEVICE
         else [client_ids[i % len(client_ids)] for i in range(len(engine.trackers))]
     )
-    manifest = build_manifest(plan, engine, ledger, run, route)
+    manifest = build_manifest(plan, engine, ledger, info, route)
     return FleetReport(
         manifest=manifest,
         wall_s=wall,
         cpu_s=time.process_time() - cpu0,
         readings_per_s=ledger.readings_acked / wall if wall > 0 else 0.0,
-        bookings_sent=initial_bookings,
-        booking_updates_sent=bookings.sent - initial_bookings if bookings else 0,
+        bookings_sent=run.initial_bookings,
+        booking_updates_sent=updates,
     )
 
 

@@ -16,9 +16,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from devices.device import Tracker
 from devices.engine import FleetEngine
 from devices.messages import Kind, Outgoing
-from devices.plan import FleetPlan, utc
+from devices.plan import FleetPlan, SimShipment, utc
 from tradelane.contracts import ShipmentBooking
 
 
@@ -229,74 +230,8 @@ def build_manifest(
     client_ids: list[str],
 ) -> Manifest:
     """Assemble the manifest after a run (or from a pure engine run, with an empty ledger)."""
-    shipments = []
-    for s in plan.shipments:
-        stops = [
-            StopRecord(
-                role=v.role.value,
-                place=v.place,
-                lat=round(v.pos[0], 5),
-                lon=round(v.pos[1], 5),
-                arrive=_iso_req(v.arrive),
-                depart=_iso_req(v.depart),
-                planned_arrive=_iso(v.planned_arrive),
-                planned_depart=_iso(v.planned_depart),
-            )
-            for v in s.voyage.stops
-        ]
-        incidents = [
-            IncidentRecord(
-                kind=i.kind.value,
-                shipment_id=s.shipment_id,
-                device_id=plan.devices[i.device].device_id if i.device is not None else None,
-                at=_iso_req(i.at),
-                until=_iso(i.until),
-                place=i.place,
-                detail={
-                    k: (_iso_req(v) if k.endswith("_at") and isinstance(v, float) else v)
-                    for k, v in i.detail.items()
-                },
-            )
-            for i in s.incidents
-        ]
-        shipments.append(
-            ShipmentRecord(
-                shipment_id=s.shipment_id,
-                mode=s.mode.value,
-                profile=s.profile.value,
-                booking=s.booking,
-                stops=stops,
-                customs_cleared_at=_iso_req(s.voyage.customs_cleared_at),
-                delivered_at=_iso_req(s.voyage.delivered_at),
-                incidents=incidents,
-            )
-        )
-    devices = []
-    for tr in engine.trackers:
-        sent = ledger.sent[tr.index]
-        faults = tr.faults
-        devices.append(
-            DeviceRecord(
-                device_id=tr.spec.device_id,
-                shipment_id=plan.shipments[tr.spec.shipment].shipment_id,
-                mqtt_client_id=client_ids[tr.index] if client_ids else "",
-                generated=tr.generated,
-                sent=len(sent),
-                sent_seq_ranges=sent.ranges(),
-                buffered_at_end=len(tr.buffer),
-                dropped_buffer_full=tr.dropped,
-                lost_on_death=tr.lost,
-                unacked=max(0, tr.generated - len(sent) - len(tr.buffer) - tr.dropped - tr.lost),
-                refused=ledger.refused_by_device[tr.index],
-                duplicates=faults.duplicated,
-                reordered=faults.reordered,
-                malformed=faults.malformed,
-                clock_skew_s=tr.spec.skew_s,
-                died_at=_iso(tr.died_at),
-                retired_at=_iso(tr.retired_at),
-                last_seq=tr.seq - 1,
-            )
-        )
+    shipments = [_shipment_record(plan, s) for s in plan.shipments]
+    devices = [_device_record(plan, tr, ledger, client_ids) for tr in engine.trackers]
     totals = Totals(
         shipments=len(plan.shipments),
         trackers=len(plan.devices),
@@ -314,3 +249,74 @@ def build_manifest(
         trackers_retired=sum(1 for d in devices if d.retired_at),
     )
     return Manifest(run=run, totals=totals, shipments=shipments, devices=devices)
+
+
+def _shipment_record(plan: FleetPlan, s: SimShipment) -> ShipmentRecord:
+    """A shipment as planned and as it went: booking, actual stops, incidents."""
+    stops = [
+        StopRecord(
+            role=v.role.value,
+            place=v.place,
+            lat=round(v.pos[0], 5),
+            lon=round(v.pos[1], 5),
+            arrive=_iso_req(v.arrive),
+            depart=_iso_req(v.depart),
+            planned_arrive=_iso(v.planned_arrive),
+            planned_depart=_iso(v.planned_depart),
+        )
+        for v in s.voyage.stops
+    ]
+    incidents = [
+        IncidentRecord(
+            kind=i.kind.value,
+            shipment_id=s.shipment_id,
+            device_id=plan.devices[i.device].device_id if i.device is not None else None,
+            at=_iso_req(i.at),
+            until=_iso(i.until),
+            place=i.place,
+            detail={
+                k: (_iso_req(v) if k.endswith("_at") and isinstance(v, float) else v)
+                for k, v in i.detail.items()
+            },
+        )
+        for i in s.incidents
+    ]
+    return ShipmentRecord(
+        shipment_id=s.shipment_id,
+        mode=s.mode.value,
+        profile=s.profile.value,
+        booking=s.booking,
+        stops=stops,
+        customs_cleared_at=_iso_req(s.voyage.customs_cleared_at),
+        delivered_at=_iso_req(s.voyage.delivered_at),
+        incidents=incidents,
+    )
+
+
+def _device_record(
+    plan: FleetPlan, tr: Tracker, ledger: AckLedger, client_ids: list[str]
+) -> DeviceRecord:
+    """A tracker's account: what it generated, what the broker acknowledged, what was lost
+    where (``unacked`` is what is left once every known fate is subtracted)."""
+    sent = ledger.sent[tr.index]
+    faults = tr.faults
+    return DeviceRecord(
+        device_id=tr.spec.device_id,
+        shipment_id=plan.shipments[tr.spec.shipment].shipment_id,
+        mqtt_client_id=client_ids[tr.index] if client_ids else "",
+        generated=tr.generated,
+        sent=len(sent),
+        sent_seq_ranges=sent.ranges(),
+        buffered_at_end=len(tr.buffer),
+        dropped_buffer_full=tr.dropped,
+        lost_on_death=tr.lost,
+        unacked=max(0, tr.generated - len(sent) - len(tr.buffer) - tr.dropped - tr.lost),
+        refused=ledger.refused_by_device[tr.index],
+        duplicates=faults.duplicated,
+        reordered=faults.reordered,
+        malformed=faults.malformed,
+        clock_skew_s=tr.spec.skew_s,
+        died_at=_iso(tr.died_at),
+        retired_at=_iso(tr.retired_at),
+        last_seq=tr.seq - 1,
+    )

@@ -188,105 +188,131 @@ def _allocate(config: FleetConfig) -> list[int]:
 
 
 def plan_fleet(config: FleetConfig) -> FleetPlan:
-    """Shipments, trackers and incidents for ``config`` (pure and deterministic)."""
+    """Shipments, trackers and incidents for ``config`` (pure and deterministic).
+
+    Every step draws from its own stream (:func:`rng_for` by purpose and index), so a
+    shipment's plan does not depend on the order the others are planned in.
+    """
     if config.scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario {config.scenario!r}; known: {', '.join(SCENARIOS)}")
-    scenario = SCENARIOS[config.scenario]
-    counts = _allocate(config)
-    drafts = [_draft(config, i, k) for i, k in enumerate(counts)]
-    affected: set[int] = set()
-    kind = scenario.incident
-    if kind is not None:
-        candidates = [d.index for d in drafts if eligible(kind, d.mode, d.profile)]
-        affected = choose_affected(
-            kind, candidates, config.incident_share, rng_for(config.seed, "incidents", kind.value)
-        )
+    drafts = [_draft(config, i, k) for i, k in enumerate(_allocate(config))]
+    kind = SCENARIOS[config.scenario].incident
+    affected = _affected(config, kind, drafts)
     shipments: list[SimShipment] = []
     devices: list[DeviceSpec] = []
-    start = config.start_ts
     for draft in drafts:
-        rng = rng_for(config.seed, "voyage", draft.index)
-        span = planned_span(draft.hops)
-        if config.departures is Departures.SPREAD:
-            departure = start - rng.uniform(0.0, 0.85) * span + rng.uniform(0.0, 12 * HOUR)
-        else:
-            departure = start + rng.uniform(0.0, 12 * HOUR)
-        departure = float(round(departure))
-        incident_rng = rng_for(config.seed, "incident", draft.index)
-        tweaks = Tweaks()
-        if kind is not None and draft.index in affected:
-            tweaks = plan_tweaks(kind, draft.hops, incident_rng)
-        voyage = build_voyage(draft.hops, departure, rng, tweaks, config.coverage_km)
-        first_device = len(devices)
-        device_indices = list(range(first_device, first_device + draft.trackers))
-        incidents: list[Incident] = []
-        if kind is not None and draft.index in affected:
-            incidents.append(
-                timed_incident(kind, draft.index, voyage, device_indices, tweaks, incident_rng)
-            )
-        reefer_failure = next(
-            (i.at for i in incidents if i.kind is IncidentKind.REEFER_FAILURE), None
-        )
-        death = {i.device: i.at for i in incidents if i.kind is IncidentKind.TRACKER_DEATH}
-        below_deck = frozenset(
-            h
-            for h, hop in enumerate(draft.hops)
-            if hop.mode is TransportMode.SEA and rng.random() < 0.4
-        )
-        retire_at = voyage.track.end
-        for d in device_indices:
-            drng = rng_for(config.seed, "device", d)
-            first = start + drng.uniform(0.0, config.interval_s)
-            battery0 = round(drng.uniform(70.0, 100.0), 1)
-            drain = drng.uniform(0.008, 0.014)
-            death_at = death.get(d)
-            if death_at is not None and death_at > first:
-                reports = max(1.0, (death_at - first) / config.interval_s)
-                drain = max(drain, (battery0 - 2.0) / reports)
-            skew = 0.0
-            if config.faults.clock_skew_s:
-                skew = rng_for(config.seed, "skew", d).uniform(
-                    -config.faults.clock_skew_s, config.faults.clock_skew_s
-                )
-            devices.append(
-                DeviceSpec(
-                    index=d,
-                    device_id=config.device_id(d),
-                    shipment=draft.index,
-                    seed=sub_seed(config.seed, "sensors", d),
-                    first_report=float(round(first)),
-                    interval_s=config.interval_s,
-                    alarm_interval_s=config.alarm_interval_s,
-                    battery0=battery0,
-                    drain_per_report=drain,
-                    death_at=death_at,
-                    retire_at=retire_at,
-                    skew_s=round(skew, 3),
-                )
-            )
-        booking = _booking(
-            config,
-            draft,
-            voyage,
-            [config.device_id(d) for d in device_indices],
-            rng_for(config.seed, "booking", draft.index),
-        )
-        shipments.append(
-            SimShipment(
-                index=draft.index,
-                shipment_id=config.shipment_id(draft.index),
-                booking=booking,
-                voyage=voyage,
-                mode=draft.mode,
-                profile=draft.profile,
-                setpoint_c=SETPOINT_C.get(draft.profile),
-                reefer_failure_at=reefer_failure,
-                below_deck=below_deck,
-                devices=tuple(device_indices),
-                incidents=tuple(incidents),
-            )
-        )
+        incident = kind if draft.index in affected else None
+        shipment, specs = _shipment(config, draft, incident, len(devices))
+        shipments.append(shipment)
+        devices.extend(specs)
     return FleetPlan(config=config, shipments=tuple(shipments), devices=tuple(devices))
+
+
+def _affected(config: FleetConfig, kind: IncidentKind | None, drafts: list[_Draft]) -> set[int]:
+    """Indices of the shipments the scenario's incident happens to (none without one)."""
+    if kind is None:
+        return set()
+    candidates = [d.index for d in drafts if eligible(kind, d.mode, d.profile)]
+    return choose_affected(
+        kind, candidates, config.incident_share, rng_for(config.seed, "incidents", kind.value)
+    )
+
+
+def _departure(config: FleetConfig, hops: list[Hop], rng: random.Random) -> float:
+    """When the shipment leaves its origin: spread over its voyage (a fleet already under
+    way at the start) or within 12 hours of the start; whole seconds."""
+    start = config.start_ts
+    if config.departures is Departures.SPREAD:
+        span = planned_span(hops)
+        departure = start - rng.uniform(0.0, 0.85) * span + rng.uniform(0.0, 12 * HOUR)
+    else:
+        departure = start + rng.uniform(0.0, 12 * HOUR)
+    return float(round(departure))
+
+
+def _shipment(
+    config: FleetConfig, draft: _Draft, incident: IncidentKind | None, first_device: int
+) -> tuple[SimShipment, list[DeviceSpec]]:
+    """One shipment from its draft: voyage, incident, booking and its trackers' specs
+    (numbered from ``first_device``)."""
+    rng = rng_for(config.seed, "voyage", draft.index)
+    departure = _departure(config, draft.hops, rng)
+    incident_rng = rng_for(config.seed, "incident", draft.index)
+    tweaks = Tweaks()
+    if incident is not None:
+        tweaks = plan_tweaks(incident, draft.hops, incident_rng)
+    voyage = build_voyage(draft.hops, departure, rng, tweaks, config.coverage_km)
+    device_indices = list(range(first_device, first_device + draft.trackers))
+    incidents: list[Incident] = []
+    if incident is not None:
+        incidents.append(
+            timed_incident(incident, draft.index, voyage, device_indices, tweaks, incident_rng)
+        )
+    reefer_failure = next((i.at for i in incidents if i.kind is IncidentKind.REEFER_FAILURE), None)
+    death = {i.device: i.at for i in incidents if i.kind is IncidentKind.TRACKER_DEATH}
+    below_deck = frozenset(
+        h
+        for h, hop in enumerate(draft.hops)
+        if hop.mode is TransportMode.SEA and rng.random() < 0.4
+    )
+    specs = [
+        _device_spec(config, d, draft.index, voyage.track.end, death.get(d)) for d in device_indices
+    ]
+    booking = _booking(
+        config,
+        draft,
+        voyage,
+        [config.device_id(d) for d in device_indices],
+        rng_for(config.seed, "booking", draft.index),
+    )
+    shipment = SimShipment(
+        index=draft.index,
+        shipment_id=config.shipment_id(draft.index),
+        booking=booking,
+        voyage=voyage,
+        mode=draft.mode,
+        profile=draft.profile,
+        setpoint_c=SETPOINT_C.get(draft.profile),
+        reefer_failure_at=reefer_failure,
+        below_deck=below_deck,
+        devices=tuple(device_indices),
+        incidents=tuple(incidents),
+    )
+    return shipment, specs
+
+
+def _device_spec(
+    config: FleetConfig, d: int, shipment: int, retire_at: float, death_at: float | None
+) -> DeviceSpec:
+    """Tracker ``d``: first report, battery, drain (fast enough to die at ``death_at``),
+    clock skew; retired with its shipment's track."""
+    start = config.start_ts
+    drng = rng_for(config.seed, "device", d)
+    first = start + drng.uniform(0.0, config.interval_s)
+    battery0 = round(drng.uniform(70.0, 100.0), 1)
+    drain = drng.uniform(0.008, 0.014)
+    if death_at is not None and death_at > first:
+        reports = max(1.0, (death_at - first) / config.interval_s)
+        drain = max(drain, (battery0 - 2.0) / reports)
+    skew = 0.0
+    if config.faults.clock_skew_s:
+        skew = rng_for(config.seed, "skew", d).uniform(
+            -config.faults.clock_skew_s, config.faults.clock_skew_s
+        )
+    return DeviceSpec(
+        index=d,
+        device_id=config.device_id(d),
+        shipment=shipment,
+        seed=sub_seed(config.seed, "sensors", d),
+        first_report=float(round(first)),
+        interval_s=config.interval_s,
+        alarm_interval_s=config.alarm_interval_s,
+        battery0=battery0,
+        drain_per_report=drain,
+        death_at=death_at,
+        retire_at=retire_at,
+        skew_s=round(skew, 3),
+    )
 
 
 def utc(ts: float) -> datetime:

@@ -400,6 +400,33 @@ def _context_of(place: str) -> Context:
     return Context.FACILITY
 
 
+@dataclass(slots=True)
+class _Timeline:
+    """The actual timeline as :func:`build_voyage` walks the hops. Segments and stops are
+    appended in time order; handling and doors are sorted once at the end."""
+
+    customs_cleared: float
+    delivered: float
+    segments: list[Segment] = field(default_factory=list)
+    stops: list[StopVisit] = field(default_factory=list)
+    handling: list[HandlingEvent] = field(default_factory=list)
+    doors: list[DoorOpening] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """One call at a place after a hop: what the steps of :func:`_call_at` share."""
+
+    role: StopRole
+    place: str
+    arrive: float
+    dwell_h: float
+    planned: tuple[float, float]
+    last: bool
+    """The destination of the last hop (no cargo moves there, only the delivery)."""
+    rough: bool
+
+
 def build_voyage(
     hops: list[Hop],
     departure: float,
@@ -410,17 +437,53 @@ def build_voyage(
     """Plan and actual timeline for ``hops``, leaving the origin facility at ``departure``.
 
     The origin stop is the loading before ``departure``; the destination stop lasts until the
-    tracker is removed, 12 hours after delivery. Draws from ``rng`` in a fixed order, so the
-    same seed gives the same voyage.
+    tracker is removed, 12 hours after delivery. Draws from ``rng`` in a fixed order (loading,
+    then per hop: travel, dwell, handling, customs, delivery), so the same seed gives the same
+    voyage.
     """
     tweaks = tweaks or Tweaks()
-    mode = (
-        TransportMode.AIR if any(h.mode is TransportMode.AIR for h in hops) else (TransportMode.SEA)
-    )
+    air = any(h.mode is TransportMode.AIR for h in hops)
+    mode = TransportMode.AIR if air else TransportMode.SEA
     roles = _roles(len(hops))
     places = [hops[0].origin] + [h.destination for h in hops]
+    legs, planned_stops = _plan(hops, departure, roles, mode)
+    tl = _Timeline(customs_cleared=departure, delivered=departure)
+    _load_at_origin(tl, places[0], departure, planned_stops[0], rng)
+    t = departure
+    for i, hop in enumerate(hops):
+        detour = tweaks.detour if tweaks.detour and tweaks.detour.hop == i else None
+        arrive = _travel(tl, hop, i, t, detour, rng)
+        k = i + 1
+        last = k == len(hops)
+        if last:
+            dwell_h = 12.0
+        else:
+            planned = _PLANNED_DWELL_H[(roles[k], mode)]
+            dwell_h = planned * rng.uniform(0.6, 1.4) + tweaks.extra_dwell_h.get(k, 0.0)
+        rough = k in tweaks.rough_stops
+        t = _call_at(
+            tl, _Call(roles[k], places[k], arrive, dwell_h, planned_stops[k], last, rough), rng
+        )
+    tl.handling.sort(key=lambda e: e.t)
+    tl.doors.sort(key=lambda d: d.start)
+    return Voyage(
+        hops=tuple(hops),
+        legs=tuple(legs),
+        track=Track(tl.segments),
+        stops=tuple(tl.stops),
+        handling=tuple(tl.handling),
+        doors=tuple(tl.doors),
+        gaps=tuple(coverage_gaps(tl.segments, coverage_km)),
+        customs_cleared_at=tl.customs_cleared,
+        delivered_at=tl.delivered,
+    )
 
-    # Plan: nominal speeds and dwells.
+
+def _plan(
+    hops: list[Hop], departure: float, roles: list[StopRole], mode: TransportMode
+) -> tuple[list[PlannedLeg], list[tuple[float, float]]]:
+    """The booked plan: legs at nominal speeds and the (arrive, depart) of every stop, with
+    nominal dwells (no randomness: the plan is what the booking promised)."""
     legs: list[PlannedLeg] = []
     planned_stops: list[tuple[float, float]] = []
     t = departure - _PLANNED_DWELL_H[(StopRole.ORIGIN, mode)] * HOUR
@@ -435,109 +498,112 @@ def build_voyage(
             depart = arrive + 12 * HOUR
         planned_stops.append((arrive, depart))
         t = depart
+    return legs, planned_stops
 
-    # Actual: this voyage's speeds and dwells, plus incident tweaks.
-    segments: list[Segment] = []
-    stops: list[StopVisit] = []
-    handling: list[HandlingEvent] = []
-    doors: list[DoorOpening] = []
+
+def _load_at_origin(
+    tl: _Timeline,
+    origin: str,
+    departure: float,
+    planned: tuple[float, float],
+    rng: random.Random,
+) -> None:
+    """Loading at the origin facility, ending at ``departure``: doors open, one forklift."""
     load_h = rng.uniform(1.5, 3.0)
     t0 = departure - load_h * HOUR
-    origin = places[0]
-    stops.append(
-        StopVisit(StopRole.ORIGIN, origin, PLACES[origin].pos, t0, departure, *planned_stops[0])
-    )
-    segments.append(Segment(t0, departure, Context.FACILITY, PLACES[origin].pos, place=origin))
-    doors.append(DoorOpening(t0 + 0.1 * HOUR, t0 + 0.8 * load_h * HOUR, origin, True))
-    handling.append(HandlingEvent(t0 + 0.5 * load_h * HOUR, "forklift", origin, 0.5, 2.0))
-    t = departure
-    customs_cleared = departure
-    delivered = departure
-    for i, hop in enumerate(hops):
-        speed = _speed(hop.mode, rng)
-        ctx = _MODE_CONTEXT[hop.mode]
-        detour = tweaks.detour if tweaks.detour and tweaks.detour.hop == i else None
-        if detour is None:
-            path = _cached_path(hop.points, hop.coastal)
-            arrive = t + path.length_km / speed * HOUR
-            segments.append(Segment(t, arrive, ctx, path=path, hop=i))
-        else:
-            leave = Path(hop.points).at_km(detour.leave_fraction * hop.length_km)[0]
-            out = Path((hop.points[0], leave, detour.point))
-            back = Path((detour.point, hop.points[-1]))
-            t_stop = t + out.length_km / speed * HOUR
-            t_go = t_stop + detour.stop_hours * HOUR
-            arrive = t_go + back.length_km / speed * HOUR
-            segments.append(Segment(t, t_stop, ctx, path=out, hop=i))
-            segments.append(Segment(t_stop, t_go, Context.STOP, detour.point, hop=i))
-            segments.append(Segment(t_go, arrive, ctx, path=back, hop=i))
-            stops.append(
-                StopVisit(StopRole.UNPLANNED, None, detour.point, t_stop, t_go, None, None)
-            )
-            open_at = t_stop + rng.uniform(0.3, 0.6) * detour.stop_hours * HOUR
-            doors.append(DoorOpening(open_at, open_at + rng.uniform(0.3, 1.0) * HOUR, None, False))
-            handling.append(HandlingEvent(open_at, "break-in", None, 2.0, 6.0))
-        k = i + 1
-        place = places[k]
-        role = roles[k]
-        ctx_here = _context_of(place)
-        if k < len(hops):
-            planned = _PLANNED_DWELL_H[(role, mode)]
-            dwell_h = planned * rng.uniform(0.6, 1.4) + tweaks.extra_dwell_h.get(k, 0.0)
-        else:
-            dwell_h = 12.0
-        depart = arrive + dwell_h * HOUR
-        stops.append(StopVisit(role, place, PLACES[place].pos, arrive, depart, *planned_stops[k]))
-        if ctx_here is Context.FACILITY:
-            # Trucks wait in the yard before they are let in to unload: the tracker still sees
-            # the sky there, so the arrival has a fix even though the warehouse hides it after.
-            yard_end = min(depart, arrive + YARD_H * HOUR)
-            segments.append(Segment(arrive, yard_end, Context.YARD, PLACES[place].pos, place=place))
-            arrive_inside = yard_end
-        else:
-            arrive_inside = arrive
-        segments.append(
-            Segment(arrive_inside, depart, ctx_here, PLACES[place].pos, place=place, hop=-1)
-        )
-        rough = k in tweaks.rough_stops
-        g = (8.0, 30.0) if rough else (1.0, 3.5)
-        if k < len(hops):
-            discharge = arrive + rng.uniform(0.05, 0.3) * dwell_h * HOUR
-            load = depart - rng.uniform(0.05, 0.3) * dwell_h * HOUR
-            handling.append(HandlingEvent(discharge, "discharge", place, *g))
-            handling.append(HandlingEvent(load, "load", place, *g))
-            if rough:
-                # A rough crew knocks the box at every set-down of the move, not once: on the
-                # terminal tractor, then in the stack (or the hold), 15-30 min apart.
-                for t_move, kind in ((discharge, "stack"), (load, "stow")):
-                    at = t_move + rng.uniform(15.0, 30.0) * 60.0
-                    handling.append(HandlingEvent(at, kind, place, *g))
-        if role is StopRole.IMPORT:
-            customs_cleared = arrive + rng.uniform(0.5, 0.8) * dwell_h * HOUR
-            if rng.random() < 0.2:  # customs inspection opens the doors (authorised)
-                open_at = arrive + rng.uniform(0.35, 0.45) * dwell_h * HOUR
-                doors.append(
-                    DoorOpening(open_at, open_at + rng.uniform(0.3, 1.0) * HOUR, place, True)
-                )
-        if role is StopRole.DESTINATION:
-            delivered = arrive + rng.uniform(1.0, 2.0) * HOUR
-            doors.append(DoorOpening(arrive + 0.3 * HOUR, delivered, place, True))
-            handling.append(HandlingEvent(arrive + 0.5 * HOUR, "forklift", place, 0.5, 2.0))
-        t = depart
+    pos = PLACES[origin].pos
+    tl.stops.append(StopVisit(StopRole.ORIGIN, origin, pos, t0, departure, *planned))
+    tl.segments.append(Segment(t0, departure, Context.FACILITY, pos, place=origin))
+    tl.doors.append(DoorOpening(t0 + 0.1 * HOUR, t0 + 0.8 * load_h * HOUR, origin, True))
+    tl.handling.append(HandlingEvent(t0 + 0.5 * load_h * HOUR, "forklift", origin, 0.5, 2.0))
 
-    handling.sort(key=lambda e: e.t)
-    doors.sort(key=lambda d: d.start)
-    return Voyage(
-        hops=tuple(hops),
-        legs=tuple(legs),
-        track=Track(segments),
-        stops=tuple(stops),
-        handling=tuple(handling),
-        doors=tuple(doors),
-        gaps=tuple(coverage_gaps(segments, coverage_km)),
-        customs_cleared_at=customs_cleared,
-        delivered_at=delivered,
-    )
+
+def _travel(
+    tl: _Timeline, hop: Hop, i: int, t: float, detour: Detour | None, rng: random.Random
+) -> float:
+    """Hop ``i`` leaving at ``t`` at this voyage's speed; returns the arrival time. A detour
+    leaves the corridor, stops somewhere unplanned (a break-in), then heads for the hop's end."""
+    speed = _speed(hop.mode, rng)
+    ctx = _MODE_CONTEXT[hop.mode]
+    if detour is None:
+        path = _cached_path(hop.points, hop.coastal)
+        arrive = t + path.length_km / speed * HOUR
+        tl.segments.append(Segment(t, arrive, ctx, path=path, hop=i))
+        return arrive
+    leave = Path(hop.points).at_km(detour.leave_fraction * hop.length_km)[0]
+    out = Path((hop.points[0], leave, detour.point))
+    back = Path((detour.point, hop.points[-1]))
+    t_stop = t + out.length_km / speed * HOUR
+    t_go = t_stop + detour.stop_hours * HOUR
+    arrive = t_go + back.length_km / speed * HOUR
+    tl.segments.append(Segment(t, t_stop, ctx, path=out, hop=i))
+    tl.segments.append(Segment(t_stop, t_go, Context.STOP, detour.point, hop=i))
+    tl.segments.append(Segment(t_go, arrive, ctx, path=back, hop=i))
+    tl.stops.append(StopVisit(StopRole.UNPLANNED, None, detour.point, t_stop, t_go, None, None))
+    open_at = t_stop + rng.uniform(0.3, 0.6) * detour.stop_hours * HOUR
+    tl.doors.append(DoorOpening(open_at, open_at + rng.uniform(0.3, 1.0) * HOUR, None, False))
+    tl.handling.append(HandlingEvent(open_at, "break-in", None, 2.0, 6.0))
+    return arrive
+
+
+def _call_at(tl: _Timeline, call: _Call, rng: random.Random) -> float:
+    """The stay at ``call.place`` after a hop; returns the departure time."""
+    depart = call.arrive + call.dwell_h * HOUR
+    pos = PLACES[call.place].pos
+    tl.stops.append(StopVisit(call.role, call.place, pos, call.arrive, depart, *call.planned))
+    _stay_segments(tl, call.place, call.arrive, depart)
+    if not call.last:
+        _cargo_moves(tl, call, depart, rng)
+    if call.role is StopRole.IMPORT:
+        _clear_customs(tl, call, rng)
+    if call.role is StopRole.DESTINATION:
+        _deliver(tl, call, rng)
+    return depart
+
+
+def _stay_segments(tl: _Timeline, place: str, arrive: float, depart: float) -> None:
+    """The timeline at a place: a facility's yard first, then inside."""
+    ctx = _context_of(place)
+    pos = PLACES[place].pos
+    arrive_inside = arrive
+    if ctx is Context.FACILITY:
+        # Trucks wait in the yard before they are let in to unload: the tracker still sees
+        # the sky there, so the arrival has a fix even though the warehouse hides it after.
+        arrive_inside = min(depart, arrive + YARD_H * HOUR)
+        tl.segments.append(Segment(arrive, arrive_inside, Context.YARD, pos, place=place))
+    tl.segments.append(Segment(arrive_inside, depart, ctx, pos, place=place, hop=-1))
+
+
+def _cargo_moves(tl: _Timeline, call: _Call, depart: float, rng: random.Random) -> None:
+    """Discharge and load at a port or airport (rough crews knock the box more often)."""
+    g = (8.0, 30.0) if call.rough else (1.0, 3.5)
+    discharge = call.arrive + rng.uniform(0.05, 0.3) * call.dwell_h * HOUR
+    load = depart - rng.uniform(0.05, 0.3) * call.dwell_h * HOUR
+    tl.handling.append(HandlingEvent(discharge, "discharge", call.place, *g))
+    tl.handling.append(HandlingEvent(load, "load", call.place, *g))
+    if call.rough:
+        # A rough crew knocks the box at every set-down of the move, not once: on the
+        # terminal tractor, then in the stack (or the hold), 15-30 min apart.
+        for t_move, kind in ((discharge, "stack"), (load, "stow")):
+            at = t_move + rng.uniform(15.0, 30.0) * 60.0
+            tl.handling.append(HandlingEvent(at, kind, call.place, *g))
+
+
+def _clear_customs(tl: _Timeline, call: _Call, rng: random.Random) -> None:
+    """Customs clearance at the import stop; one in five inspections opens the doors."""
+    tl.customs_cleared = call.arrive + rng.uniform(0.5, 0.8) * call.dwell_h * HOUR
+    if rng.random() < 0.2:  # customs inspection opens the doors (authorised)
+        open_at = call.arrive + rng.uniform(0.35, 0.45) * call.dwell_h * HOUR
+        tl.doors.append(
+            DoorOpening(open_at, open_at + rng.uniform(0.3, 1.0) * HOUR, call.place, True)
+        )
+
+
+def _deliver(tl: _Timeline, call: _Call, rng: random.Random) -> None:
+    """Delivery at the destination: doors open until it is done, one forklift."""
+    tl.delivered = call.arrive + rng.uniform(1.0, 2.0) * HOUR
+    tl.doors.append(DoorOpening(call.arrive + 0.3 * HOUR, tl.delivered, call.place, True))
+    tl.handling.append(HandlingEvent(call.arrive + 0.5 * HOUR, "forklift", call.place, 0.5, 2.0))
 
 
 @lru_cache(maxsize=65536)
