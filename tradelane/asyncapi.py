@@ -12,6 +12,7 @@ to it by ``$ref``.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
@@ -124,64 +125,111 @@ def _kafka_channel(topic: KafkaTopic, message: str) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class _Channel:
+    """One channel with its one message and its one operation, all named by ``cid``."""
+
+    cid: str
+    channel: dict[str, Any]
+    message: dict[str, Any]
+    operation: str
+    """The operation's name prefix (``publish``, ``receive``, ``deliver``)."""
+    action: str
+    """The operation's AsyncAPI action (``send`` or ``receive``)."""
+
+
 def asyncapi_document() -> dict[str, Any]:
     """The whole AsyncAPI 3.0 document, deterministic for a given code version."""
     schemas, names = component_schemas()
-    channels: dict[str, Any] = {}
-    messages: dict[str, Any] = {}
-    operations: dict[str, Any] = {}
+    entries = [
+        *(_kafka_entry(topic, names) for topic in KAFKA_TOPICS),
+        *_mqtt_entries(),
+        _tenant_view_entry(),
+        _webhook_entry(),
+    ]
+    return {
+        "asyncapi": ASYNCAPI_VERSION,
+        "info": {
+            "title": "Tradelane events",
+            "version": __version__,
+            "description": "Goods in transit, tracked from IoT trackers and financed: MQTT "
+            "device topics, Kafka topics and signed webhooks. Generated from the pydantic "
+            "contracts; JSON Schemas of each contract are in docs/schemas/.",
+            "license": {"name": "Apache-2.0"},
+        },
+        "defaultContentType": "application/json",
+        "servers": _servers(),
+        "channels": {e.cid: e.channel for e in entries},
+        "operations": {f"{e.operation}_{e.cid}": _operation(e) for e in entries},
+        "components": {"schemas": schemas, "messages": {e.cid: e.message for e in entries}},
+    }
 
-    for topic in KAFKA_TOPICS:
-        cid = _camel(topic.name)
-        schema_name = names[topic.value_model]
-        messages[cid] = {
-            "name": schema_name,
-            "title": f"{topic.name} value",
-            "contentType": "application/json",
-            "payload": {"$ref": _REF_PREFIX + schema_name},
-            "bindings": {
-                "kafka": {
-                    "key": {"type": "string", "description": f"the {topic.key}"},
-                    "bindingVersion": KAFKA_BINDING_VERSION,
-                }
-            },
-        }
-        channels[cid] = _kafka_channel(topic, cid)
-        operations[f"publish_{cid}"] = {
-            "action": "send",
-            "channel": {"$ref": f"#/channels/{cid}"},
-            "messages": [{"$ref": f"#/channels/{cid}/messages/{cid}"}],
-        }
 
+def _operation(entry: _Channel) -> dict[str, Any]:
+    cid = entry.cid
+    return {
+        "action": entry.action,
+        "channel": {"$ref": f"#/channels/{cid}"},
+        "messages": [{"$ref": f"#/channels/{cid}/messages/{cid}"}],
+    }
+
+
+def _on_kafka(channel: dict[str, Any]) -> dict[str, Any]:
+    """``channel`` served by the Kafka server (a key added last, where the document has it)."""
+    channel.setdefault("servers", [{"$ref": "#/servers/kafka"}])
+    return channel
+
+
+def _kafka_entry(topic: KafkaTopic, names: dict[type[BaseModel], str]) -> _Channel:
+    """A Kafka topic the services publish, with its value contract and key."""
+    cid = _camel(topic.name)
+    schema_name = names[topic.value_model]
+    message = {
+        "name": schema_name,
+        "title": f"{topic.name} value",
+        "contentType": "application/json",
+        "payload": {"$ref": _REF_PREFIX + schema_name},
+        "bindings": {
+            "kafka": {
+                "key": {"type": "string", "description": f"the {topic.key}"},
+                "bindingVersion": KAFKA_BINDING_VERSION,
+            }
+        },
+    }
+    return _Channel(cid, _on_kafka(_kafka_channel(topic, cid)), message, "publish", "send")
+
+
+def _mqtt_entries() -> list[_Channel]:
+    """The MQTT topics trackers publish readings and statuses to (the services receive)."""
+    entries = []
     for kind, export_name in (
         (MqttKind.READINGS, "mqtt.tracker_reading.v1"),
         (MqttKind.STATUS, "mqtt.device_status.v1"),
     ):
         cid = f"tracker{kind.value.capitalize()}Mqtt"
-        messages[cid] = {
+        message = {
             "name": _component_name(export_name),
             "contentType": "application/json",
             "payload": {"$ref": _REF_PREFIX + _component_name(export_name)},
         }
-        channels[cid] = {
+        channel = {
             "address": f"{MQTT_ROOT}/{{deviceId}}/{kind.value}",
             "servers": [{"$ref": "#/servers/mqtt"}],
             "parameters": {"deviceId": {"description": "the tracker's device id"}},
             "messages": {cid: {"$ref": f"#/components/messages/{cid}"}},
         }
-        operations[f"receive_{cid}"] = {
-            "action": "receive",
-            "channel": {"$ref": f"#/channels/{cid}"},
-            "messages": [{"$ref": f"#/channels/{cid}/messages/{cid}"}],
-        }
+        entries.append(_Channel(cid, channel, message, "receive", "receive"))
+    return entries
 
+
+def _tenant_view_entry() -> _Channel:
+    """The per-tenant view topics, one channel with the tenant as parameters."""
     view = tenant_topic("bank", "example")
-    envelope = _REF_PREFIX + _component_name("kafka.event_envelope.v1")
-    messages["tenantView"] = {
+    message = {
         "name": "tenant_view_event",
         "title": "An event one tenant may see",
         "contentType": "application/json",
-        "payload": {"$ref": envelope},
+        "payload": {"$ref": _REF_PREFIX + _component_name("kafka.event_envelope.v1")},
         "bindings": {
             "kafka": {
                 "key": {"type": "string", "description": f"the {view.key}"},
@@ -189,7 +237,7 @@ def asyncapi_document() -> dict[str, Any]:
             }
         },
     }
-    channels["tenantView"] = {
+    channel = {
         "address": f"{TENANT_TOPIC_PREFIX}.{{role}}.{{party}}.{{hash}}",
         "title": "per-tenant view",
         "description": "A bank's or insurer's own copy of the finance, claim and shipment "
@@ -211,16 +259,12 @@ def asyncapi_document() -> dict[str, Any]:
             }
         },
     }
-    operations["publish_tenantView"] = {
-        "action": "send",
-        "channel": {"$ref": "#/channels/tenantView"},
-        "messages": [{"$ref": "#/channels/tenantView/messages/tenantView"}],
-    }
+    return _Channel("tenantView", _on_kafka(channel), message, "publish", "send")
 
-    for channel in channels.values():
-        channel.setdefault("servers", [{"$ref": "#/servers/kafka"}])
 
-    messages["webhookDelivery"] = {
+def _webhook_entry() -> _Channel:
+    """Signed webhook deliveries to each subscription's own URL."""
+    message = {
         "name": "webhook_delivery",
         "title": "Signed webhook delivery",
         "summary": "One event POSTed to a subscriber's URL as a CloudEvents 1.0 JSON object, "
@@ -229,48 +273,31 @@ def asyncapi_document() -> dict[str, Any]:
         "headers": WEBHOOK_HEADERS,
         "payload": {"$ref": _REF_PREFIX + _component_name("kafka.event_envelope.v1")},
     }
-    channels["webhookDelivery"] = {
+    channel = {
         "address": None,
         "title": "webhook subscriber URL",
         "description": "The URL of a webhook subscription (see docs/webhooks.md).",
         "servers": [{"$ref": "#/servers/webhooks"}],
         "messages": {"webhookDelivery": {"$ref": "#/components/messages/webhookDelivery"}},
     }
-    operations["deliver_webhookDelivery"] = {
-        "action": "send",
-        "channel": {"$ref": "#/channels/webhookDelivery"},
-        "messages": [{"$ref": "#/channels/webhookDelivery/messages/webhookDelivery"}],
-    }
+    return _Channel("webhookDelivery", channel, message, "deliver", "send")
 
+
+def _servers() -> dict[str, Any]:
     return {
-        "asyncapi": ASYNCAPI_VERSION,
-        "info": {
-            "title": "Tradelane events",
-            "version": __version__,
-            "description": "Goods in transit, tracked from IoT trackers and financed: MQTT "
-            "device topics, Kafka topics and signed webhooks. Generated from the pydantic "
-            "contracts; JSON Schemas of each contract are in docs/schemas/.",
-            "license": {"name": "Apache-2.0"},
+        "kafka": {
+            "host": "127.0.0.1:9092",
+            "protocol": "kafka",
+            "description": "TRADELANE_KAFKA_BOOTSTRAP_SERVERS",
         },
-        "defaultContentType": "application/json",
-        "servers": {
-            "kafka": {
-                "host": "127.0.0.1:9092",
-                "protocol": "kafka",
-                "description": "TRADELANE_KAFKA_BOOTSTRAP_SERVERS",
-            },
-            "mqtt": {
-                "host": "127.0.0.1:1883",
-                "protocol": "mqtt",
-                "description": "TRADELANE_MQTT_URL",
-            },
-            "webhooks": {
-                "host": "subscriber.example",
-                "protocol": "https",
-                "description": "Each subscription's own URL",
-            },
+        "mqtt": {
+            "host": "127.0.0.1:1883",
+            "protocol": "mqtt",
+            "description": "TRADELANE_MQTT_URL",
         },
-        "channels": channels,
-        "operations": operations,
-        "components": {"schemas": schemas, "messages": messages},
+        "webhooks": {
+            "host": "subscriber.example",
+            "protocol": "https",
+            "description": "Each subscription's own URL",
+        },
     }
