@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -148,50 +148,11 @@ async def follow(
 def create_app(state: ApiState | None = None) -> FastAPI:
     """The ASGI app; with ``state=None`` it builds and runs the production wiring."""
     api_state = state or build_state()
-
-    @contextlib.asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        task: asyncio.Task[None] | None = None
-        watcher: asyncio.Task[None] | None = None
-        if api_state.consumer is not None:
-            consumer = api_state.consumer
-            task = asyncio.create_task(follow(consumer, api_state.stop))
-
-            async def mark_ready() -> None:
-                await consumer.ready.wait()
-                api_state.ready.set()
-
-            watcher = asyncio.create_task(mark_ready())
-        else:
-            api_state.ready.set()
-        hooks: asyncio.Task[None] | None = None
-        if api_state.webhooks is not None:
-            hooks = asyncio.create_task(follow(api_state.webhooks, api_state.stop, what=HOOKS))
-        shares: asyncio.Task[None] | None = None
-        if api_state.shares is not None:
-            shares = asyncio.create_task(follow(api_state.shares, api_state.stop, what=SHARES))
-        try:
-            yield
-        finally:
-            api_state.stop.set()
-            for t in (watcher, task, hooks, shares):
-                if t is not None:
-                    t.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await t
-            if api_state.history is not None:
-                await api_state.history.close()
-            if api_state.requests is not None:
-                await api_state.requests.close()
-            close = getattr(api_state.finance, "close", None)
-            if close is not None:
-                close()
-
     app = FastAPI(
         title="Tradelane API",
         version=__version__,
         summary="Shipments in transit, their live feed, pledge facilities and cargo claims.",
-        lifespan=lifespan,
+        lifespan=_lifespan(api_state),
         responses=problem_responses(413, 429),
     )
     app.state.api = api_state
@@ -205,6 +166,70 @@ def create_app(state: ApiState | None = None) -> FastAPI:
     app.include_router(routes_webhooks.router)
     app.include_router(routes_shares.router)
     redact.install()
+    _health_routes(app)
+    _pages(app)
+    return app
+
+
+def _lifespan(
+    api_state: ApiState,
+) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
+    """Start the Kafka followers with the app and stop them, then close the clients, with it."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        followers = _start_followers(api_state)
+        try:
+            yield
+        finally:
+            await _shut_down(api_state, followers)
+
+    return lifespan
+
+
+def _start_followers(api_state: ApiState) -> list[asyncio.Task[None]]:
+    """The read model's, webhook subscriptions' and shares' followers, in the order they are
+    to be cancelled; ready at once when there is no read model consumer."""
+    followers: list[asyncio.Task[None]] = []
+    if api_state.consumer is not None:
+        task = asyncio.create_task(follow(api_state.consumer, api_state.stop))
+        watcher = asyncio.create_task(_mark_ready(api_state.consumer, api_state.ready))
+        followers += [watcher, task]
+    else:
+        api_state.ready.set()
+    if api_state.webhooks is not None:
+        followers.append(
+            asyncio.create_task(follow(api_state.webhooks, api_state.stop, what=HOOKS))
+        )
+    if api_state.shares is not None:
+        followers.append(asyncio.create_task(follow(api_state.shares, api_state.stop, what=SHARES)))
+    return followers
+
+
+async def _mark_ready(consumer: ReadModelConsumer, ready: asyncio.Event) -> None:
+    """Ready (``/readyz``) once the read model has caught up with Kafka."""
+    await consumer.ready.wait()
+    ready.set()
+
+
+async def _shut_down(api_state: ApiState, followers: list[asyncio.Task[None]]) -> None:
+    """Stop and await the followers, then close the clients they and the routes used."""
+    api_state.stop.set()
+    for t in followers:
+        t.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await t
+    if api_state.history is not None:
+        await api_state.history.close()
+    if api_state.requests is not None:
+        await api_state.requests.close()
+    close = getattr(api_state.finance, "close", None)
+    if close is not None:
+        close()
+
+
+def _health_routes(app: FastAPI) -> None:
+    """Liveness, readiness, the AsyncAPI document and who-am-I."""
 
     @app.get("/healthz", response_model=Health, tags=["health"])
     def healthz() -> Health:
@@ -230,6 +255,10 @@ def create_app(state: ApiState | None = None) -> FastAPI:
         """Who the presented key belongs to."""
         return Me(name=principal.name, role=principal.role.value, party=principal.party)
 
+
+def _pages(app: FastAPI) -> None:
+    """The dashboard, the seller's page and their static files (mounted last)."""
+
     @app.get("/", include_in_schema=False)
     def dashboard() -> FileResponse:
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
@@ -240,4 +269,3 @@ def create_app(state: ApiState | None = None) -> FastAPI:
         return FileResponse(STATIC / "seller.html", headers={"Cache-Control": "no-cache"})
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    return app

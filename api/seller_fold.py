@@ -149,56 +149,21 @@ def fold(view: SellerView, data: FinanceEventData) -> None:
     """Fold one finance event into the seller's view (events of other kinds change nothing)."""
     match data:
         case TrancheAwaitingConfirmation():
-            t = view.tranche(data.shipment_id, data.milestone.value, data.at)
-            t.state, t.at, t.deadline = "awaiting", data.at, data.deadline
-            t.amount = str(data.amount.amount)
+            _awaiting(view, data)
         case TrancheDecisionRecorded():
             _decided(view, data)
         case TrancheExpired():
-            t = view.tranche(data.shipment_id, data.milestone.value, data.at)
-            if data.outcome != "executed":
-                t.state = "expired" if data.outcome == "skipped" else "not_executed"
-            t.at, t.deadline = data.at, data.deadline
+            _expired(view, data)
         case DrawdownExecuted():
-            if data.payout_quote_id is not None:
-                _used(view, data.payout_quote_id)
-            key = (data.shipment_id, data.milestone.value)
-            if key in view.tranches:  # only tranches the borrower was asked about
-                t = view.tranches[key]
-                t.state, t.at, t.amount = "executed", data.at, str(data.amount.amount)
+            _executed(view, data)
         case DrawdownRejected():
-            key = (data.shipment_id, data.milestone.value)
-            if key in view.tranches or data.code in _OUTCOME:
-                t = view.tranche(data.shipment_id, data.milestone.value, data.at)
-                t.state, t.at, t.code = _OUTCOME.get(data.code, "rejected"), data.at, data.code
+            _rejected(view, data)
         case FundingReminder():
             view.reminders.append(data)
         case FxQuoteIssued():
-            view.quotes[data.request_id] = QuoteView(
-                data.request_id,
-                data.side,
-                str(data.notional.amount),
-                data.notional.currency,
-                "issued",
-                data.at,
-                quote_id=data.quote_id,
-                base=data.base,
-                quote=data.quote,
-                all_in_rate=str(data.all_in_rate),
-                mid_rate=str(data.mid_rate),
-                spread_bp=data.spread_bp,
-                valid_until=data.valid_until,
-            )
+            _quote_issued(view, data)
         case FxQuoteRefused():
-            view.quotes[data.request_id] = QuoteView(
-                data.request_id,
-                data.side,
-                str(data.notional.amount),
-                data.notional.currency,
-                "refused",
-                data.at,
-                code=data.code.value,
-            )
+            _quote_refused(view, data)
         case RepaymentApplied() if data.fx.quote_id is not None:
             _used(view, data.fx.quote_id)
         case CreditScoreChanged():
@@ -207,21 +172,92 @@ def fold(view: SellerView, data: FinanceEventData) -> None:
         case AdvanceRatesChanged():
             view.rate_changes.append(data)
         case RepaymentPlanSet():
-            view.plans[data.shipment_id] = {
-                i.instalment_id: OpenInstalment(
-                    i.instalment_id, i.index, i.due, i.amount.amount, i.amount.amount
-                )
-                for i in data.instalments
-            }
+            _plan_set(view, data)
         case InstalmentPaid():
-            view.paid[data.instalment_id] = data.at
-            plan = view.plans.get(data.shipment_id, {})
-            if data.instalment_id in plan:
-                plan[data.instalment_id] = replace(plan[data.instalment_id], open=Decimal(0))
+            _instalment_paid(view, data)
         case RepaymentDelayRecorded():
             _delay(view, data)
         case _:
             pass
+
+
+def _awaiting(view: SellerView, data: TrancheAwaitingConfirmation) -> None:
+    t = view.tranche(data.shipment_id, data.milestone.value, data.at)
+    t.state, t.at, t.deadline = "awaiting", data.at, data.deadline
+    t.amount = str(data.amount.amount)
+
+
+def _expired(view: SellerView, data: TrancheExpired) -> None:
+    """The confirmation window closed; an executed tranche keeps its state."""
+    t = view.tranche(data.shipment_id, data.milestone.value, data.at)
+    if data.outcome != "executed":
+        t.state = "expired" if data.outcome == "skipped" else "not_executed"
+    t.at, t.deadline = data.at, data.deadline
+
+
+def _executed(view: SellerView, data: DrawdownExecuted) -> None:
+    if data.payout_quote_id is not None:
+        _used(view, data.payout_quote_id)
+    key = (data.shipment_id, data.milestone.value)
+    if key in view.tranches:  # only tranches the borrower was asked about
+        t = view.tranches[key]
+        t.state, t.at, t.amount = "executed", data.at, str(data.amount.amount)
+
+
+def _rejected(view: SellerView, data: DrawdownRejected) -> None:
+    """A rejection shows on a tranche the borrower was asked about, or when it is the
+    borrower's own outcome (declined, confirmation expired)."""
+    key = (data.shipment_id, data.milestone.value)
+    if key in view.tranches or data.code in _OUTCOME:
+        t = view.tranche(data.shipment_id, data.milestone.value, data.at)
+        t.state, t.at, t.code = _OUTCOME.get(data.code, "rejected"), data.at, data.code
+
+
+def _quote_issued(view: SellerView, data: FxQuoteIssued) -> None:
+    view.quotes[data.request_id] = QuoteView(
+        data.request_id,
+        data.side,
+        str(data.notional.amount),
+        data.notional.currency,
+        "issued",
+        data.at,
+        quote_id=data.quote_id,
+        base=data.base,
+        quote=data.quote,
+        all_in_rate=str(data.all_in_rate),
+        mid_rate=str(data.mid_rate),
+        spread_bp=data.spread_bp,
+        valid_until=data.valid_until,
+    )
+
+
+def _quote_refused(view: SellerView, data: FxQuoteRefused) -> None:
+    view.quotes[data.request_id] = QuoteView(
+        data.request_id,
+        data.side,
+        str(data.notional.amount),
+        data.notional.currency,
+        "refused",
+        data.at,
+        code=data.code.value,
+    )
+
+
+def _plan_set(view: SellerView, data: RepaymentPlanSet) -> None:
+    """A (new) plan replaces the shipment's instalments, each open in full."""
+    view.plans[data.shipment_id] = {
+        i.instalment_id: OpenInstalment(
+            i.instalment_id, i.index, i.due, i.amount.amount, i.amount.amount
+        )
+        for i in data.instalments
+    }
+
+
+def _instalment_paid(view: SellerView, data: InstalmentPaid) -> None:
+    view.paid[data.instalment_id] = data.at
+    plan = view.plans.get(data.shipment_id, {})
+    if data.instalment_id in plan:
+        plan[data.instalment_id] = replace(plan[data.instalment_id], open=Decimal(0))
 
 
 def requested(view: SellerView, data: TrancheDecision) -> None:
