@@ -114,6 +114,8 @@ class _Run:
     """Exit statuses of the workers of another group started mid-run (3: refused)."""
     every_child: list[Child] = field(default_factory=list)
     """Every process this run started, so an interrupted run leaves none behind."""
+    background: list[asyncio.Task[None]] = field(default_factory=list)
+    """The fault injector and the crash watch, cancelled on the way out."""
 
     def new_worker(self) -> Child:
         self.spawned += 1
@@ -136,6 +138,32 @@ class _Run:
                 child.told_to_stop = True  # reported once
 
 
+@dataclass
+class _Setup:
+    """What a run planned, published and started following before its pipeline came up."""
+
+    profile: Profile
+    plans: list[FleetPlan]
+    bookings: dict[str, ShipmentBooking]
+    facilities: dict[str, Facility]
+    policies: dict[str, list[Policy]]
+    followers: dict[str, Follower]
+    began_ms: int
+
+
+@dataclass
+class _Published:
+    """What the fleets did: their manifests and what the broker acknowledged."""
+
+    manifests: list[Manifest]
+    acked: set[tuple[str, int]]
+    malformed: int
+    devices: dict[str, str]
+    """device id -> its shipment id"""
+    t0: float
+    published_s: float
+
+
 async def run(
     profile: Profile,
     seed: int,
@@ -144,6 +172,9 @@ async def run(
     kafka: KafkaSettings | None = None,
     mqtt: MqttSettings | None = None,
 ) -> Result:
+    """Run ``profile`` with ``seed`` against the local services: publish the fleets while the
+    faults are injected, wait for the pipeline, then check what came out against the oracle.
+    Every process, task and follower it started is stopped on the way out."""
     kafka = kafka or KafkaSettings()
     mqtt = mqtt or MqttSettings()
     await asyncio.to_thread(logs.mkdir, parents=True, exist_ok=True)
@@ -151,19 +182,29 @@ async def run(
     client_id = f"faults-{run_id}"
     state = _Run(kafka, mqtt, logs, run_id, progress, bridge(client_id, logs), [])
     injections = plan(profile, seed)
-    injector: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    watcher: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    setup = await _set_up(state, profile, seed, len(injections))
+    figures: dict[str, Any] = {"profile": profile.name, "seed": seed, "run_id": run_id}
+    try:
+        await _start_pipeline(state)
+        published = await _publish(state, setup, injections, figures)
+        return Result(injections, await _judge(state, setup, published, figures), figures)
+    finally:
+        await _tear_down(state, setup.followers, client_id)
+
+
+async def _set_up(state: _Run, profile: Profile, seed: int, faults: int) -> _Setup:
+    """Topics, fleet plans, credit lines and policies; then follow the topics checked later
+    from now on (this run's records only)."""
+    kafka = state.kafka
     began_ms = int(time.time() * 1000)
     await ensure_topics(kafka, KAFKA_TOPICS)
-
-    plans = await _plan_fleets(profile, seed, run_id)
+    plans = await _plan_fleets(profile, seed, state.run_id)
     bookings = {s.shipment_id: s.booking for p in plans for s in p.shipments}
     facilities, policies = await _publish_terms(kafka, list(bookings.values()))
-    progress(
-        f"run {run_id}: {len(bookings)} shipments in {len(plans)} fleets, each pledged to its "
-        f"own credit line and insured; {len(injections)} faults planned; logs in {logs}"
+    state.progress(
+        f"run {state.run_id}: {len(bookings)} shipments in {len(plans)} fleets, each pledged to "
+        f"its own credit line and insured; {faults} faults planned; logs in {state.logs}"
     )
-
     followers = {
         t.name: Follower(kafka, t.name)
         for t in (
@@ -176,115 +217,151 @@ async def run(
     }
     for f in followers.values():
         await f.start(began_ms)
-    figures: dict[str, Any] = {"profile": profile.name, "seed": seed, "run_id": run_id}
+    return _Setup(profile, plans, bookings, facilities, policies, followers, began_ms)
+
+
+async def _start_pipeline(state: _Run) -> None:
+    """The bridge and a first worker, both ready before a fleet publishes."""
+    first = state.new_worker()
+    state.workers.append(first)
+    for child in (first, state.bridge):
+        child.start()
+    for child in (first, state.bridge):
+        await child.ready()
+    state.progress("bridge and worker up; fleets publishing")
+
+
+async def _publish(
+    state: _Run, setup: _Setup, injections: list[Injection], figures: dict[str, Any]
+) -> _Published:
+    """Run every fleet to its end while the faults are injected and crashes watched."""
+    stop = asyncio.Event()
+    t0 = time.monotonic()
+    fleets = [
+        asyncio.create_task(
+            run_fleet(
+                p.config, state.mqtt, state.kafka, stop, plan=p, provision=provision_local_fleet
+            )
+        )
+        for p in setup.plans
+    ]
+    injector = asyncio.create_task(_inject(state, injections, t0))
+    watcher = asyncio.create_task(_watch(state))
+    state.background += [injector, watcher]
     try:
-        first = state.new_worker()
-        state.workers.append(first)
-        for child in (first, state.bridge):
-            child.start()
-        for child in (first, state.bridge):
-            await child.ready()
-        progress("bridge and worker up; fleets publishing")
-
-        stop = asyncio.Event()
-        t0 = time.monotonic()
-        fleets = [
-            asyncio.create_task(
-                run_fleet(p.config, mqtt, kafka, stop, plan=p, provision=provision_local_fleet)
-            )
-            for p in plans
-        ]
-        injector = asyncio.create_task(_inject(state, injections, t0))
-        watcher = asyncio.create_task(_watch(state))
-        try:
-            reports = await asyncio.gather(*fleets)
-            published_s = time.monotonic() - t0
-            await injector
-        finally:
-            stop.set()
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
-        manifests = [r.manifest for r in reports]
-        acked = _acked(manifests)
-        malformed = sum(m.totals.malformed_sent for m in manifests)
-        figures |= {
-            "readings_acked": len(acked),
-            "malformed_acked": malformed,
-            "publish_s": round(published_s, 1),
-            "readings_per_s": round(len(acked) / published_s, 1),
-        }
-        progress(
-            f"fleets done: {len(acked):,} readings and {malformed:,} malformed payloads "
-            f"acknowledged in {published_s:.0f} s; waiting for the pipeline"
-        )
-
-        devices = {d.device_id: d.shipment_id for m in manifests for d in m.devices}
-        readings = await _readings_arrive(
-            state, followers[TRACKER_READINGS.name], devices, acked, profile
-        )
-        seen = {(r.reading.device_id, r.reading.seq) for rs in readings.values() for r in rs}
-        copies = sum(len(rs) for rs in readings.values()) - len(seen)
-
-        fx = await _fx_rates(kafka)
-        inputs = Inputs(
-            bookings=bookings,
-            updates={
-                s.shipment_id: with_customs(s.booking, s.voyage.customs_cleared_at)
-                for p in plans
-                for s in p.shipments
-                if _cleared_in_run(s.voyage.customs_cleared_at, manifests)
-            },
-            readings=readings,
-            facilities=facilities,
-            policies=policies,
-            fx=fx,
-        )
-        oracle = await asyncio.to_thread(expected, inputs)
-        await asyncio.to_thread(_write_inputs, logs / "oracle-inputs.json", inputs)
-        progress(
-            f"oracle: {len(oracle.shipment_events):,} shipment events, "
-            f"{len(oracle.drawdowns)} drawdowns, {len(oracle.claims)} claim events"
-        )
-        observed, drawdown_records, complete, took = await _outcomes_arrive(
-            state, followers, oracle, set(bookings), set(facilities), profile, t0 + published_s
-        )
-        figures["drain_s"] = None if took is None else round(took, 1)
-        figures["broker_down_s"] = state.broker_down_s
-        figures["worker_processes"] = state.spawned
-        dead, bad_reasons = _dead_letters(followers[TRACKER_DEADLETTER.name].records, devices)
-        verified = await _verify(kafka, facilities)
-
-        result = [
-            checks.readings(acked, seen, copies),
-            checks.dead_letters(malformed, dead, bad_reasons),
-            *checks.effects(oracle, observed, drawdown_records),
-            checks.ledgers(verified),
-            checks.resumed(profile.broker_restarts, complete, took),
-        ]
-        if profile.group_reset:
-            result.append(
-                await _reset_and_reprocess(
-                    state, followers, facilities, observed, began_ms, profile
-                )
-            )
-        state.note_crashes()
-        result.append(checks.crashes(state.crashes))
-        if profile.rival_groups:
-            result.append(checks.rival_groups(state.rival_exits))
-        result.append(checks.shipment_events(oracle, observed))
-        await asyncio.to_thread(_write_diff, logs / "shipment-events-diff.json", oracle, observed)
-        return Result(injections, result, figures)
+        reports = await asyncio.gather(*fleets)
+        published_s = time.monotonic() - t0
+        await injector
     finally:
-        for task in (injector, watcher):
-            task.cancel()
-        await asyncio.gather(injector, watcher, return_exceptions=True)
-        for child in [*state.every_child, state.bridge]:
-            await child.stop()
-        for f in followers.values():
-            await f.stop()
-        with contextlib.suppress(Exception):
-            forget_session(mqtt, client_id)
+        stop.set()
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+    manifests = [r.manifest for r in reports]
+    acked = _acked(manifests)
+    malformed = sum(m.totals.malformed_sent for m in manifests)
+    figures |= {
+        "readings_acked": len(acked),
+        "malformed_acked": malformed,
+        "publish_s": round(published_s, 1),
+        "readings_per_s": round(len(acked) / published_s, 1),
+    }
+    state.progress(
+        f"fleets done: {len(acked):,} readings and {malformed:,} malformed payloads "
+        f"acknowledged in {published_s:.0f} s; waiting for the pipeline"
+    )
+    devices = {d.device_id: d.shipment_id for m in manifests for d in m.devices}
+    return _Published(manifests, acked, malformed, devices, t0, published_s)
+
+
+async def _judge(
+    state: _Run, setup: _Setup, pub: _Published, figures: dict[str, Any]
+) -> list[checks.Check]:
+    """Wait for the readings and the outcomes, then check them against the oracle."""
+    profile, followers = setup.profile, setup.followers
+    readings = await _readings_arrive(
+        state, followers[TRACKER_READINGS.name], pub.devices, pub.acked, profile
+    )
+    seen = {(r.reading.device_id, r.reading.seq) for rs in readings.values() for r in rs}
+    copies = sum(len(rs) for rs in readings.values()) - len(seen)
+    oracle = await _oracle(state, setup, pub.manifests, readings)
+    observed, drawdown_records, complete, took = await _outcomes_arrive(
+        state,
+        followers,
+        oracle,
+        set(setup.bookings),
+        set(setup.facilities),
+        profile,
+        pub.t0 + pub.published_s,
+    )
+    figures["drain_s"] = None if took is None else round(took, 1)
+    figures["broker_down_s"] = state.broker_down_s
+    figures["worker_processes"] = state.spawned
+    dead, bad_reasons = _dead_letters(followers[TRACKER_DEADLETTER.name].records, pub.devices)
+    verified = await _verify(state.kafka, setup.facilities)
+    result = [
+        checks.readings(pub.acked, seen, copies),
+        checks.dead_letters(pub.malformed, dead, bad_reasons),
+        *checks.effects(oracle, observed, drawdown_records),
+        checks.ledgers(verified),
+        checks.resumed(profile.broker_restarts, complete, took),
+    ]
+    if profile.group_reset:
+        result.append(
+            await _reset_and_reprocess(
+                state, followers, setup.facilities, observed, setup.began_ms, profile
+            )
+        )
+    state.note_crashes()
+    result.append(checks.crashes(state.crashes))
+    if profile.rival_groups:
+        result.append(checks.rival_groups(state.rival_exits))
+    result.append(checks.shipment_events(oracle, observed))
+    await asyncio.to_thread(_write_diff, state.logs / "shipment-events-diff.json", oracle, observed)
+    return result
+
+
+async def _oracle(
+    state: _Run,
+    setup: _Setup,
+    manifests: list[Manifest],
+    readings: dict[str, list[IngestedReading]],
+) -> Outcomes:
+    """What the pipeline should have produced from what it was fed (inputs kept in the logs)."""
+    fx = await _fx_rates(state.kafka)
+    inputs = Inputs(
+        bookings=setup.bookings,
+        updates={
+            s.shipment_id: with_customs(s.booking, s.voyage.customs_cleared_at)
+            for p in setup.plans
+            for s in p.shipments
+            if _cleared_in_run(s.voyage.customs_cleared_at, manifests)
+        },
+        readings=readings,
+        facilities=setup.facilities,
+        policies=setup.policies,
+        fx=fx,
+    )
+    oracle = await asyncio.to_thread(expected, inputs)
+    await asyncio.to_thread(_write_inputs, state.logs / "oracle-inputs.json", inputs)
+    state.progress(
+        f"oracle: {len(oracle.shipment_events):,} shipment events, "
+        f"{len(oracle.drawdowns)} drawdowns, {len(oracle.claims)} claim events"
+    )
+    return oracle
+
+
+async def _tear_down(state: _Run, followers: dict[str, Follower], client_id: str) -> None:
+    """Stop the tasks, every process the run started, the followers; forget the session."""
+    for task in state.background:
+        task.cancel()
+    await asyncio.gather(*state.background, return_exceptions=True)
+    for child in [*state.every_child, state.bridge]:
+        await child.stop()
+    for f in followers.values():
+        await f.stop()
+    with contextlib.suppress(Exception):
+        forget_session(state.mqtt, client_id)
 
 
 def _write_inputs(path: Path, inputs: Inputs) -> None:

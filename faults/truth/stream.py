@@ -20,8 +20,8 @@ from enum import StrEnum
 from devices.config import FleetConfig
 from devices.engine import FleetEngine
 from devices.manifest import AckLedger, Manifest, build_manifest
-from devices.messages import Kind
-from devices.plan import FleetPlan, plan_fleet, with_customs
+from devices.messages import Kind, Outgoing
+from devices.plan import FleetPlan, SimShipment, plan_fleet, with_customs
 from tradelane.contracts import (
     DeviceState,
     DeviceStatus,
@@ -101,78 +101,23 @@ def simulate(config: FleetConfig) -> Fleet:
     out: list[Message] = []
     add = out.append
     start = config.start_ts
-    for spec in plan.devices:
-        if config.status_messages:
-            add(
-                _status(
-                    len(out),
-                    spec.device_id,
-                    shipment_of[spec.index],
-                    start,
-                    True,
-                    start,
-                    config.interval_s,
-                )
-            )
+    if config.status_messages:
+        for spec in plan.devices:
+            device_id, shipment_id = spec.device_id, shipment_of[spec.index]
+            add(_status(len(out), device_id, shipment_id, start, True, start, config.interval_s))
     customs = sorted((s.voyage.customs_cleared_at, s.index) for s in plan.shipments)
     c = 0
     while (due := engine.next_due()) is not None:
         while c < len(customs) and customs[c][0] <= due:
-            shipment = plan.shipments[customs[c][1]]
-            at = customs[c][0]
-            add(
-                Message(
-                    len(out),
-                    MessageKind.BOOKING,
-                    at,
-                    shipment.shipment_id,
-                    None,
-                    "shipments.registry",
-                    booking=with_customs(shipment.booking, at),
-                )
-            )
+            add(_booking_update(len(out), plan.shipments[customs[c][1]], customs[c][0]))
             c += 1
         for item in engine.advance(due):
-            device = plan.devices[item.device]
-            shipment_id = shipment_of[item.device]
-            if item.kind in (Kind.READING, Kind.DUPLICATE):
-                reading = TrackerReading.model_validate_json(item.payload)
-                add(
-                    Message(
-                        len(out),
-                        MessageKind.READING,
-                        due,
-                        shipment_id,
-                        device.device_id,
-                        item.topic,
-                        reading=reading,
-                    )
-                )
-            elif item.kind is Kind.DIED and config.status_messages:
-                add(
-                    _status(
-                        len(out), device.device_id, shipment_id, due, False, None, config.interval_s
-                    )
-                )
-            elif item.kind is Kind.RETIRED and config.status_messages:
-                add(
-                    _status(
-                        len(out), device.device_id, shipment_id, due, False, due, config.interval_s
-                    )
-                )
+            device_id = plan.devices[item.device].device_id
+            message = _published(len(out), item, due, device_id, shipment_of[item.device], config)
+            if message is not None:
+                add(message)
     for at, i in customs[c:]:
-        shipment = plan.shipments[i]
-        add(
-            Message(
-                len(out),
-                MessageKind.BOOKING,
-                at,
-                shipment.shipment_id,
-                None,
-                "shipments.registry",
-                booking=with_customs(shipment.booking, at),
-            )
-        )
+        add(_booking_update(len(out), plan.shipments[i], at))
     manifest = build_manifest(
         plan,
         engine,
@@ -181,6 +126,44 @@ def simulate(config: FleetConfig) -> Fleet:
         [],
     )
     return Fleet(plan, tuple(out), manifest)
+
+
+def _booking_update(index: int, shipment: SimShipment, at: float) -> Message:
+    """The booking republished with its customs clearance at ``at``."""
+    return Message(
+        index,
+        MessageKind.BOOKING,
+        at,
+        shipment.shipment_id,
+        None,
+        "shipments.registry",
+        booking=with_customs(shipment.booking, at),
+    )
+
+
+def _published(
+    index: int,
+    item: Outgoing,
+    due: float,
+    device_id: str,
+    shipment_id: str,
+    config: FleetConfig,
+) -> Message | None:
+    """What the publisher sends for one engine item at ``due``: readings and duplicates as
+    they are, a last will for a death, ``offline`` for a retirement (statuses only when the
+    config sends them); malformed payloads never reach the stream."""
+    if item.kind in (Kind.READING, Kind.DUPLICATE):
+        reading = TrackerReading.model_validate_json(item.payload)
+        return Message(
+            index, MessageKind.READING, due, shipment_id, device_id, item.topic, reading=reading
+        )
+    if not config.status_messages:
+        return None
+    if item.kind is Kind.DIED:
+        return _status(index, device_id, shipment_id, due, False, None, config.interval_s)
+    if item.kind is Kind.RETIRED:
+        return _status(index, device_id, shipment_id, due, False, due, config.interval_s)
+    return None
 
 
 def _status(
