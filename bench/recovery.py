@@ -51,11 +51,11 @@ def _reading(
 def template_state() -> str:
     """A shipment arrived at Singapore from Shanghai, as the worker keeps it (JSON)."""
     state = streams.core.new_state(TEMPLATE)
-    streams.core.step(state, bench_booking(TEMPLATE, f"{TEMPLATE}-t"))
+    streams.core.apply_in_place(state, bench_booking(TEMPLATE, f"{TEMPLATE}-t"))
     voyage = [(0, (31.23, 121.47)), (120, (30.5, 122.4)), (60 * 24 * 5, (5.0, 108.0))]
     voyage += [(60 * 24 * 6 + 30 * i, (1.27, 103.83)) for i in range(12)]
     for seq, (minutes, at) in enumerate(voyage):
-        streams.core.step(state, _reading(f"{TEMPLATE}-t", seq, minutes, at))
+        streams.core.apply_in_place(state, _reading(f"{TEMPLATE}-t", seq, minutes, at))
     return state.model_dump_json()
 
 

@@ -99,7 +99,7 @@ def shipment_events(
     state = streams.core.new_state(booking.shipment_id)
     events: list[ShipmentEvent] = []
     for item in _inputs_in_order(booking, update, readings):
-        events += streams.core.step(state, item)
+        events += streams.core.apply_in_place(state, item)
     return events
 
 

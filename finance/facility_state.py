@@ -4,7 +4,7 @@ State is a pydantic model so it serialises to JSON exactly (Decimals as strings,
 :func:`dump_state` / :func:`load_state` round-trip it byte for byte. The worker's table holds
 it in segments (:mod:`finance.facility_store`), one per shipment, so a step writes only what
 it changed. The models are mutable because an engine step updates a state its caller owns
-(:mod:`finance.discipline`): :func:`finance.pledge_engine.apply_in_place` updates the worker's
+(:mod:`tradelane.discipline`): :func:`finance.pledge_engine.apply_in_place` updates the worker's
 state itself; :func:`finance.pledge_engine.apply` runs the same rules on a deep copy and never
 changes the state it was given.
 

@@ -6,7 +6,7 @@ returns the same next state and the same outputs, which is what lets a Kafka con
 re-process an input after a crash (at-least-once delivery) and lets anyone rebuild a facility
 by replaying its inputs.
 
-The rules are one in-place step (:mod:`finance.discipline`, the engines' state discipline):
+The rules are one in-place step (:mod:`tradelane.discipline`, the engines' state discipline):
 :func:`apply_in_place` is the worker's, :func:`apply` runs the reference step on a copy.
 
 Inputs (one facility per state; the caller routes by ``facility_id`` or by pledge):
@@ -45,7 +45,6 @@ from finance import credit, instalments, reminders
 from finance.accrual import close_days
 from finance.collateral import valuation
 from finance.conditions import learn_booking, note_shipment_event
-from finance.discipline import fold, on_a_copy
 from finance.drawdowns import attempt, scheduled_share
 from finance.facility_state import FacilityState, new_state
 from finance.fx_quotes import request_quote
@@ -88,6 +87,7 @@ from tradelane.contracts.seller import (
     RepaymentDelayRequested,
     TrancheDecision,
 )
+from tradelane.discipline import fold, on_a_copy
 
 EngineInput = (
     Facility
@@ -120,7 +120,7 @@ __all__ = [
 
 def apply(state: FacilityState, item: EngineInput) -> tuple[FacilityState, Outputs]:
     """The next state of ``state``'s facility after ``item``, and what it emitted: the
-    reference path, :func:`revalue_in_place` on a copy (:func:`finance.discipline.on_a_copy`).
+    reference path, :func:`revalue_in_place` on a copy (:func:`tradelane.discipline.on_a_copy`).
 
     ``state`` is not modified. Raises ``ValueError`` only for a routing mistake (a facility
     record or command addressed to another facility); rule outcomes are result codes.

@@ -46,7 +46,7 @@ class StateCache(Generic[S]):
     """The states this process last wrote, parsed: an engine state is parsed from its table
     only when another worker (or a restart) wrote it last. Parsing a 60 kB insurance state
     for every shipment event was half of each event's cost. The shell owns the cached
-    states and the engine updates them in place (:mod:`finance.discipline`): one whose step
+    states and the engine updates them in place (:mod:`tradelane.discipline`): one whose step
     raised is forgotten, to be parsed again from the table."""
 
     def __init__(self) -> None:

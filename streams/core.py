@@ -20,6 +20,8 @@ sent again, and consumers de-duplicate by id.
 
 from __future__ import annotations
 
+from functools import partial
+
 from streams import motion
 from streams.route import route_of
 from streams.rules import DEFAULT_RULES, StreamRules
@@ -46,6 +48,7 @@ from tradelane.contracts import (
     ShipmentEvent,
     TrackerReading,
 )
+from tradelane.discipline import on_a_copy
 
 Input = IngestedReading | ShipmentBooking | IngestedStatus
 
@@ -57,15 +60,20 @@ def new_state(shipment_id: str) -> ShipmentState:
 def apply(
     state: ShipmentState, item: Input, rules: StreamRules = DEFAULT_RULES
 ) -> tuple[ShipmentState, list[ShipmentEvent]]:
-    """Pure form: returns a new state (the given one is left untouched) and the events."""
-    fresh = state.model_copy(deep=True)
-    return fresh, step(fresh, item, rules)
+    """Pure form (:mod:`tradelane.discipline`): the next state of a copy and the events;
+    ``state`` is left untouched."""
+    return on_a_copy(partial(apply_in_place, rules=rules), _copy, state, item)
 
 
-def step(
+def _copy(state: ShipmentState) -> ShipmentState:
+    return state.model_copy(deep=True)
+
+
+def apply_in_place(
     state: ShipmentState, item: Input, rules: StreamRules = DEFAULT_RULES
 ) -> list[ShipmentEvent]:
-    """In-place form for the worker, which loads a fresh state from its table each time."""
+    """The shipment rules' in-place step (:mod:`tradelane.discipline`): ``state`` becomes the
+    next state; the worker owns one state per shipment and applies each input to it."""
     ctx = StepContext(state, rules)
     if isinstance(item, ShipmentBooking):
         state.booking = item

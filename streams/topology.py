@@ -7,8 +7,8 @@ shipment core and the engines is written once:
 
 1. a shipment's latest booking is applied first when the state has not seen it yet (the
    registry can move ahead of the readings);
-2. the input goes through :func:`streams.core.step` (bookings, readings, statuses) or, for an
-   insurer's decision, straight to the insurance engine;
+2. the input goes through :func:`streams.core.apply_in_place` (bookings, readings,
+   statuses) or, for an insurer's decision, straight to the insurance engine;
 3. every shipment event of an insured shipment goes through the insurance engine in the same
    step (same key, same partition: no hop), after the registry records the insurance state
    must know first (``insurance_priors``);
@@ -27,7 +27,7 @@ from finance.facility_state import pledged_set
 from finance.insurance import apply as insure
 from finance.insurance import repayment
 from finance.insurance.state import InsuranceState
-from streams.core import step
+from streams.core import apply_in_place
 from streams.rules import DEFAULT_RULES, StreamRules
 from streams.state import ShipmentState
 from tradelane.contracts import (
@@ -90,8 +90,8 @@ def apply_to_shipment(
         return _insure(insurance, context, item, out), out
     latest = context.booking
     if latest is not None and not isinstance(item, ShipmentBooking) and state.booking != latest:
-        out.events += step(state, latest, rules)
-    out.events += step(state, item, rules)
+        out.events += apply_in_place(state, latest, rules)
+    out.events += apply_in_place(state, item, rules)
     for event in out.events:
         if context.insured:
             insurance = _insure(insurance, context, event, out)

@@ -3,7 +3,7 @@ form ``apply(state, input) -> (new_state, claim_events)``.
 
 No I/O, no clock, no randomness. Time comes from the inputs (event time), ids are derived from
 causes, money is Decimal in the policy's currency. The state discipline is every engine's
-(:mod:`finance.discipline`): the rules are one in-place step that updates a state its caller
+(:mod:`tradelane.discipline`): the rules are one in-place step that updates a state its caller
 owns (the insurance agent's shell keeps one per shipment); :func:`apply` runs it on a copy and
 never changes the state it was given. Inside the state, a shipment's observations and each
 claim are immutable records (their transitions, :mod:`.observe` and :mod:`.claims`, return new
@@ -36,7 +36,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
-from finance.discipline import on_a_copy
 from tradelane.contracts import (
     ClaimDecision,
     ClaimEvent,
@@ -47,6 +46,7 @@ from tradelane.contracts import (
     ShipmentBooking,
     ShipmentEvent,
 )
+from tradelane.discipline import on_a_copy
 
 from . import claims
 from .observe import observe, observe_booking
@@ -104,7 +104,7 @@ class Outputs:
 def apply(state: InsuranceState, item: Input) -> tuple[InsuranceState, list[ClaimEvent]]:
     """Apply one input; return the new state and the claim events to publish, in order.
 
-    :func:`apply_in_place` on a copy (:func:`finance.discipline.on_a_copy`); ``state`` is not
+    :func:`apply_in_place` on a copy (:func:`tradelane.discipline.on_a_copy`); ``state`` is not
     modified, and is itself returned when the input changed nothing (callers that keep states
     tell a change by identity)."""
     following, out = on_a_copy(apply_in_place, copy_state, state, item)

@@ -3,7 +3,7 @@
 Serialise with ``state.model_dump_json()`` and restore with
 ``InsuranceState.model_validate_json(raw)``; the round trip is exact (Decimals travel as
 strings, timestamps as ISO 8601 UTC). The engine's discipline is every engine's
-(:mod:`finance.discipline`): a step updates the :class:`InsuranceState` its caller owns - its
+(:mod:`tradelane.discipline`): a step updates the :class:`InsuranceState` its caller owns - its
 maps - in place; the records in them (a shipment's observations, a claim, a pledge) are frozen
 values that a step replaces, never changes, so a copy of the state needs its own maps only.
 

@@ -83,14 +83,14 @@ def _reefer_failure(prefix: str) -> tuple[SimShipment, list[ShipmentEvent]]:
     )  # the breach is long by then
     messages = engine.advance(until) + engine.finish()
     state = streams.core.new_state(target.shipment_id)
-    events = streams.core.step(state, target.booking)
+    events = streams.core.apply_in_place(state, target.booking)
     for message in messages:
         if message.kind is Kind.READING and message.device in target.devices:
             reading = TrackerReading.model_validate_json(message.payload)
             item = IngestedReading(
                 reading=reading, received_at=reading.ts, mqtt_topic=message.topic
             )
-            events += streams.core.step(state, item)
+            events += streams.core.apply_in_place(state, item)
     return target, events
 
 

@@ -58,9 +58,9 @@ async def send(producer: AIOKafkaProducer, items: list[tuple[str, IngestedReadin
 def oracle(shipment: str, device: str) -> dict[str, str]:
     """The events the pure core derives from the booking and the whole voyage, in order."""
     state = streams.core.new_state(shipment)
-    events = streams.core.step(state, booking(shipment, [device]))
+    events = streams.core.apply_in_place(state, booking(shipment, [device]))
     for item in voyage(device):
-        events += streams.core.step(state, item)
+        events += streams.core.apply_in_place(state, item)
     return {e.id: e.model_dump_json() for e in events}
 
 

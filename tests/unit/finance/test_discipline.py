@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from finance.discipline import fold, on_a_copy
+from tradelane.discipline import fold, on_a_copy
 
 
 def _push(state: list[int], item: int) -> int:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.core import apply, new_state, step
+from streams.core import apply, apply_in_place, new_state
 from streams.state import ShipmentState
 from tests.samples import booking
 from tradelane.contracts import (
@@ -60,14 +60,14 @@ def reading(
 
 def booked() -> ShipmentState:
     state = new_state("shp-1")
-    step(state, booking("shp-1", ["trk-a", "trk-b"]))
+    apply_in_place(state, booking("shp-1", ["trk-a", "trk-b"]))
     return state
 
 
 def run(state: ShipmentState, items: list[IngestedReading]) -> list[ShipmentEvent]:
     events: list[ShipmentEvent] = []
     for item in items:
-        events += step(state, item)
+        events += apply_in_place(state, item)
     return events
 
 
@@ -101,7 +101,7 @@ def test_milestones_of_a_voyage() -> None:
     cleared = booking("shp-1", ["trk-a", "trk-b"]).model_copy(
         update={"customs_cleared_at": T0 + timedelta(days=30, minutes=-10)}
     )
-    after = step(state, cleared)
+    after = apply_in_place(state, cleared)
     assert [e.data.milestone for e in after if isinstance(e.data, MilestoneReached)] == [
         Milestone.CUSTOMS_CLEARED
     ]
@@ -129,7 +129,7 @@ def test_delivery_waits_for_customs_and_unloading_in_either_order() -> None:
         update={"customs_cleared_at": T0 + timedelta(days=31)}
     )
     # read from the registry ahead of the readings of its time: it waits for event time
-    assert not [e for e in step(state, cleared) if isinstance(e.data, MilestoneReached)]
+    assert not [e for e in apply_in_place(state, cleared) if isinstance(e.data, MilestoneReached)]
     later = run(state, [reading(6, 60 * 24 * 31 + 5, None)])
     after = [e.data for e in later if isinstance(e.data, MilestoneReached)]
     assert [(m.milestone, m.at) for m in after] == [
@@ -147,17 +147,17 @@ def test_a_clearance_applies_at_once_when_no_tracker_is_left_to_report() -> None
         status = DeviceStatus(
             device_id=device, state=DeviceState.OFFLINE, ts=T0 + timedelta(minutes=day30 + 40)
         )
-        step(state, IngestedStatus(status=status, received_at=status.ts, mqtt_topic="s"))
+        apply_in_place(state, IngestedStatus(status=status, received_at=status.ts, mqtt_topic="s"))
     cleared = booking("shp-1", ["trk-a", "trk-b"]).model_copy(
         update={"customs_cleared_at": T0 + timedelta(days=33)}
     )
-    after = [e.data for e in step(state, cleared) if isinstance(e.data, MilestoneReached)]
+    after = [e.data for e in apply_in_place(state, cleared) if isinstance(e.data, MilestoneReached)]
     assert [m.milestone for m in after] == [Milestone.CUSTOMS_CLEARED, Milestone.DELIVERED]
 
 
 def test_a_tracker_that_sees_no_light_delivers_after_the_unloading_timeout() -> None:
     state = booked()
-    step(
+    apply_in_place(
         state,
         booking("shp-1", ["trk-a", "trk-b"]).model_copy(update={"customs_cleared_at": T0}),
     )
@@ -278,7 +278,7 @@ def test_duplicates_and_redelivery_never_change_the_events(data: st.DataObject) 
 
 def test_readings_before_the_booking_are_remembered_but_raise_nothing() -> None:
     state = new_state("shp-1")
-    assert step(state, voyage()[0]) == []
+    assert apply_in_place(state, voyage()[0]) == []
     assert state.devices["trk-a"].recent_seqs == [0]
     assert state.milestones == {}
 
@@ -293,11 +293,11 @@ def test_a_last_will_marks_the_tracker_silent_once_and_a_reading_resumes_it() ->
         received_at=T0 + timedelta(hours=3),
         mqtt_topic="tradelane/v1/trackers/trk-a/status",
     )
-    first = step(state, will)
+    first = apply_in_place(state, will)
     assert [(e.data.kind, getattr(e.data, "judged_by", None)) for e in first] == [
         ("tracker_silent", "last_will")
     ]
-    assert step(state, will) == first  # redelivered: the same event again, nothing new
+    assert apply_in_place(state, will) == first  # redelivered: the same event again, nothing new
     resumed = run(state, [reading(2, 240, (30.6, 122.3))])
     assert kinds(resumed).count("tracker_resumed") == 1
 

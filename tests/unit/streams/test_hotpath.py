@@ -68,9 +68,9 @@ def voyage(device: str, n: int) -> list[IngestedReading]:
 
 def offline(shipment: str, device: str, readings: list[IngestedReading]) -> list[str]:
     state = streams.core.new_state(shipment)
-    events = streams.core.step(state, booking(shipment, [device]))
+    events = streams.core.apply_in_place(state, booking(shipment, [device]))
     for item in readings:
-        events += streams.core.step(state, item)
+        events += streams.core.apply_in_place(state, item)
     return [e.id for e in events if not _is_booking_event(e)]
 
 

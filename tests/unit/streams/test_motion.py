@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.core import step
+from streams.core import apply_in_place
 from streams.motion import MOTION_G, Motion, feed, left_at, reached_at, restart
 from tests.unit.streams.test_core import SHANGHAI, booked, reading
 from tests.unit.streams.test_core import T0 as VOYAGE_T0
@@ -78,7 +78,7 @@ def test_the_core_times_a_blind_departure_by_motion() -> None:
     items += [reading(i, 15 * i, None, shock_g=REST) for i in range(1, 4)]
     items += [reading(i, 15 * i, None, shock_g=MOVING) for i in range(4, 40)]
     items.append(reading(40, 600, (30.0, 124.5), shock_g=MOVING))
-    events = [e.data for item in items for e in step(state, item)]
+    events = [e.data for item in items for e in apply_in_place(state, item)]
     departed = [e for e in events if isinstance(e, MilestoneReached)]
     assert [(d.milestone, d.at) for d in departed] == [
         (Milestone.DEPARTED_ORIGIN, VOYAGE_T0 + timedelta(minutes=60))

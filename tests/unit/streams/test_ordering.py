@@ -9,7 +9,7 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.core import step
+from streams.core import apply_in_place
 from streams.rules import DEFAULT_RULES, StreamRules
 from streams.state import ShipmentState
 from tests.unit.streams.test_core import ROTTERDAM, SHANGHAI, booked, reading
@@ -24,7 +24,7 @@ def run(
 ) -> list[ShipmentEvent]:
     events: list[ShipmentEvent] = []
     for item in items:
-        events += step(state, item, rules)
+        events += apply_in_place(state, item, rules)
     return events
 
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from finance.conditions import note_shipment_event
 from finance.facility_state import ShipmentCollateral
-from streams.core import new_state, step
+from streams.core import apply_in_place, new_state
 from tests.samples import booking
 from tests.unit.streams.test_core import SHANGHAI, T0, booked, kinds, reading, run
 from tradelane.contracts import (
@@ -58,7 +58,7 @@ def test_a_last_will_is_placed_at_the_trackers_last_reading(backlog_minutes: flo
     restart), the silence starts at the last reading and no event is later than the input."""
     state = booked()
     events = run(state, [reading(0, 0, SHANGHAI), reading(1, 15, AT_SEA)])
-    events += step(state, status("trk-a", DeviceState.OFFLINE, 15 + backlog_minutes))
+    events += apply_in_place(state, status("trk-a", DeviceState.OFFLINE, 15 + backlog_minutes))
     silences = [e.data for e in events if isinstance(e.data, TrackerSilent)]
     assert len(silences) == 1
     assert silences[0].at == silences[0].last_seen == T0 + timedelta(minutes=15)
@@ -68,8 +68,8 @@ def test_a_last_will_is_placed_at_the_trackers_last_reading(backlog_minutes: flo
 def test_the_same_will_twice_is_one_silence_with_one_id() -> None:
     state = booked()
     run(state, [reading(0, 0, SHANGHAI), reading(1, 15, AT_SEA)])
-    first = step(state, status("trk-a", DeviceState.OFFLINE, 30))
-    again = step(state, status("trk-a", DeviceState.OFFLINE, 90))
+    first = apply_in_place(state, status("trk-a", DeviceState.OFFLINE, 30))
+    again = apply_in_place(state, status("trk-a", DeviceState.OFFLINE, 90))
     assert kinds(first) == ["tracker_silent"]
     assert again == []
 
@@ -78,7 +78,7 @@ def test_a_planned_retirement_is_not_a_silence() -> None:
     """A clean goodbye carries the device's own time: no silence, then or later."""
     state = booked()
     events = run(state, [reading(0, 0, SHANGHAI), reading(1, 15, AT_SEA, device="trk-b")])
-    events += step(state, status("trk-a", DeviceState.OFFLINE, 20, ts_minutes=16))
+    events += apply_in_place(state, status("trk-a", DeviceState.OFFLINE, 20, ts_minutes=16))
     # the other tracker keeps reporting for days: trk-a stays retired, not silent
     events += run(state, [reading(k, 15 + 15 * k, AT_SEA, device="trk-b") for k in range(2, 400)])
     assert "tracker_silent" not in kinds(events)
@@ -89,7 +89,7 @@ def test_a_will_set_at_connect_time_is_still_a_will() -> None:
     broker sent it because the connection was lost."""
     state = booked()
     run(state, [reading(0, 0, SHANGHAI), reading(1, 15, AT_SEA)])
-    events = step(state, status("trk-a", DeviceState.OFFLINE, 40, ts_minutes=0))
+    events = apply_in_place(state, status("trk-a", DeviceState.OFFLINE, 40, ts_minutes=0))
     assert kinds(events) == ["tracker_silent"]
 
 
@@ -127,7 +127,7 @@ def test_an_alarm_burst_costs_at_most_one_resumed_silence_without_an_announcemen
 def test_an_alarm_burst_is_no_silence_when_the_interval_was_announced() -> None:
     state = booked()
     for device in ("trk-a", "trk-b"):
-        step(state, status(device, DeviceState.ONLINE, 0, ts_minutes=0, interval_s=900))
+        apply_in_place(state, status(device, DeviceState.ONLINE, 0, ts_minutes=0, interval_s=900))
     events = run(state, [reading(0, 0, SHANGHAI)])
     events += run(
         state,
@@ -141,7 +141,7 @@ def test_the_announced_interval_is_what_silence_is_judged_against() -> None:
     10 minutes without a reading; judged by its sibling's readings, it is once 3 announced
     intervals and the hour allowed for one tracker lagging behind another have passed."""
     state = booked()
-    step(state, status("trk-a", DeviceState.ONLINE, 0, ts_minutes=0, interval_s=900))
+    apply_in_place(state, status("trk-a", DeviceState.ONLINE, 0, ts_minutes=0, interval_s=900))
     items = [reading(k, 2 * (k + 1), AT_SEA) for k in range(9)]
     items += [reading(k, 18 + 2 * k, AT_SEA, device="trk-b") for k in range(70)]
     events = run(state, items)
@@ -216,7 +216,7 @@ def _factory_inside_its_port() -> ShipmentBooking:
 
 def test_the_goods_depart_only_when_they_leave_the_factory_not_on_its_second_fix() -> None:
     state = new_state("shp-1")
-    step(state, _factory_inside_its_port())
+    apply_in_place(state, _factory_inside_its_port())
     loading = [reading(k, 15 * k, (31.2502, 121.5003)) for k in range(8)]  # at the plant
     events = run(state, loading)
     assert "milestone_reached" not in kinds(events)
@@ -292,7 +292,7 @@ def test_a_warehouse_inside_its_import_port_is_reached_when_the_fixes_are_there(
         }
     )
     state = new_state("shp-1")
-    step(state, plain.model_copy(update={"destination": warehouse, "legs": [sea, road]}))
+    apply_in_place(state, plain.model_copy(update={"destination": warehouse, "legs": [sea, road]}))
     day = 60 * 24
     run(state, [reading(0, 0, SHANGHAI), reading(1, 60, AT_SEA)])
     run(state, [reading(2, 30 * day, (51.95, 4.14))])  # in the port
@@ -318,7 +318,7 @@ def test_deviation_is_measured_against_the_legs_the_goods_can_be_on() -> None:
     b = plain.model_copy(update={"destination": inland, "legs": [plain.legs[0], road]})
     route = route_of(b)
     state = new_state("shp-1")
-    step(state, b)
+    apply_in_place(state, b)
     off_road = (51.5, 3.6)  # near the sea lane into Rotterdam, ~90 km off the road leg
     assert route.corridor_km(off_road)[1] == 0  # the whole route: the sea leg is nearest
     state.departed = [0, 1]  # left the port: on the road leg

@@ -19,8 +19,10 @@ The contract of an in-place step:
 * if it raises, ``state`` may be half updated and must be discarded (the worker reads it
   again from its table).
 
-Engines under this discipline: the pledge engine (:mod:`finance.pledge_engine`: the worker's
-fast step and the reference step that revalues everything, one function) and the insurance
+Engines under this discipline: the shipment rules (:mod:`streams.core`: ``apply_in_place``
+on the worker's table states, ``apply`` derived here), the pledge engine
+(:mod:`finance.pledge_engine`: the worker's fast step and the reference step that revalues
+everything, one function) and the insurance
 engine (:mod:`finance.insurance.engine`: the step updates the state's maps; the records in
 them are immutable values it replaces).
 """
