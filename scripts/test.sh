@@ -66,10 +66,30 @@ ruff check .
 ruff format --check .
 mypy
 
-step "Tests (pytest)"
 set +e
-pytest "$@"
-status=$?
+if [ $# -gt 0 ]; then
+  step "Tests (pytest $*)"
+  pytest "$@"
+  status=$?
+else
+  # The integration tests wait on brokers and child processes most of the time; the unit
+  # tests use that time on the second core. Each run is a pytest of its own, so a failure in
+  # either fails the run; the unit tests' report follows the integration tests'.
+  step "Tests (pytest: tests/unit in the background, tests/integration in the foreground)"
+  unit_log=$(mktemp)
+  pytest tests/unit >"$unit_log" 2>&1 &
+  unit_pid=$!
+  pytest tests/integration
+  integration_status=$?
+  wait "$unit_pid"
+  unit_status=$?
+  step "Unit tests (ran alongside)"
+  cat "$unit_log"
+  rm -f "$unit_log"
+  status=$(( integration_status > unit_status ? integration_status : unit_status ))
+  if [ "$integration_status" -ne 0 ] && [ "$integration_status" -ne 5 ]; then status=$integration_status; fi
+  if [ "$unit_status" -ne 0 ] && [ "$unit_status" -ne 5 ]; then status=$unit_status; fi
+fi
 set -e
 if [ "$status" -eq 5 ]; then
   echo "error: pytest collected no tests" >&2

@@ -32,9 +32,9 @@ from finance.collateral_register import Register, decide, pledges_of
 from finance.insurance.state import InsuranceState
 from finance.shell import EVENT, PLEDGE
 from streams.core import new_state
-from streams.loop import RecordFailedError
 from streams.registries import Registries
 from streams.rules import DEFAULT_RULES, StreamRules
+from streams.stage import RecordFailedError
 from streams.state import ShipmentState
 from streams.store import Send, Store
 from streams.topology import Context, ShipmentInput, apply_to_shipment

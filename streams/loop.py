@@ -34,10 +34,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeAlias
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
@@ -46,11 +45,11 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from streams.loop_timing import LoopTiming
 from streams.ownership import Ownership
-from streams.store import Send, Store
+from streams.stage import Record, RecordFailedError, Stage
+from streams.store import Send
 from streams.transactions import NotOwnedError, Transactions
 from tradelane import deadletters
 from tradelane.contracts import DeadLetterReason
-from tradelane.errors import TradelaneError
 from tradelane.retry import retrying
 from tradelane.settings import KafkaSettings
 from tradelane.topics import TRACKER_DEADLETTER
@@ -74,24 +73,8 @@ default, a fetch of the idle partitions (statuses, commands) held every busy par
 up to half a second per hop."""
 
 
-Message: TypeAlias = "ConsumerRecord[bytes, bytes]"
-Record = tuple[str, int, bytes, bytes, int]
-"""(topic, partition, key, value, offset) of a record a stage applies."""
-
 POISON_KEPT = 10_000
 """Most records a loop remembers as failing to apply (see :class:`RecordFailedError`)."""
-
-
-class RecordFailedError(TradelaneError):
-    """Applying the record at ``index`` of a batch raised ``cause``: a rule or engine failed on
-    a well-formed input. The stage cannot undo what the half-applied record did to the states
-    it holds (they are mutated in place), so the loop restarts from its last commit with its
-    states reloaded, and when the record comes again it is dead-lettered instead of applied:
-    in the partition's transaction, with its offset, so exactly once."""
-
-    def __init__(self, index: int, cause: BaseException) -> None:
-        super().__init__(f"record {index} of the batch failed: {cause!r}")
-        self.index, self.cause = index, cause
 
 
 class _Replay(Exception):  # noqa: N818 - a restart, not an error
@@ -109,35 +92,6 @@ RESTARTABLE: tuple[type[BaseException], ...] = (
 a rebalance, a broker gone for longer than the clients retry) and a quarantined record. Any
 other exception is a bug of the loop itself: it is raised, and the worker exits
 (:func:`streams.app.fatal`) for its supervisor to restart it, rather than run on half alive."""
-
-
-class Stage(Protocol):
-    """What a loop runs: which input topics carry the stage's state partitions, how the
-    others are routed to them, and how a batch is applied (pure, no I/O)."""
-
-    @property
-    def keyed(self) -> frozenset[str]:
-        """Input topics whose partition is the state's partition (co-partitioned, same key)."""
-        ...
-
-    @property
-    def stores(self) -> tuple[tuple[Store[Any], str], ...]:
-        """Each state store with its changelog topic."""
-        ...
-
-    def route(self, topic: str, messages: Sequence[Message]) -> list[Send]:
-        """What the records of a routed (not keyed) input topic become."""
-        ...
-
-    def apply(self, records: list[Record]) -> list[Send]:
-        """Apply a batch of keyed records in order; what to produce, changelogs last. A record
-        that cannot be decoded becomes a dead letter among the sends; one whose application
-        raised and left states it cannot restore raises :class:`RecordFailedError`."""
-        ...
-
-    def drop(self, partitions: set[int]) -> None:
-        """Forget the states of ``partitions``."""
-        ...
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from streams.store import end_offsets, recover
 
 if TYPE_CHECKING:
-    from streams.loop import Stage
+    from streams.stage import Stage
 from tradelane.settings import KafkaSettings
 
 log = logging.getLogger(__name__)

@@ -1,8 +1,9 @@
-"""Tradelane kernel: the wire contracts, topic names, settings and CLI that every other package
-(``ingest``, ``streams``, ``finance``, ``devices``) imports.
+"""Tradelane's kernel: the wire contracts, topic names, settings, ids, roles, tenancy and errors
+that every other package imports.
 
-The kernel imports none of those packages at module level, so each of them can be deployed,
-tested and reasoned about on its own while agreeing on one set of contracts.
+It imports no other package of ours and no broker or database client (tests/unit/test_layout.py
+holds the whole import matrix), so each package can be deployed, tested and reasoned about on
+its own while agreeing on one set of contracts.
 """
 
 __version__ = "0.1.0"
