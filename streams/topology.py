@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from finance.facility_state import pledged_set
-from finance.insurance import apply as insure
+from finance.insurance import apply_in_place as insure_in_place
 from finance.insurance import repayment
+from finance.insurance.engine import copy_state
 from finance.insurance.state import InsuranceState
 from streams.core import apply_in_place
 from streams.rules import DEFAULT_RULES, StreamRules
@@ -106,13 +107,20 @@ def _insure(
     item: ShipmentEvent | ClaimDecision,
     out: Effects,
 ) -> InsuranceState:
-    state = insurance if insurance is not None else InsuranceState()
+    """The insurance engine's in-place step (:mod:`tradelane.discipline`) on one copy of the
+    held state, for the priors and the item together: the held state is never mutated (a
+    failed batch is undone by dropping what it put), and comes back itself when nothing
+    changed, so the caller writes nothing."""
+    held = insurance if insurance is not None else InsuranceState()
+    working = copy_state(held)
+    changed = False
     out.priors_applied = out.priors_applied or bool(context.insurance_priors)
     for record in (*context.insurance_priors, item):
-        state, claims = insure(state, record)
-        out.claims += claims
-        out.commands += [c for c in map(repayment, claims) if c is not None]
-    return state
+        step = insure_in_place(working, record)
+        changed = changed or step.changed
+        out.claims += step.claims
+        out.commands += [c for c in map(repayment, step.claims) if c is not None]
+    return working if changed else held
 
 
 def _narrowed(context: Context, shipment_id: str) -> Context:
