@@ -79,7 +79,7 @@ else
   unit_log=$(mktemp)
   pytest tests/unit >"$unit_log" 2>&1 &
   unit_pid=$!
-  pytest tests/integration
+  pytest tests/integration --durations=20
   integration_status=$?
   wait "$unit_pid"
   unit_status=$?
