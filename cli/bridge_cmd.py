@@ -8,6 +8,8 @@ import sys
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from cli.metrics_args import add_metrics_options, metrics_port
+
 if TYPE_CHECKING:  # the kernel imports ingest only lazily, inside the command
     from ingest.bridge import BridgeConfig
 
@@ -23,7 +25,7 @@ restart the bridge and the broker redelivers whatever was not acknowledged.
 
 Formats (--adapters): tradelane (tradelane/v1/trackers/+/readings), owntracks (owntracks/+/+),
 ttn (The Things Stack v3: v3/+/devices/+/up). Default: all.
-Metrics (Prometheus text): http://127.0.0.1:PORT/metrics.
+Metrics (Prometheus): http://127.0.0.1:9108/metrics (docs/operations.md lists the series).
 """
 
 
@@ -58,12 +60,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="NAMES",
         help="comma-separated: tradelane,owntracks,ttn (default: all)",
     )
-    p.add_argument(
-        "--metrics-port",
-        type=int,
-        default=9108,
-        help="Prometheus metrics port on 127.0.0.1; 0 picks a free one, -1 disables",
-    )
+    add_metrics_options(p, "bridge")
     p.add_argument("--max-payload-bytes", type=int, default=64 * 1024)
     p.add_argument(
         "--max-future-skew-s",
@@ -113,7 +110,8 @@ def _bridge(args: argparse.Namespace) -> int:
             max_payload_bytes=args.max_payload_bytes,
             max_future_skew=timedelta(seconds=args.max_future_skew_s),
         ),
-        metrics_port=None if args.metrics_port < 0 else args.metrics_port,
+        metrics_host=args.metrics_host,
+        metrics_port=metrics_port(args),
         session_expiry_s=args.session_expiry_s,
         replay_clock=args.replay_clock,
     )
@@ -153,8 +151,8 @@ async def _run(config: BridgeConfig, stats_interval: float) -> int:
         rate, last = (m.received - last) / interval, m.received
         return (
             f"  {rate:,.0f} msg/s  received {m.received:,}  forwarded {m.forwarded:,}  "
-            f"dead-lettered {sum(m.deadlettered.values()):,}  in-flight {m.inflight}  "
-            f"p99 send {m.kafka_send_latency.quantile(0.99) * 1000:.0f} ms"
+            f"dead-lettered {m.deadlettered:,}  in-flight {m.inflight}  "
+            f"p99 send {m.send_latency_quantile(0.99) * 1000:.0f} ms"
         )
 
     try:
@@ -170,6 +168,6 @@ async def _run(config: BridgeConfig, stats_interval: float) -> int:
     m = bridge.metrics
     print(
         f"bridge stopped: received {m.received}, forwarded {m.forwarded}, "
-        f"dead-lettered {sum(m.deadlettered.values())}, duplicates {m.duplicates}"
+        f"dead-lettered {m.deadlettered}, duplicates {m.duplicates}"
     )
     return 0

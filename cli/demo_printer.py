@@ -20,7 +20,7 @@ from tradelane.topics import FINANCE_EVENTS, SHIPMENTS_EVENTS
 
 if TYPE_CHECKING:  # the kernel imports the stages only lazily, inside the command
     from devices.fleet import FleetProgress
-    from ingest.metrics import BridgeMetrics
+    from ingest.bridge_metrics import BridgeMetrics
     from ingest.sink import SinkStats
 
 
@@ -48,10 +48,7 @@ def status_text(
     events_seen: int,
 ) -> str:
     """One line of the stages' counters: fleet, bridge, sink (when it runs), worker."""
-    parts = [
-        f"bridge {bridge.forwarded:,} forwarded, {sum(bridge.deadlettered.values()):,} "
-        "dead-lettered"
-    ]
+    parts = [f"bridge {bridge.forwarded:,} forwarded, {bridge.deadlettered:,} dead-lettered"]
     if progress is not None:
         p = progress
         parts.insert(

@@ -26,15 +26,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import paho.mqtt.client as mqtt
-from aiohttp import web
 from aiokafka import AIOKafkaProducer
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from ingest.adapters.registry import select
+from ingest.bridge_metrics import BridgeMetrics
 from ingest.intake import IntakeLimits, dead_letter, intake, intake_status
-from ingest.metrics import BridgeMetrics
 from ingest.seen import RecentlySeen
 from tradelane import deadletters
 from tradelane.contracts import DeadLetter, DeadLetterReason, IngestedReading, IngestedStatus
@@ -50,6 +49,7 @@ from tradelane.topics import (
     shared,
 )
 from transport import kafka as clients
+from transport.metrics import MetricsServer
 from transport.mqtt import AsyncioLoopAdapter, make_client
 
 log = logging.getLogger(__name__)
@@ -153,6 +153,7 @@ class Bridge:
             if getattr(rc, "is_failure", False):
                 log.error("MQTT connection refused: %s", rc)
                 return
+            self.metrics.mqtt_connected.set(1)
             c.subscribe([(f, 1) for f in filters])
 
         def on_subscribe(
@@ -173,6 +174,7 @@ class Bridge:
             self._wakeup.set()
 
         def on_disconnect(_c: mqtt.Client, _u: object, _f: object, rc: object, _p: object) -> None:
+            self.metrics.mqtt_connected.set(0)
             if not self._stopping:
                 log.warning("MQTT connection lost (%s); reconnecting", rc)
                 self._reconnect = loop.create_task(self._reconnect_loop(client))
@@ -248,7 +250,7 @@ class Bridge:
             await driver.stop()
             await producer.stop()
             if metrics_runner is not None:
-                await metrics_runner.cleanup()
+                await metrics_runner.stop()
 
     async def _start_producer(self) -> AIOKafkaProducer:
         """The producer, started, once Kafka knows the topics it writes to (the MQTT side is
@@ -279,10 +281,11 @@ class Bridge:
         qos: int,
         received_at: datetime,
     ) -> None:
-        self.metrics.received += 1
+        m = self.metrics
+        m.received_total.inc()
         record, value = self._decode(topic, payload, received_at)
         if isinstance(record, DeadLetter):
-            self.metrics.deadlettered[record.reason.value] += 1
+            m.deadlettered_total.labels(record.reason.value).inc()
             key = (record.mqtt_topic or "").encode()
             target = TRACKER_DEADLETTER.name
         elif isinstance(record, IngestedStatus):
@@ -291,13 +294,13 @@ class Bridge:
         else:
             reading = record.reading
             if self.seen.check_and_add((reading.device_id, reading.seq)):
-                self.metrics.duplicates += 1
+                m.duplicates_total.inc()
             key = reading.device_id.encode()
             target = TRACKER_READINGS.name
         future = await producer.send(target, value, key=key)
         pending = _Pending(mid, qos, future, time.perf_counter())
         self._pending.append(pending)
-        self.metrics.inflight = len(self._pending)
+        m.inflight_gauge.set(len(self._pending))
         future.add_done_callback(lambda _f: self._release_acks())
         if isinstance(record, IngestedReading):
             future.add_done_callback(self._count_forwarded)
@@ -328,49 +331,36 @@ class Bridge:
 
     def _count_forwarded(self, future: asyncio.Future[object]) -> None:
         if not future.cancelled() and future.exception() is None:
-            self.metrics.forwarded += 1
+            self.metrics.forwarded_total.inc()
 
     def _release_acks(self) -> None:
         """Ack, in arrival order, every message whose record Kafka has confirmed."""
         client = self._client
         now = time.perf_counter()
+        latency = self.metrics.kafka_send_latency
         while self._pending and self._pending[0].future.done():
             head = self._pending[0]
             error = None if head.future.cancelled() else head.future.exception()
             if head.future.cancelled() or error is not None:
-                self.metrics.send_failures += 1
+                self.metrics.send_failures_total.inc()
                 self._failure = error or RuntimeError("send cancelled")
                 return  # never ack this one or anything after it
             self._pending.popleft()
-            self.metrics.kafka_send_latency.observe(now - head.sent_at)
+            latency.observe(now - head.sent_at)
             if client is not None and head.qos > 0:
                 client.ack(head.mid, head.qos)
-        self.metrics.inflight = len(self._pending)
+        self.metrics.inflight_gauge.set(len(self._pending))
 
     # --- metrics endpoint -------------------------------------------------------------------
 
-    async def _start_metrics(self) -> web.AppRunner | None:
+    async def _start_metrics(self) -> MetricsServer | None:
         if self.config.metrics_port is None:
             return None
-
-        async def handle(_request: web.Request) -> web.Response:
-            return web.Response(
-                text=self.metrics.render(),
-                content_type="text/plain",
-                charset="utf-8",
-                headers={"X-Prometheus-Format": "0.0.4"},
-            )
-
-        app = web.Application()
-        app.router.add_get("/metrics", handle)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, self.config.metrics_host, self.config.metrics_port)
-        await site.start()
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        self.metrics_port = sockets[0].getsockname()[1] if sockets else self.config.metrics_port
-        return runner
+        server = MetricsServer(
+            self.metrics.registry, self.config.metrics_host, self.config.metrics_port
+        )
+        self.metrics_port = await server.start()
+        return server
 
 
 async def _relay(source: asyncio.Event, target: asyncio.Event) -> None:

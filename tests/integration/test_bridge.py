@@ -13,6 +13,7 @@ from collections import Counter
 
 import aiohttp
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from ingest.bridge import Bridge, BridgeConfig
 from tests.integration.helpers import Tail
@@ -150,6 +151,13 @@ async def test_readings_and_dead_letters_reach_kafka(
         assert prefix == payload[: len(prefix)]
         assert letter.payload_truncated is (len(prefix) < len(payload))
 
-    assert f"tradelane_bridge_forwarded_total {len(readings) + 1}" in metrics
-    assert 'tradelane_bridge_deadlettered_total{reason="out_of_range"} 3' in metrics
-    assert "tradelane_bridge_inflight 0" in metrics
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(metrics)
+        for s in family.samples
+    }
+    assert samples[("tradelane_bridge_forwarded_total", ())] == len(readings) + 1
+    reason = (("reason", "out_of_range"),)
+    assert samples[("tradelane_bridge_deadlettered_total", reason)] == 3
+    assert samples[("tradelane_bridge_inflight", ())] == 0
+    assert samples[("tradelane_bridge_mqtt_connected", ())] == 1

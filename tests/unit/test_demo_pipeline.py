@@ -4,12 +4,11 @@ heartbeat is recognised on the readings feed, and the status line the printer sh
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from datetime import UTC, datetime
 
 from cli.demo_pipeline import HEARTBEAT_DEVICE, Pipeline, RunIds
 from cli.demo_printer import Printer, status_text
-from ingest.metrics import BridgeMetrics
+from ingest.bridge_metrics import BridgeMetrics
 from ingest.sink import SinkStats
 from tradelane.contracts import IngestedReading, TrackerReading
 from tradelane.settings import KafkaSettings, MqttSettings
@@ -49,7 +48,9 @@ async def test_a_heartbeat_crosses_when_the_readings_feed_sees_its_seq() -> None
 
 
 def test_the_status_line_names_each_running_stage() -> None:
-    bridge = BridgeMetrics(forwarded=1394, deadlettered=Counter({"invalid": 2}))
+    bridge = BridgeMetrics()
+    bridge.forwarded_total.inc(1394)
+    bridge.deadlettered_total.labels("invalid").inc(2)
     assert status_text(bridge, None, None, 38) == (
         "bridge 1,394 forwarded, 2 dead-lettered | worker 38 events"
     )
