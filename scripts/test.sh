@@ -49,7 +49,7 @@ node --version
 
 step "Services (tradelane services up)"
 started_here=()
-for name in mosquitto kafka influxdb; do
+for name in mosquitto kafka influxdb prometheus; do
   if ! tradelane services status "$name" >/dev/null 2>&1; then started_here+=("$name"); fi
 done
 stop_started() {

@@ -16,7 +16,13 @@ import pytest
 from devtools.services import manager
 from finance.checkpoints import CheckpointSigner
 from finance.ledger_keys import load_signer
-from tradelane.settings import InfluxSettings, KafkaSettings, LedgerSettings, MqttSettings
+from tradelane.settings import (
+    InfluxSettings,
+    KafkaSettings,
+    LedgerSettings,
+    MqttSettings,
+    ServicesSettings,
+)
 from transport.admin import ensure_topics
 
 
@@ -49,6 +55,14 @@ def kafka_settings() -> KafkaSettings:
     settings = KafkaSettings()
     asyncio.run(ensure_topics(settings))
     return settings
+
+
+@pytest.fixture(scope="session")
+def prometheus_url() -> str:
+    """A real Prometheus on loopback, scraping the default metrics ports and the file-based
+    targets under TRADELANE_HOME/prometheus/targets (devtools.services.prometheus)."""
+    _service("prometheus")
+    return f"http://127.0.0.1:{ServicesSettings().prometheus_port}"
 
 
 @pytest.fixture(scope="session")

@@ -301,6 +301,9 @@ class ServicesSettings(BaseSettings):
         ),
     ] = 8884
     influxdb_version: str = "2.8.0"
+    prometheus_port: Annotated[
+        int, Field(ge=1, le=65535, description="The local Prometheus (loopback only)")
+    ] = 9090
 
 
 SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (

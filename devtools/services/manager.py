@@ -8,6 +8,7 @@ from devtools.services.base import LocalService, ServiceStatus
 from devtools.services.influxdb import InfluxDB
 from devtools.services.kafka import Kafka
 from devtools.services.mosquitto import Mosquitto
+from devtools.services.prometheus import Prometheus
 from tradelane.errors import UsageError
 from tradelane.settings import ServicesSettings
 
@@ -15,6 +16,7 @@ SERVICE_TYPES: dict[str, type[LocalService]] = {
     "mosquitto": Mosquitto,
     "kafka": Kafka,
     "influxdb": InfluxDB,
+    "prometheus": Prometheus,
 }
 
 
