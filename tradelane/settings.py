@@ -179,6 +179,16 @@ class KafkaSettings(BaseSettings):
             ),
         ),
     ] = 100
+    replication_factor: Annotated[
+        int | None,
+        Field(
+            ge=1,
+            description=(
+                "Replicas of each topic `topics create` makes; unset, 3 on a cluster of three"
+                " or more brokers, else one per broker"
+            ),
+        ),
+    ] = None
 
     @property
     def sasl(self) -> bool:
@@ -289,6 +299,17 @@ class ServicesSettings(BaseSettings):
         Path.home() / ".cache" / "tradelane"
     )
     kafka_version: str = "4.2.0"
+    kafka_brokers: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=9,
+            description=(
+                "Kafka nodes `services up` runs: 1, or a cluster on ports from the first one"
+                " (docs/operations.md)"
+            ),
+        ),
+    ] = 1
     mqtt_tls_port: Annotated[
         int, Field(ge=1, le=65535, description="Mosquitto's TLS listener (local CA)")
     ] = 8883

@@ -36,6 +36,7 @@ __all__ = [
     "describe_group",
     "ensure_topics",
     "members_with_partitions",
+    "replication_factor",
     "retrying",
     "topic_partitions",
     "wait_for_group",
@@ -74,11 +75,12 @@ async def _ensure_topics(
         existing = set(await admin.list_topics())
         outcomes: list[TopicOutcome] = []
         missing = [t for t in topics if t.name not in existing]
+        replicas = await replication_factor(admin, settings) if missing else 1
         for topic in missing:
             new = NewTopic(
                 name=topic.name,
                 num_partitions=topic.partitions,
-                replication_factor=1,
+                replication_factor=replicas,
                 topic_configs=topic.configs() if with_configs else {},
             )
             try:
@@ -108,6 +110,19 @@ async def _ensure_topics(
         return sorted(outcomes, key=lambda o: order[o.name])
     finally:
         await admin.close()
+
+
+MAX_REPLICATION = 3
+"""Replicas per topic on a cluster of three brokers or more (min.insync.replicas is 2 there)."""
+
+
+async def replication_factor(admin: AIOKafkaAdminClient, settings: KafkaSettings) -> int:
+    """The configured replication factor, else one replica per broker the cluster's metadata
+    names, up to three: 1 on a single broker, 3 on the three-node cluster."""
+    if settings.replication_factor is not None:
+        return settings.replication_factor
+    described = await admin.describe_cluster()
+    return max(1, min(MAX_REPLICATION, len(described.get("brokers") or ())))
 
 
 async def _partition_counts(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, int]:

@@ -126,6 +126,10 @@ class LocalService(ABC):
     def down(self) -> bool:
         return self.process.stop()
 
+    def statuses(self) -> list[ServiceStatus]:
+        """One line per process (a cluster has one per node)."""
+        return [self.status()]
+
     def status(self, note: str = "") -> ServiceStatus:
         pid = self.process.pid()
         ready = self.ready()

@@ -26,6 +26,11 @@ SECURED_MARKER = ".tradelane-sasl"
 """Written beside ``meta.properties`` once the storage holds the admin's SCRAM user."""
 
 
+def new_cluster_id() -> str:
+    """A random KRaft cluster id (16 bytes, URL-safe base64 without padding)."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
 class Kafka(LocalService):
     """The broker at ``kafka``'s first bootstrap server (default: the environment's), its
     controller on the next port, its data under ``settings.home``. A test runs a second,
@@ -33,6 +38,8 @@ class Kafka(LocalService):
 
     name = "kafka"
     ready_timeout_s = 90.0
+    heap = "1g"
+    """The JVM's maximum heap (a node of a three-node cluster takes less)."""
 
     def __init__(self, settings: ServicesSettings, kafka: KafkaSettings | None = None) -> None:
         super().__init__(settings)
@@ -107,7 +114,7 @@ class Kafka(LocalService):
         return [
             java,
             "-Xms256m",
-            "-Xmx1g",
+            f"-Xmx{self.heap}",
             "-XX:+UseG1GC",
             "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={CONFIG_DIR / 'kafka' / 'log4j2.yaml'}",
@@ -116,47 +123,71 @@ class Kafka(LocalService):
             *args,
         ]
 
-    def launch(self) -> None:
+    def layout(self) -> dict[str, object]:
+        """This node's place in its cluster: alone, its own quorum, one replica per topic
+        (a node of a cluster, :mod:`devtools.services.kafka_cluster`, says otherwise)."""
         _host, port = self.host_port
-        logs = self.data_dir / "data"
+        return {"node_id": 1, "voters": f"1@127.0.0.1:{port + 1}", "replication": 1, "min_isr": 1}
+
+    @property
+    def storage(self) -> Path:
+        return self.data_dir / "data"
+
+    def configure(self) -> Path:
+        """The rendered ``server.properties`` of this node (it holds passwords: mode 0600)."""
+        _host, port = self.host_port
         passwords = self.passwords()
         conf = render(
             CONFIG_DIR / "kafka" / "server.properties",
             self.data_dir / "server.properties",
             port=port,
             controller_port=port + 1,
-            data_dir=logs,
+            data_dir=self.storage,
             admin_password=passwords[Principal.ADMIN],
             controller_password=passwords[CONTROLLER_USER],
+            **self.layout(),
         )
         conf.chmod(0o600)  # it holds the admin's and the controller's passwords
+        return conf
+
+    def format(self, conf: Path, cluster_id: str, admin_scram: str) -> None:
+        """Format the storage once (with the admin's SCRAM credential); a formatted one is kept."""
+        logs = self.storage
         marker = logs / SECURED_MARKER
         if (logs / "meta.properties").exists() and not marker.exists():
             # storage formatted before authentication existed has no admin user to log in
             # with: a dev broker's data is reset once, with a notice in its log
+            self.process.run_dir.mkdir(parents=True, exist_ok=True)
             with self.process.log_file.open("a") as out:
                 out.write("tradelane: storage predates SASL/ACLs; reformatting (data reset)\n")
             shutil.rmtree(logs)
-        if not (logs / "meta.properties").exists():
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-            # attached with "=": an id that starts with "-" (one in 64) was read as an option
-            run_logged(
-                self._java(
-                    STORAGE_TOOL,
-                    "format",
-                    f"--cluster-id={cluster_id}",
-                    "-c",
-                    str(conf),
-                    "--add-scram",
-                    scram_entry(Principal.ADMIN.value, passwords[Principal.ADMIN]),
-                ),
-                self.process.log_file,
-                "formatting Kafka storage",
-                120,
-            )
-            marker.write_text("SASL/SCRAM users and ACLs\n")
-        env = dict(os.environ)
-        self.process.start(self._java(MAIN_CLASS, str(conf)), env=env)
+        if (logs / "meta.properties").exists():
+            return
+        # attached with "=": an id that starts with "-" (one in 64) was read as an option
+        run_logged(
+            self._java(
+                STORAGE_TOOL,
+                "format",
+                f"--cluster-id={cluster_id}",
+                "-c",
+                str(conf),
+                "--add-scram",
+                admin_scram,
+            ),
+            self.process.log_file,
+            "formatting Kafka storage",
+            120,
+        )
+        marker.write_text("SASL/SCRAM users and ACLs\n")
+
+    def admin_scram(self) -> str:
+        """The storage tool's ``--add-scram`` value for the admin (salted here)."""
+        return scram_entry(Principal.ADMIN.value, self.passwords()[Principal.ADMIN])
+
+    def launch(self) -> None:
+        conf = self.configure()
+        self.format(conf, new_cluster_id(), self.admin_scram())
+        self.process.start(self._java(MAIN_CLASS, str(conf)), env=dict(os.environ))
 
     def ready(self) -> bool:
         return kafka_ready(self.kafka)

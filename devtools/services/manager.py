@@ -7,14 +7,24 @@ from collections.abc import Callable, Sequence
 from devtools.services.base import LocalService, ServiceStatus
 from devtools.services.influxdb import InfluxDB
 from devtools.services.kafka import Kafka
+from devtools.services.kafka_cluster import KafkaCluster, recorded_nodes
 from devtools.services.mosquitto import Mosquitto
 from devtools.services.prometheus import Prometheus
 from tradelane.errors import UsageError
 from tradelane.settings import ServicesSettings
 
-SERVICE_TYPES: dict[str, type[LocalService]] = {
+
+def kafka(settings: ServicesSettings) -> LocalService:
+    """The single broker, or a cluster: of ``kafka_brokers`` nodes when more than one is
+    asked for, else of the nodes already running under the home (so `down` and `status`
+    find a cluster that `up --kafka-brokers 3` started)."""
+    nodes = settings.kafka_brokers if settings.kafka_brokers > 1 else recorded_nodes(settings.home)
+    return KafkaCluster(settings, nodes=nodes) if nodes > 1 else Kafka(settings)
+
+
+SERVICE_TYPES: dict[str, Callable[[ServicesSettings], LocalService]] = {
     "mosquitto": Mosquitto,
-    "kafka": Kafka,
+    "kafka": kafka,
     "influxdb": InfluxDB,
     "prometheus": Prometheus,
 }
@@ -55,4 +65,4 @@ def down(names: Sequence[str] = (), settings: ServicesSettings | None = None) ->
 def status(
     names: Sequence[str] = (), settings: ServicesSettings | None = None
 ) -> list[ServiceStatus]:
-    return [s.status() for s in services(names, settings)]
+    return [line for s in services(names, settings) for line in s.statuses()]
