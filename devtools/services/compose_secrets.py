@@ -3,8 +3,9 @@
 ``tradelane access compose-secrets --out secrets`` writes (every file mode 0600, the folder 0700):
 
 - ``compose.env``: random passwords for the Kafka admin, controller and each service user, the
-  MQTT bridge and gateway, InfluxDB, the webhook secrets' Fernet key and the worker's ledger
-  signing key (Ed25519; with it set, ``tradelane ledger public-key`` prints what banks get) —
+  MQTT bridge and gateway, InfluxDB, the Grafana admin, the webhook secrets' Fernet key and the
+  worker's ledger signing key (Ed25519; with it set, ``tradelane ledger public-key`` prints what
+  banks get) —
   the variables that ``docker-compose.yml`` requires
   (``docker compose --env-file secrets/compose.env up``);
 - ``mosquitto/passwords``: the bridge's and the gateway's password hashes (add devices with
@@ -44,6 +45,7 @@ def environment() -> dict[str, str]:
         "KAFKA_CONTROLLER_PASSWORD": secrets.token_urlsafe(24),
         "TRADELANE_INFLUX_TOKEN": secrets.token_urlsafe(32),
         "INFLUXDB_ADMIN_PASSWORD": secrets.token_urlsafe(24),
+        "GRAFANA_ADMIN_PASSWORD": secrets.token_urlsafe(24),
         "TRADELANE_WEBHOOKS_SECRET_KEYS": Fernet.generate_key().decode(),
         # an Ed25519 seed, base64: `tradelane ledger generate-key` prints the same form
         "TRADELANE_LEDGER_SIGNING_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),

@@ -165,3 +165,34 @@ def test_the_api_serves_hashed_keys_from_a_file() -> None:
     api = app_services()["api"]
     assert api["environment"]["TRADELANE_API_KEYS_FILE"].startswith("/run/secrets/")
     assert any("api-keys.yaml" in v for v in api["volumes"])
+
+
+def test_grafana_runs_a_pinned_image_matching_the_vendored_schema() -> None:
+    grafana = compose()["services"]["grafana"]
+    match = re.fullmatch(r"grafana/grafana:(\d+)\.(\d+)\.\d+", grafana["image"])
+    assert match, f"{grafana['image']}: pin an exact release"
+    schema_notes = (ROOT / "config" / "grafana" / "schema" / "README.md").read_text()
+    assert f"Grafana {match[1]}.{match[2]}.x" in schema_notes, "bump the schema with the image"
+
+
+def test_grafana_is_provisioned_from_config_and_waits_for_its_sources() -> None:
+    services = compose()["services"]
+    grafana = services["grafana"]
+    assert "./config/grafana/provisioning:/etc/grafana/provisioning:ro" in grafana["volumes"]
+    assert grafana["depends_on"]["influxdb"]["condition"] == "service_healthy"
+    if "prometheus" in services:
+        assert "prometheus" in grafana["depends_on"]
+    assert grafana["environment"]["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+
+
+def test_grafana_reads_influxdb_as_the_sink_writes_it() -> None:
+    grafana = compose()["services"]["grafana"]["environment"]
+    sink = app_services()["sink"]["environment"]
+    for name in ("TRADELANE_INFLUX_URL", "TRADELANE_INFLUX_ORG", "TRADELANE_INFLUX_BUCKET"):
+        assert grafana[name] == sink[name], name
+    assert grafana["TRADELANE_INFLUX_TOKEN"].startswith("${TRADELANE_INFLUX_TOKEN:?")
+    provisioning = ROOT / "config" / "grafana" / "provisioning"
+    for path in provisioning.rglob("*.yml"):
+        text = "\n".join(ln for ln in path.read_text().splitlines() if not ln.startswith("#"))
+        used = set(re.findall(r"\$\{?([A-Z][A-Z0-9_]*)", text))
+        assert used <= set(grafana), f"{path.name}: {used - set(grafana)} unset in compose"

@@ -1,0 +1,133 @@
+"""Reading the provisioned Grafana dashboards (config/grafana) for the unit and integration tests.
+
+No Grafana runs here, so the dashboards are checked by what they say: their JSON against
+Grafana's schema, the data sources they name against the provisioning, and the queries they
+run against what the processes really write (InfluxDB's measurement and fields, Prometheus'
+metric names)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+GRAFANA = ROOT / "config" / "grafana"
+DASHBOARDS = GRAFANA / "dashboards"
+SCHEMA = GRAFANA / "schema" / "dashboard.jsonschema.json"
+DATASOURCES = GRAFANA / "provisioning" / "datasources"
+PROVIDERS = GRAFANA / "provisioning" / "dashboards"
+
+Board = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Query:
+    """One query a dashboard runs: a panel's target or a template variable's query."""
+
+    board: str
+    where: str  # panel title or "variable NAME"
+    datasource_uid: str
+    text: str
+
+
+def boards() -> dict[str, Board]:
+    """Every dashboard JSON by file name."""
+    return {p.name: json.loads(p.read_text()) for p in sorted(DASHBOARDS.glob("*.json"))}
+
+
+def provisioned_datasources() -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for path in sorted(DATASOURCES.glob("*.yml")):
+        found += yaml.safe_load(path.read_text())["datasources"]
+    return found
+
+
+def panels(board: Board) -> Iterator[dict[str, Any]]:
+    """Every panel, rows and the panels inside collapsed rows included."""
+    for panel in board.get("panels", []):
+        yield panel
+        yield from panel.get("panels", [])
+
+
+def _uid(ref: dict[str, Any] | None, default: str) -> str:
+    return str(ref["uid"]) if ref and "uid" in ref else default
+
+
+def queries(name: str, board: Board) -> list[Query]:
+    """The text of every query in ``board``: panels' targets (Flux ``query``, PromQL ``expr``)
+    and query variables."""
+    found: list[Query] = []
+    for var in board["templating"].get("list", []):
+        if var["type"] == "query":
+            uid = _uid(var.get("datasource"), "")
+            found.append(Query(name, f"variable {var['name']}", uid, str(var["query"])))
+    for panel in panels(board):
+        default = _uid(panel.get("datasource"), "")
+        for target in panel.get("targets", []):
+            text = target.get("query") or target.get("expr")
+            uid = _uid(target.get("datasource"), default)
+            found.append(Query(name, panel.get("title", ""), uid, str(text)))
+    return found
+
+
+def all_queries(datasource_uid: str) -> list[Query]:
+    return [
+        q for n, b in boards().items() for q in queries(n, b) if q.datasource_uid == datasource_uid
+    ]
+
+
+def datasource_uid(kind: str) -> str:
+    """The uid of the one provisioned data source of type ``kind``."""
+    (uid,) = [str(d["uid"]) for d in provisioned_datasources() if d["type"] == kind]
+    return uid
+
+
+_MEASUREMENT = re.compile(r'r\._measurement\s*==\s*"([^"]+)"')
+_FIELD = re.compile(r'r\._field\s*==\s*"([^"]+)"')
+_METRIC = re.compile(r"\b(tradelane_[a-z0-9_]+)")
+_HISTOGRAM_SERIES = ("_bucket", "_count", "_sum")
+
+
+def flux_measurements(text: str) -> set[str]:
+    return set(_MEASUREMENT.findall(text))
+
+
+def flux_fields(text: str) -> set[str]:
+    return set(_FIELD.findall(text))
+
+
+def metric_names(expr: str) -> set[str]:
+    """The Tradelane metric families a PromQL expression reads (a histogram's ``_bucket``
+    series counts as its family)."""
+    names = set()
+    for series in _METRIC.findall(expr):
+        for suffix in _HISTOGRAM_SERIES:
+            if series.endswith(suffix):
+                series = series.removesuffix(suffix)
+                break
+        names.add(series)
+    return names
+
+
+def series_names(expr: str) -> set[str]:
+    """The series names a PromQL expression selects, as Prometheus stores them."""
+    return set(_METRIC.findall(expr))
+
+
+def substitute_flux(text: str, variables: dict[str, str], start: str, stop: str) -> str:
+    """``text`` as Grafana would send it: ``${name}`` and ``${name:json}`` replaced, and the
+    ``v`` record Grafana defines (time range and window) set after the imports."""
+    for name, value in variables.items():
+        text = text.replace(f"${{{name}:json}}", value).replace(f"${{{name}}}", value)
+    assert "${" not in text, f"an unsubstituted variable in {text}"
+    lines = text.splitlines()
+    imports = [ln for ln in lines if ln.startswith("import ")]
+    body = [ln for ln in lines if not ln.startswith("import ")]
+    option = f"option v = {{timeRangeStart: {start}, timeRangeStop: {stop}, windowPeriod: 1h}}"
+    return "\n".join([*imports, option, *body])
