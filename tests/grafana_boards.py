@@ -120,12 +120,25 @@ def series_names(expr: str) -> set[str]:
     return set(_METRIC.findall(expr))
 
 
-def substitute_flux(text: str, variables: dict[str, str], start: str, stop: str) -> str:
-    """``text`` as Grafana would send it: ``${name}`` and ``${name:json}`` replaced, and the
+def render(values: list[str], fmt: str) -> str:
+    """A variable's value as Grafana formats it: ``${x:json}`` a JSON list, ``${x:regex}`` an
+    escaped alternation (one value: just that value escaped), ``${x}`` the value itself."""
+    if fmt == "json":
+        return json.dumps(values)
+    if fmt == "regex":
+        escaped = [re.escape(v) for v in values]
+        return escaped[0] if len(escaped) == 1 else "(" + "|".join(escaped) + ")"
+    assert len(values) == 1, f"${{…}} of {values}: Grafana would need a format"
+    return values[0]
+
+
+_VARIABLE = re.compile(r"\$\{(\w+)(?::(\w+))?\}")
+
+
+def substitute_flux(text: str, variables: dict[str, list[str]], start: str, stop: str) -> str:
+    """``text`` as Grafana would send it: ``${name}`` and ``${name:format}`` replaced, and the
     ``v`` record Grafana defines (time range and window) set after the imports."""
-    for name, value in variables.items():
-        text = text.replace(f"${{{name}:json}}", value).replace(f"${{{name}}}", value)
-    assert "${" not in text, f"an unsubstituted variable in {text}"
+    text = _VARIABLE.sub(lambda m: render(variables[m[1]], m[2] or ""), text)
     lines = text.splitlines()
     imports = [ln for ln in lines if ln.startswith("import ")]
     body = [ln for ln in lines if not ln.startswith("import ")]
