@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,3 +145,30 @@ def substitute_flux(text: str, variables: dict[str, list[str]], start: str, stop
     body = [ln for ln in lines if not ln.startswith("import ")]
     option = f"option v = {{timeRangeStart: {start}, timeRangeStop: {stop}, windowPeriod: 1h}}"
     return "\n".join([*imports, option, *body])
+
+
+def _get(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - loopback http
+        body = json.load(resp)
+    assert body["status"] == "success", body
+    return body["data"]
+
+
+def family(series: str) -> str:
+    """The metric family a series belongs to, as Prometheus' metadata names it
+    (``x_total`` → ``x``, ``x_seconds_bucket`` → ``x_seconds``)."""
+    for suffix in ("_total", *_HISTOGRAM_SERIES):
+        if series.endswith(suffix):
+            return series.removesuffix(suffix)
+    return series
+
+
+def unseen_dashboard_series(prometheus: str) -> set[str]:
+    """The Tradelane series the Prometheus dashboard queries that ``prometheus`` does not know:
+    neither stored (``/api/v1/label/__name__/values``) nor announced by a target it scrapes now
+    (``/api/v1/metadata``: a labelled family with no sample yet, e.g. dead letters by reason
+    before the first one, has only its HELP/TYPE). Call it while the processes run."""
+    stored = set(_get(f"{prometheus}/api/v1/label/__name__/values"))
+    announced = set(_get(f"{prometheus}/api/v1/metadata"))
+    wanted = set().union(*(series_names(q.text) for q in all_queries(datasource_uid("prometheus"))))
+    return {s for s in wanted if s not in stored and family(s) not in announced}
