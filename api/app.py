@@ -20,6 +20,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from api import (
+    routes_exports,
     routes_finance,
     routes_live,
     routes_seller,
@@ -165,6 +166,7 @@ def create_app(state: ApiState | None = None) -> FastAPI:
     app.include_router(routes_live.router)
     app.include_router(routes_webhooks.router)
     app.include_router(routes_shares.router)
+    app.include_router(routes_exports.router)
     redact.install()
     _health_routes(app)
     _pages(app)

@@ -47,12 +47,13 @@ from finance.calendar import (
 from finance.conditions import learn_booking
 from finance.facility_state import ShipmentCollateral
 from finance.ledger import verify
-from finance.ledger_store import LedgerStore, partition_for
+from finance.ledger_store import LedgerStore, StoredLedger, partition_for
 from finance.positions import Position, fold
 from tradelane.contracts import Milestone
 from tradelane.contracts.finance import LedgerEntry
 from tradelane.settings import KafkaSettings
 from tradelane.topics import (
+    FINANCE_CHECKPOINTS,
     FINANCE_EVENTS,
     FINANCE_FACILITIES,
     FINANCE_LEDGER,
@@ -161,6 +162,12 @@ def read_ledger(settings: KafkaSettings, facility_id: str) -> LedgerOut:
         return ledger_out(facility_id, list(stored.entries), len(stored.unreadable))
 
     return asyncio.run(read())
+
+
+def read_stored(settings: KafkaSettings, facility_id: str) -> StoredLedger:
+    """The facility's stored entries and signed checkpoints, unverified: what an export
+    writes (runs in a worker process; the verdict is the reader's, offline)."""
+    return asyncio.run(LedgerStore(settings).read(facility_id))
 
 
 def ledger_out(facility_id: str, entries: list[LedgerEntry], unreadable: int = 0) -> LedgerOut:
@@ -292,6 +299,14 @@ class FinanceReads:
         at = await self._positions(self.settings, ledger_inputs(facility_id))
         return await self.off_loop.run(
             ("ledger", facility_id, at), self._ledger_reader, self.settings, facility_id
+        )
+
+    async def stored(self, facility_id: str) -> StoredLedger:
+        """The stored entries and checkpoints for an export, cached like :meth:`ledger`."""
+        inputs = {FINANCE_LEDGER.name: [facility_id], FINANCE_CHECKPOINTS.name: [facility_id]}
+        at = await self._positions(self.settings, inputs)
+        return await self.off_loop.run(
+            ("stored", facility_id, at), read_stored, self.settings, facility_id
         )
 
 

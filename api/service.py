@@ -18,6 +18,7 @@ from api.ratelimit import Limit, RateLimiter
 from api.requests_out import RequestSink
 from api.settings import ApiSettings
 from api.shares.store import ShareStore
+from finance.ledger_store import StoredLedger
 from webhooks.store import SubscriptionStore
 
 
@@ -26,6 +27,10 @@ class FinanceReader(Protocol):
     projected from the read model, see api/finance_reads.py)."""
 
     async def ledger(self, facility_id: str) -> LedgerOut: ...
+
+    async def stored(self, facility_id: str) -> StoredLedger:
+        """The stored entries and signed checkpoints, unverified (exports)."""
+        ...
 
 
 @dataclass

@@ -55,7 +55,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     verify.add_argument("--facility", required=True, metavar="ID", help="facility id")
     verify.add_argument(
-        "--file", type=Path, help="verify a JSON-lines export (`ledger export`) instead of Kafka"
+        "--file",
+        type=Path,
+        help="verify a JSON-lines export (`ledger export`) or a bundle (`export bundle`, the "
+        "API's ledger export) instead of Kafka",
     )
     verify.add_argument("--anchor", metavar="SEQ:HASH", help="an entry's hash known from elsewhere")
     verify.add_argument(
@@ -130,6 +133,10 @@ def _verify(args: argparse.Namespace) -> int:
 
     anchor = _anchor(args.anchor)
     keys = _keys(args.public_key)
+    if args.file is not None and _is_bundle(args.file):
+        from finance.ledger_export import verify_bundle
+
+        return report(verify_bundle(args.file.read_bytes(), keys, args.facility, anchor))
     if args.file is not None:
         entries, checkpoints, unreadable = _read_file(args.file)
         result = verify(args.facility, entries, anchor, checkpoints, keys)
@@ -144,6 +151,18 @@ async def _verify_stored(
     from tradelane.settings import KafkaSettings
 
     return await LedgerStore(KafkaSettings()).verify(facility_id, anchor, keys)
+
+
+def _is_bundle(path: Path) -> bool:
+    """Whether ``--file`` is a bundle (`tradelane export bundle`, the API's ledger export)
+    rather than JSON lines (`ledger export`)."""
+    from finance.ledger_export import is_bundle
+    from tradelane.errors import UsageError
+
+    try:
+        return is_bundle(path.read_bytes())
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
 
 
 def _read_file(path: Path) -> tuple[list[LedgerEntry], list[LedgerCheckpoint], list[Problem]]:
