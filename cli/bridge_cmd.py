@@ -92,6 +92,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _bridge(args: argparse.Namespace) -> int:
+    from cli.tracing import configure
     from ingest.bridge import BridgeConfig
     from ingest.intake import IntakeLimits
     from tradelane.errors import UsageError
@@ -115,6 +116,7 @@ def _bridge(args: argparse.Namespace) -> int:
         session_expiry_s=args.session_expiry_s,
         replay_clock=args.replay_clock,
     )
+    configure("bridge")  # OTEL_* settings (docs/operations.md, "Tracing")
     try:
         return asyncio.run(_run(config, args.stats_interval))
     except ValueError as exc:  # unknown adapter names

@@ -93,6 +93,7 @@ def _worker(args: argparse.Namespace) -> int:
     import asyncio
     import sys
 
+    from cli.tracing import configure
     from streams.app import create_app, engines_app_id, pledge_group, prepare
     from streams.guard import SecondWorkerGroupError, refuse_second_group
     from streams.lease import LeaseHeldError, acquire, member_id
@@ -108,6 +109,7 @@ def _worker(args: argparse.Namespace) -> int:
     if args.lease_term <= 0:
         print("worker: --lease-term must be positive", file=sys.stderr)
         return 2
+    configure("worker")  # OTEL_* settings (docs/operations.md, "Tracing")
     kafka = KafkaSettings().as_principal(Principal.WORKER)
     if kafka.username is None and kafka.sasl and not args.app_id.startswith(WORKER_PREFIX):
         print(

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 
 import paho.mqtt.client as mqtt
 from aiokafka import AIOKafkaProducer
+from opentelemetry.trace import TracerProvider
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
@@ -35,6 +36,7 @@ from ingest.adapters.registry import select
 from ingest.bridge_metrics import BridgeMetrics
 from ingest.intake import IntakeLimits, dead_letter, intake, intake_status
 from ingest.seen import RecentlySeen
+from ingest.tracing import bridge_tracing, end_when_sent
 from tradelane import deadletters
 from tradelane.contracts import DeadLetter, DeadLetterReason, IngestedReading, IngestedStatus
 from tradelane.errors import ServiceError
@@ -113,9 +115,11 @@ class Bridge:
         kafka_settings: KafkaSettings,
         config: BridgeConfig | None = None,
         make_producer: clients.ProducerFactory = clients.producer,
+        tracer_provider: TracerProvider | None = None,
     ) -> None:
         """``make_producer`` builds the Kafka producer (:func:`transport.kafka.producer`;
-        unit tests pass a double's)."""
+        unit tests pass a double's); ``tracer_provider`` records its spans (default: the
+        global one, which records nothing unless ``cli.tracing`` configured it)."""
         self.mqtt_settings = mqtt_settings
         self.kafka_settings = kafka_settings
         self.make_producer = make_producer
@@ -132,6 +136,7 @@ class Bridge:
         self._failure: BaseException | None = None
         self._client: mqtt.Client | None = None
         self.metrics_port: int | None = None
+        self.tracing = bridge_tracing(tracer_provider)
 
     # --- MQTT side (paho thread) ------------------------------------------------------------
 
@@ -297,7 +302,13 @@ class Bridge:
                 m.duplicates_total.inc()
             key = reading.device_id.encode()
             target = TRACKER_READINGS.name
-        future = await producer.send(target, value, key=key)
+        span, headers = None, None
+        if self.tracing is not None:  # a replay's receive time is simulated: not the span's
+            arrived = datetime.now(UTC) if self.config.replay_clock else received_at
+            span, headers = self.tracing.receive(topic, arrived, target, key)
+        future = await producer.send(target, value, key=key, headers=headers)
+        if span is not None:
+            end_when_sent(span, future)
         pending = _Pending(mid, qos, future, time.perf_counter())
         self._pending.append(pending)
         m.inflight_gauge.set(len(self._pending))

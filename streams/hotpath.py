@@ -38,6 +38,7 @@ from streams.stage import RecordFailedError
 from streams.state import ShipmentState
 from streams.store import Send, Store
 from streams.topology import Context, ShipmentInput, apply_to_shipment
+from streams.tracing import SHIPMENT_STEP, BatchTrace
 from tradelane import deadletters
 from tradelane.contracts import (
     ClaimDecision,
@@ -227,7 +228,9 @@ class HotPath:
         inputs = (TRACKER_READINGS.name, TRACKER_STATUS.name, self.by_shipment)
         return inputs + ((INSURANCE_COMMANDS.name,) if self.finance_topic else ())
 
-    def apply(self, records: list[tuple[str, int, bytes, bytes, int]]) -> list[Send]:
+    def apply(
+        self, records: list[tuple[str, int, bytes, bytes, int]], trace: BatchTrace | None = None
+    ) -> list[Send]:
         """Apply (topic, partition, key, value, offset) records in order; return what to
         produce. A record that cannot be decoded, or whose key is no shipment id, becomes a
         dead letter among the sends; one whose application raises raises
@@ -235,7 +238,8 @@ class HotPath:
         recovered from their changelogs)."""
         sends: list[Send] = []
         try:
-            for index, (topic, partition, key, value, offset) in enumerate(records):
+            for index, record in enumerate(records):
+                topic, partition, key, value, offset = record
                 self.totals.inputs += 1
                 try:
                     item = decode(value)
@@ -245,7 +249,11 @@ class HotPath:
                     sends.append(self._dead(topic, partition, offset, key, value, exc))
                     continue
                 try:
-                    self._apply(partition, key, item, sends)
+                    if trace is None:
+                        self._apply(partition, key, item, sends)
+                    else:
+                        with trace.step(record, SHIPMENT_STEP, sends):
+                            self._apply(partition, key, item, sends)
                 except Exception as exc:  # a rule failed: the loop restarts, then dead-letters it
                     raise RecordFailedError(index, exc) from exc
         except BaseException:

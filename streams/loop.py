@@ -45,8 +45,9 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from streams.loop_timing import LoopTiming
 from streams.ownership import Ownership
-from streams.stage import Record, RecordFailedError, Stage
+from streams.stage import Message, Record, RecordFailedError, Stage
 from streams.store import Send
+from streams.tracing import BatchTrace, batch_trace
 from streams.transactions import NotOwnedError, Transactions
 from tradelane import deadletters
 from tradelane.contracts import DeadLetterReason
@@ -54,6 +55,7 @@ from tradelane.retry import retrying
 from tradelane.settings import KafkaSettings
 from tradelane.topics import TRACKER_DEADLETTER
 from transport import kafka as clients
+from transport.tracing import Headers
 
 log = logging.getLogger(__name__)
 
@@ -254,6 +256,7 @@ class PartitionLoop:
         self._in_batch = True
         sends: list[Send] = []
         records: list[Record] = []
+        trace = batch_trace()  # None unless tracing is on: then no per-record work for it
         for tp, messages in batches.items():
             if not messages:
                 continue
@@ -266,26 +269,42 @@ class PartitionLoop:
                     (tp.topic, tp.partition, m.key or b"", m.value or b"", m.offset)
                     for m in messages
                 ]
-            else:
+                if trace is not None:
+                    trace.read(tp.topic, tp.partition, messages)
+            elif trace is None:
                 sends += self.stage.route(tp.topic, messages)
+            else:
+                sends += self._route_traced(tp.topic, messages, trace)
             self._touched.add(tp)
-        await self._apply_in_slices(records, sends)
+        await self._apply_in_slices(records, sends, trace)
         self.batches += 1
         self._in_batch = False
 
-    async def _apply_in_slices(self, records: list[Record], sends: list[Send]) -> None:
+    def _route_traced(self, topic: str, messages: list[Message], trace: BatchTrace) -> list[Send]:
+        """:meth:`Stage.route`, one message at a time, so that each routed copy carries its
+        own record's trace headers across the repartition."""
+        sends: list[Send] = []
+        for m in messages:
+            routed = self.stage.route(topic, [m])
+            trace.routed(routed, m)
+            sends += routed
+        return sends
+
+    async def _apply_in_slices(
+        self, records: list[Record], sends: list[Send], trace: BatchTrace | None = None
+    ) -> None:
         """Apply ``records`` in slices of about ``SLICE_S`` of work, producing each slice's
         effects before the next and yielding between them. One loop's burst (a hundred
         departures of one facility, each valuing its whole collateral) no longer holds the
         other loop, the heartbeats and the producer for a second, and the first records of a
         large batch leave before the last are applied."""
-        await self._produce(None, sends)
+        await self._produce(None, sends, trace)
         done = 0
         while done < len(records):
             part = records[done : done + self._slice]
             started = time.perf_counter()
             for partition, group in _by_partition(part):
-                await self._produce(partition, self._apply(group))
+                await self._produce(partition, self._apply(group, trace), trace)
             done += len(part)
             if part:
                 took = max(time.perf_counter() - started, 1e-4)
@@ -293,7 +312,7 @@ class PartitionLoop:
             if done < len(records):
                 await asyncio.sleep(0)  # let the other loop, heartbeats and the producer run
 
-    def _apply(self, group: list[Record]) -> list[Send]:
+    def _apply(self, group: list[Record], trace: BatchTrace | None = None) -> list[Send]:
         """The stage applied to one partition's run of records, the quarantined ones
         dead-lettered instead (their letters go into the partition's transaction with the
         offset that passes them). A record that fails now is quarantined and the loop
@@ -309,7 +328,9 @@ class PartitionLoop:
                     letters.append(self._letter(record, why))
             group = kept
         try:
-            return letters + self.stage.apply(group)
+            if trace is None:
+                return letters + self.stage.apply(group)
+            return letters + self.stage.apply(group, trace)
         except RecordFailedError as failed:
             topic, partition, _key, _value, offset = group[failed.index]
             if len(self.poison) >= POISON_KEPT:
@@ -350,7 +371,9 @@ class PartitionLoop:
         with contextlib.suppress(IllegalStateError):
             self._consumer.seek(tp, offset)
 
-    async def _produce(self, partition: int | None, sends: list[Send]) -> None:
+    async def _produce(
+        self, partition: int | None, sends: list[Send], trace: BatchTrace | None = None
+    ) -> None:
         """Produce what the inputs of state ``partition`` (None: routed inputs) caused.
 
         With transactions, everything goes into the partition's open transaction at once.
@@ -364,16 +387,18 @@ class PartitionLoop:
         changelog records of successive batches are sent in batch order; every commit (and
         every rebalance) waits for the chain first."""
         if self._txns is not None and partition is not None:
-            await self._txns.send(partition, sends)
+            await self._txns.send(partition, sends, trace)
             return
         if not sends:
             return
         assert self._producer is not None
         changelogs = {topic for _, topic in self.stage.stores}
         acks = [
-            await self._producer.send(topic, value, key=key, partition=partition)
-            for topic, key, value, partition in sends
-            if topic not in changelogs
+            await self._producer.send(
+                s[0], s[2], key=s[1], partition=s[3], headers=_headers(trace, s)
+            )
+            for s in sends
+            if s[0] not in changelogs
         ]
         states = [s for s in sends if s[0] in changelogs]
         self._tail = asyncio.ensure_future(self._after(acks, states, self._tail))
@@ -470,6 +495,10 @@ class PartitionLoop:
 
     def _state_partitions(self, tps: set[TopicPartition]) -> set[int]:
         return {tp.partition for tp in tps if tp.topic in self.stage.keyed}
+
+
+def _headers(trace: BatchTrace | None, send: Send) -> Headers | None:
+    return None if trace is None else trace.headers(send)
 
 
 def _by_partition(records: list[Record]) -> list[tuple[int, list[Record]]]:

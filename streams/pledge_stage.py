@@ -36,6 +36,7 @@ from finance.shell import COMMAND, PledgeShell
 from streams.hotpath import Memo, shipment_key
 from streams.registries import Registries
 from streams.store import RawView, Send, Store
+from streams.tracing import PLEDGE_STEP, BatchTrace
 from tradelane import deadletters
 from tradelane.contracts import Envelope, Facility, FinanceCommand, FinanceRequest
 from tradelane.contracts.finance import DayTick, LedgerEntry
@@ -106,35 +107,52 @@ class PledgeStage:
             sends.append((self.finance_in, key, COMMAND + (m.value or b""), None))
         return sends
 
-    def apply(self, records: list[tuple[str, int, bytes, bytes, int]]) -> list[Send]:
+    def apply(
+        self, records: list[tuple[str, int, bytes, bytes, int]], trace: BatchTrace | None = None
+    ) -> list[Send]:
         """Apply the records in order. One that cannot be read, or whose application raises,
         becomes a dead letter and the batch goes on: the shell leaves the facility's state as
         it was before that record (it writes a state back only after a whole step), and what
-        this stage fed the facility for it is fed again with the next input."""
+        this stage fed the facility for it is fed again with the next input. With ``trace``,
+        each record is a span and each ledger entry a span under it."""
         sends: list[Send] = []
         heads: dict[bytes, bytes] = {}  # facility key → the last entry appended to its chain
-        for topic, partition, key, tagged, offset in records:
+        for record in records:
+            topic, partition, key, tagged, offset = record
             try:
-                facility_id = shipment_key(key).decode()
-
-                def sync(
-                    item: pledge_engine.EngineInput, facility_id: str = facility_id
-                ) -> list[Any]:
-                    return self._unseen(facility_id, item)
-
-                outs = self.shell.handle(RawView(self.store, partition), key, tagged, sync)
+                if trace is None:
+                    self._step(partition, key, tagged, sends, heads)
+                else:
+                    with trace.step(record, PLEDGE_STEP, sends):
+                        self._step(partition, key, tagged, sends, heads)
             except Exception as exc:  # unreadable, or the engine failed on it: dead-lettered
                 self.invalid += 1
                 self.memo.forget(key.decode(errors="replace"))
                 applying = not isinstance(exc, ValidationError | ValueError)
                 log.warning("%s/%d@%d refused: %r", topic, partition, offset, exc)
                 sends.append(self._dead(topic, partition, offset, key, tagged, exc, applying))
-                continue
-            sends += [(DESTINATIONS[dest], k, v, None) for dest, k, v in outs]
-            heads.update((k, v) for dest, k, v in outs if dest == "ledger")
         sends += self._checkpoints(heads)
         sends += [(self.changelog, k, raw, p) for p, k, raw in self.store.drain()]
         return sends
+
+    def _step(
+        self,
+        partition: int,
+        key: bytes,
+        tagged: bytes,
+        sends: list[Send],
+        heads: dict[bytes, bytes],
+    ) -> None:
+        """One input through the shell; its events and ledger entries appended to ``sends``,
+        its facility's new chain head to ``heads``."""
+        facility_id = shipment_key(key).decode()
+
+        def sync(item: pledge_engine.EngineInput) -> list[Any]:
+            return self._unseen(facility_id, item)
+
+        outs = self.shell.handle(RawView(self.store, partition), key, tagged, sync)
+        sends += [(DESTINATIONS[dest], k, v, None) for dest, k, v in outs]
+        heads.update((k, v) for dest, k, v in outs if dest == "ledger")
 
     def _checkpoints(self, heads: dict[bytes, bytes]) -> list[Send]:
         """One signed checkpoint per facility head (deterministic: a re-run batch writes the

@@ -9,12 +9,15 @@ Its own module so the loop (:mod:`streams.loop`), the partition ownership it con
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 from aiokafka import ConsumerRecord
 
 from streams.store import Send, Store
 from tradelane.errors import TradelaneError
+
+if TYPE_CHECKING:  # streams.tracing names the records defined here
+    from streams.tracing import BatchTrace
 
 Message: TypeAlias = "ConsumerRecord[bytes, bytes]"
 Record = tuple[str, int, bytes, bytes, int]
@@ -51,10 +54,12 @@ class Stage(Protocol):
         """What the records of a routed (not keyed) input topic become."""
         ...
 
-    def apply(self, records: list[Record]) -> list[Send]:
+    def apply(self, records: list[Record], trace: BatchTrace | None = None) -> list[Send]:
         """Apply a batch of keyed records in order; what to produce, changelogs last. A record
         that cannot be decoded becomes a dead letter among the sends; one whose application
-        raised and left states it cannot restore raises :class:`RecordFailedError`."""
+        raised and left states it cannot restore raises :class:`RecordFailedError`. With
+        ``trace`` (tracing on), each record is applied in a span of its own
+        (:meth:`streams.tracing.BatchTrace.step`)."""
         ...
 
     def drop(self, partitions: set[int]) -> None:

@@ -34,6 +34,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer, TopicPartition
 
 from streams.store import Send
+from streams.tracing import BatchTrace
 from tradelane.errors import OwnershipError
 from tradelane.settings import KafkaSettings
 from transport import kafka as clients
@@ -113,13 +114,18 @@ class Transactions:
         with contextlib.suppress(Exception):
             await producer.stop()
 
-    async def send(self, partition: int, sends: Iterable[Send]) -> None:
-        """Produce ``sends`` (caused by inputs of ``partition``) in its open transaction."""
+    async def send(
+        self, partition: int, sends: Iterable[Send], trace: BatchTrace | None = None
+    ) -> None:
+        """Produce ``sends`` (caused by inputs of ``partition``) in its open transaction,
+        each with the trace headers ``trace`` keeps for it."""
         producer = await self._begun(partition)
         acks = self._acks.setdefault(partition, [])
         _raise_failed(acks)
-        for topic, key, value, part in sends:
-            acks.append(await producer.send(topic, value, key=key, partition=part))
+        for send in sends:
+            topic, key, value, part = send
+            headers = None if trace is None else trace.headers(send)
+            acks.append(await producer.send(topic, value, key=key, partition=part, headers=headers))
 
     async def _begun(self, partition: int) -> AIOKafkaProducer:
         producer = self._producers.get(partition)

@@ -8,12 +8,13 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 from aiokafka import ConsumerRecord, TopicPartition
+from opentelemetry.trace import TracerProvider
 
 from ingest.bridge import Bridge, BridgeConfig
 from tradelane.settings import KafkaSettings, MqttSettings
@@ -107,15 +108,23 @@ class PipelineRun:
 
 @contextlib.asynccontextmanager
 async def bridge_and_worker(
-    mqtt: MqttSettings, kafka: KafkaSettings, app_id: str, tmp_path: Path
+    mqtt: MqttSettings,
+    kafka: KafkaSettings,
+    app_id: str,
+    tmp_path: Path,
+    tracer_provider: TracerProvider | None = None,
+    worker_env: Mapping[str, str] | None = None,
 ) -> AsyncIterator[PipelineRun]:
     """A bridge (in this process) and a worker (a child, ``--from-now``) for an end-to-end test,
-    both ready on entry; on exit both stop and the bridge's MQTT session is retired."""
+    both ready on entry; on exit both stop and the bridge's MQTT session is retired.
+    ``tracer_provider`` records the bridge's spans; ``worker_env`` is added to the worker's
+    environment."""
     stop = asyncio.Event()
     bridge = Bridge(
         mqtt,
         kafka,
         BridgeConfig(client_id=app_id, share_group=app_id, session_expiry_s=300, metrics_port=None),
+        tracer_provider=tracer_provider,
     )
     run = PipelineRun(worker_log=tmp_path / "worker.log")
     with run.worker_log.open("ab") as out:
@@ -131,7 +140,7 @@ async def bridge_and_worker(
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
-            env=dict(os.environ),
+            env={**os.environ, **(worker_env or {})},
         )
     task = asyncio.create_task(bridge.run(stop))
     try:

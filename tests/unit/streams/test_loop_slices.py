@@ -17,7 +17,14 @@ class _Producer:
     def __init__(self, log: list[str]) -> None:
         self.log = log
 
-    async def send(self, topic: str, value: bytes, key: bytes, partition: int | None) -> Any:
+    async def send(
+        self,
+        topic: str,
+        value: bytes,
+        key: bytes,
+        partition: int | None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> Any:
         self.log.append(f"send {value.decode()}")
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         done.set_result(None)
