@@ -126,6 +126,9 @@ def _webhooks(args: argparse.Namespace) -> int:
     if args.reencrypt:
         return asyncio.run(_reencrypt())
     replay = _replay(args)
+    from cli.tracing import configure
+
+    configure("webhooks")  # OTEL_* settings (docs/operations.md, "Tracing")
     return asyncio.run(_run(args.group, replay, args.stats_interval))
 
 

@@ -37,13 +37,14 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import aiohttp
 from aiohttp.abc import AbstractResolver
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from opentelemetry.trace import TracerProvider
 
 from tradelane.contracts import Facility, Policy
 from tradelane.contracts.webhooks import (
@@ -62,11 +63,18 @@ from tradelane.topics import (
     tenant_topic,
 )
 from transport import kafka as clients
+from transport import tracing
 from transport.admin import ensure_topics, topic_partitions
 from webhooks.address import DestinationRefusedError, check_url
 from webhooks.audience import DELIVERED_TOPICS, Directory, recipients
 from webhooks.camt054 import CAMT_TYPES, notice_event
-from webhooks.delivery import Delivery, EventHead, delivery_id, request_headers
+from webhooks.delivery import (
+    Delivery,
+    EventHead,
+    delivery_id,
+    request_headers,
+    with_traceparent,
+)
 from webhooks.lifecycle import active_secrets, disabled
 from webhooks.offsets import OffsetTracker
 from webhooks.pinning import PinnedResolver, RefusedAddressError
@@ -74,6 +82,7 @@ from webhooks.retry import Lanes, Verdict
 from webhooks.sealing import SecretBox, box_from_settings, seal
 from webhooks.settings import WebhookSettings
 from webhooks.store import SubscriptionBook
+from webhooks.tracing import delivery_tracing
 
 log = logging.getLogger(__name__)
 REGISTRY_TOPICS = (FINANCE_FACILITIES.name, INSURANCE_POLICIES.name, WEBHOOKS_SUBSCRIPTIONS.name)
@@ -134,6 +143,8 @@ class WebhookWorker:
     make_consumer: clients.ConsumerFactory = clients.consumer
     make_producer: clients.ProducerFactory = clients.producer
     """Build the Kafka clients (:mod:`transport.kafka`'s; tests pass a double's)."""
+    tracer_provider: TracerProvider | None = None
+    """Records the delivery spans (default: the global provider, see :mod:`cli.tracing`)."""
 
     def __post_init__(self) -> None:
         self.lanes: Lanes[Delivery] = Lanes(
@@ -151,6 +162,7 @@ class WebhookWorker:
         self._views: list[tuple[KafkaTopic, bytes, bytes]] = []
         self._views_sent: list[asyncio.Future[object]] = []
         self._views_created: set[str] = set()
+        self.tracing = delivery_tracing(self.tracer_provider)
 
     # --- registries ----------------------------------------------------------------------
 
@@ -190,9 +202,17 @@ class WebhookWorker:
             subs = [s for s in subs if s.subscription_id == self.replay.subscription_id]
         return subs
 
-    def route(self, topic: str, partition: int, offset: int, value: bytes | None) -> int:
+    def route(
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        value: bytes | None,
+        headers: Sequence[tuple[str, bytes]] = (),
+    ) -> int:
         """Queue one event for every subscription that receives it (and its camt.054 notice
-        for those that asked); return how many deliveries were queued."""
+        for those that asked); return how many deliveries were queued. The trace context in
+        the record's ``headers`` goes with each delivery (:mod:`webhooks.tracing`)."""
         self.stats.events_read += 1
         tp = (topic, partition)
         try:
@@ -207,6 +227,7 @@ class WebhookWorker:
         if head.type in CAMT_TYPES and any(s.camt054 for s in targets):
             with contextlib.suppress(ValueError):
                 notice = notice_event(json.loads(body))
+        origin = tracing.traceparent(headers) if headers else None
         deliveries: list[Delivery] = []
         for sub in targets:
             if not self._room_for(sub):
@@ -226,7 +247,8 @@ class WebhookWorker:
                         topic=topic,
                         partition=partition,
                         offset=offset,
-                        body=payload,
+                        body=with_traceparent(payload, origin),
+                        traceparent=origin,
                     )
                 )
         self.offsets.read(tp, offset, len(deliveries))
@@ -274,6 +296,8 @@ class WebhookWorker:
             now = self.clock()
             secrets = active_secrets(sub, datetime.fromtimestamp(now, UTC))
             headers = request_headers(d, secrets, int(now))
+            if self.tracing is not None:
+                self.tracing.carry(headers)
             status: int | None = None
             detail: str | None = None
             try:
@@ -289,6 +313,8 @@ class WebhookWorker:
                 detail = f"{type(exc).__name__}: {exc}"[:ERROR_TEXT_MAX]
         ok = status is not None and 200 <= status < 300
         error = None if ok else (FAILED if status is None else NON_2XX)
+        if self.tracing is not None:
+            self.tracing.answered(status, error)
         if not ok:
             log.warning(
                 "webhook %s attempt %d to subscription %s failed: %s",
@@ -311,7 +337,11 @@ class WebhookWorker:
 
     def _launch_due(self, session: aiohttp.ClientSession) -> None:
         for _lane, delivery, attempt in self.lanes.due(self.clock()):
-            task = asyncio.create_task(self._attempt(session, delivery, attempt))
+            run = self._attempt(session, delivery, attempt)
+            if self.tracing is None:
+                task = asyncio.create_task(run)
+            else:
+                task = self.tracing.start(run, delivery, attempt)
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
@@ -514,7 +544,9 @@ class WebhookWorker:
                 for tp, records in batches.items():
                     for record in records:
                         if ends is None or record.offset < ends[tp]:
-                            self.route(tp.topic, tp.partition, record.offset, record.value)
+                            self.route(
+                                tp.topic, tp.partition, record.offset, record.value, record.headers
+                            )
                 await self._write_views()
                 await self._write_back()
             else:
