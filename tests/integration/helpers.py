@@ -149,9 +149,11 @@ async def bridge_and_worker(
         yield run
     finally:
         stop.set()
-        await task
-        forget_session(mqtt, app_id)
-        run.worker_exit = stop_process(worker)
+        try:
+            await task
+            forget_session(mqtt, app_id)
+        finally:  # a bridge that failed must not leave the worker running
+            run.worker_exit = stop_process(worker)
 
 
 async def simulate_reefer_failure(prefix: str, *extra: str) -> None:
