@@ -12,7 +12,7 @@ the last position. The API and ``tradelane export`` read it the same way, throug
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -64,9 +64,10 @@ async def stream_readings(
     shipment_id: str,
     start: datetime | None = None,
     stop: datetime | None = None,
-) -> AsyncIterator[ExportReading]:
+) -> AsyncGenerator[ExportReading, None]:
     """Every stored reading of the shipment in ``[start, stop)``, in time order (ties by
-    device), as InfluxDB streams them."""
+    device), as InfluxDB streams them. Closing this generator (a client that went away)
+    closes InfluxDB's answer too, rather than leaving it to the garbage collector."""
     params = {
         "_bucket": bucket,
         "_start": start or EARLIEST,
@@ -74,5 +75,8 @@ async def stream_readings(
         "_shipment": shipment_id,
     }
     records = await client.query_api().query_stream(_FLUX, params=params)
-    async for record in records:
-        yield to_reading(record.values)
+    try:
+        async for record in records:
+            yield to_reading(record.values)
+    finally:
+        await records.aclose()

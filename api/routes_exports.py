@@ -16,7 +16,7 @@ from Kafka in the finance read worker, as ``/ledger`` is, within the same entry 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -51,20 +51,24 @@ def _attachment(name: str) -> dict[str, str]:
 
 
 async def _chunks(
-    writer: Writer, first: ExportReading | None, rest: AsyncIterator[ExportReading]
+    writer: Writer, first: ExportReading | None, rest: AsyncGenerator[ExportReading, None]
 ) -> AsyncIterator[str]:
-    """The document in chunks of about :data:`CHUNK_CHARS` (one send per reading is slow)."""
+    """The document in chunks of about :data:`CHUNK_CHARS` (one send per reading is slow);
+    the readings' stream is closed however this ends (a client that left included)."""
     parts = [writer.start()]
     size = len(parts[0])
-    if first is not None:
-        parts.append(writer.add(first))
-        async for reading in rest:
-            text = writer.add(reading)
-            parts.append(text)
-            size += len(text)
-            if size >= CHUNK_CHARS:
-                yield "".join(parts)
-                parts, size = [], 0
+    try:
+        if first is not None:
+            parts.append(writer.add(first))
+            async for reading in rest:
+                text = writer.add(reading)
+                parts.append(text)
+                size += len(text)
+                if size >= CHUNK_CHARS:
+                    yield "".join(parts)
+                    parts, size = [], 0
+    finally:
+        await rest.aclose()
     parts.append(writer.end())
     yield "".join(parts)
 
