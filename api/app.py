@@ -34,6 +34,7 @@ from api.consumer import ReadModelConsumer
 from api.deps import PrincipalDep, StateDep
 from api.history import History
 from api.hub import Hub
+from api.metrics import RequestMetrics
 from api.models import Health, Me
 from api.problems import install, problem_response, problem_responses
 from api.projection import ReadModel
@@ -159,6 +160,8 @@ def create_app(state: ApiState | None = None) -> FastAPI:
     app.state.api = api_state
     install(app)
     app.add_middleware(BodyLimit, max_bytes=api_state.settings.max_body_bytes)
+    if api_state.metrics is not None:
+        app.add_middleware(RequestMetrics, metrics=api_state.metrics)
     app.include_router(routes_shipments.router)
     app.include_router(routes_finance.router)
     app.include_router(routes_seller.router)

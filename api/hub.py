@@ -36,6 +36,8 @@ class Hub:
         self.queue_max = queue_max
         self.subscribers: set[Subscriber] = set()
         self.published = 0
+        self._dropped_gone = 0
+        """Items dropped for clients that have since gone (see :meth:`dropped`)."""
 
     def subscribe(self, principal: Principal, feed_filter: FeedFilter) -> Subscriber:
         sub = Subscriber(principal, feed_filter, ClientQueue(self.queue_max))
@@ -43,7 +45,15 @@ class Hub:
         return sub
 
     def unsubscribe(self, sub: Subscriber) -> None:
-        self.subscribers.discard(sub)
+        if sub in self.subscribers:
+            self.subscribers.remove(sub)
+            self._dropped_gone += sub.queue.dropped_positions
+
+    def dropped(self) -> int:
+        """Feed items dropped for slow clients since start, gone clients' included (read when
+        metrics are scraped, so publishing counts nothing extra)."""
+        live = sum(sub.queue.dropped_positions for sub in self.subscribers)
+        return self._dropped_gone + live
 
     def publish(self, items: list[FeedItem]) -> None:
         for item in items:

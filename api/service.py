@@ -12,6 +12,7 @@ from api.auth import KeyRing
 from api.consumer import ReadModelConsumer
 from api.history import History
 from api.hub import Hub
+from api.metrics import ApiMetrics
 from api.models import LedgerOut
 from api.projection import ReadModel
 from api.ratelimit import Limit, RateLimiter
@@ -53,9 +54,14 @@ class ApiState:
     live feed), and so are the demo keys. False unless the server says so."""
     key_limits: RateLimiter | None = None
     address_limits: RateLimiter | None = None
+    metrics: ApiMetrics | None = None
+    """The process's series (made with the state when not given); `tradelane api` serves them
+    on their own port."""
 
     def __post_init__(self) -> None:
         s = self.settings
+        if self.metrics is None:
+            self.metrics = ApiMetrics(self.hub)
         if self.key_limits is None:
             self.key_limits = RateLimiter(Limit(s.rate_per_key, s.burst_per_key))
         if self.address_limits is None:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cli.metrics_args import add_metrics_options, metrics_port
 from tradelane.roles import Role
 
 if TYPE_CHECKING:  # the kernel imports api only lazily, inside the command
@@ -25,7 +26,8 @@ add` (docs/api.md). Without one the public demo keys work (demo-operator-key, de
 bank demo-bank, demo-insurer-key for insurer demo-insurer), and only on a loopback address: the
 server refuses to start with them on any other --host. Keys go in the X-API-Key or
 Authorization header; ?key= is accepted only on loopback. Binds 127.0.0.1 unless --host says
-otherwise. SIGTERM or Ctrl-C stops it.
+otherwise. SIGTERM or Ctrl-C stops it. Metrics (Prometheus) on their own port:
+http://127.0.0.1:9113/metrics (docs/operations.md lists the series).
 """
 
 KEYS_HELP = """\
@@ -52,6 +54,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         choices=("debug", "info", "warning", "error"),
         help="uvicorn's log level (default %(default)s)",
     )
+    add_metrics_options(p, "api")
     p.set_defaults(handler=_api)
     commands = p.add_subparsers(dest="api_command", metavar="{keys}")
     keys = commands.add_parser(
@@ -201,10 +204,26 @@ def _api(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
     except (ValueError, OSError) as exc:
         raise UsageError(f"cannot read the API keys: {exc}") from exc
-    return asyncio.run(_serve(args.host, args.port, args.log_level, state))
+    metrics_at = (args.metrics_host, metrics_port(args))
+    return asyncio.run(_serve(args.host, args.port, args.log_level, state, metrics_at))
 
 
-async def _serve(host: str, port: int, log_level: str, state: ApiState) -> int:
+async def _serve(
+    host: str,
+    port: int,
+    log_level: str,
+    state: ApiState,
+    metrics_at: tuple[str, int | None] = ("127.0.0.1", None),
+) -> int:
+    """Serve the API, and its metrics on their own port (``metrics_at``) while it runs."""
+    from transport.metrics import serving
+
+    assert state.metrics is not None  # made with the state
+    async with serving(state.metrics.registry, *metrics_at):
+        return await _serve_api(host, port, log_level, state)
+
+
+async def _serve_api(host: str, port: int, log_level: str, state: ApiState) -> int:
     import uvicorn
 
     from api.app import create_app

@@ -8,7 +8,7 @@ import argparse
 from tradelane.metrics_ports import DEFAULT_HOST, DEFAULT_PORTS
 
 
-def add_metrics_options(p: argparse.ArgumentParser, process: str) -> None:
+def add_metrics_options(p: argparse.ArgumentParser | argparse._ArgumentGroup, process: str) -> None:
     default = DEFAULT_PORTS[process]
     p.add_argument(
         "--metrics-port",

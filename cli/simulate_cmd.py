@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cli.metrics_args import add_metrics_options, metrics_port
 from cli.running import stop_on_signals
 from devtools.provisioning import provision_local_fleet
 from tradelane.errors import ServiceError, UsageError
@@ -20,7 +21,8 @@ from tradelane.errors import ServiceError, UsageError
 if TYPE_CHECKING:
     from devices.config import FleetConfig
     from devices.fleet import FleetProgress, FleetReport
-    from tradelane.settings import KafkaSettings
+    from devices.metrics import SimulatorMetrics
+    from tradelane.settings import KafkaSettings, MqttSettings
 
 SCENARIOS = ("nominal", "reefer-failure", "rough-handling", "theft", "port-delay", "tracker-dies")
 
@@ -269,6 +271,7 @@ def _add_outputs(group: Group) -> None:
         help="write the JSON manifest of what was simulated and sent",
     )
     group.add_argument("--quiet", action="store_true", help="no progress line")
+    add_metrics_options(group, "simulator")
 
 
 def _add_finance(group: Group) -> None:
@@ -410,8 +413,9 @@ async def _bookings_kafka(args: argparse.Namespace, finance: bool) -> KafkaSetti
 
 
 async def _run(args: argparse.Namespace) -> int:
-    from devices.fleet import run_fleet
+    from devices.metrics import SimulatorMetrics
     from tradelane.settings import MqttSettings
+    from transport.metrics import serving
 
     config = _fleet_config(args)
     mqtt_settings = MqttSettings(url=args.mqtt_url) if args.mqtt_url else MqttSettings()
@@ -424,6 +428,21 @@ async def _run(args: argparse.Namespace) -> int:
         + (f", bookings -> {kafka.bootstrap_servers}" if kafka else ""),
         flush=True,
     )
+    metrics = SimulatorMetrics()
+    async with serving(metrics.registry, args.metrics_host, metrics_port(args)):
+        return await _simulate_fleet(args, config, mqtt_settings, kafka, metrics)
+
+
+async def _simulate_fleet(
+    args: argparse.Namespace,
+    config: FleetConfig,
+    mqtt_settings: MqttSettings,
+    kafka: KafkaSettings | None,
+    metrics: SimulatorMetrics,
+) -> int:
+    from devices.fleet import run_fleet
+
+    finance = args.pledge_to is not None or args.insure
     with stop_on_signals() as stop:
         plan = None
         if finance and kafka is not None:
@@ -447,6 +466,7 @@ async def _run(args: argparse.Namespace) -> int:
                 freeze_gc=True,
                 plan=plan,
                 provision=provision_local_fleet,
+                metrics=metrics,
             )
         except (ConnectionError, OSError, TimeoutError) as exc:
             raise ServiceError(f"MQTT broker at {mqtt_settings.url}: {exc}") from exc

@@ -6,6 +6,8 @@ import argparse
 import asyncio
 from typing import TYPE_CHECKING
 
+from cli.metrics_args import add_metrics_options, metrics_port
+
 if TYPE_CHECKING:  # the kernel imports ingest only lazily, inside the command
     from ingest.sink import SinkConfig
 
@@ -15,6 +17,7 @@ Write every reading on tracker.readings to InfluxDB (TRADELANE_INFLUX_* settings
 sensor value. Runs in its own consumer group, so it never slows the state pipeline; commits
 Kafka offsets only after InfluxDB accepted a batch, and retries failed writes with backoff.
 Writing the same reading twice is harmless (same tags and timestamp: the point is overwritten).
+Metrics (Prometheus): http://127.0.0.1:9110/metrics (docs/operations.md lists the series).
 """
 
 
@@ -50,6 +53,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="SECONDS",
         help="print a stats line this often (0: never)",
     )
+    add_metrics_options(p, "sink")
     p.set_defaults(handler=_sink)
 
 
@@ -68,15 +72,19 @@ def _sink(args: argparse.Namespace) -> int:
                 from_beginning=not args.from_now,
             ),
             args.stats_interval,
+            (args.metrics_host, metrics_port(args)),
         )
     )
 
 
-async def _run(config: SinkConfig, stats_interval: float) -> int:
+async def _run(
+    config: SinkConfig, stats_interval: float, metrics_at: tuple[str, int | None]
+) -> int:
     from cli.running import run_until_signalled
     from ingest.sink import Sink
     from tradelane.principals import Principal
     from tradelane.settings import InfluxSettings, KafkaSettings
+    from transport.metrics import serving
 
     kafka = KafkaSettings().as_principal(Principal.SINK)
     influx = InfluxSettings()
@@ -99,7 +107,8 @@ async def _run(config: SinkConfig, stats_interval: float) -> int:
             f"retries {s.write_retries}  bad {s.bad_records}"
         )
 
-    await run_until_signalled(sink.run, sink.ready, announce, stats_line, stats_interval)
+    async with serving(sink.metrics.registry, *metrics_at):
+        await run_until_signalled(sink.run, sink.ready, announce, stats_line, stats_interval)
     s = sink.stats
     print(
         f"sink stopped: {s.points_written} points in {s.batches} batches, "

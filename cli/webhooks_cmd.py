@@ -8,6 +8,8 @@ import asyncio
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from cli.metrics_args import add_metrics_options, metrics_port
+
 if TYPE_CHECKING:  # the kernel imports api only lazily, inside the command
     from tradelane.settings import KafkaSettings
     from webhooks.sealing import SecretBox
@@ -34,6 +36,8 @@ process whose Kafka is not local refuses to start.
 --generate-key prints a new key. To rotate: put the new key first and keep the old one after
 it (NEW,OLD) for the API and the worker, run --reencrypt (rewrites every subscription under the
 new key), then drop the old key.
+
+Metrics (Prometheus): http://127.0.0.1:9111/metrics (docs/operations.md lists the series).
 """
 
 
@@ -76,6 +80,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="rewrite every stored subscription sealed under the first key, then exit",
     )
+    add_metrics_options(p, "webhooks")
     p.set_defaults(handler=_webhooks)
 
 
@@ -129,7 +134,8 @@ def _webhooks(args: argparse.Namespace) -> int:
     from cli.tracing import configure
 
     configure("webhooks")  # OTEL_* settings (docs/operations.md, "Tracing")
-    return asyncio.run(_run(args.group, replay, args.stats_interval))
+    metrics_at = (args.metrics_host, metrics_port(args))
+    return asyncio.run(_run(args.group, replay, args.stats_interval, metrics_at))
 
 
 def _box(kafka: KafkaSettings) -> SecretBox:
@@ -163,11 +169,17 @@ async def _reencrypt() -> int:
     return 0 if store.book.unreadable == 0 else 1
 
 
-async def _run(group: str | None, replay: Replay | None, stats_interval: float) -> int:
+async def _run(
+    group: str | None,
+    replay: Replay | None,
+    stats_interval: float,
+    metrics_at: tuple[str, int | None] = ("127.0.0.1", None),
+) -> int:
     from cli.running import run_until_signalled
     from tradelane.principals import Principal, topics_of
     from tradelane.settings import KafkaSettings
     from transport.admin import ensure_topics
+    from transport.metrics import serving
     from webhooks.settings import WebhookSettings
     from webhooks.worker import WebhookWorker
 
@@ -199,7 +211,8 @@ async def _run(group: str | None, replay: Replay | None, stats_interval: float) 
             f"refused {s.refused:,}  shed {s.shed:,}"
         )
 
-    await run_until_signalled(worker.run, worker.ready, announce, stats_line, stats_interval)
+    async with serving(worker.metrics.registry, *metrics_at):
+        await run_until_signalled(worker.run, worker.ready, announce, stats_line, stats_interval)
     s = worker.stats
     print(
         f"webhooks stopped: {s.delivered} delivered, {s.failed_attempts} failed attempts, "

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 
+from cli.metrics_args import add_metrics_options, metrics_port
+
 HELP = """\
 Run the stream processor: reads tracker.readings and shipments.registry, keeps the live state
 of every shipment it owns (a faust table, recovered from Kafka on start), and emits shipment
@@ -26,7 +28,8 @@ TRADELANE_LEDGER_SIGNING_KEY; on a machine whose Kafka is on loopback it generat
 Each state partition's outputs, states and input offsets are written in one Kafka
 transaction (TRADELANE_KAFKA_TRANSACTIONS, on by default; TRADELANE_KAFKA_COMMIT_INTERVAL_MS,
 default 100): a worker that lost a partition to another cannot write for it any more.
-SIGTERM or Ctrl-C stops it cleanly.
+SIGTERM or Ctrl-C stops it cleanly. Metrics (Prometheus): http://127.0.0.1:9109/metrics
+(docs/operations.md lists the series).
 """
 
 
@@ -85,6 +88,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="how long one renewal of the worker lease holds it: a group whose every worker "
         "was killed keeps the cluster this long (default %(default)s)",
     )
+    add_metrics_options(p, "worker")
     p.add_argument("--loglevel", default="warning", choices=("debug", "info", "warning", "error"))
     p.set_defaults(handler=_worker)
 
@@ -143,6 +147,7 @@ def _worker(args: argparse.Namespace) -> int:
         lease=(member, args.lease_term),
         part=args.part,
         signer=signer,
+        metrics_at=_metrics_at(args),
     )
     print(f"worker {args.app_id}: {kafka.bootstrap_servers}", flush=True)
     logging.getLogger("faust").setLevel(args.loglevel.upper())
@@ -150,6 +155,11 @@ def _worker(args: argparse.Namespace) -> int:
     worker = worker_class(app, loglevel=args.loglevel, quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()  # returns only via SystemExit
     return 0
+
+
+def _metrics_at(args: argparse.Namespace) -> tuple[str, int] | None:
+    port = metrics_port(args)
+    return None if port is None else (args.metrics_host, port)
 
 
 STOP_GRACE_S = 45.0

@@ -27,6 +27,7 @@ from devices.bookings import BookingPublisher
 from devices.config import ConnectionMode, FleetConfig
 from devices.engine import FleetClock, FleetEngine
 from devices.manifest import AckLedger, Manifest, build_manifest, iso
+from devices.metrics import SimulatorMetrics
 from devices.plan import FleetPlan, plan_fleet, utc, with_customs
 from devices.publisher import FleetPublisher, Provision
 from tradelane.settings import KafkaSettings, MqttSettings
@@ -129,6 +130,7 @@ async def run_fleet(
     plan: FleetPlan | None = None,
     freeze_gc: bool = False,
     provision: Provision | None = None,
+    metrics: SimulatorMetrics | None = None,
 ) -> FleetReport:
     """Simulate ``config``'s fleet until ``stop`` is set, ``duration_s`` wall seconds have
     passed, ``until`` is reached in simulated time, or every tracker has been retired or died.
@@ -145,6 +147,7 @@ async def run_fleet(
 
     ``provision`` lets the broker accept the fleet's devices when the settings name no login
     (the local services' keyring); without it, such a fleet connects with no password.
+    ``metrics`` reads the run's ack ledger, engine and publisher when scraped.
     """
     loop = asyncio.get_running_loop()
     cpu0 = time.process_time()
@@ -161,6 +164,8 @@ async def run_fleet(
         config, mqtt_settings, engine.trackers, ledger.on_ack, mqtt5=mqtt5, provision=provision
     )
     run = _Run(config, engine, ledger, publisher, bookings, initial_bookings)
+    if metrics is not None:
+        metrics.watch(ledger, engine, publisher)
     clock_ref: list[FleetClock] = []
 
     def sim_now() -> float:

@@ -51,7 +51,7 @@ from tradelane.topics import (
     shared,
 )
 from transport import kafka as clients
-from transport.metrics import MetricsServer
+from transport.metrics import MetricsServer, start_serving
 from transport.mqtt import AsyncioLoopAdapter, make_client
 
 log = logging.getLogger(__name__)
@@ -365,12 +365,9 @@ class Bridge:
     # --- metrics endpoint -------------------------------------------------------------------
 
     async def _start_metrics(self) -> MetricsServer | None:
-        if self.config.metrics_port is None:
-            return None
-        server = MetricsServer(
-            self.metrics.registry, self.config.metrics_host, self.config.metrics_port
-        )
-        self.metrics_port = await server.start()
+        c = self.config
+        server = await start_serving(self.metrics.registry, c.metrics_host, c.metrics_port)
+        self.metrics_port = None if server is None else server.port
         return server
 
 

@@ -25,6 +25,7 @@ from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 from influxdb_client.client.write_api_async import WriteApiAsync
 
 from ingest.points import to_lines
+from ingest.sink_metrics import SinkMetrics
 from tradelane.contracts import IngestedReading, ShipmentBooking
 from tradelane.deadletters import for_error
 from tradelane.retry import any_error, retrying, until_stopped
@@ -81,6 +82,7 @@ class Sink:
         self.make_producer = make_producer
         self.make_influx = make_influx or self._influx_client
         self.stats = SinkStats()
+        self.metrics = SinkMetrics()
         self.ready = asyncio.Event()
         self._follow: asyncio.Task[None] | None = None
 
@@ -245,6 +247,7 @@ class Sink:
                         datetime.now(UTC),
                         exc,
                     )
+                    self.metrics.deadlettered.labels(letter.reason.value).inc()
                     await deadletters.send_and_wait(
                         TRACKER_DEADLETTER.name,
                         letter.model_dump_json().encode(),
@@ -265,14 +268,18 @@ class Sink:
             started = time.perf_counter()
             # Line protocol timestamps are nanoseconds: the client's default precision.
             await write_api.write(bucket=self.influx.bucket, record=lines)
-            self.stats.write_seconds += time.perf_counter() - started
+            took = time.perf_counter() - started
+            self.stats.write_seconds += took
             self.stats.points_written += len(lines)
+            self.metrics.write_seconds.observe(took)
+            self.metrics.points_written.inc(len(lines))
             return True
 
         def retrying_in(exc: BaseException, pause_s: float) -> None:
             nonlocal failed
             failed = True
             self.stats.write_retries += 1
+            self.metrics.write_failures.inc()
             log.warning(
                 "InfluxDB write of %d points failed (%s); retrying in %.1fs",
                 len(lines),

@@ -43,6 +43,7 @@ from finance.ledger_keys import load_signer
 from streams.hotpath import BOOKING, HotPath
 from streams.lease import hold
 from streams.loop import LoopConfig, PartitionLoop
+from streams.metrics import WorkerMetrics
 from streams.pledge_stage import PledgeStage
 from streams.registries import Registries, follow
 from streams.rules import DEFAULT_RULES, StreamRules
@@ -64,6 +65,7 @@ from tradelane.topics import (
 from transport import kafka as kafka_clients
 from transport.admin import describe_group, ensure_topics, topic_partitions
 from transport.kafka import retrying
+from transport.metrics import serving
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +81,8 @@ def create_app(
     lease: tuple[str, float] | None = None,
     part: str = "all",
     signer: CheckpointSigner | None = None,
+    metrics: WorkerMetrics | None = None,
+    metrics_at: tuple[str, int] | None = None,
 ) -> faust.App:
     """Build the worker's faust app (not started): the registry follower and the loops.
     ``engines``: run the insurance engine in the shipment step and the pledge loop.
@@ -87,14 +91,19 @@ def create_app(
     or ``pledge``): two processes, one for each, put the pledge loop's bursts on another core.
     ``signer``: signs the ledger checkpoints of the pledge loop; unset, the key is resolved
     from the settings (:func:`finance.ledger_keys.load_signer`, which refuses a non-loopback
-    Kafka without a configured key)."""
+    Kafka without a configured key). ``metrics``: the worker's series (a registry of their own
+    when unset), served at ``http://HOST:PORT/metrics`` while the worker runs when
+    ``metrics_at`` = (HOST, PORT) is given."""
     app = _faust_app(kafka, app_id, web_port)
+    metrics = metrics or WorkerMetrics()
     registries = Registries()
     registry_ready = asyncio.Event()
     loops = []
     if part in ("all", "shipments"):
         hot = _hot_path(registries, app_id, rules, engines)
-        loops.append(PartitionLoop(kafka, _config(app, app_id, hot.topics), hot, registry_ready))
+        config = _config(app, app_id, hot.topics)
+        watch = metrics.loop("shipment", hot.stores)
+        loops.append(PartitionLoop(kafka, config, hot, registry_ready, watch))
     if engines and part in ("all", "pledge"):
         pledge = PledgeStage(
             registries,
@@ -104,14 +113,29 @@ def create_app(
             signer=signer or load_signer(LedgerSettings(), kafka.bootstrap_servers),
         )
         config = _config(app, pledge_group(app_id), pledge.topics)
-        loops.append(PartitionLoop(kafka, config, pledge, registry_ready))
-    follower = _registry_follower(kafka, app, app_id, part, registries, registry_ready)
+        watch = metrics.loop("pledge", pledge.stores)
+        loops.append(PartitionLoop(kafka, config, pledge, registry_ready, watch))
+    follower = _registry_follower(kafka, app, app_id, part, registries, registry_ready, metrics)
     app.task(fatal("the registry follower", follower))
     for loop in loops:
         app.task(fatal(f"loop {loop.config.group}", loop.run))
     if lease is not None:
         app.task(fatal("the lease keeper", _lease_keeper(kafka, app_id, lease)))
+    if metrics_at is not None:
+        app.task(fatal("the metrics endpoint", _metrics_endpoint(metrics, *metrics_at)))
     return app
+
+
+def _metrics_endpoint(
+    metrics: WorkerMetrics, host: str, port: int
+) -> Callable[[], Awaitable[None]]:
+    """The task that serves the worker's metrics until the worker stops."""
+
+    async def serve() -> None:
+        async with serving(metrics.registry, host, port):
+            await asyncio.Event().wait()  # until cancelled
+
+    return serve
 
 
 def _faust_app(kafka: KafkaSettings, app_id: str, web_port: int | None) -> faust.App:
@@ -153,6 +177,7 @@ def _registry_follower(
     part: str,
     registries: Registries,
     registry_ready: asyncio.Event,
+    metrics: WorkerMetrics,
 ) -> Callable[[], Awaitable[None]]:
     """The task that follows the registries: bookings forwarded to the shipment's partition
     of the internal topic, records that fail their contract to the dead-letter topic."""
@@ -173,6 +198,7 @@ def _registry_follower(
     async def refused(letter: DeadLetter) -> None:
         key = (letter.kafka_topic or "").encode()
         await dead_letters.send(key=key, value=letter.model_dump_json().encode())
+        metrics.deadlettered.labels(letter.reason.value).inc()
 
     async def follow_registries() -> None:
         await follow(

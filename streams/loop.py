@@ -44,6 +44,7 @@ from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from streams.loop_timing import LoopTiming
+from streams.metrics import LoopMetrics, WorkerMetrics
 from streams.ownership import Ownership
 from streams.stage import Message, Record, RecordFailedError, Stage
 from streams.store import Send
@@ -108,9 +109,17 @@ class PartitionLoop:
     """One consumer group's loop around a :class:`Stage`."""
 
     def __init__(
-        self, kafka: KafkaSettings, config: LoopConfig, stage: Stage, ready: asyncio.Event
+        self,
+        kafka: KafkaSettings,
+        config: LoopConfig,
+        stage: Stage,
+        ready: asyncio.Event,
+        metrics: LoopMetrics | None = None,
     ) -> None:
+        """``metrics``: this loop's series (:mod:`streams.metrics`); unset, counted in a
+        registry of its own that nothing serves."""
         self.kafka, self.config, self.stage, self.ready = kafka, config, stage, ready
+        self.metrics = metrics or WorkerMetrics().loop(config.group, stage.stores)
         self.owner = Ownership(kafka, stage)
         self.batches = 0
         self.restarts = 0
@@ -221,6 +230,8 @@ class PartitionLoop:
                 t2 = time.perf_counter()
                 if time.monotonic() - self._last_commit >= self._interval:
                     await self._commit()
+                if self.metrics.due():
+                    await self._sample()
                 self.timing.add(t0, t1, t2, time.perf_counter(), batches)
         except asyncio.CancelledError:
             # a clean stop commits what was handled; one in the middle of a batch commits
@@ -257,11 +268,12 @@ class PartitionLoop:
         sends: list[Send] = []
         records: list[Record] = []
         trace = batch_trace()  # None unless tracing is on: then no per-record work for it
+        self.metrics.batch(sum(len(messages) for messages in batches.values()))
         for tp, messages in batches.items():
             if not messages:
                 continue
             if tp.topic in self.stage.keyed:
-                await self.owner.ready()
+                await self._owned_loaded()
                 if self._suspended or tp.partition not in self.owner:
                     self._rewind(tp, messages[0].offset)  # mid-rebalance: read them again
                     continue
@@ -279,6 +291,29 @@ class PartitionLoop:
         await self._apply_in_slices(records, sends, trace)
         self.batches += 1
         self._in_batch = False
+
+    async def _owned_loaded(self) -> None:
+        """Recover the owned partitions not loaded yet (timed when there were some)."""
+        started = time.perf_counter()
+        if await self.owner.ready():
+            self.metrics.recovered(time.perf_counter() - started)
+
+    async def _sample(self) -> None:
+        """Lag per assigned partition (from the end offsets the fetches reported: read
+        committed, the last stable offset) and the stores' sizes, into the metrics."""
+        consumer = self._consumer
+        if consumer is None:
+            return
+        lag: dict[tuple[str, int], int] = {}
+        for tp in consumer.assignment():
+            end = consumer.last_stable_offset(tp)
+            if end is None or end < 0:
+                end = consumer.highwater(tp)
+            if end is None:
+                continue  # nothing fetched from it yet
+            with contextlib.suppress(IllegalStateError):  # revoked meanwhile
+                lag[(tp.topic, tp.partition)] = max(0, end - await consumer.position(tp))
+        self.metrics.sample(lag)
 
     def _route_traced(self, topic: str, messages: list[Message], trace: BatchTrace) -> list[Send]:
         """:meth:`Stage.route`, one message at a time, so that each routed copy carries its
@@ -386,6 +421,7 @@ class PartitionLoop:
         The wait for acknowledgements runs beside the next batches, chained so that the
         changelog records of successive batches are sent in batch order; every commit (and
         every rebalance) waits for the chain first."""
+        self.metrics.sends(sends)
         if self._txns is not None and partition is not None:
             await self._txns.send(partition, sends, trace)
             return
@@ -478,6 +514,7 @@ class PartitionLoop:
             await self.owner.revoked(self._state_partitions(tps))
 
     async def assigned(self, tps: set[TopicPartition]) -> None:
+        self.metrics.rebalanced()
         partitions = self._state_partitions(tps)
         async with self._lock:  # no batch is applied until its partitions have producers
             await self.owner.assigned(partitions)

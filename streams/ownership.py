@@ -73,18 +73,19 @@ class Ownership:
         ends = await end_offsets(self._kafka, topics, partitions)
         return {p: tuple(ends[(t, p)] for t in topics) for p in partitions}
 
-    async def ready(self) -> None:
+    async def ready(self) -> bool:
         """Load every owned partition that is not loaded yet (all at once: a rebalance
-        assigns several, and each recovery has a fixed cost)."""
+        assigns several, and each recovery has a fixed cost); whether any was loaded."""
         if self._owned <= self._loaded:
-            return
+            return False
         async with self._lock:
             missing = self._owned - self._loaded
             if not missing:
-                return
+                return False
             topics = [topic for _, topic in self._stage.stores]
             records = await recover(self._kafka, topics, missing)
             for partition in missing & self._owned:  # a rebalance may have moved some meanwhile
                 for store, topic in self._stage.stores:
                     n = store.load(partition, records[(topic, partition)])
                     log.info("%s partition %d: %d states recovered", topic, partition, n)
+            return True

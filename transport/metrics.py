@@ -13,7 +13,9 @@ Prometheus scrapes.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
+import sys
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -29,9 +31,12 @@ __all__ = [
     "MetricsServer",
     "quantile",
     "serving",
+    "start_serving",
     "total",
     "value",
 ]
+
+log = logging.getLogger(__name__)
 
 LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 """Buckets for the latency histograms, 1 ms to 10 s: the range the pipeline's targets live in."""
@@ -74,20 +79,42 @@ class MetricsServer:
         return f"http://{self.host}:{self.port}/metrics"
 
 
+async def start_serving(
+    registry: CollectorRegistry, host: str, port: int | None
+) -> MetricsServer | None:
+    """``registry`` served on ``host:port``, or None when ``port`` is None or cannot be bound.
+
+    A port already in use (a second worker on this machine left on the default port) is a
+    warning, not a failure: the process's work goes on without its endpoint; give each process
+    its own ``--metrics-port`` to scrape them all."""
+    if port is None:
+        return None
+    server = MetricsServer(registry, host, port)
+    try:
+        await server.start()
+    except OSError as exc:
+        log.warning("metrics not served: %s:%d cannot be bound (%s)", host, port, exc)
+        print(
+            f"warning: metrics not served: {host}:{port} cannot be bound ({exc.strerror}); "
+            "use --metrics-port",
+            file=sys.stderr,
+            flush=True,
+        )
+        return None
+    return server
+
+
 @contextlib.asynccontextmanager
 async def serving(
     registry: CollectorRegistry, host: str, port: int | None
 ) -> AsyncIterator[MetricsServer | None]:
-    """Serve ``registry`` for the block; ``port`` None serves nothing (and yields None)."""
-    if port is None:
-        yield None
-        return
-    server = MetricsServer(registry, host, port)
-    await server.start()
+    """Serve ``registry`` for the block (:func:`start_serving`); yields None if not served."""
+    server = await start_serving(registry, host, port)
     try:
         yield server
     finally:
-        await server.stop()
+        if server is not None:
+            await server.stop()
 
 
 def value(registry: CollectorRegistry, name: str, labels: dict[str, str] | None = None) -> float:

@@ -76,6 +76,7 @@ from webhooks.delivery import (
     with_traceparent,
 )
 from webhooks.lifecycle import active_secrets, disabled
+from webhooks.metrics import WebhookMetrics
 from webhooks.offsets import OffsetTracker
 from webhooks.pinning import PinnedResolver, RefusedAddressError
 from webhooks.retry import Lanes, Verdict
@@ -163,6 +164,19 @@ class WebhookWorker:
         self._views_sent: list[asyncio.Future[object]] = []
         self._views_created: set[str] = set()
         self.tracing = delivery_tracing(self.tracer_provider)
+        self.metrics = WebhookMetrics(self._pending_by_tenant, self._disabled_count)
+
+    def _pending_by_tenant(self) -> dict[str, int]:
+        """Deliveries queued per tenant (every tenant with a subscription, 0 included)."""
+        out: dict[str, int] = {}
+        for sub in self.book.subscriptions.values():
+            tenant = f"{sub.owner_role.value}:{sub.owner_party or ''}"
+            out[tenant] = out.get(tenant, 0) + self.lanes.pending(sub.subscription_id)
+        return out
+
+    def _disabled_count(self) -> int:
+        subs = self.book.subscriptions.values()
+        return sum(s.status is SubscriptionStatus.DISABLED for s in subs)
 
     # --- registries ----------------------------------------------------------------------
 
@@ -292,6 +306,8 @@ class WebhookWorker:
         except DestinationRefusedError as exc:
             self._refused(d, attempt, str(exc))
             return
+        if attempt > 1:
+            self.metrics.retries.inc()
         async with self._sem:
             now = self.clock()
             secrets = active_secrets(sub, datetime.fromtimestamp(now, UTC))
@@ -300,6 +316,7 @@ class WebhookWorker:
                 self.tracing.carry(headers)
             status: int | None = None
             detail: str | None = None
+            started = time.perf_counter()
             try:
                 async with session.post(
                     sub.url, data=d.body, headers=headers, allow_redirects=False
@@ -311,6 +328,8 @@ class WebhookWorker:
                     self._refused(d, attempt, str(exc))
                     return
                 detail = f"{type(exc).__name__}: {exc}"[:ERROR_TEXT_MAX]
+            finally:
+                self.metrics.delivery_seconds.observe(time.perf_counter() - started)
         ok = status is not None and 200 <= status < 300
         error = None if ok else (FAILED if status is None else NON_2XX)
         if self.tracing is not None:
@@ -355,6 +374,7 @@ class WebhookWorker:
             for dropped in self.lanes.drop_subscription(d.subscription_id):
                 self.offsets.settle((dropped.topic, dropped.partition), dropped.offset)
                 self.stats.skipped += 1
+                self.metrics.deliveries.labels("skipped").inc()
             return
         step = self.lanes.record(lane, d.delivery_id, result.ok, now)
         outcome = {
@@ -363,6 +383,7 @@ class WebhookWorker:
             Verdict.GIVE_UP: DeliveryOutcome.GAVE_UP,
         }[step.verdict]
         await self._log(result, outcome, now, step.next_at)
+        self.metrics.deliveries.labels(outcome.value).inc()
         if step.verdict is Verdict.RETRY:
             self.stats.failed_attempts += 1
             return

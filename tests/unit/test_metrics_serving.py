@@ -57,3 +57,10 @@ def test_readers_sum_label_sets_and_bucket_observations() -> None:
     assert quantile(registry, "lat_seconds", 0.5) == 0.1
     assert quantile(registry, "lat_seconds", 0.75) == 1.0
     assert quantile(registry, "lat_seconds", 0.99) == math.inf
+
+
+async def test_a_port_in_use_is_a_warning_not_a_failure() -> None:
+    async with serving(CollectorRegistry(), "127.0.0.1", 0) as first:
+        assert first is not None
+        async with serving(CollectorRegistry(), "127.0.0.1", first.port) as second:
+            assert second is None

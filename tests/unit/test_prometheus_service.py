@@ -88,3 +88,14 @@ def test_the_compose_config_scrapes_every_app_service_by_name() -> None:
     assert set(static) <= set(compose["services"])
     mounted = compose["services"]["prometheus"]["volumes"][0]
     assert mounted.startswith("./config/prometheus/prometheus.compose.yml:")
+
+
+def test_every_app_service_in_compose_serves_metrics_to_the_network() -> None:
+    """Inside a container, loopback is the container's own: the compose Prometheus reaches a
+    process only if it binds 0.0.0.0."""
+    root = Path(__file__).resolve().parents[2]
+    compose = yaml.safe_load((root / "docker-compose.yml").read_text())
+    for name in DEFAULT_PORTS:
+        command = compose["services"][name]["command"]
+        at = command.index("--metrics-host")
+        assert command[at + 1] == "0.0.0.0", name  # noqa: S104
