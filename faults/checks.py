@@ -165,7 +165,7 @@ def resumed(restarts: int, complete: bool, seconds: float | None) -> Check:
     took = "" if seconds is None else f"; outcomes complete {seconds:.0f} s after the last publish"
     return Check(
         "pipeline resumed by itself",
-        f"{restarts} broker restart(s)",
+        f"{restarts} broker restart(s) or node kill(s)",
         "every outcome produced, no manual step",
         ("yes" if complete else "no") + took,
         complete,

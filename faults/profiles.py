@@ -2,7 +2,10 @@
 
 ``short`` is the profile the test suite runs (a few minutes on 2 cores); ``full`` is the one the
 reliability figures come from (``make faults``): about 40,000 readings with 10 bridge kills, 10
-worker kills, 5 worker scale-ups, a broker restart and a group reset.
+worker kills, 5 worker scale-ups, a broker restart and a group reset. ``cluster`` and
+``cluster-full`` run on a three-node Kafka cluster of their own (``--kafka-brokers 3``) and
+SIGKILL its nodes: the first is the test suite's (about 24 s of publishing, one kill), the
+second the long run (4 node kills among the other faults).
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ class Profile:
     """Share of readings followed by a malformed payload (0.11 ≈ 10 % of the traffic)."""
     drain_timeout_s: float
     """How long the pipeline may take after the last publish to produce every outcome."""
+    broker_kills: int = 0
+    """SIGKILLs of one node of a Kafka cluster (``--kafka-brokers 3``), each node started
+    again after a hold; never two nodes down at once."""
 
 
 SCENARIO_MIX = ("nominal", "reefer-failure", "rough-handling", "theft")
@@ -70,7 +76,43 @@ PROFILES: dict[str, Profile] = {
         malformed_rate=0.11,
         drain_timeout_s=900.0,
     ),
+    "cluster": Profile(
+        name="cluster",
+        trackers_per_scenario=3,
+        scenarios=SCENARIO_MIX,
+        publish_s=24.0,
+        speedup=100_000.0,
+        interval_s=7200,
+        bridge_kills=0,
+        worker_kills=0,
+        scale_cycles=0,
+        broker_restarts=0,
+        rival_groups=0,
+        group_reset=False,
+        malformed_rate=0.11,
+        drain_timeout_s=120.0,
+        broker_kills=1,
+    ),
+    "cluster-full": Profile(
+        name="cluster-full",
+        trackers_per_scenario=16,
+        scenarios=SCENARIO_MIX,
+        publish_s=240.0,
+        speedup=18_000.0,
+        interval_s=3600,
+        bridge_kills=3,
+        worker_kills=3,
+        scale_cycles=2,
+        broker_restarts=1,
+        rival_groups=0,
+        group_reset=True,
+        malformed_rate=0.11,
+        drain_timeout_s=900.0,
+        broker_kills=4,
+    ),
 }
+CLUSTER_PROFILES = ("cluster", "cluster-full")
+"""Profiles that need a Kafka cluster (they kill its nodes)."""
 
 
 def profile(name: str, **overrides: object) -> Profile:

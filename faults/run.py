@@ -36,7 +36,9 @@ from devices.manifest import Manifest
 from devices.plan import FleetPlan, plan_fleet, with_customs
 from devtools.children import Child, ChildFailedError, bridge, rival_worker, worker
 from devtools.provisioning import provision_local_fleet
+from devtools.services.kafka_cluster import KafkaCluster
 from faults import checks
+from faults.cluster import child_env
 from faults.followers import Follower, group_lag, rewind_group
 from faults.oracle import Drawdown, Inputs, Outcomes, expected
 from faults.profiles import Profile
@@ -116,12 +118,21 @@ class _Run:
     """Every process this run started, so an interrupted run leaves none behind."""
     background: list[asyncio.Task[None]] = field(default_factory=list)
     """The fault injector and the crash watch, cancelled on the way out."""
+    cluster: KafkaCluster | None = None
+    """The run's own Kafka cluster, whose nodes the broker faults stop and kill."""
+    broker_faults: int = 0
+    """Broker faults so far: the next one strikes node ``broker_faults % nodes``."""
+
+    def adopt(self, child: Child) -> Child:
+        """``child``, pointed at the run's cluster when it has one, and remembered."""
+        if self.cluster is not None:
+            child.env.update(child_env(self.cluster))
+        self.every_child.append(child)
+        return child
 
     def new_worker(self) -> Child:
         self.spawned += 1
-        child = worker(self.app_id, self.logs, self.spawned)
-        self.every_child.append(child)
-        return child
+        return self.adopt(worker(self.app_id, self.logs, self.spawned))
 
     @property
     def app_id(self) -> str:
@@ -171,19 +182,23 @@ async def run(
     progress: Progress = print,
     kafka: KafkaSettings | None = None,
     mqtt: MqttSettings | None = None,
+    cluster: KafkaCluster | None = None,
 ) -> Result:
-    """Run ``profile`` with ``seed`` against the local services: publish the fleets while the
-    faults are injected, wait for the pipeline, then check what came out against the oracle.
-    Every process, task and follower it started is stopped on the way out."""
-    kafka = kafka or KafkaSettings()
+    """Run ``profile`` with ``seed`` against the local services (Kafka: ``cluster``, a cluster
+    of the run's own, when given): publish the fleets while the faults are injected, wait for
+    the pipeline, then check what came out against the oracle. Every process, task and
+    follower it started is stopped on the way out."""
+    kafka = cluster.kafka if cluster is not None else (kafka or KafkaSettings())
     mqtt = mqtt or MqttSettings()
     await asyncio.to_thread(logs.mkdir, parents=True, exist_ok=True)
     run_id = f"s{seed}{secrets.token_hex(3)}"
     client_id = f"faults-{run_id}"
-    state = _Run(kafka, mqtt, logs, run_id, progress, bridge(client_id, logs), [])
+    state = _Run(kafka, mqtt, logs, run_id, progress, bridge(client_id, logs), [], cluster=cluster)
+    state.adopt(state.bridge)
     injections = plan(profile, seed)
     setup = await _set_up(state, profile, seed, len(injections))
     figures: dict[str, Any] = {"profile": profile.name, "seed": seed, "run_id": run_id}
+    figures["kafka_brokers"] = 1 if cluster is None else len(cluster.nodes)
     try:
         await _start_pipeline(state)
         published = await _publish(state, setup, injections, figures)
@@ -304,7 +319,7 @@ async def _judge(
         checks.dead_letters(pub.malformed, dead, bad_reasons),
         *checks.effects(oracle, observed, drawdown_records),
         checks.ledgers(verified),
-        checks.resumed(profile.broker_restarts, complete, took),
+        checks.resumed(profile.broker_restarts + profile.broker_kills, complete, took),
     ]
     if profile.group_reset:
         result.append(
@@ -356,7 +371,7 @@ async def _tear_down(state: _Run, followers: dict[str, Follower], client_id: str
     for task in state.background:
         task.cancel()
     await asyncio.gather(*state.background, return_exceptions=True)
-    for child in [*state.every_child, state.bridge]:
+    for child in state.every_child:
         await child.stop()
     for f in followers.values():
         await f.stop()
@@ -465,6 +480,7 @@ async def _publish_terms(
 async def _inject(state: _Run, injections: list[Injection], t0: float) -> None:
     holds: list[asyncio.Task[None]] = []
     scaling: asyncio.Task[None] | None = None
+    outage: asyncio.Task[None] | None = None  # a cluster node down: never two at once
     for inj in injections:
         delay = t0 + inj.at_s - time.monotonic()
         if delay > 0:
@@ -488,6 +504,11 @@ async def _inject(state: _Run, injections: list[Injection], t0: float) -> None:
             holds.append(scaling)
         elif inj.fault is Fault.RIVAL_GROUP:
             holds.append(asyncio.create_task(_rival_group(state)))
+        elif state.cluster is not None:
+            if outage is not None:
+                await outage
+            outage = asyncio.create_task(_node_outage(state, inj))
+            holds.append(outage)
         else:
             await _restart_broker(state)
     try:
@@ -533,8 +554,9 @@ async def _scale_cycle(state: _Run, extra: Child, hold_s: float) -> None:
 
 async def _rival_group(state: _Run) -> None:
     """Start a worker of another app id on the run's cluster and wait for it to refuse."""
-    rival = rival_worker(f"{state.app_id}-rival", state.logs, len(state.rival_exits) + 1)
-    state.every_child.append(rival)
+    rival = state.adopt(
+        rival_worker(f"{state.app_id}-rival", state.logs, len(state.rival_exits) + 1)
+    )
     rival.start()
     exit_code = await _exit_of(rival, RIVAL_WAIT_S)
     state.rival_exits.append(exit_code)
@@ -567,6 +589,26 @@ async def _restart_broker(state: _Run) -> None:
     await asyncio.to_thread(service.up)
     state.broker_down_s.append(round(time.monotonic() - began, 1))
     state.progress(f"  broker back after {state.broker_down_s[-1]:.1f} s")
+
+
+async def _node_outage(state: _Run, inj: Injection) -> None:
+    """A node of the run's cluster, in turn, SIGKILLed (``broker_kill``) or stopped
+    (``broker_restart``), then started again ``hold_s`` later and waited for."""
+    cluster = state.cluster
+    assert cluster is not None  # only a run with a cluster of its own has node outages
+    index = state.broker_faults % len(cluster.nodes)
+    state.broker_faults += 1
+    node = cluster.nodes[index]
+    began = time.monotonic()
+    if inj.fault is Fault.BROKER_KILL:
+        await asyncio.to_thread(cluster.kill_node, index)
+    else:
+        await asyncio.to_thread(node.down)
+    state.progress(f"  {node.label} down ({inj.fault.value}); back in {inj.hold_s:.1f} s")
+    await asyncio.sleep(inj.hold_s)  # how long the node stays down (the fault's own duration)
+    await asyncio.to_thread(cluster.start_node, index)
+    state.broker_down_s.append(round(time.monotonic() - began, 1))
+    state.progress(f"  {node.label} back after {state.broker_down_s[-1]:.1f} s")
 
 
 async def _watch(state: _Run) -> None:

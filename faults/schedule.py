@@ -25,6 +25,9 @@ class Fault(StrEnum):
     """A second worker joins the group and leaves (SIGTERM) ``hold_s`` later."""
     BROKER_RESTART = "broker_restart"
     """Stop the Kafka broker and start it again (``hold_s`` is not used)."""
+    BROKER_KILL = "broker_kill"
+    """SIGKILL one node of a Kafka cluster (the next in turn); it starts again ``hold_s``
+    later. The other nodes keep a quorum and two in-sync replicas of every partition."""
     RIVAL_GROUP = "rival_group"
     """A worker with another app id starts on the same cluster; it must refuse to run (a
     second group would write every shipment's events and every ledger a second time)."""
@@ -52,6 +55,7 @@ def plan(profile: Profile, seed: int) -> list[Injection]:
         + [Fault.SCALE_UP] * profile.scale_cycles
         + [Fault.BROKER_RESTART] * profile.broker_restarts
         + [Fault.RIVAL_GROUP] * profile.rival_groups
+        + [Fault.BROKER_KILL] * profile.broker_kills
     )
     if not kinds:
         return []
@@ -65,6 +69,8 @@ def plan(profile: Profile, seed: int) -> list[Injection]:
             hold = slot * rng.uniform(0.3, 0.45)
         elif fault in (Fault.BROKER_RESTART, Fault.RIVAL_GROUP):
             hold = 0.0
+        elif fault is Fault.BROKER_KILL:
+            hold = rng.uniform(1.0, 5.0)
         else:
             hold = rng.uniform(0.2, 2.0)
         out.append(Injection(round(at, 3), fault, round(hold, 3)))

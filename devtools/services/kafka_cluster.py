@@ -16,7 +16,9 @@ ACLs once the quorum answers; they live in the replicated metadata log, so every
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
+import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,7 +26,7 @@ from pathlib import Path
 from devtools.services.base import LocalService, ServiceStatus
 from devtools.services.kafka import MAIN_CLASS, Kafka, new_cluster_id
 from devtools.services.kafka_access import provision
-from devtools.services.process import ManagedProcess, ServiceError, wait_until
+from devtools.services.process import ManagedProcess, ServiceError, pid_alive, wait_until
 from tradelane.settings import KafkaSettings, ServicesSettings
 
 REPLICATION = 3
@@ -208,6 +210,17 @@ class KafkaCluster(LocalService):
         if not node.process.running():
             node.start()
         wait_until(node.ready, node.ready_timeout_s, node.label, alive=node.process.running)
+
+    def kill_node(self, index: int) -> bool:
+        """SIGKILL one node by its recorded pid (no flush, no controlled shutdown: a crash);
+        False if it was not running."""
+        node = self.nodes[index]
+        pid = node.process.pid()
+        if pid is None:
+            return False
+        os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: not pid_alive(pid), 10, f"killing {node.label}")
+        return True
 
     def down(self) -> bool:
         """Stop every node at once: one by one, the last ones wait for a quorum that has gone

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from faults.profiles import PROFILES, profile
+from faults.profiles import CLUSTER_PROFILES, PROFILES, profile
 from faults.schedule import WINDOW, Fault, plan
 
 SHORT = PROFILES["short"]
@@ -24,13 +24,13 @@ def test_same_seed_same_schedule_other_seed_other_schedule() -> None:
 
 @given(
     seed=st.integers(0, 10_000),
-    counts=st.tuples(*(st.integers(0, 12) for _ in range(5))),
+    counts=st.tuples(*(st.integers(0, 12) for _ in range(6))),
     publish_s=st.floats(10, 600),
 )
 def test_every_fault_once_inside_the_window_and_scale_ups_end_before_the_next(
-    seed: int, counts: tuple[int, int, int, int, int], publish_s: float
+    seed: int, counts: tuple[int, int, int, int, int, int], publish_s: float
 ) -> None:
-    bridge, worker, scale, broker, rival = counts
+    bridge, worker, scale, broker, rival, kills = counts
     chosen = replace(
         SHORT,
         bridge_kills=bridge,
@@ -38,6 +38,7 @@ def test_every_fault_once_inside_the_window_and_scale_ups_end_before_the_next(
         scale_cycles=scale,
         broker_restarts=broker,
         rival_groups=rival,
+        broker_kills=kills,
         publish_s=publish_s,
     )
     schedule = plan(chosen, seed)
@@ -50,6 +51,7 @@ def test_every_fault_once_inside_the_window_and_scale_ups_end_before_the_next(
                 Fault.SCALE_UP: scale,
                 Fault.BROKER_RESTART: broker,
                 Fault.RIVAL_GROUP: rival,
+                Fault.BROKER_KILL: kills,
             }
         )
         - Counter()
@@ -75,3 +77,12 @@ def test_full_profile_is_the_issue_s_fault_mix() -> None:
     assert (full.bridge_kills, full.worker_kills, full.scale_cycles) == (10, 10, 5)
     assert full.broker_restarts == 1
     assert full.group_reset
+
+
+def test_only_the_cluster_profiles_kill_brokers() -> None:
+    killing = {name for name, p in PROFILES.items() if p.broker_kills}
+    assert killing == set(CLUSTER_PROFILES)
+    assert Counter(i.fault for i in plan(PROFILES["cluster"], 1))[Fault.BROKER_KILL] == 1
+    assert all(
+        i.hold_s > 0 for i in plan(PROFILES["cluster-full"], 1) if i.fault is Fault.BROKER_KILL
+    )
