@@ -2,7 +2,7 @@
 # Generated from tradelane/principals.py by `tradelane access compose-script`; a test
 # checks it is current. Run by docker-compose's kafka-access service (apache/kafka).
 set -euo pipefail
-B=kafka:9092
+B="${KAFKA_BOOTSTRAP:-kafka:9092}"  # the cluster profile names its three brokers
 CFG=/tmp/admin.properties
 umask 077
 cat > "$CFG" <<EOF

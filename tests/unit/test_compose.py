@@ -33,8 +33,14 @@ def compose() -> dict[str, Any]:
     return data
 
 
-def app_services() -> dict[str, dict[str, Any]]:
-    return {n: s for n, s in compose()["services"].items() if s.get("image") == "tradelane:local"}
+def app_services(profile: str | None = None) -> dict[str, dict[str, Any]]:
+    """The app services of the single-broker stack, or those of ``profile`` "cluster"."""
+    return {
+        n: s
+        for n, s in compose()["services"].items()
+        if s.get("image") == "tradelane:local"
+        and (profile == "cluster") == ("cluster" in s.get("profiles", []))
+    }
 
 
 def cli_commands() -> set[str]:
@@ -196,3 +202,71 @@ def test_grafana_reads_influxdb_as_the_sink_writes_it() -> None:
         text = "\n".join(ln for ln in path.read_text().splitlines() if not ln.startswith("#"))
         used = set(re.findall(r"\$\{?([A-Z][A-Z0-9_]*)", text))
         assert used <= set(grafana), f"{path.name}: {used - set(grafana)} unset in compose"
+
+
+CLUSTER_NODES = ("kafka-1", "kafka-2", "kafka-3")
+
+
+def _properties(script: str) -> dict[str, str]:
+    """The ``key=value`` lines a compose start script writes into server.properties."""
+    return dict(
+        line.split("=", 1)
+        for line in script.splitlines()
+        if re.fullmatch(r"[a-z][a-z0-9_.-]*=.*", line)
+    )
+
+
+def test_the_cluster_profile_runs_three_brokers_secured_like_the_single_one() -> None:
+    services = compose()["services"]
+    single = _properties((ROOT / "config" / "kafka" / "compose-start.sh").read_text())
+    script = (ROOT / "config" / "kafka" / "compose-cluster-start.sh").read_text()
+    node = _properties(script)
+    ids = []
+    for name in CLUSTER_NODES:
+        service = services[name]
+        assert service["profiles"] == ["cluster"], name
+        assert service["image"] == services["kafka"]["image"], name
+        assert "healthcheck" in service, name
+        assert any("compose-cluster-start.sh" in v for v in service["volumes"]), name
+        ids.append(service["environment"]["KAFKA_NODE_ID"])
+    assert ids == ["1", "2", "3"]
+    assert node["controller.quorum.voters"] == ",".join(
+        f"{i}@{name}:9093" for i, name in enumerate(CLUSTER_NODES, start=1)
+    )
+    assert node["advertised.listeners"] == "SASL_PLAINTEXT://kafka-${KAFKA_NODE_ID}:9092"
+    secured = [k for k in single if k.startswith(("sasl.", "listener", "authorizer", "super"))]
+    secured += ["allow.everyone.if.no.acl.found", "inter.broker.listener.name"]
+    assert {k: node[k] for k in secured} == {k: single[k] for k in secured}
+    for key in ("default.replication.factor", "offsets.topic.replication.factor"):
+        assert node[key] == "3", key
+    assert node["transaction.state.log.replication.factor"] == "3"
+    assert node["min.insync.replicas"] == node["transaction.state.log.min.isr"] == "2"
+
+
+def test_cluster_apps_name_every_broker_wait_for_each_and_log_in_as_themselves() -> None:
+    services = compose()["services"]
+    apps = app_services("cluster")
+    assert {"cluster-topics", "cluster-bridge", "cluster-worker"} <= set(apps)
+    brokers = ",".join(f"{n}:9092" for n in CLUSTER_NODES)
+    assert services["kafka-cluster-access"]["environment"]["KAFKA_BOOTSTRAP"] == brokers
+    assert 'B="${KAFKA_BOOTSTRAP:-kafka:9092}"' in (ROOT / "config/kafka/acls.sh").read_text()
+    commands = cli_commands()
+    for name, service in apps.items():
+        env = service["environment"]
+        assert env["TRADELANE_KAFKA_BOOTSTRAP_SERVERS"] == brokers, name
+        for node in CLUSTER_NODES:
+            assert service["depends_on"][node]["condition"] == "service_healthy", name
+        assert "kafka" not in service["depends_on"], name
+        access = service["depends_on"]["kafka-cluster-access"]["condition"]
+        assert access == "service_completed_successfully", name
+        principal = PRINCIPAL_OF[name.removeprefix("cluster-")]
+        assert env["TRADELANE_KAFKA_USERNAME"] == principal.value, name
+        assert service["command"][0] in commands, name
+
+
+def test_cluster_workers_can_be_scaled() -> None:
+    worker = app_services("cluster")["cluster-worker"]
+    assert worker["command"] == ["worker"]
+    assert "ports" not in worker  # a published port would clash between replicas
+    assert "container_name" not in worker
+    assert "TRADELANE_LEDGER_SIGNING_KEY" in worker["environment"]
