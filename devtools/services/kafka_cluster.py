@@ -220,6 +220,7 @@ class KafkaCluster(LocalService):
             return False
         os.kill(pid, signal.SIGKILL)
         wait_until(lambda: not pid_alive(pid), 10, f"killing {node.label}")
+        node.process.pid_file.unlink(missing_ok=True)
         return True
 
     def down(self) -> bool:
