@@ -65,7 +65,7 @@ from tradelane.topics import (
     readings_topic,
 )
 from transport import kafka as clients
-from transport.admin import ensure_topics, topic_partitions
+from transport.admin import ensure_topics, topic_partitions, wait_for_group
 from transport.mqtt import make_client
 
 ROTTERDAM = Place(locode="NLRTM", name="Rotterdam", kind=PlaceKind.SEAPORT, lat=51.95, lon=4.14)
@@ -92,6 +92,8 @@ class PipelineFigures:
     ratio: float
     steps: list[StepFigures]
     machine: dict[str, object] = field(default_factory=machine)
+    workers: int = 1
+    """Workers in the group (same app id), sharing the partitions."""
 
     def text(self) -> str:
         lines = [
@@ -112,7 +114,7 @@ class PipelineFigures:
             )
         lines.append(
             f"highest sustained rate: {self.sustained_per_s:,.0f} readings/s = "
-            f"{self.ratio:.2f} x the baseline"
+            f"{self.ratio:.2f} x the baseline, {self.workers} worker(s) in the group"
         )
         lines.append(f"machine: {self.machine}")
         lines.append("(CPU 'machine' is the sum of the processes listed; 200% is both cores.)")
@@ -494,7 +496,7 @@ async def _book_and_pledge(kafka: KafkaSettings, plan: _Plan) -> None:
 
 
 def _start_stages(
-    plan: _Plan, logs: dict[str, Path], sink: bool, worker_processes: int
+    plan: _Plan, logs: Path, sink: bool, worker_processes: int
 ) -> dict[str, subprocess.Popen[bytes]]:
     """The worker (its shipments part first when split in two), the bridge, and the sink when
     InfluxDB answers; the pledge part is started by :func:`_await_stages`."""
@@ -502,9 +504,9 @@ def _start_stages(
     procs: dict[str, subprocess.Popen[bytes]] = {}
     worker = ["worker", "--from-now", "--app-id", app_id]
     if worker_processes == 1:
-        procs["worker"] = _start(worker, logs["worker"])
+        procs["worker"] = _start(worker, logs / "worker.log")
     else:  # the pledge process starts once the first holds the lease (same app id: it joins)
-        procs["worker"] = _start([*worker, "--part", "shipments"], logs["worker"])
+        procs["worker"] = _start([*worker, "--part", "shipments"], logs / "worker.log")
     procs["bridge"] = _start(
         # A short session: the broker would otherwise queue every later reading for this
         # bridge for a week after the run (800 MB of queues the broker saves every 5 s).
@@ -512,7 +514,7 @@ def _start_stages(
             *("bridge", "--client-id", app_id, "--group", app_id, "--metrics-port", "-1"),
             *("--session-expiry-s", "30"),
         ],
-        logs["bridge"],
+        logs / "bridge.log",
     )
     from transport.probes import http_json
 
@@ -520,25 +522,44 @@ def _start_stages(
         procs["sink"] = _start(
             # from now: not the history of earlier runs; uncompressed: InfluxDB is on loopback
             ["sink", "--group", f"tradelane-sink-bench-{plan.run}", "--from-now", "--no-gzip"],
-            logs["sink"],
+            logs / "sink.log",
         )
     return procs
+
+
+def _member(name: str, k: int) -> str:
+    """The process name of a group's ``k``-th member (1: the name itself)."""
+    return name if k == 1 else f"{name}-{k}"
 
 
 async def _await_stages(
     plan: _Plan,
     procs: dict[str, subprocess.Popen[bytes]],
-    logs: dict[str, Path],
+    logs: Path,
     worker_processes: int,
+    workers: int = 1,
 ) -> None:
+    """The first worker ready, then the other members of its group (each a process, or two
+    with ``worker_processes`` 2: shipments and pledge parts), then the bridge; returns once
+    both groups are stable with ``workers`` members holding partitions."""
     ready = f"worker {plan.app_id}:"
-    await _wait_for(logs["worker"], ready, procs["worker"], 120)
+    await _wait_for(logs / "worker.log", ready, procs["worker"], 120)
+    base = ["worker", "--from-now", "--app-id", plan.app_id]
+    parts = [("worker", ["--part", "shipments"] if worker_processes == 2 else [])]
     if worker_processes == 2:
-        procs["pledge"] = _start(
-            ["worker", "--from-now", "--app-id", plan.app_id, "--part", "pledge"], logs["pledge"]
-        )
-        await _wait_for(logs["pledge"], ready, procs["pledge"], 120)
-    await _wait_for(logs["bridge"], "bridge ", procs["bridge"], 60)
+        parts.append(("pledge", ["--part", "pledge"]))
+    for name, extra in parts:
+        for k in range(1, workers + 1):
+            member = _member(name, k)
+            if member in procs:
+                continue  # the first worker, started with the bridge
+            procs[member] = _start([*base, *extra], logs / f"{member}.log")
+            await _wait_for(logs / f"{member}.log", ready, procs[member], 120)
+    await _wait_for(logs / "bridge.log", "bridge ", procs["bridge"], 60)
+    if workers > 1:  # no rebalance may fall inside a measured step
+        kafka = KafkaSettings()
+        await wait_for_group(kafka, plan.app_id, workers, timeout_s=120)
+        await wait_for_group(kafka, pledge_group(plan.app_id), workers, timeout_s=120)
 
 
 async def _step(
@@ -589,6 +610,7 @@ async def run_pipeline(
     sink: bool = True,
     hops: bool = False,
     worker_processes: int = 2,
+    workers: int = 1,
 ) -> PipelineFigures:
     kafka, mqtt_settings = KafkaSettings(), MqttSettings()
     run = uuid.uuid4().hex[:8]
@@ -598,8 +620,7 @@ async def run_pipeline(
     print(f"  {base:,.0f} readings/s", flush=True)
     plan = _Plan.make(run, len(rates), shipments_per_step)
     await _book_and_pledge(kafka, plan)
-    logs = {name: tmp / f"{name}.log" for name in ("bridge", "worker", "pledge", "sink")}
-    procs = _start_stages(plan, logs, sink, worker_processes)
+    procs = _start_stages(plan, tmp, sink, worker_processes)
     latencies = _Latencies(
         kafka, plan.facility, (TRACKER_READINGS.name, shipment_topic(plan.app_id)) if hops else ()
     )
@@ -607,7 +628,7 @@ async def run_pipeline(
     publisher: LoadPublisher | None = None
     steps: list[StepFigures] = []
     try:
-        await _await_stages(plan, procs, logs, worker_processes)
+        await _await_stages(plan, procs, tmp, worker_processes, workers)
         await latencies.start()
         publisher = LoadPublisher(mqtt_settings, f"bench-pub-{run}")
         await publisher.connect()
@@ -625,7 +646,8 @@ async def run_pipeline(
             await publisher.close()
         children.finish(*procs.values())
     sustained = max((s.rate_per_s for s in steps if s.sustained), default=0.0)
-    return PipelineFigures(base, sustained, sustained / base if base else 0.0, steps)
+    ratio = sustained / base if base else 0.0
+    return PipelineFigures(base, sustained, ratio, steps, workers=workers)
 
 
 def bench_pipeline(
@@ -637,13 +659,22 @@ def bench_pipeline(
     sink: bool = True,
     hops: bool = False,
     worker_processes: int = 2,
+    workers: int = 1,
 ) -> PipelineFigures:
     logs = Path(os.environ.get("TRADELANE_HOME", ".tradelane")) / "bench" / "pipeline"
     logs.mkdir(parents=True, exist_ok=True)
     print(f"Process logs in {logs}/", flush=True)
     figures = asyncio.run(
         run_pipeline(
-            rates, step_s, shipments_per_step, baseline_count, logs, sink, hops, worker_processes
+            rates,
+            step_s,
+            shipments_per_step,
+            baseline_count,
+            logs,
+            sink,
+            hops,
+            worker_processes,
+            workers,
         )
     )
     print(figures.text())

@@ -152,6 +152,14 @@ def _add_pipeline(which: Subparsers) -> None:
         help="1: one worker process runs both loops; 2 (default): the shipment loop and the "
         "pledge loop in a process each (`tradelane worker --part`), as a 2-core host runs them",
     )
+    pipe.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="workers in the group (same app id), sharing the partitions; each is "
+        "--worker-processes processes (default 1)",
+    )
     _add_json(pipe)
     pipe.set_defaults(handler=_bench_pipeline)
 
@@ -307,6 +315,8 @@ def _bench_pipeline(args: argparse.Namespace) -> int:
         raise UsageError("--rates must be > 0, --step-seconds > 0, --shipments-per-step >= 1")
     if args.baseline_readings < 1000:
         raise UsageError("--baseline-readings must be >= 1000")
+    if not 1 <= args.workers <= 12:
+        raise UsageError("--workers takes 1 to 12 (tracker.readings has 12 partitions)")
     bench_pipeline(
         rates,
         args.step_seconds,
@@ -316,6 +326,7 @@ def _bench_pipeline(args: argparse.Namespace) -> int:
         sink=not args.no_sink,
         hops=args.hops,
         worker_processes=args.worker_processes,
+        workers=args.workers,
     )
     return 0
 
