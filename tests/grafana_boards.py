@@ -103,19 +103,6 @@ def flux_fields(text: str) -> set[str]:
     return set(_FIELD.findall(text))
 
 
-def metric_names(expr: str) -> set[str]:
-    """The Tradelane metric families a PromQL expression reads (a histogram's ``_bucket``
-    series counts as its family)."""
-    names = set()
-    for series in _METRIC.findall(expr):
-        for suffix in _HISTOGRAM_SERIES:
-            if series.endswith(suffix):
-                series = series.removesuffix(suffix)
-                break
-        names.add(series)
-    return names
-
-
 def series_names(expr: str) -> set[str]:
     """The series names a PromQL expression selects, as Prometheus stores them."""
     return set(_METRIC.findall(expr))
@@ -155,12 +142,17 @@ def _get(url: str) -> Any:
 
 
 def family(series: str) -> str:
-    """The metric family a series belongs to, as Prometheus' metadata names it
-    (``x_total`` → ``x``, ``x_seconds_bucket`` → ``x_seconds``)."""
-    for suffix in ("_total", *_HISTOGRAM_SERIES):
+    """The metric a series belongs to as the documentation names it (a histogram's
+    ``x_seconds_bucket`` → ``x_seconds``; counters keep ``_total``)."""
+    for suffix in _HISTOGRAM_SERIES:
         if series.endswith(suffix):
             return series.removesuffix(suffix)
     return series
+
+
+def metadata_family(series: str) -> str:
+    """The metric family as Prometheus' metadata names it (``x_total`` → ``x``)."""
+    return family(series).removesuffix("_total")
 
 
 def unseen_dashboard_series(prometheus: str) -> set[str]:
@@ -171,4 +163,4 @@ def unseen_dashboard_series(prometheus: str) -> set[str]:
     stored = set(_get(f"{prometheus}/api/v1/label/__name__/values"))
     announced = set(_get(f"{prometheus}/api/v1/metadata"))
     wanted = set().union(*(series_names(q.text) for q in all_queries(datasource_uid("prometheus"))))
-    return {s for s in wanted if s not in stored and family(s) not in announced}
+    return {s for s in wanted if s not in stored and metadata_family(s) not in announced}

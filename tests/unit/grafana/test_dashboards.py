@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,11 +26,13 @@ from tests.grafana_boards import (
     all_queries,
     boards,
     datasource_uid,
+    family,
     flux_fields,
     flux_measurements,
     panels,
     provisioned_datasources,
     queries,
+    series_names,
 )
 from tradelane.contracts import Gps, IngestedReading, ProfileKind, SourceFormat, TrackerReading
 
@@ -206,3 +209,38 @@ def test_the_dashboard_provider_reads_the_directory_compose_mounts() -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     mounts = compose["services"]["grafana"]["volumes"]
     assert f"./config/grafana/dashboards:{provider['options']['path']}:ro" in mounts
+
+
+def documented_series() -> dict[str, set[str]]:
+    """docs/operations.md's metric tables: each series (histograms by their family name) and
+    the labels it documents."""
+    text = (ROOT / "docs" / "operations.md").read_text()
+    section = text.split("\n## Metrics\n", 1)[1].split("\n## ", 1)[0]
+    series: dict[str, set[str]] = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.split("|")]
+        if len(cells) > 4 and cells[1].startswith("`tradelane_"):
+            series[cells[1].strip("`")] = set(re.findall(r"`(\w+)`", cells[3]))
+    return series
+
+
+def test_the_documentation_lists_series() -> None:
+    documented = documented_series()
+    assert "tradelane_worker_events_total" in documented
+    assert documented["tradelane_worker_events_total"] == {"topic", "kind"}
+
+
+# Labels Prometheus adds to every series of the tradelane job (config/prometheus).
+TARGET_LABELS = {"job", "instance", "service"}
+
+
+def test_prometheus_queries_read_documented_series_by_documented_labels() -> None:
+    documented = documented_series()
+    for query in all_queries(datasource_uid("prometheus")):
+        series = {family(s) for s in series_names(query.text)}
+        assert series <= set(documented), (query.where, series - set(documented))
+        labels = set().union(*(documented[s] for s in series)) | TARGET_LABELS | {"le"}
+        used = set(re.findall(r"\b(?:by|without)\s*\(([^)]*)\)", query.text))
+        used_labels = {lbl.strip() for group in used for lbl in group.split(",")}
+        used_labels |= set(re.findall(r"[{,]\s*(\w+)\s*(?:=~|!~|!=|=)", query.text))
+        assert used_labels <= labels, (query.where, used_labels - labels)
