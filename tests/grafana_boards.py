@@ -155,12 +155,13 @@ def metadata_family(series: str) -> str:
     return family(series).removesuffix("_total")
 
 
-def unseen_dashboard_series(prometheus: str) -> set[str]:
+def unseen_dashboard_series(prometheus: str, since: float) -> set[str]:
     """The Tradelane series the Prometheus dashboard queries that ``prometheus`` does not know:
     neither stored (``/api/v1/label/__name__/values``) nor announced by a target it scrapes now
     (``/api/v1/metadata``: a labelled family with no sample yet, e.g. dead letters by reason
-    before the first one, has only its HELP/TYPE). Call it while the processes run."""
-    stored = set(_get(f"{prometheus}/api/v1/label/__name__/values"))
+    before the first one, has only its HELP/TYPE). Only samples since ``since`` (Unix time)
+    count, so names an earlier run left in Prometheus do not. Call it while the processes run."""
+    stored = set(_get(f"{prometheus}/api/v1/label/__name__/values?start={since:.3f}"))
     announced = set(_get(f"{prometheus}/api/v1/metadata"))
     wanted = set().union(*(series_names(q.text) for q in all_queries(datasource_uid("prometheus"))))
     return {s for s in wanted if s not in stored and metadata_family(s) not in announced}

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from devtools.services.prometheus import register_targets
+from tests.grafana_boards import unseen_dashboard_series
 from tests.integration.helpers import stop_process, wait_for_output
 from tradelane.settings import InfluxSettings, KafkaSettings, MqttSettings, ServicesSettings
 from transport.probes import free_port
@@ -148,6 +149,7 @@ def _at(port: int) -> list[str]:
 def _simulate_and_check(
     prometheus: str, unique: str, ports: dict[str, int], api_port: int, tmp_path: Path
 ) -> None:
+    begun = time.time()
     with urllib.request.urlopen(f"http://127.0.0.1:{api_port}/healthz", timeout=5) as resp:
         assert resp.status == 200
     manifest = tmp_path / "manifest.json"
@@ -177,3 +179,6 @@ def _simulate_and_check(
         f"tradelane_webhooks_disabled_subscriptions{{{inst['webhooks']}}}": lambda v: v >= 0,
     }
     wait_all(prometheus, checks, time.monotonic() + DEADLINE_S)
+    # Every series the Grafana dashboard "Pipeline health" queries is known to Prometheus now
+    # (stored, or announced by a running process before its first sample).
+    assert unseen_dashboard_series(prometheus, since=begun) == set()
