@@ -42,12 +42,14 @@ from api.service import ApiState
 from api.settings import ApiSettings
 from api.shares import redact
 from api.shares import routes as routes_shares
+from api.tracing import TraceRequests
 from tradelane import __version__
 from tradelane.asyncapi import asyncapi_document
 from tradelane.errors import UsageError
 from tradelane.principals import Principal
 from tradelane.retry import any_error, retrying, until_stopped
 from tradelane.settings import InfluxSettings, KafkaSettings
+from transport import tracing
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger(__name__)
@@ -162,6 +164,8 @@ def create_app(state: ApiState | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=api_state.settings.max_body_bytes)
     if api_state.metrics is not None:
         app.add_middleware(RequestMetrics, metrics=api_state.metrics)
+    if tracing.active():  # OTEL_* configured (cli.tracing): a span per request
+        app.add_middleware(TraceRequests)
     app.include_router(routes_shipments.router)
     app.include_router(routes_finance.router)
     app.include_router(routes_seller.router)

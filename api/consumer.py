@@ -20,12 +20,15 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from api.feed_item import FeedItem
 from api.hub import Hub
 from api.projection import SOURCE_TOPICS, ReadModel, apply
+from api.tracing import FeedTrace, feed_trace
 from tradelane.settings import KafkaSettings
 from tradelane.topics import (
     FINANCE_FACILITIES,
@@ -135,11 +138,15 @@ class ReadModelConsumer:
         """Fold one fetch into the model and publish what changed, turning the event loop
         every :data:`FOLD_TURN_S` and once at the end."""
         turn = time.monotonic()
+        trace = feed_trace() if self.ready.is_set() else None  # live records only
         for tp, records in batches.items():
             for record in records:
                 items = apply(self.model, tp.topic, record.value, record.key)
                 if items:
-                    self.hub.publish(items)
+                    if trace is None:
+                        self.hub.publish(items)
+                    else:
+                        self._publish_traced(items, tp.topic, record.headers, trace)
                 if time.monotonic() - turn > FOLD_TURN_S:
                     await asyncio.sleep(0)  # let the server answer within a long batch
                     turn = time.monotonic()
@@ -147,3 +154,13 @@ class ReadModelConsumer:
         if batches:
             self.stats.last_record_monotonic = time.monotonic()
         await asyncio.sleep(0)  # let the sockets drain between batches
+
+    def _publish_traced(
+        self,
+        items: list[FeedItem],
+        topic: str,
+        headers: Sequence[tuple[str, bytes]],
+        trace: FeedTrace,
+    ) -> None:
+        with trace.publishing(topic, headers, len(items)):
+            self.hub.publish(items)

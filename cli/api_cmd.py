@@ -196,6 +196,9 @@ def _api(args: argparse.Namespace) -> int:
         )
     from api.app import InsecureConfigError, build_state
     from api.settings import ApiSettings
+    from cli.tracing import configure
+
+    configure("api")  # OTEL_* settings (docs/operations.md, "Tracing")
 
     settings = ApiSettings()
     try:
