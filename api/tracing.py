@@ -18,12 +18,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from opentelemetry import context, propagate, trace
+from opentelemetry import context, trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from transport import tracing
 
 FEED_PUBLISH = "feed publish"
+_W3C_HEADERS = frozenset({b"traceparent", b"tracestate"})
 
 
 class TraceRequests:
@@ -38,11 +39,11 @@ class TraceRequests:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        caller = [(k.decode("latin-1"), v) for k, v in scope["headers"] if k in _W3C_HEADERS]
         method = scope.get("method", "")
         span = self._tracer.start_span(
             f"{method} {scope.get('path', '')}",
-            context=propagate.extract(carrier),
+            context=tracing.context_of(caller),
             kind=trace.SpanKind.SERVER,
             attributes={"http.request.method": method, "url.path": scope.get("path", "")},
         )

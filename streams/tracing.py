@@ -93,7 +93,7 @@ class BatchTrace:
     def end(self, span: trace.Span, sends: list[Send], mark: int) -> None:
         """End ``span``; ``sends[mark:]`` (what its input caused) carry its context, and each
         ledger entry among them a child span of its own."""
-        headers = tracing.headers_of(span)
+        headers = tracing.headers_of(span) if len(sends) > mark else []
         for send in sends[mark:]:
             if send[0] == FINANCE_LEDGER.name:
                 self._out[id(send)] = (send, self._ledger_entry(span, send[2]))

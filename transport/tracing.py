@@ -16,9 +16,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
-from opentelemetry import propagate, trace
+from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.propagators.textmap import Getter
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 Headers = list[tuple[str, bytes]]
 """Kafka record headers as aiokafka takes them: (name, value) pairs."""
@@ -46,6 +47,9 @@ class _HeaderGetter(Getter[Mapping[str, bytes]]):
 
 
 _GETTER = _HeaderGetter()
+_W3C = TraceContextTextMapPropagator()
+"""W3C trace context only, whatever ``OTEL_PROPAGATORS`` says: records carry exactly
+``traceparent`` and ``tracestate`` (baggage would put arbitrary caller data on every record)."""
 
 
 def context_of(headers: Iterable[tuple[str, bytes]] | None) -> Context | None:
@@ -56,13 +60,13 @@ def context_of(headers: Iterable[tuple[str, bytes]] | None) -> Context | None:
     carrier = {name.lower(): value for name, value in headers if value is not None}
     if TRACEPARENT not in carrier:
         return None
-    return propagate.extract(carrier, getter=_GETTER)
+    return _W3C.extract(carrier, getter=_GETTER)
 
 
 def headers_of(span: trace.Span) -> Headers:
     """The headers that make a record written now a continuation of ``span``'s trace."""
     carrier: dict[str, str] = {}
-    propagate.inject(carrier, context=trace.set_span_in_context(span))
+    _W3C.inject(carrier, context=trace.set_span_in_context(span))
     return [(name, value.encode("latin-1")) for name, value in carrier.items()]
 
 

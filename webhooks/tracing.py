@@ -18,7 +18,7 @@ import contextvars
 from collections.abc import Coroutine
 from typing import Any
 
-from opentelemetry import context, propagate, trace
+from opentelemetry import context, trace
 
 from transport import tracing
 from webhooks.delivery import Delivery
@@ -60,7 +60,8 @@ class DeliveryTracing:
     @staticmethod
     def carry(headers: dict[str, str]) -> None:
         """Add the current attempt's ``traceparent`` to a request's headers."""
-        propagate.inject(headers)
+        for name, value in tracing.headers_of(trace.get_current_span()):
+            headers[name] = value.decode("latin-1")
 
     @staticmethod
     def answered(status: int | None, failure: str | None) -> None:
