@@ -4,14 +4,18 @@ child that exports over OTLP/HTTP (the real exporter) to a receiver this test ru
 127.0.0.1. A pledged shipment departs; the drawdown's ledger entry span must lead back, parent
 by parent, through the pledge step and the shipment step to the bridge's span of the MQTT
 message that carried the departing reading, all in one trace; the ``finance.ledger`` record
-carries the ledger entry span's context."""
+carries the ledger entry span's context. The bank's webhook (a webhook worker in this process)
+gets the drawdown event with the pledge step's context as its ``traceparent`` extension, and
+the delivery's span continues that trace."""
 
 from __future__ import annotations
 
 import asyncio
 import gzip
+import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -32,11 +36,18 @@ from tests.integration.helpers import Tail, bridge_and_worker
 from tests.integration.test_worker import voyage
 from tests.samples import booking
 from tradelane.contracts import CollateralStatus, Facility, LedgerEntry, Money
+from tradelane.contracts.webhooks import SubscriberRole
 from tradelane.settings import KafkaSettings, MqttSettings
 from tradelane.topics import FINANCE_FACILITIES, FINANCE_LEDGER, SHIPMENTS_REGISTRY, readings_topic
 from transport import kafka as clients
 from transport import tracing
 from transport.mqtt import make_client
+from webhooks.lifecycle import created
+from webhooks.settings import WebhookSettings
+from webhooks.signing import new_secret
+from webhooks.store import KafkaSubscriptionStore
+from webhooks.tracing import DELIVERY_SPAN
+from webhooks.worker import WebhookWorker
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -62,7 +73,16 @@ class OtlpReceiver:
 
     def __init__(self) -> None:
         self.spans: list[Seen] = []
+        self.hooks: list[tuple[dict[str, Any], str | None]] = []
+        """Each webhook POST's CloudEvent and its ``traceparent`` HTTP header."""
         self._arrived = asyncio.Condition()
+
+    async def hook(self, request: web.Request) -> web.Response:
+        event = json.loads(await request.read())
+        async with self._arrived:
+            self.hooks.append((event, request.headers.get("traceparent")))
+            self._arrived.notify_all()
+        return web.Response(status=204)
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
@@ -89,9 +109,9 @@ class OtlpReceiver:
             content_type="application/x-protobuf",
         )
 
-    async def until(self, found: Callable[[list[Seen]], bool], timeout_s: float) -> None:
+    async def until(self, found: Callable[[], bool], timeout_s: float) -> None:
         async with self._arrived:
-            await asyncio.wait_for(self._arrived.wait_for(lambda: found(self.spans)), timeout_s)
+            await asyncio.wait_for(self._arrived.wait_for(found), timeout_s)
 
 
 @pytest.fixture
@@ -99,6 +119,7 @@ async def receiver() -> AsyncIterator[tuple[OtlpReceiver, str]]:
     otlp = OtlpReceiver()
     app = web.Application()
     app.router.add_post("/v1/traces", otlp.handle)
+    app.router.add_post("/hook", otlp.hook)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -110,10 +131,10 @@ async def receiver() -> AsyncIterator[tuple[OtlpReceiver, str]]:
         await runner.cleanup()
 
 
-def _facility(facility_id: str, shipment_id: str) -> Facility:
+def _facility(facility_id: str, shipment_id: str, bank: str) -> Facility:
     return Facility(
         facility_id=facility_id,
-        bank_id="bank-trace",
+        bank_id=bank,
         borrower_id="shipper-trace",
         limit=Money(amount=Decimal(1_000_000), currency="USD"),
         advance_rates={CollateralStatus.IN_TRANSIT: Decimal("0.6")},
@@ -132,14 +153,34 @@ def _chain(spans: dict[str, Seen], last: Seen) -> list[Seen]:
     return chain
 
 
-def _ledger_entry(facility: str) -> Callable[[list[Seen]], bool]:
-    def found(spans: list[Seen]) -> bool:
-        return any(
-            s.name == LEDGER_ENTRY and s.attributes.get("tradelane.facility") == facility
-            for s in spans
-        )
+def _is_entry(span: Seen, facility: str) -> bool:
+    return span.name == LEDGER_ENTRY and span.attributes.get("tradelane.facility") == facility
 
-    return found
+
+def _drawdown(hooks: list[tuple[dict[str, Any], str | None]]) -> list[tuple[dict[str, Any], str]]:
+    """The drawdown events the bank's webhook received, with the POST's traceparent."""
+    return [
+        (event, header or "")
+        for event, header in hooks
+        if event["type"] == "tradelane.finance.drawdown_executed.v1"
+    ]
+
+
+async def _subscribe(kafka: KafkaSettings, unique: str, bank: str, url: str) -> None:
+    sub = created(
+        f"wh_t{unique}",
+        SubscriberRole.BANK,
+        bank,
+        new_secret(),
+        datetime.now(UTC),
+        url=url,
+        event_types=["tradelane.finance.*"],
+    )
+    store = KafkaSubscriptionStore(kafka)
+    try:
+        await store.save(sub)
+    finally:
+        await store.close()
 
 
 async def test_an_mqtt_message_s_trace_reaches_the_ledger_entry_it_paid_out(
@@ -151,14 +192,23 @@ async def test_an_mqtt_message_s_trace_reaches_the_ledger_entry_it_paid_out(
 ) -> None:
     otlp, endpoint = receiver
     shipment, device, facility = f"shp-t{unique}", f"trk-t{unique}", f"fac-t{unique}"
+    bank = f"bank-t{unique}"
     bridge_spans = InMemorySpanExporter()
-    provider = TracerProvider()
+    provider = TracerProvider()  # the bridge's and the webhook worker's, in this process
     provider.add_span_processor(SimpleSpanProcessor(bridge_spans))
     worker_env = {
         "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
         "OTEL_BSP_SCHEDULE_DELAY": "200",
         "OTEL_SERVICE_NAME": "tradelane-worker-test",
     }
+    await _subscribe(kafka_settings, unique, bank, f"{endpoint}/hook")
+    webhooks = WebhookWorker(
+        kafka_settings,
+        WebhookSettings(group_id=f"test-trace-{unique}", allow_hosts="127.0.0.1"),
+        tracer_provider=provider,
+    )
+    stop_webhooks = asyncio.Event()
+    delivering = asyncio.create_task(webhooks.run(stop_webhooks))
     producer = clients.producer(kafka_settings)
     await producer.start()
     publisher = make_client(mqtt_settings, f"trace-pub-{unique}")
@@ -176,6 +226,7 @@ async def test_an_mqtt_message_s_trace_reaches_the_ledger_entry_it_paid_out(
             ),
             Tail(kafka_settings, FINANCE_LEDGER.name) as ledger,
         ):
+            await asyncio.wait_for(webhooks.ready.wait(), 60)
             await producer.send_and_wait(
                 SHIPMENTS_REGISTRY.name,
                 booking(shipment, [device]).model_dump_json().encode(),
@@ -183,7 +234,7 @@ async def test_an_mqtt_message_s_trace_reaches_the_ledger_entry_it_paid_out(
             )
             await producer.send_and_wait(
                 FINANCE_FACILITIES.name,
-                _facility(facility, shipment).model_dump_json().encode(),
+                _facility(facility, shipment, bank).model_dump_json().encode(),
                 key=facility.encode(),
             )
             for item in voyage(device)[:3]:  # at the origin, then away from it: departed
@@ -192,8 +243,11 @@ async def test_an_mqtt_message_s_trace_reaches_the_ledger_entry_it_paid_out(
                 )
                 await asyncio.to_thread(info.wait_for_publish, 10)
             await ledger.until(lambda rs: any(r.key == facility.encode() for r in rs), 60)
-            await otlp.until(_ledger_entry(facility), 30)
+            await otlp.until(lambda: any(_is_entry(s, facility) for s in otlp.spans), 30)
+            await otlp.until(lambda: bool(_drawdown(otlp.hooks)), 30)
     finally:
+        stop_webhooks.set()
+        await asyncio.wait_for(delivering, 30)
         publisher.loop_stop()
         publisher.disconnect()
         await producer.stop()
@@ -209,7 +263,7 @@ async def test_an_mqtt_message_s_trace_reaches_the_ledger_entry_it_paid_out(
         for s in bridge_spans.get_finished_spans()
     ]
     spans = {s.span_id: s for s in [*bridge, *otlp.spans]}
-    [entry] = [s for s in otlp.spans if _ledger_entry(facility)([s])]
+    [entry] = [s for s in otlp.spans if _is_entry(s, facility)]
     chain = _chain(spans, entry)
     assert [s.name for s in chain] == [LEDGER_ENTRY, PLEDGE_STEP, SHIPMENT_STEP, "mqtt receive"]
     assert {s.trace_id for s in chain} == {entry.trace_id}
@@ -230,3 +284,15 @@ async def test_an_mqtt_message_s_trace_reaches_the_ledger_entry_it_paid_out(
     carried = tracing.traceparent(record.headers)
     assert carried is not None
     assert carried.split("-")[1:3] == [entry.trace_id, entry.span_id]
+
+    pledge_step = chain[1]
+    [(event, header)] = _drawdown(otlp.hooks)
+    assert event["subject"] == facility
+    assert event["traceparent"].split("-")[1:3] == [entry.trace_id, pledge_step.span_id]
+    [delivery] = [  # one attempt: the receiver answers 204 at once
+        s
+        for s in bridge
+        if s.name == DELIVERY_SPAN and s.attributes["cloudevents.event_id"] == event["id"]
+    ]
+    assert (delivery.trace_id, delivery.parent_id) == (entry.trace_id, pledge_step.span_id)
+    assert header.split("-")[1:3] == [delivery.trace_id, delivery.span_id]
