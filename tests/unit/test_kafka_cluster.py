@@ -4,7 +4,9 @@ rendered into each node's ``server.properties``; which Kafka `services` acts on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import socket
 from pathlib import Path
 from typing import Any, cast
 
@@ -20,6 +22,7 @@ from devtools.services.kafka_cluster import (
     recorded_nodes,
 )
 from devtools.services.process import ManagedProcess
+from faults.cluster import free_ports
 from tradelane.errors import ServiceError
 from tradelane.settings import KafkaSettings, ServicesSettings
 from transport.admin import replication_factor
@@ -129,3 +132,11 @@ def test_topics_get_one_replica_per_broker_up_to_three_unless_configured(
     admin = cast(AIOKafkaAdminClient, _Cluster(brokers))
     settings = KafkaSettings(replication_factor=configured)
     assert asyncio.run(replication_factor(admin, settings)) == replicas
+
+
+def test_a_run_s_cluster_gets_consecutive_free_ports() -> None:
+    first = free_ports(6)
+    with contextlib.ExitStack() as stack:  # every one of them can be bound now
+        for port in range(first, first + 6):
+            sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            sock.bind(("127.0.0.1", port))
