@@ -2,7 +2,8 @@
 # The whole test run, from a fresh clone on a fresh machine:
 #   1. a virtualenv in .venv with the pinned dependencies (constraints.txt),
 #   2. headless Chromium (apt) for the dashboard test, Node and npm (apt, when missing) for the
-#      AsyncAPI parser test (which runs `npm ci` in tools/asyncapi), and the real services
+#      AsyncAPI parser test and the Grafana dashboard schema (`npm ci` in tools/asyncapi and
+#      tools/grafana-schema), and the real services
 #      (Mosquitto, Kafka, InfluxDB) installed/fetched/built and started,
 #   3. ruff, mypy, then pytest (unit, property and integration tests),
 #   4. the services stopped again if this run started them.
@@ -38,7 +39,7 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q chromium chromium-driver
 fi
 
-step "Node and npm for the AsyncAPI parser test (Debian's nodejs + npm when missing)"
+step "Node and npm for the AsyncAPI and Grafana schema tests (Debian's nodejs + npm when missing)"
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   sudo_cmd=()
   if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi

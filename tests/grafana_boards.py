@@ -1,9 +1,9 @@
 """Reading the provisioned Grafana dashboards (config/grafana) for the unit and integration tests.
 
 No Grafana runs here, so the dashboards are checked by what they say: their JSON against
-Grafana's schema, the data sources they name against the provisioning, and the queries they
-run against what the processes really write (InfluxDB's measurement and fields, Prometheus'
-metric names)."""
+Grafana's schema (tests/grafana_schema.py), the data sources they name against the provisioning,
+and the queries they run against what the processes really write (InfluxDB's measurement and
+fields, Prometheus' metric names)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 GRAFANA = ROOT / "config" / "grafana"
 DASHBOARDS = GRAFANA / "dashboards"
-SCHEMA = GRAFANA / "schema" / "dashboard.jsonschema.json"
 DATASOURCES = GRAFANA / "provisioning" / "datasources"
 PROVIDERS = GRAFANA / "provisioning" / "dashboards"
 

@@ -1,12 +1,12 @@
 """The provisioned dashboards, checked without a Grafana: each validates against Grafana's
-dashboard JSON schema (vendored, config/grafana/schema), names only provisioned data sources,
+dashboard JSON schema (generated from @grafana/schema by tools/grafana-schema, cached under
+$TRADELANE_CACHE), names only provisioned data sources,
 has unique panel ids, draws the bands the worker really applies, and queries only the
 measurement and fields the sink writes."""
 
 from __future__ import annotations
 
 import copy
-import json
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +21,6 @@ from streams.rules.settings import StreamRules
 from tests.grafana_boards import (
     PROVIDERS,
     ROOT,
-    SCHEMA,
     Board,
     all_queries,
     boards,
@@ -34,19 +33,29 @@ from tests.grafana_boards import (
     queries,
     series_names,
 )
+from tests.grafana_schema import dashboard_schema, schema_version
 from tradelane.contracts import Gps, IngestedReading, ProfileKind, SourceFormat, TrackerReading
+from tradelane.settings import ServicesSettings
 
 BOARDS = boards()
 # Grafana's own data sources a dashboard may name without provisioning them.
 BUILT_IN = {"-- Grafana --", "grafana"}
 
 
-def validator() -> Any:
-    return jsonschema_rs.validator_for(json.loads(SCHEMA.read_text()))
+@pytest.fixture(scope="session")
+def schema() -> dict[str, Any]:
+    """Generated once per machine and inputs (npm ci + ts-json-schema-generator, ~10 s), then
+    read from the cache."""
+    return dashboard_schema(ServicesSettings().cache.expanduser() / "grafana-schema")
 
 
-def errors(board: Board) -> list[str]:
-    return [f"{list(e.instance_path)}: {e.message}" for e in validator().iter_errors(board)]
+@pytest.fixture(scope="session")
+def validator(schema: dict[str, Any]) -> Any:
+    return jsonschema_rs.validator_for(schema)
+
+
+def errors(validator: Any, board: Board) -> list[str]:
+    return [f"{list(e.instance_path)}: {e.message}" for e in validator.iter_errors(board)]
 
 
 def by_title(board: Board, title: str) -> dict[str, Any]:
@@ -57,6 +66,7 @@ def by_title(board: Board, title: str) -> dict[str, Any]:
 def threshold_values(panel: dict[str, Any]) -> list[float]:
     """The threshold lines a panel draws (the first step is Grafana's -Infinity base)."""
     steps = panel["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    assert steps[0]["value"] is None, "the base step is null, as Grafana exports -Infinity"
     return [float(s["value"]) for s in steps[1:]]
 
 
@@ -65,27 +75,45 @@ def test_there_are_the_two_dashboards() -> None:
     assert titles == {"Fleet telemetry", "Pipeline health"}
 
 
+def test_the_schema_is_the_pinned_grafana_release(schema: dict[str, Any]) -> None:
+    assert schema["$comment"].startswith(f"Generated from @grafana/schema {schema_version()}:")
+    assert schema["$ref"] == "#/definitions/Dashboard"
+
+
 @pytest.mark.parametrize("name", sorted(BOARDS))
-def test_dashboard_validates_against_the_grafana_schema(name: str) -> None:
-    assert errors(BOARDS[name]) == []
+def test_dashboard_validates_against_the_grafana_schema(validator: Any, name: str) -> None:
+    assert errors(validator, BOARDS[name]) == []
 
 
 @pytest.mark.parametrize(
     ("path", "value"),
     [
-        (["panels", 1, "gridPos", "w"], 30),  # wider than the 24-column grid
+        (["panels", 1, "gridPos", "w"], "12"),  # grid units are numbers
         (["templating", "list", 1, "includeAll"], True),  # not in this schema version
-        (["panels", 1, "fieldConfig", "defaults", "thresholds", "steps", 0, "value"], None),
+        (["templating", "list", 0, "type"], "dropdown"),  # not a variable type
+        (["panels", 1, "fieldConfig", "defaults", "thresholds", "mode"], "relative"),
+        (["panels", 1, "fieldConfig", "defaults", "thresholds", "steps", 1, "value"], "8"),
+        (["panels", 1, "targets"], {"refId": "A"}),  # a list of queries
+        (["refresh"], True),  # an interval or false
+        (["schemaVersion"], None),
     ],
 )
-def test_the_schema_rejects_a_broken_dashboard(path: list[Any], value: object) -> None:
+def test_the_schema_rejects_a_broken_dashboard(
+    validator: Any, path: list[Any], value: object
+) -> None:
     """The validation can fail: the schema is strict enough to catch a bad edit."""
     board = copy.deepcopy(BOARDS["fleet-telemetry.json"])
     node: Any = board
     for key in path[:-1]:
         node = node[key]
     node[path[-1]] = value
-    assert errors(board)
+    assert errors(validator, board)
+
+
+def test_the_schema_rejects_a_panel_without_a_type(validator: Any) -> None:
+    board = copy.deepcopy(BOARDS["pipeline-health.json"])
+    del board["panels"][1]["type"]
+    assert errors(validator, board)
 
 
 @pytest.mark.parametrize("name", sorted(BOARDS))
