@@ -97,6 +97,10 @@ class Prometheus(LocalService):
                 "apt-get install prometheus",
                 900,
             )
+        if Path("/run/systemd/system").is_dir() and shutil.which("systemctl") is not None:
+            # the package enables its unit: on a machine with systemd it would start a second,
+            # world-listening Prometheus at the next boot and take this one's port
+            run_logged(["systemctl", "disable", "prometheus"], log, "systemctl disable", 60)
 
     def launch(self) -> None:
         binary = prometheus_binary()
