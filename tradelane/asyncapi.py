@@ -1,6 +1,8 @@
 """The AsyncAPI 3 document of every channel Tradelane speaks: MQTT topics devices publish to,
 every Kafka topic (name, partitions, cleanup policy, key, value contract), the per-tenant view
-topics and the signed webhook deliveries (with their Standard Webhooks headers).
+topics and the signed webhook deliveries (with their Standard Webhooks headers), and the W3C
+trace context a traced hop adds (Kafka record headers, the CloudEvents distributed-tracing
+extension of a webhook delivery; docs/operations.md#tracing).
 
 It is generated from the same pydantic contracts and topic table the code runs on, so it cannot
 drift from them: :func:`asyncapi_document` is served by the API and written by
@@ -34,6 +36,24 @@ KAFKA_BINDING_VERSION = "0.5.0"
 _REF_PREFIX = "#/components/schemas/"
 _COMPONENT_NAME = re.compile(r"[^A-Za-z0-9.\-_]")
 
+TRACEPARENT_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "pattern": "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$",
+    "description": "W3C trace context of the span that caused this message (present when "
+    "the hop that wrote it was traced)",
+}
+KAFKA_TRACE_HEADERS: dict[str, Any] = {
+    "type": "object",
+    "description": "Kafka record headers: absent unless the producing process traces",
+    "properties": {
+        "traceparent": TRACEPARENT_SCHEMA,
+        "tracestate": {"type": "string", "description": "W3C tracestate, vendor entries"},
+    },
+}
+WEBHOOK_EVENT = "webhook_cloudevent"
+"""The delivered CloudEvent: the event envelope plus the distributed-tracing extension."""
+
+
 WEBHOOK_HEADERS: dict[str, Any] = {
     "type": "object",
     "required": ["webhook-id", "webhook-timestamp", "webhook-signature", "content-type"],
@@ -54,6 +74,7 @@ WEBHOOK_HEADERS: dict[str, Any] = {
             "one per active secret (two during a rotation overlap)",
         },
         "content-type": {"type": "string", "const": "application/cloudevents+json"},
+        "traceparent": {**TRACEPARENT_SCHEMA, "description": "this delivery attempt's span"},
     },
 }
 
@@ -161,7 +182,10 @@ def asyncapi_document() -> dict[str, Any]:
         "servers": _servers(),
         "channels": {e.cid: e.channel for e in entries},
         "operations": {f"{e.operation}_{e.cid}": _operation(e) for e in entries},
-        "components": {"schemas": schemas, "messages": {e.cid: e.message for e in entries}},
+        "components": {
+            "schemas": {**schemas, WEBHOOK_EVENT: _webhook_event(schemas)},
+            "messages": {e.cid: e.message for e in entries},
+        },
     }
 
 
@@ -188,6 +212,7 @@ def _kafka_entry(topic: KafkaTopic, names: dict[type[BaseModel], str]) -> _Chann
         "name": schema_name,
         "title": f"{topic.name} value",
         "contentType": "application/json",
+        "headers": KAFKA_TRACE_HEADERS,
         "payload": {"$ref": _REF_PREFIX + schema_name},
         "bindings": {
             "kafka": {
@@ -271,7 +296,7 @@ def _webhook_entry() -> _Channel:
         "signed per Standard Webhooks",
         "contentType": "application/cloudevents+json",
         "headers": WEBHOOK_HEADERS,
-        "payload": {"$ref": _REF_PREFIX + _component_name("kafka.event_envelope.v1")},
+        "payload": {"$ref": _REF_PREFIX + WEBHOOK_EVENT},
     }
     channel = {
         "address": None,
@@ -281,6 +306,18 @@ def _webhook_entry() -> _Channel:
         "messages": {"webhookDelivery": {"$ref": "#/components/messages/webhookDelivery"}},
     }
     return _Channel("webhookDelivery", channel, message, "deliver", "send")
+
+
+def _webhook_event(schemas: dict[str, Any]) -> dict[str, Any]:
+    """The envelope's schema with the CloudEvents distributed-tracing extension attribute
+    ``traceparent`` allowed: the envelope itself forbids unknown attributes, and a delivery of
+    a traced event carries its origin's context (webhooks.delivery.with_traceparent)."""
+    envelope = schemas[_component_name("kafka.event_envelope.v1")]
+    return {
+        **envelope,
+        "title": "Webhook CloudEvent",
+        "properties": {**envelope["properties"], "traceparent": TRACEPARENT_SCHEMA},
+    }
 
 
 def _servers() -> dict[str, Any]:

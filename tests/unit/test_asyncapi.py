@@ -8,13 +8,17 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
+import jsonschema_rs
 import pytest
 
-from tradelane.asyncapi import asyncapi_document
+from tradelane.asyncapi import WEBHOOK_EVENT, asyncapi_document
 from tradelane.contracts import ALL_CONTRACTS
+from tradelane.contracts.envelope import EventEnvelope
 from tradelane.topics import KAFKA_TOPICS
+from webhooks.delivery import with_traceparent
 
 TOOLS = Path(__file__).resolve().parents[2] / "tools" / "asyncapi"
 
@@ -91,3 +95,41 @@ def test_every_ref_resolves() -> None:
         for part in ref.removeprefix("#/").split("/"):
             assert isinstance(node, dict), ref
             node = node[part]
+
+
+def _validator(component: str) -> jsonschema_rs.Validator:
+    doc = asyncapi_document()
+    root = {"$ref": f"#/components/schemas/{component}", "components": doc["components"]}
+    return jsonschema_rs.validator_for(root)
+
+
+def test_a_traced_webhook_delivery_matches_its_documented_payload() -> None:
+    """The delivered CloudEvent carries the distributed-tracing extension, which the plain
+    envelope forbids: the webhook message documents the extended schema."""
+    event = EventEnvelope(
+        id="e-1",
+        source="/tradelane/finance",
+        type="tradelane.finance.drawdown_released.v1",
+        subject="facility-1",
+        time=datetime(2026, 12, 7, tzinfo=UTC),
+        data={"amount": "100.00"},
+    )
+    parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    body = json.loads(with_traceparent(event.model_dump_json().encode(), parent))
+    assert body["traceparent"] == parent
+    webhook = asyncapi_document()["components"]["messages"]["webhookDelivery"]
+    assert webhook["payload"]["$ref"].endswith("/" + WEBHOOK_EVENT)
+    assert _validator(WEBHOOK_EVENT).is_valid(body)
+    assert not _validator("kafka.event_envelope.v1").is_valid(body)
+    assert not _validator(WEBHOOK_EVENT).is_valid({**body, "traceparent": "not-a-context"})
+
+
+def test_every_kafka_message_documents_the_trace_headers() -> None:
+    """Each topic's message names the W3C headers a traced hop adds (the per-tenant views
+    are copies the webhook worker writes, without them)."""
+    messages = asyncapi_document()["components"]["messages"]
+    kafka = [m for m in messages.values() if "kafka" in m.get("bindings", {})]
+    topics = [m for m in kafka if m["name"] != "tenant_view_event"]
+    assert len(topics) == len(KAFKA_TOPICS)
+    for message in topics:
+        assert set(message["headers"]["properties"]) == {"traceparent", "tracestate"}
