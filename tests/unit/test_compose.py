@@ -76,10 +76,10 @@ def test_app_services_reach_brokers_on_their_listening_ports() -> None:
     assert mqtt.port == 1883
     kafka_host, kafka_port = env["TRADELANE_KAFKA_BOOTSTRAP_SERVERS"].split(":")
     assert kafka_host in services
-    start = (ROOT / "config" / "kafka" / "compose-start.sh").read_text()
+    start = _properties(START_SCRIPT.read_text(), services[kafka_host]["environment"])
     protocol = env["TRADELANE_KAFKA_SECURITY_PROTOCOL"]
-    assert f"advertised.listeners={protocol}://{kafka_host}:{kafka_port}" in start
-    assert f"listeners={protocol}://:{kafka_port}" in start
+    assert start["advertised.listeners"] == f"{protocol}://{kafka_host}:{kafka_port}"
+    assert start["listeners"].startswith(f"{protocol}://:{kafka_port},")
     influx = urlsplit(env["TRADELANE_INFLUX_URL"])
     assert influx.hostname in services
     assert (
@@ -210,40 +210,68 @@ def test_grafana_reads_influxdb_as_the_sink_writes_it() -> None:
 CLUSTER_NODES = ("kafka-1", "kafka-2", "kafka-3")
 
 
-def _properties(script: str) -> dict[str, str]:
-    """The ``key=value`` lines a compose start script writes into server.properties."""
-    return dict(
+def _properties(script: str, env: dict[str, str] | None = None) -> dict[str, str]:
+    """The ``key=value`` lines a compose start script writes into server.properties, with
+    the ``${VAR:-default}`` settings it reads resolved from ``env`` (a service's environment)
+    or their defaults; other variables (the passwords) stay as written."""
+    env = env or {}
+    settings = {
+        name: env.get(var, default)
+        for name, var, default in re.findall(
+            r'^([A-Z_]+)="\$\{([A-Z_]+):-([^}]*)\}"$', script, re.M
+        )
+    }
+    lines = dict(
         line.split("=", 1)
         for line in script.splitlines()
         if re.fullmatch(r"[a-z][a-z0-9_.-]*=.*", line)
     )
+    return {
+        key: re.sub(r"\$\{([A-Z_]+)\}", lambda m: settings.get(m[1], m[0]), value)
+        for key, value in lines.items()
+    }
+
+
+START_SCRIPT = ROOT / "config" / "kafka" / "compose-start.sh"
+
+
+def test_the_single_broker_is_node_1_with_one_replica() -> None:
+    node = _properties(START_SCRIPT.read_text(), compose()["services"]["kafka"]["environment"])
+    assert node["node.id"] == "1"
+    assert node["controller.quorum.voters"] == "1@kafka:9093"
+    assert node["advertised.listeners"] == "SASL_PLAINTEXT://kafka:9092"
+    assert node["default.replication.factor"] == node["min.insync.replicas"] == "1"
 
 
 def test_the_cluster_profile_runs_three_brokers_secured_like_the_single_one() -> None:
     services = compose()["services"]
-    single = _properties((ROOT / "config" / "kafka" / "compose-start.sh").read_text())
-    script = (ROOT / "config" / "kafka" / "compose-cluster-start.sh").read_text()
-    node = _properties(script)
+    script = START_SCRIPT.read_text()
+    single = _properties(script, services["kafka"]["environment"])
     ids = []
-    for name in CLUSTER_NODES:
+    for n, name in enumerate(CLUSTER_NODES, start=1):
         service = services[name]
         assert service["profiles"] == ["cluster"], name
         assert service["image"] == services["kafka"]["image"], name
         assert "healthcheck" in service, name
-        assert any("compose-cluster-start.sh" in v for v in service["volumes"]), name
-        ids.append(service["environment"]["KAFKA_NODE_ID"])
+        assert service["command"] == services["kafka"]["command"], name
+        assert any("compose-start.sh" in v for v in service["volumes"]), name
+        env = service["environment"]
+        ids.append(env["KAFKA_NODE_ID"])
+        node = _properties(script, env)
+        assert node["node.id"] == str(n)
+        assert node["controller.quorum.voters"] == ",".join(
+            f"{i}@{other}:9093" for i, other in enumerate(CLUSTER_NODES, start=1)
+        )
+        assert node["advertised.listeners"] == f"SASL_PLAINTEXT://{name}:9092"
+        secured = [k for k in single if k.startswith(("sasl.", "listener", "authorizer", "super"))]
+        secured += ["allow.everyone.if.no.acl.found", "inter.broker.listener.name"]
+        assert {k: node[k] for k in secured} == {k: single[k] for k in secured}
+        for key in ("default.replication.factor", "offsets.topic.replication.factor"):
+            assert node[key] == "3", key
+        assert node["transaction.state.log.replication.factor"] == "3"
+        assert node["min.insync.replicas"] == node["transaction.state.log.min.isr"] == "2"
     assert ids == ["1", "2", "3"]
-    assert node["controller.quorum.voters"] == ",".join(
-        f"{i}@{name}:9093" for i, name in enumerate(CLUSTER_NODES, start=1)
-    )
-    assert node["advertised.listeners"] == "SASL_PLAINTEXT://kafka-${KAFKA_NODE_ID}:9092"
-    secured = [k for k in single if k.startswith(("sasl.", "listener", "authorizer", "super"))]
-    secured += ["allow.everyone.if.no.acl.found", "inter.broker.listener.name"]
-    assert {k: node[k] for k in secured} == {k: single[k] for k in secured}
-    for key in ("default.replication.factor", "offsets.topic.replication.factor"):
-        assert node[key] == "3", key
-    assert node["transaction.state.log.replication.factor"] == "3"
-    assert node["min.insync.replicas"] == node["transaction.state.log.min.isr"] == "2"
+    assert len({services[n]["environment"]["KAFKA_CLUSTER_ID"] for n in CLUSTER_NODES}) == 1
 
 
 def test_cluster_apps_name_every_broker_wait_for_each_and_log_in_as_themselves() -> None:
