@@ -23,13 +23,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response, StreamingResponse
 
-from api.access import can_see_facility, can_see_shipment
+from api.access import can_see_shipment
 from api.deps import PrincipalDep, StateDep
 from api.export_reads import stream_readings
 from api.exports import ExportReading, GeoJson, Gpx, ReadingsCsv, Writer
-from api.off_loop import ReadBusyError
 from api.problems import problem_responses
-from api.ratelimit import retry_after
+from api.routes_finance import finance_read, seen_facility, within_cap
 from finance.ledger_export import bundle_bytes, chain, ledger_csv
 
 router = APIRouter(prefix="/api/v1", tags=["exports"])
@@ -132,26 +131,9 @@ async def export_ledger(
     """The facility's ledger from ``finance.ledger``: CSV (one row per posting) or the signed
     bundle (entries, latest signed checkpoint, head) a bank verifies offline with the public
     key (`tradelane ledger verify --file`)."""
-    if facility_id not in api.model.facilities or not can_see_facility(
-        principal, api.model, facility_id
-    ):
-        raise HTTPException(404, f"no facility {facility_id!r} visible to this key")
-    if api.finance is None:
-        raise HTTPException(503, "ledger reading is not configured")
-    try:
-        stored = await api.finance.stored(facility_id)
-    except ReadBusyError as exc:
-        headers = {"Retry-After": retry_after(exc.retry_after_s)}
-        raise HTTPException(503, str(exc), headers=headers) from exc
-    except (TimeoutError, OSError) as exc:
-        raise HTTPException(503, f"Kafka did not answer: {type(exc).__name__}") from exc
-    cap = api.settings.ledger_max_entries
-    if len(stored.entries) > cap:
-        raise HTTPException(
-            422,
-            f"the ledger holds {len(stored.entries)} entries, more than this server exports "
-            f"({cap}); use `tradelane export ledger` or `tradelane export bundle`",
-        )
+    seen_facility(api, principal, facility_id)
+    stored = await finance_read(api, lambda finance: finance.stored(facility_id))
+    within_cap(api, len(stored.entries), "`tradelane export ledger` or `tradelane export bundle`")
     if format == "csv":
         rows: Iterator[str] = ledger_csv(chain(stored.entries))
         headers = _attachment(f"{facility_id}-ledger.csv")

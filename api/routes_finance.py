@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, HTTPException, Query
 
@@ -26,9 +27,10 @@ from api.off_loop import ReadBusyError
 from api.problems import problem_responses
 from api.projection import ClaimView, FacilityView
 from api.ratelimit import retry_after
-from api.service import ApiState
+from api.service import ApiState, FinanceReader
 from finance.calendar import DAYS_MAX
 
+T = TypeVar("T")
 router = APIRouter(prefix="/api/v1", tags=["finance"])
 ERRORS = problem_responses(401, 404, 422, 429)
 KAFKA_ERRORS = problem_responses(401, 404, 422, 429, 503)
@@ -56,7 +58,8 @@ def _busy(exc: ReadBusyError) -> HTTPException:
     return HTTPException(503, str(exc), headers={"Retry-After": retry_after(exc.retry_after_s)})
 
 
-def _facility(api: ApiState, principal: Principal, facility_id: str) -> FacilityView:
+def seen_facility(api: ApiState, principal: Principal, facility_id: str) -> FacilityView:
+    """The facility, if ``principal`` may see it; else 404, as if it did not exist."""
     view = api.model.facilities.get(facility_id)
     if view is None or not can_see_facility(principal, api.model, facility_id):
         raise HTTPException(404, f"no facility {facility_id!r} visible to this key")
@@ -88,7 +91,7 @@ def list_facilities(
 def get_facility(facility_id: str, api: StateDep, principal: PrincipalDep) -> FacilityDetail:
     """Terms, borrowing base, the ledger's position and its history (one point per entry, in
     chain order), drawdowns, events."""
-    view = _facility(api, principal, facility_id)
+    view = seen_facility(api, principal, facility_id)
     return FacilityDetail(
         **_summary(view).model_dump(),
         facility=view.facility,
@@ -103,23 +106,36 @@ def get_facility(facility_id: str, api: StateDep, principal: PrincipalDep) -> Fa
 @router.get("/facilities/{facility_id}/ledger", response_model=LedgerOut, responses=KAFKA_ERRORS)
 async def facility_ledger(facility_id: str, api: StateDep, principal: PrincipalDep) -> LedgerOut:
     """The facility's hash-chained ledger entries, read from Kafka and verified."""
-    _facility(api, principal, facility_id)
+    seen_facility(api, principal, facility_id)
+    ledger = await finance_read(api, lambda finance: finance.ledger(facility_id))
+    within_cap(api, len(ledger.entries), "`tradelane ledger export`")
+    return ledger
+
+
+async def finance_read(api: ApiState, read: Callable[[FinanceReader], Awaitable[T]]) -> T:
+    """``read`` on the finance reader, its failures as the HTTP answers they mean: 503 when
+    no reader is configured, Kafka does not answer, or the read worker is busy (with a
+    Retry-After)."""
     if api.finance is None:
         raise HTTPException(503, "ledger reading is not configured")
     try:
-        ledger = await api.finance.ledger(facility_id)
+        return await read(api.finance)
     except ReadBusyError as exc:
         raise _busy(exc) from exc
     except (TimeoutError, OSError) as exc:
         raise HTTPException(503, f"Kafka did not answer: {type(exc).__name__}") from exc
+
+
+def within_cap(api: ApiState, entries: int, instead: str) -> None:
+    """422 when a ledger holds more entries than this server hands out in one answer
+    (``ledger_max_entries``), naming the command that has no cap."""
     cap = api.settings.ledger_max_entries
-    if len(ledger.entries) > cap:
+    if entries > cap:
         raise HTTPException(
             422,
-            f"the ledger holds {len(ledger.entries)} entries, more than this server returns "
-            f"({cap}); use `tradelane ledger export`",
+            f"the ledger holds {entries} entries, more than this server returns ({cap}); "
+            f"use {instead}",
         )
-    return ledger
 
 
 @router.get("/facilities/{facility_id}/calendar", response_model=CalendarOut, responses=ERRORS)
@@ -139,7 +155,7 @@ def facility_calendar(
     lines, each with its basis and certainty, and a row per day (principal, interest,
     projected base and headroom, cash gaps), projected from the ledger's position, the latest
     base, plans, ETAs and milestones reached (as `tradelane finance calendar`)."""
-    view = _facility(api, principal, facility_id)
+    view = seen_facility(api, principal, facility_id)
     if view.facility is None:
         raise HTTPException(404, f"facility {facility_id!r} has no terms yet")
     if days is not None and weeks is not None:
