@@ -1,11 +1,11 @@
 # Task runner. `make test` is the one command CI runs (see .ci/run and README.md).
-.PHONY: help install up down status demo test lint typecheck faults bench schemas
+.PHONY: help install up down status demo test lint typecheck faults faults-cluster bench schemas
 
 VENV ?= .venv
 BIN := $(VENV)/bin
 
 help:  ## list targets
-	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 $(BIN)/tradelane: pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
@@ -37,6 +37,9 @@ typecheck: install  ## mypy --strict
 
 faults: install  ## the full fault-injection suite on the running services (about 12 min)
 	$(BIN)/tradelane faults --profile full --json .tradelane/faults/full.json
+
+faults-cluster: install  ## the long broker-kill run: its own 3-node Kafka cluster, 4 node SIGKILLs (about 12 min)
+	$(BIN)/tradelane faults --profile cluster-full --kafka-brokers 3 --json .tradelane/faults/cluster-full.json
 
 bench: install  ## the end-to-end pipeline benchmark on the running services
 	$(BIN)/tradelane bench pipeline --json .tradelane/bench/pipeline.json

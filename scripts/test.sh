@@ -74,22 +74,37 @@ if [ $# -gt 0 ]; then
   status=$?
 else
   # The integration tests wait on brokers and child processes most of the time; the unit
-  # tests use that time on the second core. Each run is a pytest of its own, so a failure in
-  # either fails the run; the unit tests' report follows the integration tests'.
-  step "Tests (pytest: tests/unit in the background, tests/integration in the foreground)"
-  unit_log=$(mktemp)
-  pytest tests/unit >"$unit_log" 2>&1 &
-  unit_pid=$!
-  pytest tests/integration --durations=20
+  # tests use that time on the second core, and after them the integration tests that run on
+  # services of their own (ISOLATED: their own Kafka cluster and Mosquitto on free ports, so
+  # no other test's bridge sees their fleet). Each is a pytest of its own, so a failure in any
+  # fails the run; the background reports follow the foreground's.
+  ISOLATED=(tests/integration/test_broker_kill.py)
+  step "Tests (pytest: tests/integration in the foreground; tests/unit, then ${ISOLATED[*]}, in the background)"
+  unit_log=$(mktemp) isolated_log=$(mktemp) unit_rc=$(mktemp) isolated_rc=$(mktemp)
+  (
+    pytest tests/unit >"$unit_log" 2>&1
+    echo $? >"$unit_rc"
+    pytest "${ISOLATED[@]}" --durations=5 >"$isolated_log" 2>&1
+    echo $? >"$isolated_rc"
+  ) &
+  background_pid=$!
+  pytest tests/integration "${ISOLATED[@]/#/--ignore=}" --durations=20
   integration_status=$?
-  wait "$unit_pid"
-  unit_status=$?
+  wait "$background_pid"
+  unit_status=$(cat "$unit_rc")
+  isolated_status=$(cat "$isolated_rc")
   step "Unit tests (ran alongside)"
   cat "$unit_log"
-  rm -f "$unit_log"
-  status=$(( integration_status > unit_status ? integration_status : unit_status ))
-  if [ "$integration_status" -ne 0 ] && [ "$integration_status" -ne 5 ]; then status=$integration_status; fi
-  if [ "$unit_status" -ne 0 ] && [ "$unit_status" -ne 5 ]; then status=$unit_status; fi
+  step "Integration tests on their own services (ran alongside, after the unit tests)"
+  cat "$isolated_log"
+  rm -f "$unit_log" "$isolated_log" "$unit_rc" "$isolated_rc"
+  status=0
+  for s in "$integration_status" "$unit_status" "$isolated_status"; do
+    if [ "$s" -ne 0 ] && [ "$s" -ne 5 ]; then status=$s; fi
+  done
+  if [ "$status" -eq 0 ] && [ "$integration_status" -eq 5 ] && [ "$unit_status" -eq 5 ]; then
+    status=5
+  fi
 fi
 set -e
 if [ "$status" -eq 5 ]; then
