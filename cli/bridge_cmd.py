@@ -20,8 +20,10 @@ tracker.readings (keyed by device id), everything else to tracker.deadletter wit
 An MQTT message is acknowledged to the broker only after Kafka acknowledged its record, over a
 persistent session, so a crash loses nothing (duplicates are possible; they are marked by
 (device_id, seq)). Run several bridges with different --client-id and the same --group to
-share the load (MQTT 5 shared subscription). Exit status 3 means Kafka refused a record:
-restart the bridge and the broker redelivers whatever was not acknowledged.
+share the load (MQTT 5 shared subscription). A Kafka outage (a broker restarting, leaders
+moving) is ridden out for --send-timeout seconds; exit status 3 means Kafka refused a record or
+stayed away longer: restart the bridge (compose does) and the broker redelivers whatever was
+not acknowledged.
 
 Formats (--adapters): tradelane (tradelane/v1/trackers/+/readings), owntracks (owntracks/+/+),
 ttn (The Things Stack v3: v3/+/devices/+/up). Default: all.
@@ -75,6 +77,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="how long the broker keeps this bridge's session while it is away (default 7 days)",
     )
     p.add_argument(
+        "--send-timeout",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="how long a record may wait for Kafka before the bridge stops with exit status 3, "
+        "leaving it unacknowledged with the MQTT broker (default %(default)s)",
+    )
+    p.add_argument(
         "--stats-interval",
         type=float,
         default=10.0,
@@ -100,6 +110,8 @@ def _bridge(args: argparse.Namespace) -> int:
 
     if args.max_payload_bytes < 1 or args.max_future_skew_s < 0:
         raise UsageError("--max-payload-bytes must be >= 1 and --max-future-skew-s >= 0")
+    if args.send_timeout < 1:
+        raise UsageError("--send-timeout must be >= 1 second")
     if args.replay_clock and not is_loopback_only(MqttSettings().host):
         raise UsageError("--replay-clock is for replays on this machine: a loopback broker only")
     config = BridgeConfig(
@@ -115,6 +127,7 @@ def _bridge(args: argparse.Namespace) -> int:
         metrics_port=metrics_port(args),
         session_expiry_s=args.session_expiry_s,
         replay_clock=args.replay_clock,
+        send_timeout_s=args.send_timeout,
     )
     configure("bridge")  # OTEL_* settings (docs/operations.md, "Tracing")
     try:

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 
 import paho.mqtt.client as mqtt
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from opentelemetry.trace import TracerProvider
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -90,6 +91,10 @@ class BridgeConfig:
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = 9108
     linger_ms: int = 5
+    send_timeout_s: float = 120.0
+    """How long a record may wait for Kafka (a broker restarting, leaders moving) before the
+    bridge gives up and stops, leaving it unacked with the MQTT broker: aiokafka's 40 s
+    default was shorter than a loaded broker's restart."""
     statuses: bool = True
     """Also forward device status (online / offline last will) to ``tracker.status``."""
     replay_clock: bool = False
@@ -266,6 +271,7 @@ class Bridge:
                 client_id=self.config.client_id,
                 linger_ms=self.config.linger_ms,
                 max_batch_size=256 * 1024,
+                request_timeout_ms=int(self.config.send_timeout_s * 1000),
             ),
             f"bridge {self.config.client_id}'s producer",
         )
@@ -306,7 +312,13 @@ class Bridge:
         if self.tracing is not None:  # a replay's receive time is simulated: not the span's
             arrived = datetime.now(UTC) if self.config.replay_clock else received_at
             span, headers = self.tracing.receive(topic, arrived, target, key)
-        future = await producer.send(target, value, key=key, headers=headers)
+        try:
+            future = await producer.send(target, value, key=key, headers=headers)
+        except KafkaError as exc:  # no room or no metadata within the send timeout
+            if span is not None:
+                span.end()
+            self._fail(exc)
+            return
         if span is not None:
             end_when_sent(span, future)
         pending = _Pending(mid, qos, future, time.perf_counter())
@@ -340,6 +352,16 @@ class Bridge:
             )
             return record, record.model_dump_json().encode()
 
+    def _fail(self, error: BaseException) -> None:
+        """Stop forwarding: a send Kafka refused (or that could not be queued) is never acked,
+        nor anything after it. The pump is woken to end the run now: waiting for the next MQTT
+        message could be forever, since the broker sends no more once the unacked in-flight
+        window is full, and a bridge that lives on without forwarding is never restarted."""
+        self.metrics.send_failures_total.inc()
+        if self._failure is None:
+            self._failure = error
+        self._wakeup.set()
+
     def _count_forwarded(self, future: asyncio.Future[object]) -> None:
         if not future.cancelled() and future.exception() is None:
             self.metrics.forwarded_total.inc()
@@ -353,8 +375,7 @@ class Bridge:
             head = self._pending[0]
             error = None if head.future.cancelled() else head.future.exception()
             if head.future.cancelled() or error is not None:
-                self.metrics.send_failures_total.inc()
-                self._failure = error or RuntimeError("send cancelled")
+                self._fail(error or RuntimeError("send cancelled"))
                 return  # never ack this one or anything after it
             self._pending.popleft()
             latency.observe(now - head.sent_at)

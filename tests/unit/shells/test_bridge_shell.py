@@ -8,7 +8,9 @@ import asyncio
 import json
 from datetime import UTC, datetime
 
-from ingest.bridge import Bridge
+from aiokafka.errors import KafkaTimeoutError
+
+from ingest.bridge import Bridge, BridgeConfig
 from tests.doubles.kafka import FakeProducer, partition_for
 from tests.unit.shells.kafka_topics import broker
 from tradelane.contracts import DeadLetter, DeadLetterReason, IngestedReading
@@ -79,3 +81,54 @@ async def test_a_failed_send_is_never_acked_and_fails_the_bridge() -> None:
     assert mqtt.acked == []
     assert isinstance(bridge._failure, RuntimeError)
     assert bridge.metrics.send_failures == 1
+
+
+async def test_a_failed_send_ends_the_run_without_waiting_for_another_message() -> None:
+    """Once Kafka refused a record the bridge acks nothing more, so the MQTT broker sends no
+    more once its in-flight window is full: the run must end on the failure itself, with the
+    status a supervisor restarts on, not wait for a message that never comes."""
+    kafka = broker()
+    bridge = Bridge(
+        MqttSettings(),
+        KafkaSettings(),
+        BridgeConfig(metrics_port=None),
+        make_producer=kafka.producer,
+    )
+    producer = await bridge._start_producer()
+    assert isinstance(producer, FakeProducer)
+    producer.fail_with = RuntimeError("leader not available")
+    bridge._client = FakeMqtt()  # type: ignore[assignment]
+    await _forward(bridge, producer, READING, 14)
+    assert bridge._wakeup.is_set()
+
+
+async def test_a_send_that_cannot_be_queued_fails_the_bridge_instead_of_raising() -> None:
+    """aiokafka raises from ``send`` itself when its buffer stays full or the topic's metadata
+    does not come within the send timeout: that is a failed send (never acked), not a crash
+    with a traceback."""
+    bridge, producer, mqtt = await _bridge()
+
+    async def refuse(*_args: object, **_kwargs: object) -> None:
+        raise KafkaTimeoutError()
+
+    producer.send = refuse  # type: ignore[method-assign,assignment]
+    await _forward(bridge, producer, READING, 15)
+    assert mqtt.acked == []
+    assert isinstance(bridge._failure, KafkaTimeoutError)
+    assert bridge._wakeup.is_set()
+    assert bridge.metrics.send_failures == 1
+
+
+def test_the_producer_waits_the_configured_send_timeout() -> None:
+    seen: dict[str, object] = {}
+
+    def factory(settings: KafkaSettings, **options: object) -> FakeProducer:
+        seen.update(options)
+        return broker().producer(settings)
+
+    bridge = Bridge(
+        MqttSettings(), KafkaSettings(), BridgeConfig(send_timeout_s=90), make_producer=factory
+    )
+    producer = asyncio.run(bridge._start_producer())
+    assert isinstance(producer, FakeProducer)
+    assert seen["request_timeout_ms"] == 90_000
