@@ -46,6 +46,7 @@ from tradelane.contracts import (
 from tradelane.contracts.finance import (
     DayTick,
     DrawdownRequested,
+    LedgerEntry,
     PledgeCode,
     PledgeDecided,
     RepaymentReceived,
@@ -465,3 +466,20 @@ def delay_decision(
         by=Requester(role=role, party=party),
         at=at(hours),
     )
+
+
+def story_ledger() -> list[LedgerEntry]:
+    """The ledger of one small facility story (two departures, a breach, three days of
+    interest, a repayment): the entries the ledger, checkpoint and export tests sign, verify
+    and tamper with."""
+    story = [
+        *setup(),
+        milestone(Milestone.DEPARTED_ORIGIN, 1),
+        milestone(Milestone.DEPARTED_ORIGIN, 2, shipment_id=SHP2),
+        breach_started(30),
+        breach_progress(30, 300),
+        tick(24 * 3),
+        repayment("50000", 24 * 3 + 1),
+    ]
+    _, outputs = play(story)
+    return [entry for out in outputs for entry in out.entries]

@@ -42,13 +42,10 @@ from tests.unit.finance.builders import (
     FAC,
     SHP,
     SHP2,
-    breach_progress,
     breach_started,
     milestone,
-    play,
-    repayment,
     setup,
-    tick,
+    story_ledger,
 )
 from tradelane.contracts import Milestone
 from tradelane.contracts.finance import (
@@ -70,21 +67,6 @@ OTHER = CheckpointSigner(Ed25519PrivateKey.from_private_bytes(bytes(range(1, 33)
 KEYS = [SIGNER.public_key]
 hex64 = st.text(alphabet="0123456789abcdef", min_size=64, max_size=64)
 
-STORY = [
-    *setup(),
-    milestone(Milestone.DEPARTED_ORIGIN, 1),
-    milestone(Milestone.DEPARTED_ORIGIN, 2, shipment_id=SHP2),
-    breach_started(30),
-    breach_progress(30, 300),
-    tick(24 * 3),
-    repayment("50000", 24 * 3 + 1),
-]
-
-
-def ledger() -> list[LedgerEntry]:
-    _, outputs = play(STORY)
-    return [entry for out in outputs for entry in out.entries]
-
 
 def signed(entries: list[LedgerEntry], signer: CheckpointSigner = SIGNER) -> list[LedgerCheckpoint]:
     """A checkpoint after every entry, as a worker batching one input at a time signs."""
@@ -95,7 +77,7 @@ def signed(entries: list[LedgerEntry], signer: CheckpointSigner = SIGNER) -> lis
 
 
 def test_a_checkpoint_names_the_head_and_verifies_with_the_public_key() -> None:
-    entries = ledger()
+    entries = story_ledger()
     head = entries[-1]
     c = SIGNER.sign(head)
     assert (c.facility_id, c.seq, c.head_hash, c.entry_count, c.at) == (
@@ -115,14 +97,14 @@ def test_a_checkpoint_names_the_head_and_verifies_with_the_public_key() -> None:
 
 def test_signing_the_same_head_twice_gives_identical_bytes() -> None:
     """Ed25519 is deterministic: a re-run step's checkpoint is an identical redelivery."""
-    head = ledger()[-1]
+    head = story_ledger()[-1]
     assert SIGNER.sign(head).model_dump_json() == SIGNER.sign(head).model_dump_json()
 
 
 def test_the_documented_recipe_verifies_a_stored_record() -> None:
     """What a bank does in any language: parse the stored JSON, drop ``signature``, dump it
     with sorted keys and no whitespace, prefix the domain line, verify with the raw key."""
-    record = SIGNER.sign(ledger()[-1]).model_dump_json()
+    record = SIGNER.sign(story_ledger()[-1]).model_dump_json()
     data = json.loads(record)
     signature = base64.b64decode(data.pop("signature"))
     message = b"tradelane-ledger-checkpoint\n" + json.dumps(
@@ -177,7 +159,7 @@ _FIELDS: dict[str, st.SearchStrategy[Any]] = {
 @settings(suppress_health_check=[HealthCheck.too_slow])  # one signature per example
 @given(field=st.sampled_from(sorted(_FIELDS)), data=st.data())
 def test_changing_any_signed_field_breaks_the_signature(field: str, data: st.DataObject) -> None:
-    original = SIGNER.sign(ledger()[2])
+    original = SIGNER.sign(story_ledger()[2])
     value = data.draw(_FIELDS[field].filter(lambda v: v != getattr(original, field)))
     forged = original.model_copy(update={field: value})
     forged = LedgerCheckpoint.model_validate_json(forged.model_dump_json())  # still a checkpoint
@@ -185,7 +167,7 @@ def test_changing_any_signed_field_breaks_the_signature(field: str, data: st.Dat
 
 
 def test_every_field_but_the_signature_is_signed() -> None:
-    c = SIGNER.sign(ledger()[0])
+    c = SIGNER.sign(story_ledger()[0])
     body = json.loads(signed_bytes(c)[len(DOMAIN) :])
     assert set(body) == set(LedgerCheckpoint.model_fields) - {"signature"}
     assert set(_FIELDS) == set(body) - {"schema_version", "algorithm"}  # Literal: one value
@@ -193,7 +175,7 @@ def test_every_field_but_the_signature_is_signed() -> None:
 
 @given(st.integers(0, 63), st.integers(1, 255))
 def test_any_flipped_signature_bit_fails(index: int, mask: int) -> None:
-    c = SIGNER.sign(ledger()[1])
+    c = SIGNER.sign(story_ledger()[1])
     raw = bytearray(base64.b64decode(c.signature))
     raw[index] ^= mask
     forged = c.model_copy(update={"signature": base64.b64encode(bytes(raw)).decode()})
@@ -202,7 +184,7 @@ def test_any_flipped_signature_bit_fails(index: int, mask: int) -> None:
 
 @pytest.mark.parametrize("bad", ["", "not base64", "A" * 88, "A" * 86 + "=", "+" * 86 + "=="])
 def test_a_malformed_signature_is_not_a_checkpoint_or_does_not_verify(bad: str) -> None:
-    raw = SIGNER.sign(ledger()[0]).model_dump(mode="json") | {"signature": bad}
+    raw = SIGNER.sign(story_ledger()[0]).model_dump(mode="json") | {"signature": bad}
     try:
         forged = LedgerCheckpoint.model_validate(raw)
     except ValidationError:
@@ -235,7 +217,7 @@ def _reforged(entries: list[LedgerEntry], at: int) -> list[LedgerEntry]:
 
 
 def test_a_signed_ledger_verifies_and_reports_what_signed_it() -> None:
-    entries = ledger()
+    entries = story_ledger()
     result = verify(FAC, entries, checkpoints=signed(entries), keys=KEYS)
     assert result.ok, result.problems
     assert result.signatures is not None
@@ -245,7 +227,7 @@ def test_a_signed_ledger_verifies_and_reports_what_signed_it() -> None:
 
 
 def test_one_checkpoint_of_the_head_covers_the_whole_chain() -> None:
-    entries = ledger()
+    entries = story_ledger()
     assert verify(FAC, entries, checkpoints=[SIGNER.sign(entries[-1])], keys=KEYS).ok
 
 
@@ -257,7 +239,7 @@ def test_an_empty_ledger_needs_no_checkpoint() -> None:
 
 
 def test_a_reforged_chain_with_valid_hashes_fails() -> None:
-    entries = ledger()
+    entries = story_ledger()
     forged = _reforged(entries, 1)
     assert forged[1] != entries[1]
     assert verify(FAC, forged).ok, "the hash chain alone is fooled by a re-forged chain"
@@ -269,7 +251,7 @@ def test_a_reforged_chain_with_valid_hashes_fails() -> None:
 
 
 def test_an_entry_appended_without_the_key_is_an_unsigned_tail() -> None:
-    entries = ledger()
+    entries = story_ledger()
     head = entries[-1]
     draft = head.model_copy(
         update={"seq": head.seq + 1, "prev_hash": head.hash, "entry_id": "e" * 32}
@@ -298,7 +280,7 @@ def _posting_id(entry_id: str, index: int) -> str:
 
 
 def test_a_checkpoint_signed_by_another_key_fails_and_covers_nothing() -> None:
-    entries = ledger()
+    entries = story_ledger()
     result = verify(FAC, entries, checkpoints=[OTHER.sign(entries[-1])], keys=KEYS)
     assert [p.reason for p in result.problems] == [
         f"checkpoint of seq {entries[-1].seq} (key {OTHER.key_id}): signed by an untrusted key "
@@ -309,14 +291,14 @@ def test_a_checkpoint_signed_by_another_key_fails_and_covers_nothing() -> None:
 
 
 def test_a_checkpoint_claiming_the_trusted_key_but_signed_by_another_fails() -> None:
-    entries = ledger()
+    entries = story_ledger()
     forged = OTHER.sign(entries[-1]).model_copy(update={"key_id": SIGNER.key_id})
     result = verify(FAC, entries, checkpoints=[forged], keys=KEYS)
     assert "signature does not verify" in result.problems[0].reason
 
 
 def test_a_truncated_chain_is_caught_by_a_checkpoint_beyond_it() -> None:
-    entries = ledger()
+    entries = story_ledger()
     result = verify(FAC, entries[:-2], checkpoints=signed(entries), keys=KEYS)
     reasons = [p.reason for p in result.problems]
     assert len(reasons) == 2
@@ -324,7 +306,7 @@ def test_a_truncated_chain_is_caught_by_a_checkpoint_beyond_it() -> None:
 
 
 def test_duplicate_checkpoints_and_a_rotated_key_are_fine() -> None:
-    entries = ledger()
+    entries = story_ledger()
     half = len(entries) // 2
     stored = [*signed(entries[:half]), *signed(entries[:half]), *signed(entries[half:], OTHER)]
     result = verify(FAC, entries, checkpoints=stored, keys=[SIGNER.public_key, OTHER.public_key])
@@ -351,7 +333,7 @@ def _with(field: str, value: object) -> Callable[[LedgerCheckpoint], LedgerCheck
 
 
 def _resigned_by_other(c: LedgerCheckpoint) -> LedgerCheckpoint:
-    return OTHER.sign(ledger()[c.seq])
+    return OTHER.sign(story_ledger()[c.seq])
 
 
 FAULTS: list[tuple[str, Callable[[LedgerCheckpoint], LedgerCheckpoint], str]] = [
@@ -381,7 +363,7 @@ FAULTS: list[tuple[str, Callable[[LedgerCheckpoint], LedgerCheckpoint], str]] = 
 def test_each_checkpoint_fault_is_named(
     name: str, change: Callable[[LedgerCheckpoint], LedgerCheckpoint], reason: str
 ) -> None:
-    entries = ledger()
+    entries = story_ledger()
     genuine = SIGNER.sign(entries[2])
     assert checkpoint_fault(FAC, entries, genuine, {SIGNER.key_id: SIGNER.public_key}) is None
     fault = checkpoint_fault(FAC, entries, change(genuine), {SIGNER.key_id: SIGNER.public_key})
@@ -390,7 +372,7 @@ def test_each_checkpoint_fault_is_named(
 
 
 def test_the_first_fault_in_precedence_order_is_the_one_reported() -> None:
-    entries = ledger()
+    entries = story_ledger()
     keys = {SIGNER.key_id: SIGNER.public_key}
     genuine = SIGNER.sign(entries[2])
     both = _with("facility_id", "fac-9")(_with("head_hash", "ab" * 32)(genuine))
@@ -402,7 +384,7 @@ def test_the_first_fault_in_precedence_order_is_the_one_reported() -> None:
 
 
 def test_heads_are_the_last_entry_of_each_facility() -> None:
-    entries = ledger()
+    entries = story_ledger()
     other = [e.model_copy(update={"facility_id": "fac-2"}) for e in entries[:2]]
     assert heads([entries[0], other[0], entries[1], other[1]]) == [entries[1], other[1]]
 

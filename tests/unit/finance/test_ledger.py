@@ -13,15 +13,9 @@ from finance.ledger import balances, build_entry, canonical_body, chain_hash, ve
 from finance.money import identity
 from tests.unit.finance.builders import (
     FAC,
-    breach_progress,
-    breach_started,
-    milestone,
-    play,
-    repayment,
-    setup,
+    story_ledger,
     tick,
 )
-from tradelane.contracts import Milestone
 from tradelane.contracts.finance import (
     GENESIS_HASH,
     Direction,
@@ -30,24 +24,9 @@ from tradelane.contracts.finance import (
     LedgerEntryKind,
 )
 
-STORY = [
-    *setup(),
-    milestone(Milestone.DEPARTED_ORIGIN, 1),
-    milestone(Milestone.DEPARTED_ORIGIN, 2, shipment_id="shp-2"),
-    breach_started(30),
-    breach_progress(30, 300),
-    tick(24 * 3),
-    repayment("50000", 24 * 3 + 1),
-]
-
-
-def ledger() -> list[LedgerEntry]:
-    _, outputs = play(STORY)
-    return [entry for out in outputs for entry in out.entries]
-
 
 def test_a_real_ledger_verifies_and_its_balances_add_up() -> None:
-    entries = ledger()
+    entries = story_ledger()
     result = verify(FAC, entries)
     assert result.ok
     assert result.entries == len(entries) >= 5
@@ -62,7 +41,9 @@ def test_a_real_ledger_verifies_and_its_balances_add_up() -> None:
 
 
 def test_building_the_same_ledger_twice_gives_identical_bytes() -> None:
-    assert [e.model_dump_json() for e in ledger()] == [e.model_dump_json() for e in ledger()]
+    assert [e.model_dump_json() for e in story_ledger()] == [
+        e.model_dump_json() for e in story_ledger()
+    ]
 
 
 def _leaves(node: Any, path: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
@@ -101,7 +82,7 @@ def _tampered(entry: LedgerEntry, path: tuple[str | int, ...]) -> LedgerEntry | 
 
 
 def test_changing_any_stored_field_of_any_entry_fails_naming_that_entry() -> None:
-    entries = ledger()
+    entries = story_ledger()
     checked = 0
     for index, entry in enumerate(entries):
         for path in _leaves(entry.model_dump(mode="json")):
@@ -120,7 +101,7 @@ def test_changing_any_stored_field_of_any_entry_fails_naming_that_entry() -> Non
 
 
 def test_identical_redeliveries_are_harmless_and_counted() -> None:
-    entries = ledger()
+    entries = story_ledger()
     result = verify(FAC, [entries[0], *entries[:3], entries[2], *entries[3:], entries[-1]])
     assert result.ok
     assert result.duplicates == 3
@@ -128,7 +109,7 @@ def test_identical_redeliveries_are_harmless_and_counted() -> None:
 
 
 def test_a_second_version_of_a_position_is_a_rewrite() -> None:
-    entries = ledger()
+    entries = story_ledger()
     rewritten = _tampered(entries[1], ("postings", 0, "amount"))
     assert rewritten is not None
     result = verify(FAC, [*entries, rewritten])
@@ -138,7 +119,7 @@ def test_a_second_version_of_a_position_is_a_rewrite() -> None:
 
 
 def test_gaps_foreign_entries_and_anchors() -> None:
-    entries = ledger()
+    entries = story_ledger()
     gap = verify(FAC, entries[:2] + entries[3:])
     assert not gap.ok
     assert "gap: expected seq 2" in str(gap.problems[0])
@@ -151,7 +132,7 @@ def test_gaps_foreign_entries_and_anchors() -> None:
 
 def test_a_reforged_chain_without_derived_ids_is_caught() -> None:
     """Someone who recomputes every hash still has to derive ids the way the engine does."""
-    entries = ledger()
+    entries = story_ledger()
     last = entries[-1]
     forged = last.model_copy(update={"entry_id": "f" * 32, "prev_hash": last.prev_hash})
     forged = forged.model_copy(
@@ -181,9 +162,9 @@ def test_an_unbalanced_transaction_is_never_built() -> None:
 
 
 def test_entry_ids_derive_from_the_cause() -> None:
-    entries = ledger()
+    entries = story_ledger()
     drawdowns = [e for e in entries if e.kind is LedgerEntryKind.DRAWDOWN]
-    again = [e for e in ledger() if e.kind is LedgerEntryKind.DRAWDOWN]
+    again = [e for e in story_ledger() if e.kind is LedgerEntryKind.DRAWDOWN]
     assert [e.entry_id for e in drawdowns] == [e.entry_id for e in again]
     assert len({e.entry_id for e in entries}) == len(entries)
     assert all(p.cause_event_id == e.cause_event_id for e in entries for p in e.postings)

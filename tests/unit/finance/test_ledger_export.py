@@ -35,38 +35,16 @@ from finance.ledger_export import (
 from finance.ledger_keys import public_pem
 from tests.unit.finance.builders import (
     FAC,
-    SHP2,
-    breach_progress,
-    breach_started,
-    milestone,
-    play,
-    repayment,
-    setup,
-    tick,
+    story_ledger,
 )
-from tradelane.contracts import Milestone
 from tradelane.contracts.finance import Direction, LedgerEntry
 
 SIGNER = CheckpointSigner(Ed25519PrivateKey.from_private_bytes(bytes(range(32))))
 OTHER = CheckpointSigner(Ed25519PrivateKey.from_private_bytes(bytes(range(1, 33))))
 KEYS = [SIGNER.public_key]
-STORY = [
-    *setup(),
-    milestone(Milestone.DEPARTED_ORIGIN, 1),
-    milestone(Milestone.DEPARTED_ORIGIN, 2, shipment_id=SHP2),
-    breach_started(30),
-    breach_progress(30, 300),
-    tick(24 * 3),
-    repayment("50000", 24 * 3 + 1),
-]
 
 
-def ledger() -> list[LedgerEntry]:
-    _, outputs = play(STORY)
-    return [entry for out in outputs for entry in out.entries]
-
-
-ENTRIES = ledger()
+ENTRIES = story_ledger()
 CHECKPOINTS = [SIGNER.sign(e) for e in ENTRIES]  # a worker signing every batch's head
 
 
