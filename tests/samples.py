@@ -7,7 +7,9 @@ from decimal import Decimal
 
 from tradelane.contracts import (
     Cargo,
+    CollateralStatus,
     ConditionProfile,
+    Facility,
     Leg,
     Money,
     Place,
@@ -48,4 +50,19 @@ def booking(shipment_id: str, trackers: list[str]) -> ShipmentBooking:
         condition=ConditionProfile(kind=ProfileKind.CHILLED, temp_min_c=2, temp_max_c=8),
         trackers=trackers,
         booked_at=datetime(2026, 11, 18, tzinfo=UTC),
+    )
+
+
+def facility(facility_id: str, shipment_id: str, bank: str, borrower: str) -> Facility:
+    """A USD 1M line with one pledged shipment, all of its drawdown released at departure."""
+    return Facility(
+        facility_id=facility_id,
+        bank_id=bank,
+        borrower_id=borrower,
+        limit=Money(amount=Decimal(1_000_000), currency="USD"),
+        advance_rates={CollateralStatus.IN_TRANSIT: Decimal("0.6")},
+        concentration_limit=Decimal(1),
+        drawdown_schedule={"departed_origin": Decimal(1)},
+        pledged_shipments=[shipment_id],
+        interest_rate=Decimal("0.08"),
     )

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -19,12 +18,10 @@ from streams.app import finance_topic, shipment_topic
 from tests.integration.helpers import Tail, stop_process, wait_for_output
 from tests.integration.test_worker import start_worker, voyage
 from tests.samples import booking
+from tests.samples import facility as facility_sample
 from tradelane.contracts import (
-    CollateralStatus,
     DeadLetter,
     DeadLetterReason,
-    Facility,
-    Money,
     read_dead_letter,
 )
 from tradelane.contracts.finance import DrawdownExecuted, FinanceEvent
@@ -86,20 +83,6 @@ def _junk(app_id: str, unique: str) -> Iterator[Junk]:
             yield topic, b"\xff\xfe", b'{"bad": "key", "n": "' + unique.encode() + b'"}', "badkey"
 
 
-def _facility(facility_id: str, shipment_id: str) -> Facility:
-    return Facility(
-        facility_id=facility_id,
-        bank_id="bank-junk",
-        borrower_id="shipper-junk",
-        limit=Money(amount=Decimal(1_000_000), currency="USD"),
-        advance_rates={CollateralStatus.IN_TRANSIT: Decimal("0.6")},
-        concentration_limit=Decimal(1),
-        drawdown_schedule={"departed_origin": Decimal(1)},
-        pledged_shipments=[shipment_id],
-        interest_rate=Decimal("0.08"),
-    )
-
-
 async def test_junk_on_every_input_is_dead_lettered_and_money_still_moves(
     kafka_settings: KafkaSettings, influx_settings: InfluxSettings, unique: str, tmp_path: Path
 ) -> None:
@@ -134,7 +117,9 @@ async def test_junk_on_every_input_is_dead_lettered_and_money_still_moves(
             )
             await producer.send_and_wait(
                 FINANCE_FACILITIES.name,
-                _facility(facility, shipment).model_dump_json().encode(),
+                facility_sample(facility, shipment, "bank-junk", "shipper-junk")
+                .model_dump_json()
+                .encode(),
                 key=facility.encode(),
             )
             for item in voyage(device)[:3]:  # at the origin, then away from it: departed

@@ -35,7 +35,8 @@ from streams.tracing import LEDGER_ENTRY, PLEDGE_STEP, SHIPMENT_STEP
 from tests.integration.helpers import Tail, bridge_and_worker
 from tests.integration.test_worker import voyage
 from tests.samples import booking
-from tradelane.contracts import CollateralStatus, Facility, LedgerEntry, Money
+from tests.samples import facility as facility_sample
+from tradelane.contracts import LedgerEntry
 from tradelane.contracts.webhooks import SubscriberRole
 from tradelane.settings import KafkaSettings, MqttSettings
 from tradelane.topics import FINANCE_FACILITIES, FINANCE_LEDGER, SHIPMENTS_REGISTRY, readings_topic
@@ -131,20 +132,6 @@ async def receiver() -> AsyncIterator[tuple[OtlpReceiver, str]]:
         await runner.cleanup()
 
 
-def _facility(facility_id: str, shipment_id: str, bank: str) -> Facility:
-    return Facility(
-        facility_id=facility_id,
-        bank_id=bank,
-        borrower_id="shipper-trace",
-        limit=Money(amount=Decimal(1_000_000), currency="USD"),
-        advance_rates={CollateralStatus.IN_TRANSIT: Decimal("0.6")},
-        concentration_limit=Decimal(1),
-        drawdown_schedule={"departed_origin": Decimal(1)},
-        pledged_shipments=[shipment_id],
-        interest_rate=Decimal("0.08"),
-    )
-
-
 def _chain(spans: dict[str, Seen], last: Seen) -> list[Seen]:
     """``last`` and its ancestors, as far as ``spans`` knows them."""
     chain = [last]
@@ -234,7 +221,9 @@ async def test_an_mqtt_message_s_trace_reaches_the_ledger_entry_it_paid_out(
             )
             await producer.send_and_wait(
                 FINANCE_FACILITIES.name,
-                _facility(facility, shipment, bank).model_dump_json().encode(),
+                facility_sample(facility, shipment, bank, "shipper-trace")
+                .model_dump_json()
+                .encode(),
                 key=facility.encode(),
             )
             for item in voyage(device)[:3]:  # at the origin, then away from it: departed
