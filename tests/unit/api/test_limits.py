@@ -26,7 +26,7 @@ from api.service import ApiState
 from api.settings import ApiSettings
 from tests.unit.api import slow_reads
 from tests.unit.api.conftest import BANK_A, BANK_B, KEYS, OPS
-from tests.unit.finance.test_ledger import ledger
+from tests.unit.finance.builders import story_ledger
 from tradelane.settings import KafkaSettings
 
 SMALL = ApiSettings(max_body_bytes=2048)
@@ -213,7 +213,7 @@ def test_a_facility_too_large_is_refused(state: ApiState) -> None:
 
 
 def test_a_ledger_too_large_is_refused(state: ApiState) -> None:
-    entries = ledger()
+    entries = story_ledger()
     out = LedgerOut(
         facility_id="fac-a", entries=entries, unreadable=0, verified=True, head_hash=None
     )
